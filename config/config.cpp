@@ -1,0 +1,380 @@
+#include "config/config.h"
+
+#include <arpa/inet.h>
+
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <toml++/toml.h>
+
+namespace fc::config {
+
+std::string SocketAddress::text() const {
+    return ipv6 ? "[" + host + "]:" + std::to_string(port) : host + ":" + std::to_string(port);
+}
+
+Result<SocketAddress> parseSocketAddress(std::string_view text) {
+    SocketAddress a;
+    std::string_view hostPart, portPart;
+    if (!text.empty() && text.front() == '[') {
+        auto close = text.find(']');
+        if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':')
+            return Error{"expected \"[v6-address]:port\""};
+        hostPart = text.substr(1, close - 1);
+        portPart = text.substr(close + 2);
+        a.ipv6 = true;
+    } else {
+        auto colon = text.rfind(':');
+        if (colon == std::string_view::npos)
+            return Error{"expected \"address:port\", e.g. \"127.0.0.1:8080\""};
+        hostPart = text.substr(0, colon);
+        portPart = text.substr(colon + 1);
+        if (hostPart.find(':') != std::string_view::npos)
+            return Error{"an IPv6 address must be in brackets: \"[::1]:8080\""};
+    }
+    a.host = std::string(hostPart);
+    unsigned char buf[16];
+    if (inet_pton(a.ipv6 ? AF_INET6 : AF_INET, a.host.c_str(), buf) != 1)
+        return Error{"\"" + a.host + "\" is not a numeric IP address"};
+    if (portPart.empty() || portPart.size() > 5)
+        return Error{"port must be a number from 0 to 65535"};
+    unsigned port = 0;
+    for (char c : portPart) {
+        if (c < '0' || c > '9')
+            return Error{"port must be a number from 0 to 65535"};
+        port = port * 10 + static_cast<unsigned>(c - '0');
+    }
+    if (port > 65535)
+        return Error{"port " + std::to_string(port) + " out of range (0-65535)"};
+    a.port = static_cast<std::uint16_t>(port);
+    return a;
+}
+
+namespace {
+
+// Walks a parsed TOML document against the schema, collecting every error with its position.
+class Loader {
+public:
+    explicit Loader(std::string file) : file_(std::move(file)) {}
+
+    void error(const toml::source_region &where, std::string_view key, const std::string &msg) {
+        std::ostringstream os;
+        os << file_ << ':' << where.begin.line << ':' << where.begin.column << ": " << key << ": "
+           << msg;
+        errors_.push_back(os.str());
+    }
+
+    using Handler = std::function<void(const toml::node &, const std::string &key)>;
+    using Section = std::map<std::string, Handler, std::less<>>;
+
+    void section(const toml::table &root, std::string_view name, const Section &fields) {
+        const toml::node *n = root.get(name);
+        if (!n)
+            return;
+        const toml::table *t = n->as_table();
+        if (!t) {
+            error(n->source(), name, "expected a table ([" + std::string(name) + "])");
+            return;
+        }
+        for (auto &&[k, v] : *t) {
+            std::string full = std::string(name) + "." + std::string(k.str());
+            auto it = fields.find(k.str());
+            if (it == fields.end()) {
+                error(k.source(), full, "unknown key");
+                continue;
+            }
+            it->second(v, full);
+        }
+    }
+
+    Handler duration(Millis &out, Millis min = Millis(0)) {
+        return [this, &out, min](const toml::node &n, const std::string &key) {
+            Result<Millis> r = Error{""};
+            if (auto s = n.as_string())
+                r = parseDuration(s->get());
+            else if (auto i = n.as_integer())
+                r = i->get() < 0 ? Result<Millis>(Error{"must not be negative"})
+                                 : parseDuration(std::to_string(i->get()));
+            else
+                r = Error{"expected a duration string such as \"30s\" or a number of seconds"};
+            if (!r)
+                return error(n.source(), key, r.error());
+            if (*r < min)
+                return error(n.source(), key,
+                             "must be at least " + std::to_string(min.count()) + "ms");
+            out = *r;
+        };
+    }
+
+    Handler size(std::uint64_t &out, std::uint64_t min = 0) {
+        return [this, &out, min](const toml::node &n, const std::string &key) {
+            Result<std::uint64_t> r = Error{""};
+            if (auto s = n.as_string())
+                r = parseSize(s->get());
+            else if (auto i = n.as_integer())
+                r = i->get() < 0 ? Result<std::uint64_t>(Error{"must not be negative"})
+                                 : Result<std::uint64_t>(static_cast<std::uint64_t>(i->get()));
+            else
+                r = Error{"expected a size string such as \"64MiB\" or a number of bytes"};
+            if (!r)
+                return error(n.source(), key, r.error());
+            if (*r < min)
+                return error(n.source(), key, "must be at least " + std::to_string(min) + " bytes");
+            out = *r;
+        };
+    }
+
+    template <typename Int> Handler integer(Int &out, std::int64_t min, std::int64_t max) {
+        return [this, &out, min, max](const toml::node &n, const std::string &key) {
+            auto i = n.as_integer();
+            if (!i)
+                return error(n.source(), key, "expected an integer");
+            if (i->get() < min || i->get() > max)
+                return error(n.source(), key,
+                             "must be between " + std::to_string(min) + " and " +
+                                 std::to_string(max) + ", got " + std::to_string(i->get()));
+            out = static_cast<Int>(i->get());
+        };
+    }
+
+    Handler string(std::string &out) {
+        return [this, &out](const toml::node &n, const std::string &key) {
+            auto s = n.as_string();
+            if (!s)
+                return error(n.source(), key, "expected a string");
+            out = s->get();
+        };
+    }
+
+    Handler boolean(bool &out) {
+        return [this, &out](const toml::node &n, const std::string &key) {
+            auto b = n.as_boolean();
+            if (!b)
+                return error(n.source(), key, "expected true or false");
+            out = b->get();
+        };
+    }
+
+    Handler address(std::optional<SocketAddress> &out) {
+        return [this, &out](const toml::node &n, const std::string &key) {
+            auto s = n.as_string();
+            if (!s)
+                return error(n.source(), key, "expected a string \"address:port\"");
+            if (s->get().empty()) { // "" switches the listener off
+                out.reset();
+                return;
+            }
+            auto a = parseSocketAddress(s->get());
+            if (!a)
+                return error(n.source(), key, a.error());
+            out = *a;
+        };
+    }
+
+    Handler addressList(std::vector<SocketAddress> &out) {
+        return [this, &out](const toml::node &n, const std::string &key) {
+            std::vector<const toml::node *> items;
+            if (n.is_string())
+                items.push_back(&n);
+            else if (auto arr = n.as_array())
+                for (auto &e : *arr)
+                    items.push_back(&e);
+            else
+                return error(n.source(), key, "expected \"address:port\" or a list of them");
+            if (items.empty())
+                return error(n.source(), key, "needs at least one address");
+            std::vector<SocketAddress> result;
+            for (auto *e : items) {
+                auto s = e->as_string();
+                if (!s)
+                    return error(e->source(), key, "expected a string \"address:port\"");
+                auto a = parseSocketAddress(s->get());
+                if (!a)
+                    return error(e->source(), key, a.error());
+                result.push_back(*a);
+            }
+            out = std::move(result);
+        };
+    }
+
+    template <typename E>
+    Handler choice(E &out, std::vector<std::pair<std::string, E>> options) {
+        return [this, &out, options](const toml::node &n, const std::string &key) {
+            std::string expected;
+            for (auto &[name, value] : options)
+                expected += (expected.empty() ? "\"" : ", \"") + name + "\"";
+            auto s = n.as_string();
+            if (!s)
+                return error(n.source(), key, "expected one of " + expected);
+            for (auto &[name, value] : options)
+                if (s->get() == name) {
+                    out = value;
+                    return;
+                }
+            error(n.source(), key, "\"" + s->get() + "\" is not one of " + expected);
+        };
+    }
+
+    void upstreamUrl(const toml::node &n, const std::string &key, UpstreamConfig &up) {
+        auto s = n.as_string();
+        if (!s)
+            return error(n.source(), key, "expected a string such as \"http://127.0.0.1:8000\"");
+        const std::string &url = s->get();
+        up.url = url;
+        if (url.rfind("unix:", 0) == 0) {
+            up.kind = UpstreamConfig::Kind::Unix;
+            up.path = url.substr(5);
+            if (up.path.empty() || up.path.size() > 107)
+                error(n.source(), key, "expected \"unix:/path/to.sock\" (path 1-107 bytes)");
+            return;
+        }
+        if (url.rfind("https://", 0) == 0)
+            return error(n.source(), key, "https upstreams are not supported; use http:// or unix:");
+        if (url.rfind("http://", 0) != 0)
+            return error(n.source(), key,
+                         "expected \"http://host:port\" or \"unix:/path\", got \"" + url + "\"");
+        std::string rest = url.substr(7);
+        if (!rest.empty() && rest.back() == '/')
+            rest.pop_back();
+        if (rest.find('/') != std::string::npos || rest.find('?') != std::string::npos)
+            return error(n.source(), key, "a path in the upstream URL is not supported");
+        up.kind = UpstreamConfig::Kind::Tcp;
+        std::string hostPart = rest, portPart = "80";
+        if (!rest.empty() && rest.front() == '[') {
+            auto close = rest.find(']');
+            if (close == std::string::npos)
+                return error(n.source(), key, "unterminated IPv6 address");
+            hostPart = rest.substr(1, close - 1);
+            if (close + 1 < rest.size()) {
+                if (rest[close + 1] != ':')
+                    return error(n.source(), key, "expected ':' after ']'");
+                portPart = rest.substr(close + 2);
+            }
+        } else if (auto colon = rest.rfind(':'); colon != std::string::npos) {
+            hostPart = rest.substr(0, colon);
+            portPart = rest.substr(colon + 1);
+        }
+        if (hostPart.empty())
+            return error(n.source(), key, "missing host");
+        if (portPart.empty() || portPart.size() > 5 ||
+            portPart.find_first_not_of("0123456789") != std::string::npos)
+            return error(n.source(), key, "port must be a number from 1 to 65535");
+        unsigned long port = std::stoul(portPart);
+        if (port == 0 || port > 65535)
+            return error(n.source(), key, "port " + portPart + " out of range (1-65535)");
+        up.host = hostPart;
+        up.port = static_cast<std::uint16_t>(port);
+    }
+
+    LoadResult load(const toml::table &root) {
+        Config c;
+        c.sourceFile = file_;
+        static const std::vector<std::string> kSections = {"server", "upstream", "cache",
+                                                           "memcached", "admin", "log"};
+        for (auto &&[k, v] : root) {
+            bool known = false;
+            for (auto &s : kSections)
+                known |= (k.str() == s);
+            if (!known)
+                error(k.source(), k.str(), "unknown section (expected one of [server], [upstream], "
+                                           "[cache], [memcached], [admin], [log])");
+        }
+        const std::int64_t i32max = 1 << 30;
+        section(root, "server",
+                {{"listen", addressList(c.server.listen)},
+                 {"workers", integer(c.server.workers, 0, 256)},
+                 {"header_timeout", duration(c.server.headerTimeout, Millis(1))},
+                 {"body_timeout", duration(c.server.bodyTimeout, Millis(1))},
+                 {"idle_timeout", duration(c.server.idleTimeout, Millis(1))},
+                 {"drain_timeout", duration(c.server.drainTimeout)},
+                 {"max_header_size", size(c.server.maxHeaderSize, 1024)},
+                 {"max_uri_size", size(c.server.maxUriSize, 256)},
+                 {"max_body", size(c.server.maxBody)},
+                 {"max_client_connections", integer(c.server.maxClientConnections, 0, i32max)}});
+        section(root, "upstream",
+                {{"url", [&](const toml::node &n, const std::string &key) {
+                      upstreamUrl(n, key, c.upstream);
+                  }},
+                 {"connect_timeout", duration(c.upstream.connectTimeout, Millis(1))},
+                 {"read_timeout", duration(c.upstream.readTimeout, Millis(1))},
+                 {"pool_idle_timeout", duration(c.upstream.poolIdleTimeout, Millis(1))},
+                 {"queue_timeout", duration(c.upstream.queueTimeout, Millis(1))},
+                 {"max_connections", integer(c.upstream.maxConnections, 1, 100000)},
+                 {"max_queue", integer(c.upstream.maxQueue, 0, i32max)}});
+        section(root, "cache",
+                {{"seconds", integer(c.cache.seconds, 0, std::int64_t(10) * 365 * 86400)},
+                 {"key_prefix", string(c.cache.keyPrefix)},
+                 {"query_strings", choice(c.cache.queryStrings,
+                                          {{"bypass", CacheConfig::QueryStrings::Bypass},
+                                           {"key", CacheConfig::QueryStrings::Key}})},
+                 {"memory", size(c.cache.memory, 1 << 20)},
+                 {"max_object_size", size(c.cache.maxObjectSize, 1024)},
+                 {"status_header", string(c.cache.statusHeader)},
+                 {"grace", duration(c.cache.grace)},
+                 {"stale_if_error", duration(c.cache.staleIfError)},
+                 {"lock_timeout", duration(c.cache.lockTimeout)},
+                 {"store_set_cookie", boolean(c.cache.storeSetCookie)}});
+        section(root, "memcached", {{"listen", address(c.memcached.listen)}});
+        section(root, "admin", {{"listen", address(c.admin.listen)}});
+        section(root, "log",
+                {{"level", choice(c.log.level, {{"error", LogConfig::Level::Error},
+                                                {"warn", LogConfig::Level::Warn},
+                                                {"info", LogConfig::Level::Info},
+                                                {"debug", LogConfig::Level::Debug}})},
+                 {"access_log", boolean(c.log.accessLog)}});
+
+        // Cross-field checks.
+        if (auto *cache = root.get("cache"); cache && cache->is_table()) {
+            auto *mos = cache->as_table()->get("max_object_size");
+            if (c.cache.maxObjectSize > c.cache.memory && mos)
+                error(mos->source(), "cache.max_object_size", "must not exceed cache.memory");
+        }
+        if (auto *s = root.get("server"); s && s->is_table()) {
+            auto *mu = s->as_table()->get("max_uri_size");
+            if (mu && c.server.maxUriSize > c.server.maxHeaderSize)
+                error(mu->source(), "server.max_uri_size", "must not exceed server.max_header_size");
+        }
+        if (!c.cache.statusHeader.empty() &&
+            c.cache.statusHeader.find_first_of(" \t\r\n:") != std::string::npos) {
+            error(root.get("cache")->as_table()->get("status_header")->source(),
+                  "cache.status_header", "must be a header name (no spaces or colons)");
+        }
+
+        LoadResult r;
+        r.errors = std::move(errors_);
+        if (r.errors.empty())
+            r.config = std::move(c);
+        return r;
+    }
+
+private:
+    std::string file_;
+    std::vector<std::string> errors_;
+};
+
+} // namespace
+
+LoadResult loadConfigString(std::string_view text, const std::string &name) {
+    Loader loader(name);
+    try {
+        toml::table root = toml::parse(text, name);
+        return loader.load(root);
+    } catch (const toml::parse_error &e) {
+        std::ostringstream os;
+        os << name << ':' << e.source().begin.line << ':' << e.source().begin.column
+           << ": syntax error: " << e.description();
+        return LoadResult{std::nullopt, {os.str()}};
+    }
+}
+
+LoadResult loadConfigFile(const std::string &path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        return LoadResult{std::nullopt, {path + ": cannot read config file"}};
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    return loadConfigString(ss.str(), path);
+}
+
+} // namespace fc::config

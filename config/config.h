@@ -1,0 +1,110 @@
+// frontcache's configuration: plain, immutable value types loaded from TOML.
+//
+// Ownership: a Config is a value; the proxy shares one loaded Config between workers as a
+// shared_ptr<const Config>, so it is read-only after loading and safe to read from any thread.
+// Loading (loadConfigFile/loadConfigString) may be called from any thread; it does no network
+// I/O (upstream host names are resolved by proxy/ at start-up).
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "config/units.h"
+
+namespace fc::config {
+
+using namespace std::chrono_literals;
+
+// A listen or connect address in numeric form ("127.0.0.1:8080", "[::1]:8080", "0.0.0.0:0").
+struct SocketAddress {
+    std::string host; // numeric IPv4 or IPv6 literal, without brackets
+    std::uint16_t port = 0;
+    bool ipv6 = false;
+
+    std::string text() const; // "127.0.0.1:8080" / "[::1]:8080"
+};
+
+struct ServerConfig {
+    std::vector<SocketAddress> listen{{"127.0.0.1", 8080, false}};
+    unsigned workers = 0;          // 0 = one per core
+    Millis headerTimeout = 10s;    // whole request head must arrive within this (408)
+    Millis bodyTimeout = 30s;      // gap allowed between request body reads (408)
+    Millis idleTimeout = 60s;      // keep-alive connection with no request in flight
+    Millis drainTimeout = 10s;     // SIGTERM: in-flight requests get this long to finish
+    std::uint64_t maxHeaderSize = 16 * 1024; // whole request head; 431 beyond
+    std::uint64_t maxUriSize = 8 * 1024;     // request target; 414 beyond
+    std::uint64_t maxBody = 100ull << 20;    // request body; 413 beyond
+    unsigned maxClientConnections = 0;       // per worker; 0 = limited only by descriptors
+};
+
+struct UpstreamConfig {
+    enum class Kind { Tcp, Unix };
+    std::string url = "http://127.0.0.1:8000";
+    Kind kind = Kind::Tcp;
+    std::string host = "127.0.0.1"; // Tcp: host name or address literal
+    std::uint16_t port = 8000;      // Tcp
+    std::string path;               // Unix: socket path
+    Millis connectTimeout = 2s;
+    Millis readTimeout = 30s;      // no response byte from the upstream for this long: 504
+    Millis poolIdleTimeout = 30s;  // idle keep-alive upstream connection is closed after this
+    Millis queueTimeout = 5s;      // waiting for a free upstream connection: 503 after this
+    unsigned maxConnections = 64;  // per worker
+    unsigned maxQueue = 1024;      // per worker; requests beyond get 503 at once
+};
+
+struct CacheConfig {
+    enum class QueryStrings { Bypass, Key };
+    std::int64_t seconds = 600; // CACHE_MIDDLEWARE_SECONDS
+    std::string keyPrefix;      // CACHE_MIDDLEWARE_KEY_PREFIX
+    QueryStrings queryStrings = QueryStrings::Bypass;
+    std::uint64_t memory = 64ull << 20;
+    std::uint64_t maxObjectSize = 1ull << 20;
+    std::string statusHeader = "X-Cache"; // empty = off
+    Millis grace = 60s;
+    Millis staleIfError = 300s;
+    Millis lockTimeout = 5s;
+    bool storeSetCookie = false;
+};
+
+struct MemcachedConfig {
+    std::optional<SocketAddress> listen;
+};
+
+struct AdminConfig {
+    std::optional<SocketAddress> listen;
+};
+
+struct LogConfig {
+    enum class Level { Error, Warn, Info, Debug };
+    Level level = Level::Info;
+    bool accessLog = false;
+};
+
+struct Config {
+    std::string sourceFile; // where it was loaded from ("" for strings)
+    ServerConfig server;
+    UpstreamConfig upstream;
+    CacheConfig cache;
+    MemcachedConfig memcached;
+    AdminConfig admin;
+    LogConfig log;
+};
+
+// Outcome of loading: either a config, or every error found, each formatted as
+// "FILE:LINE:COL: section.key: what is wrong (what was expected)".
+struct LoadResult {
+    std::optional<Config> config;
+    std::vector<std::string> errors;
+};
+
+LoadResult loadConfigFile(const std::string &path);
+// `name` is used in error messages in place of a file name.
+LoadResult loadConfigString(std::string_view toml, const std::string &name = "<string>");
+
+// Parses "host:port" / "[v6]:port" with a numeric host. Used for listen addresses.
+Result<SocketAddress> parseSocketAddress(std::string_view text);
+
+} // namespace fc::config

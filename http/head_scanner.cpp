@@ -1,0 +1,97 @@
+#include "http/head_scanner.h"
+
+namespace fc::http {
+
+void HeadScanner::reset() {
+    state_ = State::Leading;
+    lineEmpty_ = false;
+    inStartLine_ = true;
+    spaces_ = 0;
+    headBytes_ = targetBytes_ = 0;
+}
+
+HeadScanner::Result HeadScanner::fail(size_t consumed, int status, const char *reason) {
+    state_ = State::Failed;
+    return {Status::Error, consumed, status, reason};
+}
+
+HeadScanner::Result HeadScanner::scan(const char *data, size_t len) {
+    if (state_ == State::Failed)
+        return {Status::Error, 0, 400, "malformed request head"};
+    if (state_ == State::Done)
+        return {Status::Done, 0, 0, nullptr};
+    for (size_t i = 0; i < len; ++i) {
+        const char c = data[i];
+        if (state_ != State::Leading && ++headBytes_ > maxHead_)
+            return inStartLine_ ? fail(i, maxTarget_ ? 414 : 431, "start line too long")
+                                : fail(i, 431, "header block too large");
+        if (c == '\0')
+            return fail(i, 400, "NUL byte in message head");
+        switch (state_) {
+        case State::Leading:
+            if (c == '\r' || c == '\n')
+                break; // RFC 9112 §2.2: ignore empty lines before the request line
+            state_ = State::StartLine;
+            ++headBytes_;
+            [[fallthrough]];
+        case State::StartLine:
+            if (c == '\r') {
+                lineEmpty_ = false;
+                state_ = State::Cr;
+            } else if (c == '\n') {
+                return fail(i, 400, "bare LF in start line");
+            } else if (c == ' ') {
+                ++spaces_;
+            } else if (spaces_ == 1 && maxTarget_ && ++targetBytes_ > maxTarget_) {
+                return fail(i, 414, "request-target too long");
+            }
+            break;
+        case State::Cr:
+            if (c != '\n')
+                return fail(i, 400, "CR not followed by LF in message head");
+            inStartLine_ = false;
+            if (lineEmpty_) {
+                state_ = State::Done;
+                return {Status::Done, i + 1, 0, nullptr};
+            }
+            state_ = State::LineStart;
+            break;
+        case State::LineStart:
+            if (c == '\r') {
+                lineEmpty_ = true;
+                state_ = State::Cr;
+            } else if (c == ' ' || c == '\t') {
+                return fail(i, 400, "obsolete line folding in header");
+            } else if (c == ':') {
+                return fail(i, 400, "empty header field name");
+            } else if (c == '\n') {
+                return fail(i, 400, "bare LF in message head");
+            } else {
+                state_ = State::Name;
+            }
+            break;
+        case State::Name:
+            if (c == ':')
+                state_ = State::Value;
+            else if (c == ' ' || c == '\t')
+                return fail(i, 400, "whitespace in or after header field name");
+            else if (c == '\r' || c == '\n')
+                return fail(i, 400, "header line without a colon");
+            break;
+        case State::Value:
+            if (c == '\r') {
+                lineEmpty_ = false;
+                state_ = State::Cr;
+            } else if (c == '\n') {
+                return fail(i, 400, "bare LF in header value");
+            }
+            break;
+        case State::Done:
+        case State::Failed:
+            break;
+        }
+    }
+    return {Status::NeedMore, len, 0, nullptr};
+}
+
+} // namespace fc::http

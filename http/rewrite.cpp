@@ -1,0 +1,247 @@
+#include "http/rewrite.h"
+
+#include <array>
+#include <cstdio>
+
+namespace fc::http {
+
+namespace {
+
+constexpr std::array<std::string_view, 9> kHopByHop = {
+    "connection",        "keep-alive",         "te",      "trailer", "transfer-encoding",
+    "upgrade",           "proxy-connection",   "proxy-authorization", "proxy-authenticate"};
+
+void appendField(std::string &out, std::string_view name, std::string_view value) {
+    out.append(name);
+    out.append(": ");
+    out.append(value);
+    out.append("\r\n");
+}
+
+void appendNumber(std::string &out, std::uint64_t v) {
+    char buf[24];
+    int n = std::snprintf(buf, sizeof buf, "%llu", static_cast<unsigned long long>(v));
+    out.append(buf, static_cast<size_t>(n));
+}
+
+} // namespace
+
+bool isHopByHop(std::string_view name, const HeaderList &headers) {
+    for (auto h : kHopByHop)
+        if (equalsIgnoreCase(name, h))
+            return true;
+    bool listed = false;
+    headers.forEach([&](std::string_view n, std::string_view v) {
+        if (!listed && equalsIgnoreCase(n, "connection") && listContains(v, name))
+            listed = true;
+    });
+    return listed;
+}
+
+void writeUpstreamRequest(const RequestHead &req, const ForwardInfo &fwd, std::string &out) {
+    std::string_view target = req.target;
+    std::string_view hostFromTarget;
+    for (std::string_view scheme : {"http://", "https://"}) {
+        if (target.size() > scheme.size() && equalsIgnoreCase(target.substr(0, scheme.size()), scheme)) {
+            std::string_view rest = target.substr(scheme.size());
+            size_t slash = rest.find_first_of("/?");
+            hostFromTarget = rest.substr(0, slash);
+            target = slash == std::string_view::npos ? std::string_view("/") : rest.substr(slash);
+            break;
+        }
+    }
+    out.append(req.method);
+    out.push_back(' ');
+    if (!target.empty() && target[0] == '?')
+        out.push_back('/');
+    out.append(target);
+    out.append(" HTTP/1.1\r\n");
+
+    std::string_view xff, via;
+    bool sawXff = false, sawVia = false;
+    req.headers.forEach([&](std::string_view n, std::string_view v) {
+        if (isHopByHop(n, req.headers) || equalsIgnoreCase(n, "content-length") ||
+            equalsIgnoreCase(n, "expect") || equalsIgnoreCase(n, "x-forwarded-proto"))
+            return;
+        if (equalsIgnoreCase(n, "host") && !hostFromTarget.empty())
+            return;
+        if (equalsIgnoreCase(n, "x-forwarded-for")) {
+            if (!sawXff)
+                xff = v, sawXff = true; // several XFF fields: keep the first list (RFC 7239 §7.1)
+            return;
+        }
+        if (equalsIgnoreCase(n, "via")) {
+            if (!sawVia)
+                via = v, sawVia = true;
+            return;
+        }
+        appendField(out, n, v);
+    });
+    if (!hostFromTarget.empty())
+        appendField(out, "Host", hostFromTarget);
+    else if (!req.headers.has("host")) // HTTP/1.0 without Host: the upstream still needs one
+        appendField(out, "Host", "localhost");
+
+    out.append("X-Forwarded-For: ");
+    if (sawXff && !xff.empty()) {
+        out.append(xff);
+        out.append(", ");
+    }
+    out.append(fwd.clientAddress);
+    out.append("\r\n");
+    appendField(out, "X-Forwarded-Proto", fwd.proto);
+    out.append("Via: ");
+    if (sawVia && !via.empty()) {
+        out.append(via);
+        out.append(", ");
+    }
+    out.append(fwd.via);
+    out.append("\r\n");
+
+    if (req.chunked) {
+        out.append("Transfer-Encoding: chunked\r\n");
+    } else if (req.contentLength > 0 ||
+               (req.contentLength == 0 && req.method != "GET" && req.method != "HEAD")) {
+        out.append("Content-Length: ");
+        appendNumber(out, static_cast<std::uint64_t>(req.contentLength));
+        out.append("\r\n");
+    }
+    out.append("\r\n");
+}
+
+BodyFraming chooseResponseFraming(const ResponseHead &resp, bool requestWasHead,
+                                  const RequestHead &req) {
+    if (requestWasHead || resp.status == 204 || resp.status == 304 ||
+        (resp.status >= 100 && resp.status < 200))
+        return BodyFraming::None;
+    if (resp.contentLength >= 0)
+        return BodyFraming::ContentLength;
+    bool clientIs11 = req.versionMajor == 1 && req.versionMinor >= 1;
+    return clientIs11 ? BodyFraming::Chunked : BodyFraming::Close;
+}
+
+void writeClientResponse(const ResponseHead &resp, BodyFraming framing, bool keepAlive,
+                         bool clientIs10, std::string_view via, std::string_view extra,
+                         std::string &out) {
+    out.append("HTTP/1.1 ");
+    appendNumber(out, static_cast<std::uint64_t>(resp.status));
+    out.push_back(' ');
+    out.append(resp.reason.empty() ? reasonPhrase(resp.status) : std::string_view(resp.reason));
+    out.append("\r\n");
+    std::string_view upstreamVia;
+    bool sawVia = false;
+    resp.headers.forEach([&](std::string_view n, std::string_view v) {
+        if (isHopByHop(n, resp.headers))
+            return;
+        if (framing != BodyFraming::None && equalsIgnoreCase(n, "content-length"))
+            return;
+        if (equalsIgnoreCase(n, "via")) {
+            if (!sawVia)
+                upstreamVia = v, sawVia = true;
+            return;
+        }
+        appendField(out, n, v);
+    });
+    if (!via.empty()) {
+        out.append("Via: ");
+        if (sawVia && !upstreamVia.empty()) {
+            out.append(upstreamVia);
+            out.append(", ");
+        }
+        out.append(via);
+        out.append("\r\n");
+    } else if (sawVia) {
+        appendField(out, "Via", upstreamVia);
+    }
+    switch (framing) {
+    case BodyFraming::ContentLength:
+        out.append("Content-Length: ");
+        appendNumber(out, static_cast<std::uint64_t>(resp.contentLength));
+        out.append("\r\n");
+        break;
+    case BodyFraming::Chunked:
+        out.append("Transfer-Encoding: chunked\r\n");
+        break;
+    case BodyFraming::None:
+    case BodyFraming::Close:
+        break;
+    }
+    if (!keepAlive)
+        out.append("Connection: close\r\n");
+    else if (clientIs10)
+        out.append("Connection: keep-alive\r\n");
+    out.append(extra);
+    out.append("\r\n");
+}
+
+std::string_view reasonPhrase(int status) {
+    switch (status) {
+    case 100: return "Continue";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 206: return "Partial Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 303: return "See Other";
+    case 304: return "Not Modified";
+    case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
+    case 417: return "Expectation Failed";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    case 505: return "HTTP Version Not Supported";
+    default: return "";
+    }
+}
+
+std::string errorResponse(int status, bool close, std::string_view detail) {
+    std::string body;
+    body.reserve(64 + detail.size());
+    appendNumber(body, static_cast<std::uint64_t>(status));
+    body.push_back(' ');
+    body.append(reasonPhrase(status));
+    if (!detail.empty()) {
+        body.append(": ");
+        body.append(detail);
+    }
+    body.push_back('\n');
+    std::string out;
+    out.reserve(160 + body.size());
+    out.append("HTTP/1.1 ");
+    appendNumber(out, static_cast<std::uint64_t>(status));
+    out.push_back(' ');
+    out.append(reasonPhrase(status));
+    out.append("\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ");
+    appendNumber(out, body.size());
+    out.append("\r\n");
+    if (status == 503)
+        out.append("Retry-After: 1\r\n");
+    if (close)
+        out.append("Connection: close\r\n");
+    out.append("\r\n");
+    out.append(body);
+    return out;
+}
+
+void appendChunkHeader(std::string &out, size_t len) {
+    char buf[24];
+    int n = std::snprintf(buf, sizeof buf, "%zx\r\n", len);
+    out.append(buf, static_cast<size_t>(n));
+}
+
+} // namespace fc::http

@@ -1,0 +1,107 @@
+// One client connection and the request/response exchanges it carries, one at a time (pipelined
+// requests wait in the input buffer and are answered strictly in order).
+//
+// Life of an exchange: parse head -> acquire an upstream connection from the worker's pool ->
+// stream the request body up (re-framed) -> stream the response down as it arrives (re-framed) ->
+// release the upstream connection -> next request or close. Backpressure both ways: when the
+// receiving side's write queue passes kHighWater, reading from the sending side stops until it
+// drains below kLowWater.
+//
+// Threading: owned by one worker's loop; never touched from another thread. Ownership: the
+// connection deletes itself in the close callback of its last handle; while an upstream
+// connection is borrowed, it is released or aborted before the client connection goes away.
+#pragma once
+
+#include <netinet/in.h>
+#include <uv.h>
+
+#include <string>
+
+#include "http/parser.h"
+#include "http/rewrite.h"
+#include "proxy/upstream.h"
+
+namespace fc::proxy {
+
+class Worker;
+
+class ClientConnection final : private http::RequestParser::Sink, private UpstreamUser {
+public:
+    explicit ClientConnection(Worker &worker);
+    // Accepts a pending connection from `server`. Returns false (and closes) on failure.
+    bool accept(uv_stream_t *server);
+    // Worker shutdown: close now if idle, otherwise after the current response.
+    void drain();
+    // Worker drain deadline passed: close at once.
+    void closeNow();
+
+    ClientConnection *prev_ = nullptr, *next_ = nullptr; // worker's intrusive list
+
+private:
+    enum class TimerMode { None, Header, Idle, Body, Linger, Deferred };
+
+    // RequestParser::Sink
+    bool onRequestHead(http::RequestHead &head) override;
+    void onRequestBody(std::string_view piece) override;
+    void onRequestComplete() override;
+    // UpstreamUser
+    void onUpstreamReady(UpstreamConnection &conn) override;
+    bool onUpstreamHead(http::ResponseHead &head) override;
+    void onUpstreamBody(std::string_view piece) override;
+    void onUpstreamComplete(bool reusable) override;
+    void onUpstreamError(int status, const char *reason, bool retryable) override;
+    void onUpstreamWritable() override;
+
+    void handleRead(ssize_t n, const uv_buf_t *buf);
+    void consume(const char *data, size_t len);
+    void processPending();
+    void rejectRequest(int status, const char *reason);
+    void responseFinished();
+    void finishExchange();
+    void closeGracefully();
+    void write(std::string data);
+    void startTimer(TimerMode mode, config::Millis ms);
+    void pauseReading();
+    void resumeReading();
+    size_t writeQueueSize() const;
+    const config::Config &cfg() const;
+
+    static void onAlloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) noexcept;
+    static void onRead(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) noexcept;
+    static void onWrite(uv_write_t *req, int status) noexcept;
+    static void onShutdown(uv_shutdown_t *req, int status) noexcept;
+    static void onTimer(uv_timer_t *t) noexcept;
+    static void onClose(uv_handle_t *h) noexcept;
+
+    Worker &worker_;
+    uv_tcp_t handle_;
+    uv_timer_t timer_;
+    uv_shutdown_t shutdownReq_;
+    http::RequestParser parser_;
+    std::string pending_;      // received, not yet parsed (pipelined requests)
+    std::string upstreamHead_; // request head as sent upstream, kept for one retry
+    std::string earlyBody_;    // request body framed for upstream, waiting for a connection
+    UpstreamConnection *upstream_ = nullptr;
+    http::BodyFraming framing_ = http::BodyFraming::None;
+    TimerMode timerMode_ = TimerMode::None;
+    int openHandles_ = 0;
+    bool reading_ = false;
+    bool readPausedForBackpressure_ = false;
+    bool upstreamPaused_ = false;
+    bool inExchange_ = false;
+    bool waitingForUpstream_ = false;
+    bool requestComplete_ = false;
+    bool responseStarted_ = false;
+    bool responseComplete_ = false;
+    bool keepAlive_ = true;
+    bool isHead_ = false;
+    bool requestHasBody_ = false;
+    bool requestChunked_ = false;
+    bool retried_ = false;
+    bool clientEof_ = false;
+    bool lingering_ = false;
+    bool closing_ = false;
+    char peer_[INET6_ADDRSTRLEN] = "unknown";
+};
+
+} // namespace fc::proxy

@@ -1,0 +1,47 @@
+// frontcache entry point: command line (CLI11), config loading, then Server::run().
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <memory>
+
+#include "config/config.h"
+#include "proxy/log.h"
+#include "proxy/server.h"
+
+#ifndef FC_VERSION
+#define FC_VERSION "0.0.0"
+#endif
+
+int main(int argc, char **argv) {
+    CLI::App app{"frontcache: a caching HTTP reverse proxy in front of your web application"};
+    std::string configFile, checkFile;
+    app.add_option("-c,--config", configFile, "Run with this config file (TOML)");
+    app.add_option("--check-config", checkFile,
+                   "Validate a config file: prints \"ok\" or the errors, exits 0 or 1");
+    app.set_version_flag("-V,--version", std::string("frontcache ") + FC_VERSION);
+    CLI11_PARSE(app, argc, argv);
+
+    if (!checkFile.empty()) {
+        auto r = fc::config::loadConfigFile(checkFile);
+        if (!r.config) {
+            for (auto &e : r.errors)
+                std::fprintf(stderr, "%s\n", e.c_str());
+            return 1;
+        }
+        std::printf("ok\n");
+        return 0;
+    }
+    if (configFile.empty()) {
+        std::fprintf(stderr, "frontcache: no config file given (use -c FILE; see --help)\n");
+        return 2;
+    }
+    auto r = fc::config::loadConfigFile(configFile);
+    if (!r.config) {
+        for (auto &e : r.errors)
+            std::fprintf(stderr, "%s\n", e.c_str());
+        return 1;
+    }
+    fc::proxy::setLogLevel(r.config->log.level);
+    auto cfg = std::make_shared<const fc::config::Config>(std::move(*r.config));
+    return fc::proxy::Server(cfg).run();
+}

@@ -1,0 +1,216 @@
+#include "proxy/server.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include <cerrno>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <thread>
+
+#include "proxy/log.h"
+#include "proxy/worker.h"
+
+namespace fc::proxy {
+
+unsigned long raiseFileLimit() {
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 0;
+    if (rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    return static_cast<unsigned long>(rl.rlim_cur);
+}
+
+namespace {
+
+// Creates one bound SO_REUSEPORT socket. Returns the fd or -errno.
+int bindSocket(const config::SocketAddress &a, std::uint16_t port) {
+    sockaddr_storage ss{};
+    socklen_t len;
+    if (a.ipv6) {
+        auto *s6 = reinterpret_cast<sockaddr_in6 *>(&ss);
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons(port);
+        inet_pton(AF_INET6, a.host.c_str(), &s6->sin6_addr);
+        len = sizeof *s6;
+    } else {
+        auto *s4 = reinterpret_cast<sockaddr_in *>(&ss);
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons(port);
+        inet_pton(AF_INET, a.host.c_str(), &s4->sin_addr);
+        len = sizeof *s4;
+    }
+    int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (a.ipv6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+    if (::bind(fd, reinterpret_cast<sockaddr *>(&ss), len) != 0) {
+        int e = errno;
+        ::close(fd);
+        return -e;
+    }
+    return fd;
+}
+
+std::uint16_t boundPort(int fd) {
+    sockaddr_storage ss{};
+    socklen_t len = sizeof ss;
+    getsockname(fd, reinterpret_cast<sockaddr *>(&ss), &len);
+    if (ss.ss_family == AF_INET6)
+        return ntohs(reinterpret_cast<sockaddr_in6 *>(&ss)->sin6_port);
+    return ntohs(reinterpret_cast<sockaddr_in *>(&ss)->sin_port);
+}
+
+bool resolveUpstream(const config::UpstreamConfig &up, UpstreamTarget &t, std::string &err) {
+    t.kind = up.kind;
+    t.display = up.url;
+    if (up.kind == config::UpstreamConfig::Kind::Unix) {
+        t.path = up.path;
+        return true;
+    }
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    addrinfo *res = nullptr;
+    std::string port = std::to_string(up.port);
+    int rc = getaddrinfo(up.host.c_str(), port.c_str(), &hints, &res);
+    if (rc != 0 || !res) {
+        err = "cannot resolve upstream host \"" + up.host + "\": " + gai_strerror(rc);
+        return false;
+    }
+    std::memcpy(&t.addr, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    return true;
+}
+
+struct SignalState {
+    std::vector<std::unique_ptr<Worker>> *workers;
+    uv_signal_t term, intr, hup;
+    bool stopping = false;
+};
+
+void onSignal(uv_signal_t *h, int signum) noexcept {
+    auto *s = static_cast<SignalState *>(h->data);
+    if (signum == SIGHUP) {
+        FC_WARN("SIGHUP received: configuration reload is not available in this version; "
+                "the running configuration stays in force");
+        return;
+    }
+    if (s->stopping) {
+        FC_WARN("second stop signal: workers are already draining");
+        return;
+    }
+    s->stopping = true;
+    FC_INFO("%s received: draining connections (up to server.drain_timeout)",
+            signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    for (auto &w : *s->workers)
+        w->requestStop();
+    uv_close(reinterpret_cast<uv_handle_t *>(&s->term), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t *>(&s->intr), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t *>(&s->hup), nullptr);
+}
+
+} // namespace
+
+Server::Server(std::shared_ptr<const config::Config> cfg) : cfg_(std::move(cfg)) {}
+
+int Server::run() {
+    const config::Config &c = *cfg_;
+    std::signal(SIGPIPE, SIG_IGN);
+
+    unsigned workers = c.server.workers;
+    if (workers == 0)
+        workers = std::max(1u, std::thread::hardware_concurrency());
+
+    unsigned long nofile = raiseFileLimit();
+    unsigned long wanted = 1024 + static_cast<unsigned long>(workers) * c.upstream.maxConnections;
+    if (nofile < wanted)
+        FC_WARN("open-file limit is %lu; at least %lu is advisable for %u workers "
+                "(raise the hard limit with ulimit -Hn or LimitNOFILE=)",
+                nofile, wanted, workers);
+
+    UpstreamTarget target;
+    std::string err;
+    if (!resolveUpstream(c.upstream, target, err)) {
+        std::fprintf(stderr, "frontcache: %s\n", err.c_str());
+        return 1;
+    }
+
+    // Bind every listen address once per worker. With port 0 the first socket picks the port
+    // and the others reuse it.
+    std::vector<std::vector<int>> fds(workers);
+    std::vector<std::string> listening;
+    for (const auto &addr : c.server.listen) {
+        std::uint16_t port = addr.port;
+        for (unsigned w = 0; w < workers; ++w) {
+            int fd = bindSocket(addr, port);
+            if (fd < 0) {
+                std::fprintf(stderr, "frontcache: cannot listen on %s: %s\n", addr.text().c_str(),
+                             std::strerror(-fd));
+                for (auto &v : fds)
+                    for (int f : v)
+                        ::close(f);
+                return 1;
+            }
+            if (port == 0)
+                port = boundPort(fd);
+            fds[w].push_back(fd);
+        }
+        config::SocketAddress shown = addr;
+        shown.port = port;
+        listening.push_back(shown.text());
+    }
+
+    std::vector<std::unique_ptr<Worker>> pool;
+    for (unsigned w = 0; w < workers; ++w)
+        pool.push_back(std::make_unique<Worker>(static_cast<int>(w), cfg_, target, fds[w]));
+
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    SignalState sig;
+    sig.workers = &pool;
+    for (auto *h : {&sig.term, &sig.intr, &sig.hup}) {
+        uv_signal_init(&loop, h);
+        h->data = &sig;
+    }
+    uv_signal_start(&sig.term, &onSignal, SIGTERM);
+    uv_signal_start(&sig.intr, &onSignal, SIGINT);
+    uv_signal_start(&sig.hup, &onSignal, SIGHUP);
+
+    for (auto &w : pool) {
+        if (!w->start(err)) {
+            std::fprintf(stderr, "frontcache: %s\n", err.c_str());
+            std::_Exit(1);
+        }
+    }
+    for (auto &l : listening) {
+        // The machine-readable start-up line: tests and scripts read the real port from it.
+        std::printf("frontcache listening on %s\n", l.c_str());
+    }
+    std::fflush(stdout);
+    FC_INFO("%u worker(s), upstream %s", workers, c.upstream.url.c_str());
+
+    uv_run(&loop, UV_RUN_DEFAULT);
+    for (auto &w : pool)
+        w->join();
+    pool.clear();
+    uv_loop_close(&loop);
+    FC_INFO("stopped");
+    return 0;
+}
+
+} // namespace fc::proxy

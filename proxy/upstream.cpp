@@ -1,0 +1,390 @@
+#include "proxy/upstream.h"
+
+#include <algorithm>
+#include <cassert>
+
+#include "proxy/log.h"
+
+namespace fc::proxy {
+
+namespace {
+constexpr size_t kLowWater = 64 * 1024;
+
+struct WriteReq {
+    uv_write_t req;
+    std::string data;
+    UpstreamConnection *conn;
+};
+} // namespace
+
+// ---------------------------------------------------------------------------------------------
+// UpstreamPool
+
+UpstreamPool::UpstreamPool(uv_loop_t *loop, const config::UpstreamConfig &cfg,
+                           const UpstreamTarget &target)
+    : loop_(loop), cfg_(cfg), target_(target), queueTimer_(new uv_timer_t) {
+    int rc = uv_timer_init(loop_, queueTimer_);
+    assert(rc == 0);
+    (void)rc;
+    queueTimer_->data = this;
+}
+
+UpstreamPool::~UpstreamPool() { assert(shutdown_ && total_ == 0); }
+
+void UpstreamPool::acquire(UpstreamUser &user, bool fresh) {
+    if (shutdown_) {
+        user.onUpstreamError(503, "shutting down", false);
+        return;
+    }
+    if (!fresh && !idle_.empty()) {
+        UpstreamConnection *c = idle_.back();
+        idle_.pop_back();
+        c->state_ = UpstreamConnection::State::Busy;
+        c->user_ = &user;
+        user.onUpstreamReady(*c);
+        return;
+    }
+    if (total_ < cfg_.maxConnections) {
+        connectNew(user);
+        return;
+    }
+    if (fresh && !idle_.empty()) { // make room for a fresh connection
+        idle_.front()->close();
+        connectNew(user);
+        return;
+    }
+    if (queue_.size() >= cfg_.maxQueue) {
+        user.onUpstreamError(503, "too many requests waiting for an upstream connection", false);
+        return;
+    }
+    queue_.push_back({&user, uv_now(loop_) + static_cast<uint64_t>(cfg_.queueTimeout.count()),
+                      fresh});
+    if (queue_.size() == 1)
+        armQueueTimer();
+}
+
+void UpstreamPool::cancel(UpstreamUser &user) {
+    std::erase_if(queue_, [&](const Waiter &w) { return w.user == &user; });
+}
+
+void UpstreamPool::connectNew(UpstreamUser &user) {
+    ++total_;
+    auto *c = new UpstreamConnection(*this);
+    c->connect(user);
+}
+
+void UpstreamPool::onIdle(UpstreamConnection *c) {
+    if (!queue_.empty()) {
+        Waiter w = queue_.front();
+        queue_.pop_front();
+        c->state_ = UpstreamConnection::State::Busy;
+        c->user_ = w.user;
+        uv_timer_stop(&c->timer_);
+        w.user->onUpstreamReady(*c);
+        return;
+    }
+    idle_.push_back(c);
+}
+
+void UpstreamPool::onClosed(UpstreamConnection *c) {
+    --total_;
+    std::erase(idle_, c);
+    serveQueue();
+}
+
+void UpstreamPool::serveQueue() {
+    while (!shutdown_ && !queue_.empty() && total_ < cfg_.maxConnections) {
+        Waiter w = queue_.front();
+        queue_.pop_front();
+        connectNew(*w.user);
+    }
+}
+
+void UpstreamPool::armQueueTimer() {
+    if (queue_.empty() || shutdown_)
+        return;
+    uint64_t now = uv_now(loop_);
+    uint64_t d = queue_.front().deadline;
+    uv_timer_start(queueTimer_, &UpstreamPool::onQueueTimer, d > now ? d - now : 0, 0);
+}
+
+void UpstreamPool::onQueueTimer(uv_timer_t *t) noexcept {
+    auto *p = static_cast<UpstreamPool *>(t->data);
+    uint64_t now = uv_now(p->loop_);
+    while (!p->queue_.empty() && p->queue_.front().deadline <= now) {
+        UpstreamUser *u = p->queue_.front().user;
+        p->queue_.pop_front();
+        u->onUpstreamError(503, "timed out waiting for a free upstream connection", false);
+    }
+    p->armQueueTimer();
+}
+
+void UpstreamPool::shutdown() {
+    if (shutdown_)
+        return;
+    shutdown_ = true;
+    auto idle = idle_;
+    for (auto *c : idle)
+        c->close();
+    auto waiting = std::move(queue_);
+    queue_.clear();
+    for (auto &w : waiting)
+        w.user->onUpstreamError(503, "shutting down", false);
+    uv_close(reinterpret_cast<uv_handle_t *>(queueTimer_),
+             [](uv_handle_t *h) noexcept { delete reinterpret_cast<uv_timer_t *>(h); });
+}
+
+// ---------------------------------------------------------------------------------------------
+// UpstreamConnection
+
+UpstreamConnection::UpstreamConnection(UpstreamPool &pool)
+    : pool_(pool), parser_(*this, 64 * 1024) {}
+
+void UpstreamConnection::connect(UpstreamUser &user) {
+    user_ = &user;
+    state_ = State::Connecting;
+    uv_loop_t *loop = pool_.loop();
+    const auto &t = pool_.target();
+    int rc;
+    if (t.kind == config::UpstreamConfig::Kind::Unix)
+        rc = uv_pipe_init(loop, &h_.pipe, 0);
+    else
+        rc = uv_tcp_init(loop, &h_.tcp);
+    assert(rc == 0);
+    rc = uv_timer_init(loop, &timer_);
+    assert(rc == 0);
+    h_.tcp.data = this;
+    timer_.data = this;
+    openHandles_ = 2;
+    connectReq_.data = this;
+    if (t.kind == config::UpstreamConfig::Kind::Unix) {
+        uv_pipe_connect(&connectReq_, &h_.pipe, t.path.c_str(), &UpstreamConnection::onConnect);
+    } else {
+        uv_tcp_nodelay(&h_.tcp, 1);
+        rc = uv_tcp_connect(&connectReq_, &h_.tcp, reinterpret_cast<const sockaddr *>(&t.addr),
+                            &UpstreamConnection::onConnect);
+        if (rc < 0) {
+            // Report asynchronously like any other connect failure: fail() from here would
+            // re-enter the caller of acquire().
+            connectFailed_ = true;
+            uv_timer_start(&timer_, &UpstreamConnection::onTimer, 0, 0);
+            return;
+        }
+    }
+    armTimer(pool_.config().connectTimeout);
+}
+
+void UpstreamConnection::armTimer(config::Millis ms) {
+    uv_timer_start(&timer_, &UpstreamConnection::onTimer, static_cast<uint64_t>(ms.count()), 0);
+}
+
+void UpstreamConnection::onConnect(uv_connect_t *req, int status) noexcept {
+    auto *c = static_cast<UpstreamConnection *>(req->data);
+    if (c->state_ == State::Closing)
+        return;
+    if (status < 0) {
+        FC_DEBUG("upstream connect to %s failed: %s", c->pool_.target().display.c_str(),
+                 uv_strerror(status));
+        c->fail(502, status == UV_ECONNREFUSED ? "upstream refused the connection"
+                                               : "could not connect to upstream");
+        return;
+    }
+    uv_timer_stop(&c->timer_);
+    c->state_ = State::Busy;
+    c->resumeReading();
+    UpstreamUser *u = c->user_;
+    if (u)
+        u->onUpstreamReady(*c);
+}
+
+void UpstreamConnection::beginExchange(UpstreamUser &user, bool isHead) {
+    user_ = &user;
+    state_ = State::Busy;
+    parser_.start(isHead);
+    gotBytes_ = complete_ = false;
+    armTimer(pool_.config().readTimeout);
+    resumeReading();
+}
+
+void UpstreamConnection::send(std::string data) {
+    if (state_ == State::Closing || data.empty())
+        return;
+    auto *w = new WriteReq{{}, std::move(data), this};
+    w->req.data = w;
+    uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
+    int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t *>(&h_.tcp), &buf, 1,
+                      &UpstreamConnection::onWrite);
+    if (rc < 0) {
+        delete w;
+        fail(502, "could not send the request upstream");
+    }
+}
+
+void UpstreamConnection::onWrite(uv_write_t *req, int status) noexcept {
+    auto *w = static_cast<WriteReq *>(req->data);
+    UpstreamConnection *c = w->conn;
+    delete w;
+    if (c->state_ == State::Closing)
+        return;
+    if (status < 0) {
+        // The read side usually reports the same failure with a better reason; if it has not,
+        // fail here.
+        c->fail(502, "upstream connection failed while sending the request");
+        return;
+    }
+    if (c->user_ && c->writeQueueSize() < kLowWater)
+        c->user_->onUpstreamWritable();
+}
+
+size_t UpstreamConnection::writeQueueSize() const {
+    return uv_stream_get_write_queue_size(reinterpret_cast<const uv_stream_t *>(&h_.tcp));
+}
+
+void UpstreamConnection::pauseReading() {
+    if (reading_ && state_ != State::Closing) {
+        uv_read_stop(reinterpret_cast<uv_stream_t *>(&h_.tcp));
+        reading_ = false;
+    }
+    paused_ = true;
+}
+
+void UpstreamConnection::resumeReading() {
+    paused_ = false;
+    if (!reading_ && state_ != State::Closing) {
+        uv_read_start(reinterpret_cast<uv_stream_t *>(&h_.tcp), &UpstreamConnection::onAlloc,
+                      &UpstreamConnection::onRead);
+        reading_ = true;
+    }
+}
+
+void UpstreamConnection::onAlloc(uv_handle_t *h, size_t, uv_buf_t *buf) noexcept {
+    auto *c = static_cast<UpstreamConnection *>(h->data);
+    *buf = uv_buf_init(c->readBuf_, sizeof c->readBuf_);
+}
+
+void UpstreamConnection::onRead(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) noexcept {
+    static_cast<UpstreamConnection *>(s->data)->handleRead(n, buf);
+}
+
+void UpstreamConnection::handleRead(ssize_t n, const uv_buf_t *buf) {
+    if (n == 0 || state_ == State::Closing)
+        return;
+    if (state_ == State::Idle) {
+        close(); // the upstream closed (or wrote to) an idle keep-alive connection
+        return;
+    }
+    if (n < 0) {
+        if (n == UV_EOF) {
+            auto r = parser_.finish();
+            if (r.status == http::ParseStatus::Paused)
+                return; // a read-until-close body ended; onResponseComplete ran
+        }
+        if (complete_)
+            return close();
+        fail(502, gotBytes_ ? (parser_.headReceived()
+                                   ? "upstream closed the connection in the middle of the body"
+                                   : "upstream closed the connection in the middle of the head")
+                            : "upstream closed the connection without a response");
+        return;
+    }
+    if (complete_) { // bytes after a complete response: not reusable
+        close();
+        return;
+    }
+    gotBytes_ = true;
+    armTimer(pool_.config().readTimeout);
+    auto r = parser_.feed(buf->base, static_cast<size_t>(n));
+    if (r.status == http::ParseStatus::Error && state_ != State::Closing)
+        fail(502, parser_.errorReason() ? parser_.errorReason() : "malformed upstream response");
+    else if (r.status == http::ParseStatus::Paused && r.consumed < static_cast<size_t>(n) &&
+             state_ == State::Busy)
+        close(); // extra bytes after the response: the connection cannot be trusted
+}
+
+bool UpstreamConnection::onResponseHead(http::ResponseHead &head) {
+    return user_ ? user_->onUpstreamHead(head) : false;
+}
+
+void UpstreamConnection::onResponseBody(std::string_view piece) {
+    if (user_)
+        user_->onUpstreamBody(piece);
+}
+
+void UpstreamConnection::onResponseComplete() {
+    complete_ = true;
+    uv_timer_stop(&timer_);
+    bool keepAlive = parser_.head().keepAlive;
+    if (user_)
+        user_->onUpstreamComplete(keepAlive);
+}
+
+void UpstreamConnection::release(bool reusable) {
+    user_ = nullptr;
+    if (state_ == State::Closing)
+        return;
+    if (!reusable || !complete_ || writeQueueSize() > 0) {
+        close();
+        return;
+    }
+    state_ = State::Idle;
+    reused_ = true;
+    resumeReading(); // to notice the upstream closing it
+    armTimer(pool_.config().poolIdleTimeout);
+    pool_.onIdle(this);
+}
+
+void UpstreamConnection::abort() {
+    user_ = nullptr;
+    close();
+}
+
+void UpstreamConnection::fail(int status, const char *reason) {
+    UpstreamUser *u = user_;
+    user_ = nullptr;
+    bool retryable = reused_ && !gotBytes_;
+    close();
+    if (u)
+        u->onUpstreamError(status, reason, retryable);
+}
+
+void UpstreamConnection::onTimer(uv_timer_t *t) noexcept {
+    auto *c = static_cast<UpstreamConnection *>(t->data);
+    switch (c->state_) {
+    case State::Connecting:
+        if (c->connectFailed_)
+            c->fail(502, "could not connect to upstream");
+        else
+            c->fail(504, "upstream connect timed out (upstream.connect_timeout)");
+        break;
+    case State::Busy:
+        c->fail(504, "upstream did not answer in time (upstream.read_timeout)");
+        break;
+    case State::Idle:
+        c->close();
+        break;
+    case State::Closing:
+        break;
+    }
+}
+
+void UpstreamConnection::close() {
+    if (state_ == State::Closing)
+        return;
+    bool wasIdle = state_ == State::Idle;
+    state_ = State::Closing;
+    if (wasIdle)
+        std::erase(pool_.idle_, this);
+    uv_timer_stop(&timer_);
+    uv_close(reinterpret_cast<uv_handle_t *>(&h_.tcp), &UpstreamConnection::onClose);
+    uv_close(reinterpret_cast<uv_handle_t *>(&timer_), &UpstreamConnection::onClose);
+}
+
+void UpstreamConnection::onClose(uv_handle_t *h) noexcept {
+    auto *c = static_cast<UpstreamConnection *>(h->data);
+    if (--c->openHandles_ == 0) {
+        c->pool_.onClosed(c);
+        delete c;
+    }
+}
+
+} // namespace fc::proxy

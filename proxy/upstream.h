@@ -1,0 +1,156 @@
+// The upstream side: one worker's keep-alive connection pool to the configured upstream.
+//
+// Threading: everything here belongs to one worker's loop thread; nothing is shared between
+// workers (no locks on the I/O path). Ownership: the pool owns its connections; a connection
+// deletes itself in its last close callback (two-phase close, design.md house style). A user
+// (UpstreamUser) borrows a connection between onUpstreamReady and release()/abort().
+#pragma once
+
+#include <sys/socket.h>
+#include <uv.h>
+
+#include <deque>
+#include <string>
+#include <string_view>
+
+#include "config/config.h"
+#include "http/parser.h"
+
+namespace fc::proxy {
+
+class UpstreamConnection;
+
+// Resolved address of the upstream, computed once at start-up.
+struct UpstreamTarget {
+    config::UpstreamConfig::Kind kind = config::UpstreamConfig::Kind::Tcp;
+    sockaddr_storage addr{};
+    std::string path; // unix socket
+    std::string display;
+};
+
+// What the pool and a connection report to the request that uses them. All calls come from the
+// loop thread. After onUpstreamError/onUpstreamComplete the user no longer owns the connection.
+class UpstreamUser {
+public:
+    virtual ~UpstreamUser() = default;
+    virtual void onUpstreamReady(UpstreamConnection &conn) = 0;
+    virtual bool onUpstreamHead(http::ResponseHead &head) = 0;
+    virtual void onUpstreamBody(std::string_view piece) = 0;
+    virtual void onUpstreamComplete(bool reusable) = 0;
+    // status: 502 or 504 (503 when the queue is full or waiting timed out). `retryable`: the
+    // failure happened on a reused connection before any response byte, so an idempotent request
+    // may be sent again on a fresh connection.
+    virtual void onUpstreamError(int status, const char *reason, bool retryable) = 0;
+    // The upstream's send queue drained below the low-water mark (request-body backpressure).
+    virtual void onUpstreamWritable() = 0;
+};
+
+class UpstreamPool {
+public:
+    UpstreamPool(uv_loop_t *loop, const config::UpstreamConfig &cfg, const UpstreamTarget &target);
+    ~UpstreamPool();
+    UpstreamPool(const UpstreamPool &) = delete;
+    UpstreamPool &operator=(const UpstreamPool &) = delete;
+
+    // Gets a connection for `user`: an idle one (onUpstreamReady is called before acquire
+    // returns), a new one (onUpstreamReady or onUpstreamError once connected or failed), or a place
+    // in the queue; a full queue calls onUpstreamError(503) before returning. `fresh` skips idle
+    // connections (used for the retry after a stale keep-alive connection failed).
+    void acquire(UpstreamUser &user, bool fresh = false);
+    // Withdraws a queued user (its client went away). No effect if not queued.
+    void cancel(UpstreamUser &user);
+    // Closes idle connections and fails queued users; used when the worker shuts down.
+    void shutdown();
+
+    size_t idleCount() const { return idle_.size(); }
+    size_t totalCount() const { return total_; }
+
+    // Internal: connection life cycle.
+    void onIdle(UpstreamConnection *c);
+    void onClosed(UpstreamConnection *c);
+    uv_loop_t *loop() const { return loop_; }
+    const config::UpstreamConfig &config() const { return cfg_; }
+    const UpstreamTarget &target() const { return target_; }
+
+private:
+    friend class UpstreamConnection;
+    struct Waiter {
+        UpstreamUser *user;
+        uint64_t deadline; // uv_now() ms
+        bool fresh;
+    };
+    void serveQueue();
+    void armQueueTimer();
+    static void onQueueTimer(uv_timer_t *t) noexcept;
+    void connectNew(UpstreamUser &user);
+
+    uv_loop_t *loop_;
+    config::UpstreamConfig cfg_;
+    UpstreamTarget target_;
+    std::deque<UpstreamConnection *> idle_; // most recently used at the back
+    std::deque<Waiter> queue_;
+    uv_timer_t *queueTimer_; // heap-allocated: freed in its close callback
+    size_t total_ = 0;
+    bool shutdown_ = false;
+};
+
+class UpstreamConnection final : private http::ResponseParser::Sink {
+public:
+    UpstreamConnection(UpstreamPool &pool);
+
+    // Sends bytes of the request; the connection owns a copy until written.
+    void send(std::string data);
+    void send(std::string_view data) { send(std::string(data)); }
+    // Starts expecting the response to a request (call before or with the first send()).
+    void beginExchange(UpstreamUser &user, bool isHead);
+    // The user is done with a response that completed normally; `reusable` when the request was
+    // fully sent and both sides allow keep-alive.
+    void release(bool reusable);
+    // The user gives up (client gone, error): the connection is closed, no more callbacks.
+    void abort();
+    void pauseReading();
+    void resumeReading();
+    size_t writeQueueSize() const;
+    bool reused() const { return reused_; }
+
+private:
+    friend class UpstreamPool;
+    enum class State { Connecting, Idle, Busy, Closing };
+
+    void connect(UpstreamUser &user);
+    void close();
+    void fail(int status, const char *reason);
+    void armTimer(config::Millis ms);
+    bool onResponseHead(http::ResponseHead &head) override;
+    void onResponseBody(std::string_view piece) override;
+    void onResponseComplete() override;
+
+    static void onConnect(uv_connect_t *req, int status) noexcept;
+    static void onAlloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) noexcept;
+    static void onRead(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) noexcept;
+    static void onWrite(uv_write_t *req, int status) noexcept;
+    static void onTimer(uv_timer_t *t) noexcept;
+    static void onClose(uv_handle_t *h) noexcept;
+    void handleRead(ssize_t n, const uv_buf_t *buf);
+
+    UpstreamPool &pool_;
+    union {
+        uv_tcp_t tcp;
+        uv_pipe_t pipe;
+    } h_;
+    uv_timer_t timer_;
+    uv_connect_t connectReq_;
+    http::ResponseParser parser_;
+    UpstreamUser *user_ = nullptr;
+    State state_ = State::Connecting;
+    bool reused_ = false;     // has served a previous exchange
+    bool gotBytes_ = false;   // any response byte in the current exchange
+    bool reading_ = false;
+    bool paused_ = false;
+    bool complete_ = false;   // the current response completed
+    bool connectFailed_ = false;
+    int openHandles_ = 0;
+    char readBuf_[64 * 1024];
+};
+
+} // namespace fc::proxy

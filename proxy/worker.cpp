@@ -1,0 +1,151 @@
+#include "proxy/worker.h"
+
+#include <unistd.h>
+
+#include <cassert>
+
+#include "proxy/client.h"
+#include "proxy/log.h"
+
+namespace fc::proxy {
+
+Worker::Worker(int index, std::shared_ptr<const config::Config> cfg, const UpstreamTarget &target,
+               std::vector<int> listenFds)
+    : index_(index), cfg_(std::move(cfg)), listenFds_(std::move(listenFds)),
+      readBuf_(new char[kReadBufSize]) {
+    int rc = uv_loop_init(&loop_);
+    assert(rc == 0);
+    rc = uv_async_init(&loop_, &stopAsync_, &Worker::onStop);
+    assert(rc == 0);
+    rc = uv_timer_init(&loop_, &drainTimer_);
+    assert(rc == 0);
+    (void)rc;
+    stopAsync_.data = this;
+    drainTimer_.data = this;
+    pool_ = std::make_unique<UpstreamPool>(&loop_, cfg_->upstream, target);
+}
+
+Worker::~Worker() {
+    int rc = uv_loop_close(&loop_);
+    if (rc != 0)
+        FC_ERROR("worker %d: loop closed with handles still open", index_);
+}
+
+bool Worker::start(std::string &error) {
+    for (int fd : listenFds_) {
+        auto h = std::make_unique<uv_tcp_t>();
+        uv_tcp_init(&loop_, h.get());
+        h->data = this;
+        int rc = uv_tcp_open(h.get(), fd);
+        if (rc == 0)
+            rc = uv_listen(reinterpret_cast<uv_stream_t *>(h.get()), 4096, &Worker::onConnection);
+        if (rc != 0) {
+            error = std::string("listen failed: ") + uv_strerror(rc);
+            ::close(fd);
+            return false;
+        }
+        listeners_.push_back(std::move(h));
+    }
+    listenFds_.clear();
+    thread_ = std::thread([this] { run(); });
+    return true;
+}
+
+void Worker::run() {
+    uv_run(&loop_, UV_RUN_DEFAULT);
+}
+
+void Worker::requestStop() { uv_async_send(&stopAsync_); }
+
+void Worker::join() {
+    if (thread_.joinable())
+        thread_.join();
+}
+
+void Worker::onStop(uv_async_t *a) noexcept { static_cast<Worker *>(a->data)->beginDrain(); }
+
+void Worker::beginDrain() {
+    if (draining_)
+        return;
+    draining_ = true;
+    for (auto &l : listeners_)
+        uv_close(reinterpret_cast<uv_handle_t *>(l.get()), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t *>(&stopAsync_), nullptr);
+    // drain() may close (and untrack) the connection: walk a snapshot of the list.
+    std::vector<ClientConnection *> all;
+    for (ClientConnection *c = clients_; c; c = c->next_)
+        all.push_back(c);
+    for (auto *c : all)
+        c->drain();
+    uv_timer_start(&drainTimer_, &Worker::onDrainTimer,
+                   static_cast<uint64_t>(cfg_->server.drainTimeout.count()), 0);
+    maybeFinish();
+}
+
+void Worker::onDrainTimer(uv_timer_t *t) noexcept {
+    auto *w = static_cast<Worker *>(t->data);
+    if (w->clientCount_ > 0)
+        FC_WARN("worker %d: drain timeout, closing %zu connections", w->index_, w->clientCount_);
+    std::vector<ClientConnection *> all;
+    for (ClientConnection *c = w->clients_; c; c = c->next_)
+        all.push_back(c);
+    for (auto *c : all)
+        c->closeNow();
+    w->maybeFinish();
+}
+
+void Worker::maybeFinish() {
+    if (!draining_ || finished_ || clientCount_ > 0)
+        return;
+    finished_ = true;
+    pool_->shutdown();
+    uv_close(reinterpret_cast<uv_handle_t *>(&drainTimer_), nullptr);
+    // The loop ends by itself once the pool's connections have closed.
+}
+
+void Worker::track(ClientConnection *c) {
+    c->next_ = clients_;
+    c->prev_ = nullptr;
+    if (clients_)
+        clients_->prev_ = c;
+    clients_ = c;
+    ++clientCount_;
+}
+
+void Worker::untrack(ClientConnection *c) {
+    if (c->prev_)
+        c->prev_->next_ = c->next_;
+    else
+        clients_ = c->next_;
+    if (c->next_)
+        c->next_->prev_ = c->prev_;
+    c->prev_ = c->next_ = nullptr;
+    --clientCount_;
+    maybeFinish();
+}
+
+void Worker::onConnection(uv_stream_t *server, int status) noexcept {
+    auto *w = static_cast<Worker *>(server->data);
+    if (status < 0) {
+        // EMFILE/ENFILE: libuv already sheds the pending connection with its reserve descriptor,
+        // so the loop does not spin; we only warn, at most once a second.
+        ++w->acceptErrors_;
+        uint64_t now = uv_now(&w->loop_);
+        if (now - w->lastAcceptWarn_ >= 1000) {
+            w->lastAcceptWarn_ = now;
+            FC_WARN("worker %d: accept failed: %s (%llu so far)", w->index_, uv_strerror(status),
+                    static_cast<unsigned long long>(w->acceptErrors_));
+        }
+        return;
+    }
+    if (w->draining_)
+        return;
+    auto *c = new ClientConnection(*w);
+    if (!c->accept(server))
+        return;
+    unsigned cap = w->cfg_->server.maxClientConnections;
+    if (cap != 0 && w->clientCount_ > cap)
+        c->closeNow();
+}
+
+} // namespace fc::proxy

@@ -1,0 +1,75 @@
+// A worker: one thread, one libuv loop, its own SO_REUSEPORT listening sockets and its own
+// upstream pool. Workers share nothing mutable on the I/O path; the kernel spreads new
+// connections across their listening sockets.
+//
+// Threading: requestStop() may be called from any thread; everything else runs on the worker's
+// own thread (after start()) or before start()/after join() on the owner's thread.
+#pragma once
+
+#include <uv.h>
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "config/config.h"
+#include "proxy/upstream.h"
+
+namespace fc::proxy {
+
+class ClientConnection;
+
+class Worker {
+public:
+    // Takes ownership of the bound listening sockets in `listenFds`.
+    Worker(int index, std::shared_ptr<const config::Config> cfg, const UpstreamTarget &target,
+           std::vector<int> listenFds);
+    ~Worker();
+    Worker(const Worker &) = delete;
+    Worker &operator=(const Worker &) = delete;
+
+    // Starts the thread. Returns false with `error` set if the loop could not listen.
+    bool start(std::string &error);
+    // Begins a graceful stop (any thread): stop accepting, finish in-flight requests for up to
+    // server.drain_timeout, then close everything and end the thread.
+    void requestStop();
+    void join();
+
+    // Loop thread only.
+    uv_loop_t *loop() { return &loop_; }
+    UpstreamPool &pool() { return *pool_; }
+    const config::Config &config() const { return *cfg_; }
+    char *readBuffer() { return readBuf_.get(); }
+    size_t readBufferSize() const { return kReadBufSize; }
+    bool draining() const { return draining_; }
+    void track(ClientConnection *c);
+    void untrack(ClientConnection *c);
+
+private:
+    static constexpr size_t kReadBufSize = 64 * 1024;
+    void run();
+    void beginDrain();
+    void maybeFinish();
+    static void onStop(uv_async_t *a) noexcept;
+    static void onConnection(uv_stream_t *server, int status) noexcept;
+    static void onDrainTimer(uv_timer_t *t) noexcept;
+
+    int index_;
+    std::shared_ptr<const config::Config> cfg_;
+    std::vector<int> listenFds_;
+    uv_loop_t loop_;
+    uv_async_t stopAsync_;
+    uv_timer_t drainTimer_;
+    std::vector<std::unique_ptr<uv_tcp_t>> listeners_;
+    std::unique_ptr<UpstreamPool> pool_;
+    std::unique_ptr<char[]> readBuf_;
+    ClientConnection *clients_ = nullptr; // intrusive list head
+    size_t clientCount_ = 0;
+    bool draining_ = false;
+    bool finished_ = false;
+    uint64_t acceptErrors_ = 0;
+    uint64_t lastAcceptWarn_ = 0;
+    std::thread thread_;
+};
+
+} // namespace fc::proxy

@@ -1,0 +1,184 @@
+#include <doctest/doctest.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <unistd.h>
+
+#include "config/config.h"
+
+using namespace fc::config;
+
+namespace {
+// The single error of loading `toml`, or "" when it loads.
+std::string onlyError(const std::string &toml) {
+    auto r = loadConfigString(toml, "test.toml");
+    if (r.config)
+        return "";
+    REQUIRE(r.errors.size() == 1);
+    return r.errors[0];
+}
+bool contains(const std::string &s, const std::string &part) {
+    return s.find(part) != std::string::npos;
+}
+} // namespace
+
+TEST_CASE("defaults when the file is empty") {
+    auto r = loadConfigString("", "empty.toml");
+    REQUIRE(r.config);
+    const Config &c = *r.config;
+    CHECK(c.server.listen.size() == 1);
+    CHECK(c.server.listen[0].text() == "127.0.0.1:8080");
+    CHECK(c.server.maxHeaderSize == 16 * 1024);
+    CHECK(c.server.headerTimeout == Millis(10000));
+    CHECK(c.upstream.url == "http://127.0.0.1:8000");
+    CHECK(c.upstream.port == 8000);
+    CHECK(c.cache.seconds == 600);
+    CHECK(c.cache.statusHeader == "X-Cache");
+    CHECK_FALSE(c.memcached.listen);
+}
+
+TEST_CASE("a full valid config") {
+    auto r = loadConfigString(R"(
+[server]
+listen = ["0.0.0.0:8080", "[::1]:8081"]
+workers = 2
+header_timeout = "5s"
+idle_timeout = 30
+max_header_size = "32KiB"
+max_body = "10MiB"
+
+[upstream]
+url = "http://localhost:9000"
+connect_timeout = "250ms"
+max_connections = 8
+
+[cache]
+seconds = 60
+key_prefix = "site"
+query_strings = "key"
+memory = "128MiB"
+
+[memcached]
+listen = "127.0.0.1:11311"
+
+[admin]
+listen = "127.0.0.1:9090"
+
+[log]
+level = "debug"
+access_log = true
+)",
+                              "full.toml");
+    INFO((r.errors.empty() ? "" : r.errors[0]));
+    REQUIRE(r.config);
+    const Config &c = *r.config;
+    CHECK(c.server.listen.size() == 2);
+    CHECK(c.server.listen[1].ipv6);
+    CHECK(c.server.listen[1].text() == "[::1]:8081");
+    CHECK(c.server.workers == 2);
+    CHECK(c.server.headerTimeout == Millis(5000));
+    CHECK(c.server.idleTimeout == Millis(30000));
+    CHECK(c.server.maxHeaderSize == 32 * 1024);
+    CHECK(c.upstream.host == "localhost");
+    CHECK(c.upstream.port == 9000);
+    CHECK(c.upstream.connectTimeout == Millis(250));
+    CHECK(c.upstream.maxConnections == 8);
+    CHECK(c.cache.queryStrings == CacheConfig::QueryStrings::Key);
+    CHECK(c.cache.keyPrefix == "site");
+    CHECK(c.memcached.listen->port == 11311);
+    CHECK(c.log.level == LogConfig::Level::Debug);
+    CHECK(c.log.accessLog);
+}
+
+TEST_CASE("unix upstream") {
+    auto r = loadConfigString("[upstream]\nurl = \"unix:/run/app.sock\"\n");
+    REQUIRE(r.config);
+    CHECK(r.config->upstream.kind == UpstreamConfig::Kind::Unix);
+    CHECK(r.config->upstream.path == "/run/app.sock");
+}
+
+TEST_CASE("errors name file, line, column and key") {
+    SUBCASE("unknown key") {
+        auto e = onlyError("[server]\nlisten = \"127.0.0.1:1\"\nlsiten = 3\n");
+        CHECK(contains(e, "test.toml:3:1: server.lsiten: unknown key"));
+    }
+    SUBCASE("unknown section") {
+        CHECK(contains(onlyError("[srever]\nx=1\n"), "test.toml:1:2: srever: unknown section"));
+    }
+    SUBCASE("wrong type") {
+        auto e = onlyError("[server]\nworkers = \"four\"\n");
+        CHECK(contains(e, "test.toml:2:11: server.workers: expected an integer"));
+    }
+    SUBCASE("bad URL") {
+        auto e = onlyError("[upstream]\nurl = \"ftp://x\"\n");
+        CHECK(contains(e, "test.toml:2:7: upstream.url: expected \"http://host:port\""));
+    }
+    SUBCASE("https upstream") {
+        CHECK(contains(onlyError("[upstream]\nurl = \"https://x:1\"\n"), "not supported"));
+    }
+    SUBCASE("port out of range") {
+        auto e = onlyError("[server]\nlisten = \"127.0.0.1:70000\"\n");
+        CHECK(contains(e, "test.toml:2:10: server.listen: port 70000 out of range"));
+        CHECK(contains(onlyError("[upstream]\nurl = \"http://h:0\"\n"), "out of range"));
+    }
+    SUBCASE("negative size") {
+        auto e = onlyError("[cache]\nmemory = -5\n");
+        CHECK(contains(e, "test.toml:2:10: cache.memory: must not be negative"));
+        CHECK(contains(onlyError("[server]\nmax_body = \"-1MiB\"\n"), "must not be negative"));
+    }
+    SUBCASE("bad duration") {
+        auto e = onlyError("[server]\nheader_timeout = \"10 fortnights\"\n");
+        CHECK(contains(e, "server.header_timeout: unknown duration unit"));
+    }
+    SUBCASE("zero timeout") {
+        CHECK(contains(onlyError("[server]\nheader_timeout = \"0s\"\n"), "must be at least"));
+    }
+    SUBCASE("bad choice") {
+        auto e = onlyError("[cache]\nquery_strings = \"maybe\"\n");
+        CHECK(contains(e, "cache.query_strings: \"maybe\" is not one of \"bypass\", \"key\""));
+    }
+    SUBCASE("not an IP") {
+        CHECK(contains(onlyError("[admin]\nlisten = \"localhost:9090\"\n"),
+                       "is not a numeric IP address"));
+    }
+    SUBCASE("IPv6 without brackets") {
+        CHECK(contains(onlyError("[server]\nlisten = \"::1:80\"\n"), "in brackets"));
+    }
+    SUBCASE("syntax error") {
+        auto e = onlyError("[server]\nworkers = = 3\n");
+        CHECK(contains(e, "test.toml:2:"));
+        CHECK(contains(e, "syntax error"));
+    }
+    SUBCASE("section is not a table") {
+        CHECK(contains(onlyError("server = 3\n"), "server: expected a table"));
+    }
+    SUBCASE("cross-field") {
+        CHECK(contains(onlyError("[cache]\nmemory = \"1MiB\"\nmax_object_size = \"2MiB\"\n"),
+                       "must not exceed cache.memory"));
+    }
+    SUBCASE("workers range") {
+        CHECK(contains(onlyError("[server]\nworkers = -1\n"), "between 0 and 256"));
+    }
+}
+
+TEST_CASE("every error is reported, not just the first") {
+    auto r = loadConfigString("[server]\nworkers = \"x\"\nfoo = 1\n[upstream]\nurl = 5\n", "m.toml");
+    CHECK_FALSE(r.config);
+    CHECK(r.errors.size() == 3);
+}
+
+TEST_CASE("loading from a file") {
+    std::string path = "/tmp/fc_config_test_" + std::to_string(::getpid()) + ".toml";
+    {
+        std::ofstream out(path);
+        out << "[server]\nworkers = 1\nbogus = true\n";
+    }
+    auto r = loadConfigFile(path);
+    std::remove(path.c_str());
+    REQUIRE(r.errors.size() == 1);
+    CHECK(contains(r.errors[0], path + ":3:1: server.bogus: unknown key"));
+    auto missing = loadConfigFile("/nonexistent/frontcache.toml");
+    REQUIRE(missing.errors.size() == 1);
+    CHECK(contains(missing.errors[0], "cannot read config file"));
+}

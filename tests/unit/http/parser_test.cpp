@@ -1,0 +1,277 @@
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "http/parser.h"
+
+using namespace fc::http;
+
+namespace {
+
+struct RequestLog : RequestParser::Sink {
+    std::string log;
+    bool onRequestHead(RequestHead &h) override {
+        log += "HEAD " + h.method + " " + h.target + " 1." + std::to_string(h.versionMinor);
+        h.headers.forEach([&](std::string_view n, std::string_view v) {
+            log += " [" + std::string(n) + "=" + std::string(v) + "]";
+        });
+        log += h.keepAlive ? " ka" : " close";
+        if (h.chunked)
+            log += " chunked";
+        if (h.contentLength >= 0)
+            log += " cl=" + std::to_string(h.contentLength);
+        log += "\n";
+        return true;
+    }
+    void onRequestBody(std::string_view p) override { body += p; }
+    void onRequestComplete() override {
+        if (!body.empty())
+            log += "BODY " + body + "\n";
+        body.clear();
+        log += "END\n";
+    }
+    std::string body;
+};
+
+struct Outcome {
+    std::string log;
+    int status = 0; // error status, 0 if none
+};
+
+// Feeds `pieces` in order, resuming after each completed message.
+Outcome parseRequest(const std::vector<std::string> &pieces, RequestParser::Limits limits = {}) {
+    RequestLog sink;
+    RequestParser p(sink, limits);
+    Outcome out;
+    std::string carry;
+    for (const auto &piece : pieces) {
+        carry += piece;
+        size_t off = 0;
+        while (off < carry.size()) {
+            auto r = p.feed(carry.data() + off, carry.size() - off);
+            off += r.consumed;
+            if (r.status == ParseStatus::Error) {
+                out.status = p.errorStatus();
+                out.log = sink.log;
+                return out;
+            }
+            if (r.status == ParseStatus::Paused) {
+                p.resume();
+                continue;
+            }
+            break;
+        }
+        carry.erase(0, off);
+    }
+    out.log = sink.log;
+    return out;
+}
+
+// Parses `input` whole, then split in two at every offset, then byte by byte, and checks that
+// every way gives the same outcome. Returns it.
+Outcome parseEveryWay(const std::string &input, RequestParser::Limits limits = {}) {
+    Outcome whole = parseRequest({input}, limits);
+    for (size_t i = 1; i < input.size(); ++i) {
+        Outcome split = parseRequest({input.substr(0, i), input.substr(i)}, limits);
+        INFO("split at " << i);
+        REQUIRE(split.log == whole.log);
+        REQUIRE(split.status == whole.status);
+    }
+    std::vector<std::string> bytes;
+    for (char c : input)
+        bytes.emplace_back(1, c);
+    Outcome single = parseRequest(bytes, limits);
+    REQUIRE(single.log == whole.log);
+    REQUIRE(single.status == whole.status);
+    return whole;
+}
+
+} // namespace
+
+TEST_CASE("simple GET") {
+    auto o = parseEveryWay("GET /a?b=1 HTTP/1.1\r\nHost: example.com\r\nAccept:  */* \r\n\r\n");
+    CHECK(o.status == 0);
+    CHECK(o.log == "HEAD GET /a?b=1 1.1 [Host=example.com] [Accept=*/*] ka\nEND\n");
+}
+
+TEST_CASE("pipelined requests come out in order") {
+    auto o = parseEveryWay("GET /1 HTTP/1.1\r\nHost: a\r\n\r\n"
+                           "POST /2 HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello"
+                           "GET /3 HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    CHECK(o.status == 0);
+    CHECK(o.log == "HEAD GET /1 1.1 [Host=a] ka\nEND\n"
+                   "HEAD POST /2 1.1 [Host=a] [Content-Length=5] ka cl=5\nBODY hello\nEND\n"
+                   "HEAD GET /3 1.1 [Host=a] [Connection=close] close\nEND\n");
+}
+
+TEST_CASE("chunked body is de-chunked") {
+    auto o = parseEveryWay("POST /u HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                           "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nTrailer: x\r\n\r\n");
+    CHECK(o.status == 0);
+    CHECK(o.log == "HEAD POST /u 1.1 [Host=a] [Transfer-Encoding=chunked] ka chunked\n"
+                   "BODY hello world\nEND\n");
+}
+
+TEST_CASE("HTTP/1.0 defaults to close, keep-alive on request") {
+    CHECK(parseEveryWay("GET / HTTP/1.0\r\n\r\n").log == "HEAD GET / 1.0 close\nEND\n");
+    CHECK(parseEveryWay("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").log ==
+          "HEAD GET / 1.0 [Connection=keep-alive] ka\nEND\n");
+}
+
+TEST_CASE("request smuggling shapes are rejected with 400") {
+    const char *bad[] = {
+        // CL.TE: both framings
+        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "0\r\n\r\n",
+        // TE.CL ordering
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n"
+        "0\r\n\r\n",
+        // duplicate differing Content-Length
+        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 4\r\nContent-Length: 5\r\n\r\nabcde",
+        // TE with obs-fold
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding:\r\n chunked\r\n\r\n0\r\n\r\n",
+        // chunked not last
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, gzip\r\n\r\n",
+        // invalid chunk size
+        "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+        // whitespace before colon
+        "GET / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n",
+        // negative / garbage Content-Length
+        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n",
+        "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 1 2\r\n\r\n",
+        // missing Host in HTTP/1.1, two Hosts
+        "GET / HTTP/1.1\r\nAccept: */*\r\n\r\n",
+        "GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n",
+        // junk request line
+        "GET/ HTTP/1.1\r\nHost: a\r\n\r\n",
+        "G\x01T / HTTP/1.1\r\nHost: a\r\n\r\n",
+    };
+    for (const char *b : bad) {
+        INFO(b);
+        CHECK(parseEveryWay(b).status == 400);
+    }
+}
+
+TEST_CASE("limits give 413, 414, 431, 405, 505") {
+    RequestParser::Limits l;
+    l.maxBody = 10;
+    l.maxTargetSize = 300;
+    l.maxHeadSize = 1024;
+    CHECK(parseEveryWay("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 11\r\n\r\n", l).status ==
+          413);
+    CHECK(parseEveryWay("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                        "6\r\nabcdef\r\n6\r\nghijkl\r\n0\r\n\r\n",
+                        l)
+              .status == 413);
+    CHECK(parseEveryWay("GET /" + std::string(400, 'x') + " HTTP/1.1\r\nHost: a\r\n\r\n", l)
+              .status == 414);
+    CHECK(parseEveryWay("GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(2000, 'y') +
+                            "\r\n\r\n",
+                        l)
+              .status == 431);
+    CHECK(parseEveryWay("CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n").status == 405);
+    CHECK(parseEveryWay("GET / HTTP/2.0\r\nHost: a\r\n\r\n").status != 0);
+}
+
+TEST_CASE("Upgrade requests are parsed as plain HTTP/1.1") {
+    auto o = parseEveryWay("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\n"
+                           "Upgrade: websocket\r\n\r\nGET /next HTTP/1.1\r\nHost: a\r\n\r\n");
+    CHECK(o.status == 0);
+    CHECK(o.log.find("HEAD GET /next") != std::string::npos);
+}
+
+// --- responses --------------------------------------------------------------------------------
+
+namespace {
+struct ResponseLog : ResponseParser::Sink {
+    std::string log, body;
+    bool onResponseHead(ResponseHead &h) override {
+        log += "HEAD " + std::to_string(h.status) + " " + h.reason;
+        if (h.chunked)
+            log += " chunked";
+        if (h.contentLength >= 0)
+            log += " cl=" + std::to_string(h.contentLength);
+        log += h.keepAlive ? " ka\n" : " close\n";
+        return true;
+    }
+    void onResponseBody(std::string_view p) override { body += p; }
+    void onResponseComplete() override {
+        log += "BODY " + body + "\nEND\n";
+        body.clear();
+    }
+};
+
+std::string parseResponse(const std::vector<std::string> &pieces, bool head, bool eof) {
+    ResponseLog sink;
+    ResponseParser p(sink, 65536);
+    p.start(head);
+    for (const auto &piece : pieces) {
+        auto r = p.feed(piece.data(), piece.size());
+        if (r.status == ParseStatus::Error)
+            return sink.log + "ERROR " + p.errorReason();
+        if (r.status == ParseStatus::Paused)
+            return sink.log;
+    }
+    if (eof) {
+        auto r = p.finish();
+        if (r.status == ParseStatus::Error)
+            return sink.log + "ERROR " + p.errorReason();
+    }
+    return sink.log;
+}
+
+std::string responseEveryWay(const std::string &input, bool head = false, bool eof = false) {
+    std::string whole = parseResponse({input}, head, eof);
+    for (size_t i = 1; i < input.size(); ++i) {
+        INFO("split at " << i);
+        REQUIRE(parseResponse({input.substr(0, i), input.substr(i)}, head, eof) == whole);
+    }
+    return whole;
+}
+} // namespace
+
+TEST_CASE("response with Content-Length") {
+    CHECK(responseEveryWay("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello") ==
+          "HEAD 200 OK cl=5 ka\nBODY hello\nEND\n");
+}
+
+TEST_CASE("chunked response") {
+    CHECK(responseEveryWay("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                           "3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n") ==
+          "HEAD 200 OK chunked ka\nBODY abcde\nEND\n");
+}
+
+TEST_CASE("read-until-close response completes at EOF") {
+    CHECK(responseEveryWay("HTTP/1.1 200 OK\r\n\r\nuntil close", false, true) ==
+          "HEAD 200 OK close\nBODY until close\nEND\n");
+}
+
+TEST_CASE("HEAD response has no body despite Content-Length") {
+    CHECK(responseEveryWay("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n", true) ==
+          "HEAD 200 OK cl=100 ka\nBODY \nEND\n");
+}
+
+TEST_CASE("1xx responses are skipped") {
+    CHECK(responseEveryWay("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: x\r\n\r\n"
+                           "HTTP/1.1 204 No Content\r\n\r\n") ==
+          "HEAD 204 No Content ka\nBODY \nEND\n");
+}
+
+TEST_CASE("truncated body is an error at EOF") {
+    std::string r = responseEveryWay("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello", false,
+                                     true);
+    CHECK(r.find("ERROR") != std::string::npos);
+    CHECK(r.find("END") == std::string::npos);
+    CHECK(responseEveryWay("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", false,
+                           true)
+              .find("ERROR") != std::string::npos);
+}
+
+TEST_CASE("garbage response is an error") {
+    CHECK(responseEveryWay("SSH-2.0-OpenSSH\r\n\r\n").find("ERROR") != std::string::npos);
+    CHECK(responseEveryWay("HTTP/1.1 200 OK\r\nBad Header: x\r\n\r\n").find("ERROR") !=
+          std::string::npos);
+    CHECK(responseEveryWay("HTTP/1.1 101 Switching Protocols\r\n\r\n").find("ERROR") !=
+          std::string::npos);
+}

@@ -1,0 +1,116 @@
+#include <doctest/doctest.h>
+
+#include "http/rewrite.h"
+
+using namespace fc::http;
+
+namespace {
+RequestHead request(std::string method, std::string target,
+                    std::initializer_list<std::pair<const char *, const char *>> headers) {
+    RequestHead r;
+    r.method = std::move(method);
+    r.target = std::move(target);
+    for (auto &[n, v] : headers)
+        r.headers.add(n, v);
+    return r;
+}
+} // namespace
+
+TEST_CASE("hop-by-hop fields are removed, forwarding fields added") {
+    auto r = request("GET", "/p?q=1",
+                     {{"Host", "example.com"},
+                      {"Connection", "keep-alive, X-Secret"},
+                      {"X-Secret", "s"},
+                      {"Keep-Alive", "timeout=5"},
+                      {"TE", "trailers"},
+                      {"Upgrade", "h2c"},
+                      {"Proxy-Connection", "keep-alive"},
+                      {"Proxy-Authorization", "Basic x"},
+                      {"Expect", "100-continue"},
+                      {"Accept", "*/*"},
+                      {"X-Forwarded-For", "10.0.0.1"},
+                      {"Via", "1.0 edge"}});
+    std::string out;
+    writeUpstreamRequest(r, ForwardInfo{"127.0.0.1"}, out);
+    CHECK(out == "GET /p?q=1 HTTP/1.1\r\n"
+                 "Host: example.com\r\n"
+                 "Accept: */*\r\n"
+                 "X-Forwarded-For: 10.0.0.1, 127.0.0.1\r\n"
+                 "X-Forwarded-Proto: http\r\n"
+                 "Via: 1.0 edge, 1.1 frontcache\r\n"
+                 "\r\n");
+}
+
+TEST_CASE("body framing is re-declared") {
+    auto r = request("POST", "/f", {{"Host", "h"}, {"Transfer-Encoding", "chunked"}});
+    r.chunked = true;
+    std::string out;
+    writeUpstreamRequest(r, ForwardInfo{"::1"}, out);
+    CHECK(out.find("Transfer-Encoding: chunked\r\n") != std::string::npos);
+    auto c = request("POST", "/f", {{"Host", "h"}, {"Content-Length", "3"}});
+    c.contentLength = 3;
+    out.clear();
+    writeUpstreamRequest(c, ForwardInfo{"::1"}, out);
+    CHECK(out.find("Content-Length: 3\r\n") != std::string::npos);
+    CHECK(out.find("X-Forwarded-For: ::1\r\n") != std::string::npos);
+    auto p = request("POST", "/f", {{"Host", "h"}});
+    p.contentLength = 0;
+    out.clear();
+    writeUpstreamRequest(p, ForwardInfo{"::1"}, out);
+    CHECK(out.find("Content-Length: 0\r\n") != std::string::npos);
+}
+
+TEST_CASE("absolute-form target becomes origin-form with its Host") {
+    auto r = request("GET", "http://Other.example:8080/x?y", {{"Host", "ignored"}});
+    std::string out;
+    writeUpstreamRequest(r, ForwardInfo{"1.2.3.4"}, out);
+    CHECK(out.rfind("GET /x?y HTTP/1.1\r\n", 0) == 0);
+    CHECK(out.find("Host: Other.example:8080\r\n") != std::string::npos);
+    CHECK(out.find("ignored") == std::string::npos);
+}
+
+TEST_CASE("response framing choice") {
+    RequestHead req11 = request("GET", "/", {});
+    RequestHead req10 = request("GET", "/", {});
+    req10.versionMinor = 0;
+    ResponseHead resp;
+    resp.status = 200;
+    resp.contentLength = 10;
+    CHECK(chooseResponseFraming(resp, false, req11) == BodyFraming::ContentLength);
+    CHECK(chooseResponseFraming(resp, true, req11) == BodyFraming::None);
+    resp.contentLength = -1;
+    CHECK(chooseResponseFraming(resp, false, req11) == BodyFraming::Chunked);
+    CHECK(chooseResponseFraming(resp, false, req10) == BodyFraming::Close);
+    resp.status = 304;
+    CHECK(chooseResponseFraming(resp, false, req11) == BodyFraming::None);
+}
+
+TEST_CASE("client response head") {
+    ResponseHead resp;
+    resp.status = 200;
+    resp.reason = "OK";
+    resp.contentLength = 5;
+    resp.headers.add("Content-Type", "text/plain");
+    resp.headers.add("Content-Length", "5");
+    resp.headers.add("Connection", "keep-alive");
+    resp.headers.add("Keep-Alive", "timeout=5");
+    std::string out;
+    writeClientResponse(resp, BodyFraming::ContentLength, true, false, "1.1 frontcache", {}, out);
+    CHECK(out == "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVia: 1.1 frontcache\r\n"
+                 "Content-Length: 5\r\n\r\n");
+    out.clear();
+    resp.headers.add("Transfer-Encoding", "chunked");
+    writeClientResponse(resp, BodyFraming::Chunked, false, false, "1.1 frontcache", "X-A: 1\r\n",
+                        out);
+    CHECK(out == "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nVia: 1.1 frontcache\r\n"
+                 "Transfer-Encoding: chunked\r\nConnection: close\r\nX-A: 1\r\n\r\n");
+}
+
+TEST_CASE("error responses are complete and say close") {
+    std::string r = errorResponse(502, true, "upstream refused");
+    CHECK(r.rfind("HTTP/1.1 502 Bad Gateway\r\n", 0) == 0);
+    CHECK(r.find("Connection: close\r\n") != std::string::npos);
+    auto body = r.substr(r.find("\r\n\r\n") + 4);
+    CHECK(r.find("Content-Length: " + std::to_string(body.size()) + "\r\n") != std::string::npos);
+    CHECK(errorResponse(503, false).find("Retry-After:") != std::string::npos);
+}
