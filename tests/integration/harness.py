@@ -1,0 +1,388 @@
+"""Shared pieces for the integration tests: start the real frontcache binary on loopback,
+a scriptable test origin, and a small raw HTTP/1.1 client. Python stdlib only.
+
+Everything binds port 0 and reads the real port back; every process started here is stopped
+by its own PID."""
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+
+BIN = os.environ.get("FRONTCACHE_BIN", "")
+
+
+def free_port_closed():
+    """A loopback port that nothing listens on (bound, read, closed)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+class Frontcache:
+    """Runs frontcache with a config built from `sections` ({section: {key: value}})."""
+
+    def __init__(self, upstream_url, sections=None, workers=1, listen=None):
+        self.tmp = tempfile.TemporaryDirectory(prefix="fc-it-")
+        cfg = {
+            "server": {"listen": listen or "127.0.0.1:0", "workers": workers},
+            "upstream": {"url": upstream_url},
+            "log": {"level": "warn"},
+        }
+        for sec, kv in (sections or {}).items():
+            cfg.setdefault(sec, {}).update(kv)
+        self.config_path = os.path.join(self.tmp.name, "frontcache.toml")
+        with open(self.config_path, "w") as f:
+            for sec, kv in cfg.items():
+                f.write("[%s]\n" % sec)
+                for k, v in kv.items():
+                    f.write("%s = %s\n" % (k, json.dumps(v)))
+        self.stderr_path = os.path.join(self.tmp.name, "stderr.log")
+        self.stderr = open(self.stderr_path, "w")
+        self.proc = subprocess.Popen([BIN, "-c", self.config_path], stdout=subprocess.PIPE,
+                                     stderr=self.stderr, text=True)
+        line = self.proc.stdout.readline()
+        m = re.match(r"frontcache listening on (\S+):(\d+)", line)
+        if not m:
+            self.proc.kill()
+            self.proc.wait()
+            raise RuntimeError("frontcache did not start: %r\n%s" % (line, self.log()))
+        self.host = m.group(1).strip("[]")
+        self.port = int(m.group(2))
+
+    def log(self):
+        self.stderr.flush()
+        with open(self.stderr_path) as f:
+            return f.read()
+
+    def stop(self, timeout=15):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stdout.close()
+        self.stderr.close()
+        self.tmp.cleanup()
+        return self.proc.returncode
+
+    def connect(self, timeout=10):
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        s = socket.socket(family, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        s.connect((self.host, self.port))
+        return s
+
+
+# --- a raw HTTP/1.1 client ----------------------------------------------------------------
+
+class Response:
+    def __init__(self, status, reason, headers, body, raw_head):
+        self.status, self.reason, self.headers, self.body = status, reason, headers, body
+        self.raw_head = raw_head
+
+    def header(self, name):
+        for n, v in self.headers:
+            if n.lower() == name.lower():
+                return v
+        return None
+
+    def __repr__(self):
+        return "<Response %d %r %d bytes>" % (self.status, self.headers, len(self.body))
+
+
+class Reader:
+    """Reads HTTP responses off a socket, keeping what is left over."""
+
+    def __init__(self, sock):
+        self.sock, self.buf = sock, b""
+
+    def _more(self):
+        data = self.sock.recv(1 << 20)
+        if not data:
+            raise EOFError("connection closed")
+        self.buf += data
+
+    def _until(self, sep):
+        while sep not in self.buf:
+            self._more()
+        i = self.buf.index(sep)
+        out, self.buf = self.buf[:i], self.buf[i + len(sep):]
+        return out
+
+    def _exact(self, n):
+        while len(self.buf) < n:
+            self._more()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def response(self, head_request=False, sink=None):
+        while True:
+            raw = self._until(b"\r\n\r\n")
+            lines = raw.decode("latin-1").split("\r\n")
+            parts = lines[0].split(" ", 2)
+            status = int(parts[1])
+            headers = [tuple(x.strip() for x in l.split(":", 1)) for l in lines[1:]]
+            if 100 <= status < 200:
+                continue
+            break
+        resp = Response(status, parts[2] if len(parts) > 2 else "", headers, b"", raw)
+        if head_request or status in (204, 304):
+            return resp
+        te = resp.header("transfer-encoding")
+        cl = resp.header("content-length")
+        chunks = []
+        total = 0
+
+        def take(data):
+            nonlocal total
+            total += len(data)
+            if sink:
+                sink(data)
+            else:
+                chunks.append(data)
+
+        if te and "chunked" in te.lower():
+            while True:
+                size = int(self._until(b"\r\n").split(b";")[0], 16)
+                if size == 0:
+                    while self._until(b"\r\n"):
+                        pass
+                    break
+                while size > 0:
+                    if not self.buf:
+                        self._more()
+                    piece = self.buf[:size]
+                    self.buf = self.buf[len(piece):]
+                    size -= len(piece)
+                    take(piece)
+                self._exact(2)
+        elif cl is not None:
+            left = int(cl)
+            while left > 0:
+                if not self.buf:
+                    self._more()
+                piece = self.buf[:left]
+                self.buf = self.buf[len(piece):]
+                left -= len(piece)
+                take(piece)
+        else:
+            try:
+                while True:
+                    if self.buf:
+                        take(self.buf)
+                        self.buf = b""
+                    self._more()
+            except EOFError:
+                pass
+        resp.body = b"".join(chunks)
+        resp.length = total
+        return resp
+
+    def closed(self, timeout=5):
+        """True if the peer closes (EOF or reset) within `timeout` with nothing more to read."""
+        self.sock.settimeout(timeout)
+        try:
+            while True:
+                data = self.sock.recv(65536)
+                if not data:
+                    return True
+                self.buf += data
+        except ConnectionResetError:
+            return True
+        except socket.timeout:
+            return False
+
+
+def request(fc, raw, head_request=False):
+    """Sends raw bytes on a new connection and returns (response, reader)."""
+    s = fc.connect()
+    s.sendall(raw if isinstance(raw, bytes) else raw.encode("latin-1"))
+    r = Reader(s)
+    return r.response(head_request), r
+
+
+def get(fc, path, headers=""):
+    resp, r = request(fc, "GET %s HTTP/1.1\r\nHost: test\r\n%s\r\n" % (path, headers))
+    r.sock.close()
+    return resp
+
+
+# --- a scriptable origin ------------------------------------------------------------------
+
+class Origin:
+    """A threaded HTTP/1.1 origin on loopback whose behaviour is chosen by the request path:
+
+    /echo           200, JSON of method, target, headers and body
+    /hello          200 "hello" with Content-Length
+    /chunked?n=K    K chunks of "chunk-i;" with Transfer-Encoding: chunked
+    /close-delim    body delimited by closing the connection (no length)
+    /big?size=N     N bytes with Content-Length, written in 64 KiB pieces
+    /slow?ms=T      waits T ms, then "slow"
+    /hang           reads the request, never answers
+    /reset-mid-body sends a head promising 100000 bytes, 10 of them, then a TCP reset
+    /garbage        answers with bytes that are not HTTP
+    /poison         answers "ok" keep-alive, then closes the connection without answering
+                    the next request that arrives on it (a stale keep-alive connection)
+    /status?code=C  answers status C
+    """
+
+    def __init__(self, unix_path=None):
+        if unix_path:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.bind(unix_path)
+            self.url = "unix:" + unix_path
+        else:
+            self.sock = socket.socket()
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.sock.bind(("127.0.0.1", 0))
+            self.port = self.sock.getsockname()[1]
+            self.url = "http://127.0.0.1:%d" % self.port
+        self.sock.listen(1024)
+        self.connections = 0
+        self.requests = []
+        self.lock = threading.Lock()
+        self.stopping = False
+        self.conns = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stopping:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.connections += 1
+                self.conns.append(c)
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def close(self):
+        self.stopping = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+        with self.lock:
+            for c in self.conns:
+                try:
+                    c.close()
+                except OSError:
+                    pass
+
+    def _serve(self, c):
+        buf = b""
+        poisoned = False
+        try:
+            while True:
+                while b"\r\n\r\n" not in buf:
+                    d = c.recv(65536)
+                    if not d:
+                        return
+                    buf += d
+                head, buf = buf.split(b"\r\n\r\n", 1)
+                lines = head.decode("latin-1").split("\r\n")
+                method, target, version = lines[0].split(" ")
+                headers = [tuple(x.strip() for x in l.split(":", 1)) for l in lines[1:]]
+                hmap = {}
+                for n, v in headers:
+                    hmap.setdefault(n.lower(), v)
+                body = b""
+                if "chunked" in hmap.get("transfer-encoding", ""):
+                    while True:
+                        while b"\r\n" not in buf:
+                            buf += c.recv(65536)
+                        line, buf = buf.split(b"\r\n", 1)
+                        size = int(line.split(b";")[0], 16)
+                        while len(buf) < size + 2:
+                            buf += c.recv(65536)
+                        body += buf[:size]
+                        buf = buf[size + 2:]
+                        if size == 0:
+                            break
+                elif "content-length" in hmap:
+                    n = int(hmap["content-length"])
+                    while len(buf) < n:
+                        d = c.recv(65536)
+                        if not d:
+                            return
+                        buf += d
+                    body, buf = buf[:n], buf[n:]
+                if poisoned:
+                    return
+                with self.lock:
+                    self.requests.append((method, target, headers, body))
+                poisoned = target.startswith("/poison")
+                if not self._respond(c, method, target, headers, body):
+                    return
+        except (OSError, ValueError):
+            pass
+        finally:
+            try:
+                c.close()
+            except OSError:
+                pass
+
+    @staticmethod
+    def _send(c, status, body, extra=""):
+        c.sendall(("HTTP/1.1 %d X\r\nContent-Length: %d\r\n%s\r\n" % (status, len(body), extra))
+                  .encode() + body)
+
+    def _respond(self, c, method, target, headers, body):
+        path, _, query = target.partition("?")
+        q = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
+        if path == "/echo":
+            data = json.dumps({"method": method, "target": target, "headers": headers,
+                               "body": body.decode("latin-1")}).encode()
+            self._send(c, 200, data, "Content-Type: application/json\r\n")
+        elif path == "/hello":
+            self._send(c, 200, b"hello", "Connection: keep-alive\r\nKeep-Alive: timeout=5\r\n")
+        elif path == "/chunked":
+            n = int(q.get("n", "3"))
+            c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+            for i in range(n):
+                piece = ("chunk-%d;" % i).encode()
+                c.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+            c.sendall(b"0\r\n\r\n")
+        elif path == "/close-delim":
+            c.sendall(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end")
+            return False
+        elif path == "/big":
+            size = int(q["size"])
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % size)
+            block = b"x" * 65536
+            left = size
+            while left > 0:
+                n = min(left, len(block))
+                c.sendall(block[:n])
+                left -= n
+        elif path == "/slow":
+            time.sleep(int(q.get("ms", "500")) / 1000)
+            self._send(c, 200, b"slow")
+        elif path == "/hang":
+            time.sleep(3600)
+        elif path == "/reset-mid-body":
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n0123456789")
+            time.sleep(0.1)
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            return False
+        elif path == "/garbage":
+            c.sendall(b"this is not http\r\n\r\n")
+            return False
+        elif path == "/poison":
+            self._send(c, 200, b"ok")
+        elif path == "/status":
+            self._send(c, int(q.get("code", "200")), b"status")
+        else:
+            self._send(c, 404, b"not found")
+        return True
