@@ -1,0 +1,278 @@
+"""Every error the proxy must answer: limits, timeouts, upstream failures, shutdown, start-up."""
+
+import os
+import signal
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+from harness import BIN, Frontcache, Origin, Reader, free_port_closed, get, request
+
+
+class Limits(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.origin = Origin()
+        cls.fc = Frontcache(cls.origin.url, {
+            "server": {"max_header_size": "4KiB", "max_uri_size": "1KiB", "max_body": "1KiB",
+                       "header_timeout": "1s", "body_timeout": "1s", "idle_timeout": "2s"}})
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.fc.stop() == 0
+        cls.origin.close()
+
+    def expect(self, raw, status):
+        resp, r = request(self.fc, raw)
+        self.assertEqual(resp.status, status, resp)
+        self.assertEqual(resp.header("Connection"), "close")
+        self.assertTrue(r.closed(), "connection left open after %d" % status)
+        return resp
+
+    def test_431_header_block(self):
+        self.expect("GET / HTTP/1.1\r\nHost: t\r\nX: %s\r\n\r\n" % ("a" * 5000), 431)
+
+    def test_414_uri(self):
+        self.expect("GET /%s HTTP/1.1\r\nHost: t\r\n\r\n" % ("a" * 2000), 414)
+
+    def test_413_content_length(self):
+        self.expect("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 2000\r\n\r\n", 413)
+
+    def test_413_chunked(self):
+        self.expect("POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n"
+                    "400\r\n%s\r\n400\r\n%s\r\n0\r\n\r\n" % ("a" * 1024, "b" * 1024), 413)
+
+    def test_408_slow_headers(self):
+        s = self.fc.connect()
+        s.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n")  # never finishes the head
+        start = time.monotonic()
+        resp = Reader(s).response()
+        self.assertEqual(resp.status, 408)
+        self.assertLess(time.monotonic() - start, 5)
+        s.close()
+
+    def test_408_slowloris_keeps_trickling(self):
+        s = self.fc.connect()
+        start = time.monotonic()
+        s.sendall(b"GET / HTTP/1.1\r\n")
+        try:
+            for i in range(30):  # one header line every 100 ms does not reset the head clock
+                s.sendall(b"X-%d: a\r\n" % i)
+                time.sleep(0.1)
+        except OSError:
+            pass
+        resp = Reader(s).response()
+        self.assertEqual(resp.status, 408)
+        self.assertLess(time.monotonic() - start, 3.5)
+        s.close()
+
+    def test_408_stalled_body(self):
+        s = self.fc.connect()
+        s.sendall(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\npartial")
+        resp = Reader(s).response()
+        self.assertEqual(resp.status, 408)
+        s.close()
+
+    def test_idle_keepalive_closed(self):
+        s = self.fc.connect()
+        r = Reader(s)
+        s.sendall(b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+        self.assertEqual(r.response().status, 200)
+        start = time.monotonic()
+        self.assertTrue(r.closed(timeout=6))
+        self.assertGreater(time.monotonic() - start, 1.5)
+
+    def test_400_malformed(self):
+        for raw in ("GET / HTTP/1.1\r\nHost: t\r\nBad Header: x\r\n\r\n",
+                    "NOT HTTP AT ALL\r\n\r\n",
+                    "GET / HTTP/1.1\r\nHost: t\r\nContent-Length: x\r\n\r\n",
+                    "GET / HTTP/1.1\r\nHost: t\r\nX: a\x00b\r\n\r\n"):
+            with self.subTest(raw=raw):
+                self.expect(raw, 400)
+
+    def test_417_unknown_expectation(self):
+        self.expect("POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\n"
+                    "Expect: something-else\r\n\r\nx", 417)
+
+
+class UpstreamFailures(unittest.TestCase):
+    def test_502_connection_refused(self):
+        fc = Frontcache("http://127.0.0.1:%d" % free_port_closed())
+        try:
+            resp = get(fc, "/")
+            self.assertEqual(resp.status, 502)
+            self.assertIn(b"refused", resp.body)
+        finally:
+            self.assertEqual(fc.stop(), 0)
+
+    def test_504_connect_timeout(self):
+        # A listener that never accepts, its backlog full: further SYNs are dropped on loopback.
+        ls = socket.socket()
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(0)
+        port = ls.getsockname()[1]
+        fillers = []
+        for _ in range(4):
+            f = socket.socket()
+            f.setblocking(False)
+            f.connect_ex(("127.0.0.1", port))
+            fillers.append(f)
+        time.sleep(0.2)
+        fc = Frontcache("http://127.0.0.1:%d" % port, {"upstream": {"connect_timeout": "500ms"}})
+        try:
+            start = time.monotonic()
+            resp = get(fc, "/")
+            self.assertEqual(resp.status, 504)
+            self.assertLess(time.monotonic() - start, 4)
+        finally:
+            self.assertEqual(fc.stop(), 0)
+            for f in fillers:
+                f.close()
+            ls.close()
+
+    def test_upstream_behaviours(self):
+        origin = Origin()
+        fc = Frontcache(origin.url, {"upstream": {"read_timeout": "1s"}})
+        try:
+            with self.subTest("hang -> 504"):
+                start = time.monotonic()
+                self.assertEqual(get(fc, "/hang").status, 504)
+                self.assertLess(time.monotonic() - start, 4)
+            with self.subTest("garbage -> 502"):
+                self.assertEqual(get(fc, "/garbage").status, 502)
+            with self.subTest("reset mid-body -> truncated, connection cut"):
+                s = fc.connect()
+                s.sendall(b"GET /reset-mid-body HTTP/1.1\r\nHost: t\r\n\r\n")
+                r = Reader(s)
+                with self.assertRaises((EOFError, ConnectionResetError)):
+                    r.response()
+                s.close()
+            with self.subTest("still healthy afterwards"):
+                self.assertEqual(get(fc, "/hello").body, b"hello")
+        finally:
+            self.assertEqual(fc.stop(), 0)
+            origin.close()
+
+    def test_upstream_goes_down_then_up(self):
+        origin = Origin()
+        port = origin.port
+        fc = Frontcache(origin.url)
+        try:
+            self.assertEqual(get(fc, "/hello").status, 200)
+            origin.close()
+            time.sleep(0.2)
+            self.assertEqual(get(fc, "/hello").status, 502)
+        finally:
+            self.assertEqual(fc.stop(), 0)
+        del port
+
+
+class Shutdown(unittest.TestCase):
+    def test_sigterm_drains_in_flight_requests(self):
+        origin = Origin()
+        fc = Frontcache(origin.url, {"server": {"drain_timeout": "5s"}})
+        result = {}
+
+        def slow():
+            try:
+                result["resp"] = get(fc, "/slow?ms=1000")
+            except Exception as e:  # noqa: BLE001 - reported below
+                result["err"] = e
+
+        t = threading.Thread(target=slow)
+        t.start()
+        time.sleep(0.3)
+        fc.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.2)
+        # New connections are refused once the listener is closed.
+        with self.assertRaises(OSError):
+            fc.connect(timeout=1)
+        t.join(10)
+        self.assertIn("resp", result, result)
+        self.assertEqual(result["resp"].status, 200)
+        self.assertEqual(result["resp"].body, b"slow")
+        self.assertEqual(fc.proc.wait(10), 0)
+        fc.stop()
+        origin.close()
+
+    def test_drain_timeout_bounds_shutdown(self):
+        origin = Origin()
+        fc = Frontcache(origin.url, {"server": {"drain_timeout": "500ms"},
+                                     "upstream": {"read_timeout": "60s"}})
+        s = fc.connect()
+        s.sendall(b"GET /hang HTTP/1.1\r\nHost: t\r\n\r\n")
+        time.sleep(0.2)
+        start = time.monotonic()
+        fc.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(fc.proc.wait(10), 0)
+        self.assertLess(time.monotonic() - start, 5)
+        s.close()
+        fc.stop()
+        origin.close()
+
+    def test_idle_keepalive_closed_on_sigterm(self):
+        origin = Origin()
+        fc = Frontcache(origin.url)
+        s = fc.connect()
+        r = Reader(s)
+        s.sendall(b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+        self.assertEqual(r.response().status, 200)
+        fc.proc.send_signal(signal.SIGTERM)
+        self.assertTrue(r.closed(5))
+        self.assertEqual(fc.proc.wait(10), 0)
+        fc.stop()
+        origin.close()
+
+
+class StartUp(unittest.TestCase):
+    def run_fc(self, *args):
+        return subprocess.run([BIN, *args], capture_output=True, text=True, timeout=20)
+
+    def test_port_in_use(self):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        port = s.getsockname()[1]
+        with tempfile.NamedTemporaryFile("w", suffix=".toml") as f:
+            f.write('[server]\nlisten = "127.0.0.1:%d"\n' % port)
+            f.flush()
+            p = self.run_fc("-c", f.name)
+        s.close()
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn("cannot listen on 127.0.0.1:%d" % port, p.stderr)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+
+    def test_unreadable_config(self):
+        p = self.run_fc("-c", "/nonexistent/frontcache.toml")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("/nonexistent/frontcache.toml: cannot read config file", p.stderr)
+
+    def test_check_config(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".toml") as f:
+            f.write('[upstream]\nurl = "http://127.0.0.1:8000"\n')
+            f.flush()
+            p = self.run_fc("--check-config", f.name)
+            self.assertEqual((p.returncode, p.stdout), (0, "ok\n"))
+        with tempfile.NamedTemporaryFile("w", suffix=".toml") as f:
+            f.write('[server]\nworkers = 1\nlisten = "127.0.0.1:99999"\n[cache]\nmemory = -1\n')
+            f.flush()
+            p = self.run_fc("--check-config", f.name)
+            self.assertEqual(p.returncode, 1)
+            self.assertIn("%s:3:10: server.listen: port 99999 out of range" % f.name, p.stderr)
+            self.assertIn("%s:5:10: cache.memory: must not be negative" % f.name, p.stderr)
+
+    def test_shipped_sample_config_is_valid(self):
+        sample = os.path.join(os.path.dirname(__file__), "..", "..", "frontcache.toml")
+        p = self.run_fc("--check-config", sample)
+        self.assertEqual((p.returncode, p.stdout.strip()), (0, "ok"), p.stderr)
+
+    def test_version_and_help(self):
+        self.assertIn("frontcache", self.run_fc("--version").stdout)
+        self.assertIn("--check-config", self.run_fc("--help").stdout)
+
+
+if __name__ == "__main__":
+    unittest.main()
