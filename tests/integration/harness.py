@@ -17,6 +17,15 @@ import time
 BIN = os.environ.get("FRONTCACHE_BIN", "")
 
 
+def asan_build():
+    """True when BIN was built with AddressSanitizer (the asan preset)."""
+    try:
+        out = subprocess.run(["ldd", BIN], capture_output=True, text=True).stdout
+        return "libasan" in out
+    except OSError:
+        return False
+
+
 def free_port_closed():
     """A loopback port that nothing listens on (bound, read, closed)."""
     s = socket.socket()

@@ -7,7 +7,11 @@ import tempfile
 import time
 import unittest
 
-from harness import Frontcache, Origin, Reader, get, request
+from harness import Frontcache, Origin, Reader, asan_build, get, request
+
+# ASan keeps freed memory in a quarantine (scripts/dev caps it at 32 MiB) and adds shadow memory,
+# so the memory bounds below are looser in the asan preset; the dev preset checks the real bound.
+MEM_SLACK_KIB = 96 * 1024 if asan_build() else 0
 
 
 class PassThrough(unittest.TestCase):
@@ -159,7 +163,7 @@ class PassThrough(unittest.TestCase):
         self.assertEqual(got[0], size)
         s.close()
         # 256 MiB went through; the proxy's resident memory stays far below that.
-        self.assertLess(peak[0], 96 * 1024, "peak RSS %d KiB" % peak[0])
+        self.assertLess(peak[0], 96 * 1024 + MEM_SLACK_KIB, "peak RSS %d KiB" % peak[0])
 
     def test_slow_reader_backpressure(self):
         size = 64 << 20
@@ -168,7 +172,7 @@ class PassThrough(unittest.TestCase):
         s.sendall(b"GET /big?size=%d HTTP/1.1\r\nHost: t\r\n\r\n" % size)
         time.sleep(1.5)  # read nothing: the proxy must stop reading the origin, not buffer it all
         rss = rss_kib(self.fc.proc.pid)
-        self.assertLess(rss, 64 * 1024, "RSS %d KiB while the client reads nothing" % rss)
+        self.assertLess(rss, 64 * 1024 + MEM_SLACK_KIB, "RSS %d KiB while the client reads nothing" % rss)
         r = Reader(s)
         got = [0]
         r.response(sink=lambda d: got.__setitem__(0, got[0] + len(d)))

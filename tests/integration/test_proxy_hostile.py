@@ -2,18 +2,10 @@
 connections held open while normal traffic is still answered."""
 
 import resource
-import subprocess
 import time
 import unittest
 
-from harness import BIN, Frontcache, Origin, Reader, get, request
-
-
-def asan_build():
-    try:
-        return "asan" in subprocess.run(["ldd", BIN], capture_output=True, text=True).stdout
-    except OSError:
-        return False
+from harness import Frontcache, Origin, Reader, asan_build, get, request
 
 
 class Smuggling(unittest.TestCase):
