@@ -5,6 +5,7 @@
 #include <cassert>
 
 #include "proxy/log.h"
+#include "proxy/stream_write.h"
 #include "proxy/worker.h"
 
 namespace fc::proxy {
@@ -13,12 +14,6 @@ namespace {
 constexpr size_t kHighWater = 256 * 1024;
 constexpr size_t kLowWater = 64 * 1024;
 constexpr config::Millis kLingerTime{2000};
-
-struct WriteReq {
-    uv_write_t req;
-    std::string data;
-    ClientConnection *conn;
-};
 
 http::RequestParser::Limits limitsFrom(const config::Config &c) {
     http::RequestParser::Limits l;
@@ -260,37 +255,29 @@ bool ClientConnection::onUpstreamHead(http::ResponseHead &resp) {
         keepAlive_ = false;
     if (!requestComplete_ && requestHasBody_)
         keepAlive_ = false; // answered before the body ended: the rest cannot be skipped safely
-    std::string out;
-    out.reserve(512);
     http::writeClientResponse(resp, framing_, keepAlive_, req.versionMinor == 0, "1.1 frontcache",
-                              {}, out);
+                              {}, out_); // flushed with the first body bytes
     responseStarted_ = true;
-    write(std::move(out));
     return true;
 }
 
 void ClientConnection::onUpstreamBody(std::string_view piece) {
     if (closing_)
         return;
+    // Batched in out_ and flushed once per upstream read (onUpstreamReadDone).
     if (framing_ == http::BodyFraming::Chunked) {
-        std::string framed;
-        framed.reserve(piece.size() + 16);
-        http::appendChunkHeader(framed, piece.size());
-        framed.append(piece);
-        framed.append("\r\n");
-        write(std::move(framed));
+        http::appendChunkHeader(out_, piece.size());
+        out_.append(piece);
+        out_.append("\r\n");
     } else {
-        write(std::string(piece));
-    }
-    if (upstream_ && writeQueueSize() > kHighWater) {
-        upstreamPaused_ = true;
-        upstream_->pauseReading();
+        out_.append(piece);
     }
 }
 
 void ClientConnection::onUpstreamComplete(bool reusable) {
     if (framing_ == http::BodyFraming::Chunked)
-        write("0\r\n\r\n");
+        out_.append("0\r\n\r\n");
+    flush();
     UpstreamConnection *u = upstream_;
     upstream_ = nullptr;
     upstreamPaused_ = false;
@@ -455,22 +442,34 @@ size_t ClientConnection::writeQueueSize() const {
     return uv_stream_get_write_queue_size(reinterpret_cast<const uv_stream_t *>(&handle_));
 }
 
-void ClientConnection::write(std::string data) {
-    if (closing_ || data.empty())
+void ClientConnection::write(std::string_view data) {
+    out_.append(data);
+    flush();
+}
+
+void ClientConnection::flush() {
+    if (closing_ || out_.empty())
         return;
-    auto *w = new WriteReq{{}, std::move(data), this};
-    w->req.data = w;
-    uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-    if (uv_write(&w->req, reinterpret_cast<uv_stream_t *>(&handle_), &buf, 1,
-                 &ClientConnection::onWrite) != 0) {
-        delete w;
+    int rc = streamWrite(reinterpret_cast<uv_stream_t *>(&handle_), out_, this,
+                         &ClientConnection::onWrite);
+    out_.clear();
+    if (out_.capacity() > 256 * 1024)
+        out_.shrink_to_fit(); // a large body went through: do not keep its buffer while idle
+    if (rc < 0)
         closeNow();
+}
+
+void ClientConnection::onUpstreamReadDone() {
+    flush();
+    if (upstream_ && writeQueueSize() > kHighWater) {
+        upstreamPaused_ = true;
+        upstream_->pauseReading();
     }
 }
 
 void ClientConnection::onWrite(uv_write_t *req, int status) noexcept {
     auto *w = static_cast<WriteReq *>(req->data);
-    ClientConnection *c = w->conn;
+    auto *c = static_cast<ClientConnection *>(w->owner);
     delete w;
     if (c->closing_)
         return;

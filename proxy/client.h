@@ -51,6 +51,7 @@ private:
     void onUpstreamComplete(bool reusable) override;
     void onUpstreamError(int status, const char *reason, bool retryable) override;
     void onUpstreamWritable() override;
+    void onUpstreamReadDone() override;
 
     void handleRead(ssize_t n, const uv_buf_t *buf);
     void consume(const char *data, size_t len);
@@ -59,7 +60,8 @@ private:
     void responseFinished();
     void finishExchange();
     void closeGracefully();
-    void write(std::string data);
+    void write(std::string_view data); // queue + flush
+    void flush();
     void startTimer(TimerMode mode, config::Millis ms);
     void pauseReading();
     void resumeReading();
@@ -81,6 +83,7 @@ private:
     std::string pending_;      // received, not yet parsed (pipelined requests)
     std::string upstreamHead_; // request head as sent upstream, kept for one retry
     std::string earlyBody_;    // request body framed for upstream, waiting for a connection
+    std::string out_;          // response bytes batched until the end of an upstream read
     UpstreamConnection *upstream_ = nullptr;
     http::BodyFraming framing_ = http::BodyFraming::None;
     TimerMode timerMode_ = TimerMode::None;

@@ -4,17 +4,12 @@
 #include <cassert>
 
 #include "proxy/log.h"
+#include "proxy/stream_write.h"
 
 namespace fc::proxy {
 
 namespace {
 constexpr size_t kLowWater = 64 * 1024;
-
-struct WriteReq {
-    uv_write_t req;
-    std::string data;
-    UpstreamConnection *conn;
-};
 } // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -206,23 +201,17 @@ void UpstreamConnection::beginExchange(UpstreamUser &user, bool isHead) {
     resumeReading();
 }
 
-void UpstreamConnection::send(std::string data) {
+void UpstreamConnection::send(std::string_view data) {
     if (state_ == State::Closing || data.empty())
         return;
-    auto *w = new WriteReq{{}, std::move(data), this};
-    w->req.data = w;
-    uv_buf_t buf = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-    int rc = uv_write(&w->req, reinterpret_cast<uv_stream_t *>(&h_.tcp), &buf, 1,
-                      &UpstreamConnection::onWrite);
-    if (rc < 0) {
-        delete w;
+    if (streamWrite(reinterpret_cast<uv_stream_t *>(&h_.tcp), data, this,
+                    &UpstreamConnection::onWrite) < 0)
         fail(502, "could not send the request upstream");
-    }
 }
 
 void UpstreamConnection::onWrite(uv_write_t *req, int status) noexcept {
     auto *w = static_cast<WriteReq *>(req->data);
-    UpstreamConnection *c = w->conn;
+    auto *c = static_cast<UpstreamConnection *>(w->owner);
     delete w;
     if (c->state_ == State::Closing)
         return;
@@ -293,7 +282,10 @@ void UpstreamConnection::handleRead(ssize_t n, const uv_buf_t *buf) {
     }
     gotBytes_ = true;
     armTimer(pool_.config().readTimeout);
+    UpstreamUser *u = user_;
     auto r = parser_.feed(buf->base, static_cast<size_t>(n));
+    if (u && u == user_)
+        u->onUpstreamReadDone();
     if (r.status == http::ParseStatus::Error && state_ != State::Closing)
         fail(502, parser_.errorReason() ? parser_.errorReason() : "malformed upstream response");
     else if (r.status == http::ParseStatus::Paused && r.consumed < static_cast<size_t>(n) &&

@@ -43,6 +43,9 @@ public:
     virtual void onUpstreamError(int status, const char *reason, bool retryable) = 0;
     // The upstream's send queue drained below the low-water mark (request-body backpressure).
     virtual void onUpstreamWritable() = 0;
+    // Everything from one read of the upstream socket has been delivered: a good moment to flush
+    // what the user batched for its client (one write per read, not one per piece).
+    virtual void onUpstreamReadDone() = 0;
 };
 
 class UpstreamPool {
@@ -98,9 +101,8 @@ class UpstreamConnection final : private http::ResponseParser::Sink {
 public:
     UpstreamConnection(UpstreamPool &pool);
 
-    // Sends bytes of the request; the connection owns a copy until written.
-    void send(std::string data);
-    void send(std::string_view data) { send(std::string(data)); }
+    // Sends bytes of the request (copied only if the socket cannot take them at once).
+    void send(std::string_view data);
     // Starts expecting the response to a request (call before or with the first send()).
     void beginExchange(UpstreamUser &user, bool isHead);
     // The user is done with a response that completed normally; `reusable` when the request was

@@ -1,0 +1,32 @@
+// Writing to a libuv stream without paying for what is not needed: when nothing is queued, the
+// bytes go straight to the socket with uv_try_write (no allocation, no write request, no
+// callback — and no epoll_ctl that libuv issues when a queued write drains). Only what the
+// socket does not take is copied into a heap request that owns it until its callback.
+//
+// Threading: the stream's loop thread only.
+#pragma once
+
+#include <uv.h>
+
+#include <string>
+#include <string_view>
+
+namespace fc::proxy {
+
+struct WriteReq {
+    uv_write_t req;
+    std::string data;
+    void *owner;
+};
+
+// Writes the concatenation of `parts` (up to 4) to `s`. `cb` runs only for a queued remainder; it
+// must `delete static_cast<WriteReq *>(req->data)` and find its owner in WriteReq::owner.
+// Returns 0 or a negative libuv error (the stream is then unusable).
+int streamWrite(uv_stream_t *s, const std::string_view *parts, size_t count, void *owner,
+                uv_write_cb cb);
+
+inline int streamWrite(uv_stream_t *s, std::string_view data, void *owner, uv_write_cb cb) {
+    return streamWrite(s, &data, 1, owner, cb);
+}
+
+} // namespace fc::proxy
