@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""Pass-through overhead: wrk against a fast origin directly and through frontcache, side by side.
+"""Pass-through overhead: wrk against a fast origin directly, through frontcache, and through
+nginx's proxy_pass (a peer doing the same job), side by side.
 
 The origin is nginx (Debian's nginx-light) serving a small static page with one worker. The
-server under test is pinned to core 0 and wrk to core 1 (when the machine has 2+ cores). Rounds
-alternate direct / through frontcache; the table shows medians of the rounds and the ratios.
+servers (origin and the proxy under test) are pinned to core 0 and wrk to core 1 (when the
+machine has 2+ cores), so a proxy shares its core with the origin. Rounds alternate the targets;
+the table shows medians of the rounds. Throughput is measured with --connections (default 50);
+the added latency of the extra hop with one connection (c=1), where nothing queues.
 
     python3 benchmarks/passthrough.py --bin build/release/proxy/frontcache [--rounds 3]
 """
@@ -55,9 +58,12 @@ def to_us(text):
 def wrk(url, conns, seconds):
     out = subprocess.run(pin(1) + ["wrk", "-t1", "-c%d" % conns, "-d%ds" % seconds, "--latency",
                                    url], capture_output=True, text=True, check=True).stdout
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-    p50 = to_us(re.search(r"50%\s+(\S+)", out).group(1))
-    p99 = to_us(re.search(r"99%\s+(\S+)", out).group(1))
+    try:
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+        p50 = to_us(re.search(r"50%\s+(\S+)", out).group(1))
+        p99 = to_us(re.search(r"99%\s+(\S+)", out).group(1))
+    except AttributeError:
+        raise RuntimeError("unexpected wrk output for %s:\n%s" % (url, out))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     sock_err = re.search(r"Socket errors: (.*)", out)
     return {"rps": rps, "p50": p50, "p99": p99,
@@ -77,7 +83,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="fc-passthrough-")
     procs = []
     try:
-        origin_port, fc_port = free_port(), free_port()
+        origin_port, fc_port, nginx_port = free_port(), free_port(), free_port()
         with open(os.path.join(tmp, "index.html"), "w") as f:
             f.write("<html><body>" + "x" * 180 + "</body></html>\n")
         nginx_conf = os.path.join(tmp, "nginx.conf")
@@ -89,6 +95,19 @@ http { access_log off; client_body_temp_path %(tmp)s; proxy_temp_path %(tmp)s;
   keepalive_requests 1000000;
   server { listen 127.0.0.1:%(port)d; root %(tmp)s; location / { } } }
 """ % {"tmp": tmp, "port": origin_port})
+        nginx_proxy_conf = os.path.join(tmp, "nginx-proxy.conf")
+        with open(nginx_proxy_conf, "w") as f:
+            f.write("""daemon off; worker_processes 1; pid %(tmp)s/nginx-proxy.pid;
+error_log %(tmp)s/error-proxy.log; events { worker_connections 4096; }
+http { access_log off; client_body_temp_path %(tmp)s; proxy_temp_path %(tmp)s;
+  fastcgi_temp_path %(tmp)s; uwsgi_temp_path %(tmp)s; scgi_temp_path %(tmp)s;
+  keepalive_requests 1000000;
+  upstream origin { server 127.0.0.1:%(origin)d; keepalive 16; }
+  server { listen 127.0.0.1:%(port)d; location / { proxy_pass http://origin;
+    proxy_http_version 1.1; proxy_set_header Connection ""; } } }
+""" % {"tmp": tmp, "port": nginx_port, "origin": origin_port})
+        procs.append(subprocess.Popen(pin(0) + ["nginx", "-c", nginx_proxy_conf, "-p", tmp],
+                                      stderr=subprocess.DEVNULL))
         procs.append(subprocess.Popen(pin(0) + ["nginx", "-c", nginx_conf, "-p", tmp],
                                       stderr=subprocess.DEVNULL))
         fc_conf = os.path.join(tmp, "frontcache.toml")
@@ -98,32 +117,41 @@ http { access_log off; client_body_temp_path %(tmp)s; proxy_temp_path %(tmp)s;
                     % (fc_port, origin_port))
         procs.append(subprocess.Popen(pin(0) + [args.bin, "-c", fc_conf],
                                       stdout=subprocess.DEVNULL))
-        wait_port(origin_port)
-        wait_port(fc_port)
-        direct_url = "http://127.0.0.1:%d/index.html" % origin_port
-        proxy_url = "http://127.0.0.1:%d/index.html" % fc_port
-        wrk(direct_url, args.connections, 1)  # warm-up
-        wrk(proxy_url, args.connections, 1)
-        runs = {"direct": [], "frontcache": []}
+        for port in (origin_port, fc_port, nginx_port):
+            wait_port(port)
+        targets = [("origin directly", origin_port), ("through frontcache", fc_port),
+                   ("through nginx proxy_pass", nginx_port)]
+        runs = {name: {"load": [], "c1": []} for name, _ in targets}
+        for name, port in targets:  # warm-up: fill the keep-alive pools
+            wrk("http://127.0.0.1:%d/index.html" % port, args.connections, 1)
         for r in range(args.rounds):
-            for name, url in (("direct", direct_url), ("frontcache", proxy_url)):
-                res = wrk(url, args.connections, args.seconds)
-                runs[name].append(res)
-                print("round %d %-10s %9.0f req/s  p50 %7.0f us  p99 %7.0f us  non-2xx %d %s"
-                      % (r + 1, name, res["rps"], res["p50"], res["p99"], res["errors"], res["sock"]),
+            for name, port in targets:
+                url = "http://127.0.0.1:%d/index.html" % port
+                load = wrk(url, args.connections, args.seconds)
+                c1 = wrk(url, 1, max(2, args.seconds // 2))
+                runs[name]["load"].append(load)
+                runs[name]["c1"].append(c1)
+                print("round %d %-26s c=%d: %7.0f req/s p50 %6.0f us p99 %6.0f us | c=1: p50 %5.0f us"
+                      " p99 %5.0f us | non-2xx %d %s"
+                      % (r + 1, name, args.connections, load["rps"], load["p50"], load["p99"],
+                         c1["p50"], c1["p99"], load["errors"] + c1["errors"], load["sock"]),
                       flush=True)
-        med = {n: {k: statistics.median(x[k] for x in v) for k in ("rps", "p50", "p99")}
-               for n, v in runs.items()}
-        d, p = med["direct"], med["frontcache"]
+
+        def med(name, kind, key):
+            return statistics.median(x[key] for x in runs[name][kind])
+
+        base = targets[0][0]
         print()
-        print("pass-through, wrk -t1 -c%d -d%ds, %d rounds, medians (origin: nginx static 200 B)"
-              % (args.connections, args.seconds, args.rounds))
-        print("| target | req/s | p50 | p99 |")
-        print("|---|---|---|---|")
-        print("| origin directly | %.0f | %.0f µs | %.0f µs |" % (d["rps"], d["p50"], d["p99"]))
-        print("| through frontcache | %.0f | %.0f µs | %.0f µs |" % (p["rps"], p["p50"], p["p99"]))
-        print("| ratio / added | %.2f× | +%.0f µs | +%.0f µs |"
-              % (p["rps"] / d["rps"], p["p50"] - d["p50"], p["p99"] - d["p99"]))
+        print("pass-through, wrk -t1, %d rounds x %d s, medians; origin: nginx static page (200 B);"
+              " servers on core 0, wrk on core 1" % (args.rounds, args.seconds))
+        print("| target | req/s (c=%d) | vs direct | p50 / p99 (c=%d) | p50 (c=1) | added p50 (c=1) |"
+              % (args.connections, args.connections))
+        print("|---|---|---|---|---|---|")
+        for name, _ in targets:
+            print("| %s | %.0f | %.2f× | %.0f / %.0f µs | %.0f µs | %s |" % (
+                name, med(name, "load", "rps"), med(name, "load", "rps") / med(base, "load", "rps"),
+                med(name, "load", "p50"), med(name, "load", "p99"), med(name, "c1", "p50"),
+                "—" if name == base else "+%.0f µs" % (med(name, "c1", "p50") - med(base, "c1", "p50"))))
     finally:
         for pr in procs:
             pr.send_signal(signal.SIGTERM)

@@ -26,16 +26,50 @@ void appendNumber(std::string &out, std::uint64_t v) {
 
 } // namespace
 
-bool isHopByHop(std::string_view name, const HeaderList &headers) {
+namespace {
+// Every Connection field's value, so each field name is checked against them without rescanning
+// the whole header list (which made rewriting quadratic in the number of fields).
+struct ConnectionTokens {
+    std::string_view values[4];
+    size_t count = 0;
+    bool overflow = false;
+    const HeaderList *headers;
+
+    explicit ConnectionTokens(const HeaderList &h) : headers(&h) {
+        h.forEach([&](std::string_view n, std::string_view v) {
+            if (!equalsIgnoreCase(n, "connection"))
+                return;
+            if (count < 4)
+                values[count++] = v;
+            else
+                overflow = true;
+        });
+    }
+    bool lists(std::string_view name) const {
+        for (size_t i = 0; i < count; ++i)
+            if (listContains(values[i], name))
+                return true;
+        if (overflow) {
+            bool found = false;
+            headers->forEach([&](std::string_view n, std::string_view v) {
+                found = found || (equalsIgnoreCase(n, "connection") && listContains(v, name));
+            });
+            return found;
+        }
+        return false;
+    }
+};
+
+bool isHopByHop(std::string_view name, const ConnectionTokens &conn) {
     for (auto h : kHopByHop)
         if (equalsIgnoreCase(name, h))
             return true;
-    bool listed = false;
-    headers.forEach([&](std::string_view n, std::string_view v) {
-        if (!listed && equalsIgnoreCase(n, "connection") && listContains(v, name))
-            listed = true;
-    });
-    return listed;
+    return conn.lists(name);
+}
+} // namespace
+
+bool isHopByHop(std::string_view name, const HeaderList &headers) {
+    return isHopByHop(name, ConnectionTokens(headers));
 }
 
 void writeUpstreamRequest(const RequestHead &req, const ForwardInfo &fwd, std::string &out) {
@@ -59,8 +93,9 @@ void writeUpstreamRequest(const RequestHead &req, const ForwardInfo &fwd, std::s
 
     std::string_view xff, via;
     bool sawXff = false, sawVia = false;
+    const ConnectionTokens conn(req.headers);
     req.headers.forEach([&](std::string_view n, std::string_view v) {
-        if (isHopByHop(n, req.headers) || equalsIgnoreCase(n, "content-length") ||
+        if (isHopByHop(n, conn) || equalsIgnoreCase(n, "content-length") ||
             equalsIgnoreCase(n, "expect") || equalsIgnoreCase(n, "x-forwarded-proto"))
             return;
         if (equalsIgnoreCase(n, "host") && !hostFromTarget.empty())
@@ -130,8 +165,9 @@ void writeClientResponse(const ResponseHead &resp, BodyFraming framing, bool kee
     out.append("\r\n");
     std::string_view upstreamVia;
     bool sawVia = false;
+    const ConnectionTokens conn(resp.headers);
     resp.headers.forEach([&](std::string_view n, std::string_view v) {
-        if (isHopByHop(n, resp.headers))
+        if (isHopByHop(n, conn))
             return;
         if (framing != BodyFraming::None && equalsIgnoreCase(n, "content-length"))
             return;
