@@ -264,7 +264,14 @@ void UpstreamConnection::handleRead(ssize_t n, const uv_buf_t *buf) {
     }
     if (n < 0) {
         if (n == UV_EOF) {
+            inFeed_ = true;
             auto r = parser_.finish();
+            inFeed_ = false;
+            if (releasePending_) {
+                releasePending_ = false;
+                doRelease(false); // the upstream closed: not reusable
+                return;
+            }
             if (r.status == http::ParseStatus::Paused)
                 return; // a read-until-close body ended; onResponseComplete ran
         }
@@ -283,7 +290,17 @@ void UpstreamConnection::handleRead(ssize_t n, const uv_buf_t *buf) {
     gotBytes_ = true;
     armTimer(pool_.config().readTimeout);
     UpstreamUser *u = user_;
+    inFeed_ = true;
     auto r = parser_.feed(buf->base, static_cast<size_t>(n));
+    inFeed_ = false;
+    if (releasePending_) {
+        // The user released us from inside the parser's callback; finish that now that the
+        // parser has returned (re-arming it from inside its own callback would corrupt it).
+        releasePending_ = false;
+        doRelease(releaseReusable_ && r.status == http::ParseStatus::Paused &&
+                  r.consumed == static_cast<size_t>(n));
+        return;
+    }
     if (u && u == user_)
         u->onUpstreamReadDone();
     if (r.status == http::ParseStatus::Error && state_ != State::Closing)
@@ -312,6 +329,15 @@ void UpstreamConnection::onResponseComplete() {
 
 void UpstreamConnection::release(bool reusable) {
     user_ = nullptr;
+    if (inFeed_) {
+        releasePending_ = true;
+        releaseReusable_ = reusable;
+        return;
+    }
+    doRelease(reusable);
+}
+
+void UpstreamConnection::doRelease(bool reusable) {
     if (state_ == State::Closing)
         return;
     if (!reusable || !complete_ || writeQueueSize() > 0) {

@@ -120,6 +120,7 @@ private:
     enum class State { Connecting, Idle, Busy, Closing };
 
     void connect(UpstreamUser &user);
+    void doRelease(bool reusable);
     void close();
     void fail(int status, const char *reason);
     void armTimer(config::Millis ms);
@@ -151,6 +152,9 @@ private:
     bool paused_ = false;
     bool complete_ = false;   // the current response completed
     bool connectFailed_ = false;
+    bool inFeed_ = false;         // inside parser_.feed()/finish()
+    bool releasePending_ = false; // release() was called from inside the parser
+    bool releaseReusable_ = false;
     int openHandles_ = 0;
     char readBuf_[64 * 1024];
 };

@@ -127,8 +127,9 @@ void Worker::untrack(ClientConnection *c) {
 void Worker::onConnection(uv_stream_t *server, int status) noexcept {
     auto *w = static_cast<Worker *>(server->data);
     if (status < 0) {
-        // EMFILE/ENFILE: libuv already sheds the pending connection with its reserve descriptor,
-        // so the loop does not spin; we only warn, at most once a second.
+        // Out of descriptors (EMFILE/ENFILE), libuv sheds pending connections itself with its
+        // reserve descriptor (accept + close) and usually reports nothing, so the loop does not
+        // spin. Anything that does reach us is logged at most once a second.
         ++w->acceptErrors_;
         uint64_t now = uv_now(&w->loop_);
         if (now - w->lastAcceptWarn_ >= 1000) {

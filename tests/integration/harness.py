@@ -38,7 +38,7 @@ def free_port_closed():
 class Frontcache:
     """Runs frontcache with a config built from `sections` ({section: {key: value}})."""
 
-    def __init__(self, upstream_url, sections=None, workers=1, listen=None):
+    def __init__(self, upstream_url, sections=None, workers=1, listen=None, wrapper=None):
         self.tmp = tempfile.TemporaryDirectory(prefix="fc-it-")
         cfg = {
             "server": {"listen": listen or "127.0.0.1:0", "workers": workers},
@@ -55,7 +55,7 @@ class Frontcache:
                     f.write("%s = %s\n" % (k, json.dumps(v)))
         self.stderr_path = os.path.join(self.tmp.name, "stderr.log")
         self.stderr = open(self.stderr_path, "w")
-        self.proc = subprocess.Popen([BIN, "-c", self.config_path], stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen((wrapper or []) + [BIN, "-c", self.config_path], stdout=subprocess.PIPE,
                                      stderr=self.stderr, text=True)
         line = self.proc.stdout.readline()
         m = re.match(r"frontcache listening on (\S+):(\d+)", line)

@@ -170,6 +170,52 @@ class UpstreamFailures(unittest.TestCase):
         del port
 
 
+class UpstreamQueue(unittest.TestCase):
+    def test_requests_queue_for_a_connection_then_503(self):
+        origin = Origin()
+        fc = Frontcache(origin.url, {"upstream": {"max_connections": 1, "max_queue": 1,
+                                                  "queue_timeout": "500ms"}})
+        try:
+            busy = fc.connect()
+            busy.sendall(b"GET /slow?ms=2000 HTTP/1.1\r\nHost: t\r\n\r\n")
+            time.sleep(0.2)
+            queued = fc.connect()
+            queued.sendall(b"GET /hello HTTP/1.1\r\nHost: t\r\n\r\n")
+            time.sleep(0.1)
+            # The queue (1 place) is full now: the next request is refused at once.
+            start = time.monotonic()
+            resp = get(fc, "/hello")
+            self.assertEqual(resp.status, 503)
+            self.assertEqual(resp.header("Retry-After"), "1")
+            self.assertLess(time.monotonic() - start, 0.4)
+            # The queued one gives up after queue_timeout.
+            resp = Reader(queued).response()
+            self.assertEqual(resp.status, 503)
+            self.assertEqual(Reader(busy).response().body, b"slow")
+            # Once the connection is free, requests flow again.
+            self.assertEqual(get(fc, "/hello").status, 200)
+            busy.close()
+            queued.close()
+        finally:
+            self.assertEqual(fc.stop(), 0)
+            origin.close()
+
+    def test_queued_request_gets_the_connection_when_it_frees(self):
+        origin = Origin()
+        fc = Frontcache(origin.url, {"upstream": {"max_connections": 1, "queue_timeout": "5s"}})
+        try:
+            busy = fc.connect()
+            busy.sendall(b"GET /slow?ms=300 HTTP/1.1\r\nHost: t\r\n\r\n")
+            time.sleep(0.1)
+            self.assertEqual(get(fc, "/hello").body, b"hello")
+            self.assertEqual(Reader(busy).response().body, b"slow")
+            busy.close()
+            self.assertEqual(origin.connections, 1)
+        finally:
+            self.assertEqual(fc.stop(), 0)
+            origin.close()
+
+
 class Shutdown(unittest.TestCase):
     def test_sigterm_drains_in_flight_requests(self):
         origin = Origin()

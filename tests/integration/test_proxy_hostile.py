@@ -1,6 +1,7 @@
 """Hostile input over the wire: request smuggling shapes, header bombs, and 10,000 idle
 connections held open while normal traffic is still answered."""
 
+import os
 import resource
 import time
 import unittest
@@ -124,6 +125,54 @@ class IdleConnections(unittest.TestCase):
                 c.close()
             self.assertEqual(fc.stop(), 0)
             origin.close()
+
+
+class DescriptorExhaustion(unittest.TestCase):
+    def test_out_of_descriptors_sheds_load_without_spinning(self):
+        origin = Origin()
+        # A hard limit of 64 descriptors: frontcache cannot raise it, and runs out quickly.
+        fc = Frontcache(origin.url, {"server": {"header_timeout": "60s"}},
+                        wrapper=["prlimit", "--nofile=64:64"])
+        conns = []
+        try:
+            for _ in range(120):
+                try:
+                    conns.append(fc.connect(timeout=2))
+                except OSError:
+                    break
+            time.sleep(0.3)
+            before = cpu_seconds(fc.proc.pid)
+            time.sleep(1.0)
+            used = cpu_seconds(fc.proc.pid) - before
+            self.assertLess(used, 0.3, "%.2fs of CPU in 1s while out of descriptors" % used)
+            # The connections beyond the limit were shed: accepted and closed at once (libuv's
+            # reserve-descriptor trick), so their clients see EOF instead of hanging.
+            shed = 0
+            for c in conns:
+                c.setblocking(False)
+                try:
+                    if c.recv(1) == b"":
+                        shed += 1
+                except (BlockingIOError, ConnectionResetError):
+                    pass
+            self.assertGreater(shed, 0)
+            self.assertLess(shed, len(conns))
+            for c in conns:
+                c.close()
+            conns = []
+            time.sleep(0.3)
+            self.assertEqual(get(fc, "/hello").body, b"hello")
+        finally:
+            for c in conns:
+                c.close()
+            self.assertEqual(fc.stop(), 0)
+            origin.close()
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_kib(pid):
