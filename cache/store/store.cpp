@@ -1,0 +1,691 @@
+#include "cache/store/store.h"
+
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cassert>
+#include <charconv>
+#include <cstdlib>
+#include <new>
+
+namespace fc::cache {
+
+void freeItem(Item *it) noexcept {
+    it->~Item();
+    std::free(it);
+}
+
+bool validKey(std::string_view key) {
+    if (key.empty() || key.size() > kMaxKeyLength)
+        return false;
+    for (unsigned char c : key)
+        if (c <= ' ' || c == 0x7f)
+            return false;
+    return true;
+}
+
+std::size_t Store::itemFootprint(std::size_t keyLen, std::size_t valueLen) {
+    // Header + key + value, plus the allocator's 8-byte chunk header, rounded to its 16-byte
+    // granularity: what the item really costs, so the memory limit means what it says.
+    std::size_t raw = sizeof(Item) + keyLen + valueLen + 8;
+    return (raw + 15) & ~std::size_t(15);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+namespace {
+struct Queue {
+    Item *head = nullptr; // newest
+    Item *tail = nullptr; // oldest
+    std::uint64_t bytes = 0;
+
+    void pushHead(Item *it, std::size_t sz) {
+        it->prev = nullptr;
+        it->next = head;
+        if (head)
+            head->prev = it;
+        head = it;
+        if (!tail)
+            tail = it;
+        bytes += sz;
+    }
+    void remove(Item *it, std::size_t sz) {
+        if (it->prev)
+            it->prev->next = it->next;
+        else
+            head = it->next;
+        if (it->next)
+            it->next->prev = it->prev;
+        else
+            tail = it->prev;
+        it->prev = it->next = nullptr;
+        bytes -= sz;
+    }
+};
+
+inline std::uint64_t hashKey(std::string_view key) { return XXH3_64bits(key.data(), key.size()); }
+inline std::size_t footprintOf(const Item *it) {
+    return Store::itemFootprint(it->keyLen, it->valueLen);
+}
+} // namespace
+
+struct Store::Shard {
+    std::mutex mu;
+    std::vector<Item *> buckets = std::vector<Item *>(256, nullptr);
+    std::size_t count = 0;
+    Queue small, main;
+    std::vector<std::uint32_t> ghost = std::vector<std::uint32_t>(256, 0);
+    std::size_t reclaimCursor = 0;
+    StoreStats st; // counters guarded by mu
+
+    Item *find(std::uint64_t h, std::string_view key) const {
+        for (Item *it = buckets[h & (buckets.size() - 1)]; it; it = it->hnext)
+            if (it->keyLen == key.size() && std::memcmp(it->data(), key.data(), key.size()) == 0)
+                return it;
+        return nullptr;
+    }
+    void grow() {
+        std::vector<Item *> nb(buckets.size() * 2, nullptr);
+        for (Item *head : buckets) {
+            while (head) {
+                Item *next = head->hnext;
+                std::uint64_t h = hashKey(head->key());
+                Item *&slot = nb[h & (nb.size() - 1)];
+                head->hnext = slot;
+                slot = head;
+                head = next;
+            }
+        }
+        buckets.swap(nb);
+        reclaimCursor = 0;
+        if (ghost.size() < buckets.size())
+            ghost.assign(buckets.size(), 0);
+    }
+    static std::uint32_t fingerprint(std::uint64_t h) {
+        return static_cast<std::uint32_t>(h >> 32) | 1u;
+    }
+    void ghostAdd(std::uint64_t h) { ghost[h & (ghost.size() - 1)] = fingerprint(h); }
+    bool ghostTake(std::uint64_t h) {
+        std::uint32_t &slot = ghost[h & (ghost.size() - 1)];
+        if (slot != fingerprint(h))
+            return false;
+        slot = 0;
+        return true;
+    }
+};
+
+Store::Store(StoreConfig cfg, const Clock &clock)
+    : cfg_(cfg), clock_(clock), epoch_(clock.now() - 2), limit_(cfg.memoryLimit) {
+    std::size_t n = std::size_t(1) << cfg_.shardBits;
+    shards_.reserve(n);
+    for (std::size_t i = 0; i < n; ++i)
+        shards_.push_back(std::make_unique<Shard>());
+}
+
+Store::~Store() {
+    for (auto &s : shards_) {
+        for (Item *head : s->buckets) {
+            while (head) {
+                Item *next = head->hnext;
+                head->bits &= static_cast<std::uint8_t>(~Item::kLinked);
+                releaseItem(head);
+                head = next;
+            }
+        }
+    }
+}
+
+Store::Shard &Store::shardFor(std::uint64_t hash) const {
+    return *shards_[hash >> (64 - cfg_.shardBits)];
+}
+
+std::uint32_t Store::relNow() const {
+    std::int64_t r = clock_.now() - epoch_;
+    return r <= 0 ? 1 : static_cast<std::uint32_t>(r);
+}
+
+std::uint32_t Store::relativeExpiry(std::int64_t exptime) const {
+    // memcached's realtime(): 0 = never; negative = already expired; up to 30 days = relative;
+    // beyond = absolute Unix time (in the past = already expired).
+    if (exptime == 0)
+        return 0;
+    if (exptime < 0)
+        return 1;
+    if (exptime > kRelativeExptimeMax) {
+        std::int64_t rel = exptime - epoch_;
+        if (rel <= 1)
+            return 1;
+        return rel > 0xffffffffLL ? 0xffffffffu : static_cast<std::uint32_t>(rel);
+    }
+    return relNow() + static_cast<std::uint32_t>(exptime);
+}
+
+std::int64_t Store::ttlRemaining(const Item &it) const {
+    std::uint32_t e = it.expiresAt.load(std::memory_order_relaxed);
+    if (e == 0)
+        return -1;
+    std::uint32_t now = relNow();
+    return e > now ? static_cast<std::int64_t>(e - now) : 0;
+}
+
+bool Store::isLive(const Item &it, std::uint32_t now) const {
+    std::uint32_t e = it.expiresAt.load(std::memory_order_relaxed);
+    if (e != 0 && e <= now)
+        return false;
+    std::uint32_t fa = flushAt_.load(std::memory_order_relaxed);
+    if (fa != 0 && fa <= now && it.lastAccess < fa)
+        return false;
+    return it.cas.load(std::memory_order_relaxed) >= flushCas_.load(std::memory_order_relaxed);
+}
+
+Item *Store::newItem(std::string_view key, std::uint32_t flags, std::uint32_t expiresAt,
+                     std::uint32_t valueLen) {
+    void *mem = std::malloc(sizeof(Item) + key.size() + valueLen);
+    if (!mem)
+        return nullptr;
+    Item *it = new (mem) Item{};
+    it->hnext = it->prev = it->next = nullptr;
+    it->cas.store(0, std::memory_order_relaxed);
+    it->refs.store(1, std::memory_order_relaxed);
+    it->flags = flags;
+    it->valueLen = valueLen;
+    it->expiresAt.store(expiresAt, std::memory_order_relaxed);
+    it->lastAccess = 0;
+    it->keyLen = static_cast<std::uint8_t>(key.size());
+    it->freq.store(0, std::memory_order_relaxed);
+    it->bits = 0;
+    std::memcpy(it->data(), key.data(), key.size());
+    return it;
+}
+
+ItemRef Store::allocate(std::string_view key, std::uint32_t flags, std::int64_t exptime,
+                        std::uint32_t valueLen) {
+    assert(validKey(key));
+    if (valueLen > cfg_.itemSizeMax)
+        return {};
+    return ItemRef(newItem(key, flags, relativeExpiry(exptime), valueLen));
+}
+
+// Links a new item (shard lock held). Takes the store's own reference.
+void Store::link(Shard &s, Item *it, std::uint64_t hash) {
+    retainItem(it);
+    it->bits |= Item::kLinked;
+    it->lastAccess = relNow();
+    Item *&slot = s.buckets[hash & (s.buckets.size() - 1)];
+    it->hnext = slot;
+    slot = it;
+    ++s.count;
+    ++s.st.totalItems;
+    std::size_t sz = footprintOf(it);
+    if (cfg_.policy == EvictionPolicy::S3Fifo && !s.ghostTake(hash)) {
+        s.small.pushHead(it, sz);
+    } else {
+        it->bits |= Item::kMain;
+        s.main.pushHead(it, sz);
+    }
+    used_.fetch_add(sz, std::memory_order_relaxed);
+    if (s.count > s.buckets.size())
+        s.grow();
+}
+
+// Unlinks an item from index and queue and drops the store's reference (shard lock held).
+void Store::unlink(Shard &s, Item *it, std::uint64_t hash) {
+    Item **pp = &s.buckets[hash & (s.buckets.size() - 1)];
+    while (*pp && *pp != it)
+        pp = &(*pp)->hnext;
+    assert(*pp == it);
+    *pp = it->hnext;
+    it->hnext = nullptr;
+    std::size_t sz = footprintOf(it);
+    (it->bits & Item::kMain ? s.main : s.small).remove(it, sz);
+    it->bits &= static_cast<std::uint8_t>(~(Item::kLinked | Item::kMain));
+    --s.count;
+    used_.fetch_sub(sz, std::memory_order_relaxed);
+    releaseItem(it);
+}
+
+// An item found expired or flushed on access (shard lock held).
+void Store::dropDead(Shard &s, Item *it, std::uint64_t hash) {
+    std::uint32_t e = it->expiresAt.load(std::memory_order_relaxed);
+    if (e != 0 && e <= relNow()) {
+        ++s.st.getExpired;
+        if (!(it->bits & Item::kFetched))
+            ++s.st.expiredUnfetched;
+    } else {
+        ++s.st.getFlushed;
+    }
+    ++s.st.reclaimed;
+    unlink(s, it, hash);
+}
+
+ItemRef Store::lookup(std::string_view key, const GetOptions &o, LookupInfo *info) {
+    std::uint64_t h = hashKey(key);
+    Shard &s = shardFor(h);
+    std::unique_lock lock(s.mu);
+    std::uint32_t now = relNow();
+    Item *it = s.find(h, key);
+    if (it && !isLive(*it, now)) {
+        dropDead(s, it, h);
+        it = nullptr;
+    }
+    if (!it) {
+        if (o.countStats)
+            ++s.st.getMisses;
+        if (!o.vivify)
+            return {};
+        // mg N: create an empty placeholder; this caller wins the right to fill it.
+        Item *fresh = newItem(key, 0, relativeExpiry(o.vivifyExptime), 0);
+        if (!fresh)
+            return {};
+        fresh->cas.store(nextCas_.fetch_add(1, std::memory_order_relaxed),
+                         std::memory_order_relaxed);
+        fresh->bits |= Item::kWonSent;
+        link(s, fresh, h);
+        if (info) {
+            *info = LookupInfo{};
+            info->won = true;
+        }
+        lock.unlock();
+        ensureRoom(0);
+        return ItemRef(fresh);
+    }
+    if (info) {
+        info->hitBefore = (it->bits & Item::kFetched) != 0;
+        info->lastAccessAgo = now > it->lastAccess ? now - it->lastAccess : 0;
+        info->stale = (it->bits & Item::kStale) != 0;
+        info->won = false;
+        info->wonAlreadySent = (it->bits & Item::kWonSent) != 0;
+        bool wantWin = info->stale;
+        if (o.recache) {
+            std::uint32_t e = it->expiresAt.load(std::memory_order_relaxed);
+            if (e != 0 && static_cast<std::int64_t>(e - now) < o.recacheBelow)
+                wantWin = true;
+        }
+        if (wantWin && !info->wonAlreadySent) {
+            info->won = true;
+            it->bits |= Item::kWonSent;
+        }
+    }
+    if (o.touch)
+        it->expiresAt.store(relativeExpiry(o.exptime), std::memory_order_relaxed);
+    if (o.bump) {
+        std::uint8_t f = it->freq.load(std::memory_order_relaxed);
+        if (f < 3)
+            it->freq.store(static_cast<std::uint8_t>(f + 1), std::memory_order_relaxed);
+        it->lastAccess = now;
+        it->bits |= Item::kFetched;
+        if (cfg_.policy == EvictionPolicy::Lru) {
+            std::size_t sz = footprintOf(it);
+            s.main.remove(it, sz);
+            s.main.pushHead(it, sz);
+        }
+    }
+    if (o.countStats) {
+        ++s.st.getHits;
+        if (o.touch)
+            ++s.st.touchHits;
+    }
+    retainItem(it);
+    return ItemRef(it);
+}
+
+StoreStatus Store::store(StoreMode mode, ItemRef &item, std::uint64_t casIn,
+                         std::uint64_t *casOut, bool invalidate) {
+    Item *it = item.get();
+    assert(it && !(it->bits & Item::kLinked));
+    const bool concat = mode == StoreMode::Append || mode == StoreMode::Prepend;
+    if (!concat && !ensureRoom(footprintOf(it)))
+        return StoreStatus::OutOfMemory;
+    std::uint64_t h = hashKey(it->key());
+    Shard &s = shardFor(h);
+    std::unique_lock lock(s.mu);
+    std::uint32_t now = relNow();
+    Item *old = s.find(h, it->key());
+    if (old && !isLive(*old, now)) {
+        dropDead(s, old, h);
+        old = nullptr;
+    }
+    if (casIn != 0) {
+        if (!old) {
+            ++s.st.casMisses;
+            return StoreStatus::NotFound;
+        }
+        std::uint64_t cur = old->cas.load(std::memory_order_relaxed);
+        if (cur != casIn) {
+            if (!(invalidate && casIn < cur)) {
+                ++s.st.casBadval;
+                return StoreStatus::Exists;
+            }
+            it->bits |= Item::kStale;
+        }
+        ++s.st.casHits;
+    }
+    switch (mode) {
+    case StoreMode::Set:
+        break;
+    case StoreMode::Add:
+        if (old) {
+            old->lastAccess = now; // memcached bumps the existing item
+            return StoreStatus::NotStored;
+        }
+        break;
+    case StoreMode::Replace:
+        if (!old)
+            return StoreStatus::NotStored;
+        break;
+    case StoreMode::Append:
+    case StoreMode::Prepend: {
+        if (!old)
+            return StoreStatus::NotStored;
+        std::uint64_t len = std::uint64_t(old->valueLen) + it->valueLen;
+        if (len > cfg_.itemSizeMax)
+            return StoreStatus::TooLarge;
+        // The old item keeps its flags and expiry (protocol.txt: append ignores them).
+        Item *combined = newItem(it->key(), old->flags,
+                                 old->expiresAt.load(std::memory_order_relaxed),
+                                 static_cast<std::uint32_t>(len));
+        if (!combined)
+            return StoreStatus::OutOfMemory;
+        std::string_view a = mode == StoreMode::Append ? old->value() : it->value();
+        std::string_view b = mode == StoreMode::Append ? it->value() : old->value();
+        std::memcpy(combined->valueData(), a.data(), a.size());
+        std::memcpy(combined->valueData() + a.size(), b.data(), b.size());
+        item = ItemRef(combined);
+        it = combined;
+        break;
+    }
+    }
+    std::uint64_t cas = nextCas_.fetch_add(1, std::memory_order_relaxed);
+    it->cas.store(cas, std::memory_order_relaxed);
+    if (old)
+        unlink(s, old, h);
+    link(s, it, h);
+    if (casOut)
+        *casOut = cas;
+    lock.unlock();
+    if (concat)
+        ensureRoom(0);
+    return StoreStatus::Stored;
+}
+
+DeleteStatus Store::remove(std::string_view key, std::uint64_t casIn) {
+    std::uint64_t h = hashKey(key);
+    Shard &s = shardFor(h);
+    std::lock_guard lock(s.mu);
+    Item *it = s.find(h, key);
+    if (it && !isLive(*it, relNow())) {
+        dropDead(s, it, h);
+        it = nullptr;
+    }
+    if (!it) {
+        ++s.st.deleteMisses;
+        return DeleteStatus::NotFound;
+    }
+    if (casIn != 0 && it->cas.load(std::memory_order_relaxed) != casIn)
+        return DeleteStatus::Exists;
+    ++s.st.deleteHits;
+    unlink(s, it, h);
+    return DeleteStatus::Deleted;
+}
+
+DeleteStatus Store::invalidate(std::string_view key, std::uint64_t casIn, bool setExptime,
+                               std::int64_t exptime) {
+    std::uint64_t h = hashKey(key);
+    Shard &s = shardFor(h);
+    std::lock_guard lock(s.mu);
+    Item *it = s.find(h, key);
+    if (it && !isLive(*it, relNow())) {
+        dropDead(s, it, h);
+        it = nullptr;
+    }
+    if (!it) {
+        ++s.st.deleteMisses;
+        return DeleteStatus::NotFound;
+    }
+    if (casIn != 0 && it->cas.load(std::memory_order_relaxed) != casIn)
+        return DeleteStatus::Exists;
+    ++s.st.deleteHits;
+    it->bits |= Item::kStale;
+    it->bits &= static_cast<std::uint8_t>(~Item::kWonSent);
+    it->cas.store(nextCas_.fetch_add(1, std::memory_order_relaxed), std::memory_order_relaxed);
+    if (setExptime)
+        it->expiresAt.store(relativeExpiry(exptime), std::memory_order_relaxed);
+    return DeleteStatus::Deleted;
+}
+
+namespace {
+// memcached's safe_strtoull on an item value: digits, optionally followed by spaces (values it
+// padded itself in older versions); anything else is non-numeric.
+bool parseCounter(std::string_view v, std::uint64_t &out) {
+    std::size_t end = v.size();
+    while (end > 0 && (v[end - 1] == ' ' || v[end - 1] == '\r' || v[end - 1] == '\n'))
+        --end;
+    if (end == 0)
+        return false;
+    auto r = std::from_chars(v.data(), v.data() + end, out);
+    return r.ec == std::errc() && r.ptr == v.data() + end;
+}
+} // namespace
+
+ArithStatus Store::arithmetic(std::string_view key, bool incr, std::uint64_t delta,
+                              std::uint64_t *result, std::uint64_t casIn, std::uint64_t *casOut,
+                              bool autoCreate, std::uint64_t initial, std::int64_t createExptime,
+                              bool setExptime, std::int64_t exptime) {
+    std::uint64_t h = hashKey(key);
+    Shard &s = shardFor(h);
+    std::unique_lock lock(s.mu);
+    Item *old = s.find(h, key);
+    if (old && !isLive(*old, relNow())) {
+        dropDead(s, old, h);
+        old = nullptr;
+    }
+    std::uint64_t value;
+    std::uint32_t flags = 0, expiresAt;
+    if (!old) {
+        if (!autoCreate) {
+            ++(incr ? s.st.incrMisses : s.st.decrMisses);
+            return ArithStatus::NotFound;
+        }
+        value = initial;
+        expiresAt = relativeExpiry(createExptime);
+    } else {
+        if (casIn != 0 && old->cas.load(std::memory_order_relaxed) != casIn)
+            return ArithStatus::Exists;
+        std::uint64_t cur;
+        if (!parseCounter(old->value(), cur))
+            return ArithStatus::NonNumeric;
+        ++(incr ? s.st.incrHits : s.st.decrHits);
+        value = incr ? cur + delta : (delta > cur ? 0 : cur - delta); // incr wraps at 2^64
+        flags = old->flags;
+        expiresAt = old->expiresAt.load(std::memory_order_relaxed);
+    }
+    if (setExptime)
+        expiresAt = relativeExpiry(exptime);
+    char buf[24];
+    auto r = std::to_chars(buf, buf + sizeof buf, value);
+    std::size_t len = static_cast<std::size_t>(r.ptr - buf);
+    Item *it = newItem(key, flags, expiresAt, static_cast<std::uint32_t>(len));
+    if (!it)
+        return ArithStatus::NotStored;
+    std::memcpy(it->valueData(), buf, len);
+    std::uint64_t cas = nextCas_.fetch_add(1, std::memory_order_relaxed);
+    it->cas.store(cas, std::memory_order_relaxed);
+    if (old)
+        unlink(s, old, h);
+    link(s, it, h);
+    releaseItem(it); // the store's reference is the only one
+    lock.unlock();
+    ensureRoom(0);
+    if (result)
+        *result = value;
+    if (casOut)
+        *casOut = cas;
+    return ArithStatus::Ok;
+}
+
+TouchStatus Store::touch(std::string_view key, std::int64_t exptime) {
+    std::uint64_t h = hashKey(key);
+    Shard &s = shardFor(h);
+    std::lock_guard lock(s.mu);
+    Item *it = s.find(h, key);
+    std::uint32_t now = relNow();
+    if (it && !isLive(*it, now)) {
+        dropDead(s, it, h);
+        it = nullptr;
+    }
+    if (!it) {
+        ++s.st.touchMisses;
+        return TouchStatus::NotFound;
+    }
+    ++s.st.touchHits;
+    it->expiresAt.store(relativeExpiry(exptime), std::memory_order_relaxed);
+    it->lastAccess = now;
+    return TouchStatus::Touched;
+}
+
+void Store::flushAll(std::int64_t delaySeconds) {
+    if (delaySeconds > 0) {
+        flushAt_.store(relativeExpiry(delaySeconds), std::memory_order_relaxed);
+    } else {
+        flushAt_.store(0, std::memory_order_relaxed);
+        flushCas_.store(nextCas_.fetch_add(1, std::memory_order_relaxed),
+                        std::memory_order_relaxed);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Eviction
+
+bool Store::ensureRoom(std::size_t bytes) {
+    // Evict (outside any shard lock held by the caller) until the new bytes fit. A few rounds
+    // over every shard at most: if nothing can be evicted the store is smaller than the item.
+    std::size_t attempts = shards_.size() * 4 + 64;
+    while (used_.load(std::memory_order_relaxed) + bytes > limit_.load(std::memory_order_relaxed)) {
+        if (attempts-- == 0 || !evictOne())
+            return used_.load(std::memory_order_relaxed) + bytes <=
+                   limit_.load(std::memory_order_relaxed);
+    }
+    return true;
+}
+
+bool Store::evictOne() {
+    const std::size_t n = shards_.size();
+    for (std::size_t tries = 0; tries < n; ++tries) {
+        Shard &s = *shards_[evictHand_.fetch_add(1, std::memory_order_relaxed) & (n - 1)];
+        std::lock_guard lock(s.mu);
+        if (s.count == 0)
+            continue;
+        std::uint32_t now = relNow();
+        // S3-FIFO: evict from the small queue while it holds more than 10% of the bytes; items
+        // accessed while there graduate to main. Main is a FIFO with lazy promotion: an item
+        // whose counter is non-zero is re-inserted with the counter decremented. LRU: main only,
+        // its tail.
+        for (int guard = 0; guard < 1 << 16; ++guard) {
+            const bool fromSmall =
+                s.small.tail && (s.small.bytes * 10 > (s.small.bytes + s.main.bytes) || !s.main.tail);
+            Item *victim = fromSmall ? s.small.tail : s.main.tail;
+            if (!victim)
+                break;
+            std::uint64_t h = hashKey(victim->key());
+            if (!isLive(*victim, now)) {
+                ++s.st.reclaimed;
+                if (!(victim->bits & Item::kFetched))
+                    ++s.st.expiredUnfetched;
+                unlink(s, victim, h);
+                return true;
+            }
+            std::uint8_t f = victim->freq.load(std::memory_order_relaxed);
+            std::size_t sz = footprintOf(victim);
+            if (cfg_.policy == EvictionPolicy::S3Fifo && f > 0) {
+                if (fromSmall) {
+                    s.small.remove(victim, sz);
+                    victim->bits |= Item::kMain;
+                    victim->freq.store(0, std::memory_order_relaxed);
+                } else {
+                    s.main.remove(victim, sz);
+                    victim->freq.store(static_cast<std::uint8_t>(f - 1), std::memory_order_relaxed);
+                }
+                s.main.pushHead(victim, sz);
+                continue;
+            }
+            ++s.st.evictions;
+            if (!(victim->bits & Item::kFetched))
+                ++s.st.evictedUnfetched;
+            if (cfg_.policy == EvictionPolicy::S3Fifo && fromSmall)
+                s.ghostAdd(h);
+            unlink(s, victim, h);
+            return true;
+        }
+    }
+    return false;
+}
+
+std::size_t Store::reclaimExpired(std::size_t budget) {
+    std::size_t freed = 0;
+    const std::size_t n = shards_.size();
+    std::uint32_t now = relNow();
+    while (budget > 0) {
+        std::size_t idx = reclaimHand_.fetch_add(1, std::memory_order_relaxed) & (n - 1);
+        Shard &s = *shards_[idx];
+        std::lock_guard lock(s.mu);
+        std::size_t steps = std::min<std::size_t>(budget, 64);
+        budget -= steps;
+        for (; steps > 0; --steps) {
+            std::size_t b = s.reclaimCursor++ & (s.buckets.size() - 1);
+            Item *it = s.buckets[b];
+            while (it) {
+                Item *next = it->hnext;
+                if (!isLive(*it, now)) {
+                    ++s.st.reclaimed;
+                    if (!(it->bits & Item::kFetched))
+                        ++s.st.expiredUnfetched;
+                    unlink(s, it, hashKey(it->key()));
+                    ++freed;
+                }
+                it = next;
+            }
+        }
+    }
+    return freed;
+}
+
+void Store::setMemoryLimit(std::uint64_t bytes) {
+    limit_.store(bytes, std::memory_order_relaxed);
+    ensureRoom(0);
+}
+
+StoreStats Store::stats() const {
+    StoreStats t;
+    for (auto &sp : shards_) {
+        Shard &s = *sp;
+        std::lock_guard lock(s.mu);
+        const StoreStats &x = s.st;
+        t.currItems += s.count;
+        t.totalItems += x.totalItems;
+        t.getHits += x.getHits;
+        t.getMisses += x.getMisses;
+        t.getExpired += x.getExpired;
+        t.getFlushed += x.getFlushed;
+        t.evictions += x.evictions;
+        t.evictedUnfetched += x.evictedUnfetched;
+        t.expiredUnfetched += x.expiredUnfetched;
+        t.reclaimed += x.reclaimed;
+        t.deleteHits += x.deleteHits;
+        t.deleteMisses += x.deleteMisses;
+        t.incrHits += x.incrHits;
+        t.incrMisses += x.incrMisses;
+        t.decrHits += x.decrHits;
+        t.decrMisses += x.decrMisses;
+        t.casHits += x.casHits;
+        t.casMisses += x.casMisses;
+        t.casBadval += x.casBadval;
+        t.touchHits += x.touchHits;
+        t.touchMisses += x.touchMisses;
+        t.hashBuckets += s.buckets.size();
+    }
+    t.bytes = used_.load(std::memory_order_relaxed);
+    t.limitMaxbytes = limit_.load(std::memory_order_relaxed);
+    return t;
+}
+
+} // namespace fc::cache

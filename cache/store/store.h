@@ -1,0 +1,172 @@
+// The in-process, memcached-compatible key/value store.
+//
+// Semantics follow memcached 1.6 (doc/protocol.txt): keys of 1-250 bytes without spaces or
+// control characters; 32-bit client flags; exptime 0 = never, 1..2592000 = seconds from now,
+// larger = absolute Unix time, negative = already expired; a 64-bit CAS that changes on every
+// modification; values up to itemSizeMax; a memory limit that counts keys, values and the
+// per-item overhead (the real allocation size), with eviction instead of failure when full.
+//
+// Eviction: S3-FIFO (Yang et al., SOSP'23) per shard — a small FIFO (10 % of the bytes) that
+// filters one-hit wonders, a main FIFO with 2-bit frequency counters and lazy re-insertion, and
+// a ghost table of recently evicted key hashes that sends returning keys straight to main.
+// Reads only bump an atomic counter (no list manipulation). Plain LRU is available for
+// comparison (StoreConfig::policy).
+//
+// Expired items are reclaimed lazily when touched and incrementally by reclaimExpired(), which
+// the server calls from a timer: no request ever scans the whole store.
+//
+// Threading: all methods are safe to call concurrently from any thread. The index is split into
+// shards, each with its own mutex held only for the hash lookup and list update; values are
+// written and read outside the lock through refcounted ItemRefs.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string_view>
+#include <vector>
+
+#include "cache/store/clock.h"
+#include "cache/store/item.h"
+
+namespace fc::cache {
+
+constexpr std::size_t kMaxKeyLength = 250;
+constexpr std::int64_t kRelativeExptimeMax = 60 * 60 * 24 * 30; // memcached's REALTIME_MAXDELTA
+
+// Is `key` a valid memcached key (1-250 bytes, no control characters or spaces)?
+bool validKey(std::string_view key);
+
+enum class EvictionPolicy { S3Fifo, Lru };
+
+struct StoreConfig {
+    std::uint64_t memoryLimit = 64ull << 20;
+    std::uint32_t itemSizeMax = 1u << 20; // largest value accepted
+    unsigned shardBits = 6;               // 2^6 = 64 shards
+    EvictionPolicy policy = EvictionPolicy::S3Fifo;
+};
+
+enum class StoreMode { Set, Add, Replace, Append, Prepend };
+
+enum class StoreStatus { Stored, NotStored, Exists, NotFound, TooLarge, OutOfMemory };
+enum class DeleteStatus { Deleted, NotFound, Exists };
+enum class ArithStatus { Ok, NotFound, NonNumeric, Exists, NotStored };
+enum class TouchStatus { Touched, NotFound };
+
+struct StoreStats {
+    std::uint64_t currItems = 0, totalItems = 0, bytes = 0, limitMaxbytes = 0;
+    std::uint64_t getHits = 0, getMisses = 0, getExpired = 0, getFlushed = 0;
+    std::uint64_t evictions = 0, evictedUnfetched = 0, expiredUnfetched = 0, reclaimed = 0;
+    std::uint64_t deleteHits = 0, deleteMisses = 0, incrHits = 0, incrMisses = 0;
+    std::uint64_t decrHits = 0, decrMisses = 0, casHits = 0, casMisses = 0, casBadval = 0;
+    std::uint64_t touchHits = 0, touchMisses = 0;
+    std::uint64_t hashBuckets = 0;
+};
+
+// What a lookup may report besides the item (meta protocol needs them).
+struct LookupInfo {
+    bool hitBefore = false;     // the item had been fetched before this lookup
+    std::uint32_t lastAccessAgo = 0;
+    bool stale = false;         // marked invalid by md I / ms I
+    bool won = false;           // this caller won the right to recache (N / R / stale)
+    bool wonAlreadySent = false;
+};
+
+class Store {
+public:
+    Store(StoreConfig cfg, const Clock &clock);
+    ~Store();
+    Store(const Store &) = delete;
+    Store &operator=(const Store &) = delete;
+
+    // --- time -----------------------------------------------------------------------------
+    // Converts a memcached exptime to the store's relative time (0 = never; 1 = already
+    // expired, used for negative and past absolute times).
+    std::uint32_t relativeExpiry(std::int64_t exptime) const;
+    std::uint32_t relNow() const;
+    // Seconds of TTL left for an item, -1 when it never expires.
+    std::int64_t ttlRemaining(const Item &it) const;
+
+    // --- reads ----------------------------------------------------------------------------
+    struct GetOptions {
+        bool bump = true;       // an access: eviction frequency, last access, "fetched"
+        bool countStats = true; // count a get hit / miss
+        bool touch = false;     // also set a new expiry (gat, mg T)
+        std::int64_t exptime = 0;
+        bool vivify = false; // mg N: on a miss create an empty item and let this caller win
+        std::int64_t vivifyExptime = 0;
+        bool recache = false; // mg R: win if the TTL left is below recacheBelow
+        std::int64_t recacheBelow = 0;
+    };
+    // Returns the live item or an empty ref.
+    ItemRef lookup(std::string_view key, const GetOptions &opts, LookupInfo *info = nullptr);
+    ItemRef get(std::string_view key) { return lookup(key, GetOptions{}); }
+
+    // --- writes ---------------------------------------------------------------------------
+    // Allocates an unlinked item with room for `valueLen` bytes; the caller fills
+    // valueData() and then calls store(). Empty ref if valueLen exceeds itemSizeMax.
+    ItemRef allocate(std::string_view key, std::uint32_t flags, std::int64_t exptime,
+                     std::uint32_t valueLen);
+    // Links `item` according to `mode`. `casIn` != 0 makes it a compare-and-swap (memcached's
+    // "cas" command, or ms C). On success *casOut (if given) receives the new CAS.
+    // `invalidate` (ms I): with a CAS older than the item's, store it but mark it stale.
+    StoreStatus store(StoreMode mode, ItemRef &item, std::uint64_t casIn = 0,
+                      std::uint64_t *casOut = nullptr, bool invalidate = false);
+    DeleteStatus remove(std::string_view key, std::uint64_t casIn = 0);
+    // md I: mark stale and bump the CAS instead of removing; optional new exptime.
+    DeleteStatus invalidate(std::string_view key, std::uint64_t casIn, bool setExptime,
+                            std::int64_t exptime);
+    // incr/decr: 64-bit unsigned; incr wraps, decr floors at 0. With `autoCreate`, a miss
+    // creates the item with `initial` and `createExptime` (ma N/J).
+    ArithStatus arithmetic(std::string_view key, bool incr, std::uint64_t delta,
+                           std::uint64_t *result, std::uint64_t casIn = 0,
+                           std::uint64_t *casOut = nullptr, bool autoCreate = false,
+                           std::uint64_t initial = 0, std::int64_t createExptime = 0,
+                           bool setExptime = false, std::int64_t exptime = 0);
+    TouchStatus touch(std::string_view key, std::int64_t exptime);
+    // Invalidates every item stored before now + delay (memcached's flush_all [delay]).
+    void flushAll(std::int64_t delaySeconds);
+
+    // --- maintenance ----------------------------------------------------------------------
+    // Frees up to `budget` expired items, continuing where the previous call stopped.
+    std::size_t reclaimExpired(std::size_t budget);
+    // Changes the memory limit (memcached's cache_memlimit); evicts if now over it.
+    void setMemoryLimit(std::uint64_t bytes);
+
+    StoreStats stats() const;
+    const StoreConfig &config() const { return cfg_; }
+    std::uint64_t memoryUsed() const { return used_.load(std::memory_order_relaxed); }
+    // Bytes counted for an item of this key and value length (header + key + value, rounded as
+    // the allocator rounds).
+    static std::size_t itemFootprint(std::size_t keyLen, std::size_t valueLen);
+
+private:
+    struct Shard;
+    Shard &shardFor(std::uint64_t hash) const;
+    bool ensureRoom(std::size_t bytes);
+    bool evictOne();
+    bool isLive(const Item &it, std::uint32_t now) const;
+    Item *newItem(std::string_view key, std::uint32_t flags, std::uint32_t expiresAt,
+                  std::uint32_t valueLen);
+    void link(Shard &s, Item *it, std::uint64_t hash);
+    void unlink(Shard &s, Item *it, std::uint64_t hash);
+    void dropDead(Shard &s, Item *it, std::uint64_t hash);
+
+    StoreConfig cfg_;
+    const Clock &clock_;
+    std::int64_t epoch_; // unix time of relative second 0
+    std::vector<std::unique_ptr<Shard>> shards_;
+    std::atomic<std::uint64_t> used_{0};
+    std::atomic<std::uint64_t> limit_;
+    std::atomic<std::uint32_t> evictHand_{0};
+    std::atomic<std::uint32_t> reclaimHand_{0};
+    std::atomic<std::uint64_t> nextCas_{1};
+    // flush_all: items last stored/accessed before flushAt_ are dead once flushAt_ <= now
+    // (a delayed flush), and items with a CAS below flushCas_ are dead at once (an immediate
+    // flush; the CAS separates items stored in the same second before and after it).
+    std::atomic<std::uint32_t> flushAt_{0};
+    std::atomic<std::uint64_t> flushCas_{0};
+};
+
+} // namespace fc::cache
