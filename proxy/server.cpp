@@ -14,6 +14,8 @@
 #include <cstring>
 #include <thread>
 
+#include "cache/protocol/memcache.h"
+#include "cache/store/store.h"
 #include "proxy/log.h"
 #include "proxy/worker.h"
 
@@ -100,6 +102,7 @@ bool resolveUpstream(const config::UpstreamConfig &up, UpstreamTarget &t, std::s
 struct SignalState {
     std::vector<std::unique_ptr<Worker>> *workers;
     uv_signal_t term, intr, hup;
+    uv_timer_t *reclaim = nullptr;
     bool stopping = false;
 };
 
@@ -122,6 +125,8 @@ void onSignal(uv_signal_t *h, int signum) noexcept {
     uv_close(reinterpret_cast<uv_handle_t *>(&s->term), nullptr);
     uv_close(reinterpret_cast<uv_handle_t *>(&s->intr), nullptr);
     uv_close(reinterpret_cast<uv_handle_t *>(&s->hup), nullptr);
+    if (s->reclaim)
+        uv_close(reinterpret_cast<uv_handle_t *>(s->reclaim), nullptr);
 }
 
 } // namespace
@@ -152,32 +157,52 @@ int Server::run() {
 
     // Bind every listen address once per worker. With port 0 the first socket picks the port
     // and the others reuse it.
-    std::vector<std::vector<int>> fds(workers);
+    std::vector<WorkerSockets> fds(workers);
     std::vector<std::string> listening;
-    for (const auto &addr : c.server.listen) {
+    auto bindAll = [&](const config::SocketAddress &addr, bool memcache, const char *what) {
         std::uint16_t port = addr.port;
         for (unsigned w = 0; w < workers; ++w) {
             int fd = bindSocket(addr, port);
             if (fd < 0) {
-                std::fprintf(stderr, "frontcache: cannot listen on %s: %s\n", addr.text().c_str(),
-                             std::strerror(-fd));
-                for (auto &v : fds)
-                    for (int f : v)
+                std::fprintf(stderr, "frontcache: cannot listen on %s (%s): %s\n",
+                             addr.text().c_str(), what, std::strerror(-fd));
+                for (auto &ws : fds) {
+                    for (int f : ws.http)
                         ::close(f);
-                return 1;
+                    for (int f : ws.memcache)
+                        ::close(f);
+                }
+                return false;
             }
             if (port == 0)
                 port = boundPort(fd);
-            fds[w].push_back(fd);
+            (memcache ? fds[w].memcache : fds[w].http).push_back(fd);
         }
         config::SocketAddress shown = addr;
         shown.port = port;
-        listening.push_back(shown.text());
-    }
+        listening.push_back(std::string(memcache ? "memcached " : "") + shown.text());
+        return true;
+    };
+    for (const auto &addr : c.server.listen)
+        if (!bindAll(addr, false, "server.listen"))
+            return 1;
+    if (c.memcached.listen && !bindAll(*c.memcached.listen, true, "memcached.listen"))
+        return 1;
+
+    // The store is shared by every worker (and, later, the HTTP cache).
+    cache::SystemClock clock;
+    cache::StoreConfig storeCfg;
+    storeCfg.memoryLimit = c.cache.memory;
+    storeCfg.itemSizeMax = static_cast<std::uint32_t>(c.cache.maxObjectSize);
+    cache::Store store(storeCfg, clock);
+    cache::ProtocolContext mc(store, clock, std::string("1.6.18-frontcache-") + FC_VERSION_STRING);
+    mc.threads = workers;
+    mc.maxConnections = static_cast<unsigned>(nofile);
 
     std::vector<std::unique_ptr<Worker>> pool;
     for (unsigned w = 0; w < workers; ++w)
-        pool.push_back(std::make_unique<Worker>(static_cast<int>(w), cfg_, target, fds[w]));
+        pool.push_back(std::make_unique<Worker>(static_cast<int>(w), cfg_, target,
+                                                std::move(fds[w]), &mc));
 
     uv_loop_t loop;
     uv_loop_init(&loop);
@@ -190,6 +215,16 @@ int Server::run() {
     uv_signal_start(&sig.term, &onSignal, SIGTERM);
     uv_signal_start(&sig.intr, &onSignal, SIGINT);
     uv_signal_start(&sig.hup, &onSignal, SIGHUP);
+    // Expired items are reclaimed a slice at a time off the I/O threads, so no request pays
+    // for a scan.
+    uv_timer_t reclaim;
+    uv_timer_init(&loop, &reclaim);
+    reclaim.data = &store;
+    uv_timer_start(
+        &reclaim,
+        [](uv_timer_t *t) noexcept { static_cast<cache::Store *>(t->data)->reclaimExpired(4096); },
+        100, 100);
+    sig.reclaim = &reclaim;
 
     for (auto &w : pool) {
         if (!w->start(err)) {
@@ -198,7 +233,8 @@ int Server::run() {
         }
     }
     for (auto &l : listening) {
-        // The machine-readable start-up line: tests and scripts read the real port from it.
+        // The machine-readable start-up lines ("frontcache listening on [memcached ]ADDR:PORT"):
+        // tests and scripts read the real ports from them.
         std::printf("frontcache listening on %s\n", l.c_str());
     }
     std::fflush(stdout);

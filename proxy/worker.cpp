@@ -6,12 +6,13 @@
 
 #include "proxy/client.h"
 #include "proxy/log.h"
+#include "proxy/memcache_conn.h"
 
 namespace fc::proxy {
 
 Worker::Worker(int index, std::shared_ptr<const config::Config> cfg, const UpstreamTarget &target,
-               std::vector<int> listenFds)
-    : index_(index), cfg_(std::move(cfg)), listenFds_(std::move(listenFds)),
+               WorkerSockets sockets, cache::ProtocolContext *mc)
+    : index_(index), cfg_(std::move(cfg)), sockets_(std::move(sockets)), mc_(mc),
       readBuf_(new char[kReadBufSize]) {
     int rc = uv_loop_init(&loop_);
     assert(rc == 0);
@@ -32,21 +33,25 @@ Worker::~Worker() {
 }
 
 bool Worker::start(std::string &error) {
-    for (int fd : listenFds_) {
+    auto open = [&](int fd, uv_connection_cb cb) {
         auto h = std::make_unique<uv_tcp_t>();
         uv_tcp_init(&loop_, h.get());
         h->data = this;
         int rc = uv_tcp_open(h.get(), fd);
         if (rc == 0)
-            rc = uv_listen(reinterpret_cast<uv_stream_t *>(h.get()), 4096, &Worker::onConnection);
-        if (rc != 0) {
-            error = std::string("listen failed: ") + uv_strerror(rc);
-            ::close(fd);
-            return false;
-        }
+            rc = uv_listen(reinterpret_cast<uv_stream_t *>(h.get()), 4096, cb);
         listeners_.push_back(std::move(h));
-    }
-    listenFds_.clear();
+        if (rc != 0)
+            error = std::string("listen failed: ") + uv_strerror(rc);
+        return rc == 0;
+    };
+    for (int fd : sockets_.http)
+        if (!open(fd, &Worker::onConnection))
+            return false;
+    for (int fd : sockets_.memcache)
+        if (!open(fd, &Worker::onMemcacheConnection))
+            return false;
+    sockets_ = {};
     thread_ = std::thread([this] { run(); });
     return true;
 }
@@ -77,6 +82,9 @@ void Worker::beginDrain() {
         all.push_back(c);
     for (auto *c : all)
         c->drain();
+    // memcached clients have nothing in flight between commands: close them now.
+    while (mcClients_)
+        mcClients_->closeNow();
     uv_timer_start(&drainTimer_, &Worker::onDrainTimer,
                    static_cast<uint64_t>(cfg_->server.drainTimeout.count()), 0);
     maybeFinish();
@@ -124,19 +132,53 @@ void Worker::untrack(ClientConnection *c) {
     maybeFinish();
 }
 
+void Worker::trackMemcache(MemcacheConnection *c) {
+    c->next_ = mcClients_;
+    c->prev_ = nullptr;
+    if (mcClients_)
+        mcClients_->prev_ = c;
+    mcClients_ = c;
+}
+
+void Worker::untrackMemcache(MemcacheConnection *c) {
+    if (c->prev_)
+        c->prev_->next_ = c->next_;
+    else
+        mcClients_ = c->next_;
+    if (c->next_)
+        c->next_->prev_ = c->prev_;
+    c->prev_ = c->next_ = nullptr;
+}
+
+void Worker::onMemcacheConnection(uv_stream_t *server, int status) noexcept {
+    auto *w = static_cast<Worker *>(server->data);
+    if (status < 0) {
+        w->acceptError(status);
+        return;
+    }
+    if (w->draining_ || !w->mc_)
+        return;
+    auto *c = new MemcacheConnection(*w, *w->mc_);
+    c->accept(server);
+}
+
+void Worker::acceptError(int status) {
+    ++acceptErrors_;
+    uint64_t now = uv_now(&loop_);
+    if (now - lastAcceptWarn_ >= 1000) {
+        lastAcceptWarn_ = now;
+        FC_WARN("worker %d: accept failed: %s (%llu so far)", index_, uv_strerror(status),
+                static_cast<unsigned long long>(acceptErrors_));
+    }
+}
+
 void Worker::onConnection(uv_stream_t *server, int status) noexcept {
     auto *w = static_cast<Worker *>(server->data);
     if (status < 0) {
         // Out of descriptors (EMFILE/ENFILE), libuv sheds pending connections itself with its
         // reserve descriptor (accept + close) and usually reports nothing, so the loop does not
         // spin. Anything that does reach us is logged at most once a second.
-        ++w->acceptErrors_;
-        uint64_t now = uv_now(&w->loop_);
-        if (now - w->lastAcceptWarn_ >= 1000) {
-            w->lastAcceptWarn_ = now;
-            FC_WARN("worker %d: accept failed: %s (%llu so far)", w->index_, uv_strerror(status),
-                    static_cast<unsigned long long>(w->acceptErrors_));
-        }
+        w->acceptError(status);
         return;
     }
     if (w->draining_)

@@ -12,18 +12,27 @@
 #include <thread>
 #include <vector>
 
+#include "cache/protocol/memcache.h"
 #include "config/config.h"
 #include "proxy/upstream.h"
 
 namespace fc::proxy {
 
 class ClientConnection;
+class MemcacheConnection;
+
+// The bound listening sockets a worker serves; it takes ownership of them.
+struct WorkerSockets {
+    std::vector<int> http;
+    std::vector<int> memcache; // empty unless [memcached] listen is set
+};
 
 class Worker {
 public:
-    // Takes ownership of the bound listening sockets in `listenFds`.
+    // `mc` (shared by all workers, outliving them) serves the memcached port; may be null when
+    // there is none.
     Worker(int index, std::shared_ptr<const config::Config> cfg, const UpstreamTarget &target,
-           std::vector<int> listenFds);
+           WorkerSockets sockets, cache::ProtocolContext *mc);
     ~Worker();
     Worker(const Worker &) = delete;
     Worker &operator=(const Worker &) = delete;
@@ -44,6 +53,8 @@ public:
     bool draining() const { return draining_; }
     void track(ClientConnection *c);
     void untrack(ClientConnection *c);
+    void trackMemcache(MemcacheConnection *c);
+    void untrackMemcache(MemcacheConnection *c);
 
 private:
     static constexpr size_t kReadBufSize = 64 * 1024;
@@ -52,11 +63,15 @@ private:
     void maybeFinish();
     static void onStop(uv_async_t *a) noexcept;
     static void onConnection(uv_stream_t *server, int status) noexcept;
+    static void onMemcacheConnection(uv_stream_t *server, int status) noexcept;
+    void acceptError(int status);
     static void onDrainTimer(uv_timer_t *t) noexcept;
 
     int index_;
     std::shared_ptr<const config::Config> cfg_;
-    std::vector<int> listenFds_;
+    WorkerSockets sockets_;
+    cache::ProtocolContext *mc_;
+    MemcacheConnection *mcClients_ = nullptr;
     uv_loop_t loop_;
     uv_async_t stopAsync_;
     uv_timer_t drainTimer_;

@@ -160,6 +160,7 @@ std::uint32_t Store::relativeExpiry(std::int64_t exptime) const {
     return relNow() + static_cast<std::uint32_t>(exptime);
 }
 
+
 std::int64_t Store::ttlRemaining(const Item &it) const {
     std::uint32_t e = it.expiresAt.load(std::memory_order_relaxed);
     if (e == 0)
@@ -200,7 +201,7 @@ Item *Store::newItem(std::string_view key, std::uint32_t flags, std::uint32_t ex
 
 ItemRef Store::allocate(std::string_view key, std::uint32_t flags, std::int64_t exptime,
                         std::uint32_t valueLen) {
-    assert(validKey(key));
+    assert(!key.empty() && key.size() <= kMaxKeyLength); // binary keys (meta "b") allowed
     if (valueLen > cfg_.itemSizeMax)
         return {};
     return ItemRef(newItem(key, flags, relativeExpiry(exptime), valueLen));

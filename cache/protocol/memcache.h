@@ -1,0 +1,79 @@
+// The memcached text protocol and meta protocol (memcached 1.6, doc/protocol.txt) over the
+// store: bytes in -> commands -> bytes out. No sockets: the proxy's listener feeds received
+// bytes and writes what comes out, so everything here is unit-testable and fuzzable.
+//
+// Threading: one MemcacheSession per connection, used from one thread. The ProtocolContext is
+// shared by every session of every worker; its counters are relaxed atomics.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "cache/store/store.h"
+
+namespace fc::cache {
+
+struct ProtocolStats {
+    std::atomic<std::uint64_t> cmdGet{0}, cmdSet{0}, cmdFlush{0}, cmdTouch{0}, cmdMeta{0};
+    std::atomic<std::uint64_t> getHits{0}, getMisses{0};
+    std::atomic<std::uint64_t> bytesRead{0}, bytesWritten{0};
+    std::atomic<std::uint64_t> currConnections{0}, totalConnections{0};
+    std::atomic<std::uint64_t> rejectedConnections{0};
+};
+
+struct ProtocolContext {
+    Store &store;
+    const Clock &clock;
+    std::int64_t startTime;   // unix time the server started
+    unsigned threads = 1;     // workers serving the protocol
+    unsigned maxConnections = 0;
+    std::string version;      // returned by "version"
+    ProtocolStats stats;
+    std::atomic<unsigned> verbosity{0};
+
+    ProtocolContext(Store &s, const Clock &c, std::string ver)
+        : store(s), clock(c), startTime(c.now()), version(std::move(ver)) {}
+};
+
+class MemcacheSession {
+public:
+    enum class Status {
+        NeedMore, // consumed what it could; call again with more bytes
+        Close,    // "quit", or an error after which memcached closes the connection
+    };
+
+    explicit MemcacheSession(ProtocolContext &ctx);
+    ~MemcacheSession();
+
+    // Processes as many complete commands (and data blocks) from `data` as possible, appending
+    // responses to `out`. Sets `consumed` to the bytes used; the caller keeps the rest and
+    // passes it again, followed by new bytes. Never throws; never asserts on input.
+    Status feed(const char *data, std::size_t len, std::size_t &consumed, std::string &out);
+
+    // Longest command line accepted (multi-key gets make long lines); beyond it the connection
+    // is answered with an error and closed, as memcached does.
+    static constexpr std::size_t kMaxLine = 64 * 1024;
+
+private:
+    struct Pending; // a storage command waiting for its data block
+    Status command(std::string_view line, std::string &out);
+    void textGet(std::string_view *tok, std::size_t n, bool withCas, bool touch, std::string &out);
+    void textStore(std::string_view *tok, std::size_t n, std::string &out);
+    void finishStore(std::string &out);
+    void textArith(std::string_view *tok, std::size_t n, bool incr, std::string &out);
+    void textStats(std::string_view *tok, std::size_t n, std::string &out);
+    void metaGet(std::string_view *tok, std::size_t n, std::string &out);
+    void metaSet(std::string_view *tok, std::size_t n, std::string &out);
+    void metaDelete(std::string_view *tok, std::size_t n, std::string &out);
+    void metaArith(std::string_view *tok, std::size_t n, std::string &out);
+    void metaDebug(std::string_view *tok, std::size_t n, std::string &out);
+
+    ProtocolContext &ctx_;
+    Pending *pending_ = nullptr;    // storage command whose data block is being read
+    std::size_t swallow_ = 0;              // bytes of a refused data block still to discard
+    const char *swallowReply_ = nullptr;   // answer to send once they are discarded
+};
+
+} // namespace fc::cache
