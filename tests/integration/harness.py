@@ -65,6 +65,15 @@ class Frontcache:
             raise RuntimeError("frontcache did not start: %r\n%s" % (line, self.log()))
         self.host = m.group(1).strip("[]")
         self.port = int(m.group(2))
+        # Further listeners announce themselves as "frontcache listening on NAME ADDR:PORT".
+        self.extra_ports = {}
+        expected = (len(listen) if isinstance(listen, list) else 1) - 1 + (
+            1 if cfg.get("memcached", {}).get("listen") else 0)
+        for _ in range(expected):
+            more = re.match(r"frontcache listening on (?:(\w+) )?\S+:(\d+)",
+                            self.proc.stdout.readline())
+            if more and more.group(1):
+                self.extra_ports[more.group(1)] = int(more.group(2))
 
     def log(self):
         self.stderr.flush()

@@ -1,0 +1,192 @@
+"""The memcached-protocol port ([memcached] listen) against real memcached and its tools:
+memccapable, memcstat/memccat/memcrm/memcflush, a byte-for-byte differential run against
+memcached 1.6 from Debian, pipelined input split at every byte, and garbage that must not
+wedge the server."""
+
+import os
+import random
+import re
+import shutil
+import socket
+import subprocess
+import time
+import unittest
+
+from harness import Frontcache, free_port_closed
+
+MEMCACHED = shutil.which("memcached") or "/usr/bin/memcached"
+
+
+def talk(port, chunks, wait=0.0):
+    """Sends `chunks` then a meta get of a key no script uses, and returns everything answered
+    before its "EN k__end__" (so the end of the answers is known without waiting on timeouts)."""
+    s = socket.create_connection(("127.0.0.1", port), 10)
+    s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    for c in chunks:
+        s.sendall(c)
+        if wait:
+            time.sleep(wait)
+    s.sendall(b"mg __end__ k\r\n")
+    end = b"EN k__end__\r\n"
+    out = b""
+    while not out.endswith(end):
+        d = s.recv(1 << 20)
+        if not d:
+            break
+        out += d
+    s.close()
+    return out[:-len(end)] if out.endswith(end) else out
+
+
+class RealMemcached:
+    def __init__(self):
+        for _ in range(5):
+            self.port = free_port_closed()
+            self.proc = subprocess.Popen([MEMCACHED, "-u", "root" if os.getuid() == 0 else "nobody",
+                                          "-l", "127.0.0.1", "-p", str(self.port), "-U", "0",
+                                          "-t", "1", "-m", "64"],
+                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            for _ in range(50):
+                try:
+                    socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                    return
+                except OSError:
+                    if self.proc.poll() is not None:
+                        break
+                    time.sleep(0.05)
+            self.stop()
+        raise RuntimeError("memcached did not start")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+def normalize(data):
+    """CAS values are opaque and differ between servers: replace them with a placeholder."""
+    data = re.sub(rb"(VALUE \S+ \d+ \d+) \d+\r\n", rb"\1 <cas>\r\n", data)
+    data = re.sub(rb"( c)\d+", rb"\1<cas>", data)
+    return data
+
+
+# Scripts run against both servers; each starts from an empty cache.
+SCRIPTS = [
+    [b"set k 0 0 1\r\na\r\n", b"get k\r\n", b"gets k\r\n"],
+    [b"set " + b"x" * 251 + b" 0 0 1\r\na\r\n"],
+    [b"set k abc 0 1\r\na\r\n", b"set k 0 0 -1\r\na\r\n", b"set k 0 0 2\r\nabcd\r\n"],
+    [b"get " + b"y" * 251 + b"\r\n"],
+    [b"set a 1 0 1\r\n1\r\nset b 2 0 1\r\n2\r\n", b"get a b c a\r\n", b"gets a b\r\n"],
+    [b"delete k 5\r\n", b"delete k 0\r\n", b"delete k noreply\r\n", b"delete k 0 noreply\r\n",
+     b"delete k\r\n", b"set k 0 0 1\r\nx\r\n", b"delete k\r\n"],
+    [b"set n 0 0 2\r\n10\r\n", b"incr n abc\r\n", b"incr n 5\r\n", b"decr n 3\r\n",
+     b"incr x 1\r\n", b"set t 0 0 1\r\na\r\n", b"incr t 1\r\n", b"incr n -1\r\n",
+     b"set m 0 0 20\r\n18446744073709551615\r\n", b"incr m 2\r\n"],
+    [b"set n 0 0 1\r\n5\r\n", b"touch n abc\r\n", b"touch n 10\r\n", b"touch zz 10\r\n",
+     b"gat abc n\r\n", b"gat 10 n zz\r\n", b"gats 10 n\r\n"],
+    [b"flush_all abc\r\n", b"flush_all 0\r\n", b"flush_all noreply\r\n", b"verbosity\r\n",
+     b"verbosity 1\r\n", b"verbosity 1 noreply\r\n", b"verbosity x\r\n"],
+    [b"\r\n", b"bogus\r\n", b"GET k\r\n", b"get\r\n", b"set k 0 0\r\n", b"incr\r\n",
+     b"touch k\r\n"],
+    [b"set k 0 0 1 noreply\r\nx\r\n", b"append k 0 0 1\r\ny\r\n", b"prepend k 0 0 1\r\nw\r\n",
+     b"get k\r\n", b"append zz 0 0 1\r\ny\r\n", b"replace zz 0 0 1\r\ny\r\n",
+     b"add k 0 0 1\r\ny\r\n", b"replace k 7 0 1\r\ny\r\n", b"get k\r\n"],
+    [b"cas k 0 0 1 abc\r\nx\r\n", b"cas zz 0 0 1 5\r\nx\r\n", b"set k 0 0 1\r\nq\r\n",
+     b"cas k 0 0 1 1\r\nx\r\n"],
+    [b"set big 0 0 2000000\r\n", b"z" * 2000000 + b"\r\n", b"get big\r\n",
+     b"set big 0 0 2000000 noreply\r\n", b"z" * 2000000 + b"\r\n", b"mn\r\n"],
+    [b"mn\r\n", b"set k 5 0 3\r\nabc\r\n", b"mg k v\r\n", b"mg k s v f t k\r\n",
+     b"mg k Oxyz q\r\n", b"mg zz v\r\n", b"mg zz v q Oab\r\n", b"mg zz v k Oab\r\n", b"mn\r\n"],
+    [b"set k 0 0 1\r\nx\r\n", b"mg k h l t\r\n", b"mg k h l\r\n", b"mg\r\n", b"mg k zz\r\n",
+     b"mg k T30 t\r\n", b"mg k v v\r\n", b"mg k O" + b"o" * 40 + b"\r\n"],
+    [b"ms mk 3\r\nxyz\r\n", b"ms mk 3 T0 F7 k Oq\r\nxyz\r\n", b"mg mk v f\r\n",
+     b"ms mk 2 MA\r\nuv\r\n", b"mg mk v\r\n", b"ms mk 1 ME\r\nz\r\n", b"ms new 1 MR\r\nz\r\n",
+     b"ms mk 1 q\r\nz\r\n", b"ms mk S3\r\nabc\r\n", b"ms mk 3 MX\r\nabc\r\n",
+     b"ms mk abc\r\nabc\r\n", b"ms mk 1 MP\r\nw\r\n", b"mg mk v\r\n"],
+    [b"ms mk 1\r\nx\r\n", b"md mk\r\n", b"md mk\r\n", b"md mk q\r\n", b"md mk k Oz\r\n",
+     b"set k2 0 0 1\r\na\r\n", b"md k2 I T30\r\n", b"mg k2 v\r\n", b"mg k2 v\r\n",
+     b"md k2 q\r\n", b"mg k2 v\r\n"],
+    [b"ma cnt\r\n", b"ma cnt N0 J10 v\r\n", b"ma cnt v\r\n", b"ma cnt MD D3 v t\r\n",
+     b"ma cnt q\r\n", b"ma cnt Dabc\r\n", b"set nn 0 0 1\r\nx\r\n", b"ma nn\r\n",
+     b"ma cnt k Oo v\r\n"],
+    [b"mg a2V5 b v k\r\n", b"ms a2V5 1 b\r\nq\r\n", b"mg a2V5 b v k\r\n", b"get key\r\n"],
+    [b"mg fresh N30 v t\r\n", b"mg fresh N30 v t\r\n", b"ms fresh 1\r\nv\r\n",
+     b"mg fresh v\r\n"],
+    [b"set k 0 100 1\r\nx\r\n", b"mg k R200 v t\r\n", b"mg k R200 v t\r\n"],
+]
+
+
+class MemcachedPort(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.fc = Frontcache("http://127.0.0.1:1",
+                            {"memcached": {"listen": "127.0.0.1:0"}})
+        # The memcached port is announced on its own start-up line.
+        cls.mc_port = cls.fc.extra_ports["memcached"]
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.fc.stop() == 0
+
+    def flush(self, port):
+        self.assertEqual(talk(port, [b"flush_all\r\n"]), b"OK\r\n")
+
+    def test_memccapable(self):
+        p = subprocess.run(["memccapable", "-a", "-h", "127.0.0.1", "-p", str(self.mc_port),
+                            "-t", "5"], capture_output=True, text=True, timeout=120)
+        self.assertIn("All tests passed", p.stdout + p.stderr, p.stdout + p.stderr)
+
+    def test_same_answers_as_memcached(self):
+        ref = RealMemcached()
+        try:
+            for script in SCRIPTS:
+                with self.subTest(script=script[0][:40]):
+                    self.flush(ref.port)
+                    self.flush(self.mc_port)
+                    expected = normalize(talk(ref.port, script))
+                    got = normalize(talk(self.mc_port, script))
+                    self.assertEqual(got, expected)
+        finally:
+            ref.stop()
+
+    def test_pipelined_script_split_at_every_byte(self):
+        script = (b"set a 0 0 5\r\nhello\r\nget a\r\nincr n 1\r\nmg a v s\r\n"
+                  b"ms b 3 T60\r\nxyz\r\nmg b v\r\ndelete a\r\nmn\r\n")
+        self.flush(self.mc_port)
+        expected = talk(self.mc_port, [script])
+        for i in range(1, len(script)):
+            self.flush(self.mc_port)
+            got = talk(self.mc_port, [script[:i], script[i:]], wait=0.002)
+            self.assertEqual(normalize(got), normalize(expected), "split at %d" % i)
+
+    def test_command_line_tools(self):
+        port = "--servers=127.0.0.1:%d" % self.mc_port
+        self.flush(self.mc_port)
+        self.assertEqual(talk(self.mc_port, [b"set page 0 0 4\r\nbody\r\n"]), b"STORED\r\n")
+        out = subprocess.run(["memcstat", port], capture_output=True, text=True, timeout=30)
+        self.assertIn("curr_items: 1", out.stdout)
+        out = subprocess.run(["memccat", port, "page"], capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.stdout.strip(), "body")
+        subprocess.run(["memcrm", port, "page"], check=True, timeout=30)
+        self.assertEqual(talk(self.mc_port, [b"get page\r\n"]), b"END\r\n")
+        talk(self.mc_port, [b"set x 0 0 1\r\n1\r\n"])
+        subprocess.run(["memcflush", port], check=True, timeout=30)
+        self.assertEqual(talk(self.mc_port, [b"get x\r\n"]), b"END\r\n")
+
+    def test_garbage_never_wedges_the_server(self):
+        rng = random.Random(1234)
+        alphabet = [b"set", b"get", b"mg", b"ms", b" ", b"\r\n", b"\n", b"0", b"1", b"-1",
+                    b"99999999999", b"k", b"noreply", b"v", b"q", b"T", b"\x00", b"\xff", b"b"]
+        for _ in range(200):
+            blob = b"".join(rng.choice(alphabet) for _ in range(rng.randint(1, 60)))
+            if rng.random() < 0.3:
+                blob += bytes(rng.randrange(256) for _ in range(rng.randint(1, 40)))
+            s = socket.create_connection(("127.0.0.1", self.mc_port), 5)
+            s.sendall(blob)
+            s.close()
+        self.assertEqual(talk(self.mc_port, [b"version\r\n"]).split(b" ")[0], b"VERSION")
+        self.assertIsNone(self.fc.proc.poll())
+
+
+if __name__ == "__main__":
+    unittest.main()
