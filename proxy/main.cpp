@@ -1,6 +1,8 @@
 // frontcache entry point: command line (CLI11), config loading, then Server::run().
 #include <CLI/CLI.hpp>
 
+#include <malloc.h>
+
 #include <cstdio>
 #include <memory>
 
@@ -13,6 +15,13 @@
 #endif
 
 int main(int argc, char **argv) {
+    // Stored values up to cache.max_object_size are malloc'd one by one. glibc serves blocks
+    // above 128 KiB with mmap/munmap, which serialises threads on the kernel's mm lock and faults
+    // every page again; keep such values on the heap, and do not hand freed heap back to the
+    // kernel eagerly either (benchmarks/store_bench BM_Set/262144: 16.5 -> 12.3 us on 1 thread,
+    // 214 -> 89 us on 2).
+    mallopt(M_MMAP_THRESHOLD, 8 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
     CLI::App app{"frontcache: a caching HTTP reverse proxy in front of your web application"};
     std::string configFile, checkFile;
     app.add_option("-c,--config", configFile, "Run with this config file (TOML)");

@@ -310,11 +310,15 @@ ItemRef Store::lookup(std::string_view key, const GetOptions &o, LookupInfo *inf
     if (o.touch)
         it->expiresAt.store(relativeExpiry(o.exptime), std::memory_order_relaxed);
     if (o.bump) {
+        // Write only what changes: on a hot item every store would bounce its cache line
+        // between the cores that read it.
         std::uint8_t f = it->freq.load(std::memory_order_relaxed);
         if (f < 3)
             it->freq.store(static_cast<std::uint8_t>(f + 1), std::memory_order_relaxed);
-        it->lastAccess = now;
-        it->bits |= Item::kFetched;
+        if (it->lastAccess != now)
+            it->lastAccess = now;
+        if (!(it->bits & Item::kFetched))
+            it->bits |= Item::kFetched;
         if (cfg_.policy == EvictionPolicy::Lru) {
             std::size_t sz = footprintOf(it);
             s.main.remove(it, sz);

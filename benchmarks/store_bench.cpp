@@ -1,0 +1,172 @@
+// Store micro-benchmarks: get hit, get miss, set, set with eviction, at 64 B / 1 KiB / 16 KiB /
+// 256 KiB values, on 1 and 2 threads; plus the hit ratio of S3-FIFO vs LRU on a Zipf(0.99)
+// key stream with the cache holding 10 % of the key space. No I/O.
+#include <benchmark/benchmark.h>
+#include <malloc.h>
+
+#include <cmath>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cache/store/store.h"
+
+using namespace fc::cache;
+
+namespace {
+SystemClock gClock;
+// As frontcache's main() does: keep large values off mmap (see proxy/main.cpp).
+const int gMallopt = mallopt(M_MMAP_THRESHOLD, 8 << 20) + mallopt(M_TRIM_THRESHOLD, 64 << 20);
+
+std::string keyOf(std::size_t i) { return "bench:key:" + std::to_string(i); }
+
+void putValue(Store &s, const std::string &k, std::size_t len) {
+    ItemRef it = s.allocate(k, 0, 0, static_cast<std::uint32_t>(len));
+    std::memset(it->valueData(), 'v', len);
+    s.store(StoreMode::Set, it);
+}
+
+// One store per benchmark configuration, shared by its threads.
+struct Shared {
+    std::unique_ptr<Store> store;
+    std::vector<std::string> keys;
+};
+
+Shared &prepare(benchmark::State &state, std::size_t nkeys, std::size_t valueLen,
+                std::uint64_t memory) {
+    static Shared shared;
+    if (state.thread_index() == 0) {
+        StoreConfig c;
+        c.memoryLimit = memory;
+        c.itemSizeMax = 1 << 20;
+        shared.store = std::make_unique<Store>(c, gClock);
+        shared.keys.clear();
+        for (std::size_t i = 0; i < nkeys; ++i) {
+            shared.keys.push_back(keyOf(i));
+            putValue(*shared.store, shared.keys.back(), valueLen);
+        }
+    }
+    return shared;
+}
+} // namespace
+
+// Args: value size, number of keys (0 = as many as fill 32 MiB, a working set far larger than
+// the CPU caches; 1000 = a hot set that stays in cache).
+static void BM_GetHit(benchmark::State &state) {
+    const std::size_t len = static_cast<std::size_t>(state.range(0));
+    const std::size_t n = state.range(1) ? static_cast<std::size_t>(state.range(1))
+                                         : std::max<std::size_t>(16, (32u << 20) / (len + 100));
+    Shared &sh = prepare(state, n, len, 1ull << 30);
+    std::size_t i = static_cast<std::size_t>(state.thread_index()) * 7919;
+    for (auto _ : state) {
+        ItemRef it = sh.store->get(sh.keys[i++ % n]);
+        benchmark::DoNotOptimize(it->value().data());
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_GetHit)
+    ->Args({64, 0})->Args({1024, 0})->Args({16384, 0})->Args({262144, 0})
+    ->Args({64, 1000})->Args({1024, 1000})
+    ->Threads(1)->Threads(2)->UseRealTime();
+
+static void BM_GetMiss(benchmark::State &state) {
+    Shared &sh = prepare(state, 1000, 64, 1ull << 30);
+    std::vector<std::string> missing;
+    for (int i = 0; i < 1000; ++i)
+        missing.push_back("absent:" + std::to_string(i));
+    std::size_t i = 0;
+    for (auto _ : state) {
+        ItemRef it = sh.store->get(missing[i++ % missing.size()]);
+        benchmark::DoNotOptimize(it);
+    }
+    state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_GetMiss)->Threads(1)->Threads(2)->UseRealTime();
+
+static void BM_Set(benchmark::State &state) {
+    const std::size_t len = static_cast<std::size_t>(state.range(0));
+    const std::size_t n = 4096;
+    Shared &sh = prepare(state, n, len, 1ull << 30); // fits: no eviction
+    std::size_t i = static_cast<std::size_t>(state.thread_index()) * 7919;
+    for (auto _ : state)
+        putValue(*sh.store, sh.keys[i++ % n], len);
+    state.SetItemsProcessed(state.iterations());
+    state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * len));
+}
+BENCHMARK(BM_Set)->Arg(64)->Arg(1024)->Arg(16384)->Arg(262144)->Threads(1)->Threads(2)
+    ->UseRealTime();
+
+static void BM_SetWithEviction(benchmark::State &state) {
+    const std::size_t len = static_cast<std::size_t>(state.range(0));
+    Shared &sh = prepare(state, 0, len, 16ull << 20); // every set past 16 MiB evicts
+    std::size_t i = static_cast<std::size_t>(state.thread_index()) << 40;
+    std::string k;
+    for (auto _ : state) {
+        k = keyOf(i++);
+        putValue(*sh.store, k, len);
+    }
+    state.SetItemsProcessed(state.iterations());
+    state.counters["evictions"] = static_cast<double>(sh.store->stats().evictions);
+}
+BENCHMARK(BM_SetWithEviction)->Arg(64)->Arg(1024)->Arg(16384)->Arg(262144)->Threads(1)
+    ->Threads(2)->UseRealTime();
+
+// Zipf(s) over n keys by inverse-CDF sampling on a precomputed table.
+class Zipf {
+public:
+    Zipf(std::size_t n, double s, std::uint64_t seed) : cdf_(n), rng_(seed) {
+        double sum = 0;
+        for (std::size_t i = 0; i < n; ++i)
+            sum += 1.0 / std::pow(static_cast<double>(i + 1), s);
+        double acc = 0;
+        for (std::size_t i = 0; i < n; ++i) {
+            acc += 1.0 / std::pow(static_cast<double>(i + 1), s) / sum;
+            cdf_[i] = acc;
+        }
+    }
+    std::size_t next() {
+        double u = std::uniform_real_distribution<double>(0, 1)(rng_);
+        return static_cast<std::size_t>(std::lower_bound(cdf_.begin(), cdf_.end(), u) -
+                                        cdf_.begin());
+    }
+
+private:
+    std::vector<double> cdf_;
+    std::mt19937_64 rng_;
+};
+
+// Read-through cache simulation: get; on a miss, set. Reports hit_ratio.
+static void BM_HitRatioZipf(benchmark::State &state) {
+    const auto policy = state.range(0) == 0 ? EvictionPolicy::Lru : EvictionPolicy::S3Fifo;
+    const std::size_t nkeys = 200000, valueLen = 200, requests = 2000000;
+    const std::size_t footprint = Store::itemFootprint(keyOf(nkeys).size(), valueLen);
+    double ratio = 0;
+    for (auto _ : state) {
+        StoreConfig c;
+        c.memoryLimit = nkeys / 10 * footprint; // 10 % of the key space
+        c.policy = policy;
+        Store s(c, gClock);
+        Zipf z(nkeys, 0.99, 7);
+        // Scramble ranks so popularity is unrelated to key order / shard.
+        std::vector<std::size_t> perm(nkeys);
+        for (std::size_t i = 0; i < nkeys; ++i)
+            perm[i] = i;
+        std::shuffle(perm.begin(), perm.end(), std::mt19937_64(11));
+        std::size_t hits = 0;
+        for (std::size_t r = 0; r < requests; ++r) {
+            std::string k = keyOf(perm[z.next()]);
+            if (s.get(k))
+                ++hits;
+            else
+                putValue(s, k, valueLen);
+        }
+        ratio = static_cast<double>(hits) / static_cast<double>(requests);
+    }
+    state.counters["hit_ratio"] = ratio;
+    state.SetLabel(policy == EvictionPolicy::Lru ? "LRU" : "S3-FIFO");
+}
+BENCHMARK(BM_HitRatioZipf)->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond);
+
+BENCHMARK_MAIN();
