@@ -112,8 +112,8 @@ int main(int argc, char **argv) {
     auto request = [&](Conn &c) {
         int k = static_cast<int>(rng() % static_cast<uint64_t>(keys));
         if (static_cast<int>(rng() % 100) < setPct) {
-            c.out += "set key:" + std::to_string(k) + " 0 0 " + std::to_string(valueLen) +
-                     "\r\n" + value + "\r\n";
+            c.out += "set key:" + std::to_string(k) + " 0 0 " + std::to_string(valueLen) + "\r\n" +
+                     value + "\r\n";
             c.kinds.push_back('s');
         } else {
             c.out += "get key:" + std::to_string(k) + "\r\n";

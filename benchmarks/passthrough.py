@@ -15,45 +15,17 @@ import argparse
 import os
 import re
 import shutil
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def wait_port(port, timeout=10):
-    end = time.time() + timeout
-    while time.time() < end:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("nothing listening on %d" % port)
-
-
-def pin(core):
-    if shutil.which("taskset") and os.cpu_count() and os.cpu_count() >= 2:
-        return ["taskset", "-c", str(core)]
-    return []
-
+from benchlib import free_port, pin, stop_all, wait_port
 
 def to_us(text):
     m = re.match(r"([\d.]+)(us|ms|s)", text)
     v = float(m.group(1))
     return v * {"us": 1, "ms": 1000, "s": 1e6}[m.group(2)]
-
 
 def wrk(url, conns, seconds):
     out = subprocess.run(pin(1) + ["wrk", "-t1", "-c%d" % conns, "-d%ds" % seconds, "--latency",
@@ -68,7 +40,6 @@ def wrk(url, conns, seconds):
     sock_err = re.search(r"Socket errors: (.*)", out)
     return {"rps": rps, "p50": p50, "p99": p99,
             "errors": (int(errors.group(1)) if errors else 0), "sock": sock_err.group(1) if sock_err else ""}
-
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -153,15 +124,8 @@ http { access_log off; client_body_temp_path %(tmp)s; proxy_temp_path %(tmp)s;
                 med(name, "load", "p50"), med(name, "load", "p99"), med(name, "c1", "p50"),
                 "—" if name == base else "+%.0f µs" % (med(name, "c1", "p50") - med(base, "c1", "p50"))))
     finally:
-        for pr in procs:
-            pr.send_signal(signal.SIGTERM)
-        for pr in procs:
-            try:
-                pr.wait(10)
-            except subprocess.TimeoutExpired:
-                pr.kill()
+        stop_all(procs)
         shutil.rmtree(tmp, ignore_errors=True)
-
 
 if __name__ == "__main__":
     main()

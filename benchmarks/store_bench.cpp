@@ -20,7 +20,9 @@ SystemClock gClock;
 // As frontcache's main() does: keep large values off mmap (see proxy/main.cpp).
 const int gMallopt = mallopt(M_MMAP_THRESHOLD, 8 << 20) + mallopt(M_TRIM_THRESHOLD, 64 << 20);
 
-std::string keyOf(std::size_t i) { return "bench:key:" + std::to_string(i); }
+std::string keyOf(std::size_t i) {
+    return "bench:key:" + std::to_string(i);
+}
 
 void putValue(Store &s, const std::string &k, std::size_t len) {
     ItemRef it = s.allocate(k, 0, 0, static_cast<std::uint32_t>(len));
@@ -67,9 +69,15 @@ static void BM_GetHit(benchmark::State &state) {
     state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_GetHit)
-    ->Args({64, 0})->Args({1024, 0})->Args({16384, 0})->Args({262144, 0})
-    ->Args({64, 1000})->Args({1024, 1000})
-    ->Threads(1)->Threads(2)->UseRealTime();
+    ->Args({64, 0})
+    ->Args({1024, 0})
+    ->Args({16384, 0})
+    ->Args({262144, 0})
+    ->Args({64, 1000})
+    ->Args({1024, 1000})
+    ->Threads(1)
+    ->Threads(2)
+    ->UseRealTime();
 
 static void BM_GetMiss(benchmark::State &state) {
     Shared &sh = prepare(state, 1000, 64, 1ull << 30);
@@ -95,7 +103,13 @@ static void BM_Set(benchmark::State &state) {
     state.SetItemsProcessed(state.iterations());
     state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * len));
 }
-BENCHMARK(BM_Set)->Arg(64)->Arg(1024)->Arg(16384)->Arg(262144)->Threads(1)->Threads(2)
+BENCHMARK(BM_Set)
+    ->Arg(64)
+    ->Arg(1024)
+    ->Arg(16384)
+    ->Arg(262144)
+    ->Threads(1)
+    ->Threads(2)
     ->UseRealTime();
 
 static void BM_SetWithEviction(benchmark::State &state) {
@@ -110,8 +124,14 @@ static void BM_SetWithEviction(benchmark::State &state) {
     state.SetItemsProcessed(state.iterations());
     state.counters["evictions"] = static_cast<double>(sh.store->stats().evictions);
 }
-BENCHMARK(BM_SetWithEviction)->Arg(64)->Arg(1024)->Arg(16384)->Arg(262144)->Threads(1)
-    ->Threads(2)->UseRealTime();
+BENCHMARK(BM_SetWithEviction)
+    ->Arg(64)
+    ->Arg(1024)
+    ->Arg(16384)
+    ->Arg(262144)
+    ->Threads(1)
+    ->Threads(2)
+    ->UseRealTime();
 
 // Zipf(s) over n keys by inverse-CDF sampling on a precomputed table.
 class Zipf {

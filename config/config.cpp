@@ -198,8 +198,7 @@ public:
         };
     }
 
-    template <typename E>
-    Handler choice(E &out, std::vector<std::pair<std::string, E>> options) {
+    template <typename E> Handler choice(E &out, std::vector<std::pair<std::string, E>> options) {
         return [this, &out, options](const toml::node &n, const std::string &key) {
             std::string expected;
             for (auto &[name, value] : options)
@@ -230,7 +229,8 @@ public:
             return;
         }
         if (url.rfind("https://", 0) == 0)
-            return error(n.source(), key, "https upstreams are not supported; use http:// or unix:");
+            return error(n.source(), key,
+                         "https upstreams are not supported; use http:// or unix:");
         if (url.rfind("http://", 0) != 0)
             return error(n.source(), key,
                          "expected \"http://host:port\" or \"unix:/path\", got \"" + url + "\"");
@@ -270,15 +270,16 @@ public:
     LoadResult load(const toml::table &root) {
         Config c;
         c.sourceFile = file_;
-        static const std::vector<std::string> kSections = {"server", "upstream", "cache",
-                                                           "memcached", "admin", "log"};
+        static const std::vector<std::string> kSections = {"server",    "upstream", "cache",
+                                                           "memcached", "admin",    "log"};
         for (auto &&[k, v] : root) {
             bool known = false;
             for (auto &s : kSections)
                 known |= (k.str() == s);
             if (!known)
-                error(k.source(), k.str(), "unknown section (expected one of [server], [upstream], "
-                                           "[cache], [memcached], [admin], [log])");
+                error(k.source(), k.str(),
+                      "unknown section (expected one of [server], [upstream], "
+                      "[cache], [memcached], [admin], [log])");
         }
         const std::int64_t i32max = 1 << 30;
         section(root, "server",
@@ -293,9 +294,8 @@ public:
                  {"max_body", size(c.server.maxBody)},
                  {"max_client_connections", integer(c.server.maxClientConnections, 0, i32max)}});
         section(root, "upstream",
-                {{"url", [&](const toml::node &n, const std::string &key) {
-                      upstreamUrl(n, key, c.upstream);
-                  }},
+                {{"url", [&](const toml::node &n,
+                             const std::string &key) { upstreamUrl(n, key, c.upstream); }},
                  {"connect_timeout", duration(c.upstream.connectTimeout, Millis(1))},
                  {"read_timeout", duration(c.upstream.readTimeout, Millis(1))},
                  {"pool_idle_timeout", duration(c.upstream.poolIdleTimeout, Millis(1))},
@@ -305,9 +305,9 @@ public:
         section(root, "cache",
                 {{"seconds", integer(c.cache.seconds, 0, std::int64_t(10) * 365 * 86400)},
                  {"key_prefix", string(c.cache.keyPrefix)},
-                 {"query_strings", choice(c.cache.queryStrings,
-                                          {{"bypass", CacheConfig::QueryStrings::Bypass},
-                                           {"key", CacheConfig::QueryStrings::Key}})},
+                 {"query_strings",
+                  choice(c.cache.queryStrings, {{"bypass", CacheConfig::QueryStrings::Bypass},
+                                                {"key", CacheConfig::QueryStrings::Key}})},
                  {"memory", size(c.cache.memory, 1 << 20)},
                  {"max_object_size", size(c.cache.maxObjectSize, 1024)},
                  {"status_header", string(c.cache.statusHeader)},
@@ -333,7 +333,8 @@ public:
         if (auto *s = root.get("server"); s && s->is_table()) {
             auto *mu = s->as_table()->get("max_uri_size");
             if (mu && c.server.maxUriSize > c.server.maxHeaderSize)
-                error(mu->source(), "server.max_uri_size", "must not exceed server.max_header_size");
+                error(mu->source(), "server.max_uri_size",
+                      "must not exceed server.max_header_size");
         }
         if (!c.cache.statusHeader.empty() &&
             c.cache.statusHeader.find_first_of(" \t\r\n:") != std::string::npos) {

@@ -29,11 +29,11 @@ struct SocketAddress {
 
 struct ServerConfig {
     std::vector<SocketAddress> listen{{"127.0.0.1", 8080, false}};
-    unsigned workers = 0;          // 0 = one per core
-    Millis headerTimeout = 10s;    // whole request head must arrive within this (408)
-    Millis bodyTimeout = 30s;      // gap allowed between request body reads (408)
-    Millis idleTimeout = 60s;      // keep-alive connection with no request in flight
-    Millis drainTimeout = 10s;     // SIGTERM: in-flight requests get this long to finish
+    unsigned workers = 0;                    // 0 = one per core
+    Millis headerTimeout = 10s;              // whole request head must arrive within this (408)
+    Millis bodyTimeout = 30s;                // gap allowed between request body reads (408)
+    Millis idleTimeout = 60s;                // keep-alive connection with no request in flight
+    Millis drainTimeout = 10s;               // SIGTERM: in-flight requests get this long to finish
     std::uint64_t maxHeaderSize = 16 * 1024; // whole request head; 431 beyond
     std::uint64_t maxUriSize = 8 * 1024;     // request target; 414 beyond
     std::uint64_t maxBody = 100ull << 20;    // request body; 413 beyond
@@ -48,11 +48,11 @@ struct UpstreamConfig {
     std::uint16_t port = 8000;      // Tcp
     std::string path;               // Unix: socket path
     Millis connectTimeout = 2s;
-    Millis readTimeout = 30s;      // no response byte from the upstream for this long: 504
-    Millis poolIdleTimeout = 30s;  // idle keep-alive upstream connection is closed after this
-    Millis queueTimeout = 5s;      // waiting for a free upstream connection: 503 after this
-    unsigned maxConnections = 64;  // per worker
-    unsigned maxQueue = 1024;      // per worker; requests beyond get 503 at once
+    Millis readTimeout = 30s;     // no response byte from the upstream for this long: 504
+    Millis poolIdleTimeout = 30s; // idle keep-alive upstream connection is closed after this
+    Millis queueTimeout = 5s;     // waiting for a free upstream connection: 503 after this
+    unsigned maxConnections = 64; // per worker
+    unsigned maxQueue = 1024;     // per worker; requests beyond get 503 at once
 };
 
 struct CacheConfig {

@@ -104,7 +104,8 @@ Result<std::uint64_t> parseSize(std::string_view text) {
     else if (u == "GB")
         mult = 1000 * 1000 * 1000;
     else
-        return Error{"unknown size unit \"" + std::string(u) + "\" (use B, KiB, MiB, GiB, KB, MB, GB)"};
+        return Error{"unknown size unit \"" + std::string(u) +
+                     "\" (use B, KiB, MiB, GiB, KB, MB, GB)"};
     if (n->fracNum != 0 && mult == 1)
         return Error{"a byte count must be whole"};
     auto v = scale(*n, mult);

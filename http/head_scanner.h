@@ -36,7 +36,16 @@ public:
     bool inHead() const { return state_ != State::Done; }
 
 private:
-    enum class State : std::uint8_t { Leading, StartLine, LineStart, Name, Value, Cr, Done, Failed };
+    enum class State : std::uint8_t {
+        Leading,
+        StartLine,
+        LineStart,
+        Name,
+        Value,
+        Cr,
+        Done,
+        Failed
+    };
     Result fail(size_t consumed, int status, const char *reason);
 
     size_t maxHead_, maxTarget_;

@@ -71,8 +71,8 @@ struct RequestHead {
     std::string target; // request-target as sent: "/path?q" (origin-form) or absolute-form
     std::uint8_t versionMajor = 1, versionMinor = 1;
     HeaderList headers;
-    bool keepAlive = true;         // the client's wish per RFC 9112 §9.3 (from llhttp)
-    bool chunked = false;          // Transfer-Encoding: chunked body follows
+    bool keepAlive = true;           // the client's wish per RFC 9112 §9.3 (from llhttp)
+    bool chunked = false;            // Transfer-Encoding: chunked body follows
     std::int64_t contentLength = -1; // -1 when absent
 
     void clear();
@@ -84,7 +84,7 @@ struct ResponseHead {
     std::string reason;
     std::uint8_t versionMajor = 1, versionMinor = 1;
     HeaderList headers;
-    bool keepAlive = true;           // the upstream allows reusing the connection
+    bool keepAlive = true; // the upstream allows reusing the connection
     bool chunked = false;
     std::int64_t contentLength = -1; // -1 when absent (read until close or chunked)
 

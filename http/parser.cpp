@@ -3,7 +3,9 @@
 namespace fc::http {
 
 namespace {
-template <typename P> P &self(llhttp_t *p) { return *static_cast<P *>(p->data); }
+template <typename P> P &self(llhttp_t *p) {
+    return *static_cast<P *>(p->data);
+}
 } // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -99,8 +101,8 @@ int RequestParser::onHeadersComplete(llhttp_t *p) {
     h.versionMinor = llhttp_get_http_minor(p);
     h.keepAlive = llhttp_should_keep_alive(p) != 0;
     h.chunked = (p->flags & F_CHUNKED) != 0;
-    h.contentLength = (p->flags & F_CONTENT_LENGTH) ? static_cast<std::int64_t>(p->content_length)
-                                                     : -1;
+    h.contentLength =
+        (p->flags & F_CONTENT_LENGTH) ? static_cast<std::int64_t>(p->content_length) : -1;
     if (h.chunked)
         h.contentLength = -1;
     if (llhttp_get_method(p) == HTTP_CONNECT) {
@@ -113,9 +115,9 @@ int RequestParser::onHeadersComplete(llhttp_t *p) {
         s.errorReason_ = "only HTTP/1.x is supported";
         return -1;
     }
-    if (h.target.empty() || (h.target[0] != '/' && h.target != "*" &&
-                             h.target.rfind("http://", 0) != 0 &&
-                             h.target.rfind("https://", 0) != 0)) {
+    if (h.target.empty() ||
+        (h.target[0] != '/' && h.target != "*" && h.target.rfind("http://", 0) != 0 &&
+         h.target.rfind("https://", 0) != 0)) {
         s.errorStatus_ = 400;
         s.errorReason_ = "invalid request-target";
         return -1;
@@ -285,9 +287,9 @@ int ResponseParser::onHeadersComplete(llhttp_t *p) {
     h.versionMinor = llhttp_get_http_minor(p);
     h.keepAlive = llhttp_should_keep_alive(p) != 0;
     h.chunked = (p->flags & F_CHUNKED) != 0;
-    h.contentLength =
-        (p->flags & F_CONTENT_LENGTH) && !h.chunked ? static_cast<std::int64_t>(p->content_length)
-                                                    : -1;
+    h.contentLength = (p->flags & F_CONTENT_LENGTH) && !h.chunked
+                          ? static_cast<std::int64_t>(p->content_length)
+                          : -1;
     s.headDone_ = true;
     if (!s.sink_.onResponseHead(h)) {
         s.errorReason_ = "rejected by handler";

@@ -8,8 +8,9 @@ namespace fc::http {
 namespace {
 
 constexpr std::array<std::string_view, 9> kHopByHop = {
-    "connection",        "keep-alive",         "te",      "trailer", "transfer-encoding",
-    "upgrade",           "proxy-connection",   "proxy-authorization", "proxy-authenticate"};
+    "connection",       "keep-alive",          "te",
+    "trailer",          "transfer-encoding",   "upgrade",
+    "proxy-connection", "proxy-authorization", "proxy-authenticate"};
 
 void appendField(std::string &out, std::string_view name, std::string_view value) {
     out.append(name);
@@ -76,7 +77,8 @@ void writeUpstreamRequest(const RequestHead &req, const ForwardInfo &fwd, std::s
     std::string_view target = req.target;
     std::string_view hostFromTarget;
     for (std::string_view scheme : {"http://", "https://"}) {
-        if (target.size() > scheme.size() && equalsIgnoreCase(target.substr(0, scheme.size()), scheme)) {
+        if (target.size() > scheme.size() &&
+            equalsIgnoreCase(target.substr(0, scheme.size()), scheme)) {
             std::string_view rest = target.substr(scheme.size());
             size_t slash = rest.find_first_of("/?");
             hostFromTarget = rest.substr(0, slash);
@@ -212,36 +214,66 @@ void writeClientResponse(const ResponseHead &resp, BodyFraming framing, bool kee
 
 std::string_view reasonPhrase(int status) {
     switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 201: return "Created";
-    case 202: return "Accepted";
-    case 204: return "No Content";
-    case 206: return "Partial Content";
-    case 301: return "Moved Permanently";
-    case 302: return "Found";
-    case 303: return "See Other";
-    case 304: return "Not Modified";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 411: return "Length Required";
-    case 413: return "Content Too Large";
-    case 414: return "URI Too Long";
-    case 417: return "Expectation Failed";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 502: return "Bad Gateway";
-    case 503: return "Service Unavailable";
-    case 504: return "Gateway Timeout";
-    case 505: return "HTTP Version Not Supported";
-    default: return "";
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 206:
+        return "Partial Content";
+    case 301:
+        return "Moved Permanently";
+    case 302:
+        return "Found";
+    case 303:
+        return "See Other";
+    case 304:
+        return "Not Modified";
+    case 307:
+        return "Temporary Redirect";
+    case 308:
+        return "Permanent Redirect";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 411:
+        return "Length Required";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 417:
+        return "Expectation Failed";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 501:
+        return "Not Implemented";
+    case 502:
+        return "Bad Gateway";
+    case 503:
+        return "Service Unavailable";
+    case 504:
+        return "Gateway Timeout";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "";
     }
 }
 

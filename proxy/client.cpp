@@ -32,7 +32,9 @@ bool isIdempotent(std::string_view m) {
 ClientConnection::ClientConnection(Worker &worker)
     : worker_(worker), parser_(*this, limitsFrom(worker.config())) {}
 
-const config::Config &ClientConnection::cfg() const { return worker_.config(); }
+const config::Config &ClientConnection::cfg() const {
+    return worker_.config();
+}
 
 bool ClientConnection::accept(uv_stream_t *server) {
     int rc = uv_tcp_init(worker_.loop(), &handle_);
@@ -109,7 +111,7 @@ void ClientConnection::handleRead(ssize_t n, const uv_buf_t *buf) {
         return;
     }
     if (lingering_)
-        return; // discard what arrives after our last response
+        return;                        // discard what arrives after our last response
     if (timerMode_ == TimerMode::Idle) // first byte of the next request: the head clock starts
         startTimer(TimerMode::Header, cfg().server.headerTimeout);
     else if (timerMode_ == TimerMode::Body)

@@ -201,8 +201,8 @@ int Server::run() {
 
     std::vector<std::unique_ptr<Worker>> pool;
     for (unsigned w = 0; w < workers; ++w)
-        pool.push_back(std::make_unique<Worker>(static_cast<int>(w), cfg_, target,
-                                                std::move(fds[w]), &mc));
+        pool.push_back(
+            std::make_unique<Worker>(static_cast<int>(w), cfg_, target, std::move(fds[w]), &mc));
 
     uv_loop_t loop;
     uv_loop_init(&loop);

@@ -24,7 +24,9 @@ UpstreamPool::UpstreamPool(uv_loop_t *loop, const config::UpstreamConfig &cfg,
     queueTimer_->data = this;
 }
 
-UpstreamPool::~UpstreamPool() { assert(shutdown_ && total_ == 0); }
+UpstreamPool::~UpstreamPool() {
+    assert(shutdown_ && total_ == 0);
+}
 
 void UpstreamPool::acquire(UpstreamUser &user, bool fresh) {
     if (shutdown_) {
@@ -52,8 +54,8 @@ void UpstreamPool::acquire(UpstreamUser &user, bool fresh) {
         user.onUpstreamError(503, "too many requests waiting for an upstream connection", false);
         return;
     }
-    queue_.push_back({&user, uv_now(loop_) + static_cast<uint64_t>(cfg_.queueTimeout.count()),
-                      fresh});
+    queue_.push_back(
+        {&user, uv_now(loop_) + static_cast<uint64_t>(cfg_.queueTimeout.count()), fresh});
     if (queue_.size() == 1)
         armQueueTimer();
 }

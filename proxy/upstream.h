@@ -146,11 +146,11 @@ private:
     http::ResponseParser parser_;
     UpstreamUser *user_ = nullptr;
     State state_ = State::Connecting;
-    bool reused_ = false;     // has served a previous exchange
-    bool gotBytes_ = false;   // any response byte in the current exchange
+    bool reused_ = false;   // has served a previous exchange
+    bool gotBytes_ = false; // any response byte in the current exchange
     bool reading_ = false;
     bool paused_ = false;
-    bool complete_ = false;   // the current response completed
+    bool complete_ = false; // the current response completed
     bool connectFailed_ = false;
     bool inFeed_ = false;         // inside parser_.feed()/finish()
     bool releasePending_ = false; // release() was called from inside the parser

@@ -60,14 +60,18 @@ void Worker::run() {
     uv_run(&loop_, UV_RUN_DEFAULT);
 }
 
-void Worker::requestStop() { uv_async_send(&stopAsync_); }
+void Worker::requestStop() {
+    uv_async_send(&stopAsync_);
+}
 
 void Worker::join() {
     if (thread_.joinable())
         thread_.join();
 }
 
-void Worker::onStop(uv_async_t *a) noexcept { static_cast<Worker *>(a->data)->beginDrain(); }
+void Worker::onStop(uv_async_t *a) noexcept {
+    static_cast<Worker *>(a->data)->beginDrain();
+}
 
 void Worker::beginDrain() {
     if (draining_)
@@ -78,13 +82,13 @@ void Worker::beginDrain() {
     uv_close(reinterpret_cast<uv_handle_t *>(&stopAsync_), nullptr);
     // drain() may close (and untrack) the connection: walk a snapshot of the list.
     std::vector<ClientConnection *> all;
-    for (ClientConnection *c = clients_; c; c = c->next_)
+    for (ClientConnection *c = clients_.head; c; c = c->next_)
         all.push_back(c);
     for (auto *c : all)
         c->drain();
     // memcached clients have nothing in flight between commands: close them now.
-    while (mcClients_)
-        mcClients_->closeNow();
+    while (mcClients_.head)
+        mcClients_.head->closeNow();
     uv_timer_start(&drainTimer_, &Worker::onDrainTimer,
                    static_cast<uint64_t>(cfg_->server.drainTimeout.count()), 0);
     maybeFinish();
@@ -92,10 +96,10 @@ void Worker::beginDrain() {
 
 void Worker::onDrainTimer(uv_timer_t *t) noexcept {
     auto *w = static_cast<Worker *>(t->data);
-    if (w->clientCount_ > 0)
-        FC_WARN("worker %d: drain timeout, closing %zu connections", w->index_, w->clientCount_);
+    if (w->clients_.size > 0)
+        FC_WARN("worker %d: drain timeout, closing %zu connections", w->index_, w->clients_.size);
     std::vector<ClientConnection *> all;
-    for (ClientConnection *c = w->clients_; c; c = c->next_)
+    for (ClientConnection *c = w->clients_.head; c; c = c->next_)
         all.push_back(c);
     for (auto *c : all)
         c->closeNow();
@@ -103,7 +107,7 @@ void Worker::onDrainTimer(uv_timer_t *t) noexcept {
 }
 
 void Worker::maybeFinish() {
-    if (!draining_ || finished_ || clientCount_ > 0)
+    if (!draining_ || finished_ || clients_.size > 0)
         return;
     finished_ = true;
     pool_->shutdown();
@@ -112,42 +116,20 @@ void Worker::maybeFinish() {
 }
 
 void Worker::track(ClientConnection *c) {
-    c->next_ = clients_;
-    c->prev_ = nullptr;
-    if (clients_)
-        clients_->prev_ = c;
-    clients_ = c;
-    ++clientCount_;
+    clients_.push(c);
 }
 
 void Worker::untrack(ClientConnection *c) {
-    if (c->prev_)
-        c->prev_->next_ = c->next_;
-    else
-        clients_ = c->next_;
-    if (c->next_)
-        c->next_->prev_ = c->prev_;
-    c->prev_ = c->next_ = nullptr;
-    --clientCount_;
+    clients_.remove(c);
     maybeFinish();
 }
 
 void Worker::trackMemcache(MemcacheConnection *c) {
-    c->next_ = mcClients_;
-    c->prev_ = nullptr;
-    if (mcClients_)
-        mcClients_->prev_ = c;
-    mcClients_ = c;
+    mcClients_.push(c);
 }
 
 void Worker::untrackMemcache(MemcacheConnection *c) {
-    if (c->prev_)
-        c->prev_->next_ = c->next_;
-    else
-        mcClients_ = c->next_;
-    if (c->next_)
-        c->next_->prev_ = c->prev_;
-    c->prev_ = c->next_ = nullptr;
+    mcClients_.remove(c);
 }
 
 void Worker::onMemcacheConnection(uv_stream_t *server, int status) noexcept {
@@ -187,7 +169,7 @@ void Worker::onConnection(uv_stream_t *server, int status) noexcept {
     if (!c->accept(server))
         return;
     unsigned cap = w->cfg_->server.maxClientConnections;
-    if (cap != 0 && w->clientCount_ > cap)
+    if (cap != 0 && w->clients_.size > cap)
         c->closeNow();
 }
 

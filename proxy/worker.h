@@ -21,6 +21,27 @@ namespace fc::proxy {
 class ClientConnection;
 class MemcacheConnection;
 
+// A doubly-linked list threaded through T::prev_/next_, so a connection can leave it in O(1).
+template <typename T> struct IntrusiveList {
+    T *head = nullptr;
+    std::size_t size = 0;
+    void push(T *c) {
+        c->prev_ = nullptr;
+        c->next_ = head;
+        if (head)
+            head->prev_ = c;
+        head = c;
+        ++size;
+    }
+    void remove(T *c) {
+        (c->prev_ ? c->prev_->next_ : head) = c->next_;
+        if (c->next_)
+            c->next_->prev_ = c->prev_;
+        c->prev_ = c->next_ = nullptr;
+        --size;
+    }
+};
+
 // The bound listening sockets a worker serves; it takes ownership of them.
 struct WorkerSockets {
     std::vector<int> http;
@@ -71,15 +92,14 @@ private:
     std::shared_ptr<const config::Config> cfg_;
     WorkerSockets sockets_;
     cache::ProtocolContext *mc_;
-    MemcacheConnection *mcClients_ = nullptr;
+    IntrusiveList<MemcacheConnection> mcClients_;
     uv_loop_t loop_;
     uv_async_t stopAsync_;
     uv_timer_t drainTimer_;
     std::vector<std::unique_ptr<uv_tcp_t>> listeners_;
     std::unique_ptr<UpstreamPool> pool_;
     std::unique_ptr<char[]> readBuf_;
-    ClientConnection *clients_ = nullptr; // intrusive list head
-    size_t clientCount_ = 0;
+    IntrusiveList<ClientConnection> clients_;
     bool draining_ = false;
     bool finished_ = false;
     uint64_t acceptErrors_ = 0;

@@ -14,7 +14,9 @@ namespace {
 
 using Tokens = std::vector<std::string_view>;
 
-void put(std::string &out, std::string_view s) { out.append(s); }
+void put(std::string &out, std::string_view s) {
+    out.append(s);
+}
 void putNum(std::string &out, std::uint64_t v) {
     char buf[24];
     auto r = std::to_chars(buf, buf + sizeof buf, v);
@@ -50,7 +52,9 @@ bool parseI64(std::string_view s, std::int64_t &v) {
 }
 // Exptimes and lengths: memcached reads them with strtol into an int; we accept any 64-bit value
 // and let the caller range-check (exptimes are clamped by the store).
-bool parseI32(std::string_view s, std::int64_t &v) { return parseI64(s, v); }
+bool parseI32(std::string_view s, std::int64_t &v) {
+    return parseI64(s, v);
+}
 
 void tokenize(std::string_view line, Tokens &tok) {
     tok.clear();
@@ -161,7 +165,9 @@ struct MemcacheSession::Pending {
 };
 
 MemcacheSession::MemcacheSession(ProtocolContext &ctx) : ctx_(ctx) {}
-MemcacheSession::~MemcacheSession() { delete pending_; }
+MemcacheSession::~MemcacheSession() {
+    delete pending_;
+}
 
 MemcacheSession::Status MemcacheSession::feed(const char *data, std::size_t len,
                                               std::size_t &consumed, std::string &out) {
@@ -255,7 +261,8 @@ MemcacheSession::Status MemcacheSession::command(std::string_view line, std::str
             bool valid = n == 2 || (n == 3 && (tok[2] == "0" || noreply)) ||
                          (n == 4 && tok[2] == "0" && noreply);
             if (!valid) {
-                put(out, "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n");
+                put(out,
+                    "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n");
             } else {
                 DeleteStatus r = ctx_.store.remove(tok[1]);
                 if (!noreply)
@@ -443,11 +450,21 @@ void MemcacheSession::finishStore(std::string &out) {
     if (!p.meta) {
         if (!p.noreply) {
             switch (r) {
-            case StoreStatus::Stored: put(out, "STORED\r\n"); break;
-            case StoreStatus::NotStored: put(out, "NOT_STORED\r\n"); break;
-            case StoreStatus::Exists: put(out, "EXISTS\r\n"); break;
-            case StoreStatus::NotFound: put(out, "NOT_FOUND\r\n"); break;
-            case StoreStatus::TooLarge: put(out, "SERVER_ERROR object too large for cache\r\n"); break;
+            case StoreStatus::Stored:
+                put(out, "STORED\r\n");
+                break;
+            case StoreStatus::NotStored:
+                put(out, "NOT_STORED\r\n");
+                break;
+            case StoreStatus::Exists:
+                put(out, "EXISTS\r\n");
+                break;
+            case StoreStatus::NotFound:
+                put(out, "NOT_FOUND\r\n");
+                break;
+            case StoreStatus::TooLarge:
+                put(out, "SERVER_ERROR object too large for cache\r\n");
+                break;
             case StoreStatus::OutOfMemory:
                 put(out, "SERVER_ERROR out of memory storing object\r\n");
                 break;
@@ -457,10 +474,18 @@ void MemcacheSession::finishStore(std::string &out) {
         const MetaFlags &f = p.flags;
         const char *code = "HD";
         switch (r) {
-        case StoreStatus::Stored: code = "HD"; break;
-        case StoreStatus::NotStored: code = "NS"; break;
-        case StoreStatus::Exists: code = "EX"; break;
-        case StoreStatus::NotFound: code = "NF"; break;
+        case StoreStatus::Stored:
+            code = "HD";
+            break;
+        case StoreStatus::NotStored:
+            code = "NS";
+            break;
+        case StoreStatus::Exists:
+            code = "EX";
+            break;
+        case StoreStatus::NotFound:
+            code = "NF";
+            break;
         case StoreStatus::TooLarge:
             put(out, "SERVER_ERROR object too large for cache\r\n");
             code = nullptr;
@@ -515,12 +540,18 @@ void MemcacheSession::textArith(std::string_view *tok, std::size_t n, bool incr,
         putNum(out, result);
         put(out, "\r\n");
         break;
-    case ArithStatus::NotFound: put(out, "NOT_FOUND\r\n"); break;
+    case ArithStatus::NotFound:
+        put(out, "NOT_FOUND\r\n");
+        break;
     case ArithStatus::NonNumeric:
         put(out, "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n");
         break;
-    case ArithStatus::Exists: put(out, "EXISTS\r\n"); break;
-    case ArithStatus::NotStored: put(out, "SERVER_ERROR out of memory\r\n"); break;
+    case ArithStatus::Exists:
+        put(out, "EXISTS\r\n");
+        break;
+    case ArithStatus::NotStored:
+        put(out, "SERVER_ERROR out of memory\r\n");
+        break;
     }
 }
 

@@ -26,10 +26,10 @@ struct ProtocolStats {
 struct ProtocolContext {
     Store &store;
     const Clock &clock;
-    std::int64_t startTime;   // unix time the server started
-    unsigned threads = 1;     // workers serving the protocol
+    std::int64_t startTime; // unix time the server started
+    unsigned threads = 1;   // workers serving the protocol
     unsigned maxConnections = 0;
-    std::string version;      // returned by "version"
+    std::string version; // returned by "version"
     ProtocolStats stats;
     std::atomic<unsigned> verbosity{0};
 
@@ -71,9 +71,9 @@ private:
     void metaDebug(std::string_view *tok, std::size_t n, std::string &out);
 
     ProtocolContext &ctx_;
-    Pending *pending_ = nullptr;    // storage command whose data block is being read
-    std::size_t swallow_ = 0;              // bytes of a refused data block still to discard
-    const char *swallowReply_ = nullptr;   // answer to send once they are discarded
+    Pending *pending_ = nullptr;         // storage command whose data block is being read
+    std::size_t swallow_ = 0;            // bytes of a refused data block still to discard
+    const char *swallowReply_ = nullptr; // answer to send once they are discarded
 };
 
 } // namespace fc::cache

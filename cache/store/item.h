@@ -16,9 +16,9 @@
 namespace fc::cache {
 
 struct Item {
-    Item *hnext;           // hash chain (shard lock)
-    Item *prev, *next;     // eviction queue (shard lock)
-    std::atomic<std::uint64_t> cas;       // changed in place only by md I (relaxed)
+    Item *hnext;                    // hash chain (shard lock)
+    Item *prev, *next;              // eviction queue (shard lock)
+    std::atomic<std::uint64_t> cas; // changed in place only by md I (relaxed)
     std::atomic<std::uint32_t> refs;
     std::uint32_t flags;                  // client flags (opaque to us), immutable
     std::uint32_t valueLen;               // immutable
@@ -42,7 +42,9 @@ static_assert(sizeof(Item) <= 64, "per-item overhead budget is 64 bytes plus the
 
 void freeItem(Item *it) noexcept;
 
-inline void retainItem(Item *it) noexcept { it->refs.fetch_add(1, std::memory_order_relaxed); }
+inline void retainItem(Item *it) noexcept {
+    it->refs.fetch_add(1, std::memory_order_relaxed);
+}
 inline void releaseItem(Item *it) noexcept {
     if (it->refs.fetch_sub(1, std::memory_order_acq_rel) == 1)
         freeItem(it);

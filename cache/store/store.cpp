@@ -63,7 +63,9 @@ struct Queue {
     }
 };
 
-inline std::uint64_t hashKey(std::string_view key) { return XXH3_64bits(key.data(), key.size()); }
+inline std::uint64_t hashKey(std::string_view key) {
+    return XXH3_64bits(key.data(), key.size());
+}
 inline std::size_t footprintOf(const Item *it) {
     return Store::itemFootprint(it->keyLen, it->valueLen);
 }
@@ -159,7 +161,6 @@ std::uint32_t Store::relativeExpiry(std::int64_t exptime) const {
     }
     return relNow() + static_cast<std::uint32_t>(exptime);
 }
-
 
 std::int64_t Store::ttlRemaining(const Item &it) const {
     std::uint32_t e = it.expiresAt.load(std::memory_order_relaxed);
@@ -259,16 +260,23 @@ void Store::dropDead(Shard &s, Item *it, std::uint64_t hash) {
     unlink(s, it, hash);
 }
 
+// The live item for `key`, or nullptr; an expired or flushed one found on the way is dropped
+// (lazy expiry). Shard lock held.
+Item *Store::findLive(Shard &s, std::uint64_t h, std::string_view key) {
+    Item *it = s.find(h, key);
+    if (it && !isLive(*it, relNow())) {
+        dropDead(s, it, h);
+        return nullptr;
+    }
+    return it;
+}
+
 ItemRef Store::lookup(std::string_view key, const GetOptions &o, LookupInfo *info) {
     std::uint64_t h = hashKey(key);
     Shard &s = shardFor(h);
     std::unique_lock lock(s.mu);
     std::uint32_t now = relNow();
-    Item *it = s.find(h, key);
-    if (it && !isLive(*it, now)) {
-        dropDead(s, it, h);
-        it = nullptr;
-    }
+    Item *it = findLive(s, h, key);
     if (!it) {
         if (o.countStats)
             ++s.st.getMisses;
@@ -334,8 +342,8 @@ ItemRef Store::lookup(std::string_view key, const GetOptions &o, LookupInfo *inf
     return ItemRef(it);
 }
 
-StoreStatus Store::store(StoreMode mode, ItemRef &item, std::uint64_t casIn,
-                         std::uint64_t *casOut, bool invalidate) {
+StoreStatus Store::store(StoreMode mode, ItemRef &item, std::uint64_t casIn, std::uint64_t *casOut,
+                         bool invalidate) {
     Item *it = item.get();
     assert(it && !(it->bits & Item::kLinked));
     const bool concat = mode == StoreMode::Append || mode == StoreMode::Prepend;
@@ -345,11 +353,7 @@ StoreStatus Store::store(StoreMode mode, ItemRef &item, std::uint64_t casIn,
     Shard &s = shardFor(h);
     std::unique_lock lock(s.mu);
     std::uint32_t now = relNow();
-    Item *old = s.find(h, it->key());
-    if (old && !isLive(*old, now)) {
-        dropDead(s, old, h);
-        old = nullptr;
-    }
+    Item *old = findLive(s, h, it->key());
     if (casIn != 0) {
         if (!old) {
             ++s.st.casMisses;
@@ -386,9 +390,9 @@ StoreStatus Store::store(StoreMode mode, ItemRef &item, std::uint64_t casIn,
         if (len > cfg_.itemSizeMax)
             return StoreStatus::TooLarge;
         // The old item keeps its flags and expiry (protocol.txt: append ignores them).
-        Item *combined = newItem(it->key(), old->flags,
-                                 old->expiresAt.load(std::memory_order_relaxed),
-                                 static_cast<std::uint32_t>(len));
+        Item *combined =
+            newItem(it->key(), old->flags, old->expiresAt.load(std::memory_order_relaxed),
+                    static_cast<std::uint32_t>(len));
         if (!combined)
             return StoreStatus::OutOfMemory;
         std::string_view a = mode == StoreMode::Append ? old->value() : it->value();
@@ -417,11 +421,7 @@ DeleteStatus Store::remove(std::string_view key, std::uint64_t casIn) {
     std::uint64_t h = hashKey(key);
     Shard &s = shardFor(h);
     std::lock_guard lock(s.mu);
-    Item *it = s.find(h, key);
-    if (it && !isLive(*it, relNow())) {
-        dropDead(s, it, h);
-        it = nullptr;
-    }
+    Item *it = findLive(s, h, key);
     if (!it) {
         ++s.st.deleteMisses;
         return DeleteStatus::NotFound;
@@ -438,11 +438,7 @@ DeleteStatus Store::invalidate(std::string_view key, std::uint64_t casIn, bool s
     std::uint64_t h = hashKey(key);
     Shard &s = shardFor(h);
     std::lock_guard lock(s.mu);
-    Item *it = s.find(h, key);
-    if (it && !isLive(*it, relNow())) {
-        dropDead(s, it, h);
-        it = nullptr;
-    }
+    Item *it = findLive(s, h, key);
     if (!it) {
         ++s.st.deleteMisses;
         return DeleteStatus::NotFound;
@@ -479,11 +475,7 @@ ArithStatus Store::arithmetic(std::string_view key, bool incr, std::uint64_t del
     std::uint64_t h = hashKey(key);
     Shard &s = shardFor(h);
     std::unique_lock lock(s.mu);
-    Item *old = s.find(h, key);
-    if (old && !isLive(*old, relNow())) {
-        dropDead(s, old, h);
-        old = nullptr;
-    }
+    Item *old = findLive(s, h, key);
     std::uint64_t value;
     std::uint32_t flags = 0, expiresAt;
     if (!old) {
@@ -532,12 +524,8 @@ TouchStatus Store::touch(std::string_view key, std::int64_t exptime) {
     std::uint64_t h = hashKey(key);
     Shard &s = shardFor(h);
     std::lock_guard lock(s.mu);
-    Item *it = s.find(h, key);
     std::uint32_t now = relNow();
-    if (it && !isLive(*it, now)) {
-        dropDead(s, it, h);
-        it = nullptr;
-    }
+    Item *it = findLive(s, h, key);
     if (!it) {
         ++s.st.touchMisses;
         return TouchStatus::NotFound;
@@ -587,7 +575,8 @@ bool Store::evictOne() {
         // its tail.
         for (int guard = 0; guard < 1 << 16; ++guard) {
             const bool fromSmall =
-                s.small.tail && (s.small.bytes * 10 > (s.small.bytes + s.main.bytes) || !s.main.tail);
+                s.small.tail &&
+                (s.small.bytes * 10 > (s.small.bytes + s.main.bytes) || !s.main.tail);
             Item *victim = fromSmall ? s.small.tail : s.main.tail;
             if (!victim)
                 break;

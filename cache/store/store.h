@@ -66,10 +66,10 @@ struct StoreStats {
 
 // What a lookup may report besides the item (meta protocol needs them).
 struct LookupInfo {
-    bool hitBefore = false;     // the item had been fetched before this lookup
+    bool hitBefore = false; // the item had been fetched before this lookup
     std::uint32_t lastAccessAgo = 0;
-    bool stale = false;         // marked invalid by md I / ms I
-    bool won = false;           // this caller won the right to recache (N / R / stale)
+    bool stale = false; // marked invalid by md I / ms I
+    bool won = false;   // this caller won the right to recache (N / R / stale)
     bool wonAlreadySent = false;
 };
 
@@ -152,6 +152,7 @@ private:
     void link(Shard &s, Item *it, std::uint64_t hash);
     void unlink(Shard &s, Item *it, std::uint64_t hash);
     void dropDead(Shard &s, Item *it, std::uint64_t hash);
+    Item *findLive(Shard &s, std::uint64_t hash, std::string_view key);
 
     StoreConfig cfg_;
     const Clock &clock_;

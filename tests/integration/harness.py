@@ -26,6 +26,15 @@ def asan_build():
         return False
 
 
+def rss_kib(pid):
+    """Resident memory of a process, in KiB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
 def free_port_closed():
     """A loopback port that nothing listens on (bound, read, closed)."""
     s = socket.socket()

@@ -7,7 +7,7 @@ import tempfile
 import time
 import unittest
 
-from harness import Frontcache, Origin, Reader, asan_build, get, request
+from harness import Frontcache, Origin, Reader, asan_build, get, request, rss_kib
 
 # ASan keeps freed memory in a quarantine (scripts/dev caps it at 32 MiB) and adds shadow memory,
 # so the memory bounds below are looser in the asan preset; the dev preset checks the real bound.
@@ -186,13 +186,6 @@ class PassThrough(unittest.TestCase):
         self.assertEqual(resp.status, 200)
         self.assertEqual(resp.body, b"hello")
 
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 class UnixAndIPv6(unittest.TestCase):

@@ -6,7 +6,7 @@ import resource
 import time
 import unittest
 
-from harness import Frontcache, Origin, Reader, asan_build, get, request
+from harness import Frontcache, Origin, Reader, asan_build, get, request, rss_kib
 
 
 class Smuggling(unittest.TestCase):
@@ -174,13 +174,6 @@ def cpu_seconds(pid):
         fields = f.read().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
-
-def rss_kib(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 if __name__ == "__main__":

@@ -49,8 +49,9 @@ std::string everySplit(const std::string &input) {
 } // namespace
 
 TEST_CASE("storage and retrieval, split at every byte") {
-    std::string out = everySplit("set a 5 0 3\r\nabc\r\nadd a 0 0 1\r\nx\r\nappend a 0 0 2\r\nde\r\n"
-                                 "get a b\r\ndelete a\r\ndelete a\r\nget a\r\n");
+    std::string out =
+        everySplit("set a 5 0 3\r\nabc\r\nadd a 0 0 1\r\nx\r\nappend a 0 0 2\r\nde\r\n"
+                   "get a b\r\ndelete a\r\ndelete a\r\nget a\r\n");
     CHECK(out == "STORED\r\nNOT_STORED\r\nSTORED\r\nVALUE a 5 5\r\nabcde\r\nEND\r\n"
                  "DELETED\r\nNOT_FOUND\r\nEND\r\n");
 }
@@ -70,7 +71,8 @@ TEST_CASE("errors worded as memcached words them") {
     CHECK(everySplit("bogus\r\n") == "ERROR\r\n");
     CHECK(everySplit("\r\n") == "ERROR\r\n");
     CHECK(everySplit("set k 0 0 2\r\nabcd\r\n") == "CLIENT_ERROR bad data chunk\r\nERROR\r\n");
-    CHECK(everySplit("set k x 0 1\r\na\r\n") == "CLIENT_ERROR bad command line format\r\nERROR\r\n");
+    CHECK(everySplit("set k x 0 1\r\na\r\n") ==
+          "CLIENT_ERROR bad command line format\r\nERROR\r\n");
     CHECK(everySplit("get " + std::string(251, 'k') + "\r\n") ==
           "CLIENT_ERROR bad command line format\r\n");
     CHECK(everySplit("incr k abc\r\n") == "CLIENT_ERROR invalid numeric delta argument\r\n");
@@ -82,8 +84,8 @@ TEST_CASE("errors worded as memcached words them") {
     // An oversized value is swallowed and refused; the connection stays usable.
     std::string big(2 << 20, 'z');
     Fixture f;
-    CHECK(run(f.ctx, "set big 0 0 " + std::to_string(big.size()) + "\r\n" + big +
-                         "\r\nget big\r\n") ==
+    CHECK(run(f.ctx,
+              "set big 0 0 " + std::to_string(big.size()) + "\r\n" + big + "\r\nget big\r\n") ==
           "SERVER_ERROR object too large for cache\r\nEND\r\n");
 }
 
@@ -122,8 +124,7 @@ TEST_CASE("meta commands") {
     std::string out = everySplit("set k 0 0 1\r\na\r\nmd k I\r\nmg k v\r\nmg k v\r\n");
     CHECK(out == "STORED\r\nHD\r\nVA 1 X W\r\na\r\nVA 1 Z X\r\na\r\n");
     // Vivify on miss.
-    CHECK(everySplit("mg f N30 v t\r\nmg f N30 v t\r\n") ==
-          "VA 0 t30 W\r\n\r\nVA 0 t30 Z\r\n\r\n");
+    CHECK(everySplit("mg f N30 v t\r\nmg f N30 v t\r\n") == "VA 0 t30 W\r\n\r\nVA 0 t30 Z\r\n\r\n");
 }
 
 TEST_CASE("flush_all and quit") {
@@ -135,9 +136,10 @@ TEST_CASE("stats use memcached's names") {
     Fixture f;
     run(f.ctx, "set a 0 0 1\r\n1\r\nget a\r\nget b\r\n");
     std::string s = run(f.ctx, "stats\r\n");
-    for (const char *name : {"STAT get_hits 1\r\n", "STAT get_misses 1\r\n", "STAT curr_items 1\r\n",
-                             "STAT total_items 1\r\n", "STAT cmd_get 2\r\n", "STAT cmd_set 1\r\n",
-                             "STAT limit_maxbytes 67108864\r\n", "STAT evictions 0\r\n"})
+    for (const char *name :
+         {"STAT get_hits 1\r\n", "STAT get_misses 1\r\n", "STAT curr_items 1\r\n",
+          "STAT total_items 1\r\n", "STAT cmd_get 2\r\n", "STAT cmd_set 1\r\n",
+          "STAT limit_maxbytes 67108864\r\n", "STAT evictions 0\r\n"})
         CHECK(s.find(name) != std::string::npos);
     CHECK(s.substr(s.size() - 5) == "END\r\n");
     CHECK(run(f.ctx, "stats settings\r\n").find("STAT item_size_max 1048576\r\n") !=

@@ -10,8 +10,8 @@ using namespace fc::cache;
 
 namespace {
 StoreStatus put(Store &s, std::string_view key, std::string_view value, std::int64_t exptime = 0,
-                StoreMode mode = StoreMode::Set, std::uint32_t flags = 0,
-                std::uint64_t cas = 0, std::uint64_t *casOut = nullptr) {
+                StoreMode mode = StoreMode::Set, std::uint32_t flags = 0, std::uint64_t cas = 0,
+                std::uint64_t *casOut = nullptr) {
     ItemRef it = s.allocate(key, flags, exptime, static_cast<std::uint32_t>(value.size()));
     if (!it)
         return StoreStatus::TooLarge;

@@ -163,7 +163,8 @@ TEST_CASE("errors name file, line, column and key") {
 }
 
 TEST_CASE("every error is reported, not just the first") {
-    auto r = loadConfigString("[server]\nworkers = \"x\"\nfoo = 1\n[upstream]\nurl = 5\n", "m.toml");
+    auto r =
+        loadConfigString("[server]\nworkers = \"x\"\nfoo = 1\n[upstream]\nurl = 5\n", "m.toml");
     CHECK_FALSE(r.config);
     CHECK(r.errors.size() == 3);
 }

@@ -45,8 +45,8 @@ TEST_CASE("leading empty lines are tolerated") {
 
 TEST_CASE("hardening rows from design.md are rejected with 400 at every split") {
     const char *bad[] = {
-        "GET / HTTP/1.1\r\n: x\r\n\r\n",                  // empty field name
-        "GET / HTTP/1.1\r\nHost : a\r\n\r\n",             // whitespace before the colon
+        "GET / HTTP/1.1\r\n: x\r\n\r\n",                   // empty field name
+        "GET / HTTP/1.1\r\nHost : a\r\n\r\n",              // whitespace before the colon
         "GET / HTTP/1.1\r\nHost: a\r\nX: a\r\n b\r\n\r\n", // obs-fold
         "GET / HTTP/1.1\r\nHost: a\r\n\rX\r\n\r\n",        // bare CR after a header line
         "GET / HTTP/1.1\r\nHost: a\rX: b\r\n\r\n",         // bare CR in a value

@@ -164,11 +164,10 @@ TEST_CASE("limits give 413, 414, 431, 405, 505") {
                         "6\r\nabcdef\r\n6\r\nghijkl\r\n0\r\n\r\n",
                         l)
               .status == 413);
-    CHECK(parseEveryWay("GET /" + std::string(400, 'x') + " HTTP/1.1\r\nHost: a\r\n\r\n", l)
-              .status == 414);
-    CHECK(parseEveryWay("GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(2000, 'y') +
-                            "\r\n\r\n",
-                        l)
+    CHECK(
+        parseEveryWay("GET /" + std::string(400, 'x') + " HTTP/1.1\r\nHost: a\r\n\r\n", l).status ==
+        414);
+    CHECK(parseEveryWay("GET / HTTP/1.1\r\nHost: a\r\nX: " + std::string(2000, 'y') + "\r\n\r\n", l)
               .status == 431);
     CHECK(parseEveryWay("CONNECT a:443 HTTP/1.1\r\nHost: a\r\n\r\n").status == 405);
     CHECK(parseEveryWay("GET / HTTP/2.0\r\nHost: a\r\n\r\n").status != 0);
@@ -253,14 +252,14 @@ TEST_CASE("HEAD response has no body despite Content-Length") {
 }
 
 TEST_CASE("1xx responses are skipped") {
-    CHECK(responseEveryWay("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: x\r\n\r\n"
-                           "HTTP/1.1 204 No Content\r\n\r\n") ==
-          "HEAD 204 No Content ka\nBODY \nEND\n");
+    CHECK(responseEveryWay(
+              "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: x\r\n\r\n"
+              "HTTP/1.1 204 No Content\r\n\r\n") == "HEAD 204 No Content ka\nBODY \nEND\n");
 }
 
 TEST_CASE("truncated body is an error at EOF") {
-    std::string r = responseEveryWay("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello", false,
-                                     true);
+    std::string r =
+        responseEveryWay("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello", false, true);
     CHECK(r.find("ERROR") != std::string::npos);
     CHECK(r.find("END") == std::string::npos);
     CHECK(responseEveryWay("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab", false,
