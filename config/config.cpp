@@ -198,6 +198,22 @@ public:
         };
     }
 
+    Handler stringList(std::vector<std::string> &out) {
+        return [this, &out](const toml::node &n, const std::string &key) {
+            auto arr = n.as_array();
+            if (!arr)
+                return error(n.source(), key, "expected a list of strings");
+            std::vector<std::string> v;
+            for (auto &e : *arr) {
+                auto s = e.as_string();
+                if (!s || s->get().empty())
+                    return error(e.source(), key, "expected a list of non-empty strings");
+                v.push_back(s->get());
+            }
+            out = std::move(v);
+        };
+    }
+
     template <typename E> Handler choice(E &out, std::vector<std::pair<std::string, E>> options) {
         return [this, &out, options](const toml::node &n, const std::string &key) {
             std::string expected;
@@ -314,7 +330,10 @@ public:
                  {"grace", duration(c.cache.grace)},
                  {"stale_if_error", duration(c.cache.staleIfError)},
                  {"lock_timeout", duration(c.cache.lockTimeout)},
-                 {"store_set_cookie", boolean(c.cache.storeSetCookie)}});
+                 {"store_set_cookie", boolean(c.cache.storeSetCookie)},
+                 {"cache_status", boolean(c.cache.cacheStatus)},
+                 {"bypass_paths", stringList(c.cache.bypassPaths)},
+                 {"bypass_cookies", stringList(c.cache.bypassCookies)}});
         section(root, "memcached", {{"listen", address(c.memcached.listen)}});
         section(root, "admin", {{"listen", address(c.admin.listen)}});
         section(root, "log",
@@ -335,6 +354,12 @@ public:
             if (mu && c.server.maxUriSize > c.server.maxHeaderSize)
                 error(mu->source(), "server.max_uri_size",
                       "must not exceed server.max_header_size");
+        }
+        if (c.cache.keyPrefix.size() > 100 ||
+            c.cache.keyPrefix.find_first_of(" \t\r\n") != std::string::npos) {
+            error(root.get("cache")->as_table()->get("key_prefix")->source(), "cache.key_prefix",
+                  "at most 100 characters, no spaces (cache keys must stay within memcached's "
+                  "250 bytes)");
         }
         if (!c.cache.statusHeader.empty() &&
             c.cache.statusHeader.find_first_of(" \t\r\n:") != std::string::npos) {

@@ -67,6 +67,9 @@ struct CacheConfig {
     Millis staleIfError = 300s;
     Millis lockTimeout = 5s;
     bool storeSetCookie = false;
+    bool cacheStatus = true;                // RFC 9211 Cache-Status header on responses
+    std::vector<std::string> bypassPaths;   // path prefixes never cached
+    std::vector<std::string> bypassCookies; // requests carrying one of these cookies are passed
 };
 
 struct MemcachedConfig {

@@ -157,9 +157,8 @@ BodyFraming chooseResponseFraming(const ResponseHead &resp, bool requestWasHead,
     return clientIs11 ? BodyFraming::Chunked : BodyFraming::Close;
 }
 
-void writeClientResponse(const ResponseHead &resp, BodyFraming framing, bool keepAlive,
-                         bool clientIs10, std::string_view via, std::string_view extra,
-                         std::string &out) {
+void writeResponseHead(const ResponseHead &resp, bool dropLength, std::string_view via,
+                       std::string &out) {
     out.append("HTTP/1.1 ");
     appendNumber(out, static_cast<std::uint64_t>(resp.status));
     out.push_back(' ');
@@ -171,7 +170,7 @@ void writeClientResponse(const ResponseHead &resp, BodyFraming framing, bool kee
     resp.headers.forEach([&](std::string_view n, std::string_view v) {
         if (isHopByHop(n, conn))
             return;
-        if (framing != BodyFraming::None && equalsIgnoreCase(n, "content-length"))
+        if (dropLength && equalsIgnoreCase(n, "content-length"))
             return;
         if (equalsIgnoreCase(n, "via")) {
             if (!sawVia)
@@ -191,6 +190,12 @@ void writeClientResponse(const ResponseHead &resp, BodyFraming framing, bool kee
     } else if (sawVia) {
         appendField(out, "Via", upstreamVia);
     }
+}
+
+void writeClientResponse(const ResponseHead &resp, BodyFraming framing, bool keepAlive,
+                         bool clientIs10, std::string_view via, std::string_view extra,
+                         std::string &out) {
+    writeResponseHead(resp, framing != BodyFraming::None, via, out);
     switch (framing) {
     case BodyFraming::ContentLength:
         out.append("Content-Length: ");

@@ -43,6 +43,12 @@ enum class BodyFraming {
 BodyFraming chooseResponseFraming(const ResponseHead &resp, bool requestWasHead,
                                   const RequestHead &req);
 
+// Writes the status line and the end-to-end header fields (hop-by-hop removed, Via added), each
+// ending in CRLF, without framing fields, Connection or the blank line. With `dropLength`,
+// Content-Length is left out too. This is also the head a stored page keeps.
+void writeResponseHead(const ResponseHead &resp, bool dropLength, std::string_view via,
+                       std::string &out);
+
 // Writes the response head to send to the client. `keepAlive` says whether the connection
 // stays open after this response; `extra` is appended verbatim (each field ending in CRLF).
 void writeClientResponse(const ResponseHead &resp, BodyFraming framing, bool keepAlive,

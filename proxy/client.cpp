@@ -3,7 +3,11 @@
 #include <arpa/inet.h>
 
 #include <cassert>
+#include <charconv>
+#include <cstring>
 
+#include "http/cache_control.h"
+#include "http/date.h"
 #include "proxy/log.h"
 #include "proxy/stream_write.h"
 #include "proxy/worker.h"
@@ -130,6 +134,11 @@ void ClientConnection::handleRead(ssize_t n, const uv_buf_t *buf) {
 void ClientConnection::processPending() {
     if (closing_ || pending_.empty())
         return;
+    // The previous exchange is over. If it ended inside the parser's own callback (a cache hit
+    // answered before onRequestComplete returned), the parser paused only after finishExchange's
+    // resume(): resume here, where it is certainly paused.
+    if (!inExchange_)
+        parser_.resume();
     // consume() may append leftovers to pending_, so feed from a swapped-out buffer.
     std::string data;
     data.swap(pending_);
@@ -149,8 +158,11 @@ void ClientConnection::consume(const char *data, size_t len) {
         case http::ParseStatus::NeedMore:
             return;
         case http::ParseStatus::Paused:
-            // A request completed; what follows waits until its response is done.
+            // A request completed; what follows waits until its response is done. If it is done
+            // already (a cache hit answered inside the parser's callback), go on next turn.
             pending_.append(data + r.consumed, len - r.consumed);
+            if (!inExchange_ && !closing_ && !lingering_ && !pending_.empty())
+                startTimer(TimerMode::Deferred, config::Millis(0));
             return;
         case http::ParseStatus::Error:
             if (parser_.errorStatus() != 0)
@@ -179,6 +191,19 @@ bool ClientConnection::onRequestHead(http::RequestHead &head) {
         // RFC 9110 §10.1.1: we are ready for the body; say so instead of making the client wait.
         if (requestHasBody_ && head.versionMinor >= 1)
             write("HTTP/1.1 100 Continue\r\n\r\n");
+    }
+    // FetchFromCacheMiddleware: look the page up before troubling the application.
+    auto &counters = worker_.counters();
+    lookedUp_ = storing_ = false;
+    notStored_ = cache::NotStored::None;
+    bypass_ = cache::classify(head, worker_.cache().policy);
+    if (bypass_ == cache::Bypass::None) {
+        if (lookup(head))
+            return !closing_;
+        lookedUp_ = true;
+        counters.inc(counters.misses);
+    } else {
+        counters.inc(counters.bypass[static_cast<int>(bypass_)]);
     }
     upstreamHead_.clear();
     http::writeUpstreamRequest(head, http::ForwardInfo{peer_}, upstreamHead_);
@@ -249,21 +274,41 @@ void ClientConnection::onUpstreamReady(UpstreamConnection &conn) {
 }
 
 bool ClientConnection::onUpstreamHead(http::ResponseHead &resp) {
-    if (closing_)
+    if (closing_ && !lookedUp_)
         return false;
+    if (lookedUp_)
+        planStore(resp); // UpdateCacheMiddleware: decide, and patch the headers both ways
+    if (closing_)
+        return storing_; // the client left: keep fetching only to store the page
     http::RequestHead &req = parser_.head();
     framing_ = http::chooseResponseFraming(resp, isHead_, req);
     if (framing_ == http::BodyFraming::Close)
         keepAlive_ = false;
     if (!requestComplete_ && requestHasBody_)
         keepAlive_ = false; // answered before the body ended: the rest cannot be skipped safely
+    std::string extra;
+    appendStatusHeaders(extra, lookedUp_ ? "MISS" : "BYPASS",
+                        lookedUp_ ? (notStored_ == cache::NotStored::None
+                                         ? std::string_view()
+                                         : cache::notStoredName(notStored_))
+                                  : cache::bypassName(bypass_));
     http::writeClientResponse(resp, framing_, keepAlive_, req.versionMinor == 0, "1.1 frontcache",
-                              {}, out_); // flushed with the first body bytes
+                              extra, out_); // flushed with the first body bytes
     responseStarted_ = true;
     return true;
 }
 
 void ClientConnection::onUpstreamBody(std::string_view piece) {
+    if (storing_) {
+        if (storeBody_.size() + piece.size() > worker_.cache().policy.maxObjectSize) {
+            storing_ = false; // streamed on, never stored
+            notStored_ = cache::NotStored::TooBig;
+            worker_.counters().inc(worker_.counters().notStored[static_cast<int>(notStored_)]);
+            std::string().swap(storeBody_);
+        } else {
+            storeBody_.append(piece);
+        }
+    }
     if (closing_)
         return;
     // Batched in out_ and flushed once per upstream read (onUpstreamReadDone).
@@ -277,12 +322,20 @@ void ClientConnection::onUpstreamBody(std::string_view piece) {
 }
 
 void ClientConnection::onUpstreamComplete(bool reusable) {
-    if (framing_ == http::BodyFraming::Chunked)
-        out_.append("0\r\n\r\n");
-    flush();
+    if (storing_)
+        commitStore(); // the whole body arrived intact
     UpstreamConnection *u = upstream_;
     upstream_ = nullptr;
     upstreamPaused_ = false;
+    if (closing_) { // a fetch that outlived its client (it was cacheable)
+        if (u)
+            u->release(reusable && requestComplete_);
+        maybeDelete();
+        return;
+    }
+    if (framing_ == http::BodyFraming::Chunked)
+        out_.append("0\r\n\r\n");
+    flush();
     if (u)
         u->release(reusable && requestComplete_);
     responseFinished();
@@ -291,8 +344,16 @@ void ClientConnection::onUpstreamComplete(bool reusable) {
 void ClientConnection::onUpstreamError(int status, const char *reason, bool retryable) {
     upstream_ = nullptr;
     upstreamPaused_ = false;
-    if (closing_)
+    if (storing_) { // cut short: a truncated page is never stored
+        storing_ = false;
+        notStored_ = cache::NotStored::Truncated;
+        worker_.counters().inc(worker_.counters().notStored[static_cast<int>(notStored_)]);
+        std::string().swap(storeBody_);
+    }
+    if (closing_) {
+        maybeDelete();
         return;
+    }
     http::RequestHead &req = parser_.head();
     if (retryable && !retried_ && !requestHasBody_ && !responseStarted_ &&
         isIdempotent(req.method)) {
@@ -418,7 +479,11 @@ void ClientConnection::closeNow() {
     if (closing_)
         return;
     closing_ = true;
-    if (upstream_) {
+    // A client that goes away does not stop a cacheable fetch: other clients want the page.
+    // It is finished (and stored) without a client, unless the worker is shutting down.
+    const bool keepFetching = upstream_ && lookedUp_ && !worker_.draining() &&
+                              (storing_ || !responseStarted_);
+    if (upstream_ && !keepFetching) {
         upstream_->abort();
         upstream_ = nullptr;
     }
@@ -434,8 +499,15 @@ void ClientConnection::closeNow() {
 
 void ClientConnection::onClose(uv_handle_t *h) noexcept {
     auto *c = static_cast<ClientConnection *>(h->data);
-    if (--c->openHandles_ == 0)
-        delete c;
+    if (--c->openHandles_ == 0) {
+        c->handlesClosed_ = true;
+        c->maybeDelete();
+    }
+}
+
+void ClientConnection::maybeDelete() {
+    if (handlesClosed_ && !upstream_)
+        delete this;
 }
 
 // --- writing ----------------------------------------------------------------------------------
@@ -450,7 +522,11 @@ void ClientConnection::write(std::string_view data) {
 }
 
 void ClientConnection::flush() {
-    if (closing_ || out_.empty())
+    if (closing_) {
+        out_.clear();
+        return;
+    }
+    if (out_.empty())
         return;
     int rc = streamWrite(reinterpret_cast<uv_stream_t *>(&handle_), out_, this,
                          &ClientConnection::onWrite);
@@ -517,6 +593,213 @@ void ClientConnection::onTimer(uv_timer_t *t) noexcept {
     case TimerMode::None:
         break;
     }
+}
+
+// --- the cache ----------------------------------------------------------------------------------
+
+// FetchFromCacheMiddleware.process_request: header key -> Vary list -> page key -> page.
+// Returns true if the request was answered from the store.
+bool ClientConnection::lookup(http::RequestHead &head) {
+    const CacheContext &cc = worker_.cache();
+    uri_.clear();
+    cache::absoluteUri(head, cc.policy, uri_);
+    key_.clear();
+    cache::headerKey(cc.policy, uri_, key_);
+    cache::ItemRef varyItem = cc.store->get(key_);
+    if (!varyItem)
+        return false; // "no cache information, need to rebuild"
+    // HEAD looks up the GET entry first, then its own (get_cache_key with method='HEAD').
+    for (std::string_view method : {std::string_view("GET"), std::string_view("HEAD")}) {
+        if (method == "HEAD" && !isHead_)
+            break;
+        key_.clear();
+        cache::pageKey(cc.policy, method, uri_, varyItem->value(), head.headers, key_);
+        cache::ItemRef page = cc.store->get(key_);
+        cache::PageView view;
+        if (page && cache::decodePage(page->value(), view)) {
+            serveHit(std::move(page), view, head);
+            return true;
+        }
+    }
+    return false;
+}
+
+void ClientConnection::appendStatusHeaders(std::string &out, const char *xcache,
+                                           std::string_view detail) {
+    const CacheContext &cc = worker_.cache();
+    if (!cc.statusHeader.empty()) {
+        out.append(cc.statusHeader);
+        out.append(": ");
+        out.append(xcache);
+        out.append("\r\n");
+    }
+    if (!cc.cacheStatus)
+        return;
+    // RFC 9211: "frontcache; hit" or "frontcache; fwd=uri-miss" / "fwd=bypass", with a detail.
+    out.append("Cache-Status: frontcache; ");
+    if (xcache[0] == 'H')
+        out.append("hit");
+    else
+        out.append(xcache[0] == 'M' ? "fwd=uri-miss" : "fwd=bypass");
+    if (!detail.empty()) {
+        out.append("; detail=");
+        out.append(detail);
+    }
+    out.append("\r\n");
+}
+
+// A hit: [stored head][Age, status headers, Connection, blank line][body] in one writev from
+// the item's memory; 304 instead when the client's validators match.
+void ClientConnection::serveHit(cache::ItemRef page, const cache::PageView &v,
+                                const http::RequestHead &req) {
+    const CacheContext &cc = worker_.cache();
+    auto &counters = worker_.counters();
+    waitingForUpstream_ = false;
+    responseStarted_ = true;
+    const std::int64_t now = cc.clock->now();
+    // Conditional GET (RFC 9110 §13.1.2, §13.1.3; If-None-Match wins over If-Modified-Since).
+    bool notModified = false;
+    if (auto inm = req.headers.get("if-none-match")) {
+        notModified = http::ifNoneMatchMatches(*inm, v.etag);
+    } else if (auto ims = req.headers.get("if-modified-since")) {
+        auto t = http::parseHttpDate(*ims);
+        notModified = t && v.lastModified != 0 && v.lastModified <= *t;
+    }
+    dynHead_.clear();
+    if (notModified) {
+        // 304 carries the validators and caching fields of the stored response, no body.
+        dynHead_.append("HTTP/1.1 304 Not Modified\r\n");
+        std::string_view h = v.head;
+        std::size_t eol = h.find("\r\n");
+        h.remove_prefix(eol == std::string_view::npos ? h.size() : eol + 2);
+        while (!h.empty()) {
+            eol = h.find("\r\n");
+            std::string_view line = h.substr(0, eol);
+            std::string_view name = line.substr(0, line.find(':'));
+            for (std::string_view keep : {"etag", "last-modified", "cache-control", "expires",
+                                          "vary", "date", "content-location"})
+                if (http::equalsIgnoreCase(name, keep)) {
+                    dynHead_.append(line);
+                    dynHead_.append("\r\n");
+                }
+            if (eol == std::string_view::npos)
+                break;
+            h.remove_prefix(eol + 2);
+        }
+    }
+    char num[24];
+    auto r = std::to_chars(num, num + sizeof num, now > v.storedAt ? now - v.storedAt : 0);
+    dynHead_.append("Age: ");
+    dynHead_.append(num, static_cast<std::size_t>(r.ptr - num));
+    dynHead_.append("\r\n");
+    appendStatusHeaders(dynHead_, "HIT", {});
+    if (!keepAlive_)
+        dynHead_.append("Connection: close\r\n");
+    else if (req.versionMinor == 0)
+        dynHead_.append("Connection: keep-alive\r\n");
+    dynHead_.append("\r\n");
+
+    flush(); // anything queued before (never the case for a bodyless GET) goes first
+    std::string_view parts[3];
+    std::size_t n = 0;
+    unsigned inItem = 0;
+    std::uint64_t bytes = dynHead_.size();
+    if (!notModified) {
+        parts[n] = v.head;
+        inItem |= 1u << n++;
+        bytes += v.head.size();
+    }
+    parts[n++] = dynHead_;
+    if (!notModified && !isHead_ && !v.body.empty()) {
+        parts[n] = v.body;
+        inItem |= 1u << n++;
+        bytes += v.body.size();
+    }
+    counters.inc(notModified ? counters.notModified : counters.hits);
+    counters.inc(counters.bytesFromCache, bytes);
+    if (streamWriteHeld(reinterpret_cast<uv_stream_t *>(&handle_), parts, n, inItem,
+                        std::move(page), this, &ClientConnection::onWrite) < 0) {
+        closeNow();
+        return;
+    }
+    responseFinished();
+}
+
+// UpdateCacheMiddleware.process_response, at the response head: decide whether the page will be
+// stored, and patch its headers (Expires, Cache-Control max-age) for the client and the store.
+void ClientConnection::planStore(http::ResponseHead &resp) {
+    const CacheContext &cc = worker_.cache();
+    auto &counters = worker_.counters();
+    const http::RequestHead &req = parser_.head();
+    cache::StoreDecision d = cache::decideStore(req, resp.status, resp.headers, cc.policy);
+    storeVary_.clear();
+    if (d.reason == cache::NotStored::None && !cache::varyHeaderList(resp.headers, storeVary_))
+        d.reason = cache::NotStored::VaryStar;
+    if (d.reason == cache::NotStored::None && resp.contentLength >= 0 && !isHead_ &&
+        static_cast<std::uint64_t>(resp.contentLength) > cc.policy.maxObjectSize)
+        d.reason = cache::NotStored::TooBig;
+    notStored_ = d.reason;
+    if (d.reason != cache::NotStored::None) {
+        counters.inc(counters.notStored[static_cast<int>(d.reason)]);
+        return;
+    }
+    cache::patchResponseHeaders(resp.headers, d.ttl, cc.clock->now());
+    resp.headers.remove("age"); // our Age is computed from the time we stored it
+    storing_ = true;
+    storeTtl_ = d.ttl;
+    storeHead_.clear();
+    // A HEAD response keeps the Content-Length the upstream announced for the GET.
+    http::writeResponseHead(resp, !isHead_, "1.1 frontcache", storeHead_);
+    auto etag = resp.headers.get("etag");
+    storeEtag_.assign(etag ? *etag : std::string_view());
+    auto lm = resp.headers.get("last-modified");
+    auto lmt = lm ? http::parseHttpDate(*lm) : std::nullopt;
+    storeLastModified_ = lmt ? *lmt : 0;
+    storeBody_.clear();
+    if (resp.contentLength > 0)
+        storeBody_.reserve(static_cast<std::size_t>(resp.contentLength));
+}
+
+void ClientConnection::commitStore() {
+    const CacheContext &cc = worker_.cache();
+    auto &counters = worker_.counters();
+    const http::RequestHead &req = parser_.head();
+    storing_ = false;
+    if (!isHead_) {
+        storeHead_.append("Content-Length: ");
+        storeHead_.append(std::to_string(storeBody_.size()));
+        storeHead_.append("\r\n");
+    }
+    const std::size_t size = cache::encodedPageSize(storeEtag_.size(), storeHead_.size(),
+                                                    storeBody_.size());
+    // learn_cache_key: the page under this request's method, then the header key, same TTL.
+    key_.clear();
+    cache::pageKey(cc.policy, req.method, uri_, storeVary_, req.headers, key_);
+    cache::ItemRef page =
+        cc.store->allocate(key_, 0, storeTtl_, static_cast<std::uint32_t>(size));
+    if (!page) {
+        notStored_ = cache::NotStored::TooBig;
+        counters.inc(counters.notStored[static_cast<int>(notStored_)]);
+    } else {
+        // Only 200 responses are stored (decideStore), so the status is 200.
+        cache::encodePage(page->valueData(), 200, cc.clock->now(), storeLastModified_,
+                          static_cast<std::uint32_t>(storeTtl_), storeEtag_, storeHead_,
+                          storeBody_);
+        cc.store->store(cache::StoreMode::Set, page);
+        key_.clear();
+        cache::headerKey(cc.policy, uri_, key_);
+        cache::ItemRef hk =
+            cc.store->allocate(key_, 0, storeTtl_, static_cast<std::uint32_t>(storeVary_.size()));
+        if (hk) {
+            std::memcpy(hk->valueData(), storeVary_.data(), storeVary_.size());
+            cc.store->store(cache::StoreMode::Set, hk);
+        }
+        counters.inc(counters.stored);
+    }
+    if (storeBody_.capacity() > 256 * 1024)
+        std::string().swap(storeBody_);
+    else
+        storeBody_.clear();
 }
 
 } // namespace fc::proxy

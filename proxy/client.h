@@ -17,6 +17,9 @@
 
 #include <string>
 
+#include "cache/page.h"
+#include "cache/policy.h"
+#include "cache/store/item.h"
 #include "http/parser.h"
 #include "http/rewrite.h"
 #include "proxy/upstream.h"
@@ -53,6 +56,14 @@ private:
     void onUpstreamWritable() override;
     void onUpstreamReadDone() override;
 
+    // The cache (FetchFromCacheMiddleware / UpdateCacheMiddleware in front of the app).
+    bool lookup(http::RequestHead &head);
+    void serveHit(cache::ItemRef page, const cache::PageView &v, const http::RequestHead &req);
+    void planStore(http::ResponseHead &resp);
+    void commitStore();
+    void appendStatusHeaders(std::string &out, const char *xcache, std::string_view detail);
+    void maybeDelete();
+
     void handleRead(ssize_t n, const uv_buf_t *buf);
     void consume(const char *data, size_t len);
     void processPending();
@@ -71,6 +82,7 @@ private:
     static void onAlloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) noexcept;
     static void onRead(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) noexcept;
     static void onWrite(uv_write_t *req, int status) noexcept;
+    static void onHitWrite(uv_write_t *req, int status) noexcept;
     static void onShutdown(uv_shutdown_t *req, int status) noexcept;
     static void onTimer(uv_timer_t *t) noexcept;
     static void onClose(uv_handle_t *h) noexcept;
@@ -104,6 +116,21 @@ private:
     bool clientEof_ = false;
     bool lingering_ = false;
     bool closing_ = false;
+    bool handlesClosed_ = false;
+    // cache state of the current exchange
+    cache::Bypass bypass_ = cache::Bypass::None;
+    bool lookedUp_ = false;    // looked up and missed: the response may be stored
+    bool storing_ = false;     // the response is being accumulated for the store
+    cache::NotStored notStored_ = cache::NotStored::None;
+    std::int64_t storeTtl_ = 0;
+    std::int64_t storeLastModified_ = 0;
+    std::string uri_;          // absolute URI of the request (cache key input)
+    std::string key_;          // scratch for cache keys
+    std::string storeVary_;    // the response's Vary list, Django's form
+    std::string storeHead_;    // the head to store (without Content-Length)
+    std::string storeEtag_;
+    std::string storeBody_;
+    std::string dynHead_;      // per-response fields of a hit (Age, X-Cache...), reused
     char peer_[INET6_ADDRSTRLEN] = "unknown";
 };
 

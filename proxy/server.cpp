@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -99,6 +101,35 @@ bool resolveUpstream(const config::UpstreamConfig &up, UpstreamTarget &t, std::s
     return true;
 }
 
+// Tests move the cache's clock without sleeping: FRONTCACHE_TEST_CLOCK names a file holding a
+// little-endian int64 offset in seconds, mapped shared so a write to it takes effect at once.
+// Only the cache's notion of time moves (expiry, Age, Expires); timers are untouched.
+class OffsetClock final : public cache::Clock {
+public:
+    explicit OffsetClock(const volatile std::int64_t *offset) : offset_(offset) {}
+    std::int64_t now() const override { return static_cast<std::int64_t>(::time(nullptr)) + *offset_; }
+
+private:
+    const volatile std::int64_t *offset_;
+};
+
+std::unique_ptr<cache::Clock> makeClock() {
+    const char *path = std::getenv("FRONTCACHE_TEST_CLOCK");
+    if (path && *path) {
+        int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            void *p = ::mmap(nullptr, 8, PROT_READ, MAP_SHARED, fd, 0);
+            ::close(fd);
+            if (p != MAP_FAILED) {
+                FC_WARN("cache clock offset read from %s (FRONTCACHE_TEST_CLOCK, for tests)", path);
+                return std::make_unique<OffsetClock>(static_cast<const volatile std::int64_t *>(p));
+            }
+        }
+        FC_ERROR("FRONTCACHE_TEST_CLOCK=%s cannot be mapped; using the system clock", path);
+    }
+    return std::make_unique<cache::SystemClock>();
+}
+
 struct SignalState {
     std::vector<std::unique_ptr<Worker>> *workers;
     uv_signal_t term, intr, hup;
@@ -190,7 +221,8 @@ int Server::run() {
         return 1;
 
     // The store is shared by every worker (and, later, the HTTP cache).
-    cache::SystemClock clock;
+    std::unique_ptr<cache::Clock> clockPtr = makeClock();
+    const cache::Clock &clock = *clockPtr;
     cache::StoreConfig storeCfg;
     storeCfg.memoryLimit = c.cache.memory;
     storeCfg.itemSizeMax = static_cast<std::uint32_t>(c.cache.maxObjectSize);
@@ -199,10 +231,27 @@ int Server::run() {
     mc.threads = workers;
     mc.maxConnections = static_cast<unsigned>(nofile);
 
+    CacheContext cacheCtx;
+    cacheCtx.store = &store;
+    cacheCtx.clock = &clock;
+    cacheCtx.policy.defaultTtl = c.cache.seconds;
+    cacheCtx.policy.keyPrefix = c.cache.keyPrefix;
+    cacheCtx.policy.queryInKey = c.cache.queryStrings == config::CacheConfig::QueryStrings::Key;
+    cacheCtx.policy.bypassPaths = c.cache.bypassPaths;
+    cacheCtx.policy.bypassCookies = c.cache.bypassCookies;
+    cacheCtx.policy.maxObjectSize = c.cache.maxObjectSize;
+    cacheCtx.policy.storeSetCookie = c.cache.storeSetCookie;
+    cacheCtx.statusHeader = c.cache.statusHeader;
+    cacheCtx.cacheStatus = c.cache.cacheStatus;
+
     std::vector<std::unique_ptr<Worker>> pool;
     for (unsigned w = 0; w < workers; ++w)
-        pool.push_back(
-            std::make_unique<Worker>(static_cast<int>(w), cfg_, target, std::move(fds[w]), &mc));
+        pool.push_back(std::make_unique<Worker>(static_cast<int>(w), cfg_, target,
+                                                std::move(fds[w]), &mc, cacheCtx));
+    std::vector<const CacheCounters *> counters;
+    for (auto &w : pool)
+        counters.push_back(&w->counters());
+    mc.extraStats = [&counters](std::string &out) { appendCacheStats(counters, out); };
 
     uv_loop_t loop;
     uv_loop_init(&loop);

@@ -11,12 +11,16 @@
 #include <string>
 #include <string_view>
 
+#include "cache/store/item.h"
+
 namespace fc::proxy {
 
 struct WriteReq {
     uv_write_t req;
     std::string data;
     void *owner;
+    cache::ItemRef hold; // keeps a stored page alive while its bytes are being sent
+    uv_buf_t bufs[4];
 };
 
 // Writes the concatenation of `parts` (up to 4) to `s`. `cb` runs only for a queued remainder; it
@@ -28,5 +32,12 @@ int streamWrite(uv_stream_t *s, const std::string_view *parts, size_t count, voi
 inline int streamWrite(uv_stream_t *s, std::string_view data, void *owner, uv_write_cb cb) {
     return streamWrite(s, &data, 1, owner, cb);
 }
+
+// The cache-hit variant: parts whose bit is set in `inItem` point into `item`'s memory. What the
+// socket does not take at once is sent from there (the request keeps a reference to the item
+// until its callback), so a hit never copies the page; only the other parts are copied. When
+// everything is written at once, `item` is released on return.
+int streamWriteHeld(uv_stream_t *s, const std::string_view *parts, size_t count, unsigned inItem,
+                    cache::ItemRef item, void *owner, uv_write_cb cb);
 
 } // namespace fc::proxy

@@ -71,6 +71,10 @@ void UpstreamPool::connectNew(UpstreamUser &user) {
 }
 
 void UpstreamPool::onIdle(UpstreamConnection *c) {
+    if (shutdown_) { // a fetch that finished after the worker began shutting down
+        c->close();
+        return;
+    }
     if (!queue_.empty()) {
         Waiter w = queue_.front();
         queue_.pop_front();

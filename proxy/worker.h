@@ -12,8 +12,11 @@
 #include <thread>
 #include <vector>
 
+#include "cache/policy.h"
 #include "cache/protocol/memcache.h"
+#include "cache/store/store.h"
 #include "config/config.h"
+#include "proxy/cache_counters.h"
 #include "proxy/upstream.h"
 
 namespace fc::proxy {
@@ -48,12 +51,21 @@ struct WorkerSockets {
     std::vector<int> memcache; // empty unless [memcached] listen is set
 };
 
+// What the HTTP cache needs, shared by every worker (read-only after start-up).
+struct CacheContext {
+    cache::Store *store = nullptr;
+    const cache::Clock *clock = nullptr;
+    cache::PolicyConfig policy;
+    std::string statusHeader; // "X-Cache" (empty = off)
+    bool cacheStatus = true;  // RFC 9211 Cache-Status
+};
+
 class Worker {
 public:
     // `mc` (shared by all workers, outliving them) serves the memcached port; may be null when
     // there is none.
     Worker(int index, std::shared_ptr<const config::Config> cfg, const UpstreamTarget &target,
-           WorkerSockets sockets, cache::ProtocolContext *mc);
+           WorkerSockets sockets, cache::ProtocolContext *mc, const CacheContext &cache);
     ~Worker();
     Worker(const Worker &) = delete;
     Worker &operator=(const Worker &) = delete;
@@ -69,6 +81,9 @@ public:
     uv_loop_t *loop() { return &loop_; }
     UpstreamPool &pool() { return *pool_; }
     const config::Config &config() const { return *cfg_; }
+    const CacheContext &cache() const { return cache_; }
+    CacheCounters &counters() { return counters_; }
+    const CacheCounters &counters() const { return counters_; }
     char *readBuffer() { return readBuf_.get(); }
     size_t readBufferSize() const { return kReadBufSize; }
     bool draining() const { return draining_; }
@@ -92,6 +107,8 @@ private:
     std::shared_ptr<const config::Config> cfg_;
     WorkerSockets sockets_;
     cache::ProtocolContext *mc_;
+    const CacheContext &cache_;
+    CacheCounters counters_;
     IntrusiveList<MemcacheConnection> mcClients_;
     uv_loop_t loop_;
     uv_async_t stopAsync_;

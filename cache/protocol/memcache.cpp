@@ -1000,6 +1000,8 @@ void MemcacheSession::textStats(std::string_view *tok, std::size_t n, std::strin
         stat("evicted_unfetched", s.evictedUnfetched);
         stat("evictions", s.evictions);
         stat("reclaimed", s.reclaimed);
+        if (ctx_.extraStats)
+            ctx_.extraStats(out);
     } else if (sub == "settings") {
         stat("maxbytes", s.limitMaxbytes);
         stat("maxconns", ctx_.maxConnections);

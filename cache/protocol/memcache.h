@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -32,6 +33,8 @@ struct ProtocolContext {
     std::string version; // returned by "version"
     ProtocolStats stats;
     std::atomic<unsigned> verbosity{0};
+    // Appends further "STAT name value\r\n" lines to "stats" (the HTTP cache's counters).
+    std::function<void(std::string &)> extraStats;
 
     ProtocolContext(Store &s, const Clock &c, std::string ver)
         : store(s), clock(c), startTime(c.now()), version(std::move(ver)) {}

@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import socket
+import struct
 import subprocess
 import tempfile
 import threading
@@ -49,6 +50,11 @@ class Frontcache:
 
     def __init__(self, upstream_url, sections=None, workers=1, listen=None, wrapper=None):
         self.tmp = tempfile.TemporaryDirectory(prefix="fc-it-")
+        # The cache's clock, moved by advance() instead of sleeping (FRONTCACHE_TEST_CLOCK).
+        self.clock_path = os.path.join(self.tmp.name, "clock")
+        with open(self.clock_path, "wb") as f:
+            f.write(struct.pack("<q", 0))
+        self.clock_offset = 0
         cfg = {
             "server": {"listen": listen or "127.0.0.1:0", "workers": workers},
             "upstream": {"url": upstream_url},
@@ -64,8 +70,9 @@ class Frontcache:
                     f.write("%s = %s\n" % (k, json.dumps(v)))
         self.stderr_path = os.path.join(self.tmp.name, "stderr.log")
         self.stderr = open(self.stderr_path, "w")
-        self.proc = subprocess.Popen((wrapper or []) + [BIN, "-c", self.config_path], stdout=subprocess.PIPE,
-                                     stderr=self.stderr, text=True)
+        env = dict(os.environ, FRONTCACHE_TEST_CLOCK=self.clock_path)
+        self.proc = subprocess.Popen((wrapper or []) + [BIN, "-c", self.config_path],
+                                     stdout=subprocess.PIPE, stderr=self.stderr, text=True, env=env)
         line = self.proc.stdout.readline()
         m = re.match(r"frontcache listening on (\S+):(\d+)", line)
         if not m:
@@ -83,6 +90,12 @@ class Frontcache:
                             self.proc.stdout.readline())
             if more and more.group(1):
                 self.extra_ports[more.group(1)] = int(more.group(2))
+
+    def advance(self, seconds):
+        """Moves the cache's clock forward (expiry, Age, Expires) without sleeping."""
+        self.clock_offset += seconds
+        with open(self.clock_path, "r+b") as f:
+            f.write(struct.pack("<q", self.clock_offset))
 
     def log(self):
         self.stderr.flush()
@@ -261,6 +274,10 @@ class Origin:
     /poison         answers "ok" keep-alive, then closes the connection without answering
                     the next request that arrives on it (a stale keep-alive connection)
     /status?code=C  answers status C
+    /r/SPEC         a response described by SPEC, ';'-separated: status=N, cc=VALUE (Cache-Control),
+                    vary=VALUE, cookie=VALUE (Set-Cookie), etag=VALUE, lm=VALUE (Last-Modified),
+                    size=N (body bytes), chunked; the body names the render number, so a test
+                    can tell a fresh render from a cached copy
     """
 
     def __init__(self, unix_path=None):
@@ -408,6 +425,33 @@ class Origin:
             return False
         elif path == "/poison":
             self._send(c, 200, b"ok")
+        elif path.startswith("/r/"):
+            with self.lock:
+                self.renders = getattr(self, "renders", 0) + 1
+                n = self.renders
+            opts = {}
+            for item in path[3:].split(";"):
+                k, _, v = item.partition("=")
+                opts[k] = v.replace("%20", " ").replace("%2C", ",")
+            status = int(opts.get("status", "200"))
+            body = ("render %d\n" % n).encode()
+            if "size" in opts:
+                body = body + b"b" * max(0, int(opts["size"]) - len(body))
+            extra = ""
+            for key, name in (("cc", "Cache-Control"), ("vary", "Vary"), ("cookie", "Set-Cookie"),
+                              ("etag", "ETag"), ("lm", "Last-Modified")):
+                if key in opts:
+                    extra += "%s: %s\r\n" % (name, opts[key])
+            if "chunked" in opts:
+                c.sendall(("HTTP/1.1 %d X\r\nTransfer-Encoding: chunked\r\n%s\r\n" % (status, extra)).encode())
+                for i in range(0, len(body), 1000):
+                    piece = body[i:i + 1000]
+                    c.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+                c.sendall(b"0\r\n\r\n")
+            elif method == "HEAD":
+                c.sendall(("HTTP/1.1 %d X\r\nContent-Length: %d\r\n%s\r\n" % (status, len(body), extra)).encode())
+            else:
+                self._send(c, status, body, extra)
         elif path == "/status":
             self._send(c, int(q.get("code", "200")), b"status")
         else:

@@ -48,7 +48,9 @@ class DjangoPassThrough(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.app = Gunicorn()
-        cls.fc = Frontcache(cls.app.url)
+        # Pure pass-through here (every path bypassed); the cache rules are compared with
+        # Django's own middleware in test_django_cache.
+        cls.fc = Frontcache(cls.app.url, {"cache": {"bypass_paths": ["/"]}})
 
     @classmethod
     def tearDownClass(cls):

@@ -1,0 +1,294 @@
+#include "cache/policy.h"
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <charconv>
+
+#include "http/cache_control.h"
+#include "http/date.h"
+
+namespace fc::cache {
+
+namespace {
+void appendMd5Hex(std::string &out, std::string_view data) {
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_Digest(data.data(), data.size(), md, &len, EVP_md5(), nullptr);
+    static const char *hex = "0123456789abcdef";
+    for (unsigned i = 0; i < len; ++i) {
+        out.push_back(hex[md[i] >> 4]);
+        out.push_back(hex[md[i] & 15]);
+    }
+}
+
+std::string_view pathOf(const http::RequestHead &req) {
+    std::string_view t = req.target;
+    for (std::string_view scheme : {"http://", "https://"})
+        if (t.size() > scheme.size() && http::equalsIgnoreCase(t.substr(0, scheme.size()), scheme)) {
+            std::string_view rest = t.substr(scheme.size());
+            std::size_t slash = rest.find_first_of("/?");
+            return slash == std::string_view::npos ? std::string_view("/") : rest.substr(slash);
+        }
+    return t;
+}
+
+// A request header's value as Django's request.META[name] would hold it (WSGI joins repeated
+// fields with ','); false when absent. `metaName` is "HTTP_ACCEPT_ENCODING"-style.
+bool metaValue(const http::HeaderList &h, std::string_view metaName, std::string &out) {
+    if (metaName.substr(0, 5) != "HTTP_")
+        return false;
+    std::string_view want = metaName.substr(5);
+    // WSGI puts Content-Type / Content-Length in CONTENT_TYPE / CONTENT_LENGTH, never HTTP_*.
+    if (want == "CONTENT_TYPE" || want == "CONTENT_LENGTH")
+        return false;
+    bool found = false;
+    h.forEach([&](std::string_view n, std::string_view v) {
+        if (n.size() != want.size())
+            return;
+        for (std::size_t i = 0; i < n.size(); ++i) {
+            char c = n[i] == '-' ? '_' : static_cast<char>(n[i] >= 'a' && n[i] <= 'z' ? n[i] - 32 : n[i]);
+            if (c != want[i])
+                return;
+        }
+        if (found)
+            out.push_back(',');
+        out.append(v);
+        found = true;
+    });
+    return found;
+}
+} // namespace
+
+const char *bypassName(Bypass b) {
+    switch (b) {
+    case Bypass::None: return "none";
+    case Bypass::Method: return "method";
+    case Bypass::QueryString: return "query";
+    case Bypass::Path: return "path";
+    case Bypass::Cookie: return "cookie";
+    case Bypass::Body: return "body";
+    case Bypass::Upgrade: return "upgrade";
+    }
+    return "?";
+}
+
+const char *notStoredName(NotStored n) {
+    switch (n) {
+    case NotStored::None: return "stored";
+    case NotStored::Status: return "status";
+    case NotStored::SetCookie: return "set-cookie";
+    case NotStored::Private: return "private";
+    case NotStored::NoStore: return "no-store";
+    case NotStored::NoCache: return "no-cache";
+    case NotStored::Authorization: return "authorization";
+    case NotStored::VaryStar: return "vary-star";
+    case NotStored::ZeroTtl: return "max-age-0";
+    case NotStored::TooBig: return "too-big";
+    case NotStored::Truncated: return "truncated";
+    case NotStored::Head: return "head";
+    }
+    return "?";
+}
+
+Bypass classify(const http::RequestHead &req, const PolicyConfig &cfg) {
+    // FetchFromCacheMiddleware: only GET and HEAD are looked up.
+    if (req.method != "GET" && req.method != "HEAD")
+        return Bypass::Method;
+    if (req.hasBody())
+        return Bypass::Body;
+    std::string_view path = pathOf(req);
+    std::size_t q = path.find('?');
+    if (!cfg.queryInKey && q != std::string_view::npos && q + 1 < path.size())
+        return Bypass::QueryString; // the seed deployment: "pages without GET parameters"
+    std::string_view p = path.substr(0, q);
+    for (const auto &prefix : cfg.bypassPaths)
+        if (p.substr(0, prefix.size()) == prefix)
+            return Bypass::Path;
+    if (!cfg.bypassCookies.empty()) {
+        bool hit = false;
+        req.headers.forEach([&](std::string_view n, std::string_view v) {
+            if (hit || !http::equalsIgnoreCase(n, "cookie"))
+                return;
+            while (!v.empty()) {
+                std::size_t semi = v.find(';');
+                std::string_view pair = http::trimOws(v.substr(0, semi));
+                std::string_view name = http::trimOws(pair.substr(0, pair.find('=')));
+                for (const auto &c : cfg.bypassCookies)
+                    hit = hit || name == c;
+                if (semi == std::string_view::npos)
+                    break;
+                v.remove_prefix(semi + 1);
+            }
+        });
+        if (hit)
+            return Bypass::Cookie;
+    }
+    return Bypass::None;
+}
+
+void absoluteUri(const http::RequestHead &req, const PolicyConfig &cfg, std::string &out) {
+    std::string_view t = req.target;
+    if (t.rfind("http://", 0) == 0 || t.rfind("https://", 0) == 0) {
+        out.append(t);
+    } else {
+        out.append("http://");
+        if (auto host = req.headers.get("host"))
+            out.append(*host);
+        out.append(t);
+    }
+    if (!cfg.queryInKey) { // bypass mode: an empty "?" does not make a different page
+        std::size_t q = out.find('?');
+        if (q != std::string::npos)
+            out.resize(q);
+    }
+}
+
+void headerKey(const PolicyConfig &cfg, std::string_view uri, std::string &out) {
+    out.append("views.decorators.cache.cache_header.");
+    out.append(cfg.keyPrefix);
+    out.push_back('.');
+    appendMd5Hex(out, uri);
+}
+
+void pageKey(const PolicyConfig &cfg, std::string_view method, std::string_view uri,
+             std::string_view headerList, const http::HeaderList &req, std::string &out) {
+    std::string values;
+    while (!headerList.empty()) {
+        std::size_t comma = headerList.find(',');
+        std::string_view name = headerList.substr(0, comma);
+        if (!metaValue(req, name, values))
+            values.append("-,");
+        if (comma == std::string_view::npos)
+            break;
+        headerList.remove_prefix(comma + 1);
+    }
+    out.append("views.decorators.cache.cache_page.");
+    out.append(cfg.keyPrefix);
+    out.push_back('.');
+    out.append(method);
+    out.push_back('.');
+    appendMd5Hex(out, uri);
+    out.push_back('.');
+    appendMd5Hex(out, values);
+}
+
+bool varyHeaderList(const http::HeaderList &resp, std::string &out) {
+    std::vector<std::string> names;
+    bool star = false;
+    http::forEachVary(resp, [&](std::string_view h) {
+        if (h == "*")
+            star = true;
+        std::string m = "HTTP_";
+        for (char c : h)
+            m.push_back(c == '-' ? '_' : static_cast<char>(c >= 'a' && c <= 'z' ? c - 32 : c));
+        names.push_back(std::move(m));
+    });
+    if (star)
+        return false;
+    std::sort(names.begin(), names.end());
+    for (std::size_t i = 0; i < names.size(); ++i) {
+        if (i)
+            out.push_back(',');
+        out.append(names[i]);
+    }
+    return true;
+}
+
+StoreDecision decideStore(const http::RequestHead &req, int status,
+                          const http::HeaderList &resp, const PolicyConfig &cfg) {
+    StoreDecision d;
+    if (status != 200) {
+        d.reason = NotStored::Status;
+        return d;
+    }
+    if (!cfg.storeSetCookie && resp.has("set-cookie")) {
+        d.reason = NotStored::SetCookie;
+        return d;
+    }
+    http::CacheControl cc = http::parseCacheControl(resp);
+    if (cc.isPrivate) {
+        d.reason = NotStored::Private;
+        return d;
+    }
+    if (cc.noStore) {
+        d.reason = NotStored::NoStore;
+        return d;
+    }
+    if (cc.noCache) {
+        d.reason = NotStored::NoCache;
+        return d;
+    }
+    if (req.headers.has("authorization") && !cc.isPublic && !cc.sMaxAge && !cc.mustRevalidate) {
+        d.reason = NotStored::Authorization;
+        return d;
+    }
+    bool star = false;
+    http::forEachVary(resp, [&](std::string_view h) { star = star || h == "*"; });
+    if (star) {
+        d.reason = NotStored::VaryStar;
+        return d;
+    }
+    // get_max_age(), with s-maxage (shared-cache lifetime) taking precedence.
+    d.ttl = cc.sMaxAge ? *cc.sMaxAge : cc.maxAge ? *cc.maxAge : cfg.defaultTtl;
+    if (d.ttl <= 0)
+        d.reason = NotStored::ZeroTtl;
+    return d;
+}
+
+void patchResponseHeaders(http::HeaderList &headers, std::int64_t ttl, std::int64_t now) {
+    if (ttl < 0)
+        ttl = 0;
+    if (!headers.has("expires")) {
+        char date[http::kHttpDateLen];
+        http::formatHttpDate(now + ttl, date);
+        headers.add("Expires", std::string_view(date, sizeof date));
+    }
+    // patch_cache_control(max_age=ttl): directives keep their order, names lower-cased;
+    // max-age becomes min(existing, ttl) in place, or is appended.
+    std::string merged;
+    bool hadMaxAge = false;
+    headers.forEach([&](std::string_view n, std::string_view v) {
+        if (!http::equalsIgnoreCase(n, "cache-control"))
+            return;
+        while (!v.empty()) {
+            std::size_t comma = v.find(',');
+            std::string_view item = http::trimOws(v.substr(0, comma));
+            if (!item.empty()) {
+                std::size_t eq = item.find('=');
+                std::string name(http::trimOws(item.substr(0, eq)));
+                for (char &c : name)
+                    c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+                if (!merged.empty())
+                    merged.append(", ");
+                if (name == "max-age") {
+                    std::int64_t cur = 0;
+                    std::string_view val = eq == std::string_view::npos ? "" : item.substr(eq + 1);
+                    auto r = std::from_chars(val.data(), val.data() + val.size(), cur);
+                    bool ok = r.ec == std::errc() && r.ptr == val.data() + val.size();
+                    merged.append("max-age=");
+                    merged.append(std::to_string(ok ? std::min(cur, ttl) : ttl));
+                    hadMaxAge = true;
+                } else {
+                    merged.append(name);
+                    if (eq != std::string_view::npos) {
+                        merged.push_back('=');
+                        merged.append(item.substr(eq + 1));
+                    }
+                }
+            }
+            if (comma == std::string_view::npos)
+                break;
+            v.remove_prefix(comma + 1);
+        }
+    });
+    if (!hadMaxAge) {
+        if (!merged.empty())
+            merged.append(", ");
+        merged.append("max-age=" + std::to_string(ttl));
+    }
+    headers.remove("cache-control");
+    headers.add("Cache-Control", merged);
+}
+
+} // namespace fc::cache

@@ -1,0 +1,85 @@
+// The Django per-site cache rules (shared/spec/django-cache-semantics.md), applied in front of
+// the application: which requests are looked up, the two cache keys, which responses are
+// stored and for how long, and the headers added on the way out.
+//
+// Mirrors django/middleware/cache.py (FetchFromCacheMiddleware, UpdateCacheMiddleware) and
+// django/utils/cache.py (get_cache_key, learn_cache_key, _generate_cache_key, get_max_age,
+// patch_response_headers, patch_cache_control). Where frontcache is deliberately stricter the
+// comment says so. Pure functions; safe from any thread.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http/headers.h"
+
+namespace fc::cache {
+
+struct PolicyConfig {
+    std::int64_t defaultTtl = 600; // CACHE_MIDDLEWARE_SECONDS
+    std::string keyPrefix;         // CACHE_MIDDLEWARE_KEY_PREFIX
+    bool queryInKey = false;       // cache.query_strings = "key"
+    std::vector<std::string> bypassPaths;   // path prefixes never cached
+    std::vector<std::string> bypassCookies; // "anonymous only": a request with one is passed
+    std::uint64_t maxObjectSize = 1 << 20;
+    bool storeSetCookie = false;
+};
+
+// Why a request is not looked up (BYPASS).
+enum class Bypass { None, Method, QueryString, Path, Cookie, Body, Upgrade };
+const char *bypassName(Bypass b);
+
+// Fetch phase, rules 1-2 and the configured bypass rules.
+Bypass classify(const http::RequestHead &req, const PolicyConfig &cfg);
+
+// Django's request.build_absolute_uri(): "http://" + Host + path [+ "?" + query when the query
+// is part of the key]. Absolute-form targets are used as sent.
+void absoluteUri(const http::RequestHead &req, const PolicyConfig &cfg, std::string &out);
+
+// views.decorators.cache.cache_header.<prefix>.<md5(uri)>
+void headerKey(const PolicyConfig &cfg, std::string_view uri, std::string &out);
+
+// views.decorators.cache.cache_page.<prefix>.<METHOD>.<md5(uri)>.<md5(values)>, where values
+// concatenates the request's values of the headers in `headerList` (Django META names joined by
+// ',': "HTTP_ACCEPT_ENCODING,HTTP_COOKIE"); an absent header contributes "-," (so absent and
+// empty differ — a spec rule, Django itself skips absent headers).
+void pageKey(const PolicyConfig &cfg, std::string_view method, std::string_view uri,
+             std::string_view headerList, const http::HeaderList &req, std::string &out);
+
+// learn_cache_key: the response's Vary as Django's sorted META names joined by ','. Returns false
+// for "Vary: *" (never stored).
+bool varyHeaderList(const http::HeaderList &resp, std::string &out);
+
+// Why a fetched response was not stored.
+enum class NotStored {
+    None,
+    Status,        // not 200
+    SetCookie,     // stricter: any Set-Cookie (Django: only with Vary: Cookie)
+    Private,       // Cache-Control: private
+    NoStore,       // stricter: Cache-Control: no-store
+    NoCache,       // stricter: no-cache (revalidation on every reuse is not implemented: never stored)
+    Authorization, // stricter: RFC 9111 §3.5
+    VaryStar,
+    ZeroTtl,       // max-age=0 (or a TTL of 0)
+    TooBig,        // body over cache.max_object_size
+    Truncated,     // the upstream cut the body short
+    Head,          // a HEAD response when a GET entry is wanted: not stored
+};
+const char *notStoredName(NotStored n);
+
+struct StoreDecision {
+    NotStored reason = NotStored::None;
+    std::int64_t ttl = 0;
+};
+
+// Update phase, rules 1-6 (size and completeness are checked while the body streams).
+StoreDecision decideStore(const http::RequestHead &req, int status,
+                          const http::HeaderList &respHeaders, const PolicyConfig &cfg);
+
+// patch_response_headers(response, ttl): Expires = now + ttl when absent; Cache-Control gets
+// max-age = min(existing, ttl), other directives kept (names lower-cased, as Django does).
+void patchResponseHeaders(http::HeaderList &headers, std::int64_t ttl, std::int64_t now);
+
+} // namespace fc::cache

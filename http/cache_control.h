@@ -1,0 +1,44 @@
+// Cache-Control (RFC 9111 §5.2) and Vary (RFC 9110 §12.5.5) parsing, and entity-tag comparison
+// (RFC 9110 §8.8.3). Pure functions; safe from any thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+#include "http/headers.h"
+
+namespace fc::http {
+
+struct CacheControl {
+    bool present = false;
+    bool isPrivate = false, isPublic = false, noStore = false, noCache = false;
+    bool mustRevalidate = false;
+    std::optional<std::int64_t> maxAge;  // absent or unparsable = nullopt
+    std::optional<std::int64_t> sMaxAge; // idem
+};
+
+// Parses every Cache-Control field of `headers` (directive names are case-insensitive).
+CacheControl parseCacheControl(const HeaderList &headers);
+
+// Calls f(name) for each field name listed by the message's Vary fields.
+template <typename F> void forEachVary(const HeaderList &headers, F &&f) {
+    headers.forEach([&](std::string_view n, std::string_view v) {
+        if (!equalsIgnoreCase(n, "vary"))
+            return;
+        while (!v.empty()) {
+            std::size_t comma = v.find(',');
+            std::string_view item = trimOws(v.substr(0, comma));
+            if (!item.empty())
+                f(item);
+            if (comma == std::string_view::npos)
+                break;
+            v.remove_prefix(comma + 1);
+        }
+    });
+}
+
+// Does the If-None-Match list `inm` match entity-tag `etag` under weak comparison?
+bool ifNoneMatchMatches(std::string_view inm, std::string_view etag);
+
+} // namespace fc::http

@@ -1,0 +1,281 @@
+"""The cache in front of an origin: every row of the worked-examples table of
+shared/spec/django-cache-semantics.md, each 'stricter' rule, and what must never be stored.
+Time is moved with Frontcache.advance(), never slept through."""
+
+import re
+import socket
+import time
+import unittest
+
+from harness import Frontcache, Origin, Reader, request
+
+
+def render(resp):
+    m = re.search(rb"render (\d+)", resp.body)
+    return int(m.group(1)) if m else None
+
+
+class Cache(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.origin = Origin()
+        cls.fc = Frontcache(cls.origin.url, {"cache": {"max_object_size": "64KiB",
+                                                       "bypass_paths": ["/admin/"],
+                                                       "bypass_cookies": ["sessionid"]}})
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.fc.stop() == 0
+        cls.origin.close()
+
+    def req(self, path, headers="", method="GET", host="site.test"):
+        resp, r = request(self.fc, "%s %s HTTP/1.1\r\nHost: %s\r\n%s\r\n" % (method, path, host, headers),
+                          head_request=(method == "HEAD"))
+        r.sock.close()
+        return resp
+
+    def origin_hits(self, path):
+        return sum(1 for m, t, h, b in self.origin.requests if t == path)
+
+    # --- the worked examples ----------------------------------------------------------------
+
+    def test_plain_page_stored_600s_then_hit_with_age(self):
+        p = "/r/plain"
+        first = self.req(p)
+        self.assertEqual(first.header("X-Cache"), "MISS")
+        self.assertEqual(first.header("Cache-Control"), "max-age=600")
+        self.assertIsNotNone(first.header("Expires"))
+        self.fc.advance(5)
+        second = self.req(p)
+        self.assertEqual(second.header("X-Cache"), "HIT")
+        self.assertEqual(second.header("Age"), "5")
+        self.assertEqual(second.body, first.body)
+        self.assertEqual(second.header("Cache-Control"), "max-age=600")
+        self.assertEqual(second.header("Cache-Status"), "frontcache; hit")
+        self.assertEqual(self.origin_hits(p), 1)
+        self.fc.advance(600)  # expired: fetched again
+        third = self.req(p)
+        self.assertEqual(third.header("X-Cache"), "MISS")
+        self.assertEqual(self.origin_hits(p), 2)
+
+    def test_query_string_bypass(self):
+        p = "/r/q?q=1"
+        for _ in range(2):
+            self.assertEqual(self.req(p).header("X-Cache"), "BYPASS")
+        self.assertEqual(self.origin_hits(p), 2)
+
+    def test_max_age_zero_not_stored(self):
+        p = "/r/cc=max-age=0"
+        self.assertEqual(self.req(p).header("X-Cache"), "MISS")
+        self.assertEqual(self.req(p).header("X-Cache"), "MISS")
+        self.assertEqual(self.origin_hits(p), 2)
+
+    def test_private_not_stored(self):
+        p = "/r/me;cc=private"
+        first = self.req(p)
+        self.assertEqual(first.header("X-Cache"), "MISS")
+        self.assertIn("detail=private", first.header("Cache-Status"))
+        self.assertEqual(first.header("Cache-Control"), "private")  # not patched
+        self.assertEqual(self.req(p).header("X-Cache"), "MISS")
+        self.assertEqual(self.origin_hits(p), 2)
+
+    def test_vary_cookie(self):
+        p = "/r/v;vary=Cookie"
+        a1 = self.req(p, "Cookie: a=1\r\n")
+        a2 = self.req(p, "Cookie: a=2\r\n")
+        a1_again = self.req(p, "Cookie: a=1\r\n")
+        self.assertEqual(a1.header("X-Cache"), "MISS")
+        self.assertEqual(a2.header("X-Cache"), "MISS")
+        self.assertEqual(a1_again.header("X-Cache"), "HIT")
+        self.assertEqual(render(a1_again), render(a1))
+        self.assertNotEqual(render(a2), render(a1))
+        # Absent and empty are different entries (the "-," marker).
+        none = self.req(p)
+        empty = self.req(p, "Cookie: \r\n")
+        self.assertEqual((none.header("X-Cache"), empty.header("X-Cache")), ("MISS", "MISS"))
+
+    def test_post_passed_through(self):
+        for _ in range(2):
+            resp, r = request(self.fc, "POST /r/form HTTP/1.1\r\nHost: site.test\r\n"
+                                       "Content-Length: 3\r\n\r\na=1")
+            r.sock.close()
+            self.assertEqual(resp.header("X-Cache"), "BYPASS")
+        self.assertEqual(self.origin_hits("/r/form"), 2)
+
+    def test_head_after_get_is_a_hit_without_body(self):
+        p = "/r/headtest;size=500"
+        self.req(p)
+        head = self.req(p, method="HEAD")
+        self.assertEqual(head.header("X-Cache"), "HIT")
+        self.assertEqual(head.header("Content-Length"), "500")
+        self.assertEqual(head.body, b"")
+        self.assertEqual(self.origin_hits(p), 1)
+
+    def test_head_alone_is_stored_under_head(self):
+        p = "/r/headonly"
+        self.assertEqual(self.req(p, method="HEAD").header("X-Cache"), "MISS")
+        self.assertEqual(self.req(p, method="HEAD").header("X-Cache"), "HIT")
+        self.assertEqual(self.req(p).header("X-Cache"), "MISS")  # GET never reads the HEAD entry
+
+    def test_404_not_stored(self):
+        p = "/r/missing;status=404"
+        self.assertEqual(self.req(p).status, 404)
+        self.assertEqual(self.req(p).header("X-Cache"), "MISS")
+        self.assertEqual(self.origin_hits(p), 2)
+
+    def test_max_age_30_public(self):
+        p = "/r/pub;cc=max-age=30%2C%20public"
+        first = self.req(p)
+        self.assertEqual(first.header("Cache-Control"), "max-age=30, public")
+        self.fc.advance(29)
+        self.assertEqual(self.req(p).header("X-Cache"), "HIT")
+        self.fc.advance(1)
+        self.assertEqual(self.req(p).header("X-Cache"), "MISS")
+
+    def test_if_none_match_304(self):
+        p = '/r/etagged;etag="v1"'
+        self.req(p)
+        resp = self.req(p, 'If-None-Match: "v1"\r\n')
+        self.assertEqual(resp.status, 304)
+        self.assertEqual(resp.body, b"")
+        self.assertEqual(resp.header("ETag"), '"v1"')
+        self.assertEqual(resp.header("X-Cache"), "HIT")
+        self.assertEqual(self.req(p, 'If-None-Match: W/"v1", "v2"\r\n').status, 304)
+        self.assertEqual(self.req(p, 'If-None-Match: "other"\r\n').status, 200)
+
+    def test_if_modified_since_304(self):
+        p = "/r/lm;lm=Sun%2C%2006%20Nov%201994%2008:49:37%20GMT"
+        self.req(p)
+        self.assertEqual(self.req(p, "If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n").status, 304)
+        self.assertEqual(self.req(p, "If-Modified-Since: Sat, 05 Nov 1994 08:49:37 GMT\r\n").status, 200)
+
+    # --- stricter rules and what is never stored ----------------------------------------------
+
+    def test_set_cookie_never_stored(self):
+        p = "/r/sc;cookie=sid=abc"
+        self.req(p)
+        resp = self.req(p)
+        self.assertEqual(resp.header("X-Cache"), "MISS")
+        self.assertIn("detail=set-cookie", resp.header("Cache-Status"))
+
+    def test_no_store_and_no_cache(self):
+        for p in ("/r/ns;cc=no-store", "/r/nc;cc=no-cache"):
+            self.req(p)
+            self.assertEqual(self.req(p).header("X-Cache"), "MISS", p)
+
+    def test_authorization_needs_public(self):
+        self.req("/r/auth", "Authorization: Basic eDp5\r\n")
+        self.assertEqual(self.req("/r/auth", "Authorization: Basic eDp5\r\n").header("X-Cache"), "MISS")
+        p = "/r/authpub;cc=public"
+        self.req(p, "Authorization: Basic eDp5\r\n")
+        self.assertEqual(self.req(p, "Authorization: Basic eDp5\r\n").header("X-Cache"), "HIT")
+
+    def test_vary_star_never_stored(self):
+        p = "/r/star;vary=*"
+        self.req(p)
+        self.assertEqual(self.req(p).header("X-Cache"), "MISS")
+
+    def test_s_maxage_wins(self):
+        p = "/r/smax;cc=max-age=1000%2C%20s-maxage=10"
+        first = self.req(p)
+        self.assertEqual(first.header("Cache-Control"), "max-age=10, s-maxage=10")
+        self.fc.advance(9)
+        self.assertEqual(self.req(p).header("X-Cache"), "HIT")
+        self.fc.advance(1)
+        self.assertEqual(self.req(p).header("X-Cache"), "MISS")
+
+    def test_too_big_streamed_not_stored(self):
+        p = "/r/big;size=100000"  # over max_object_size (64 KiB)
+        first = self.req(p)
+        self.assertEqual(len(first.body), 100000)
+        self.assertEqual(self.req(p).header("X-Cache"), "MISS")
+        pc = "/r/bigc;size=100000;chunked"
+        self.assertEqual(len(self.req(pc).body), 100000)
+        self.assertEqual(self.req(pc).header("X-Cache"), "MISS")
+
+    def test_chunked_response_is_stored_with_length(self):
+        p = "/r/chunky;size=5000;chunked"
+        first = self.req(p)
+        second = self.req(p)
+        self.assertEqual(second.header("X-Cache"), "HIT")
+        self.assertEqual(second.header("Content-Length"), "5000")
+        self.assertEqual(second.body, first.body)
+
+    def test_truncated_never_stored(self):
+        s = self.fc.connect()
+        s.sendall(b"GET /reset-mid-body HTTP/1.1\r\nHost: site.test\r\n\r\n")
+        with self.assertRaises((EOFError, ConnectionResetError)):
+            Reader(s).response()
+        s.close()
+        resp, r = request(self.fc, "GET /status?code=200 HTTP/1.1\r\nHost: site.test\r\n\r\n")
+        r.sock.close()
+        before = self.origin_hits("/reset-mid-body")
+        s = self.fc.connect()
+        s.sendall(b"GET /reset-mid-body HTTP/1.1\r\nHost: site.test\r\n\r\n")
+        with self.assertRaises((EOFError, ConnectionResetError)):
+            Reader(s).response()
+        s.close()
+        self.assertEqual(self.origin_hits("/reset-mid-body"), before + 1)
+
+    def test_client_leaving_mid_transfer_does_not_stop_storing(self):
+        p = "/r/abandon;size=60000"
+        s = self.fc.connect()
+        s.sendall(("GET %s HTTP/1.1\r\nHost: site.test\r\n\r\n" % p).encode())
+        s.recv(100)  # the first bytes, then go away
+        s.close()
+        time.sleep(0.3)
+        self.assertEqual(self.req(p).header("X-Cache"), "HIT")
+        self.assertEqual(self.origin_hits(p), 1)
+
+    def test_bypass_rules(self):
+        for path, headers in (("/admin/r/x", ""), ("/r/anon", "Cookie: sessionid=abc\r\n")):
+            self.req(path, headers)
+            resp = self.req(path, headers)
+            self.assertEqual(resp.header("X-Cache"), "BYPASS", path)
+        # Without the session cookie the same page is cached.
+        self.req("/r/anon", "Cookie: theme=dark\r\n")
+        self.assertEqual(self.req("/r/anon", "Cookie: theme=dark\r\n").header("X-Cache"), "HIT")
+
+    def test_hosts_are_separate_entries(self):
+        p = "/r/hosted"
+        a = self.req(p, host="a.test")
+        b = self.req(p, host="b.test")
+        self.assertEqual((a.header("X-Cache"), b.header("X-Cache")), ("MISS", "MISS"))
+        self.assertEqual(self.req(p, host="a.test").header("X-Cache"), "HIT")
+
+    def test_keepalive_and_pipelined_hits(self):
+        p = "/r/pipe"
+        self.req(p)
+        s = self.fc.connect()
+        s.sendall(("GET %s HTTP/1.1\r\nHost: site.test\r\n\r\n" % p).encode() * 5)
+        r = Reader(s)
+        for _ in range(5):
+            self.assertEqual(r.response().header("X-Cache"), "HIT")
+        s.close()
+
+
+class CacheConfigVariants(unittest.TestCase):
+    def test_query_strings_key_mode_and_prefix_and_status_header(self):
+        origin = Origin()
+        fc = Frontcache(origin.url, {"cache": {"query_strings": "key", "key_prefix": "site1",
+                                               "status_header": "X-Frontcache",
+                                               "seconds": 60}})
+        try:
+            def get(path):
+                resp, r = request(fc, "GET %s HTTP/1.1\r\nHost: h\r\n\r\n" % path)
+                r.sock.close()
+                return resp
+            a = get("/r/x?page=1")
+            b = get("/r/x?page=2")
+            self.assertEqual(a.header("X-Frontcache"), "MISS")
+            self.assertIsNone(a.header("X-Cache"))
+            self.assertEqual(a.header("Cache-Control"), "max-age=60")
+            self.assertEqual(b.header("X-Frontcache"), "MISS")
+            self.assertEqual(get("/r/x?page=1").header("X-Frontcache"), "HIT")
+        finally:
+            self.assertEqual(fc.stop(), 0)
+            origin.close()
+
+
+if __name__ == "__main__":
+    unittest.main()
