@@ -1,0 +1,152 @@
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "cache/page.h"
+#include "cache/policy.h"
+
+using namespace fc::cache;
+using fc::http::HeaderList;
+using fc::http::RequestHead;
+
+namespace {
+RequestHead get(std::string target, std::initializer_list<std::pair<const char *, const char *>> h,
+                std::string method = "GET") {
+    RequestHead r;
+    r.method = std::move(method);
+    r.target = std::move(target);
+    r.headers.add("Host", "example.com");
+    for (auto &[n, v] : h)
+        r.headers.add(n, v);
+    return r;
+}
+HeaderList headers(std::initializer_list<std::pair<const char *, const char *>> h) {
+    HeaderList l;
+    for (auto &[n, v] : h)
+        l.add(n, v);
+    return l;
+}
+} // namespace
+
+TEST_CASE("which requests are looked up") {
+    PolicyConfig c;
+    c.bypassPaths = {"/admin/"};
+    c.bypassCookies = {"sessionid"};
+    CHECK(classify(get("/", {}), c) == Bypass::None);
+    CHECK(classify(get("/", {}, "HEAD"), c) == Bypass::None);
+    CHECK(classify(get("/", {}, "POST"), c) == Bypass::Method);
+    CHECK(classify(get("/?q=1", {}), c) == Bypass::QueryString);
+    CHECK(classify(get("/?", {}), c) == Bypass::None); // an empty query is no query
+    CHECK(classify(get("/admin/x", {}), c) == Bypass::Path);
+    CHECK(classify(get("/", {{"Cookie", "a=1; sessionid=xyz"}}), c) == Bypass::Cookie);
+    CHECK(classify(get("/", {{"Cookie", "notsessionid=1"}}), c) == Bypass::None);
+    c.queryInKey = true;
+    CHECK(classify(get("/?q=1", {}), c) == Bypass::None);
+}
+
+TEST_CASE("keys are Django's: header key, page key with the Vary values") {
+    PolicyConfig c;
+    std::string uri;
+    absoluteUri(get("/about/?x=1", {}), c, uri);
+    CHECK(uri == "http://example.com/about/");
+    c.queryInKey = true;
+    uri.clear();
+    absoluteUri(get("/about/?x=1", {}), c, uri);
+    CHECK(uri == "http://example.com/about/?x=1");
+    c.queryInKey = false;
+    // Expected keys computed by Django 3.2 itself (python3-django): with a RequestFactory GET of
+    // "/" for Host example.com, _generate_cache_header_key('', req) and
+    // learn_cache_key(req, response, 600, prefix) for a response without and with Vary: Cookie.
+    std::string hk;
+    headerKey(c, "http://example.com/", hk);
+    CHECK(hk == "views.decorators.cache.cache_header..a6bf1757fff057f266b697df9cf176fd");
+    std::string pk;
+    pageKey(c, "GET", "http://example.com/", "", get("/", {}).headers, pk);
+    CHECK(pk == "views.decorators.cache.cache_page..GET.a6bf1757fff057f266b697df9cf176fd."
+                "d41d8cd98f00b204e9800998ecf8427e");
+    c.keyPrefix = "site";
+    std::string djangoCookie;
+    pageKey(c, "GET", "http://example.com/", "HTTP_COOKIE", get("/", {{"Cookie", "a=1"}}).headers,
+            djangoCookie);
+    CHECK(djangoCookie == "views.decorators.cache.cache_page.site.GET."
+                          "a6bf1757fff057f266b697df9cf176fd.3872c9ae3f427af0be0ead09d07ae2cf");
+    std::string withCookie, absent, empty;
+    pageKey(c, "GET", "u", "HTTP_COOKIE", get("/", {{"Cookie", "a=1"}}).headers, withCookie);
+    pageKey(c, "GET", "u", "HTTP_COOKIE", get("/", {}).headers, absent);
+    pageKey(c, "GET", "u", "HTTP_COOKIE", get("/", {{"Cookie", ""}}).headers, empty);
+    CHECK(withCookie.rfind("views.decorators.cache.cache_page.site.GET.", 0) == 0);
+    CHECK(withCookie != absent);
+    CHECK(absent != empty); // the "-," marker
+}
+
+TEST_CASE("Vary becomes Django's sorted META names") {
+    std::string l;
+    CHECK(varyHeaderList(headers({{"Vary", "Cookie, accept-encoding"}}), l));
+    CHECK(l == "HTTP_ACCEPT_ENCODING,HTTP_COOKIE");
+    l.clear();
+    CHECK(varyHeaderList(headers({}), l));
+    CHECK(l.empty());
+    CHECK_FALSE(varyHeaderList(headers({{"Vary", "*"}}), l));
+}
+
+TEST_CASE("storability and TTL") {
+    PolicyConfig c;
+    auto d = [&](int status, HeaderList h, RequestHead req = get("/", {})) {
+        return decideStore(req, status, h, c);
+    };
+    CHECK(d(200, headers({})).reason == NotStored::None);
+    CHECK(d(200, headers({})).ttl == 600);
+    CHECK(d(404, headers({})).reason == NotStored::Status);
+    CHECK(d(304, headers({})).reason == NotStored::Status);
+    CHECK(d(200, headers({{"Cache-Control", "max-age=0"}})).reason == NotStored::ZeroTtl);
+    CHECK(d(200, headers({{"Cache-Control", "max-age=30, public"}})).ttl == 30);
+    CHECK(d(200, headers({{"Cache-Control", "max-age=junk"}})).ttl == 600);
+    CHECK(d(200, headers({{"Cache-Control", "max-age=100, s-maxage=5"}})).ttl == 5);
+    CHECK(d(200, headers({{"Cache-Control", "private"}})).reason == NotStored::Private);
+    CHECK(d(200, headers({{"Cache-Control", "no-store"}})).reason == NotStored::NoStore);
+    CHECK(d(200, headers({{"Cache-Control", "no-cache"}})).reason == NotStored::NoCache);
+    CHECK(d(200, headers({{"Set-Cookie", "a=1"}})).reason == NotStored::SetCookie);
+    CHECK(d(200, headers({{"Vary", "Accept, *"}})).reason == NotStored::VaryStar);
+    auto authed = get("/", {{"Authorization", "Basic x"}});
+    CHECK(d(200, headers({}), authed).reason == NotStored::Authorization);
+    CHECK(d(200, headers({{"Cache-Control", "public"}}), authed).reason == NotStored::None);
+    CHECK(d(200, headers({{"Cache-Control", "s-maxage=9"}}), authed).reason == NotStored::None);
+    c.storeSetCookie = true;
+    CHECK(d(200, headers({{"Set-Cookie", "a=1"}})).reason == NotStored::None);
+    c.defaultTtl = 0;
+    CHECK(d(200, headers({})).reason == NotStored::ZeroTtl);
+}
+
+TEST_CASE("patch_response_headers") {
+    const std::int64_t now = 784111777; // Sun, 06 Nov 1994 08:49:37 GMT
+    HeaderList a = headers({});
+    patchResponseHeaders(a, 600, now);
+    CHECK(a.get("expires").value() == "Sun, 06 Nov 1994 08:59:37 GMT");
+    CHECK(a.get("cache-control").value() == "max-age=600");
+    HeaderList b = headers({{"Cache-Control", "Public, max-age=30"}, {"Expires", "x"}});
+    patchResponseHeaders(b, 600, now);
+    CHECK(b.get("expires").value() == "x"); // kept when present
+    CHECK(b.get("cache-control").value() == "public, max-age=30"); // min, in place
+    HeaderList c = headers({{"Cache-Control", "must-revalidate, max-age=900"}});
+    patchResponseHeaders(c, 60, now);
+    CHECK(c.get("cache-control").value() == "must-revalidate, max-age=60");
+    CHECK(c.count("cache-control") == 1);
+}
+
+TEST_CASE("the stored page format round-trips") {
+    std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n";
+    std::string buf(encodedPageSize(4, head.size(), 5), '\0');
+    encodePage(buf.data(), 200, 1700000000, 784111777, 600, "\"e1\"", head, "hello");
+    PageView v;
+    REQUIRE(decodePage(buf, v));
+    CHECK(v.status == 200);
+    CHECK(v.storedAt == 1700000000);
+    CHECK(v.lastModified == 784111777);
+    CHECK(v.ttl == 600);
+    CHECK(v.etag == "\"e1\"");
+    CHECK(v.head == head);
+    CHECK(v.body == "hello");
+    CHECK(buf.substr(0, 4) == "FCP1");
+    CHECK_FALSE(decodePage("not a page", v));
+    CHECK_FALSE(decodePage(buf.substr(0, 20), v));
+}
