@@ -1,5 +1,8 @@
 """A small real Django site used by the integration tests (Debian's python3-django, served
-by gunicorn on loopback). It has no cache middleware: frontcache in front does that work."""
+by gunicorn on loopback). Without FCSITE_DJANGO_CACHE it has no cache middleware: frontcache in
+front does that work. With FCSITE_DJANGO_CACHE=1 it runs Django's own per-site cache
+(UpdateCacheMiddleware + FetchFromCacheMiddleware) over memcached at FCSITE_MEMCACHED — the
+set-up frontcache replaces, used as the reference in test_django_cache."""
 
 import os
 
@@ -8,8 +11,21 @@ DEBUG = False
 ALLOWED_HOSTS = ["*"]
 ROOT_URLCONF = "fcsite.urls"
 USE_I18N = False
-USE_TZ = True
+# USE_I18N / USE_TZ make Django append the language and time zone to cache keys
+# (_i18n_cache_key_suffix); a proxy cannot know them (see README), so the reference site has both
+# off and its keys can be compared with frontcache's byte for byte.
+USE_TZ = False
 INSTALLED_APPS = ["django.contrib.sessions"]
 SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 MIDDLEWARE = ["django.contrib.sessions.middleware.SessionMiddleware"]
 DATABASES = {}
+
+if os.environ.get("FCSITE_DJANGO_CACHE") == "1":
+    MIDDLEWARE = (["django.middleware.cache.UpdateCacheMiddleware"] + MIDDLEWARE +
+                  ["django.middleware.cache.FetchFromCacheMiddleware"])
+    CACHES = {"default": {
+        "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+        "LOCATION": os.environ.get("FCSITE_MEMCACHED", "127.0.0.1:11211"),
+    }}
+    CACHE_MIDDLEWARE_SECONDS = 600
+    CACHE_MIDDLEWARE_KEY_PREFIX = ""

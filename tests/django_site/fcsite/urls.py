@@ -4,8 +4,17 @@ from . import views
 
 urlpatterns = [
     path("", views.home),
+    path("session", views.session_page),
+    path("max30", views.max30),
+    path("never", views.never),
+    path("private", views.private),
+    path("setcookie", views.setcookie),
+    path("lang", views.lang),
     path("form", views.form),
     path("redirect", views.redirect_view),
     path("query", views.query),
     path("big", views.big),
+    path("slow", views.slow),
+    path("renders", views.renders),
+    path("gone", views.gone),
 ]

@@ -1,30 +1,93 @@
 import itertools
+import time
 
-from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
+from django.http import HttpResponse, HttpResponseNotFound, HttpResponseRedirect, JsonResponse
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.csrf import csrf_exempt
 
+# Every render is stamped "render N" and counted (one counter per process; the tests run one
+# worker), so a test can tell which requests reached the view and which were served from a cache.
 _renders = itertools.count(1)
+_count = 0
+
+
+def _render():
+    global _count
+    _count = next(_renders)
+    return _count
+
+
+def _page(title):
+    return "<html><body><h1>%s</h1><p>render %d</p></body></html>" % (title, _render())
+
+
+@never_cache
+def renders(request):
+    return HttpResponse(str(_count), content_type="text/plain")
+
+
+def gone(request):
+    return HttpResponseNotFound(_page("gone"))
 
 
 def home(request):
-    # Each render is stamped so a test can tell a fresh render from a cached copy.
-    return HttpResponse("<html><body><h1>home</h1><p>render %d</p></body></html>" % next(_renders))
+    return HttpResponse(_page("home"))
+
+
+def session_page(request):
+    request.session.get("seen")  # reading the session makes SessionMiddleware add Vary: Cookie
+    return HttpResponse(_page("session"))
+
+
+@cache_control(max_age=30)
+def max30(request):
+    return HttpResponse(_page("max30"))
+
+
+@never_cache
+def never(request):
+    return HttpResponse(_page("never"))
+
+
+@cache_control(private=True)
+def private(request):
+    return HttpResponse(_page("private"))
+
+
+def setcookie(request):
+    response = HttpResponse(_page("setcookie"))
+    response.set_cookie("theme", "dark")
+    return response
+
+
+def lang(request):
+    response = HttpResponse(_page("lang:" + request.headers.get("Accept-Language", "")))
+    patch_vary_headers(response, ["Accept-Language"])
+    return response
 
 
 @csrf_exempt
 def form(request):
     if request.method == "POST":
-        return JsonResponse({"method": "POST", "fields": dict(request.POST.items())})
-    return HttpResponse("<form method=post><input name=a></form>")
+        return JsonResponse({"method": "POST", "fields": dict(request.POST.items()),
+                             "render": _render()})
+    return HttpResponse(_page("form"))
 
 
 def redirect_view(request):
+    _render()
     return HttpResponseRedirect("/")
 
 
 def query(request):
-    return JsonResponse({"q": request.GET.get("q", "")})
+    return HttpResponse(_page("query:" + request.GET.get("q", "")))
 
 
 def big(request):
     return HttpResponse(b"y" * (512 * 1024), content_type="application/octet-stream")
+
+
+def slow(request):
+    time.sleep(float(request.GET.get("s", "0.02")))  # a stand-in for a database query
+    return HttpResponse(_page("slow"))
