@@ -1,6 +1,7 @@
 """Small helpers shared by the benchmark scripts: loopback ports, CPU pinning, process cleanup."""
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -46,3 +47,45 @@ def stop_all(procs):
         except subprocess.TimeoutExpired:
             p.kill()
             p.wait()
+
+
+def to_us(text):
+    m = re.match(r"([\d.]+)(us|ms|s)", text)
+    v = float(m.group(1))
+    return v * {"us": 1, "ms": 1000, "s": 1e6}[m.group(2)]
+
+def wrk(url, conns, seconds):
+    out = subprocess.run(pin(1) + ["wrk", "-t1", "-c%d" % conns, "-d%ds" % seconds, "--latency",
+                                   url], capture_output=True, text=True, check=True).stdout
+    try:
+        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+        p50 = to_us(re.search(r"50%\s+(\S+)", out).group(1))
+        p99 = to_us(re.search(r"99%\s+(\S+)", out).group(1))
+    except AttributeError:
+        raise RuntimeError("unexpected wrk output for %s:\n%s" % (url, out))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sock_err = re.search(r"Socket errors: (.*)", out)
+    return {"rps": rps, "p50": p50, "p99": p99,
+            "errors": (int(errors.group(1)) if errors else 0), "sock": sock_err.group(1) if sock_err else ""}
+
+
+def tree_cpu_seconds(pid):
+    """utime + stime of a process and all its descendants (nginx and Varnish fork workers)."""
+    tck = os.sysconf("SC_CLK_TCK")
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tck)
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        if p in parents:
+            total += parents[p][1]
+        todo.extend(c for c, (pp, _) in parents.items() if pp == p)
+    return total

@@ -20,26 +20,7 @@ import subprocess
 import sys
 import tempfile
 
-from benchlib import free_port, pin, stop_all, wait_port
-
-def to_us(text):
-    m = re.match(r"([\d.]+)(us|ms|s)", text)
-    v = float(m.group(1))
-    return v * {"us": 1, "ms": 1000, "s": 1e6}[m.group(2)]
-
-def wrk(url, conns, seconds):
-    out = subprocess.run(pin(1) + ["wrk", "-t1", "-c%d" % conns, "-d%ds" % seconds, "--latency",
-                                   url], capture_output=True, text=True, check=True).stdout
-    try:
-        rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-        p50 = to_us(re.search(r"50%\s+(\S+)", out).group(1))
-        p99 = to_us(re.search(r"99%\s+(\S+)", out).group(1))
-    except AttributeError:
-        raise RuntimeError("unexpected wrk output for %s:\n%s" % (url, out))
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    sock_err = re.search(r"Socket errors: (.*)", out)
-    return {"rps": rps, "p50": p50, "p99": p99,
-            "errors": (int(errors.group(1)) if errors else 0), "sock": sock_err.group(1) if sock_err else ""}
+from benchlib import free_port, pin, stop_all, wait_port, wrk
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])

@@ -341,7 +341,7 @@ public:
                                                 {"warn", LogConfig::Level::Warn},
                                                 {"info", LogConfig::Level::Info},
                                                 {"debug", LogConfig::Level::Debug}})},
-                 {"access_log", boolean(c.log.accessLog)}});
+                 {"access_log", string(c.log.accessLog)}});
 
         // Cross-field checks.
         if (auto *cache = root.get("cache"); cache && cache->is_table()) {

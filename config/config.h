@@ -83,7 +83,7 @@ struct AdminConfig {
 struct LogConfig {
     enum class Level { Error, Warn, Info, Debug };
     Level level = Level::Info;
-    bool accessLog = false;
+    std::string accessLog; // "" = off, "-" = standard output, else a file appended to
 };
 
 struct Config {

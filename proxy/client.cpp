@@ -179,6 +179,10 @@ bool ClientConnection::onRequestHead(http::RequestHead &head) {
     timerMode_ = TimerMode::None;
     inExchange_ = true;
     requestComplete_ = responseStarted_ = responseComplete_ = retried_ = false;
+    startUs_ = uv_hrtime() / 1000;
+    upstreamUs_ = -1;
+    status_ = 0;
+    bytesOut_ = 0;
     isHead_ = head.method == "HEAD";
     keepAlive_ = head.keepAlive && !worker_.draining();
     requestHasBody_ = head.hasBody();
@@ -201,10 +205,13 @@ bool ClientConnection::onRequestHead(http::RequestHead &head) {
         if (lookup(head))
             return !closing_;
         lookedUp_ = true;
+        cacheStatusName_ = "MISS";
         counters.inc(counters.misses);
     } else {
+        cacheStatusName_ = "BYPASS";
         counters.inc(counters.bypass[static_cast<int>(bypass_)]);
     }
+    upstreamStartUs_ = uv_hrtime() / 1000;
     upstreamHead_.clear();
     http::writeUpstreamRequest(head, http::ForwardInfo{peer_}, upstreamHead_);
     earlyBody_.clear();
@@ -286,6 +293,8 @@ bool ClientConnection::onUpstreamHead(http::ResponseHead &resp) {
         keepAlive_ = false;
     if (!requestComplete_ && requestHasBody_)
         keepAlive_ = false; // answered before the body ended: the rest cannot be skipped safely
+    status_ = resp.status;
+    upstreamUs_ = static_cast<std::int64_t>(uv_hrtime() / 1000 - upstreamStartUs_);
     std::string extra;
     appendStatusHeaders(extra, lookedUp_ ? "MISS" : "BYPASS",
                         lookedUp_ ? (notStored_ == cache::NotStored::None
@@ -379,6 +388,7 @@ void ClientConnection::onUpstreamError(int status, const char *reason, bool retr
     if (!requestComplete_ && requestHasBody_)
         keepAlive_ = false;
     responseStarted_ = true;
+    status_ = status;
     write(http::errorResponse(status, !keepAlive_, reason));
     responseFinished();
 }
@@ -412,8 +422,18 @@ void ClientConnection::rejectRequest(int status, const char *reason) {
     closeGracefully();
 }
 
+void ClientConnection::logExchange() {
+    AccessLog &log = worker_.accessLog();
+    if (!log.enabled())
+        return;
+    const http::RequestHead &req = parser_.head();
+    log.add(peer_, req.method, req.target, req.versionMinor, status_, bytesOut_, cacheStatusName_,
+            upstreamUs_, static_cast<std::int64_t>(uv_hrtime() / 1000 - startUs_));
+}
+
 void ClientConnection::responseFinished() {
     responseComplete_ = true;
+    logExchange();
     if (requestComplete_)
         finishExchange();
     else if (requestHasBody_ || !keepAlive_)
@@ -528,6 +548,7 @@ void ClientConnection::flush() {
     }
     if (out_.empty())
         return;
+    bytesOut_ += out_.size();
     int rc = streamWrite(reinterpret_cast<uv_stream_t *>(&handle_), out_, this,
                          &ClientConnection::onWrite);
     out_.clear();
@@ -717,6 +738,9 @@ void ClientConnection::serveHit(cache::ItemRef page, const cache::PageView &v,
     }
     counters.inc(notModified ? counters.notModified : counters.hits);
     counters.inc(counters.bytesFromCache, bytes);
+    status_ = notModified ? 304 : v.status;
+    bytesOut_ += bytes;
+    cacheStatusName_ = "HIT";
     if (streamWriteHeld(reinterpret_cast<uv_stream_t *>(&handle_), parts, n, inItem,
                         std::move(page), this, &ClientConnection::onWrite) < 0) {
         closeNow();

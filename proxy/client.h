@@ -131,6 +131,13 @@ private:
     std::string storeEtag_;
     std::string storeBody_;
     std::string dynHead_;      // per-response fields of a hit (Age, X-Cache...), reused
+    // access log of the current exchange
+    std::uint64_t startUs_ = 0, upstreamStartUs_ = 0;
+    std::int64_t upstreamUs_ = -1;
+    int status_ = 0;
+    std::uint64_t bytesOut_ = 0;
+    const char *cacheStatusName_ = "-";
+    void logExchange();
     char peer_[INET6_ADDRSTRLEN] = "unknown";
 };
 

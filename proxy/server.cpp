@@ -243,6 +243,17 @@ int Server::run() {
     cacheCtx.policy.storeSetCookie = c.cache.storeSetCookie;
     cacheCtx.statusHeader = c.cache.statusHeader;
     cacheCtx.cacheStatus = c.cache.cacheStatus;
+    if (c.log.accessLog == "-") {
+        cacheCtx.accessLogFd = 1;
+    } else if (!c.log.accessLog.empty()) {
+        cacheCtx.accessLogFd =
+            ::open(c.log.accessLog.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (cacheCtx.accessLogFd < 0) {
+            std::fprintf(stderr, "frontcache: cannot open log.access_log %s: %s\n",
+                         c.log.accessLog.c_str(), std::strerror(errno));
+            return 1;
+        }
+    }
 
     std::vector<std::unique_ptr<Worker>> pool;
     for (unsigned w = 0; w < workers; ++w)
@@ -293,6 +304,8 @@ int Server::run() {
     for (auto &w : pool)
         w->join();
     pool.clear();
+    if (cacheCtx.accessLogFd > 2)
+        ::close(cacheCtx.accessLogFd);
     uv_loop_close(&loop);
     FC_INFO("stopped");
     return 0;

@@ -13,6 +13,7 @@ namespace fc::proxy {
 Worker::Worker(int index, std::shared_ptr<const config::Config> cfg, const UpstreamTarget &target,
                WorkerSockets sockets, cache::ProtocolContext *mc, const CacheContext &cache)
     : index_(index), cfg_(std::move(cfg)), sockets_(std::move(sockets)), mc_(mc), cache_(cache),
+      accessLog_(cache.accessLogFd),
       readBuf_(new char[kReadBufSize]) {
     int rc = uv_loop_init(&loop_);
     assert(rc == 0);
@@ -21,8 +22,16 @@ Worker::Worker(int index, std::shared_ptr<const config::Config> cfg, const Upstr
     rc = uv_timer_init(&loop_, &drainTimer_);
     assert(rc == 0);
     (void)rc;
+    rc = uv_timer_init(&loop_, &logTimer_);
+    assert(rc == 0);
     stopAsync_.data = this;
     drainTimer_.data = this;
+    logTimer_.data = this;
+    if (accessLog_.enabled())
+        uv_timer_start(
+            &logTimer_,
+            [](uv_timer_t *t) noexcept { static_cast<Worker *>(t->data)->accessLog_.flush(); },
+            1000, 1000);
     pool_ = std::make_unique<UpstreamPool>(&loop_, cfg_->upstream, target);
 }
 
@@ -111,7 +120,9 @@ void Worker::maybeFinish() {
         return;
     finished_ = true;
     pool_->shutdown();
+    accessLog_.flush();
     uv_close(reinterpret_cast<uv_handle_t *>(&drainTimer_), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t *>(&logTimer_), nullptr);
     // The loop ends by itself once the pool's connections have closed.
 }
 

@@ -16,6 +16,7 @@
 #include "cache/protocol/memcache.h"
 #include "cache/store/store.h"
 #include "config/config.h"
+#include "proxy/access_log.h"
 #include "proxy/cache_counters.h"
 #include "proxy/upstream.h"
 
@@ -58,6 +59,7 @@ struct CacheContext {
     cache::PolicyConfig policy;
     std::string statusHeader; // "X-Cache" (empty = off)
     bool cacheStatus = true;  // RFC 9211 Cache-Status
+    int accessLogFd = -1;     // -1 = no access log
 };
 
 class Worker {
@@ -83,6 +85,7 @@ public:
     const config::Config &config() const { return *cfg_; }
     const CacheContext &cache() const { return cache_; }
     CacheCounters &counters() { return counters_; }
+    AccessLog &accessLog() { return accessLog_; }
     const CacheCounters &counters() const { return counters_; }
     char *readBuffer() { return readBuf_.get(); }
     size_t readBufferSize() const { return kReadBufSize; }
@@ -109,6 +112,8 @@ private:
     cache::ProtocolContext *mc_;
     const CacheContext &cache_;
     CacheCounters counters_;
+    AccessLog accessLog_;
+    uv_timer_t logTimer_; // flushes the access log once a second
     IntrusiveList<MemcacheConnection> mcClients_;
     uv_loop_t loop_;
     uv_async_t stopAsync_;

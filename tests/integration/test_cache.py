@@ -277,5 +277,29 @@ class CacheConfigVariants(unittest.TestCase):
             origin.close()
 
 
+class AccessLogTest(unittest.TestCase):
+    def test_one_line_per_request_with_cache_status_and_times(self):
+        import os
+        import tempfile
+        origin = Origin()
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "access.log")
+            fc = Frontcache(origin.url, {"log": {"access_log": path}})
+            try:
+                for p in ("/r/logged", "/r/logged", "/r/x?q=1"):
+                    resp, r = request(fc, "GET %s HTTP/1.1\r\nHost: h\r\n\r\n" % p)
+                    r.sock.close()
+            finally:
+                self.assertEqual(fc.stop(), 0)  # the buffer is flushed at shutdown
+                origin.close()
+            with open(path) as f:
+                lines = f.read().splitlines()
+        self.assertEqual(len(lines), 3, lines)
+        self.assertRegex(lines[0], r'^\S+Z 127\.0\.0\.1 "GET /r/logged HTTP/1\.1" 200 \d+ MISS '
+                                   r'upstream=[\d.]+ms total=[\d.]+ms$')
+        self.assertRegex(lines[1], r'"GET /r/logged HTTP/1\.1" 200 \d+ HIT upstream=- total=')
+        self.assertRegex(lines[2], r'"GET /r/x\?q=1 HTTP/1\.1" 200 \d+ BYPASS upstream=[\d.]+ms')
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -80,14 +80,15 @@ class DjangoPassThrough(unittest.TestCase):
         raw = ("POST /form HTTP/1.1\r\nHost: site.test\r\nContent-Type: "
                "application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
         d, p = self.same(raw)
-        self.assertEqual(json.loads(p.body), {"method": "POST", "fields": {"a": "1", "b": "two"}})
+        got = json.loads(p.body)
+        self.assertEqual((got["method"], got["fields"]), ("POST", {"a": "1", "b": "two"}))
 
     def test_redirect_404_query_big(self):
         self.same("GET /redirect HTTP/1.1\r\nHost: site.test\r\n\r\n")
         d, p = self.same("GET /nope HTTP/1.1\r\nHost: site.test\r\n\r\n")
         self.assertEqual(p.status, 404)
         d, p = self.same("GET /query?q=hello HTTP/1.1\r\nHost: site.test\r\n\r\n")
-        self.assertEqual(json.loads(p.body), {"q": "hello"})
+        self.assertIn(b"query:hello", p.body)
         d, p = self.same("GET /big HTTP/1.1\r\nHost: site.test\r\n\r\n")
         self.assertEqual(len(p.body), 512 * 1024)
         self.assertEqual(d.body, p.body)

@@ -67,7 +67,7 @@ listen = "127.0.0.1:9090"
 
 [log]
 level = "debug"
-access_log = true
+access_log = "-"
 )",
                               "full.toml");
     INFO((r.errors.empty() ? "" : r.errors[0]));
@@ -88,7 +88,7 @@ access_log = true
     CHECK(c.cache.keyPrefix == "site");
     CHECK(c.memcached.listen->port == 11311);
     CHECK(c.log.level == LogConfig::Level::Debug);
-    CHECK(c.log.accessLog);
+    CHECK(c.log.accessLog == "-");
 }
 
 TEST_CASE("unix upstream") {
