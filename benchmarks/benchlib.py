@@ -54,13 +54,15 @@ def to_us(text):
     v = float(m.group(1))
     return v * {"us": 1, "ms": 1000, "s": 1e6}[m.group(2)]
 
+
 def wrk(url, conns, seconds):
     out = subprocess.run(pin(1) + ["wrk", "-t1", "-c%d" % conns, "-d%ds" % seconds, "--latency",
                                    url], capture_output=True, text=True, check=True).stdout
     try:
         rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
-        p50 = to_us(re.search(r"50%\s+(\S+)", out).group(1))
-        p99 = to_us(re.search(r"99%\s+(\S+)", out).group(1))
+        # Anchored at the line start: "62.50%" in the Req/Sec line must not match.
+        p50 = to_us(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))
+        p99 = to_us(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))
     except AttributeError:
         raise RuntimeError("unexpected wrk output for %s:\n%s" % (url, out))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
