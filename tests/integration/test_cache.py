@@ -277,6 +277,35 @@ class CacheConfigVariants(unittest.TestCase):
             origin.close()
 
 
+class Counters(unittest.TestCase):
+    def test_counters_in_memcached_stats(self):
+        from test_memcached_port import talk
+        origin = Origin()
+        fc = Frontcache(origin.url, {"memcached": {"listen": "127.0.0.1:0"}})
+        try:
+            for p in ("/r/c1", "/r/c1", "/r/c1", "/r/c2;cc=private", "/r/c3?q=1",
+                      "/r/c4;status=404"):
+                resp, r = request(fc, "GET %s HTTP/1.1\r\nHost: h\r\n\r\n" % p)
+                r.sock.close()
+            stats = talk(fc.extra_ports["memcached"], [b"stats\r\n"]).decode()
+            got = dict(re.findall(r"STAT (http_\w+) (\d+)", stats))
+            self.assertEqual(got["http_hits"], "2")
+            self.assertEqual(got["http_misses"], "3")
+            self.assertEqual(got["http_stored"], "1")
+            self.assertEqual(got["http_bypass_query"], "1")
+            self.assertEqual(got["http_not_stored_private"], "1")
+            self.assertEqual(got["http_not_stored_status"], "1")
+            self.assertGreater(int(got["http_bytes_from_cache"]), 0)
+            # Operators purge a page through the memcached port: the next request misses.
+            self.assertEqual(talk(fc.extra_ports["memcached"], [b"flush_all\r\n"]), b"OK\r\n")
+            resp, r = request(fc, "GET /r/c1 HTTP/1.1\r\nHost: h\r\n\r\n")
+            r.sock.close()
+            self.assertEqual(resp.header("X-Cache"), "MISS")
+        finally:
+            self.assertEqual(fc.stop(), 0)
+            origin.close()
+
+
 class AccessLogTest(unittest.TestCase):
     def test_one_line_per_request_with_cache_status_and_times(self):
         import os
