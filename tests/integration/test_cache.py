@@ -306,6 +306,49 @@ class Counters(unittest.TestCase):
             origin.close()
 
 
+class HitPathAllocations(unittest.TestCase):
+    """Serving a hit allocates nothing: frontcache runs with a malloc counter preloaded."""
+
+    def test_no_malloc_per_hit(self):
+        import os
+        import signal
+        counter = os.environ.get("MALLOC_COUNTER")
+        if not counter:
+            self.skipTest("no malloc counter in this build (sanitizer preset)")
+        origin = Origin()
+        fc = Frontcache(origin.url, wrapper=["env", "LD_PRELOAD=" + counter])
+        try:
+            s = fc.connect()
+            r = Reader(s)
+            req = b"GET /r/alloc;size=2000;vary=Accept-Encoding HTTP/1.1\r\nHost: h\r\n" \
+                  b"Accept-Encoding: gzip\r\nIf-None-Match: \"nope\"\r\n\r\n"
+
+            def hits(n):
+                for _ in range(n):
+                    s.sendall(req)
+                    r.response()
+
+            def mallocs():
+                before = fc.log().count("MALLOCS")
+                fc.proc.send_signal(signal.SIGUSR1)
+                for _ in range(100):
+                    log = fc.log()
+                    if log.count("MALLOCS") > before:
+                        return int(re.findall(r"MALLOCS (\d+)", log)[-1])
+                    time.sleep(0.02)
+                self.fail("no MALLOCS line")
+
+            hits(200)  # miss, then warm every reused buffer
+            before = mallocs()
+            hits(2000)
+            after = mallocs()
+            s.close()
+            self.assertLessEqual(after - before, 5, "%d allocations for 2000 hits" % (after - before))
+        finally:
+            self.assertEqual(fc.stop(), 0)
+            origin.close()
+
+
 class AccessLogTest(unittest.TestCase):
     def test_one_line_per_request_with_cache_status_and_times(self):
         import os
