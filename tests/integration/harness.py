@@ -276,7 +276,8 @@ class Origin:
     /status?code=C  answers status C
     /r/SPEC         a response described by SPEC, ';'-separated: status=N, cc=VALUE (Cache-Control),
                     vary=VALUE, cookie=VALUE (Set-Cookie), etag=VALUE, lm=VALUE (Last-Modified),
-                    size=N (body bytes), chunked; the body names the render number, so a test
+                    size=N (body bytes), chunked, delay=MS (before answering); the body names
+                    the render number, so a test
                     can tell a fresh render from a cached copy
     """
 
@@ -434,6 +435,8 @@ class Origin:
                 k, _, v = item.partition("=")
                 opts[k] = v.replace("%20", " ").replace("%2C", ",")
             status = int(opts.get("status", "200"))
+            if "delay" in opts:
+                time.sleep(int(opts["delay"]) / 1000)
             body = ("render %d\n" % n).encode()
             if "size" in opts:
                 body = body + b"b" * max(0, int(opts["size"]) - len(body))

@@ -227,6 +227,26 @@ class Cache(unittest.TestCase):
         self.assertEqual(self.req(p).header("X-Cache"), "HIT")
         self.assertEqual(self.origin_hits(p), 1)
 
+    def test_client_leaving_before_the_headers(self):
+        # Storable: the fetch goes on without the client and the page is stored.
+        p = "/r/early;delay=300"
+        s = self.fc.connect()
+        s.sendall(("GET %s HTTP/1.1\r\nHost: site.test\r\n\r\n" % p).encode())
+        time.sleep(0.05)
+        s.close()
+        time.sleep(0.5)
+        self.assertEqual(self.req(p).header("X-Cache"), "HIT")
+        self.assertEqual(self.origin_hits(p), 1)
+        # Not storable: the fetch is dropped when the head shows it, nothing is stored.
+        q = "/r/early2;delay=300;cc=private"
+        s = self.fc.connect()
+        s.sendall(("GET %s HTTP/1.1\r\nHost: site.test\r\n\r\n" % q).encode())
+        time.sleep(0.05)
+        s.close()
+        time.sleep(0.5)
+        self.assertEqual(self.req(q).header("X-Cache"), "MISS")
+        self.assertEqual(self.origin_hits(q), 2)
+
     def test_bypass_rules(self):
         for path, headers in (("/admin/r/x", ""), ("/r/anon", "Cookie: sessionid=abc\r\n")):
             self.req(path, headers)

@@ -129,6 +129,10 @@ class IdleConnections(unittest.TestCase):
 
 class DescriptorExhaustion(unittest.TestCase):
     def test_out_of_descriptors_sheds_load_without_spinning(self):
+        if asan_build():
+            # ASan's runtime needs descriptors of its own at 64; it failed here under load.
+            # The dev preset runs this test.
+            self.skipTest("64 descriptors are too few for the ASan runtime")
         origin = Origin()
         # A hard limit of 64 descriptors: frontcache cannot raise it, and runs out quickly.
         fc = Frontcache(origin.url, {"server": {"header_timeout": "60s"}},
