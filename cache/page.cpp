@@ -5,7 +5,9 @@
 namespace fc::cache {
 
 namespace {
-template <typename T> void putLe(char *p, T v) { std::memcpy(p, &v, sizeof v); } // x86/arm: LE
+template <typename T> void putLe(char *p, T v) {
+    std::memcpy(p, &v, sizeof v);
+} // x86/arm: LE
 template <typename T> T getLe(const char *p) {
     T v;
     std::memcpy(&v, p, sizeof v);

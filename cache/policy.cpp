@@ -31,7 +31,8 @@ void appendMd5Hex(std::string &out, std::string_view data) {
 std::string_view pathOf(const http::RequestHead &req) {
     std::string_view t = req.target;
     for (std::string_view scheme : {"http://", "https://"})
-        if (t.size() > scheme.size() && http::equalsIgnoreCase(t.substr(0, scheme.size()), scheme)) {
+        if (t.size() > scheme.size() &&
+            http::equalsIgnoreCase(t.substr(0, scheme.size()), scheme)) {
             std::string_view rest = t.substr(scheme.size());
             std::size_t slash = rest.find_first_of("/?");
             return slash == std::string_view::npos ? std::string_view("/") : rest.substr(slash);
@@ -53,7 +54,8 @@ bool metaValue(const http::HeaderList &h, std::string_view metaName, std::string
         if (n.size() != want.size())
             return;
         for (std::size_t i = 0; i < n.size(); ++i) {
-            char c = n[i] == '-' ? '_' : static_cast<char>(n[i] >= 'a' && n[i] <= 'z' ? n[i] - 32 : n[i]);
+            char c = n[i] == '-' ? '_'
+                                 : static_cast<char>(n[i] >= 'a' && n[i] <= 'z' ? n[i] - 32 : n[i]);
             if (c != want[i])
                 return;
         }
@@ -68,31 +70,50 @@ bool metaValue(const http::HeaderList &h, std::string_view metaName, std::string
 
 const char *bypassName(Bypass b) {
     switch (b) {
-    case Bypass::None: return "none";
-    case Bypass::Method: return "method";
-    case Bypass::QueryString: return "query";
-    case Bypass::Path: return "path";
-    case Bypass::Cookie: return "cookie";
-    case Bypass::Body: return "body";
-    case Bypass::Upgrade: return "upgrade";
+    case Bypass::None:
+        return "none";
+    case Bypass::Method:
+        return "method";
+    case Bypass::QueryString:
+        return "query";
+    case Bypass::Path:
+        return "path";
+    case Bypass::Cookie:
+        return "cookie";
+    case Bypass::Body:
+        return "body";
+    case Bypass::Upgrade:
+        return "upgrade";
     }
     return "?";
 }
 
 const char *notStoredName(NotStored n) {
     switch (n) {
-    case NotStored::None: return "stored";
-    case NotStored::Status: return "status";
-    case NotStored::SetCookie: return "set-cookie";
-    case NotStored::Private: return "private";
-    case NotStored::NoStore: return "no-store";
-    case NotStored::NoCache: return "no-cache";
-    case NotStored::Authorization: return "authorization";
-    case NotStored::VaryStar: return "vary-star";
-    case NotStored::ZeroTtl: return "max-age-0";
-    case NotStored::TooBig: return "too-big";
-    case NotStored::Truncated: return "truncated";
-    case NotStored::Head: return "head";
+    case NotStored::None:
+        return "stored";
+    case NotStored::Status:
+        return "status";
+    case NotStored::SetCookie:
+        return "set-cookie";
+    case NotStored::Private:
+        return "private";
+    case NotStored::NoStore:
+        return "no-store";
+    case NotStored::NoCache:
+        return "no-cache";
+    case NotStored::Authorization:
+        return "authorization";
+    case NotStored::VaryStar:
+        return "vary-star";
+    case NotStored::ZeroTtl:
+        return "max-age-0";
+    case NotStored::TooBig:
+        return "too-big";
+    case NotStored::Truncated:
+        return "truncated";
+    case NotStored::Head:
+        return "head";
     }
     return "?";
 }
@@ -202,8 +223,8 @@ bool varyHeaderList(const http::HeaderList &resp, std::string &out) {
     return true;
 }
 
-StoreDecision decideStore(const http::RequestHead &req, int status,
-                          const http::HeaderList &resp, const PolicyConfig &cfg) {
+StoreDecision decideStore(const http::RequestHead &req, int status, const http::HeaderList &resp,
+                          const PolicyConfig &cfg) {
     StoreDecision d;
     if (status != 200) {
         d.reason = NotStored::Status;

@@ -18,9 +18,9 @@
 namespace fc::cache {
 
 struct PolicyConfig {
-    std::int64_t defaultTtl = 600; // CACHE_MIDDLEWARE_SECONDS
-    std::string keyPrefix;         // CACHE_MIDDLEWARE_KEY_PREFIX
-    bool queryInKey = false;       // cache.query_strings = "key"
+    std::int64_t defaultTtl = 600;          // CACHE_MIDDLEWARE_SECONDS
+    std::string keyPrefix;                  // CACHE_MIDDLEWARE_KEY_PREFIX
+    bool queryInKey = false;                // cache.query_strings = "key"
     std::vector<std::string> bypassPaths;   // path prefixes never cached
     std::vector<std::string> bypassCookies; // "anonymous only": a request with one is passed
     std::uint64_t maxObjectSize = 1 << 20;
@@ -55,17 +55,17 @@ bool varyHeaderList(const http::HeaderList &resp, std::string &out);
 // Why a fetched response was not stored.
 enum class NotStored {
     None,
-    Status,        // not 200
-    SetCookie,     // stricter: any Set-Cookie (Django: only with Vary: Cookie)
-    Private,       // Cache-Control: private
-    NoStore,       // stricter: Cache-Control: no-store
-    NoCache,       // stricter: no-cache (revalidation on every reuse is not implemented: never stored)
+    Status,    // not 200
+    SetCookie, // stricter: any Set-Cookie (Django: only with Vary: Cookie)
+    Private,   // Cache-Control: private
+    NoStore,   // stricter: Cache-Control: no-store
+    NoCache,   // stricter: no-cache (revalidation on every reuse is not implemented: never stored)
     Authorization, // stricter: RFC 9111 §3.5
     VaryStar,
-    ZeroTtl,       // max-age=0 (or a TTL of 0)
-    TooBig,        // body over cache.max_object_size
-    Truncated,     // the upstream cut the body short
-    Head,          // a HEAD response when a GET entry is wanted: not stored
+    ZeroTtl,   // max-age=0 (or a TTL of 0)
+    TooBig,    // body over cache.max_object_size
+    Truncated, // the upstream cut the body short
+    Head,      // a HEAD response when a GET entry is wanted: not stored
 };
 const char *notStoredName(NotStored n);
 

@@ -111,7 +111,8 @@ std::optional<std::int64_t> parseHttpDate(std::string_view s) {
     }
     // RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT"
     std::size_t comma = s.find(", ");
-    if (comma != std::string_view::npos && s.size() == comma + 24 && s.substr(s.size() - 4) == " GMT") {
+    if (comma != std::string_view::npos && s.size() == comma + 24 &&
+        s.substr(s.size() - 4) == " GMT") {
         std::string_view r = s.substr(comma + 2);
         if (r[2] == '-' && r[6] == '-' && r[9] == ' ' && num(r.substr(0, 2), d) &&
             num(r.substr(7, 2), y) && clock(r.substr(10, 8), h, mi, se)) {

@@ -9,8 +9,8 @@
 namespace fc::proxy {
 
 void AccessLog::add(std::string_view client, std::string_view method, std::string_view target,
-                    int versionMinor, int status, std::uint64_t bytes,
-                    std::string_view cacheStatus, std::int64_t upstreamUs, std::int64_t totalUs) {
+                    int versionMinor, int status, std::uint64_t bytes, std::string_view cacheStatus,
+                    std::int64_t upstreamUs, std::int64_t totalUs) {
     if (fd_ < 0)
         return;
     struct timeval tv;

@@ -38,9 +38,8 @@ inline void appendCacheStats(const std::vector<const CacheCounters *> &all, std:
          sum([](const CacheCounters &c) -> const CacheCounters::C & { return c.notModified; }));
     stat("stored",
          sum([](const CacheCounters &c) -> const CacheCounters::C & { return c.stored; }));
-    stat("bytes_from_cache", sum([](const CacheCounters &c) -> const CacheCounters::C & {
-             return c.bytesFromCache;
-         }));
+    stat("bytes_from_cache",
+         sum([](const CacheCounters &c) -> const CacheCounters::C & { return c.bytesFromCache; }));
     for (int b = 1; b <= static_cast<int>(cache::Bypass::Upgrade); ++b)
         stat(std::string("bypass_") + cache::bypassName(static_cast<cache::Bypass>(b)),
              sum([b](const CacheCounters &c) -> const CacheCounters::C & { return c.bypass[b]; }));

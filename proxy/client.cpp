@@ -314,6 +314,12 @@ void ClientConnection::onUpstreamBody(std::string_view piece) {
             notStored_ = cache::NotStored::TooBig;
             worker_.counters().inc(worker_.counters().notStored[static_cast<int>(notStored_)]);
             std::string().swap(storeBody_);
+            if (closing_ && upstream_) { // nobody to stream it to either: stop fetching
+                upstream_->abort();
+                upstream_ = nullptr;
+                maybeDelete();
+                return;
+            }
         } else {
             storeBody_.append(piece);
         }
@@ -443,6 +449,10 @@ void ClientConnection::responseFinished() {
 
 void ClientConnection::finishExchange() {
     inExchange_ = false;
+    // An idle keep-alive connection keeps no large buffers: 10,000 of them must stay cheap.
+    for (std::string *b : {&out_, &storeBody_, &earlyBody_, &storeHead_, &upstreamHead_})
+        if (b->capacity() > 4096)
+            std::string().swap(*b);
     if (!keepAlive_ || worker_.draining()) {
         closeGracefully();
         return;
@@ -501,8 +511,8 @@ void ClientConnection::closeNow() {
     closing_ = true;
     // A client that goes away does not stop a cacheable fetch: other clients want the page.
     // It is finished (and stored) without a client, unless the worker is shutting down.
-    const bool keepFetching = upstream_ && lookedUp_ && !worker_.draining() &&
-                              (storing_ || !responseStarted_);
+    const bool keepFetching =
+        upstream_ && lookedUp_ && !worker_.draining() && (storing_ || !responseStarted_);
     if (upstream_ && !keepFetching) {
         upstream_->abort();
         upstream_ = nullptr;
@@ -552,8 +562,6 @@ void ClientConnection::flush() {
     int rc = streamWrite(reinterpret_cast<uv_stream_t *>(&handle_), out_, this,
                          &ClientConnection::onWrite);
     out_.clear();
-    if (out_.capacity() > 256 * 1024)
-        out_.shrink_to_fit(); // a large body went through: do not keep its buffer while idle
     if (rc < 0)
         closeNow();
 }
@@ -794,13 +802,12 @@ void ClientConnection::commitStore() {
         storeHead_.append(std::to_string(storeBody_.size()));
         storeHead_.append("\r\n");
     }
-    const std::size_t size = cache::encodedPageSize(storeEtag_.size(), storeHead_.size(),
-                                                    storeBody_.size());
+    const std::size_t size =
+        cache::encodedPageSize(storeEtag_.size(), storeHead_.size(), storeBody_.size());
     // learn_cache_key: the page under this request's method, then the header key, same TTL.
     key_.clear();
     cache::pageKey(cc.policy, req.method, uri_, storeVary_, req.headers, key_);
-    cache::ItemRef page =
-        cc.store->allocate(key_, 0, storeTtl_, static_cast<std::uint32_t>(size));
+    cache::ItemRef page = cc.store->allocate(key_, 0, storeTtl_, static_cast<std::uint32_t>(size));
     if (!page) {
         notStored_ = cache::NotStored::TooBig;
         counters.inc(counters.notStored[static_cast<int>(notStored_)]);
@@ -820,10 +827,7 @@ void ClientConnection::commitStore() {
         }
         counters.inc(counters.stored);
     }
-    if (storeBody_.capacity() > 256 * 1024)
-        std::string().swap(storeBody_);
-    else
-        storeBody_.clear();
+    storeBody_.clear(); // its capacity is released when the exchange finishes
 }
 
 } // namespace fc::proxy

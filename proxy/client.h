@@ -119,18 +119,18 @@ private:
     bool handlesClosed_ = false;
     // cache state of the current exchange
     cache::Bypass bypass_ = cache::Bypass::None;
-    bool lookedUp_ = false;    // looked up and missed: the response may be stored
-    bool storing_ = false;     // the response is being accumulated for the store
+    bool lookedUp_ = false; // looked up and missed: the response may be stored
+    bool storing_ = false;  // the response is being accumulated for the store
     cache::NotStored notStored_ = cache::NotStored::None;
     std::int64_t storeTtl_ = 0;
     std::int64_t storeLastModified_ = 0;
-    std::string uri_;          // absolute URI of the request (cache key input)
-    std::string key_;          // scratch for cache keys
-    std::string storeVary_;    // the response's Vary list, Django's form
-    std::string storeHead_;    // the head to store (without Content-Length)
+    std::string uri_;       // absolute URI of the request (cache key input)
+    std::string key_;       // scratch for cache keys
+    std::string storeVary_; // the response's Vary list, Django's form
+    std::string storeHead_; // the head to store (without Content-Length)
     std::string storeEtag_;
     std::string storeBody_;
-    std::string dynHead_;      // per-response fields of a hit (Age, X-Cache...), reused
+    std::string dynHead_; // per-response fields of a hit (Age, X-Cache...), reused
     // access log of the current exchange
     std::uint64_t startUs_ = 0, upstreamStartUs_ = 0;
     std::int64_t upstreamUs_ = -1;

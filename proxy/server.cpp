@@ -1,9 +1,9 @@
 #include "proxy/server.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
-#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -107,7 +107,9 @@ bool resolveUpstream(const config::UpstreamConfig &up, UpstreamTarget &t, std::s
 class OffsetClock final : public cache::Clock {
 public:
     explicit OffsetClock(const volatile std::int64_t *offset) : offset_(offset) {}
-    std::int64_t now() const override { return static_cast<std::int64_t>(::time(nullptr)) + *offset_; }
+    std::int64_t now() const override {
+        return static_cast<std::int64_t>(::time(nullptr)) + *offset_;
+    }
 
 private:
     const volatile std::int64_t *offset_;

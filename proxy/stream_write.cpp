@@ -77,7 +77,8 @@ int streamWriteHeld(uv_stream_t *s, const std::string_view *parts, size_t count,
         p.remove_prefix(written);
         written = 0;
         if (inItem & (1u << i)) {
-            w->bufs[nb++] = uv_buf_init(const_cast<char *>(p.data()), static_cast<unsigned>(p.size()));
+            w->bufs[nb++] =
+                uv_buf_init(const_cast<char *>(p.data()), static_cast<unsigned>(p.size()));
         } else {
             size_t at = w->data.size();
             w->data.append(p);

@@ -13,8 +13,7 @@ namespace fc::proxy {
 Worker::Worker(int index, std::shared_ptr<const config::Config> cfg, const UpstreamTarget &target,
                WorkerSockets sockets, cache::ProtocolContext *mc, const CacheContext &cache)
     : index_(index), cfg_(std::move(cfg)), sockets_(std::move(sockets)), mc_(mc), cache_(cache),
-      accessLog_(cache.accessLogFd),
-      readBuf_(new char[kReadBufSize]) {
+      accessLog_(cache.accessLogFd), readBuf_(new char[kReadBufSize]) {
     int rc = uv_loop_init(&loop_);
     assert(rc == 0);
     rc = uv_async_init(&loop_, &stopAsync_, &Worker::onStop);

@@ -125,7 +125,7 @@ TEST_CASE("patch_response_headers") {
     CHECK(a.get("cache-control").value() == "max-age=600");
     HeaderList b = headers({{"Cache-Control", "Public, max-age=30"}, {"Expires", "x"}});
     patchResponseHeaders(b, 600, now);
-    CHECK(b.get("expires").value() == "x"); // kept when present
+    CHECK(b.get("expires").value() == "x");                        // kept when present
     CHECK(b.get("cache-control").value() == "public, max-age=30"); // min, in place
     HeaderList c = headers({{"Cache-Control", "must-revalidate, max-age=900"}});
     patchResponseHeaders(c, 60, now);
