@@ -6,41 +6,8 @@ namespace fc::proxy {
 
 int streamWrite(uv_stream_t *s, const std::string_view *parts, size_t count, void *owner,
                 uv_write_cb cb) {
-    assert(count <= 4);
-    uv_buf_t bufs[4];
-    size_t total = 0;
-    for (size_t i = 0; i < count; ++i) {
-        bufs[i] = uv_buf_init(const_cast<char *>(parts[i].data()),
-                              static_cast<unsigned>(parts[i].size()));
-        total += parts[i].size();
-    }
-    if (total == 0)
-        return 0;
-    size_t written = 0;
-    int n = uv_try_write(s, bufs, static_cast<unsigned>(count));
-    if (n > 0)
-        written = static_cast<size_t>(n);
-    else if (n < 0 && n != UV_EAGAIN && n != UV_ENOSYS)
-        return n;
-    if (written == total)
-        return 0;
-    auto *w = new WriteReq{{}, {}, owner, {}, {}};
-    w->data.reserve(total - written);
-    for (size_t i = 0; i < count; ++i) {
-        std::string_view p = parts[i];
-        if (written >= p.size()) {
-            written -= p.size();
-            continue;
-        }
-        w->data.append(p.substr(written));
-        written = 0;
-    }
-    w->req.data = w;
-    uv_buf_t rest = uv_buf_init(w->data.data(), static_cast<unsigned>(w->data.size()));
-    int rc = uv_write(&w->req, s, &rest, 1, cb);
-    if (rc < 0)
-        delete w;
-    return rc;
+    // No part lives in an item: whatever the socket does not take is copied into the request.
+    return streamWriteHeld(s, parts, count, 0, cache::ItemRef(), owner, cb);
 }
 
 int streamWriteHeld(uv_stream_t *s, const std::string_view *parts, size_t count, unsigned inItem,

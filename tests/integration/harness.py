@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import unittest
 
 BIN = os.environ.get("FRONTCACHE_BIN", "")
 
@@ -121,6 +122,23 @@ class Frontcache:
         s.settimeout(timeout)
         s.connect((self.host, self.port))
         return s
+
+
+class OriginAndProxy(unittest.TestCase):
+    """A test class sharing one Origin and one Frontcache in front of it (config: SECTIONS)."""
+
+    SECTIONS = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.origin = Origin()
+        cls.fc = Frontcache(cls.origin.url, cls.SECTIONS)
+
+    @classmethod
+    def tearDownClass(cls):
+        rc = cls.fc.stop()
+        cls.origin.close()
+        assert rc == 0, "frontcache exited with %s" % rc
 
 
 # --- a raw HTTP/1.1 client ----------------------------------------------------------------

@@ -7,7 +7,7 @@ import socket
 import time
 import unittest
 
-from harness import Frontcache, Origin, Reader, request
+from harness import OriginAndProxy, Frontcache, Origin, Reader, request
 
 
 def render(resp):
@@ -15,18 +15,10 @@ def render(resp):
     return int(m.group(1)) if m else None
 
 
-class Cache(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.origin = Origin()
-        cls.fc = Frontcache(cls.origin.url, {"cache": {"max_object_size": "64KiB",
+class Cache(OriginAndProxy):
+    SECTIONS = {"cache": {"max_object_size": "64KiB",
                                                        "bypass_paths": ["/admin/"],
-                                                       "bypass_cookies": ["sessionid"]}})
-
-    @classmethod
-    def tearDownClass(cls):
-        assert cls.fc.stop() == 0
-        cls.origin.close()
+                                                       "bypass_cookies": ["sessionid"]}}
 
     def req(self, path, headers="", method="GET", host="site.test"):
         resp, r = request(self.fc, "%s %s HTTP/1.1\r\nHost: %s\r\n%s\r\n" % (method, path, host, headers),

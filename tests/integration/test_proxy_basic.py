@@ -7,25 +7,14 @@ import tempfile
 import time
 import unittest
 
-from harness import Frontcache, Origin, Reader, asan_build, get, request, rss_kib
+from harness import OriginAndProxy, Frontcache, Origin, Reader, asan_build, get, request, rss_kib
 
 # ASan keeps freed memory in a quarantine (scripts/dev caps it at 32 MiB) and adds shadow memory,
 # so the memory bounds below are looser in the asan preset; the dev preset checks the real bound.
 MEM_SLACK_KIB = 96 * 1024 if asan_build() else 0
 
 
-class PassThrough(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.origin = Origin()
-        cls.fc = Frontcache(cls.origin.url)
-
-    @classmethod
-    def tearDownClass(cls):
-        rc = cls.fc.stop()
-        cls.origin.close()
-        assert rc == 0, rc
-
+class PassThrough(OriginAndProxy):
     def echo(self, raw):
         resp, r = request(self.fc, raw)
         r.sock.close()

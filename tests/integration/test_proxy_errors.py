@@ -9,21 +9,13 @@ import threading
 import time
 import unittest
 
-from harness import BIN, Frontcache, Origin, Reader, free_port_closed, get, request
+from harness import OriginAndProxy, BIN, Frontcache, Origin, Reader, free_port_closed, get, request
 
 
-class Limits(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.origin = Origin()
-        cls.fc = Frontcache(cls.origin.url, {
+class Limits(OriginAndProxy):
+    SECTIONS = {
             "server": {"max_header_size": "4KiB", "max_uri_size": "1KiB", "max_body": "1KiB",
-                       "header_timeout": "1s", "body_timeout": "1s", "idle_timeout": "2s"}})
-
-    @classmethod
-    def tearDownClass(cls):
-        assert cls.fc.stop() == 0
-        cls.origin.close()
+                       "header_timeout": "1s", "body_timeout": "1s", "idle_timeout": "2s"}}
 
     def expect(self, raw, status):
         resp, r = request(self.fc, raw)

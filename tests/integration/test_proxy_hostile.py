@@ -6,20 +6,10 @@ import resource
 import time
 import unittest
 
-from harness import Frontcache, Origin, Reader, asan_build, get, request, rss_kib
+from harness import OriginAndProxy, Frontcache, Origin, Reader, asan_build, get, request, rss_kib
 
 
-class Smuggling(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.origin = Origin()
-        cls.fc = Frontcache(cls.origin.url)
-
-    @classmethod
-    def tearDownClass(cls):
-        assert cls.fc.stop() == 0
-        cls.origin.close()
-
+class Smuggling(OriginAndProxy):
     def rejected(self, raw):
         before = len(self.origin.requests)
         resp, r = request(self.fc, raw)
