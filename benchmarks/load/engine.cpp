@@ -118,6 +118,8 @@ struct ThreadState {
     }
 
     void record(std::uint64_t nowNs, std::uint64_t latencyNs, int status, int errorKind) {
+        if (nowNs > deadlineNs)
+            return; // answers after the end of the run are not part of it
         std::lock_guard lock(mu);
         std::size_t idx = static_cast<std::size_t>(static_cast<double>(nowNs - startNs) / 1e9 /
                                                    opt.intervalS);

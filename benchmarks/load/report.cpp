@@ -107,11 +107,11 @@ struct Chart {
               << "\" stroke=\"#ddd\"/><text x=\"" << L - 6 << "\" y=\"" << y + 4
               << "\" font-size=\"11\" text-anchor=\"end\">" << label << "</text>\n";
         }
-        for (int i = 0; i <= 6; ++i) {
-            double x = px(xMax * i / 6);
+        for (int i = 0; i <= 5; ++i) {
+            double x = px(xMax * i / 5);
             o << "<text x=\"" << x << "\" y=\"" << H - B + 16
               << "\" font-size=\"11\" text-anchor=\"middle\">"
-              << fmt(xMax >= 10 ? "%.0f" : "%.1f", xMax * i / 6) << "</text>\n";
+              << fmt(xMax >= 50 ? "%.0f" : "%.1f", xMax * i / 5) << "</text>\n";
         }
         o << "<text x=\"" << (L + W - R) / 2 << "\" y=\"" << H - 8
           << "\" font-size=\"12\" text-anchor=\"middle\">" << escape(xLabel) << "</text>\n"
@@ -277,8 +277,9 @@ std::string writeResults(const std::string &dir, const std::vector<Series> &seri
         for (std::size_t k = 0; k < s.stats.intervals.size(); ++k) {
             const IntervalStats &iv = s.stats.intervals[k];
             double mid = (static_cast<double>(k) + 0.5) * opt.intervalS;
-            if (mid > s.stats.elapsedS + opt.intervalS / 2)
+            if (static_cast<double>(k) * opt.intervalS >= s.stats.elapsedS - 1e-9)
                 break;
+            mid = std::min(mid, s.stats.elapsedS);
             rps.push_back({mid, iv.requests / opt.intervalS});
             if (iv.requests) {
                 mean.push_back({mid, ms(iv.latency.meanNs())});
