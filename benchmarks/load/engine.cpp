@@ -15,7 +15,8 @@
 namespace fc::bench {
 
 const char *errorName(int kind) {
-    static const char *names[] = {"connect", "timeout", "reset", "http_4xx", "http_5xx", "http_504"};
+    static const char *names[] = {"connect",  "timeout",  "reset",
+                                  "http_4xx", "http_5xx", "http_504"};
     return kind >= 0 && kind < kErrorKinds ? names[kind] : "?";
 }
 
@@ -57,8 +58,9 @@ struct ThreadState;
 
 class User final : private http::ResponseParser::Sink {
 public:
-    User(ThreadState &ts, std::uint64_t startNs, double periodNs)
-        : ts_(ts), parser_(*this, 64 * 1024), nextIntended_(startNs), periodNs_(periodNs) {}
+    User(ThreadState &ts, std::size_t group, std::uint64_t startNs, double periodNs)
+        : ts_(ts), group_(group), parser_(*this, 64 * 1024), nextIntended_(startNs),
+          periodNs_(periodNs) {}
     void init();
     void schedule(std::uint64_t atNs);
     void stop();
@@ -79,6 +81,7 @@ private:
     void onResponseComplete() override { complete_ = true; }
 
     ThreadState &ts_;
+    std::size_t group_;
     http::ResponseParser parser_;
     uv_tcp_t *tcp_ = nullptr;
     uv_timer_t sched_, timeout_;
@@ -95,47 +98,75 @@ private:
 struct ThreadState {
     const Target &target;
     const LoadOptions &opt;
-    std::string request;
+    const std::vector<UserGroup> &groups;
+    std::vector<std::vector<std::string>> requests; // per group, per path
     std::uint64_t startNs, deadlineNs;
     uv_loop_t loop;
     uv_timer_t stopTimer;
     std::vector<std::unique_ptr<User>> users;
     char readBuf[64 * 1024];
     std::mutex mu;
-    RunStats stats;
+    RunStats stats; // total, intervals, samples, and per-group totals and intervals
     std::uint64_t seenSamples = 0;
     std::mt19937_64 rng{std::random_device{}()};
 
-    ThreadState(const Target &t, const LoadOptions &o, std::uint64_t start)
-        : target(t), opt(o), startNs(start),
+    ThreadState(const Target &t, const LoadOptions &o, const std::vector<UserGroup> &g,
+                std::uint64_t start)
+        : target(t), opt(o), groups(g), startNs(start),
           deadlineNs(start + static_cast<std::uint64_t>(o.durationS * 1e9)) {
-        request = "GET " + t.path + " HTTP/1.1\r\nHost: " + t.host + "\r\n";
-        for (auto &h : o.headers)
-            request += h + "\r\n";
-        request += "\r\n";
         std::size_t n = static_cast<std::size_t>(std::ceil(o.durationS / o.intervalS)) + 1;
         stats.intervals.resize(n);
+        for (const UserGroup &grp : g) {
+            std::vector<std::string> reqs;
+            for (const std::string &path : grp.paths) {
+                std::string r = "GET " + path + " HTTP/1.1\r\nHost: " + t.host + "\r\n";
+                for (auto &h : grp.headers)
+                    r += h + "\r\n";
+                reqs.push_back(r + "\r\n");
+            }
+            requests.push_back(std::move(reqs));
+            stats.groups.push_back(GroupStats{grp.name, {}, std::vector<IntervalStats>(n)});
+        }
     }
 
-    void record(std::uint64_t nowNs, std::uint64_t latencyNs, int status, int errorKind) {
+    const std::string &pickRequest(std::size_t group) {
+        const UserGroup &g = groups[group];
+        const auto &reqs = requests[group];
+        if (reqs.size() == 1)
+            return reqs[0];
+        double total = 0;
+        for (double w : g.weights)
+            total += w;
+        double x = std::uniform_real_distribution<double>(0, total)(rng);
+        for (std::size_t i = 0; i < reqs.size(); ++i) {
+            if (x < g.weights[i])
+                return reqs[i];
+            x -= g.weights[i];
+        }
+        return reqs.back();
+    }
+
+    void record(std::size_t group, std::uint64_t nowNs, std::uint64_t latencyNs, int status,
+                int errorKind) {
         if (nowNs > deadlineNs)
             return; // answers after the end of the run are not part of it
         std::lock_guard lock(mu);
-        std::size_t idx = static_cast<std::size_t>(static_cast<double>(nowNs - startNs) / 1e9 /
-                                                   opt.intervalS);
+        std::size_t idx =
+            static_cast<std::size_t>(static_cast<double>(nowNs - startNs) / 1e9 / opt.intervalS);
         if (idx >= stats.intervals.size())
             idx = stats.intervals.size() - 1;
-        IntervalStats &iv = stats.intervals[idx];
-        if (errorKind >= 0) {
-            ++iv.errors[errorKind];
-            ++stats.total.errors[errorKind];
+        GroupStats &gs = stats.groups[group];
+        for (IntervalStats *iv :
+             {&stats.intervals[idx], &stats.total, &gs.intervals[idx], &gs.total}) {
+            if (errorKind >= 0)
+                ++iv->errors[errorKind];
+            if (status != 0) {
+                ++iv->requests;
+                iv->latency.record(latencyNs);
+            }
         }
         if (status == 0)
             return; // transport error: no response, no latency
-        ++iv.requests;
-        ++stats.total.requests;
-        iv.latency.record(latencyNs);
-        stats.total.latency.record(latencyNs);
         Sample s{static_cast<float>(static_cast<double>(nowNs - startNs) / 1e9),
                  static_cast<float>(static_cast<double>(latencyNs) / 1e6), errorKind < 0};
         ++seenSamples;
@@ -146,7 +177,9 @@ struct ThreadState {
     }
 };
 
-std::uint64_t nowNs() { return uv_hrtime(); }
+std::uint64_t nowNs() {
+    return uv_hrtime();
+}
 
 void User::init() {
     uv_timer_init(&ts_.loop, &sched_);
@@ -218,16 +251,18 @@ void User::send() {
     complete_ = false;
     status_ = 0;
     inflight_ = true;
-    uv_buf_t b = uv_buf_init(ts_.request.data(), static_cast<unsigned>(ts_.request.size()));
+    const std::string &request = ts_.pickRequest(group_);
+    uv_buf_t b =
+        uv_buf_init(const_cast<char *>(request.data()), static_cast<unsigned>(request.size()));
     int n = uv_try_write(reinterpret_cast<uv_stream_t *>(tcp_), &b, 1);
-    if (n < 0 || static_cast<std::size_t>(n) != ts_.request.size()) {
+    if (n < 0 || static_cast<std::size_t>(n) != request.size()) {
         // Requests are small; a socket that cannot take one at once is treated as broken.
         fail(kReset);
         return;
     }
     uv_timer_start(
         &timeout_, [](uv_timer_t *t) { static_cast<User *>(t->data)->fail(kTimeout); },
-        static_cast<std::uint64_t>(ts_.opt.timeoutS * 1000), 0);
+        static_cast<std::uint64_t>(ts_.groups[group_].timeoutS * 1000), 0);
 }
 
 void User::onRead(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) {
@@ -269,14 +304,14 @@ void User::done(int status) {
         kind = kHttp5xx;
     else if (status >= 400)
         kind = kHttp4xx;
-    ts_.record(now, now - intended_, status, kind);
+    ts_.record(group_, now, now - intended_, status, kind);
     if (!keepAlive_)
         dropConnection();
     if (periodNs_ > 0) {
         nextIntended_ = intended_ + static_cast<std::uint64_t>(periodNs_);
         schedule(nextIntended_);
-    } else if (ts_.opt.thinkS > 0) {
-        schedule(now + static_cast<std::uint64_t>(ts_.opt.thinkS * 1e9));
+    } else if (ts_.groups[group_].thinkS > 0) {
+        schedule(now + static_cast<std::uint64_t>(ts_.groups[group_].thinkS * 1e9));
     } else {
         intended_ = 0;
         send();
@@ -289,7 +324,7 @@ void User::fail(int kind) {
     inflight_ = false;
     uv_timer_stop(&timeout_);
     if (wasInflight)
-        ts_.record(now, 0, 0, kind);
+        ts_.record(group_, now, 0, 0, kind);
     dropConnection();
     if (stopping_)
         return;
@@ -319,43 +354,72 @@ void User::stop() {
     uv_close(reinterpret_cast<uv_handle_t *>(&timeout_), closed);
 }
 
-void mergeInto(RunStats &dst, const RunStats &src) {
-    dst.total.requests += src.total.requests;
+void mergeInterval(IntervalStats &dst, const IntervalStats &src) {
+    dst.requests += src.requests;
     for (int k = 0; k < kErrorKinds; ++k)
-        dst.total.errors[k] += src.total.errors[k];
-    dst.total.latency.merge(src.total.latency);
-    if (dst.intervals.size() < src.intervals.size())
-        dst.intervals.resize(src.intervals.size());
-    for (std::size_t i = 0; i < src.intervals.size(); ++i) {
-        dst.intervals[i].requests += src.intervals[i].requests;
-        for (int k = 0; k < kErrorKinds; ++k)
-            dst.intervals[i].errors[k] += src.intervals[i].errors[k];
-        dst.intervals[i].latency.merge(src.intervals[i].latency);
+        dst.errors[k] += src.errors[k];
+    dst.latency.merge(src.latency);
+}
+
+void mergeIntervals(std::vector<IntervalStats> &dst, const std::vector<IntervalStats> &src) {
+    if (dst.size() < src.size())
+        dst.resize(src.size());
+    for (std::size_t i = 0; i < src.size(); ++i)
+        mergeInterval(dst[i], src[i]);
+}
+
+void mergeInto(RunStats &dst, const RunStats &src) {
+    mergeInterval(dst.total, src.total);
+    mergeIntervals(dst.intervals, src.intervals);
+    if (dst.groups.size() < src.groups.size())
+        dst.groups.resize(src.groups.size());
+    for (std::size_t g = 0; g < src.groups.size(); ++g) {
+        dst.groups[g].name = src.groups[g].name;
+        mergeInterval(dst.groups[g].total, src.groups[g].total);
+        mergeIntervals(dst.groups[g].intervals, src.groups[g].intervals);
     }
 }
 
 } // namespace
 
 RunStats LoadRun::run(void (*progress)(const RunStats &, void *), void *ctx) {
+    std::vector<UserGroup> groups = opt_.groups;
+    if (groups.empty()) {
+        UserGroup g;
+        g.users = opt_.users;
+        g.paths = {target_.path};
+        g.weights = {1};
+        g.headers = opt_.headers;
+        g.thinkS = opt_.thinkS;
+        g.timeoutS = opt_.timeoutS;
+        groups.push_back(g);
+    }
+    // Every user, with its group: user i of all belongs to the group whose range holds i.
+    std::vector<std::size_t> userGroup;
+    for (std::size_t g = 0; g < groups.size(); ++g)
+        for (unsigned u = 0; u < groups[g].users; ++u)
+            userGroup.push_back(g);
+    const unsigned totalUsers = static_cast<unsigned>(userGroup.size());
     const std::uint64_t start = nowNs();
-    const unsigned threads = std::max(1u, std::min(opt_.threads, opt_.users));
+    const unsigned threads = std::max(1u, std::min(opt_.threads, std::max(1u, totalUsers)));
     std::vector<std::unique_ptr<ThreadState>> states;
     std::vector<std::thread> pool;
     std::atomic<unsigned> running{threads};
     for (unsigned t = 0; t < threads; ++t)
-        states.push_back(std::make_unique<ThreadState>(target_, opt_, start));
+        states.push_back(std::make_unique<ThreadState>(target_, opt_, groups, start));
     for (unsigned t = 0; t < threads; ++t) {
         pool.emplace_back([&, t] {
             ThreadState &ts = *states[t];
             uv_loop_init(&ts.loop);
             // Users are spread over the threads; user i starts at i/users of the ramp-up.
-            const double periodNs = opt_.rate > 0 ? 1e9 * opt_.users / opt_.rate : 0;
-            for (unsigned i = t; i < opt_.users; i += threads) {
-                auto offset = static_cast<std::uint64_t>(opt_.rampupS * 1e9 * i / opt_.users);
+            const double periodNs = opt_.rate > 0 ? 1e9 * totalUsers / opt_.rate : 0;
+            for (unsigned i = t; i < totalUsers; i += threads) {
+                auto offset = static_cast<std::uint64_t>(opt_.rampupS * 1e9 * i / totalUsers);
                 // Open loop: stagger users over one period so sends are evenly spread.
                 if (periodNs > 0)
-                    offset += static_cast<std::uint64_t>(periodNs * i / opt_.users);
-                ts.users.push_back(std::make_unique<User>(ts, start + offset, periodNs));
+                    offset += static_cast<std::uint64_t>(periodNs * i / totalUsers);
+                ts.users.push_back(
+                    std::make_unique<User>(ts, userGroup[i], start + offset, periodNs));
                 ts.users.back()->init();
                 ts.users.back()->schedule(start + offset);
             }
@@ -379,7 +443,8 @@ RunStats LoadRun::run(void (*progress)(const RunStats &, void *), void *ctx) {
     auto lastProgress = std::chrono::steady_clock::now();
     while (running.load() > 0) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        if (progress && std::chrono::steady_clock::now() - lastProgress >= std::chrono::seconds(1)) {
+        if (progress &&
+            std::chrono::steady_clock::now() - lastProgress >= std::chrono::seconds(1)) {
             lastProgress = std::chrono::steady_clock::now();
             RunStats so;
             so.elapsedS = static_cast<double>(nowNs() - start) / 1e9;

@@ -30,16 +30,30 @@ struct Target {
 // Parses "http://host[:port]/path" (numeric or resolvable host). Empty error = ok.
 std::string parseTarget(const std::string &url, Target &out);
 
+// A group of virtual users (multi-mechanize's user_group): its own size, URLs (one picked per
+// request, by weight; all on the target's host and port), headers, think time and timeout.
+struct UserGroup {
+    std::string name = "all";
+    unsigned users = 0;
+    std::vector<std::string> paths;   // request-targets, e.g. "/", "/about"
+    std::vector<double> weights;      // same length as paths
+    std::vector<std::string> headers; // "Name: value"
+    double thinkS = 0;
+    double timeoutS = 10;
+};
+
 struct LoadOptions {
     unsigned users = 100;
     double durationS = 30;
     double rampupS = 0;
     double intervalS = 5;
     unsigned threads = 1;
-    double rate = 0;       // total requests/s; 0 = closed loop
-    double timeoutS = 10;  // per request
-    double thinkS = 0;     // closed loop: pause between a response and the next request
+    double rate = 0;                  // total requests/s; 0 = closed loop
+    double timeoutS = 10;             // per request
+    double thinkS = 0;                // closed loop: pause between a response and the next request
     std::vector<std::string> headers; // "Name: value"
+    // Empty: one group of `users` sending GET target.path with `headers`, `thinkS`, `timeoutS`.
+    std::vector<UserGroup> groups;
 };
 
 enum ErrorKind { kConnect, kTimeout, kReset, kHttp4xx, kHttp5xx, kHttp504, kErrorKinds };
@@ -48,7 +62,7 @@ const char *errorName(int kind);
 struct IntervalStats {
     std::uint64_t requests = 0; // completed responses (any status)
     std::uint64_t errors[kErrorKinds] = {};
-    LatencyHistogram latency;   // of responses counted as successes (2xx/3xx)
+    LatencyHistogram latency; // of responses counted as successes (2xx/3xx)
     std::uint64_t errorCount() const {
         std::uint64_t n = 0;
         for (auto e : errors)
@@ -63,11 +77,18 @@ struct Sample {
     bool ok;
 };
 
+struct GroupStats {
+    std::string name;
+    IntervalStats total;
+    std::vector<IntervalStats> intervals;
+};
+
 struct RunStats {
     double elapsedS = 0;
     IntervalStats total;
     std::vector<IntervalStats> intervals;
-    std::vector<Sample> samples; // a bounded random sample, for the scatter chart
+    std::vector<Sample> samples;    // a bounded random sample, for the scatter chart
+    std::vector<GroupStats> groups; // the same, per user group
 };
 
 class LoadRun {

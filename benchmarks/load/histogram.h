@@ -14,9 +14,9 @@ namespace fc::bench {
 
 class LatencyHistogram {
 public:
-    static constexpr double kMinNs = 1e3;   // 1 µs
-    static constexpr double kMaxNs = 1e11;  // 100 s
-    static constexpr double kRatio = 1.02;  // bucket width: <= 1 % error at the middle
+    static constexpr double kMinNs = 1e3;        // 1 µs
+    static constexpr double kMaxNs = 1e11;       // 100 s
+    static constexpr double kRatio = 1.02;       // bucket width: <= 1 % error at the middle
     static constexpr std::size_t kBuckets = 931; // ceil(log(kMaxNs / kMinNs) / log(kRatio))
 
     void record(std::uint64_t ns) {

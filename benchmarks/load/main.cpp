@@ -3,6 +3,9 @@
 //   frontcache-bench URL [options]                    one target
 //   frontcache-bench --compare URL_A URL_B [options]  the same load against both, one after the
 //                                                     other; side-by-side table and one report
+//   frontcache-bench --config run.toml [URL | --compare BASE_A BASE_B]
+//                                                     user groups from a run file (runfile.h);
+//                                                     the bases replace its `target`
 // Options: -u/--users N, -d/--duration 30s, --rampup 0s, --interval 5s, -t/--threads N,
 //          --rate R (open loop, total req/s; default closed loop), --timeout 10s, --think 0s,
 //          -H "Name: value" (repeatable), --out DIR (default results/<timestamp>),
@@ -17,6 +20,7 @@
 
 #include "benchmarks/load/engine.h"
 #include "benchmarks/load/report.h"
+#include "benchmarks/load/runfile.h"
 #include "config/units.h"
 
 using namespace fc::bench;
@@ -57,7 +61,7 @@ bool seconds(const std::string &text, double &out, const char *what) {
 int main(int argc, char **argv) {
     CLI::App app{"frontcache-bench: load generator that measures the latency drop of a cache"};
     std::string url, duration = "30s", rampup = "0s", interval = "5s", timeout = "10s",
-                think = "0s", out, names;
+                     think = "0s", out, names, runFile;
     std::vector<std::string> compare, headers;
     LoadOptions opt;
     app.add_option("url", url, "target URL (http://host:port/path)");
@@ -66,7 +70,8 @@ int main(int argc, char **argv) {
         ->check(CLI::Range(1, 100000));
     app.add_option("-d,--duration", duration, "run time per target (e.g. 30s)");
     app.add_option("--rampup", rampup, "users start evenly over this time");
-    app.add_option("--interval", interval, "results interval (multi-mechanize results_ts_interval)");
+    app.add_option("--interval", interval,
+                   "results interval (multi-mechanize results_ts_interval)");
     app.add_option("-t,--threads", opt.threads, "threads (event loops)")->check(CLI::Range(1, 64));
     app.add_option("--rate", opt.rate, "open loop: total requests per second (0 = closed loop)");
     app.add_option("--timeout", timeout, "per-request timeout");
@@ -74,19 +79,35 @@ int main(int argc, char **argv) {
     app.add_option("-H,--header", headers, "extra request header \"Name: value\"");
     app.add_option("--out", out, "results folder (default results/<timestamp>)");
     app.add_option("--names", names, "series names, comma-separated");
+    app.add_option("--config", runFile, "run file (TOML): durations and [[user_group]]s");
     CLI11_PARSE(app, argc, argv);
-    if (!seconds(duration, opt.durationS, "--duration") || !seconds(rampup, opt.rampupS, "--rampup") ||
-        !seconds(interval, opt.intervalS, "--interval") || !seconds(timeout, opt.timeoutS, "--timeout") ||
-        !seconds(think, opt.thinkS, "--think"))
+    if (!seconds(duration, opt.durationS, "--duration") ||
+        !seconds(rampup, opt.rampupS, "--rampup") ||
+        !seconds(interval, opt.intervalS, "--interval") ||
+        !seconds(timeout, opt.timeoutS, "--timeout") || !seconds(think, opt.thinkS, "--think"))
         return 2;
     if (opt.durationS <= 0 || opt.intervalS <= 0 || opt.timeoutS <= 0) {
-        std::fprintf(stderr, "frontcache-bench: --duration, --interval and --timeout must be > 0\n");
+        std::fprintf(stderr,
+                     "frontcache-bench: --duration, --interval and --timeout must be > 0\n");
         return 2;
     }
     opt.headers = headers;
+    if (!runFile.empty()) {
+        RunFile rf;
+        auto errors = loadRunFile(runFile, rf);
+        if (!errors.empty()) {
+            for (auto &e : errors)
+                std::fprintf(stderr, "%s\n", e.c_str());
+            return 2;
+        }
+        opt = rf.options;
+        if (url.empty() && compare.empty())
+            url = rf.target;
+    }
     std::vector<std::string> urls = compare.empty() ? std::vector<std::string>{url} : compare;
     if (urls.empty() || urls[0].empty()) {
-        std::fprintf(stderr, "frontcache-bench: give a URL or --compare URL_A URL_B (see --help)\n");
+        std::fprintf(stderr,
+                     "frontcache-bench: give a URL or --compare URL_A URL_B (see --help)\n");
         return 2;
     }
     std::vector<std::string> seriesNames;

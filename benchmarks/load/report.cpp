@@ -17,9 +17,15 @@ std::string fmt(const char *f, double v) {
     std::snprintf(buf, sizeof buf, f, v);
     return buf;
 }
-double ms(double ns) { return ns / 1e6; }
-double rate(const Series &s) { return s.stats.elapsedS > 0 ? s.stats.total.requests / s.stats.elapsedS : 0; }
-std::uint64_t errors(const Series &s) { return s.stats.total.errorCount(); }
+double ms(double ns) {
+    return ns / 1e6;
+}
+double rate(const Series &s) {
+    return s.stats.elapsedS > 0 ? s.stats.total.requests / s.stats.elapsedS : 0;
+}
+std::uint64_t errors(const Series &s) {
+    return s.stats.total.errorCount();
+}
 double errorRate(const Series &s) {
     std::uint64_t attempts = s.stats.total.requests + s.stats.total.errors[kConnect] +
                              s.stats.total.errors[kTimeout] + s.stats.total.errors[kReset];
@@ -115,8 +121,9 @@ struct Chart {
         }
         o << "<text x=\"" << (L + W - R) / 2 << "\" y=\"" << H - 8
           << "\" font-size=\"12\" text-anchor=\"middle\">" << escape(xLabel) << "</text>\n"
-          << "<text x=\"14\" y=\"" << (T + H - B) / 2 << "\" font-size=\"12\" transform=\"rotate(-90 14 "
-          << (T + H - B) / 2 << ")\" text-anchor=\"middle\">" << escape(yLabel) << "</text>\n"
+          << "<text x=\"14\" y=\"" << (T + H - B) / 2
+          << "\" font-size=\"12\" transform=\"rotate(-90 14 " << (T + H - B) / 2
+          << ")\" text-anchor=\"middle\">" << escape(yLabel) << "</text>\n"
           << body.str();
         double lx = L + 10;
         for (auto &[name, color] : legend) {
@@ -166,18 +173,35 @@ std::string summaryTable(const std::vector<Series> &series, const LoadOptions &o
     if (series.size() == 2)
         o << "      ratio";
     o << '\n';
-    row("transactions", [](const Series &s) { return std::to_string(s.stats.total.requests); }, true);
-    row("throughput (req/s)", [](const Series &s) { return fmt("%.1f", rate(s)); }, true);
-    row("mean (ms)", [](const Series &s) { return fmt("%.2f", ms(s.stats.total.latency.meanNs())); }, true);
+    row(
+        "transactions", [](const Series &s) { return std::to_string(s.stats.total.requests); },
+        true);
+    row(
+        "throughput (req/s)", [](const Series &s) { return fmt("%.1f", rate(s)); }, true);
+    row(
+        "mean (ms)",
+        [](const Series &s) { return fmt("%.2f", ms(s.stats.total.latency.meanNs())); }, true);
     for (double q : {50.0, 90.0, 99.0, 99.9}) {
         std::string label = "p" + fmt(q == 99.9 ? "%.1f" : "%.0f", q) + " (ms)";
-        row(label, [q](const Series &s) { return fmt("%.2f", ms(s.stats.total.latency.percentileNs(q))); }, true);
+        row(
+            label,
+            [q](const Series &s) { return fmt("%.2f", ms(s.stats.total.latency.percentileNs(q))); },
+            true);
     }
-    row("max (ms)", [](const Series &s) { return fmt("%.2f", ms(static_cast<double>(s.stats.total.latency.maxNs()))); }, true);
-    row("errors", [](const Series &s) { return std::to_string(errors(s)); }, false);
-    row("error rate (%)", [](const Series &s) { return fmt("%.2f", errorRate(s)); }, false);
+    row(
+        "max (ms)",
+        [](const Series &s) {
+            return fmt("%.2f", ms(static_cast<double>(s.stats.total.latency.maxNs())));
+        },
+        true);
+    row(
+        "errors", [](const Series &s) { return std::to_string(errors(s)); }, false);
+    row(
+        "error rate (%)", [](const Series &s) { return fmt("%.2f", errorRate(s)); }, false);
     for (int k = 0; k < kErrorKinds; ++k)
-        row(std::string("  ") + errorName(k), [k](const Series &s) { return std::to_string(s.stats.total.errors[k]); }, false);
+        row(
+            std::string("  ") + errorName(k),
+            [k](const Series &s) { return std::to_string(s.stats.total.errors[k]); }, false);
     return o.str();
 }
 
@@ -197,28 +221,30 @@ std::string writeResults(const std::string &dir, const std::vector<Series> &seri
     std::ofstream(dir + "/summary.txt") << table;
     {
         std::ofstream csv(dir + "/intervals.csv");
-        csv << "series,interval_start_s,requests,throughput_rps,errors,mean_ms,p50_ms,p90_ms,p99_ms,max_ms";
+        csv << "series,group,interval_start_s,requests,throughput_rps,errors,mean_ms,p50_ms,"
+               "p90_ms,p99_ms,max_ms";
         for (int k = 0; k < kErrorKinds; ++k)
             csv << ',' << errorName(k);
         csv << '\n';
         for (auto &s : series)
-            for (std::size_t i = 0; i < s.stats.intervals.size(); ++i) {
-                const IntervalStats &iv = s.stats.intervals[i];
-                double t0 = static_cast<double>(i) * opt.intervalS;
-                if (t0 >= s.stats.elapsedS && iv.requests == 0)
-                    continue;
-                double width = std::min(opt.intervalS, std::max(1e-9, s.stats.elapsedS - t0));
-                csv << s.name << ',' << t0 << ',' << iv.requests << ','
-                    << fmt("%.2f", iv.requests / width) << ',' << iv.errorCount() << ','
-                    << fmt("%.3f", ms(iv.latency.meanNs())) << ','
-                    << fmt("%.3f", ms(iv.latency.percentileNs(50))) << ','
-                    << fmt("%.3f", ms(iv.latency.percentileNs(90))) << ','
-                    << fmt("%.3f", ms(iv.latency.percentileNs(99))) << ','
-                    << fmt("%.3f", ms(static_cast<double>(iv.latency.maxNs())));
-                for (int k = 0; k < kErrorKinds; ++k)
-                    csv << ',' << iv.errors[k];
-                csv << '\n';
-            }
+            for (const GroupStats &g : s.stats.groups)
+                for (std::size_t i = 0; i < g.intervals.size(); ++i) {
+                    const IntervalStats &iv = g.intervals[i];
+                    double t0 = static_cast<double>(i) * opt.intervalS;
+                    if (t0 >= s.stats.elapsedS - 1e-9)
+                        continue;
+                    double width = std::min(opt.intervalS, s.stats.elapsedS - t0);
+                    csv << s.name << ',' << g.name << ',' << t0 << ',' << iv.requests << ','
+                        << fmt("%.2f", iv.requests / width) << ',' << iv.errorCount() << ','
+                        << fmt("%.3f", ms(iv.latency.meanNs())) << ','
+                        << fmt("%.3f", ms(iv.latency.percentileNs(50))) << ','
+                        << fmt("%.3f", ms(iv.latency.percentileNs(90))) << ','
+                        << fmt("%.3f", ms(iv.latency.percentileNs(99))) << ','
+                        << fmt("%.3f", ms(static_cast<double>(iv.latency.maxNs())));
+                    for (int k = 0; k < kErrorKinds; ++k)
+                        csv << ',' << iv.errors[k];
+                    csv << '\n';
+                }
     }
     {
         std::ofstream js(dir + "/summary.json");
@@ -237,8 +263,9 @@ std::string writeResults(const std::string &dir, const std::vector<Series> &seri
                << ", \"p99_ms\": " << fmt("%.3f", ms(h.percentileNs(99)))
                << ", \"p999_ms\": " << fmt("%.3f", ms(h.percentileNs(99.9)))
                << ", \"max_ms\": " << fmt("%.3f", ms(static_cast<double>(h.maxNs())))
-               << ", \"errors\": " << errors(s) << ", \"error_rate_pct\": "
-               << fmt("%.3f", errorRate(s)) << ", \"errors_by_kind\": {";
+               << ", \"errors\": " << errors(s)
+               << ", \"error_rate_pct\": " << fmt("%.3f", errorRate(s))
+               << ", \"errors_by_kind\": {";
             for (int k = 0; k < kErrorKinds; ++k)
                 js << (k ? ", " : "") << '"' << errorName(k) << "\": " << s.stats.total.errors[k];
             js << "}}" << (i + 1 < series.size() ? "," : "") << '\n';
@@ -253,8 +280,9 @@ std::string writeResults(const std::string &dir, const std::vector<Series> &seri
         for (auto &iv : s.stats.intervals)
             rpsMax = std::max(rpsMax, iv.requests / opt.intervalS);
     }
-    Chart lat{"Response time over time (dots: sampled requests; solid: mean; dashed: p90 per interval)",
-              "seconds since start", "response time (ms, log scale)"};
+    Chart lat{
+        "Response time over time (dots: sampled requests; solid: mean; dashed: p90 per interval)",
+        "seconds since start", "response time (ms, log scale)"};
     lat.xMax = tMax;
     lat.yMax = latMax;
     lat.logY = true;

@@ -197,7 +197,8 @@ int main(int argc, char **argv) {
     Options opt;
     CLI::App app{"frontcache-origin: a slow, overloadable stand-in application"};
     app.add_option("--listen", opt.listen, "address:port (port 0 = any free port)");
-    app.add_option("--workers", opt.workers, "requests served at once")->check(CLI::Range(1, 10000));
+    app.add_option("--workers", opt.workers, "requests served at once")
+        ->check(CLI::Range(1, 10000));
     app.add_option("--service-ms", opt.serviceMs, "time each request takes");
     app.add_option("--page-size", opt.pageSize, "bytes per page");
     app.add_option("--backlog", opt.backlog, "requests waiting beyond the workers; more get 503");

@@ -151,5 +151,42 @@ class Bench(unittest.TestCase):
             self.assertNotIn("CONSOLE", r.stderr.upper().replace("CONSOLE_", ""))
 
 
+class RunFileGroups(unittest.TestCase):
+    def test_user_groups_weights_and_per_group_intervals(self):
+        o = Origin()
+        tmp = tempfile.mkdtemp(prefix="fc-bench-")
+        try:
+            run = os.path.join(tmp, "run.toml")
+            with open(run, "w") as f:
+                f.write('run_time = "2s"\nresults_ts_interval = "1s"\ntarget = "%s"\n'
+                        '[[user_group]]\nname = "readers"\nusers = 2\n'
+                        'urls = [{url = "/r/a", weight = 3}, {url = "/r/b", weight = 1}]\n'
+                        'headers = ["X-Group: readers"]\n'
+                        '[[user_group]]\nname = "searchers"\nusers = 1\nurl = "/r/s"\n'
+                        'think_time = "100ms"\n' % o.url)
+            summary, _ = bench(os.path.join(tmp, "out"), "--config", run)
+            self.assertEqual(summary["series"][0]["errors"], 0)
+            with open(os.path.join(tmp, "out", "intervals.csv")) as f:
+                rows = list(csv.DictReader(f))
+            self.assertEqual({r["group"] for r in rows}, {"readers", "searchers"})
+            a = sum(1 for m, t, h, b in o.requests if t == "/r/a")
+            b = sum(1 for m, t, h, b in o.requests if t == "/r/b")
+            s = sum(1 for m, t, h, b in o.requests if t == "/r/s")
+            self.assertGreater(a, 2 * b)  # weights 3:1
+            self.assertGreater(b, 0)
+            self.assertLessEqual(s, 25)   # one user thinking 100 ms per request for 2 s
+            self.assertTrue(all(("X-Group", "readers") in h for m, t, h, _ in o.requests
+                                if t in ("/r/a", "/r/b")))
+            bad = os.path.join(tmp, "bad.toml")
+            with open(bad, "w") as f:
+                f.write("[[user_group]]\nusers = 0\nurl = \"/\"\n")
+            p = subprocess.run([BENCH, "--config", bad], capture_output=True, text=True)
+            self.assertEqual(p.returncode, 2)
+            self.assertIn("bad.toml:2:9: user_group[0].users: must be at least 1", p.stderr)
+        finally:
+            o.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -32,7 +32,7 @@ TEST_CASE("percentiles within 1% of exact for known distributions, 1 us to 100 s
     std::mt19937_64 rng(1);
     std::vector<std::uint64_t> uniform, expo, lognormal;
     std::uniform_int_distribution<std::uint64_t> u(1000, 100'000'000'000ull);
-    std::exponential_distribution<double> e(1.0 / 2e6);      // mean 2 ms
+    std::exponential_distribution<double> e(1.0 / 2e6);         // mean 2 ms
     std::lognormal_distribution<double> ln(std::log(5e5), 1.5); // heavy tail around 0.5 ms
     for (int i = 0; i < 100000; ++i) {
         uniform.push_back(u(rng));
