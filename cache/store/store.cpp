@@ -417,7 +417,9 @@ StoreStatus Store::store(StoreMode mode, ItemRef &item, std::uint64_t casIn, std
     return StoreStatus::Stored;
 }
 
-DeleteStatus Store::remove(std::string_view key, std::uint64_t casIn) {
+// delete and md: find the live item, check the CAS, count, then apply `act` under the lock.
+template <typename Act>
+DeleteStatus Store::deleteLike(std::string_view key, std::uint64_t casIn, Act &&act) {
     std::uint64_t h = hashKey(key);
     Shard &s = shardFor(h);
     std::lock_guard lock(s.mu);
@@ -429,29 +431,24 @@ DeleteStatus Store::remove(std::string_view key, std::uint64_t casIn) {
     if (casIn != 0 && it->cas.load(std::memory_order_relaxed) != casIn)
         return DeleteStatus::Exists;
     ++s.st.deleteHits;
-    unlink(s, it, h);
+    act(s, it, h);
     return DeleteStatus::Deleted;
+}
+
+DeleteStatus Store::remove(std::string_view key, std::uint64_t casIn) {
+    return deleteLike(key, casIn,
+                      [this](Shard &s, Item *it, std::uint64_t h) { unlink(s, it, h); });
 }
 
 DeleteStatus Store::invalidate(std::string_view key, std::uint64_t casIn, bool setExptime,
                                std::int64_t exptime) {
-    std::uint64_t h = hashKey(key);
-    Shard &s = shardFor(h);
-    std::lock_guard lock(s.mu);
-    Item *it = findLive(s, h, key);
-    if (!it) {
-        ++s.st.deleteMisses;
-        return DeleteStatus::NotFound;
-    }
-    if (casIn != 0 && it->cas.load(std::memory_order_relaxed) != casIn)
-        return DeleteStatus::Exists;
-    ++s.st.deleteHits;
-    it->bits |= Item::kStale;
-    it->bits &= static_cast<std::uint8_t>(~Item::kWonSent);
-    it->cas.store(nextCas_.fetch_add(1, std::memory_order_relaxed), std::memory_order_relaxed);
-    if (setExptime)
-        it->expiresAt.store(relativeExpiry(exptime), std::memory_order_relaxed);
-    return DeleteStatus::Deleted;
+    return deleteLike(key, casIn, [&](Shard &, Item *it, std::uint64_t) {
+        it->bits |= Item::kStale;
+        it->bits &= static_cast<std::uint8_t>(~Item::kWonSent);
+        it->cas.store(nextCas_.fetch_add(1, std::memory_order_relaxed), std::memory_order_relaxed);
+        if (setExptime)
+            it->expiresAt.store(relativeExpiry(exptime), std::memory_order_relaxed);
+    });
 }
 
 namespace {

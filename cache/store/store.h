@@ -153,6 +153,8 @@ private:
     void unlink(Shard &s, Item *it, std::uint64_t hash);
     void dropDead(Shard &s, Item *it, std::uint64_t hash);
     Item *findLive(Shard &s, std::uint64_t hash, std::string_view key);
+    template <typename Act>
+    DeleteStatus deleteLike(std::string_view key, std::uint64_t casIn, Act &&act);
 
     StoreConfig cfg_;
     const Clock &clock_;
