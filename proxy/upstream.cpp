@@ -67,6 +67,7 @@ void UpstreamPool::cancel(UpstreamUser &user) {
 void UpstreamPool::connectNew(UpstreamUser &user) {
     ++total_;
     auto *c = new UpstreamConnection(*this);
+    all_.push_back(c);
     c->connect(user);
 }
 
@@ -90,6 +91,7 @@ void UpstreamPool::onIdle(UpstreamConnection *c) {
 void UpstreamPool::onClosed(UpstreamConnection *c) {
     --total_;
     std::erase(idle_, c);
+    std::erase(all_, c);
     serveQueue();
 }
 
@@ -131,6 +133,13 @@ void UpstreamPool::shutdown() {
     queue_.clear();
     for (auto &w : waiting)
         w.user->onUpstreamError(503, "shutting down", false);
+    // The worker shuts down only when no client connection is left, so a connection still busy
+    // here serves a fetch that outlived its client (a cacheable page being stored): give it up
+    // rather than keep the process alive until the upstream answers.
+    auto busy = all_;
+    for (auto *c : busy)
+        if (c->state_ != UpstreamConnection::State::Closing)
+            c->fail(503, "shutting down");
     uv_close(reinterpret_cast<uv_handle_t *>(queueTimer_),
              [](uv_handle_t *h) noexcept { delete reinterpret_cast<uv_timer_t *>(h); });
 }

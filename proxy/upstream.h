@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include <deque>
+#include <vector>
 #include <string>
 #include <string_view>
 
@@ -91,6 +92,7 @@ private:
     config::UpstreamConfig cfg_;
     UpstreamTarget target_;
     std::deque<UpstreamConnection *> idle_; // most recently used at the back
+    std::vector<UpstreamConnection *> all_; // every open connection (shutdown closes them)
     std::deque<Waiter> queue_;
     uv_timer_t *queueTimer_; // heap-allocated: freed in its close callback
     size_t total_ = 0;

@@ -289,6 +289,31 @@ class CacheConfigVariants(unittest.TestCase):
             origin.close()
 
 
+class DetachedFetchShutdown(unittest.TestCase):
+    def test_sigterm_does_not_wait_for_a_fetch_without_client(self):
+        import signal
+        origin = Origin()
+        fc = Frontcache(origin.url, {"server": {"drain_timeout": "10s"},
+                                     "upstream": {"read_timeout": "30s"}})
+        try:
+            s = fc.connect()
+            s.sendall(b"GET /r/slowpage;delay=4000 HTTP/1.1\r\nHost: h\r\n\r\n")
+            time.sleep(0.2)
+            # Reset, not a half-close (after a FIN frontcache would still answer, and a drain
+            # rightly waits for that): the fetch goes on without its client, the page being
+            # cacheable.
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            s.close()
+            time.sleep(0.2)
+            start = time.monotonic()
+            fc.proc.send_signal(signal.SIGTERM)
+            self.assertEqual(fc.proc.wait(10), 0)
+            self.assertLess(time.monotonic() - start, 2.0)
+        finally:
+            fc.stop()
+            origin.close()
+
+
 class Counters(unittest.TestCase):
     def test_counters_in_memcached_stats(self):
         from test_memcached_port import talk
