@@ -10,9 +10,9 @@
 #include <uv.h>
 
 #include <deque>
-#include <vector>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "config/config.h"
 #include "http/parser.h"
