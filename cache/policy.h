@@ -55,11 +55,11 @@ bool varyHeaderList(const http::HeaderList &resp, std::string &out);
 // Why a fetched response was not stored.
 enum class NotStored {
     None,
-    Status,    // not 200
-    SetCookie, // stricter: any Set-Cookie (Django: only with Vary: Cookie)
-    Private,   // Cache-Control: private
-    NoStore,   // stricter: Cache-Control: no-store
-    NoCache,   // stricter: no-cache (revalidation on every reuse is not implemented: never stored)
+    Status,        // not 200
+    SetCookie,     // stricter: any Set-Cookie (Django: only with Vary: Cookie)
+    Private,       // Cache-Control: private
+    NoStore,       // stricter: Cache-Control: no-store
+    NoCache,       // stricter: no-cache (revalidating on every reuse comes with #6: never stored)
     Authorization, // stricter: RFC 9111 §3.5
     VaryStar,
     ZeroTtl,   // max-age=0 (or a TTL of 0)
