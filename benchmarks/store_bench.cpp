@@ -54,6 +54,13 @@ Shared &prepare(benchmark::State &state, std::size_t nkeys, std::size_t valueLen
 }
 } // namespace
 
+// The sweep every write benchmark runs: 64 B to 256 KiB values, on 1 and 2 threads.
+void valueSizesOnOneAndTwoThreads(benchmark::internal::Benchmark *b) {
+    for (int size : {64, 1024, 16384, 262144})
+        b->Arg(size);
+    b->Threads(1)->Threads(2)->UseRealTime();
+}
+
 // Args: value size, number of keys (0 = as many as fill 32 MiB, a working set far larger than
 // the CPU caches; 1000 = a hot set that stays in cache).
 static void BM_GetHit(benchmark::State &state) {
@@ -103,14 +110,7 @@ static void BM_Set(benchmark::State &state) {
     state.SetItemsProcessed(state.iterations());
     state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * len));
 }
-BENCHMARK(BM_Set)
-    ->Arg(64)
-    ->Arg(1024)
-    ->Arg(16384)
-    ->Arg(262144)
-    ->Threads(1)
-    ->Threads(2)
-    ->UseRealTime();
+BENCHMARK(BM_Set)->Apply(valueSizesOnOneAndTwoThreads);
 
 static void BM_SetWithEviction(benchmark::State &state) {
     const std::size_t len = static_cast<std::size_t>(state.range(0));
@@ -124,14 +124,7 @@ static void BM_SetWithEviction(benchmark::State &state) {
     state.SetItemsProcessed(state.iterations());
     state.counters["evictions"] = static_cast<double>(sh.store->stats().evictions);
 }
-BENCHMARK(BM_SetWithEviction)
-    ->Arg(64)
-    ->Arg(1024)
-    ->Arg(16384)
-    ->Arg(262144)
-    ->Threads(1)
-    ->Threads(2)
-    ->UseRealTime();
+BENCHMARK(BM_SetWithEviction)->Apply(valueSizesOnOneAndTwoThreads);
 
 // Zipf(s) over n keys by inverse-CDF sampling on a precomputed table.
 class Zipf {
