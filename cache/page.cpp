@@ -16,30 +16,32 @@ template <typename T> T getLe(const char *p) {
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "page format is little-endian");
 } // namespace
 
-std::size_t encodedPageSize(std::size_t etagLen, std::size_t headLen, std::size_t bodyLen) {
-    return kPageHeaderSize + etagLen + headLen + bodyLen;
+std::size_t encodedPageSize(const PageFields &f) {
+    return kPageHeaderSize + f.etag.size() + f.uri.size() + f.head.size() + f.body.size();
 }
 
-void encodePage(char *out, int status, std::int64_t storedAt, std::int64_t lastModified,
-                std::uint32_t ttl, std::string_view etag, std::string_view head,
-                std::string_view body) {
-    std::memcpy(out, "FCP1", 4);
-    putLe<std::uint16_t>(out + 4, static_cast<std::uint16_t>(status));
-    putLe<std::uint16_t>(out + 6, static_cast<std::uint16_t>(etag.size()));
-    putLe<std::int64_t>(out + 8, storedAt);
-    putLe<std::int64_t>(out + 16, lastModified);
-    putLe<std::uint32_t>(out + 24, ttl);
-    putLe<std::uint32_t>(out + 28, static_cast<std::uint32_t>(head.size()));
+void encodePage(char *out, const PageFields &f) {
+    std::memcpy(out, "FCP2", 4);
+    putLe<std::uint16_t>(out + 4, static_cast<std::uint16_t>(f.status));
+    putLe<std::uint16_t>(out + 6, static_cast<std::uint16_t>(f.etag.size()));
+    putLe<std::int64_t>(out + 8, f.storedAt);
+    putLe<std::int64_t>(out + 16, f.lastModified);
+    putLe<std::uint32_t>(out + 24, f.ttl);
+    putLe<std::uint32_t>(out + 28, static_cast<std::uint32_t>(f.head.size()));
+    putLe<std::uint32_t>(out + 32, f.grace);
+    putLe<std::uint32_t>(out + 36, f.staleIfError);
+    putLe<std::uint16_t>(out + 40, static_cast<std::uint16_t>(f.uri.size()));
+    putLe<std::uint16_t>(out + 42, 0);
     char *p = out + kPageHeaderSize;
-    std::memcpy(p, etag.data(), etag.size());
-    p += etag.size();
-    std::memcpy(p, head.data(), head.size());
-    p += head.size();
-    std::memcpy(p, body.data(), body.size());
+    for (std::string_view part : {f.etag, f.uri, f.head, f.body}) {
+        if (!part.empty())
+            std::memcpy(p, part.data(), part.size());
+        p += part.size();
+    }
 }
 
 bool decodePage(std::string_view v, PageView &out) {
-    if (v.size() < kPageHeaderSize || std::memcmp(v.data(), "FCP1", 4) != 0)
+    if (v.size() < kPageHeaderSize || std::memcmp(v.data(), "FCP2", 4) != 0)
         return false;
     const char *p = v.data();
     out.status = getLe<std::uint16_t>(p + 4);
@@ -48,11 +50,19 @@ bool decodePage(std::string_view v, PageView &out) {
     out.lastModified = getLe<std::int64_t>(p + 16);
     out.ttl = getLe<std::uint32_t>(p + 24);
     std::size_t headLen = getLe<std::uint32_t>(p + 28);
-    if (v.size() < kPageHeaderSize + etagLen + headLen)
+    out.grace = getLe<std::uint32_t>(p + 32);
+    out.staleIfError = getLe<std::uint32_t>(p + 36);
+    std::size_t uriLen = getLe<std::uint16_t>(p + 40);
+    if (v.size() < kPageHeaderSize + etagLen + uriLen + headLen)
         return false;
-    out.etag = v.substr(kPageHeaderSize, etagLen);
-    out.head = v.substr(kPageHeaderSize + etagLen, headLen);
-    out.body = v.substr(kPageHeaderSize + etagLen + headLen);
+    std::size_t at = kPageHeaderSize;
+    out.etag = v.substr(at, etagLen);
+    at += etagLen;
+    out.uri = v.substr(at, uriLen);
+    at += uriLen;
+    out.head = v.substr(at, headLen);
+    at += headLen;
+    out.body = v.substr(at);
     return true;
 }
 

@@ -2,15 +2,23 @@
 // in-process store and in an external memcached, so switching backends changes nothing else.
 //
 // Layout (integers little-endian):
-//   0   4  magic "FCP1" (format version 1)
+//   0   4  magic "FCP2" (format version 2)
 //   4   2  status code
 //   6   2  etag length E
 //   8   8  stored-at, Unix seconds
 //   16  8  Last-Modified as Unix seconds (0 = none)
-//   24  4  TTL in seconds
+//   24  4  TTL in seconds (fresh while now < stored-at + TTL)
 //   28  4  head length H
-//   32  E  the ETag value, as sent (for If-None-Match without re-parsing the head)
-//   32+E H the response head as it is sent: status line and header fields, each ending in CRLF,
+//   32  4  grace in seconds: how long after the TTL the page may still be served stale while one
+//          background fetch refreshes it (cache.grace or the response's stale-while-revalidate)
+//   36  4  stale-if-error in seconds after the TTL (cache.stale_if_error or the response's
+//          stale-if-error): served instead of an error from the upstream
+//   40  2  URI length U
+//   42  2  reserved (0)
+//   44  E  the ETag value, as sent (for If-None-Match without re-parsing the head)
+//   44+E U the absolute URI the page was stored for ("http://host/path?query"): purging by path
+//          finds every variant and every Host without a separate index
+//   ...  H the response head as it is sent: status line and header fields, each ending in CRLF,
 //          without the blank line (Age, the cache status and Connection are added per response)
 //   ...    the body (its length is the rest of the value; Content-Length is in the head)
 //
@@ -27,20 +35,40 @@ struct PageView {
     std::int64_t storedAt = 0;
     std::int64_t lastModified = 0;
     std::uint32_t ttl = 0;
+    std::uint32_t grace = 0;
+    std::uint32_t staleIfError = 0;
     std::string_view etag;
+    std::string_view uri;
+    std::string_view head;
+    std::string_view body;
+
+    std::int64_t freshUntil() const { return storedAt + ttl; }
+    bool fresh(std::int64_t now) const { return now < freshUntil(); }
+    bool inGrace(std::int64_t now) const { return now < freshUntil() + grace; }
+    bool usableOnError(std::int64_t now) const { return now < freshUntil() + staleIfError; }
+};
+
+// What a page is made of, for encoding.
+struct PageFields {
+    int status = 200;
+    std::int64_t storedAt = 0;
+    std::int64_t lastModified = 0;
+    std::uint32_t ttl = 0;
+    std::uint32_t grace = 0;
+    std::uint32_t staleIfError = 0;
+    std::string_view etag;
+    std::string_view uri;
     std::string_view head;
     std::string_view body;
 };
 
-constexpr std::size_t kPageHeaderSize = 32;
+constexpr std::size_t kPageHeaderSize = 44;
 
-std::size_t encodedPageSize(std::size_t etagLen, std::size_t headLen, std::size_t bodyLen);
-// Writes the page into `out` (exactly encodedPageSize(...) bytes).
-void encodePage(char *out, int status, std::int64_t storedAt, std::int64_t lastModified,
-                std::uint32_t ttl, std::string_view etag, std::string_view head,
-                std::string_view body);
+std::size_t encodedPageSize(const PageFields &f);
+// Writes the page into `out` (exactly encodedPageSize(f) bytes).
+void encodePage(char *out, const PageFields &f);
 // Parses a stored value; false if it is not a page of this format (e.g. written by someone
-// else under the same key).
+// else under the same key, or by an older version).
 bool decodePage(std::string_view value, PageView &out);
 
 } // namespace fc::cache

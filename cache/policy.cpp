@@ -8,6 +8,7 @@
 
 #include "http/cache_control.h"
 #include "http/date.h"
+#include "http/rewrite.h"
 
 namespace fc::cache {
 
@@ -261,6 +262,58 @@ StoreDecision decideStore(const http::RequestHead &req, int status, const http::
     d.ttl = cc.sMaxAge ? *cc.sMaxAge : cc.maxAge ? *cc.maxAge : cfg.defaultTtl;
     if (d.ttl <= 0)
         d.reason = NotStored::ZeroTtl;
+    // RFC 5861: the response's own stale windows win over the configured ones; must-revalidate
+    // forbids serving it stale at all (RFC 9111 §5.2.2.2).
+    d.grace = cc.staleWhileRevalidate ? *cc.staleWhileRevalidate : cfg.grace;
+    d.staleIfError = cc.staleIfError ? *cc.staleIfError : cfg.staleIfError;
+    if (cc.mustRevalidate)
+        d.grace = d.staleIfError = 0;
+    return d;
+}
+
+StoreDecision renewStoredHead(std::string_view stored, const http::HeaderList &fresh,
+                              const http::RequestHead &req, const PolicyConfig &cfg,
+                              std::int64_t now, std::string &outHead, std::string &outVary) {
+    // The stored head is our own serialisation: "HTTP/1.1 200 OK\r\n" then "Name: value\r\n".
+    http::ResponseHead merged;
+    std::size_t eol = stored.find("\r\n");
+    std::string_view status = stored.substr(0, eol);
+    merged.status = 200;
+    if (std::size_t sp = status.find(' ', 9); sp != std::string_view::npos)
+        merged.reason = std::string(status.substr(sp + 1));
+    auto updated = [&](std::string_view name) {
+        if (http::equalsIgnoreCase(name, "content-length") || http::equalsIgnoreCase(name, "via") ||
+            http::equalsIgnoreCase(name, "age") || http::isHopByHop(name, fresh))
+            return false;
+        return fresh.has(name);
+    };
+    std::string_view rest = eol == std::string_view::npos ? "" : stored.substr(eol + 2);
+    while (!rest.empty()) {
+        eol = rest.find("\r\n");
+        std::string_view line = rest.substr(0, eol);
+        std::size_t colon = line.find(':');
+        if (colon != std::string_view::npos) {
+            std::string_view name = line.substr(0, colon);
+            if (!updated(name) && !http::equalsIgnoreCase(name, "expires"))
+                merged.headers.add(name, http::trimOws(line.substr(colon + 1)));
+        }
+        if (eol == std::string_view::npos)
+            break;
+        rest.remove_prefix(eol + 2);
+    }
+    fresh.forEach([&](std::string_view n, std::string_view v) {
+        if (updated(n))
+            merged.headers.add(n, v);
+    });
+    StoreDecision d = decideStore(req, 200, merged.headers, cfg);
+    outVary.clear();
+    if (d.reason == NotStored::None && !varyHeaderList(merged.headers, outVary))
+        d.reason = NotStored::VaryStar;
+    if (d.reason != NotStored::None)
+        return d;
+    patchResponseHeaders(merged.headers, d.ttl, now);
+    outHead.clear();
+    http::writeResponseHead(merged, false, {}, outHead);
     return d;
 }
 

@@ -25,6 +25,8 @@ struct PolicyConfig {
     std::vector<std::string> bypassCookies; // "anonymous only": a request with one is passed
     std::uint64_t maxObjectSize = 1 << 20;
     bool storeSetCookie = false;
+    std::int64_t grace = 60;         // cache.grace, seconds (stale-while-revalidate overrides)
+    std::int64_t staleIfError = 300; // cache.stale_if_error, seconds (stale-if-error overrides)
 };
 
 // Why a request is not looked up (BYPASS).
@@ -59,7 +61,7 @@ enum class NotStored {
     SetCookie,     // stricter: any Set-Cookie (Django: only with Vary: Cookie)
     Private,       // Cache-Control: private
     NoStore,       // stricter: Cache-Control: no-store
-    NoCache,       // stricter: no-cache (revalidating on every reuse comes with #6: never stored)
+    NoCache,       // stricter: no-cache (never stored; see decideStore)
     Authorization, // stricter: RFC 9111 §3.5
     VaryStar,
     ZeroTtl,   // max-age=0 (or a TTL of 0)
@@ -72,11 +74,26 @@ const char *notStoredName(NotStored n);
 struct StoreDecision {
     NotStored reason = NotStored::None;
     std::int64_t ttl = 0;
+    std::int64_t grace = 0;        // seconds after the TTL the page is served stale + refreshed
+    std::int64_t staleIfError = 0; // seconds after the TTL the page replaces an upstream error
+
+    // How long the store keeps the page: its TTL plus the longest stale window.
+    std::int64_t keepFor() const { return ttl + (grace > staleIfError ? grace : staleIfError); }
 };
 
 // Update phase, rules 1-6 (size and completeness are checked while the body streams).
 StoreDecision decideStore(const http::RequestHead &req, int status,
                           const http::HeaderList &respHeaders, const PolicyConfig &cfg);
+
+// RFC 9111 §4.3.4 (freshening a stored response with a 304): the stored head's fields are
+// replaced by the 304's fields of the same name, except Content-Length, Via, Age and hop-by-hop
+// fields; an Expires that the 304 does not repeat is dropped (it described the old lifetime).
+// The merged response is decided again (its Cache-Control may have changed) and patched for the
+// new lifetime. Returns the decision; when it stores, `outHead` holds the new head and `outVary`
+// its Vary list (varyHeaderList).
+StoreDecision renewStoredHead(std::string_view storedHead, const http::HeaderList &notModified,
+                              const http::RequestHead &req, const PolicyConfig &cfg,
+                              std::int64_t now, std::string &outHead, std::string &outVary);
 
 // patch_response_headers(response, ttl): Expires = now + ttl when absent; Cache-Control gets
 // max-age = min(existing, ttl), other directives kept (names lower-cased, as Django does).

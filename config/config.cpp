@@ -329,13 +329,27 @@ public:
                  {"status_header", string(c.cache.statusHeader)},
                  {"grace", duration(c.cache.grace)},
                  {"stale_if_error", duration(c.cache.staleIfError)},
-                 {"lock_timeout", duration(c.cache.lockTimeout)},
+                 {"lock_timeout", duration(c.cache.lockTimeout, Millis(1))},
+                 {"coalesce", boolean(c.cache.coalesce)},
+                 {"lock_max_waiters", integer(c.cache.lockMaxWaiters, 0, i32max)},
+                 {"hit_for_miss", duration(c.cache.hitForMiss)},
                  {"store_set_cookie", boolean(c.cache.storeSetCookie)},
                  {"cache_status", boolean(c.cache.cacheStatus)},
                  {"bypass_paths", stringList(c.cache.bypassPaths)},
                  {"bypass_cookies", stringList(c.cache.bypassCookies)}});
         section(root, "memcached", {{"listen", address(c.memcached.listen)}});
-        section(root, "admin", {{"listen", address(c.admin.listen)}});
+        section(root, "admin",
+                {{"listen", address(c.admin.listen)},
+                 {"allow_purge_from", [&](const toml::node &n, const std::string &key) {
+                      stringList(c.admin.allowPurgeFrom)(n, key);
+                      for (const auto &a : c.admin.allowPurgeFrom) {
+                          unsigned char buf[16];
+                          if (inet_pton(AF_INET, a.c_str(), buf) != 1 &&
+                              inet_pton(AF_INET6, a.c_str(), buf) != 1)
+                              error(n.source(), key,
+                                    "\"" + a + "\" is not a numeric IP address");
+                      }
+                  }}});
         section(root, "log",
                 {{"level", choice(c.log.level, {{"error", LogConfig::Level::Error},
                                                 {"warn", LogConfig::Level::Warn},

@@ -42,6 +42,10 @@ CacheControl parseCacheControl(const HeaderList &headers) {
                 cc.maxAge = seconds(val);
             else if (equalsIgnoreCase(name, "s-maxage"))
                 cc.sMaxAge = seconds(val);
+            else if (equalsIgnoreCase(name, "stale-while-revalidate"))
+                cc.staleWhileRevalidate = seconds(val);
+            else if (equalsIgnoreCase(name, "stale-if-error"))
+                cc.staleIfError = seconds(val);
             if (comma == std::string_view::npos)
                 break;
             v.remove_prefix(comma + 1);

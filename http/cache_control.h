@@ -16,6 +16,10 @@ struct CacheControl {
     bool mustRevalidate = false;
     std::optional<std::int64_t> maxAge;  // absent or unparsable = nullopt
     std::optional<std::int64_t> sMaxAge; // idem
+    // RFC 5861 extensions: how long a stale response may be served while revalidating in the
+    // background, and instead of an error.
+    std::optional<std::int64_t> staleWhileRevalidate;
+    std::optional<std::int64_t> staleIfError;
 };
 
 // Parses every Cache-Control field of `headers` (directive names are case-insensitive).

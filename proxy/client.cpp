@@ -8,7 +8,9 @@
 
 #include "http/cache_control.h"
 #include "http/date.h"
+#include "cache/purge.h"
 #include "proxy/log.h"
+#include "proxy/refresh.h"
 #include "proxy/stream_write.h"
 #include "proxy/worker.h"
 
@@ -34,7 +36,7 @@ bool isIdempotent(std::string_view m) {
 } // namespace
 
 ClientConnection::ClientConnection(Worker &worker)
-    : worker_(worker), parser_(*this, limitsFrom(worker.config())) {}
+    : worker_(worker), parser_(*this, limitsFrom(worker.config())), fill_(worker) {}
 
 const config::Config &ClientConnection::cfg() const {
     return worker_.config();
@@ -199,27 +201,49 @@ bool ClientConnection::onRequestHead(http::RequestHead &head) {
     // FetchFromCacheMiddleware: look the page up before troubling the application.
     auto &counters = worker_.counters();
     lookedUp_ = storing_ = false;
-    notStored_ = cache::NotStored::None;
+    woken_ = revalidating_ = discardBody_ = false;
+    stale_.reset();
+    answer_.reset();
+    fill_.reset();
+    if (head.method == "PURGE") {
+        answerPurge(head);
+        return !closing_;
+    }
     bypass_ = cache::classify(head, worker_.cache().policy);
     if (bypass_ == cache::Bypass::None) {
-        if (lookup(head))
-            return !closing_;
-        lookedUp_ = true;
-        cacheStatusName_ = "MISS";
-        counters.inc(counters.misses);
+        if (lookup(head) != Lookup::Miss)
+            return !closing_; // answered, or waiting for another request's fetch
     } else {
         cacheStatusName_ = "BYPASS";
         counters.inc(counters.bypass[static_cast<int>(bypass_)]);
     }
+    startFetch(head);
+    return !closing_;
+}
+
+void ClientConnection::startFetch(http::RequestHead &head) {
+    if (bypass_ == cache::Bypass::None) {
+        lookedUp_ = true;
+        cacheStatusName_ = "MISS";
+        worker_.counters().inc(worker_.counters().misses);
+    }
     upstreamStartUs_ = uv_hrtime() / 1000;
     upstreamHead_.clear();
     http::writeUpstreamRequest(head, http::ForwardInfo{peer_}, upstreamHead_);
+    // An expired copy with validators is revalidated (RFC 9111 §4.3.1) unless the client sent
+    // validators of its own (those are for its copy; the answer is then passed through).
+    cache::PageView v;
+    if (stale_ && head.method == "GET" && !head.headers.has("if-none-match") &&
+        !head.headers.has("if-modified-since") && cache::decodePage(stale_->value(), v) &&
+        (!v.etag.empty() || v.lastModified != 0)) {
+        appendValidators(v, upstreamHead_);
+        revalidating_ = true;
+    }
     earlyBody_.clear();
     if (requestHasBody_)
         startTimer(TimerMode::Body, cfg().server.bodyTimeout);
     waitingForUpstream_ = true;
     worker_.pool().acquire(*this);
-    return !closing_;
 }
 
 void ClientConnection::onRequestBody(std::string_view piece) {
@@ -283,23 +307,46 @@ void ClientConnection::onUpstreamReady(UpstreamConnection &conn) {
 bool ClientConnection::onUpstreamHead(http::ResponseHead &resp) {
     if (closing_ && !lookedUp_)
         return false;
-    if (lookedUp_)
-        planStore(resp); // UpdateCacheMiddleware: decide, and patch the headers both ways
+    upstreamUs_ = static_cast<std::int64_t>(uv_hrtime() / 1000 - upstreamStartUs_);
+    worker_.counters().observeUpstream(static_cast<std::uint64_t>(upstreamUs_));
+    http::RequestHead &req = parser_.head();
+    if (lookedUp_) {
+        cache::PageView v;
+        if (revalidating_ && resp.status == 304 && cache::decodePage(stale_->value(), v)) {
+            // Our validators matched: the stored copy is still good. Renew it (new Date,
+            // lifetime and fields from the 304) and answer from it once this exchange is over.
+            answer_ = fill_.renew(req, v, resp.headers);
+            if (!answer_)
+                answer_ = stale_.share(); // no longer storable, but validated just now
+            answerDetail_ = "revalidated";
+            discardBody_ = true;
+            return !closing_;
+        }
+        if (resp.status >= 500 && stale_ && cache::decodePage(stale_->value(), v) &&
+            v.usableOnError(worker_.cache().clock->now())) {
+            // stale-if-error (RFC 5861 §4): the stale copy instead of the upstream's 5xx.
+            fill_.releaseLock(0);
+            answer_ = stale_.share();
+            answerDetail_ = "stale-if-error";
+            discardBody_ = true;
+            return !closing_;
+        }
+        // UpdateCacheMiddleware: decide, and patch the headers both ways.
+        storing_ = fill_.plan(req, resp, isHead_);
+    }
     if (closing_)
         return storing_; // the client left: keep fetching only to store the page
-    http::RequestHead &req = parser_.head();
     framing_ = http::chooseResponseFraming(resp, isHead_, req);
     if (framing_ == http::BodyFraming::Close)
         keepAlive_ = false;
     if (!requestComplete_ && requestHasBody_)
         keepAlive_ = false; // answered before the body ended: the rest cannot be skipped safely
     status_ = resp.status;
-    upstreamUs_ = static_cast<std::int64_t>(uv_hrtime() / 1000 - upstreamStartUs_);
     std::string extra;
     appendStatusHeaders(extra, lookedUp_ ? "MISS" : "BYPASS",
-                        lookedUp_ ? (notStored_ == cache::NotStored::None
+                        lookedUp_ ? (fill_.notStored() == cache::NotStored::None
                                          ? std::string_view()
-                                         : cache::notStoredName(notStored_))
+                                         : cache::notStoredName(fill_.notStored()))
                                   : cache::bypassName(bypass_));
     http::writeClientResponse(resp, framing_, keepAlive_, req.versionMinor == 0, "1.1 frontcache",
                               extra, out_); // flushed with the first body bytes
@@ -308,23 +355,16 @@ bool ClientConnection::onUpstreamHead(http::ResponseHead &resp) {
 }
 
 void ClientConnection::onUpstreamBody(std::string_view piece) {
-    if (storing_) {
-        if (storeBody_.size() + piece.size() > worker_.cache().policy.maxObjectSize) {
-            storing_ = false; // streamed on, never stored
-            notStored_ = cache::NotStored::TooBig;
-            worker_.counters().inc(worker_.counters().notStored[static_cast<int>(notStored_)]);
-            std::string().swap(storeBody_);
-            if (closing_ && upstream_) { // nobody to stream it to either: stop fetching
-                upstream_->abort();
-                upstream_ = nullptr;
-                maybeDelete();
-                return;
-            }
-        } else {
-            storeBody_.append(piece);
+    if (storing_ && !fill_.append(piece)) {
+        storing_ = false;            // too big: streamed on, never stored
+        if (closing_ && upstream_) { // nobody to stream it to either: stop fetching
+            upstream_->abort();
+            upstream_ = nullptr;
+            maybeDelete();
+            return;
         }
     }
-    if (closing_)
+    if (closing_ || discardBody_)
         return;
     // Batched in out_ and flushed once per upstream read (onUpstreamReadDone).
     if (framing_ == http::BodyFraming::Chunked) {
@@ -337,8 +377,11 @@ void ClientConnection::onUpstreamBody(std::string_view piece) {
 }
 
 void ClientConnection::onUpstreamComplete(bool reusable) {
-    if (storing_)
-        commitStore(); // the whole body arrived intact
+    if (storing_) {
+        storing_ = false;
+        fill_.commit(parser_.head()); // the whole body arrived intact
+    }
+    fill_.releaseLock(0); // whatever happened, waiters may look again now
     UpstreamConnection *u = upstream_;
     upstream_ = nullptr;
     upstreamPaused_ = false;
@@ -346,6 +389,20 @@ void ClientConnection::onUpstreamComplete(bool reusable) {
         if (u)
             u->release(reusable && requestComplete_);
         maybeDelete();
+        return;
+    }
+    if (answer_) { // a renewed or stale-if-error page replaces what the upstream sent
+        if (u)
+            u->release(reusable && requestComplete_);
+        cache::PageView v;
+        cache::ItemRef page = std::move(answer_);
+        if (cache::decodePage(page->value(), v)) {
+            const bool renewed = std::string_view(answerDetail_) == "revalidated";
+            if (!renewed)
+                worker_.counters().inc(worker_.counters().staleOnError);
+            serveHit(std::move(page), v, parser_.head(), renewed ? "REVALIDATED" : "STALE",
+                     answerDetail_);
+        }
         return;
     }
     if (framing_ == http::BodyFraming::Chunked)
@@ -361,11 +418,10 @@ void ClientConnection::onUpstreamError(int status, const char *reason, bool retr
     upstreamPaused_ = false;
     if (storing_) { // cut short: a truncated page is never stored
         storing_ = false;
-        notStored_ = cache::NotStored::Truncated;
-        worker_.counters().inc(worker_.counters().notStored[static_cast<int>(notStored_)]);
-        std::string().swap(storeBody_);
+        fill_.abandon(cache::NotStored::Truncated);
     }
     if (closing_) {
+        fill_.releaseLock(0);
         maybeDelete();
         return;
     }
@@ -382,6 +438,14 @@ void ClientConnection::onUpstreamError(int status, const char *reason, bool retr
         return;
     }
     waitingForUpstream_ = false;
+    fill_.releaseLock(0);
+    if (answer_ && !responseStarted_) { // the error came after a 304 or during a discarded 5xx
+        discardBody_ = false;
+        onUpstreamComplete(false);
+        return;
+    }
+    if (lookedUp_ && !responseStarted_ && serveStaleOnError(reason))
+        return;
     if (responseStarted_) {
         // Too late for an error status: cut the connection so the client sees the truncation.
         FC_WARN("upstream failed mid-response for %s %s: %s", req.method.c_str(),
@@ -391,6 +455,7 @@ void ClientConnection::onUpstreamError(int status, const char *reason, bool retr
     }
     FC_WARN("%d for %s %s from %s: %s", status, req.method.c_str(), req.target.c_str(), peer_,
             reason);
+    worker_.counters().upstreamError(status);
     if (!requestComplete_ && requestHasBody_)
         keepAlive_ = false;
     responseStarted_ = true;
@@ -418,6 +483,9 @@ void ClientConnection::rejectRequest(int status, const char *reason) {
         worker_.pool().cancel(*this);
         waitingForUpstream_ = false;
     }
+    stopWaiting();
+    storing_ = false;
+    fill_.abandon(cache::NotStored::Truncated);
     if (responseStarted_) {
         closeNow();
         return;
@@ -449,8 +517,12 @@ void ClientConnection::responseFinished() {
 
 void ClientConnection::finishExchange() {
     inExchange_ = false;
+    fill_.releaseLock(0); // never held past its exchange
+    fill_.reset();
+    stale_.reset();
+    answer_.reset();
     // An idle keep-alive connection keeps no large buffers: 10,000 of them must stay cheap.
-    for (std::string *b : {&out_, &storeBody_, &earlyBody_, &storeHead_, &upstreamHead_})
+    for (std::string *b : {&out_, &earlyBody_, &upstreamHead_})
         if (b->capacity() > 4096)
             std::string().swap(*b);
     if (!keepAlive_ || worker_.draining()) {
@@ -511,8 +583,8 @@ void ClientConnection::closeNow() {
     closing_ = true;
     // A client that goes away does not stop a cacheable fetch: other clients want the page.
     // It is finished (and stored) without a client, unless the worker is shutting down.
-    const bool keepFetching =
-        upstream_ && lookedUp_ && !worker_.draining() && (storing_ || !responseStarted_);
+    const bool keepFetching = upstream_ && lookedUp_ && !worker_.draining() &&
+                              (storing_ || !responseStarted_) && !discardBody_;
     if (upstream_ && !keepFetching) {
         upstream_->abort();
         upstream_ = nullptr;
@@ -520,6 +592,11 @@ void ClientConnection::closeNow() {
     if (waitingForUpstream_) {
         worker_.pool().cancel(*this);
         waitingForUpstream_ = false;
+    }
+    stopWaiting();
+    if (!upstream_) {
+        storing_ = false;
+        fill_.abandon(cache::NotStored::Truncated); // and wake whoever waited for this fetch
     }
     uv_timer_stop(&timer_);
     worker_.untrack(this);
@@ -619,6 +696,11 @@ void ClientConnection::onTimer(uv_timer_t *t) noexcept {
         c->startTimer(TimerMode::Idle, c->cfg().server.idleTimeout);
         c->processPending();
         break;
+    case TimerMode::LockWait: // cache.lock_timeout: stop waiting, fetch for ourselves
+        c->worker_.counters().inc(c->worker_.counters().lockTimeouts);
+        c->stopWaiting();
+        c->onLockReleased();
+        break;
     case TimerMode::None:
         break;
     }
@@ -626,31 +708,141 @@ void ClientConnection::onTimer(uv_timer_t *t) noexcept {
 
 // --- the cache ----------------------------------------------------------------------------------
 
-// FetchFromCacheMiddleware.process_request: header key -> Vary list -> page key -> page.
-// Returns true if the request was answered from the store.
-bool ClientConnection::lookup(http::RequestHead &head) {
+// FetchFromCacheMiddleware.process_request: header key -> Vary list -> page key -> page. A fresh
+// page is served; an expired one within its grace is served too while one background fetch
+// refreshes it; otherwise the request misses and, unless another request is fetching the same
+// page already (then it waits for that fetch), it fetches the page itself.
+ClientConnection::Lookup ClientConnection::lookup(http::RequestHead &head) {
     const CacheContext &cc = worker_.cache();
-    uri_.clear();
-    cache::absoluteUri(head, cc.policy, uri_);
+    auto &counters = worker_.counters();
+    std::string &uri = fill_.uri();
+    uri.clear();
+    cache::absoluteUri(head, cc.policy, uri);
     key_.clear();
-    cache::headerKey(cc.policy, uri_, key_);
+    cache::headerKey(cc.policy, uri, key_);
     cache::ItemRef varyItem = cc.store->get(key_);
-    if (!varyItem)
-        return false; // "no cache information, need to rebuild"
-    // HEAD looks up the GET entry first, then its own (get_cache_key with method='HEAD').
-    for (std::string_view method : {std::string_view("GET"), std::string_view("HEAD")}) {
-        if (method == "HEAD" && !isHead_)
-            break;
-        key_.clear();
-        cache::pageKey(cc.policy, method, uri_, varyItem->value(), head.headers, key_);
-        cache::ItemRef page = cc.store->get(key_);
+    lockKey_ = key_; // nothing known about the page: coalesce on its URI
+    stale_.reset();
+    if (varyItem) {
+        const std::int64_t now = cc.clock->now();
+        // HEAD looks up the GET entry first, then its own (get_cache_key with method='HEAD').
+        for (std::string_view method : {std::string_view("GET"), std::string_view("HEAD")}) {
+            if (method == "HEAD" && !isHead_)
+                break;
+            key_.clear();
+            cache::pageKey(cc.policy, method, uri, varyItem->value(), head.headers, key_);
+            if (method == "GET")
+                lockKey_ = key_; // the variant is known: coalesce on its page key
+            cache::ItemRef page = cc.store->get(key_);
+            cache::PageView view;
+            if (!page || !cache::decodePage(page->value(), view))
+                continue;
+            if (view.fresh(now)) {
+                if (woken_)
+                    counters.inc(counters.coalescedWakeHits);
+                serveHit(std::move(page), view, head);
+                return Lookup::Served;
+            }
+            if (method == "GET")
+                stale_ = std::move(page);
+        }
         cache::PageView view;
-        if (page && cache::decodePage(page->value(), view)) {
-            serveHit(std::move(page), view, head);
-            return true;
+        if (stale_ && cache::decodePage(stale_->value(), view) && view.inGrace(now)) {
+            counters.inc(counters.staleServed);
+            BackgroundRefresh::start(worker_, head, uri, lockKey_, stale_.share(), peer_);
+            cache::ItemRef page = std::move(stale_);
+            serveHit(std::move(page), view, head, "STALE", "stale-while-revalidate");
+            return Lookup::Served;
         }
     }
-    return false;
+    if (!cc.coalesce || isHead_ || woken_)
+        return Lookup::Miss;
+    const std::uint64_t id = worker_.addLockWaiter(this);
+    const cache::WaiterId me{worker_.index(), id};
+    if (fill_.claim(lockKey_, &me) != cache::FetchLocks::Claim::Wait) {
+        worker_.removeLockWaiter(id); // the fetcher (Owner), or not coalesced (Busy, Pass)
+        return Lookup::Miss;
+    }
+    waiterId_ = id;
+    waitingForLock_ = true;
+    cacheStatusName_ = "MISS";
+    counters.inc(counters.coalescedWaits);
+    startTimer(TimerMode::LockWait, cc.lockTimeout);
+    return Lookup::Wait;
+}
+
+void ClientConnection::stopWaiting() {
+    if (!waitingForLock_)
+        return;
+    waitingForLock_ = false;
+    worker_.cache().locks->cancel(lockKey_, cache::WaiterId{worker_.index(), waiterId_});
+    worker_.removeLockWaiter(waiterId_);
+}
+
+void ClientConnection::onLockReleased() {
+    waitingForLock_ = false;
+    if (timerMode_ == TimerMode::LockWait) {
+        uv_timer_stop(&timer_);
+        timerMode_ = TimerMode::None;
+    }
+    if (closing_)
+        return;
+    woken_ = true; // one wait per request: a miss now fetches for itself
+    http::RequestHead &head = parser_.head();
+    if (lookup(head) == Lookup::Miss)
+        startFetch(head);
+}
+
+// stale-if-error: an upstream failure (refused, timeout, reset, 5xx) is answered from the expired
+// copy while it is within its stale-if-error window.
+bool ClientConnection::serveStaleOnError(const char *why) {
+    cache::PageView v;
+    if (!stale_ || !cache::decodePage(stale_->value(), v) ||
+        !v.usableOnError(worker_.cache().clock->now()))
+        return false;
+    FC_INFO("serving a stale copy of %s instead of an upstream error (%s)", fill_.uri().c_str(),
+            why);
+    worker_.counters().inc(worker_.counters().staleOnError);
+    cache::ItemRef page = std::move(stale_);
+    serveHit(std::move(page), v, parser_.head(), "STALE", "stale-if-error");
+    return true;
+}
+
+// PURGE on the public port (Varnish's convention): only from admin.allow_purge_from, and only
+// for the Host it is sent to.
+void ClientConnection::answerPurge(http::RequestHead &head) {
+    const CacheContext &cc = worker_.cache();
+    cacheStatusName_ = "PURGE";
+    responseStarted_ = true;
+    if (head.hasBody())
+        keepAlive_ = false;
+    bool allowed = false;
+    for (const auto &a : cc.allowPurgeFrom)
+        allowed = allowed || a == peer_;
+    if (!allowed) {
+        status_ = 405;
+        write(http::errorResponse(405, !keepAlive_,
+                                  "PURGE is accepted only from admin.allow_purge_from addresses"));
+        responseFinished();
+        return;
+    }
+    std::string host(head.headers.get("host").value_or(""));
+    std::string path = head.target;
+    if (path.rfind("http://", 0) == 0) { // absolute-form: the host is in the target
+        std::size_t slash = path.find('/', 7);
+        host = path.substr(7, slash == std::string::npos ? std::string::npos : slash - 7);
+        path = slash == std::string::npos ? "/" : path.substr(slash);
+    }
+    std::size_t n = cache::purgePaths(*cc.store, cc.policy, {path}, host);
+    worker_.counters().inc(worker_.counters().purged, n);
+    std::string body = "{\"purged\": " + std::to_string(n) + "}\n";
+    std::string resp = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
+                       std::to_string(body.size()) + "\r\n";
+    resp.append(keepAlive_ ? "\r\n" : "Connection: close\r\n\r\n");
+    resp.append(body);
+    status_ = 200;
+    write(resp);
+    responseFinished();
 }
 
 void ClientConnection::appendStatusHeaders(std::string &out, const char *xcache,
@@ -666,8 +858,10 @@ void ClientConnection::appendStatusHeaders(std::string &out, const char *xcache,
         return;
     // RFC 9211: "frontcache; hit" or "frontcache; fwd=uri-miss" / "fwd=bypass", with a detail.
     out.append("Cache-Status: frontcache; ");
-    if (xcache[0] == 'H')
+    if (xcache[0] == 'H' || xcache[0] == 'S') // HIT, STALE
         out.append("hit");
+    else if (xcache[0] == 'R') // REVALIDATED: forwarded because stale, the upstream said 304
+        out.append("fwd=stale; fwd-status=304");
     else
         out.append(xcache[0] == 'M' ? "fwd=uri-miss" : "fwd=bypass");
     if (!detail.empty()) {
@@ -680,7 +874,8 @@ void ClientConnection::appendStatusHeaders(std::string &out, const char *xcache,
 // A hit: [stored head][Age, status headers, Connection, blank line][body] in one writev from
 // the item's memory; 304 instead when the client's validators match.
 void ClientConnection::serveHit(cache::ItemRef page, const cache::PageView &v,
-                                const http::RequestHead &req) {
+                                const http::RequestHead &req, const char *xcache,
+                                std::string_view detail) {
     const CacheContext &cc = worker_.cache();
     auto &counters = worker_.counters();
     waitingForUpstream_ = false;
@@ -721,7 +916,7 @@ void ClientConnection::serveHit(cache::ItemRef page, const cache::PageView &v,
     dynHead_.append("Age: ");
     dynHead_.append(num, static_cast<std::size_t>(r.ptr - num));
     dynHead_.append("\r\n");
-    appendStatusHeaders(dynHead_, "HIT", {});
+    appendStatusHeaders(dynHead_, xcache, detail);
     if (!keepAlive_)
         dynHead_.append("Connection: close\r\n");
     else if (req.versionMinor == 0)
@@ -744,90 +939,20 @@ void ClientConnection::serveHit(cache::ItemRef page, const cache::PageView &v,
         inItem |= 1u << n++;
         bytes += v.body.size();
     }
-    counters.inc(notModified ? counters.notModified : counters.hits);
+    if (notModified)
+        counters.inc(counters.notModified);
+    else if (xcache[0] == 'H')
+        counters.inc(counters.hits);
     counters.inc(counters.bytesFromCache, bytes);
     status_ = notModified ? 304 : v.status;
     bytesOut_ += bytes;
-    cacheStatusName_ = "HIT";
+    cacheStatusName_ = xcache;
     if (streamWriteHeld(reinterpret_cast<uv_stream_t *>(&handle_), parts, n, inItem,
                         std::move(page), this, &ClientConnection::onWrite) < 0) {
         closeNow();
         return;
     }
     responseFinished();
-}
-
-// UpdateCacheMiddleware.process_response, at the response head: decide whether the page will be
-// stored, and patch its headers (Expires, Cache-Control max-age) for the client and the store.
-void ClientConnection::planStore(http::ResponseHead &resp) {
-    const CacheContext &cc = worker_.cache();
-    auto &counters = worker_.counters();
-    const http::RequestHead &req = parser_.head();
-    cache::StoreDecision d = cache::decideStore(req, resp.status, resp.headers, cc.policy);
-    storeVary_.clear();
-    if (d.reason == cache::NotStored::None && !cache::varyHeaderList(resp.headers, storeVary_))
-        d.reason = cache::NotStored::VaryStar;
-    if (d.reason == cache::NotStored::None && resp.contentLength >= 0 && !isHead_ &&
-        static_cast<std::uint64_t>(resp.contentLength) > cc.policy.maxObjectSize)
-        d.reason = cache::NotStored::TooBig;
-    notStored_ = d.reason;
-    if (d.reason != cache::NotStored::None) {
-        counters.inc(counters.notStored[static_cast<int>(d.reason)]);
-        return;
-    }
-    cache::patchResponseHeaders(resp.headers, d.ttl, cc.clock->now());
-    resp.headers.remove("age"); // our Age is computed from the time we stored it
-    storing_ = true;
-    storeTtl_ = d.ttl;
-    storeHead_.clear();
-    // A HEAD response keeps the Content-Length the upstream announced for the GET.
-    http::writeResponseHead(resp, !isHead_, "1.1 frontcache", storeHead_);
-    auto etag = resp.headers.get("etag");
-    storeEtag_.assign(etag ? *etag : std::string_view());
-    auto lm = resp.headers.get("last-modified");
-    auto lmt = lm ? http::parseHttpDate(*lm) : std::nullopt;
-    storeLastModified_ = lmt ? *lmt : 0;
-    storeBody_.clear();
-    if (resp.contentLength > 0)
-        storeBody_.reserve(static_cast<std::size_t>(resp.contentLength));
-}
-
-void ClientConnection::commitStore() {
-    const CacheContext &cc = worker_.cache();
-    auto &counters = worker_.counters();
-    const http::RequestHead &req = parser_.head();
-    storing_ = false;
-    if (!isHead_) {
-        storeHead_.append("Content-Length: ");
-        storeHead_.append(std::to_string(storeBody_.size()));
-        storeHead_.append("\r\n");
-    }
-    const std::size_t size =
-        cache::encodedPageSize(storeEtag_.size(), storeHead_.size(), storeBody_.size());
-    // learn_cache_key: the page under this request's method, then the header key, same TTL.
-    key_.clear();
-    cache::pageKey(cc.policy, req.method, uri_, storeVary_, req.headers, key_);
-    cache::ItemRef page = cc.store->allocate(key_, 0, storeTtl_, static_cast<std::uint32_t>(size));
-    if (!page) {
-        notStored_ = cache::NotStored::TooBig;
-        counters.inc(counters.notStored[static_cast<int>(notStored_)]);
-    } else {
-        // Only 200 responses are stored (decideStore), so the status is 200.
-        cache::encodePage(page->valueData(), 200, cc.clock->now(), storeLastModified_,
-                          static_cast<std::uint32_t>(storeTtl_), storeEtag_, storeHead_,
-                          storeBody_);
-        cc.store->store(cache::StoreMode::Set, page);
-        key_.clear();
-        cache::headerKey(cc.policy, uri_, key_);
-        cache::ItemRef hk =
-            cc.store->allocate(key_, 0, storeTtl_, static_cast<std::uint32_t>(storeVary_.size()));
-        if (hk) {
-            std::memcpy(hk->valueData(), storeVary_.data(), storeVary_.size());
-            cc.store->store(cache::StoreMode::Set, hk);
-        }
-        counters.inc(counters.stored);
-    }
-    storeBody_.clear(); // its capacity is released when the exchange finishes
 }
 
 } // namespace fc::proxy

@@ -22,6 +22,7 @@
 #include "cache/store/item.h"
 #include "http/parser.h"
 #include "http/rewrite.h"
+#include "proxy/page_fill.h"
 #include "proxy/upstream.h"
 
 namespace fc::proxy {
@@ -37,11 +38,14 @@ public:
     void drain();
     // Worker drain deadline passed: close at once.
     void closeNow();
+    // The fetch this connection was waiting for (coalescing) is over: look the page up again.
+    void onLockReleased();
 
     ClientConnection *prev_ = nullptr, *next_ = nullptr; // worker's intrusive list
 
 private:
-    enum class TimerMode { None, Header, Idle, Body, Linger, Deferred };
+    enum class TimerMode { None, Header, Idle, Body, Linger, Deferred, LockWait };
+    enum class Lookup { Served, Miss, Wait };
 
     // RequestParser::Sink
     bool onRequestHead(http::RequestHead &head) override;
@@ -57,10 +61,13 @@ private:
     void onUpstreamReadDone() override;
 
     // The cache (FetchFromCacheMiddleware / UpdateCacheMiddleware in front of the app).
-    bool lookup(http::RequestHead &head);
-    void serveHit(cache::ItemRef page, const cache::PageView &v, const http::RequestHead &req);
-    void planStore(http::ResponseHead &resp);
-    void commitStore();
+    Lookup lookup(http::RequestHead &head);
+    void startFetch(http::RequestHead &head);
+    void serveHit(cache::ItemRef page, const cache::PageView &v, const http::RequestHead &req,
+                  const char *xcache = "HIT", std::string_view detail = {});
+    bool serveStaleOnError(const char *why);
+    void stopWaiting();
+    void answerPurge(http::RequestHead &head);
     void appendStatusHeaders(std::string &out, const char *xcache, std::string_view detail);
     void maybeDelete();
 
@@ -121,15 +128,17 @@ private:
     cache::Bypass bypass_ = cache::Bypass::None;
     bool lookedUp_ = false; // looked up and missed: the response may be stored
     bool storing_ = false;  // the response is being accumulated for the store
-    cache::NotStored notStored_ = cache::NotStored::None;
-    std::int64_t storeTtl_ = 0;
-    std::int64_t storeLastModified_ = 0;
-    std::string uri_;       // absolute URI of the request (cache key input)
+    PageFill fill_;         // the store side of the fetch, and the coalescing lock it may hold
     std::string key_;       // scratch for cache keys
-    std::string storeVary_; // the response's Vary list, Django's form
-    std::string storeHead_; // the head to store (without Content-Length)
-    std::string storeEtag_;
-    std::string storeBody_;
+    std::string lockKey_;   // the coalescing key of this request (page key, or header key)
+    cache::ItemRef stale_;  // an expired copy kept for stale-if-error and revalidation
+    cache::ItemRef answer_; // a page to answer with once the upstream exchange is over
+    const char *answerDetail_ = nullptr;
+    std::uint64_t waiterId_ = 0;
+    bool waitingForLock_ = false;
+    bool woken_ = false;        // waited once already: fetch without waiting again
+    bool revalidating_ = false; // our own validators went upstream: a 304 renews stale_
+    bool discardBody_ = false;  // the upstream body is not for the client (answer_ is)
     std::string dynHead_; // per-response fields of a hit (Age, X-Cache...), reused
     // access log of the current exchange
     std::uint64_t startUs_ = 0, upstreamStartUs_ = 0;

@@ -16,8 +16,10 @@
 #include <cstring>
 #include <thread>
 
+#include "cache/fetch_locks.h"
 #include "cache/protocol/memcache.h"
 #include "cache/store/store.h"
+#include "proxy/admin.h"
 #include "proxy/log.h"
 #include "proxy/worker.h"
 
@@ -136,14 +138,76 @@ struct SignalState {
     std::vector<std::unique_ptr<Worker>> *workers;
     uv_signal_t term, intr, hup;
     uv_timer_t *reclaim = nullptr;
+    AdminServer *admin = nullptr;
     bool stopping = false;
+    // Reload (SIGHUP).
+    std::shared_ptr<const config::Config> running;
+    CacheContext *cache = nullptr; // the main thread's copy (the admin port reads it)
+    cache::FetchLocks *locks = nullptr;
+    cache::Store *store = nullptr;
+    AdminContext *adminCtx = nullptr;
 };
+
+// SIGHUP: the file is loaded and validated first; on any error the running configuration stays
+// in force and each error is logged with its file, line and key. Workers switch on their own
+// threads between callbacks: listeners, connections and in-flight requests are not disturbed,
+// and the store is kept. Settings bound at start-up (listeners, workers, the upstream address,
+// the access log) keep their old values until a restart, with a warning naming them.
+void reload(SignalState &s) {
+    const std::string &path = s.running->sourceFile;
+    FC_INFO("SIGHUP received: reloading %s", path.c_str());
+    config::LoadResult r = config::loadConfigFile(path);
+    if (!r.config) {
+        for (const auto &e : r.errors)
+            FC_ERROR("reload: %s", e.c_str());
+        FC_ERROR("reload failed: the running configuration stays in force");
+        if (s.adminCtx)
+            ++s.adminCtx->reloadFailures;
+        return;
+    }
+    const config::Config &old = *s.running;
+    const config::Config &c = *r.config;
+    std::vector<std::string> fixed;
+    auto addrs = [](const std::vector<config::SocketAddress> &v) {
+        std::string t;
+        for (const auto &a : v)
+            t += a.text() + ",";
+        return t;
+    };
+    auto opt = [](const std::optional<config::SocketAddress> &a) { return a ? a->text() : ""; };
+    if (addrs(old.server.listen) != addrs(c.server.listen))
+        fixed.push_back("server.listen");
+    if (old.server.workers != c.server.workers)
+        fixed.push_back("server.workers");
+    if (old.upstream.url != c.upstream.url)
+        fixed.push_back("upstream.url");
+    if (opt(old.memcached.listen) != opt(c.memcached.listen))
+        fixed.push_back("memcached.listen");
+    if (opt(old.admin.listen) != opt(c.admin.listen))
+        fixed.push_back("admin.listen");
+    if (old.log.accessLog != c.log.accessLog)
+        fixed.push_back("log.access_log");
+    for (const auto &k : fixed)
+        FC_WARN("reload: %s changed; it takes effect only after a restart", k.c_str());
+    auto next = std::make_shared<const config::Config>(std::move(*r.config));
+    setLogLevel(next->log.level);
+    if (next->cache.memory != old.cache.memory)
+        s.store->setMemoryLimit(next->cache.memory);
+    s.locks->setMaxWaiters(next->cache.lockMaxWaiters);
+    applyCacheSettings(*next, *s.cache);
+    for (auto &w : *s.workers)
+        w->postReload(next, *s.cache);
+    s.running = std::move(next);
+    if (s.adminCtx)
+        ++s.adminCtx->reloads;
+    FC_INFO("configuration reloaded from %s", path.c_str());
+}
 
 void onSignal(uv_signal_t *h, int signum) noexcept {
     auto *s = static_cast<SignalState *>(h->data);
     if (signum == SIGHUP) {
-        FC_WARN("SIGHUP received: configuration reload is not available in this version; "
-                "the running configuration stays in force");
+        if (!s->stopping)
+            reload(*s);
         return;
     }
     if (s->stopping) {
@@ -160,6 +224,8 @@ void onSignal(uv_signal_t *h, int signum) noexcept {
     uv_close(reinterpret_cast<uv_handle_t *>(&s->hup), nullptr);
     if (s->reclaim)
         uv_close(reinterpret_cast<uv_handle_t *>(s->reclaim), nullptr);
+    if (s->admin)
+        s->admin->close();
 }
 
 } // namespace
@@ -233,18 +299,14 @@ int Server::run() {
     mc.threads = workers;
     mc.maxConnections = static_cast<unsigned>(nofile);
 
+    cache::FetchLocks locks(clock, c.cache.lockMaxWaiters);
+    std::vector<Worker *> workerPtrs;
     CacheContext cacheCtx;
     cacheCtx.store = &store;
     cacheCtx.clock = &clock;
-    cacheCtx.policy.defaultTtl = c.cache.seconds;
-    cacheCtx.policy.keyPrefix = c.cache.keyPrefix;
-    cacheCtx.policy.queryInKey = c.cache.queryStrings == config::CacheConfig::QueryStrings::Key;
-    cacheCtx.policy.bypassPaths = c.cache.bypassPaths;
-    cacheCtx.policy.bypassCookies = c.cache.bypassCookies;
-    cacheCtx.policy.maxObjectSize = c.cache.maxObjectSize;
-    cacheCtx.policy.storeSetCookie = c.cache.storeSetCookie;
-    cacheCtx.statusHeader = c.cache.statusHeader;
-    cacheCtx.cacheStatus = c.cache.cacheStatus;
+    cacheCtx.locks = &locks;
+    cacheCtx.workers = &workerPtrs;
+    applyCacheSettings(c, cacheCtx);
     if (c.log.accessLog == "-") {
         cacheCtx.accessLogFd = 1;
     } else if (!c.log.accessLog.empty()) {
@@ -262,14 +324,40 @@ int Server::run() {
         pool.push_back(std::make_unique<Worker>(static_cast<int>(w), cfg_, target,
                                                 std::move(fds[w]), &mc, cacheCtx));
     std::vector<const CacheCounters *> counters;
-    for (auto &w : pool)
+    for (auto &w : pool) {
         counters.push_back(&w->counters());
+        workerPtrs.push_back(w.get());
+    }
     mc.extraStats = [&counters](std::string &out) { appendCacheStats(counters, out); };
 
     uv_loop_t loop;
     uv_loop_init(&loop);
+    AdminContext adminCtx;
+    adminCtx.store = &store;
+    adminCtx.locks = &locks;
+    adminCtx.counters = counters;
+    adminCtx.cache = &cacheCtx;
+    adminCtx.startedAt = static_cast<std::int64_t>(::time(nullptr));
+    AdminServer admin(&loop, adminCtx);
+    if (c.admin.listen) {
+        std::uint16_t port = 0;
+        if (!admin.listen(*c.admin.listen, err, port)) {
+            std::fprintf(stderr, "frontcache: %s\n", err.c_str());
+            std::fflush(stderr);
+            std::_Exit(1); // workers are built but not started: nothing to drain
+        }
+        config::SocketAddress shown = *c.admin.listen;
+        shown.port = port;
+        listening.push_back("admin " + shown.text());
+    }
     SignalState sig;
     sig.workers = &pool;
+    sig.admin = c.admin.listen ? &admin : nullptr;
+    sig.running = cfg_;
+    sig.cache = &cacheCtx;
+    sig.locks = &locks;
+    sig.store = &store;
+    sig.adminCtx = &adminCtx;
     for (auto *h : {&sig.term, &sig.intr, &sig.hup}) {
         uv_signal_init(&loop, h);
         h->data = &sig;

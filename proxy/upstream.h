@@ -63,6 +63,9 @@ public:
     void acquire(UpstreamUser &user, bool fresh = false);
     // Withdraws a queued user (its client went away). No effect if not queued.
     void cancel(UpstreamUser &user);
+    // A reloaded configuration: timeouts and limits apply to what happens next (the address is
+    // fixed at start-up).
+    void setConfig(const config::UpstreamConfig &cfg) { cfg_ = cfg; }
     // Closes idle connections and fails queued users; used when the worker shuts down.
     void shutdown();
 

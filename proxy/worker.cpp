@@ -7,8 +7,28 @@
 #include "proxy/client.h"
 #include "proxy/log.h"
 #include "proxy/memcache_conn.h"
+#include "proxy/refresh.h"
 
 namespace fc::proxy {
+
+void applyCacheSettings(const config::Config &c, CacheContext &ctx) {
+    auto secs = [](config::Millis m) { return static_cast<std::int64_t>(m.count() / 1000); };
+    ctx.policy.defaultTtl = c.cache.seconds;
+    ctx.policy.keyPrefix = c.cache.keyPrefix;
+    ctx.policy.queryInKey = c.cache.queryStrings == config::CacheConfig::QueryStrings::Key;
+    ctx.policy.bypassPaths = c.cache.bypassPaths;
+    ctx.policy.bypassCookies = c.cache.bypassCookies;
+    ctx.policy.maxObjectSize = c.cache.maxObjectSize;
+    ctx.policy.storeSetCookie = c.cache.storeSetCookie;
+    ctx.policy.grace = secs(c.cache.grace);
+    ctx.policy.staleIfError = secs(c.cache.staleIfError);
+    ctx.statusHeader = c.cache.statusHeader;
+    ctx.cacheStatus = c.cache.cacheStatus;
+    ctx.coalesce = c.cache.coalesce;
+    ctx.lockTimeout = c.cache.lockTimeout;
+    ctx.hitForMissSeconds = secs(c.cache.hitForMiss);
+    ctx.allowPurgeFrom = c.admin.allowPurgeFrom;
+}
 
 Worker::Worker(int index, std::shared_ptr<const config::Config> cfg, const UpstreamTarget &target,
                WorkerSockets sockets, cache::ProtocolContext *mc, const CacheContext &cache)
@@ -18,6 +38,9 @@ Worker::Worker(int index, std::shared_ptr<const config::Config> cfg, const Upstr
     assert(rc == 0);
     rc = uv_async_init(&loop_, &stopAsync_, &Worker::onStop);
     assert(rc == 0);
+    rc = uv_async_init(&loop_, &inboxAsync_, &Worker::onInbox);
+    assert(rc == 0);
+    inboxAsync_.data = this;
     rc = uv_timer_init(&loop_, &drainTimer_);
     assert(rc == 0);
     (void)rc;
@@ -104,6 +127,11 @@ void Worker::beginDrain() {
 
 void Worker::onDrainTimer(uv_timer_t *t) noexcept {
     auto *w = static_cast<Worker *>(t->data);
+    if (w->refreshes_.size > 0)
+        FC_WARN("worker %d: drain timeout, abandoning %zu background refreshes", w->index_,
+                w->refreshes_.size);
+    while (w->refreshes_.head)
+        w->refreshes_.head->abort();
     if (w->clients_.size > 0)
         FC_WARN("worker %d: drain timeout, closing %zu connections", w->index_, w->clients_.size);
     std::vector<ClientConnection *> all;
@@ -115,9 +143,14 @@ void Worker::onDrainTimer(uv_timer_t *t) noexcept {
 }
 
 void Worker::maybeFinish() {
-    if (!draining_ || finished_ || clients_.size > 0)
+    if (!draining_ || finished_ || clients_.size > 0 || refreshes_.size > 0)
         return;
     finished_ = true;
+    {
+        std::lock_guard lock(inboxMu_);
+        inboxClosed_ = true;
+    }
+    uv_close(reinterpret_cast<uv_handle_t *>(&inboxAsync_), nullptr);
     pool_->shutdown();
     accessLog_.flush();
     uv_close(reinterpret_cast<uv_handle_t *>(&drainTimer_), nullptr);
@@ -132,6 +165,79 @@ void Worker::track(ClientConnection *c) {
 void Worker::untrack(ClientConnection *c) {
     clients_.remove(c);
     maybeFinish();
+}
+
+void Worker::trackRefresh(BackgroundRefresh *r) {
+    refreshes_.push(r);
+}
+
+void Worker::untrackRefresh(BackgroundRefresh *r) {
+    refreshes_.remove(r);
+    maybeFinish();
+}
+
+std::uint64_t Worker::addLockWaiter(ClientConnection *c) {
+    std::uint64_t id = nextWaiterId_++;
+    lockWaiters_.emplace(id, c);
+    return id;
+}
+
+void Worker::removeLockWaiter(std::uint64_t id) {
+    lockWaiters_.erase(id);
+}
+
+void Worker::wakeWaiters(const std::vector<cache::WaiterId> &ids) {
+    for (const auto &w : ids)
+        if (cache_.workers && w.worker < cache_.workers->size())
+            (*cache_.workers)[w.worker]->postWake(w.id);
+}
+
+void Worker::postWake(std::uint64_t id) {
+    std::lock_guard lock(inboxMu_);
+    if (inboxClosed_)
+        return;
+    inboxWakes_.push_back(id);
+    if (inboxWakes_.size() == 1)
+        uv_async_send(&inboxAsync_);
+}
+
+void Worker::postReload(std::shared_ptr<const config::Config> cfg, const CacheContext &ctx) {
+    std::lock_guard lock(inboxMu_);
+    if (inboxClosed_)
+        return;
+    inboxConfig_ = std::move(cfg);
+    inboxCache_ = ctx;
+    uv_async_send(&inboxAsync_);
+}
+
+void Worker::onInbox(uv_async_t *a) noexcept {
+    auto *w = static_cast<Worker *>(a->data);
+    std::vector<std::uint64_t> wakes;
+    std::shared_ptr<const config::Config> cfg;
+    CacheContext ctx;
+    {
+        std::lock_guard lock(w->inboxMu_);
+        wakes.swap(w->inboxWakes_);
+        cfg.swap(w->inboxConfig_);
+        if (cfg)
+            ctx = w->inboxCache_;
+    }
+    if (cfg) {
+        // Only this thread reads cfg_ and cache_, so switching here is safe mid-traffic; an
+        // exchange in flight finishes under whichever settings it reads next.
+        ctx.accessLogFd = w->cache_.accessLogFd;
+        w->cfg_ = std::move(cfg);
+        w->cache_ = ctx;
+        w->pool_->setConfig(w->cfg_->upstream);
+    }
+    for (std::uint64_t id : wakes) {
+        auto it = w->lockWaiters_.find(id);
+        if (it == w->lockWaiters_.end())
+            continue; // it stopped waiting (timed out, or its client left)
+        ClientConnection *c = it->second;
+        w->lockWaiters_.erase(it);
+        c->onLockReleased();
+    }
 }
 
 void Worker::trackMemcache(MemcacheConnection *c) {

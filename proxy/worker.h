@@ -9,9 +9,12 @@
 #include <uv.h>
 
 #include <memory>
+#include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
+#include "cache/fetch_locks.h"
 #include "cache/policy.h"
 #include "cache/protocol/memcache.h"
 #include "cache/store/store.h"
@@ -24,6 +27,8 @@ namespace fc::proxy {
 
 class ClientConnection;
 class MemcacheConnection;
+class BackgroundRefresh;
+class Worker;
 
 // A doubly-linked list threaded through T::prev_/next_, so a connection can leave it in O(1).
 template <typename T> struct IntrusiveList {
@@ -52,15 +57,26 @@ struct WorkerSockets {
     std::vector<int> memcache; // empty unless [memcached] listen is set
 };
 
-// What the HTTP cache needs, shared by every worker (read-only after start-up).
+// What the HTTP cache needs. The pointed-to objects are shared by every worker and outlive them;
+// the settings are a per-worker copy, replaced on the worker's own thread when the configuration
+// is reloaded (SIGHUP).
 struct CacheContext {
     cache::Store *store = nullptr;
     const cache::Clock *clock = nullptr;
+    cache::FetchLocks *locks = nullptr;
+    const std::vector<Worker *> *workers = nullptr; // every worker, to wake coalesced waiters
     cache::PolicyConfig policy;
     std::string statusHeader; // "X-Cache" (empty = off)
     bool cacheStatus = true;  // RFC 9211 Cache-Status
-    int accessLogFd = -1;     // -1 = no access log
+    bool coalesce = true;     // cache.coalesce
+    config::Millis lockTimeout{5000};
+    std::int64_t hitForMissSeconds = 10;
+    std::vector<std::string> allowPurgeFrom; // admin.allow_purge_from: peers allowed to PURGE
+    int accessLogFd = -1;                    // -1 = no access log
 };
+
+// The cache settings of a Config (everything but the shared pointers and the log descriptor).
+void applyCacheSettings(const config::Config &c, CacheContext &ctx);
 
 class Worker {
 public:
@@ -84,6 +100,7 @@ public:
     UpstreamPool &pool() { return *pool_; }
     const config::Config &config() const { return *cfg_; }
     const CacheContext &cache() const { return cache_; }
+    std::uint32_t index() const { return static_cast<std::uint32_t>(index_); }
     CacheCounters &counters() { return counters_; }
     AccessLog &accessLog() { return accessLog_; }
     const CacheCounters &counters() const { return counters_; }
@@ -94,6 +111,19 @@ public:
     void untrack(ClientConnection *c);
     void trackMemcache(MemcacheConnection *c);
     void untrackMemcache(MemcacheConnection *c);
+    void trackRefresh(BackgroundRefresh *r);
+    void untrackRefresh(BackgroundRefresh *r);
+
+    // Coalescing. A waiting connection registers for an id; wakeWaiters (loop thread, any
+    // worker) posts each id to its worker, which calls ClientConnection::onLockReleased on its
+    // own thread. A connection that stops waiting unregisters: a wake-up for it finds nobody.
+    std::uint64_t addLockWaiter(ClientConnection *c);
+    void removeLockWaiter(std::uint64_t id);
+    void wakeWaiters(const std::vector<cache::WaiterId> &ids);
+    // Any thread: queues a wake-up for waiter `id` of this worker.
+    void postWake(std::uint64_t id);
+    // Any thread: the configuration was reloaded; the worker switches to it on its own thread.
+    void postReload(std::shared_ptr<const config::Config> cfg, const CacheContext &ctx);
 
 private:
     static constexpr size_t kReadBufSize = 64 * 1024;
@@ -101,6 +131,7 @@ private:
     void beginDrain();
     void maybeFinish();
     static void onStop(uv_async_t *a) noexcept;
+    static void onInbox(uv_async_t *a) noexcept;
     static void onConnection(uv_stream_t *server, int status) noexcept;
     static void onMemcacheConnection(uv_stream_t *server, int status) noexcept;
     void acceptError(int status);
@@ -110,7 +141,7 @@ private:
     std::shared_ptr<const config::Config> cfg_;
     WorkerSockets sockets_;
     cache::ProtocolContext *mc_;
-    const CacheContext &cache_;
+    CacheContext cache_;
     CacheCounters counters_;
     AccessLog accessLog_;
     uv_timer_t logTimer_; // flushes the access log once a second
@@ -122,6 +153,16 @@ private:
     std::unique_ptr<UpstreamPool> pool_;
     std::unique_ptr<char[]> readBuf_;
     IntrusiveList<ClientConnection> clients_;
+    IntrusiveList<BackgroundRefresh> refreshes_;
+    std::unordered_map<std::uint64_t, ClientConnection *> lockWaiters_;
+    std::uint64_t nextWaiterId_ = 1;
+    // Inbox: filled by any thread under inboxMu_, drained on the loop thread.
+    uv_async_t inboxAsync_;
+    std::mutex inboxMu_;
+    bool inboxClosed_ = false;
+    std::vector<std::uint64_t> inboxWakes_;
+    std::shared_ptr<const config::Config> inboxConfig_;
+    CacheContext inboxCache_;
     bool draining_ = false;
     bool finished_ = false;
     uint64_t acceptErrors_ = 0;

@@ -640,6 +640,28 @@ std::size_t Store::reclaimExpired(std::size_t budget) {
     return freed;
 }
 
+std::size_t Store::removeIf(const std::function<bool(std::string_view, std::string_view)> &pred) {
+    std::size_t removed = 0;
+    std::uint32_t now = relNow();
+    for (auto &sp : shards_) {
+        Shard &s = *sp;
+        std::lock_guard lock(s.mu);
+        for (std::size_t b = 0; b < s.buckets.size(); ++b) {
+            Item *it = s.buckets[b];
+            while (it) {
+                Item *next = it->hnext;
+                if (isLive(*it, now) && pred(it->key(), it->value())) {
+                    ++s.st.deleteHits;
+                    unlink(s, it, hashKey(it->key()));
+                    ++removed;
+                }
+                it = next;
+            }
+        }
+    }
+    return removed;
+}
+
 void Store::setMemoryLimit(std::uint64_t bytes) {
     limit_.store(bytes, std::memory_order_relaxed);
     ensureRoom(0);

@@ -22,6 +22,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string_view>
@@ -131,6 +132,10 @@ public:
     // --- maintenance ----------------------------------------------------------------------
     // Frees up to `budget` expired items, continuing where the previous call stopped.
     std::size_t reclaimExpired(std::size_t budget);
+    // Removes every live item for which pred(key, value) is true; returns how many. Walks the
+    // whole store, one shard lock at a time (an administrative operation: purge by path), and
+    // calls `pred` under that lock, so it must not call back into the store.
+    std::size_t removeIf(const std::function<bool(std::string_view, std::string_view)> &pred);
     // Changes the memory limit (memcached's cache_memlimit); evicts if now over it.
     void setMemoryLimit(std::uint64_t bytes);
 

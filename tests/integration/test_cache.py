@@ -16,7 +16,8 @@ def render(resp):
 
 
 class Cache(OriginAndProxy):
-    SECTIONS = {"cache": {"max_object_size": "64KiB",
+    # grace and stale_if_error off: Django's own behaviour, an expired page is simply gone.
+    SECTIONS = {"cache": {"max_object_size": "64KiB", "grace": "0s", "stale_if_error": "0s",
                                                        "bypass_paths": ["/admin/"],
                                                        "bypass_cookies": ["sessionid"]}}
 

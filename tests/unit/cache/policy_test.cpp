@@ -135,18 +135,39 @@ TEST_CASE("patch_response_headers") {
 
 TEST_CASE("the stored page format round-trips") {
     std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n";
-    std::string buf(encodedPageSize(4, head.size(), 5), '\0');
-    encodePage(buf.data(), 200, 1700000000, 784111777, 600, "\"e1\"", head, "hello");
+    PageFields f;
+    f.storedAt = 1700000000;
+    f.lastModified = 784111777;
+    f.ttl = 600;
+    f.grace = 60;
+    f.staleIfError = 300;
+    f.etag = "\"e1\"";
+    f.uri = "http://site.test/a?b";
+    f.head = head;
+    f.body = "hello";
+    std::string buf(encodedPageSize(f), '\0');
+    encodePage(buf.data(), f);
     PageView v;
     REQUIRE(decodePage(buf, v));
     CHECK(v.status == 200);
     CHECK(v.storedAt == 1700000000);
     CHECK(v.lastModified == 784111777);
     CHECK(v.ttl == 600);
+    CHECK(v.grace == 60);
+    CHECK(v.staleIfError == 300);
     CHECK(v.etag == "\"e1\"");
+    CHECK(v.uri == "http://site.test/a?b");
     CHECK(v.head == head);
     CHECK(v.body == "hello");
-    CHECK(buf.substr(0, 4) == "FCP1");
+    CHECK(buf.substr(0, 4) == "FCP2");
+    // Freshness windows: fresh before the TTL, then grace, then stale-if-error.
+    CHECK(v.fresh(1700000599));
+    CHECK_FALSE(v.fresh(1700000600));
+    CHECK(v.inGrace(1700000659));
+    CHECK_FALSE(v.inGrace(1700000660));
+    CHECK(v.usableOnError(1700000899));
+    CHECK_FALSE(v.usableOnError(1700000900));
     CHECK_FALSE(decodePage("not a page", v));
     CHECK_FALSE(decodePage(buf.substr(0, 20), v));
+    CHECK_FALSE(decodePage(buf.substr(0, kPageHeaderSize + 4), v)); // cut inside the URI
 }

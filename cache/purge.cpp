@@ -1,0 +1,42 @@
+#include "cache/purge.h"
+
+#include <algorithm>
+
+#include "cache/page.h"
+
+namespace fc::cache {
+
+std::size_t purgePaths(Store &store, const PolicyConfig &cfg, const std::vector<std::string> &paths,
+                       std::string_view host) {
+    std::vector<std::string> uris; // every absolute URI a removed page was stored for
+    auto matches = [&](std::string_view uri) {
+        // "http://HOST/PATH?QUERY" (absoluteUri); scheme "http" or as sent in absolute-form.
+        std::size_t sep = uri.find("://");
+        if (sep == std::string_view::npos)
+            return false;
+        std::string_view rest = uri.substr(sep + 3);
+        std::size_t slash = rest.find('/');
+        std::string_view h = rest.substr(0, slash);
+        std::string_view p = slash == std::string_view::npos ? "/" : rest.substr(slash);
+        if (!host.empty() && h != host)
+            return false;
+        return std::find(paths.begin(), paths.end(), p) != paths.end();
+    };
+    std::size_t removed = store.removeIf([&](std::string_view, std::string_view value) {
+        PageView v;
+        if (!decodePage(value, v) || !matches(v.uri))
+            return false;
+        if (std::find(uris.begin(), uris.end(), v.uri) == uris.end())
+            uris.emplace_back(v.uri);
+        return true;
+    });
+    std::string key;
+    for (const auto &uri : uris) {
+        key.clear();
+        headerKey(cfg, uri, key);
+        store.remove(key);
+    }
+    return removed;
+}
+
+} // namespace fc::cache

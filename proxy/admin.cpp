@@ -1,0 +1,426 @@
+#include "proxy/admin.h"
+
+#include <arpa/inet.h>
+
+#include <cstdio>
+#include <cstring>
+
+#include "cache/purge.h"
+#include "http/parser.h"
+#include "http/rewrite.h"
+#include "proxy/log.h"
+#include "proxy/stream_write.h"
+
+namespace fc::proxy {
+
+namespace {
+
+// One exported number. Families with labels repeat the name; HELP/TYPE are printed once.
+struct Sample {
+    std::string name; // without the frontcache_ prefix
+    std::string labels; // Prometheus form: key="value",... (empty = none)
+    double value;
+    const char *type; // counter, gauge, histogram
+    const char *help;
+};
+
+std::string formatNumber(double v) {
+    char buf[64];
+    if (v == static_cast<double>(static_cast<std::uint64_t>(v)) && v >= 0)
+        std::snprintf(buf, sizeof buf, "%llu", static_cast<unsigned long long>(v));
+    else
+        std::snprintf(buf, sizeof buf, "%.6g", v);
+    return buf;
+}
+
+std::vector<Sample> collect(const AdminContext &ctx) {
+    std::vector<Sample> out;
+    using C = CacheCounters::C;
+    auto sum = [&](auto field) {
+        double t = 0;
+        for (auto *c : ctx.counters)
+            t += static_cast<double>(field(*c).load(std::memory_order_relaxed));
+        return t;
+    };
+#define FC_SUM(expr) sum([&](const CacheCounters &c) -> const C & { return c.expr; })
+    const char *reqHelp = "Requests answered, by cache status.";
+    out.push_back({"requests_total", "cache=\"hit\"", FC_SUM(hits), "counter", reqHelp});
+    out.push_back({"requests_total", "cache=\"miss\"", FC_SUM(misses), "counter", reqHelp});
+    out.push_back({"requests_total", "cache=\"stale\"",
+                   FC_SUM(staleServed) + FC_SUM(staleOnError), "counter", reqHelp});
+    out.push_back({"requests_total", "cache=\"revalidated\"", FC_SUM(revalidated), "counter",
+                   reqHelp});
+    out.push_back({"requests_total", "cache=\"not_modified\"", FC_SUM(notModified), "counter",
+                   reqHelp});
+    double bypass = 0;
+    for (int b = 1; b <= static_cast<int>(cache::Bypass::Upgrade); ++b)
+        bypass += FC_SUM(bypass[b]);
+    out.push_back({"requests_total", "cache=\"bypass\"", bypass, "counter", reqHelp});
+    for (int b = 1; b <= static_cast<int>(cache::Bypass::Upgrade); ++b)
+        out.push_back({"bypass_total",
+                       std::string("reason=\"") + cache::bypassName(static_cast<cache::Bypass>(b)) +
+                           "\"",
+                       FC_SUM(bypass[b]), "counter", "Requests not looked up, by reason."});
+    out.push_back({"stores_total", "", FC_SUM(stored), "counter", "Pages written to the store."});
+    for (int n = 1; n <= static_cast<int>(cache::NotStored::Head); ++n)
+        out.push_back({"not_stored_total",
+                       std::string("reason=\"") +
+                           cache::notStoredName(static_cast<cache::NotStored>(n)) + "\"",
+                       FC_SUM(notStored[n]), "counter", "Fetched responses not stored, by reason."});
+    out.push_back({"bytes_from_cache_total", "", FC_SUM(bytesFromCache), "counter",
+                   "Bytes of responses answered from the store."});
+    const char *staleHelp = "Requests answered from a stale copy, by why.";
+    out.push_back({"stale_served_total", "reason=\"grace\"", FC_SUM(staleServed), "counter",
+                   staleHelp});
+    out.push_back({"stale_served_total", "reason=\"error\"", FC_SUM(staleOnError), "counter",
+                   staleHelp});
+    out.push_back({"coalesced_waits_total", "", FC_SUM(coalescedWaits), "counter",
+                   "Misses that waited for another request's fetch of the same page."});
+    out.push_back({"coalesced_wake_hits_total", "", FC_SUM(coalescedWakeHits), "counter",
+                   "Waiters answered from the page the fetch they waited for stored."});
+    out.push_back({"lock_timeouts_total", "", FC_SUM(lockTimeouts), "counter",
+                   "Waiters that gave up after cache.lock_timeout and fetched themselves."});
+    out.push_back({"hit_for_miss_marks_total", "", FC_SUM(passMarked), "counter",
+                   "Pages marked not storable (later misses skip coalescing)."});
+    out.push_back({"fetches_in_flight", "", static_cast<double>(ctx.locks->heldCount()), "gauge",
+                   "Pages being fetched now (coalescing locks held)."});
+    out.push_back({"refreshes_total", "", FC_SUM(refreshes), "counter",
+                   "Background refreshes started (grace)."});
+    out.push_back({"refresh_failures_total", "", FC_SUM(refreshFailed), "counter",
+                   "Background refreshes that left the stale copy in place."});
+    out.push_back({"revalidated_total", "", FC_SUM(revalidated), "counter",
+                   "Stored pages renewed by a 304 from the upstream."});
+    out.push_back({"purged_total", "", FC_SUM(purged), "counter", "Pages removed by purges."});
+    const char *errHelp = "Error responses frontcache generated for upstream failures.";
+    for (int i = 0; i < 3; ++i)
+        out.push_back({"upstream_errors_total", "status=\"" + std::to_string(502 + i) + "\"",
+                       FC_SUM(upstreamErrors[i]), "counter", errHelp});
+    // Upstream latency histogram (time to the response head).
+    const char *latHelp = "Upstream time to response head, seconds.";
+    double cumulative = 0;
+    for (int b = 0; b < CacheCounters::kLatencyBuckets; ++b) {
+        cumulative += FC_SUM(latency[b]);
+        std::string le = b < CacheCounters::kLatencyBuckets - 1
+                             ? formatNumber(CacheCounters::kLatencyBounds[b])
+                             : std::string("+Inf");
+        out.push_back({"upstream_response_seconds_bucket", "le=\"" + le + "\"", cumulative,
+                       "histogram", latHelp});
+    }
+    out.push_back({"upstream_response_seconds_sum", "", FC_SUM(latencySumUs) / 1e6, "histogram",
+                   latHelp});
+    out.push_back({"upstream_response_seconds_count", "", FC_SUM(latencyCount), "histogram",
+                   latHelp});
+#undef FC_SUM
+    cache::StoreStats st = ctx.store->stats();
+    out.push_back({"store_items", "", static_cast<double>(st.currItems), "gauge",
+                   "Items in the store (pages and header keys)."});
+    out.push_back({"store_bytes", "", static_cast<double>(st.bytes), "gauge",
+                   "Store memory used, bytes (keys, values, per-item overhead)."});
+    out.push_back({"store_limit_bytes", "", static_cast<double>(st.limitMaxbytes), "gauge",
+                   "Store memory limit (cache.memory)."});
+    out.push_back({"store_evictions_total", "", static_cast<double>(st.evictions), "counter",
+                   "Items evicted to make room."});
+    out.push_back({"store_reclaimed_total", "", static_cast<double>(st.reclaimed), "counter",
+                   "Expired items reclaimed."});
+    out.push_back({"config_reloads_total", "result=\"ok\"", static_cast<double>(ctx.reloads),
+                   "counter", "SIGHUP reloads."});
+    out.push_back({"config_reloads_total", "result=\"error\"",
+                   static_cast<double>(ctx.reloadFailures), "counter", "SIGHUP reloads."});
+    out.push_back({"start_time_seconds", "", static_cast<double>(ctx.startedAt), "gauge",
+                   "Unix time frontcache started."});
+    return out;
+}
+
+} // namespace
+
+std::string renderMetrics(const AdminContext &ctx, bool json) {
+    std::vector<Sample> samples = collect(ctx);
+    std::string out;
+    if (json) {
+        // {"requests_total{cache=\"hit\"}": ...} would be awkward to use: labels become a suffix.
+        out = "{";
+        bool first = true;
+        for (const auto &s : samples) {
+            std::string key = s.name;
+            if (!s.labels.empty()) {
+                std::string_view l = s.labels;
+                std::size_t q1 = l.find('"'), q2 = l.rfind('"');
+                key += "_";
+                key += l.substr(q1 + 1, q2 - q1 - 1);
+            }
+            for (char &c : key)
+                if (c == '-' || c == '+' || c == '.')
+                    c = c == '+' ? 'p' : '_';
+            out += first ? "\n  \"" : ",\n  \"";
+            out += key + "\": " + formatNumber(s.value);
+            first = false;
+        }
+        out += "\n}\n";
+        return out;
+    }
+    std::string last;
+    for (const auto &s : samples) {
+        std::string family = s.name;
+        if (std::string_view(s.type) == "histogram")
+            family = "upstream_response_seconds";
+        if (family != last) {
+            out += "# HELP frontcache_" + family + " " + s.help + "\n";
+            out += "# TYPE frontcache_" + family + " " + s.type + "\n";
+            last = family;
+        }
+        out += "frontcache_" + s.name;
+        if (!s.labels.empty())
+            out += "{" + s.labels + "}";
+        out += " " + formatNumber(s.value) + "\n";
+    }
+    return out;
+}
+
+// --- connections --------------------------------------------------------------------------------
+
+class AdminConnection final : private http::RequestParser::Sink {
+public:
+    explicit AdminConnection(AdminServer &server)
+        : server_(server), parser_(*this, http::RequestParser::Limits{16384, 8192, 1 << 20}) {}
+
+    bool accept(uv_loop_t *loop, uv_stream_t *listener) {
+        uv_tcp_init(loop, &handle_);
+        handle_.data = this;
+        if (uv_accept(listener, reinterpret_cast<uv_stream_t *>(&handle_)) != 0) {
+            close();
+            return false;
+        }
+        uv_read_start(
+            reinterpret_cast<uv_stream_t *>(&handle_),
+            [](uv_handle_t *, size_t, uv_buf_t *b) {
+                static thread_local char buf[16384];
+                *b = uv_buf_init(buf, sizeof buf);
+            },
+            [](uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
+                static_cast<AdminConnection *>(s->data)->onRead(n, b);
+            });
+        return true;
+    }
+
+    void close() {
+        if (closing_)
+            return;
+        closing_ = true;
+        uv_close(reinterpret_cast<uv_handle_t *>(&handle_), [](uv_handle_t *h) {
+            auto *c = static_cast<AdminConnection *>(h->data);
+            c->server_.forget(c);
+            delete c;
+        });
+    }
+
+private:
+    void onRead(ssize_t n, const uv_buf_t *b) {
+        if (n < 0) {
+            close();
+            return;
+        }
+        if (answered_ || n == 0)
+            return;
+        auto r = parser_.feed(b->base, static_cast<std::size_t>(n));
+        if (r.status == http::ParseStatus::Error && !answered_)
+            respond(parser_.errorStatus() ? parser_.errorStatus() : 400, "text/plain",
+                    std::string(parser_.errorReason() ? parser_.errorReason() : "bad request") +
+                        "\n");
+    }
+    bool onRequestHead(http::RequestHead &) override { return true; }
+    void onRequestBody(std::string_view piece) override { body_.append(piece); }
+    void onRequestComplete() override { handle(parser_.head()); }
+
+    void handle(http::RequestHead &req) {
+        AdminContext &ctx = server_.context();
+        std::string_view target = req.target;
+        std::string_view path = target.substr(0, target.find('?'));
+        std::string_view query =
+            path.size() < target.size() ? target.substr(path.size() + 1) : std::string_view();
+        if (req.method == "GET" && path == "/metrics")
+            return respond(200, "text/plain; version=0.0.4", renderMetrics(ctx, false));
+        if (req.method == "GET" && path == "/stats")
+            return respond(200, "application/json", renderMetrics(ctx, true));
+        if (req.method == "GET" && path == "/health")
+            return respond(200, "text/plain", "ok\n");
+        if (req.method == "POST" && path == "/flush") {
+            ctx.store->flushAll(0);
+            FC_INFO("admin: cache flushed");
+            return respond(200, "application/json", "{\"flushed\": true}\n");
+        }
+        std::vector<std::string> paths;
+        std::string host = hostFilter(req, query);
+        if (req.method == "PURGE") {
+            // The page's own query is kept; a trailing host= parameter is ours, not the page's.
+            std::string p(target);
+            if (std::size_t h = p.find("host="); h != std::string::npos && h > 0 &&
+                                                 (p[h - 1] == '?' || p[h - 1] == '&'))
+                p.erase(h - 1);
+            paths.push_back(p);
+        } else if (req.method == "POST" && path == "/purge") {
+            if (!parsePathList(body_, paths))
+                return respond(400, "text/plain",
+                               "expected one path per line, or a JSON array of strings\n");
+        } else {
+            return respond(404, "text/plain",
+                           "admin endpoints: GET /metrics, GET /stats, GET /health, PURGE /path, "
+                           "POST /purge, POST /flush\n");
+        }
+        for (const auto &p : paths)
+            if (p.empty() || p[0] != '/')
+                return respond(400, "text/plain", "paths must start with '/': " + p + "\n");
+        std::size_t n = cache::purgePaths(*ctx.store, ctx.cache->policy, paths, host);
+        FC_INFO("admin: purged %zu page(s) for %zu path(s)%s%s", n, paths.size(),
+                host.empty() ? "" : " on host ", host.c_str());
+        respond(200, "application/json", "{\"purged\": " + std::to_string(n) + "}\n");
+    }
+
+    std::string hostFilter(const http::RequestHead &req, std::string_view query) {
+        // ?host=H wins; a Host header narrows only when it is not the admin address itself.
+        while (!query.empty()) {
+            std::size_t amp = query.find('&');
+            std::string_view kv = query.substr(0, amp);
+            if (kv.rfind("host=", 0) == 0)
+                return std::string(kv.substr(5));
+            if (amp == std::string_view::npos)
+                break;
+            query.remove_prefix(amp + 1);
+        }
+        auto h = req.headers.get("host");
+        if (h && *h != server_.context().selfAddress && !h->empty())
+            return std::string(*h);
+        return {};
+    }
+
+    // One path per line, or a JSON array of strings (escapes \" and \\ only: paths need no more).
+    static bool parsePathList(std::string_view body, std::vector<std::string> &out) {
+        std::size_t i = body.find_first_not_of(" \t\r\n");
+        if (i != std::string_view::npos && body[i] == '[') {
+            std::size_t pos = i + 1;
+            for (;;) {
+                pos = body.find_first_not_of(" \t\r\n,", pos);
+                if (pos == std::string_view::npos)
+                    return false;
+                if (body[pos] == ']')
+                    return true;
+                if (body[pos] != '"')
+                    return false;
+                std::string s;
+                for (++pos; pos < body.size() && body[pos] != '"'; ++pos) {
+                    if (body[pos] == '\\' && pos + 1 < body.size())
+                        ++pos;
+                    s.push_back(body[pos]);
+                }
+                if (pos >= body.size())
+                    return false;
+                out.push_back(std::move(s));
+                ++pos;
+            }
+        }
+        while (!body.empty()) {
+            std::size_t nl = body.find('\n');
+            std::string_view line = http::trimOws(body.substr(0, nl));
+            if (!line.empty() && line.back() == '\r')
+                line.remove_suffix(1);
+            if (!line.empty())
+                out.emplace_back(line);
+            if (nl == std::string_view::npos)
+                break;
+            body.remove_prefix(nl + 1);
+        }
+        return !out.empty();
+    }
+
+    void respond(int status, const char *type, const std::string &body) {
+        answered_ = true;
+        out_ = "HTTP/1.1 " + std::to_string(status) + " " +
+               std::string(http::reasonPhrase(status)) + "\r\nContent-Type: " + type +
+               "\r\nContent-Length: " + std::to_string(body.size()) +
+               "\r\nConnection: close\r\n\r\n" + body;
+        int rc = streamWrite(reinterpret_cast<uv_stream_t *>(&handle_), out_, this,
+                             [](uv_write_t *req, int) {
+                                 auto *w = static_cast<WriteReq *>(req->data);
+                                 auto *c = static_cast<AdminConnection *>(w->owner);
+                                 delete w;
+                                 c->shutdown();
+                             });
+        if (rc < 0)
+            close();
+        else if (uv_stream_get_write_queue_size(reinterpret_cast<uv_stream_t *>(&handle_)) == 0)
+            shutdown();
+    }
+
+    void shutdown() {
+        if (closing_)
+            return;
+        shutdownReq_.data = this;
+        if (uv_shutdown(&shutdownReq_, reinterpret_cast<uv_stream_t *>(&handle_),
+                        [](uv_shutdown_t *r, int) {
+                            static_cast<AdminConnection *>(r->data)->close();
+                        }) != 0)
+            close();
+    }
+
+    AdminServer &server_;
+    http::RequestParser parser_;
+    uv_tcp_t handle_;
+    uv_shutdown_t shutdownReq_;
+    std::string body_, out_;
+    bool answered_ = false;
+    bool closing_ = false;
+};
+
+bool AdminServer::listen(const config::SocketAddress &addr, std::string &error,
+                         std::uint16_t &boundPort) {
+    uv_tcp_init(loop_, &listener_);
+    listener_.data = this;
+    listening_ = true;
+    sockaddr_storage ss{};
+    int rc = addr.ipv6 ? uv_ip6_addr(addr.host.c_str(), addr.port,
+                                     reinterpret_cast<sockaddr_in6 *>(&ss))
+                       : uv_ip4_addr(addr.host.c_str(), addr.port,
+                                     reinterpret_cast<sockaddr_in *>(&ss));
+    if (rc == 0)
+        rc = uv_tcp_bind(&listener_, reinterpret_cast<sockaddr *>(&ss), 0);
+    if (rc == 0)
+        rc = uv_listen(reinterpret_cast<uv_stream_t *>(&listener_), 128, &onConnection);
+    if (rc != 0) {
+        error = "cannot listen on " + addr.text() + " (admin.listen): " + uv_strerror(rc);
+        return false;
+    }
+    sockaddr_storage bound{};
+    int len = sizeof bound;
+    uv_tcp_getsockname(&listener_, reinterpret_cast<sockaddr *>(&bound), &len);
+    boundPort = ntohs(bound.ss_family == AF_INET6
+                          ? reinterpret_cast<sockaddr_in6 *>(&bound)->sin6_port
+                          : reinterpret_cast<sockaddr_in *>(&bound)->sin_port);
+    config::SocketAddress shown = addr;
+    shown.port = boundPort;
+    ctx_.selfAddress = shown.text();
+    return true;
+}
+
+void AdminServer::onConnection(uv_stream_t *s, int status) noexcept {
+    auto *server = static_cast<AdminServer *>(s->data);
+    if (status < 0)
+        return;
+    auto *c = new AdminConnection(*server);
+    server->conns_.insert(c);
+    c->accept(server->loop_, s);
+}
+
+void AdminServer::forget(AdminConnection *c) {
+    conns_.erase(c);
+}
+
+void AdminServer::close() {
+    if (listening_) {
+        listening_ = false;
+        uv_close(reinterpret_cast<uv_handle_t *>(&listener_), nullptr);
+    }
+    std::vector<AdminConnection *> all(conns_.begin(), conns_.end());
+    for (auto *c : all)
+        c->close();
+}
+
+} // namespace fc::proxy

@@ -1,0 +1,91 @@
+// The store side of one upstream fetch, shared by a client's own fetch (ClientConnection) and a
+// background refresh (BackgroundRefresh): the coalescing lock it may hold, the decision at the
+// response head (UpdateCacheMiddleware.process_response), the body accumulated while it streams,
+// and the page written when — and only when — the whole body arrived. Also the 304 path that
+// renews a stored page without its body (RFC 9111 §4.3.4).
+//
+// Threading: owned by one worker's loop thread. Ownership: holds at most one key of the shared
+// FetchLocks; the key is released (waking its waiters in every worker) when the outcome is
+// known, or by the destructor at the latest, so a lock can never outlive its fetch.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "cache/fetch_locks.h"
+#include "cache/page.h"
+#include "cache/policy.h"
+#include "cache/store/item.h"
+#include "http/headers.h"
+
+namespace fc::proxy {
+
+class Worker;
+
+class PageFill {
+public:
+    explicit PageFill(Worker &worker) : worker_(worker) {}
+    ~PageFill() { releaseLock(0); }
+    PageFill(const PageFill &) = delete;
+    PageFill &operator=(const PageFill &) = delete;
+
+    // Coalescing. claim() remembers the key when it returns Owner.
+    cache::FetchLocks::Claim claim(std::string_view key, const cache::WaiterId *waiter);
+    // Releases the key if held (no-op otherwise), waking its waiters; `passSeconds` > 0 marks it
+    // not storable for that long (hit-for-miss).
+    void releaseLock(std::int64_t passSeconds);
+    bool ownsLock() const { return ownsLock_; }
+
+    // The absolute URI the page is stored for (set at lookup).
+    std::string &uri() { return uri_; }
+
+    // At the response head of a looked-up GET/HEAD: decides, patches `resp` for the client and the
+    // store, and starts accumulating. Not storable: the lock is released (marked pass when the
+    // reason is a property of the page, not of this one attempt). Returns whether it stores.
+    bool plan(const http::RequestHead &req, http::ResponseHead &resp, bool isHead);
+    // A body piece. False once the body outgrew cache.max_object_size (it is then dropped).
+    bool append(std::string_view piece);
+    // The whole body arrived: stores the page under `req`'s page key and the header key, releases
+    // the lock. Returns the stored page (empty if the store refused it).
+    cache::ItemRef commit(const http::RequestHead &req);
+    // The fetch ended without a whole body (error, reset, client and fetch abandoned).
+    void abandon(cache::NotStored why);
+    // A 304 answered our conditional request for `stale`: stores the renewed page under
+    // `req`'s page key (GET) and returns it; empty if the merged response is no longer storable
+    // (the caller then serves `stale`, which the 304 has just validated). Releases the lock.
+    cache::ItemRef renew(const http::RequestHead &req, const cache::PageView &stale,
+                         const http::HeaderList &notModified);
+
+    bool storing() const { return storing_; }
+    cache::NotStored notStored() const { return notStored_; }
+    void reset(); // between exchanges (keeps the lock, if any, to the caller's own release)
+
+private:
+    cache::ItemRef write(const http::RequestHead &req, std::string_view method,
+                         std::string_view head, std::string_view body);
+    void notStored(cache::NotStored why);
+
+    Worker &worker_;
+    std::string lockKey_;
+    bool ownsLock_ = false;
+    bool storing_ = false;
+    cache::NotStored notStored_ = cache::NotStored::None;
+    cache::StoreDecision decision_;
+    std::int64_t lastModified_ = 0;
+    std::string uri_;
+    std::string vary_; // the response's Vary list, Django's form
+    std::string head_; // the head to store (without Content-Length until commit)
+    std::string etag_;
+    std::string body_;
+};
+
+// Adds If-None-Match / If-Modified-Since for the stored copy `v` to a request head that ends with
+// its blank line (RFC 9111 §4.3.1: validating a stored response).
+void appendValidators(const cache::PageView &v, std::string &head);
+
+// Is `why` a property of the page (so the next burst should not be serialised behind one fetch),
+// rather than of one attempt or one request?
+bool marksPass(cache::NotStored why, int status);
+
+} // namespace fc::proxy
