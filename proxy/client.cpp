@@ -201,7 +201,7 @@ bool ClientConnection::onRequestHead(http::RequestHead &head) {
     // FetchFromCacheMiddleware: look the page up before troubling the application.
     auto &counters = worker_.counters();
     lookedUp_ = storing_ = false;
-    woken_ = revalidating_ = discardBody_ = false;
+    woken_ = revalidating_ = discardBody_ = bufferForStale_ = false;
     stale_.reset();
     answer_.reset();
     fill_.reset();
@@ -348,13 +348,47 @@ bool ClientConnection::onUpstreamHead(http::ResponseHead &resp) {
                                          ? std::string_view()
                                          : cache::notStoredName(fill_.notStored()))
                                   : cache::bypassName(bypass_));
+    if (storing_ && stale_ && !isHead_) {
+        // A stale copy can still stand in if this fetch fails mid-body (stale-if-error), so
+        // nothing is sent until the whole page has arrived and been stored.
+        bufferForStale_ = true;
+        heldHead_.clear();
+        http::writeClientResponse(resp, framing_, keepAlive_, req.versionMinor == 0,
+                                  "1.1 frontcache", extra, heldHead_);
+        return true;
+    }
     http::writeClientResponse(resp, framing_, keepAlive_, req.versionMinor == 0, "1.1 frontcache",
                               extra, out_); // flushed with the first body bytes
     responseStarted_ = true;
     return true;
 }
 
+// The page outgrew cache.max_object_size while held back for a possible stale-if-error: send what
+// was held and stream the rest as usual.
+void ClientConnection::stopBuffering() {
+    bufferForStale_ = false;
+    responseStarted_ = true;
+    out_.append(heldHead_);
+    std::string_view held = fill_.body();
+    if (!held.empty()) {
+        if (framing_ == http::BodyFraming::Chunked) {
+            http::appendChunkHeader(out_, held.size());
+            out_.append(held);
+            out_.append("\r\n");
+        } else {
+            out_.append(held);
+        }
+    }
+}
+
 void ClientConnection::onUpstreamBody(std::string_view piece) {
+    if (bufferForStale_) {
+        if (fill_.body().size() + piece.size() <= worker_.cache().policy.maxObjectSize) {
+            fill_.append(piece);
+            return;
+        }
+        stopBuffering();
+    }
     if (storing_ && !fill_.append(piece)) {
         storing_ = false;            // too big: streamed on, never stored
         if (closing_ && upstream_) { // nobody to stream it to either: stop fetching
@@ -377,9 +411,15 @@ void ClientConnection::onUpstreamBody(std::string_view piece) {
 }
 
 void ClientConnection::onUpstreamComplete(bool reusable) {
+    cache::ItemRef stored;
     if (storing_) {
         storing_ = false;
-        fill_.commit(parser_.head()); // the whole body arrived intact
+        stored = fill_.commit(parser_.head()); // the whole body arrived intact
+    }
+    if (bufferForStale_) { // answer from the page just stored (or the stale copy, if refused)
+        bufferForStale_ = false;
+        answer_ = stored ? std::move(stored) : stale_.share();
+        answerDetail_ = stored ? "" : "stale-if-error";
     }
     fill_.releaseLock(0); // whatever happened, waiters may look again now
     UpstreamConnection *u = upstream_;
@@ -397,11 +437,13 @@ void ClientConnection::onUpstreamComplete(bool reusable) {
         cache::PageView v;
         cache::ItemRef page = std::move(answer_);
         if (cache::decodePage(page->value(), v)) {
-            const bool renewed = std::string_view(answerDetail_) == "revalidated";
-            if (!renewed)
+            const std::string_view detail = answerDetail_;
+            const char *xcache = detail == "revalidated" ? "REVALIDATED"
+                                 : detail.empty()        ? "MISS"
+                                                         : "STALE";
+            if (xcache[0] == 'S')
                 worker_.counters().inc(worker_.counters().staleOnError);
-            serveHit(std::move(page), v, parser_.head(), renewed ? "REVALIDATED" : "STALE",
-                     answerDetail_);
+            serveHit(std::move(page), v, parser_.head(), xcache, detail);
         }
         return;
     }

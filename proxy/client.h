@@ -66,6 +66,7 @@ private:
     void serveHit(cache::ItemRef page, const cache::PageView &v, const http::RequestHead &req,
                   const char *xcache = "HIT", std::string_view detail = {});
     bool serveStaleOnError(const char *why);
+    void stopBuffering();
     void stopWaiting();
     void answerPurge(http::RequestHead &head);
     void appendStatusHeaders(std::string &out, const char *xcache, std::string_view detail);
@@ -139,6 +140,8 @@ private:
     bool woken_ = false;        // waited once already: fetch without waiting again
     bool revalidating_ = false; // our own validators went upstream: a 304 renews stale_
     bool discardBody_ = false;  // the upstream body is not for the client (answer_ is)
+    bool bufferForStale_ = false; // the response is held until stored (a stale copy may answer)
+    std::string heldHead_;        // its client head, meanwhile
     std::string dynHead_; // per-response fields of a hit (Age, X-Cache...), reused
     // access log of the current exchange
     std::uint64_t startUs_ = 0, upstreamStartUs_ = 0;

@@ -58,6 +58,7 @@ public:
                          const http::HeaderList &notModified);
 
     bool storing() const { return storing_; }
+    std::string_view body() const { return body_; } // accumulated so far
     cache::NotStored notStored() const { return notStored_; }
     void reset(); // between exchanges (keeps the lock, if any, to the caller's own release)
 

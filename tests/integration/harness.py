@@ -85,7 +85,8 @@ class Frontcache:
         # Further listeners announce themselves as "frontcache listening on NAME ADDR:PORT".
         self.extra_ports = {}
         expected = (len(listen) if isinstance(listen, list) else 1) - 1 + (
-            1 if cfg.get("memcached", {}).get("listen") else 0)
+            1 if cfg.get("memcached", {}).get("listen") else 0) + (
+            1 if cfg.get("admin", {}).get("listen") else 0)
         for _ in range(expected):
             more = re.match(r"frontcache listening on (?:(\w+) )?\S+:(\d+)",
                             self.proc.stdout.readline())
@@ -296,7 +297,11 @@ class Origin:
                     vary=VALUE, cookie=VALUE (Set-Cookie), etag=VALUE, lm=VALUE (Last-Modified),
                     size=N (body bytes), chunked, delay=MS (before answering); the body names
                     the render number, so a test
-                    can tell a fresh render from a cached copy
+                    can tell a fresh render from a cached copy. With etag=V, a request
+                    carrying If-None-Match: V is answered 304 (counted in not_modified)
+    Faults (Origin.faults = {path: FAULT}) replace the answer for a path: "500", "503",
+    "hang", "slow:MS" (then the normal answer), "reset" (head + part of the body, then a
+    reset), "garbage" (bytes that are not HTTP).
     """
 
     def __init__(self, unix_path=None):
@@ -313,6 +318,8 @@ class Origin:
         self.sock.listen(1024)
         self.connections = 0
         self.requests = []
+        self.faults = {}
+        self.not_modified = 0
         self.lock = threading.Lock()
         self.stopping = False
         self.conns = []
@@ -401,8 +408,38 @@ class Origin:
         c.sendall(("HTTP/1.1 %d X\r\nContent-Length: %d\r\n%s\r\n" % (status, len(body), extra))
                   .encode() + body)
 
+    def count(self, path, header=None):
+        """Requests received for `path` (only those carrying `header`, when given)."""
+        with self.lock:
+            return sum(1 for m, t, h, b in self.requests
+                       if t == path and (header is None or any(n.lower() == header.lower() for n, v in h)))
+
+    def _fault(self, c, fault):
+        if fault in ("500", "503"):
+            self._send(c, int(fault), b"origin error %s" % fault.encode())
+            return True
+        if fault == "hang":
+            time.sleep(3600)
+        if fault.startswith("slow:"):
+            time.sleep(int(fault[5:]) / 1000)
+            return None
+        if fault == "reset":
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n0123456789")
+            time.sleep(0.1)
+            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            return False
+        if fault == "garbage":
+            c.sendall(b"this is not http\r\n\r\n")
+            return False
+        return None
+
     def _respond(self, c, method, target, headers, body):
         path, _, query = target.partition("?")
+        fault = self.faults.get(path)
+        if fault:
+            r = self._fault(c, fault)
+            if r is not None:
+                return r
         q = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
         if path == "/echo":
             data = json.dumps({"method": method, "target": target, "headers": headers,
@@ -455,6 +492,16 @@ class Origin:
             status = int(opts.get("status", "200"))
             if "delay" in opts:
                 time.sleep(int(opts["delay"]) / 1000)
+            inm = [v for n, v in headers if n.lower() == "if-none-match"]
+            if "etag" in opts and inm and inm[0] == opts["etag"]:
+                with self.lock:
+                    self.not_modified += 1
+                    self.renders -= 1  # nothing rendered
+                extra = "ETag: %s\r\n" % opts["etag"]
+                if "cc" in opts:
+                    extra += "Cache-Control: %s\r\n" % opts["cc"]
+                c.sendall(("HTTP/1.1 304 Not Modified\r\n%s\r\n" % extra).encode())
+                return True
             body = ("render %d\n" % n).encode()
             if "size" in opts:
                 body = body + b"b" * max(0, int(opts["size"]) - len(body))
