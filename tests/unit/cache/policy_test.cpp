@@ -171,3 +171,60 @@ TEST_CASE("the stored page format round-trips") {
     CHECK_FALSE(decodePage(buf.substr(0, 20), v));
     CHECK_FALSE(decodePage(buf.substr(0, kPageHeaderSize + 4), v)); // cut inside the URI
 }
+
+TEST_CASE("stale windows: configured grace / stale-if-error, overridden by RFC 5861 directives") {
+    PolicyConfig cfg;
+    cfg.grace = 60;
+    cfg.staleIfError = 300;
+    RequestHead req = get("/", {});
+    StoreDecision d = decideStore(req, 200, headers({{"Cache-Control", "max-age=10"}}), cfg);
+    CHECK(d.ttl == 10);
+    CHECK(d.grace == 60);
+    CHECK(d.staleIfError == 300);
+    CHECK(d.keepFor() == 310);
+    d = decideStore(req, 200,
+                    headers({{"Cache-Control",
+                              "max-age=10, stale-while-revalidate=5, stale-if-error=30"}}),
+                    cfg);
+    CHECK(d.grace == 5);
+    CHECK(d.staleIfError == 30);
+    CHECK(d.keepFor() == 40);
+    // must-revalidate: never served stale (RFC 9111 §5.2.2.2).
+    d = decideStore(req, 200, headers({{"Cache-Control", "max-age=10, must-revalidate"}}), cfg);
+    CHECK(d.reason == NotStored::None);
+    CHECK(d.grace == 0);
+    CHECK(d.staleIfError == 0);
+}
+
+TEST_CASE("a 304 renews the stored head (RFC 9111 §4.3.4)") {
+    PolicyConfig cfg;
+    RequestHead req = get("/", {});
+    const std::int64_t now = 1700000000;
+    std::string stored = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nETag: \"v1\"\r\n"
+                         "Cache-Control: max-age=60\r\nExpires: Thu, 01 Jan 1970 00:01:00 GMT\r\n"
+                         "X-Old: kept\r\nVia: 1.1 frontcache\r\nContent-Length: 5\r\n";
+    std::string head, vary;
+    HeaderList fresh = headers({{"ETag", "\"v1\""},
+                                {"Cache-Control", "max-age=120"},
+                                {"Date", "Tue, 14 Nov 2023 22:13:20 GMT"},
+                                {"Content-Length", "0"},
+                                {"Connection", "keep-alive"},
+                                {"Vary", "Accept-Language"}});
+    StoreDecision d = renewStoredHead(stored, fresh, req, cfg, now, head, vary);
+    REQUIRE(d.reason == NotStored::None);
+    CHECK(d.ttl == 120);
+    CHECK(vary == "HTTP_ACCEPT_LANGUAGE");
+    CHECK(head.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+    CHECK(head.find("Cache-Control: max-age=120\r\n") != std::string::npos);
+    CHECK(head.find("max-age=60") == std::string::npos);
+    CHECK(head.find("Date: Tue, 14 Nov 2023 22:13:20 GMT\r\n") != std::string::npos);
+    CHECK(head.find("X-Old: kept\r\n") != std::string::npos);
+    CHECK(head.find("Content-Length: 5\r\n") != std::string::npos); // the stored length stays
+    CHECK(head.find("Content-Length: 0") == std::string::npos);
+    CHECK(head.find("Connection") == std::string::npos); // hop-by-hop never stored
+    CHECK(head.find("1970") == std::string::npos);       // the old Expires is replaced
+    CHECK(head.find("Expires: Tue, 14 Nov 2023 22:15:20 GMT\r\n") != std::string::npos);
+    // A 304 that makes the page private: not renewed.
+    HeaderList priv = headers({{"Cache-Control", "private"}});
+    CHECK(renewStoredHead(stored, priv, req, cfg, now, head, vary).reason == NotStored::Private);
+}
