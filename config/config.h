@@ -51,7 +51,7 @@ struct UpstreamConfig {
     Millis readTimeout = 30s;     // no response byte from the upstream for this long: 504
     Millis poolIdleTimeout = 30s; // idle keep-alive upstream connection is closed after this
     Millis queueTimeout = 5s;     // waiting for a free upstream connection: 503 after this
-    unsigned maxConnections = 64; // per worker
+    unsigned maxConnections = 64; // concurrent upstream requests, all workers together
     unsigned maxQueue = 1024;     // per worker; requests beyond get 503 at once
 };
 

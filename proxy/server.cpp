@@ -194,6 +194,7 @@ void reload(SignalState &s) {
     if (next->cache.memory != old.cache.memory)
         s.store->setMemoryLimit(next->cache.memory);
     s.locks->setMaxWaiters(next->cache.lockMaxWaiters);
+    s.cache->limiter->setMax(next->upstream.maxConnections);
     applyCacheSettings(*next, *s.cache);
     for (auto &w : *s.workers)
         w->postReload(next, *s.cache);
@@ -301,11 +302,17 @@ int Server::run() {
 
     cache::FetchLocks locks(clock, c.cache.lockMaxWaiters);
     std::vector<Worker *> workerPtrs;
+    UpstreamLimiter limiter(c.upstream.maxConnections);
+    limiter.notify = [&workerPtrs] {
+        for (Worker *w : workerPtrs)
+            w->postServeQueue();
+    };
     CacheContext cacheCtx;
     cacheCtx.store = &store;
     cacheCtx.clock = &clock;
     cacheCtx.locks = &locks;
     cacheCtx.workers = &workerPtrs;
+    cacheCtx.limiter = &limiter;
     applyCacheSettings(c, cacheCtx);
     if (c.log.accessLog == "-") {
         cacheCtx.accessLogFd = 1;

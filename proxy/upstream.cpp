@@ -16,8 +16,8 @@ constexpr size_t kLowWater = 64 * 1024;
 // UpstreamPool
 
 UpstreamPool::UpstreamPool(uv_loop_t *loop, const config::UpstreamConfig &cfg,
-                           const UpstreamTarget &target)
-    : loop_(loop), cfg_(cfg), target_(target), queueTimer_(new uv_timer_t) {
+                           const UpstreamTarget &target, UpstreamLimiter &limiter)
+    : loop_(loop), limiter_(limiter), cfg_(cfg), target_(target), queueTimer_(new uv_timer_t) {
     int rc = uv_timer_init(loop_, queueTimer_);
     assert(rc == 0);
     (void)rc;
@@ -33,20 +33,15 @@ void UpstreamPool::acquire(UpstreamUser &user, bool fresh) {
         user.onUpstreamError(503, "shutting down", false);
         return;
     }
-    if (!fresh && !idle_.empty()) {
-        UpstreamConnection *c = idle_.back();
-        idle_.pop_back();
-        c->state_ = UpstreamConnection::State::Busy;
-        c->user_ = &user;
-        user.onUpstreamReady(*c);
-        return;
-    }
-    if (total_ < cfg_.maxConnections) {
-        connectNew(user);
-        return;
-    }
-    if (fresh && !idle_.empty()) { // make room for a fresh connection
-        idle_.front()->close();
+    if (queue_.empty() && limiter_.tryAcquire()) {
+        if (!fresh && !idle_.empty()) {
+            UpstreamConnection *c = idle_.back();
+            idle_.pop_back();
+            handOver(c, user);
+            return;
+        }
+        if (total_ >= cfg_.maxConnections && !idle_.empty())
+            idle_.front()->close(); // make room for a fresh connection
         connectNew(user);
         return;
     }
@@ -56,17 +51,27 @@ void UpstreamPool::acquire(UpstreamUser &user, bool fresh) {
     }
     queue_.push_back(
         {&user, uv_now(loop_) + static_cast<uint64_t>(cfg_.queueTimeout.count()), fresh});
+    limiter_.queued(1);
     if (queue_.size() == 1)
         armQueueTimer();
 }
 
+void UpstreamPool::handOver(UpstreamConnection *c, UpstreamUser &user) {
+    c->slot_ = true;
+    c->state_ = UpstreamConnection::State::Busy;
+    c->user_ = &user;
+    uv_timer_stop(&c->timer_);
+    user.onUpstreamReady(*c);
+}
+
 void UpstreamPool::cancel(UpstreamUser &user) {
-    std::erase_if(queue_, [&](const Waiter &w) { return w.user == &user; });
+    popQueued(std::erase_if(queue_, [&](const Waiter &w) { return w.user == &user; }));
 }
 
 void UpstreamPool::connectNew(UpstreamUser &user) {
     ++total_;
     auto *c = new UpstreamConnection(*this);
+    c->slot_ = true;
     all_.push_back(c);
     c->connect(user);
 }
@@ -76,16 +81,8 @@ void UpstreamPool::onIdle(UpstreamConnection *c) {
         c->close();
         return;
     }
-    if (!queue_.empty()) {
-        Waiter w = queue_.front();
-        queue_.pop_front();
-        c->state_ = UpstreamConnection::State::Busy;
-        c->user_ = w.user;
-        uv_timer_stop(&c->timer_);
-        w.user->onUpstreamReady(*c);
-        return;
-    }
     idle_.push_back(c);
+    serveQueue();
 }
 
 void UpstreamPool::onClosed(UpstreamConnection *c) {
@@ -96,9 +93,23 @@ void UpstreamPool::onClosed(UpstreamConnection *c) {
 }
 
 void UpstreamPool::serveQueue() {
-    while (!shutdown_ && !queue_.empty() && total_ < cfg_.maxConnections) {
+    while (!shutdown_ && !queue_.empty()) {
         Waiter w = queue_.front();
+        const bool useIdle = !w.fresh && !idle_.empty();
+        if (!useIdle && total_ >= cfg_.maxConnections && idle_.empty())
+            return; // every connection of this worker is busy: one will come back
+        if (!limiter_.tryAcquire())
+            return; // upstream.max_connections reached across workers
         queue_.pop_front();
+        popQueued(1);
+        if (useIdle) {
+            UpstreamConnection *c = idle_.back();
+            idle_.pop_back();
+            handOver(c, *w.user);
+            continue;
+        }
+        if (total_ >= cfg_.maxConnections)
+            idle_.front()->close();
         connectNew(*w.user);
     }
 }
@@ -117,6 +128,7 @@ void UpstreamPool::onQueueTimer(uv_timer_t *t) noexcept {
     while (!p->queue_.empty() && p->queue_.front().deadline <= now) {
         UpstreamUser *u = p->queue_.front().user;
         p->queue_.pop_front();
+        p->popQueued(1);
         u->onUpstreamError(503, "timed out waiting for a free upstream connection", false);
     }
     p->armQueueTimer();
@@ -131,6 +143,7 @@ void UpstreamPool::shutdown() {
         c->close();
     auto waiting = std::move(queue_);
     queue_.clear();
+    popQueued(waiting.size());
     for (auto &w : waiting)
         w.user->onUpstreamError(503, "shutting down", false);
     // The worker shuts down only when no client connection is left, so a connection still busy
@@ -361,6 +374,7 @@ void UpstreamConnection::doRelease(bool reusable) {
     }
     state_ = State::Idle;
     reused_ = true;
+    dropSlot();
     resumeReading(); // to notice the upstream closing it
     armTimer(pool_.config().poolIdleTimeout);
     pool_.onIdle(this);
@@ -400,9 +414,17 @@ void UpstreamConnection::onTimer(uv_timer_t *t) noexcept {
     }
 }
 
+void UpstreamConnection::dropSlot() {
+    if (slot_) {
+        slot_ = false;
+        pool_.limiter_.release();
+    }
+}
+
 void UpstreamConnection::close() {
     if (state_ == State::Closing)
         return;
+    dropSlot();
     bool wasIdle = state_ == State::Idle;
     state_ = State::Closing;
     if (wasIdle)

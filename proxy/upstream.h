@@ -9,7 +9,9 @@
 #include <sys/socket.h>
 #include <uv.h>
 
+#include <atomic>
 #include <deque>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -27,6 +29,40 @@ struct UpstreamTarget {
     sockaddr_storage addr{};
     std::string path; // unix socket
     std::string display;
+};
+
+// upstream.max_connections: concurrent upstream requests across every worker. A pool takes a slot
+// before it hands a connection to a user and gives it back when that exchange ends (the
+// connection goes idle or closes). Users that find no slot wait in their worker's queue (bounded
+// by upstream.max_queue and upstream.queue_timeout, then 503 with Retry-After); a slot freed in
+// any worker wakes the workers that have someone queued (`notify`, set once at start-up).
+//
+// Threading: tryAcquire/release/setMax from any thread (atomics only; no lock on the I/O path).
+class UpstreamLimiter {
+public:
+    explicit UpstreamLimiter(unsigned max) : max_(max) {}
+    bool tryAcquire() {
+        unsigned cur = inUse_.load(std::memory_order_relaxed);
+        while (cur < max_.load(std::memory_order_relaxed))
+            if (inUse_.compare_exchange_weak(cur, cur + 1, std::memory_order_acq_rel))
+                return true;
+        return false;
+    }
+    void release() {
+        inUse_.fetch_sub(1, std::memory_order_acq_rel);
+        if (waiting_.load(std::memory_order_acquire) > 0 && notify)
+            notify();
+    }
+    void queued(long delta) { waiting_.fetch_add(delta, std::memory_order_acq_rel); }
+    void setMax(unsigned m) { max_.store(m, std::memory_order_relaxed); }
+    unsigned inUse() const { return inUse_.load(std::memory_order_relaxed); }
+    long waiting() const { return waiting_.load(std::memory_order_relaxed); }
+    std::function<void()> notify;
+
+private:
+    std::atomic<unsigned> inUse_{0};
+    std::atomic<unsigned> max_;
+    std::atomic<long> waiting_{0};
 };
 
 // What the pool and a connection report to the request that uses them. All calls come from the
@@ -51,7 +87,8 @@ public:
 
 class UpstreamPool {
 public:
-    UpstreamPool(uv_loop_t *loop, const config::UpstreamConfig &cfg, const UpstreamTarget &target);
+    UpstreamPool(uv_loop_t *loop, const config::UpstreamConfig &cfg, const UpstreamTarget &target,
+                 UpstreamLimiter &limiter);
     ~UpstreamPool();
     UpstreamPool(const UpstreamPool &) = delete;
     UpstreamPool &operator=(const UpstreamPool &) = delete;
@@ -68,6 +105,9 @@ public:
     void setConfig(const config::UpstreamConfig &cfg) { cfg_ = cfg; }
     // Closes idle connections and fails queued users; used when the worker shuts down.
     void shutdown();
+    // Hands freed slots to queued users (a slot was freed somewhere; any thread posts this to
+    // the worker, which calls it on its own thread).
+    void serveQueue();
 
     size_t idleCount() const { return idle_.size(); }
     size_t totalCount() const { return total_; }
@@ -86,12 +126,14 @@ private:
         uint64_t deadline; // uv_now() ms
         bool fresh;
     };
-    void serveQueue();
     void armQueueTimer();
+    void popQueued(size_t n) { limiter_.queued(-static_cast<long>(n)); }
+    void handOver(UpstreamConnection *c, UpstreamUser &user);
     static void onQueueTimer(uv_timer_t *t) noexcept;
     void connectNew(UpstreamUser &user);
 
     uv_loop_t *loop_;
+    UpstreamLimiter &limiter_;
     config::UpstreamConfig cfg_;
     UpstreamTarget target_;
     std::deque<UpstreamConnection *> idle_; // most recently used at the back
@@ -128,6 +170,7 @@ private:
     void doRelease(bool reusable);
     void close();
     void fail(int status, const char *reason);
+    void dropSlot();
     void armTimer(config::Millis ms);
     bool onResponseHead(http::ResponseHead &head) override;
     void onResponseBody(std::string_view piece) override;
@@ -157,6 +200,7 @@ private:
     bool paused_ = false;
     bool complete_ = false; // the current response completed
     bool connectFailed_ = false;
+    bool slot_ = false;           // holds one of upstream.max_connections' slots
     bool inFeed_ = false;         // inside parser_.feed()/finish()
     bool releasePending_ = false; // release() was called from inside the parser
     bool releaseReusable_ = false;

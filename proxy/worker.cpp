@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cassert>
+#include <utility>
 
 #include "proxy/client.h"
 #include "proxy/log.h"
@@ -54,7 +55,7 @@ Worker::Worker(int index, std::shared_ptr<const config::Config> cfg, const Upstr
             &logTimer_,
             [](uv_timer_t *t) noexcept { static_cast<Worker *>(t->data)->accessLog_.flush(); },
             1000, 1000);
-    pool_ = std::make_unique<UpstreamPool>(&loop_, cfg_->upstream, target);
+    pool_ = std::make_unique<UpstreamPool>(&loop_, cfg_->upstream, target, *cache_.limiter);
 }
 
 Worker::~Worker() {
@@ -201,6 +202,14 @@ void Worker::postWake(std::uint64_t id) {
         uv_async_send(&inboxAsync_);
 }
 
+void Worker::postServeQueue() {
+    std::lock_guard lock(inboxMu_);
+    if (inboxClosed_ || inboxServeQueue_)
+        return;
+    inboxServeQueue_ = true;
+    uv_async_send(&inboxAsync_);
+}
+
 void Worker::postReload(std::shared_ptr<const config::Config> cfg, const CacheContext &ctx) {
     std::lock_guard lock(inboxMu_);
     if (inboxClosed_)
@@ -215,8 +224,10 @@ void Worker::onInbox(uv_async_t *a) noexcept {
     std::vector<std::uint64_t> wakes;
     std::shared_ptr<const config::Config> cfg;
     CacheContext ctx;
+    bool serveQueue;
     {
         std::lock_guard lock(w->inboxMu_);
+        serveQueue = std::exchange(w->inboxServeQueue_, false);
         wakes.swap(w->inboxWakes_);
         cfg.swap(w->inboxConfig_);
         if (cfg)
@@ -230,6 +241,8 @@ void Worker::onInbox(uv_async_t *a) noexcept {
         w->cache_ = ctx;
         w->pool_->setConfig(w->cfg_->upstream);
     }
+    if (serveQueue && !w->finished_)
+        w->pool_->serveQueue();
     for (std::uint64_t id : wakes) {
         auto it = w->lockWaiters_.find(id);
         if (it == w->lockWaiters_.end())

@@ -65,6 +65,7 @@ struct CacheContext {
     const cache::Clock *clock = nullptr;
     cache::FetchLocks *locks = nullptr;
     const std::vector<Worker *> *workers = nullptr; // every worker, to wake coalesced waiters
+    UpstreamLimiter *limiter = nullptr;              // upstream.max_connections across workers
     cache::PolicyConfig policy;
     std::string statusHeader; // "X-Cache" (empty = off)
     bool cacheStatus = true;  // RFC 9211 Cache-Status
@@ -122,6 +123,8 @@ public:
     void wakeWaiters(const std::vector<cache::WaiterId> &ids);
     // Any thread: queues a wake-up for waiter `id` of this worker.
     void postWake(std::uint64_t id);
+    // Any thread: an upstream slot was freed; queued users of this worker may take it.
+    void postServeQueue();
     // Any thread: the configuration was reloaded; the worker switches to it on its own thread.
     void postReload(std::shared_ptr<const config::Config> cfg, const CacheContext &ctx);
 
@@ -160,6 +163,7 @@ private:
     uv_async_t inboxAsync_;
     std::mutex inboxMu_;
     bool inboxClosed_ = false;
+    bool inboxServeQueue_ = false;
     std::vector<std::uint64_t> inboxWakes_;
     std::shared_ptr<const config::Config> inboxConfig_;
     CacheContext inboxCache_;

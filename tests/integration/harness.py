@@ -320,6 +320,8 @@ class Origin:
         self.requests = []
         self.faults = {}
         self.not_modified = 0
+        self.inflight = 0
+        self.max_inflight = 0  # most requests the origin was working on at once
         self.lock = threading.Lock()
         self.stopping = False
         self.conns = []
@@ -393,8 +395,15 @@ class Origin:
                 with self.lock:
                     self.requests.append((method, target, headers, body))
                 poisoned = target.startswith("/poison")
-                if not self._respond(c, method, target, headers, body):
-                    return
+                with self.lock:
+                    self.inflight += 1
+                    self.max_inflight = max(self.max_inflight, self.inflight)
+                try:
+                    if not self._respond(c, method, target, headers, body):
+                        return
+                finally:
+                    with self.lock:
+                        self.inflight -= 1
         except (OSError, ValueError):
             pass
         finally:

@@ -159,5 +159,47 @@ class LockTimeout(unittest.TestCase):
             origin.close()
 
 
+class ProtectTheApp(unittest.TestCase):
+    def test_max_connections_caps_concurrent_upstream_requests_across_workers(self):
+        origin = Origin()
+        fc = Frontcache(origin.url, {"upstream": {"max_connections": 3, "queue_timeout": "10s"}},
+                        workers=2)
+        try:
+            # Query strings bypass the cache: every request goes upstream, none coalesce.
+            socks = []
+            for i in range(24):
+                s = fc.connect(timeout=30)
+                s.sendall(("GET /slow?ms=200&i=%d HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" % i).encode())
+                socks.append(s)
+            resps = [Reader(s).response() for s in socks]
+            for s in socks:
+                s.close()
+            self.assertEqual([r.status for r in resps], [200] * 24)
+            self.assertEqual(origin.max_inflight, 3)
+        finally:
+            fc.stop()
+            origin.close()
+
+    def test_queue_timeout_answers_503_with_retry_after(self):
+        origin = Origin()
+        fc = Frontcache(origin.url, {"upstream": {"max_connections": 1, "queue_timeout": "200ms"}},
+                        workers=2)
+        try:
+            socks = []
+            for i in range(4):
+                s = fc.connect(timeout=30)
+                s.sendall(("GET /slow?ms=1500&i=%d HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n" % i).encode())
+                socks.append(s)
+            resps = [Reader(s).response() for s in socks]
+            for s in socks:
+                s.close()
+            self.assertEqual(sorted(r.status for r in resps), [200, 503, 503, 503])
+            self.assertTrue(all(r.header("Retry-After") for r in resps if r.status == 503))
+            self.assertEqual(origin.max_inflight, 1)
+        finally:
+            fc.stop()
+            origin.close()
+
+
 if __name__ == "__main__":
     unittest.main()
