@@ -79,7 +79,8 @@ class Grace(unittest.TestCase):
         get(self.fc, p)
         self.fc.advance(13)
         self.assertEqual(get(self.fc, p).header("X-Cache"), "STALE")
-        self.assertTrue(wait_for(lambda: self.origin.count(p) == 2))
+        self.assertTrue(wait_for(lambda: get(self.fc, p).header("X-Cache") == "HIT"))
+        self.assertEqual(self.origin.count(p), 2)
         self.fc.advance(16)  # the refreshed copy expired 6 s ago: beyond its 5 s window
         self.assertEqual(get(self.fc, p).header("X-Cache"), "MISS")
 
