@@ -16,11 +16,11 @@ template <typename T> T getLe(const char *p) {
 static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "page format is little-endian");
 } // namespace
 
-std::size_t encodedPageSize(const PageFields &f) {
+std::size_t encodedPageSize(const PageView &f) {
     return kPageHeaderSize + f.etag.size() + f.uri.size() + f.head.size() + f.body.size();
 }
 
-void encodePage(char *out, const PageFields &f) {
+void encodePage(char *out, const PageView &f) {
     std::memcpy(out, "FCP2", 4);
     putLe<std::uint16_t>(out + 4, static_cast<std::uint16_t>(f.status));
     putLe<std::uint16_t>(out + 6, static_cast<std::uint16_t>(f.etag.size()));

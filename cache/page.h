@@ -30,6 +30,8 @@
 
 namespace fc::cache {
 
+// A page's fields: filled by decodePage (the views point into the stored value), or by the
+// caller for encodePage.
 struct PageView {
     int status = 0;
     std::int64_t storedAt = 0;
@@ -48,25 +50,11 @@ struct PageView {
     bool usableOnError(std::int64_t now) const { return now < freshUntil() + staleIfError; }
 };
 
-// What a page is made of, for encoding.
-struct PageFields {
-    int status = 200;
-    std::int64_t storedAt = 0;
-    std::int64_t lastModified = 0;
-    std::uint32_t ttl = 0;
-    std::uint32_t grace = 0;
-    std::uint32_t staleIfError = 0;
-    std::string_view etag;
-    std::string_view uri;
-    std::string_view head;
-    std::string_view body;
-};
-
 constexpr std::size_t kPageHeaderSize = 44;
 
-std::size_t encodedPageSize(const PageFields &f);
+std::size_t encodedPageSize(const PageView &f);
 // Writes the page into `out` (exactly encodedPageSize(f) bytes).
-void encodePage(char *out, const PageFields &f);
+void encodePage(char *out, const PageView &f);
 // Parses a stored value; false if it is not a page of this format (e.g. written by someone
 // else under the same key, or by an older version).
 bool decodePage(std::string_view value, PageView &out);

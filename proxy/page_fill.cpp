@@ -176,7 +176,7 @@ cache::ItemRef PageFill::write(const http::RequestHead &req, std::string_view me
                                std::string_view head, std::string_view body) {
     const CacheContext &cc = worker_.cache();
     auto &counters = worker_.counters();
-    cache::PageFields f;
+    cache::PageView f;
     f.status = 200; // only 200 responses are stored (decideStore)
     f.storedAt = cc.clock->now();
     f.lastModified = lastModified_;

@@ -14,6 +14,7 @@ import time
 import unittest
 
 from harness import Frontcache, Origin, Reader
+from test_stale import wait_for
 
 
 def http(port, method, target, body=b"", host=None):
@@ -188,12 +189,12 @@ class Reload(unittest.TestCase):
             with open(fc.config_path, "w") as f:
                 f.write(cfg.replace('status_header = "X-Cache"', 'status_header = "X-Frontcache"'))
             fc.proc.send_signal(signal.SIGHUP)
-            self.assertTrue(self.wait(lambda: get(fc, "/r/kept").header("X-Frontcache") == "HIT"))
+            self.assertTrue(wait_for(lambda: get(fc, "/r/kept").header("X-Frontcache") == "HIT"))
             # A broken config: an error naming file, line and key; the running config stays.
             with open(fc.config_path, "w") as f:
                 f.write(cfg.replace('status_header = "X-Cache"', 'status_header = "X-Cache"\nseconds = -5'))
             fc.proc.send_signal(signal.SIGHUP)
-            self.assertTrue(self.wait(lambda: "reload failed" in fc.log()))
+            self.assertTrue(wait_for(lambda: "reload failed" in fc.log()))
             self.assertRegex(fc.log(), re.escape(fc.config_path) + r":\d+:\d+: cache.seconds: ")
             self.assertEqual(get(fc, "/r/kept").header("X-Frontcache"), "HIT")
             time.sleep(0.3)
@@ -207,14 +208,6 @@ class Reload(unittest.TestCase):
         self.assertEqual([r for r in results if r != 200], [])
         self.assertEqual(rc, 0)
 
-    @staticmethod
-    def wait(cond, timeout=10):
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            if cond():
-                return True
-            time.sleep(0.05)
-        return False
 
 
 if __name__ == "__main__":

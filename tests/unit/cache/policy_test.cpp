@@ -135,7 +135,8 @@ TEST_CASE("patch_response_headers") {
 
 TEST_CASE("the stored page format round-trips") {
     std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n";
-    PageFields f;
+    PageView f;
+    f.status = 200;
     f.storedAt = 1700000000;
     f.lastModified = 784111777;
     f.ttl = 600;
