@@ -346,8 +346,7 @@ public:
                           unsigned char buf[16];
                           if (inet_pton(AF_INET, a.c_str(), buf) != 1 &&
                               inet_pton(AF_INET6, a.c_str(), buf) != 1)
-                              error(n.source(), key,
-                                    "\"" + a + "\" is not a numeric IP address");
+                              error(n.source(), key, "\"" + a + "\" is not a numeric IP address");
                       }
                   }}});
         section(root, "log",

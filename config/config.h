@@ -63,12 +63,12 @@ struct CacheConfig {
     std::uint64_t memory = 64ull << 20;
     std::uint64_t maxObjectSize = 1ull << 20;
     std::string statusHeader = "X-Cache"; // empty = off
-    Millis grace = 60s;        // serve stale this long after the TTL while one fetch refreshes
+    Millis grace = 60s;         // serve stale this long after the TTL while one fetch refreshes
     Millis staleIfError = 300s; // serve stale this long after the TTL instead of an upstream error
     bool coalesce = true;       // one upstream fetch per cold/expired page; others wait for it
     Millis lockTimeout = 5s;    // a waiter gives up waiting after this and fetches itself
     unsigned lockMaxWaiters = 10000; // waiters per page beyond this fetch themselves
-    Millis hitForMiss = 10s;    // a page found not storable is fetched without coalescing this long
+    Millis hitForMiss = 10s; // a page found not storable is fetched without coalescing this long
     bool storeSetCookie = false;
     bool cacheStatus = true;                // RFC 9211 Cache-Status header on responses
     std::vector<std::string> bypassPaths;   // path prefixes never cached

@@ -17,7 +17,7 @@ namespace {
 
 // One exported number. Families with labels repeat the name; HELP/TYPE are printed once.
 struct Sample {
-    std::string name; // without the frontcache_ prefix
+    std::string name;   // without the frontcache_ prefix
     std::string labels; // Prometheus form: key="value",... (empty = none)
     double value;
     const char *type; // counter, gauge, histogram
@@ -46,34 +46,35 @@ std::vector<Sample> collect(const AdminContext &ctx) {
     const char *reqHelp = "Requests answered, by cache status.";
     out.push_back({"requests_total", "cache=\"hit\"", FC_SUM(hits), "counter", reqHelp});
     out.push_back({"requests_total", "cache=\"miss\"", FC_SUM(misses), "counter", reqHelp});
-    out.push_back({"requests_total", "cache=\"stale\"",
-                   FC_SUM(staleServed) + FC_SUM(staleOnError), "counter", reqHelp});
-    out.push_back({"requests_total", "cache=\"revalidated\"", FC_SUM(revalidated), "counter",
-                   reqHelp});
-    out.push_back({"requests_total", "cache=\"not_modified\"", FC_SUM(notModified), "counter",
-                   reqHelp});
+    out.push_back({"requests_total", "cache=\"stale\"", FC_SUM(staleServed) + FC_SUM(staleOnError),
+                   "counter", reqHelp});
+    out.push_back(
+        {"requests_total", "cache=\"revalidated\"", FC_SUM(revalidated), "counter", reqHelp});
+    out.push_back(
+        {"requests_total", "cache=\"not_modified\"", FC_SUM(notModified), "counter", reqHelp});
     double bypass = 0;
     for (int b = 1; b <= static_cast<int>(cache::Bypass::Upgrade); ++b)
         bypass += FC_SUM(bypass[b]);
     out.push_back({"requests_total", "cache=\"bypass\"", bypass, "counter", reqHelp});
     for (int b = 1; b <= static_cast<int>(cache::Bypass::Upgrade); ++b)
-        out.push_back({"bypass_total",
-                       std::string("reason=\"") + cache::bypassName(static_cast<cache::Bypass>(b)) +
-                           "\"",
-                       FC_SUM(bypass[b]), "counter", "Requests not looked up, by reason."});
+        out.push_back(
+            {"bypass_total",
+             std::string("reason=\"") + cache::bypassName(static_cast<cache::Bypass>(b)) + "\"",
+             FC_SUM(bypass[b]), "counter", "Requests not looked up, by reason."});
     out.push_back({"stores_total", "", FC_SUM(stored), "counter", "Pages written to the store."});
     for (int n = 1; n <= static_cast<int>(cache::NotStored::Head); ++n)
         out.push_back({"not_stored_total",
                        std::string("reason=\"") +
                            cache::notStoredName(static_cast<cache::NotStored>(n)) + "\"",
-                       FC_SUM(notStored[n]), "counter", "Fetched responses not stored, by reason."});
+                       FC_SUM(notStored[n]), "counter",
+                       "Fetched responses not stored, by reason."});
     out.push_back({"bytes_from_cache_total", "", FC_SUM(bytesFromCache), "counter",
                    "Bytes of responses answered from the store."});
     const char *staleHelp = "Requests answered from a stale copy, by why.";
-    out.push_back({"stale_served_total", "reason=\"grace\"", FC_SUM(staleServed), "counter",
-                   staleHelp});
-    out.push_back({"stale_served_total", "reason=\"error\"", FC_SUM(staleOnError), "counter",
-                   staleHelp});
+    out.push_back(
+        {"stale_served_total", "reason=\"grace\"", FC_SUM(staleServed), "counter", staleHelp});
+    out.push_back(
+        {"stale_served_total", "reason=\"error\"", FC_SUM(staleOnError), "counter", staleHelp});
     out.push_back({"coalesced_waits_total", "", FC_SUM(coalescedWaits), "counter",
                    "Misses that waited for another request's fetch of the same page."});
     out.push_back({"coalesced_wake_hits_total", "", FC_SUM(coalescedWakeHits), "counter",
@@ -106,10 +107,10 @@ std::vector<Sample> collect(const AdminContext &ctx) {
         out.push_back({"upstream_response_seconds_bucket", "le=\"" + le + "\"", cumulative,
                        "histogram", latHelp});
     }
-    out.push_back({"upstream_response_seconds_sum", "", FC_SUM(latencySumUs) / 1e6, "histogram",
-                   latHelp});
-    out.push_back({"upstream_response_seconds_count", "", FC_SUM(latencyCount), "histogram",
-                   latHelp});
+    out.push_back(
+        {"upstream_response_seconds_sum", "", FC_SUM(latencySumUs) / 1e6, "histogram", latHelp});
+    out.push_back(
+        {"upstream_response_seconds_count", "", FC_SUM(latencyCount), "histogram", latHelp});
 #undef FC_SUM
     cache::StoreStats st = ctx.store->stats();
     out.push_back({"store_items", "", static_cast<double>(st.currItems), "gauge",
@@ -253,8 +254,8 @@ private:
         if (req.method == "PURGE") {
             // The page's own query is kept; a trailing host= parameter is ours, not the page's.
             std::string p(target);
-            if (std::size_t h = p.find("host="); h != std::string::npos && h > 0 &&
-                                                 (p[h - 1] == '?' || p[h - 1] == '&'))
+            if (std::size_t h = p.find("host=");
+                h != std::string::npos && h > 0 && (p[h - 1] == '?' || p[h - 1] == '&'))
                 p.erase(h - 1);
             paths.push_back(p);
         } else if (req.method == "POST" && path == "/purge") {
@@ -376,10 +377,9 @@ bool AdminServer::listen(const config::SocketAddress &addr, std::string &error,
     listener_.data = this;
     listening_ = true;
     sockaddr_storage ss{};
-    int rc = addr.ipv6 ? uv_ip6_addr(addr.host.c_str(), addr.port,
-                                     reinterpret_cast<sockaddr_in6 *>(&ss))
-                       : uv_ip4_addr(addr.host.c_str(), addr.port,
-                                     reinterpret_cast<sockaddr_in *>(&ss));
+    int rc = addr.ipv6
+                 ? uv_ip6_addr(addr.host.c_str(), addr.port, reinterpret_cast<sockaddr_in6 *>(&ss))
+                 : uv_ip4_addr(addr.host.c_str(), addr.port, reinterpret_cast<sockaddr_in *>(&ss));
     if (rc == 0)
         rc = uv_tcp_bind(&listener_, reinterpret_cast<sockaddr *>(&ss), 0);
     if (rc == 0)
@@ -391,9 +391,9 @@ bool AdminServer::listen(const config::SocketAddress &addr, std::string &error,
     sockaddr_storage bound{};
     int len = sizeof bound;
     uv_tcp_getsockname(&listener_, reinterpret_cast<sockaddr *>(&bound), &len);
-    boundPort = ntohs(bound.ss_family == AF_INET6
-                          ? reinterpret_cast<sockaddr_in6 *>(&bound)->sin6_port
-                          : reinterpret_cast<sockaddr_in *>(&bound)->sin_port);
+    boundPort =
+        ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6 *>(&bound)->sin6_port
+                                          : reinterpret_cast<sockaddr_in *>(&bound)->sin_port);
     config::SocketAddress shown = addr;
     shown.port = boundPort;
     ctx_.selfAddress = shown.text();

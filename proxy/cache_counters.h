@@ -17,21 +17,21 @@ struct CacheCounters {
     C bypass[8] = {};     // by cache::Bypass
     C notStored[16] = {}; // by cache::NotStored
     // Under load and failure (#6).
-    C staleServed{0};        // answered from a copy in its grace window (refresh in background)
-    C staleOnError{0};       // answered from a stale copy instead of an upstream error
-    C coalescedWaits{0};     // misses that waited for another request's fetch
-    C coalescedWakeHits{0};  // ... and were then answered from the page it stored
-    C lockTimeouts{0};       // waiters that gave up after cache.lock_timeout and fetched
-    C passMarked{0};         // keys marked not storable (hit-for-miss)
-    C refreshes{0};          // background refreshes started
-    C refreshFailed{0};      // background refreshes that ended without a new or renewed page
-    C revalidated{0};        // stored pages renewed by a 304 from the upstream
-    C purged{0};             // pages removed by PURGE / POST /purge
+    C staleServed{0};         // answered from a copy in its grace window (refresh in background)
+    C staleOnError{0};        // answered from a stale copy instead of an upstream error
+    C coalescedWaits{0};      // misses that waited for another request's fetch
+    C coalescedWakeHits{0};   // ... and were then answered from the page it stored
+    C lockTimeouts{0};        // waiters that gave up after cache.lock_timeout and fetched
+    C passMarked{0};          // keys marked not storable (hit-for-miss)
+    C refreshes{0};           // background refreshes started
+    C refreshFailed{0};       // background refreshes that ended without a new or renewed page
+    C revalidated{0};         // stored pages renewed by a 304 from the upstream
+    C purged{0};              // pages removed by PURGE / POST /purge
     C upstreamErrors[3] = {}; // 502, 503, 504 answered by frontcache itself
     C bytesToClients{0};
     // Upstream response-head latency, seconds: bucket upper bounds in kLatencyBounds (+Inf last).
-    static constexpr double kLatencyBounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                                0.1,   0.25,   0.5,   1,    2.5,   5, 10};
+    static constexpr double kLatencyBounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                                0.25,  0.5,    1,     2.5,  5,     10};
     static constexpr int kLatencyBuckets = sizeof kLatencyBounds / sizeof(double) + 1;
     C latency[kLatencyBuckets] = {};
     C latencySumUs{0}, latencyCount{0};

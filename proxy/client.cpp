@@ -6,9 +6,9 @@
 #include <charconv>
 #include <cstring>
 
+#include "cache/purge.h"
 #include "http/cache_control.h"
 #include "http/date.h"
-#include "cache/purge.h"
 #include "proxy/log.h"
 #include "proxy/refresh.h"
 #include "proxy/stream_write.h"

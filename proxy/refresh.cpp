@@ -11,9 +11,8 @@ namespace fc::proxy {
 namespace {
 // A conditional request of our own replaces the client's: its validators are for the client's
 // copy, ours are for the stored one (RFC 9111 §4.3.1).
-constexpr std::string_view kClientConditionals[] = {"if-none-match", "if-modified-since",
-                                                     "if-match", "if-unmodified-since", "if-range",
-                                                     "range"};
+constexpr std::string_view kClientConditionals[] = {
+    "if-none-match", "if-modified-since", "if-match", "if-unmodified-since", "if-range", "range"};
 } // namespace
 
 BackgroundRefresh::BackgroundRefresh(Worker &worker, cache::ItemRef stale)
@@ -94,8 +93,8 @@ void BackgroundRefresh::onUpstreamError(int status, const char *reason, bool ret
     upstream_ = nullptr;
     waiting_ = false;
     (void)retryable;
-    FC_INFO("background refresh of %s failed (%d: %s); the stale copy stays",
-            fill_.uri().c_str(), status, reason);
+    FC_INFO("background refresh of %s failed (%d: %s); the stale copy stays", fill_.uri().c_str(),
+            status, reason);
     finish(false);
 }
 

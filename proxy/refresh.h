@@ -51,9 +51,9 @@ private:
     http::RequestHead req_;
     std::string head_; // the request as sent upstream
     UpstreamConnection *upstream_ = nullptr;
-    bool waiting_ = false;   // queued in the pool
+    bool waiting_ = false; // queued in the pool
     bool conditional_ = false;
-    bool renewed_ = false;   // a 304 renewed the page
+    bool renewed_ = false; // a 304 renewed the page
     bool storing_ = false;
 };
 

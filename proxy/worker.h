@@ -65,7 +65,7 @@ struct CacheContext {
     const cache::Clock *clock = nullptr;
     cache::FetchLocks *locks = nullptr;
     const std::vector<Worker *> *workers = nullptr; // every worker, to wake coalesced waiters
-    UpstreamLimiter *limiter = nullptr;              // upstream.max_connections across workers
+    UpstreamLimiter *limiter = nullptr;             // upstream.max_connections across workers
     cache::PolicyConfig policy;
     std::string statusHeader; // "X-Cache" (empty = off)
     bool cacheStatus = true;  // RFC 9211 Cache-Status

@@ -183,10 +183,10 @@ TEST_CASE("stale windows: configured grace / stale-if-error, overridden by RFC 5
     CHECK(d.grace == 60);
     CHECK(d.staleIfError == 300);
     CHECK(d.keepFor() == 310);
-    d = decideStore(req, 200,
-                    headers({{"Cache-Control",
-                              "max-age=10, stale-while-revalidate=5, stale-if-error=30"}}),
-                    cfg);
+    d = decideStore(
+        req, 200,
+        headers({{"Cache-Control", "max-age=10, stale-while-revalidate=5, stale-if-error=30"}}),
+        cfg);
     CHECK(d.grace == 5);
     CHECK(d.staleIfError == 30);
     CHECK(d.keepFor() == 40);
