@@ -763,7 +763,6 @@ ClientConnection::Lookup ClientConnection::lookup(http::RequestHead &head) {
     key_.clear();
     cache::headerKey(cc.policy, uri, key_);
     cache::ItemRef varyItem = cc.store->get(key_);
-    lockKey_ = key_; // nothing known about the page: coalesce on its URI
     stale_.reset();
     if (varyItem) {
         const std::int64_t now = cc.clock->now();
@@ -773,8 +772,6 @@ ClientConnection::Lookup ClientConnection::lookup(http::RequestHead &head) {
                 break;
             key_.clear();
             cache::pageKey(cc.policy, method, uri, varyItem->value(), head.headers, key_);
-            if (method == "GET")
-                lockKey_ = key_; // the variant is known: coalesce on its page key
             cache::ItemRef page = cc.store->get(key_);
             cache::PageView view;
             if (!page || !cache::decodePage(page->value(), view))
@@ -788,8 +785,17 @@ ClientConnection::Lookup ClientConnection::lookup(http::RequestHead &head) {
             if (method == "GET")
                 stale_ = std::move(page);
         }
+    }
+    // Not served fresh: the coalescing key is the page key when the variant is known, else the
+    // header key (computed again here so that hits copy no key).
+    lockKey_.clear();
+    if (varyItem)
+        cache::pageKey(cc.policy, "GET", uri, varyItem->value(), head.headers, lockKey_);
+    else
+        cache::headerKey(cc.policy, uri, lockKey_);
+    if (stale_) {
         cache::PageView view;
-        if (stale_ && cache::decodePage(stale_->value(), view) && view.inGrace(now)) {
+        if (cache::decodePage(stale_->value(), view) && view.inGrace(cc.clock->now())) {
             counters.inc(counters.staleServed);
             BackgroundRefresh::start(worker_, head, uri, lockKey_, stale_.share(), peer_);
             cache::ItemRef page = std::move(stale_);
