@@ -36,6 +36,11 @@ public:
     // not storable for that long (hit-for-miss).
     void releaseLock(std::int64_t passSeconds);
     bool ownsLock() const { return ownsLock_; }
+    // Takes over a key the caller claimed as Owner directly from FetchLocks.
+    void adoptLock(std::string_view key) {
+        lockKey_.assign(key);
+        ownsLock_ = true;
+    }
 
     // The absolute URI the page is stored for (set at lookup).
     std::string &uri() { return uri_; }

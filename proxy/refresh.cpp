@@ -32,11 +32,11 @@ bool BackgroundRefresh::start(Worker &worker, const http::RequestHead &req, std:
     cache::PageView view;
     if (!stale || !cache::decodePage(stale->value(), view))
         return false;
+    // Claimed before anything is allocated: every stale answer asks, one in a refresh starts it.
+    if (worker.cache().locks->claim(lockKey, nullptr) != cache::FetchLocks::Claim::Owner)
+        return false; // someone is fetching it already
     auto *r = new BackgroundRefresh(worker, stale.share());
-    if (r->fill_.claim(lockKey, nullptr) != cache::FetchLocks::Claim::Owner) {
-        delete r; // someone is fetching it already
-        return false;
-    }
+    r->fill_.adoptLock(lockKey);
     r->fill_.uri().assign(uri);
     r->req_ = req;
     r->req_.method = "GET";

@@ -479,15 +479,11 @@ class Origin:
             time.sleep(int(q.get("ms", "500")) / 1000)
             self._send(c, 200, b"slow")
         elif path == "/hang":
-            time.sleep(3600)
+            self._fault(c, "hang")
         elif path == "/reset-mid-body":
-            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n0123456789")
-            time.sleep(0.1)
-            c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-            return False
+            return self._fault(c, "reset")
         elif path == "/garbage":
-            c.sendall(b"this is not http\r\n\r\n")
-            return False
+            return self._fault(c, "garbage")
         elif path == "/poison":
             self._send(c, 200, b"ok")
         elif path.startswith("/r/"):
