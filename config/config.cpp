@@ -10,6 +10,13 @@
 
 namespace fc::config {
 
+std::string UpstreamConfig::describe() const {
+    std::string out;
+    for (const auto &s : servers)
+        out += (out.empty() ? "" : ", ") + s.url;
+    return out;
+}
+
 std::string SocketAddress::text() const {
     return ipv6 ? "[" + host + "]:" + std::to_string(port) : host + ":" + std::to_string(port);
 }
@@ -63,6 +70,12 @@ public:
         os << file_ << ':' << where.begin.line << ':' << where.begin.column << ": " << key << ": "
            << msg;
         errors_.push_back(os.str());
+    }
+
+    // error() for helpers that report success as a bool.
+    bool fail(const toml::source_region &where, std::string_view key, const std::string &msg) {
+        error(where, key, msg);
+        return false;
     }
 
     using Handler = std::function<void(const toml::node &, const std::string &key)>;
@@ -231,40 +244,42 @@ public:
         };
     }
 
-    void upstreamUrl(const toml::node &n, const std::string &key, UpstreamConfig &up) {
+    // One server's URL: "http://host[:port]" or "unix:/path". Returns false after an error.
+    bool upstreamUrl(const toml::node &n, const std::string &key, UpstreamServer &up) {
         auto s = n.as_string();
-        if (!s)
-            return error(n.source(), key, "expected a string such as \"http://127.0.0.1:8000\"");
+        if (!s) {
+            error(n.source(), key, "expected a string such as \"http://127.0.0.1:8000\"");
+            return false;
+        }
         const std::string &url = s->get();
         up.url = url;
         if (url.rfind("unix:", 0) == 0) {
-            up.kind = UpstreamConfig::Kind::Unix;
+            up.kind = UpstreamServer::Kind::Unix;
             up.path = url.substr(5);
             if (up.path.empty() || up.path.size() > 107)
-                error(n.source(), key, "expected \"unix:/path/to.sock\" (path 1-107 bytes)");
-            return;
+                return fail(n.source(), key, "expected \"unix:/path/to.sock\" (path 1-107 bytes)");
+            return true;
         }
         if (url.rfind("https://", 0) == 0)
-            return error(n.source(), key,
-                         "https upstreams are not supported; use http:// or unix:");
+            return fail(n.source(), key, "https upstreams are not supported; use http:// or unix:");
         if (url.rfind("http://", 0) != 0)
-            return error(n.source(), key,
-                         "expected \"http://host:port\" or \"unix:/path\", got \"" + url + "\"");
+            return fail(n.source(), key,
+                        "expected \"http://host:port\" or \"unix:/path\", got \"" + url + "\"");
         std::string rest = url.substr(7);
         if (!rest.empty() && rest.back() == '/')
             rest.pop_back();
         if (rest.find('/') != std::string::npos || rest.find('?') != std::string::npos)
-            return error(n.source(), key, "a path in the upstream URL is not supported");
-        up.kind = UpstreamConfig::Kind::Tcp;
+            return fail(n.source(), key, "a path in the upstream URL is not supported");
+        up.kind = UpstreamServer::Kind::Tcp;
         std::string hostPart = rest, portPart = "80";
         if (!rest.empty() && rest.front() == '[') {
             auto close = rest.find(']');
             if (close == std::string::npos)
-                return error(n.source(), key, "unterminated IPv6 address");
+                return fail(n.source(), key, "unterminated IPv6 address");
             hostPart = rest.substr(1, close - 1);
             if (close + 1 < rest.size()) {
                 if (rest[close + 1] != ':')
-                    return error(n.source(), key, "expected ':' after ']'");
+                    return fail(n.source(), key, "expected ':' after ']'");
                 portPart = rest.substr(close + 2);
             }
         } else if (auto colon = rest.rfind(':'); colon != std::string::npos) {
@@ -272,15 +287,39 @@ public:
             portPart = rest.substr(colon + 1);
         }
         if (hostPart.empty())
-            return error(n.source(), key, "missing host");
+            return fail(n.source(), key, "missing host");
         if (portPart.empty() || portPart.size() > 5 ||
             portPart.find_first_not_of("0123456789") != std::string::npos)
-            return error(n.source(), key, "port must be a number from 1 to 65535");
+            return fail(n.source(), key, "port must be a number from 1 to 65535");
         unsigned long port = std::stoul(portPart);
         if (port == 0 || port > 65535)
-            return error(n.source(), key, "port " + portPart + " out of range (1-65535)");
+            return fail(n.source(), key, "port " + portPart + " out of range (1-65535)");
         up.host = hostPart;
         up.port = static_cast<std::uint16_t>(port);
+        return true;
+    }
+
+    // upstream.servers: a non-empty list of distinct server URLs.
+    void upstreamServers(const toml::node &n, const std::string &key, UpstreamConfig &up) {
+        auto arr = n.as_array();
+        if (!arr || arr->empty())
+            return error(n.source(), key,
+                         "expected a list of server URLs such as [\"http://10.0.0.1:8000\", "
+                         "\"http://10.0.0.2:8000\"]");
+        if (arr->size() > UpstreamConfig::kMaxServers)
+            return error(n.source(), key,
+                         "at most " + std::to_string(UpstreamConfig::kMaxServers) + " servers");
+        std::vector<UpstreamServer> list;
+        for (auto &e : *arr) {
+            UpstreamServer one;
+            if (!upstreamUrl(e, key, one))
+                return;
+            for (const auto &other : list)
+                if (other.url == one.url)
+                    return error(e.source(), key, "\"" + one.url + "\" is listed twice");
+            list.push_back(std::move(one));
+        }
+        up.servers = std::move(list);
     }
 
     LoadResult load(const toml::table &root) {
@@ -310,8 +349,31 @@ public:
                  {"max_body", size(c.server.maxBody)},
                  {"max_client_connections", integer(c.server.maxClientConnections, 0, i32max)}});
         section(root, "upstream",
-                {{"url", [&](const toml::node &n,
-                             const std::string &key) { upstreamUrl(n, key, c.upstream); }},
+                {{"url",
+                  [&](const toml::node &n, const std::string &key) {
+                      UpstreamServer one;
+                      if (upstreamUrl(n, key, one))
+                          c.upstream.servers = {one};
+                  }},
+                 {"servers", [&](const toml::node &n,
+                                 const std::string &key) { upstreamServers(n, key, c.upstream); }},
+                 {"balance",
+                  choice(c.upstream.balance,
+                         {{"round_robin", UpstreamConfig::Balance::RoundRobin},
+                          {"least_connections", UpstreamConfig::Balance::LeastConnections}})},
+                 {"max_fails", integer(c.upstream.maxFails, 0, 1000)},
+                 {"fail_timeout", duration(c.upstream.failTimeout, Millis(1))},
+                 {"health_check",
+                  [&](const toml::node &n, const std::string &key) {
+                      string(c.upstream.healthCheck)(n, key);
+                      const std::string &p = c.upstream.healthCheck;
+                      if (!p.empty() &&
+                          (p[0] != '/' || p.find_first_of(" \t\r\n") != std::string::npos))
+                          error(n.source(), key,
+                                "expected a path such as \"/health\" (or \"\" for none)");
+                  }},
+                 {"health_interval", duration(c.upstream.healthInterval, Millis(10))},
+                 {"health_timeout", duration(c.upstream.healthTimeout, Millis(1))},
                  {"connect_timeout", duration(c.upstream.connectTimeout, Millis(1))},
                  {"read_timeout", duration(c.upstream.readTimeout, Millis(1))},
                  {"pool_idle_timeout", duration(c.upstream.poolIdleTimeout, Millis(1))},
@@ -378,6 +440,13 @@ public:
             c.cache.statusHeader.find_first_of(" \t\r\n:") != std::string::npos) {
             error(root.get("cache")->as_table()->get("status_header")->source(),
                   "cache.status_header", "must be a header name (no spaces or colons)");
+        }
+
+        if (auto *u = root.get("upstream"); u && u->is_table()) {
+            auto *servers = u->as_table()->get("servers");
+            if (servers && u->as_table()->get("url"))
+                error(servers->source(), "upstream.servers",
+                      "give either upstream.url (one server) or upstream.servers, not both");
         }
 
         LoadResult r;

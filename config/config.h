@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -40,19 +41,44 @@ struct ServerConfig {
     unsigned maxClientConnections = 0;       // per worker; 0 = limited only by descriptors
 };
 
-struct UpstreamConfig {
+// One application server: `url` as written, and what it names.
+struct UpstreamServer {
     enum class Kind { Tcp, Unix };
     std::string url = "http://127.0.0.1:8000";
     Kind kind = Kind::Tcp;
     std::string host = "127.0.0.1"; // Tcp: host name or address literal
     std::uint16_t port = 8000;      // Tcp
     std::string path;               // Unix: socket path
+};
+
+struct UpstreamConfig {
+    using Kind = UpstreamServer::Kind;
+    // How a request picks among several servers (upstream.balance).
+    enum class Balance { RoundRobin, LeastConnections };
+    static constexpr std::size_t kMaxServers = 64;
+    // upstream.url (one server) or upstream.servers (several); never empty.
+    std::vector<UpstreamServer> servers{UpstreamServer{}};
+    Balance balance = Balance::RoundRobin;
+    // Passive health, with two or more servers: a server that fails this many exchanges in a row
+    // (refused, connect or read timeout, reset, malformed response) is left out for fail_timeout;
+    // then one request tries it, and each failed try doubles the wait (up to 16x). 0 = never.
+    unsigned maxFails = 3;
+    Millis failTimeout = 10s;
+    // Active health check: GET this path on every server each interval; a server whose check
+    // fails (no 2xx/3xx within health_timeout) max_fails times in a row is left out until a check
+    // passes. "" = off.
+    std::string healthCheck;
+    Millis healthInterval = 5s;
+    Millis healthTimeout = 2s;
     Millis connectTimeout = 2s;
     Millis readTimeout = 30s;     // no response byte from the upstream for this long: 504
     Millis poolIdleTimeout = 30s; // idle keep-alive upstream connection is closed after this
     Millis queueTimeout = 5s;     // waiting for a free upstream connection: 503 after this
     unsigned maxConnections = 64; // concurrent upstream requests, all workers together
     unsigned maxQueue = 1024;     // per worker; requests beyond get 503 at once
+
+    // "http://a:1, http://b:2": for logs and for noticing a change on reload.
+    std::string describe() const;
 };
 
 struct CacheConfig {

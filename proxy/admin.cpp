@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <cctype>
 #include <cstdio>
 #include <cstring>
 
@@ -49,7 +50,7 @@ std::vector<Sample> collect(const AdminContext &ctx) {
     out.push_back({"requests_total", "cache=\"stale\"", FC_SUM(staleServed) + FC_SUM(staleOnError),
                    "counter", reqHelp});
     out.push_back(
-        {"requests_total", "cache=\"revalidated\"", FC_SUM(revalidated), "counter", reqHelp});
+        {"requests_total", "cache=\"revalidated\"", FC_SUM(revalidatedServed), "counter", reqHelp});
     out.push_back(
         {"requests_total", "cache=\"not_modified\"", FC_SUM(notModified), "counter", reqHelp});
     double bypass = 0;
@@ -112,6 +113,31 @@ std::vector<Sample> collect(const AdminContext &ctx) {
     out.push_back(
         {"upstream_response_seconds_count", "", FC_SUM(latencyCount), "histogram", latHelp});
 #undef FC_SUM
+    if (const Balancer *b = ctx.cache->balancer) {
+        // One family at a time (Prometheus wants a family's samples together).
+        const std::vector<ServerSnapshot> servers = b->snapshot();
+        auto perServer = [&](const char *name, const char *type, const char *help, auto value) {
+            for (const ServerSnapshot &v : servers)
+                out.push_back({name, "server=\"" + v.display + "\"", static_cast<double>(value(v)),
+                               type, help});
+        };
+        perServer("upstream_server_up", "gauge",
+                  "1 while the server is in rotation, 0 while it is left out (failures or health "
+                  "check).",
+                  [](const ServerSnapshot &v) { return v.up ? 1 : 0; });
+        perServer("upstream_server_active", "gauge",
+                  "Exchanges in flight to the server, all workers.",
+                  [](const ServerSnapshot &v) { return v.active; });
+        perServer("upstream_server_requests_total", "counter", "Exchanges sent to the server.",
+                  [](const ServerSnapshot &v) { return v.requests; });
+        perServer("upstream_server_failures_total", "counter",
+                  "Exchanges that failed at the transport level (refused, timeout, reset, "
+                  "malformed response).",
+                  [](const ServerSnapshot &v) { return v.failures; });
+        perServer("upstream_server_marked_down_total", "counter",
+                  "Times the server was left out of rotation.",
+                  [](const ServerSnapshot &v) { return v.markedDown; });
+    }
     cache::StoreStats st = ctx.store->stats();
     out.push_back({"store_items", "", static_cast<double>(st.currItems), "gauge",
                    "Items in the store (pages and header keys)."});
@@ -150,8 +176,10 @@ std::string renderMetrics(const AdminContext &ctx, bool json) {
                 key += l.substr(q1 + 1, q2 - q1 - 1);
             }
             for (char &c : key)
-                if (c == '-' || c == '+' || c == '.')
-                    c = c == '+' ? 'p' : '_';
+                if (c == '+')
+                    c = 'p'; // le="+Inf"
+                else if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_')
+                    c = '_';
             out += first ? "\n  \"" : ",\n  \"";
             out += key + "\": " + formatNumber(s.value);
             first = false;

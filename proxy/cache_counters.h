@@ -26,6 +26,7 @@ struct CacheCounters {
     C refreshes{0};           // background refreshes started
     C refreshFailed{0};       // background refreshes that ended without a new or renewed page
     C revalidated{0};         // stored pages renewed by a 304 from the upstream
+    C revalidatedServed{0};   // requests answered REVALIDATED (a foreground 304)
     C purged{0};              // pages removed by PURGE / POST /purge
     C upstreamErrors[3] = {}; // 502, 503, 504 answered by frontcache itself
     C bytesToClients{0};

@@ -443,6 +443,8 @@ void ClientConnection::onUpstreamComplete(bool reusable) {
                                                          : "STALE";
             if (xcache[0] == 'S')
                 worker_.counters().inc(worker_.counters().staleOnError);
+            else if (xcache[0] == 'R')
+                worker_.counters().inc(worker_.counters().revalidatedServed);
             serveHit(std::move(page), v, parser_.head(), xcache, detail);
         }
         return;

@@ -20,6 +20,8 @@
 #include "cache/protocol/memcache.h"
 #include "cache/store/store.h"
 #include "proxy/admin.h"
+#include "proxy/balancer.h"
+#include "proxy/health_check.h"
 #include "proxy/log.h"
 #include "proxy/worker.h"
 
@@ -81,13 +83,16 @@ std::uint16_t boundPort(int fd) {
     return ntohs(reinterpret_cast<sockaddr_in *>(&ss)->sin_port);
 }
 
-bool resolveUpstream(const config::UpstreamConfig &up, UpstreamTarget &t, std::string &err) {
+bool resolveUpstream(const config::UpstreamServer &up, UpstreamTarget &t, std::string &err) {
     t.kind = up.kind;
     t.display = up.url;
     if (up.kind == config::UpstreamConfig::Kind::Unix) {
         t.path = up.path;
+        t.hostField = "localhost";
         return true;
     }
+    bool v6 = up.host.find(':') != std::string::npos;
+    t.hostField = (v6 ? "[" + up.host + "]" : up.host) + ":" + std::to_string(up.port);
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
@@ -139,6 +144,7 @@ struct SignalState {
     uv_signal_t term, intr, hup;
     uv_timer_t *reclaim = nullptr;
     AdminServer *admin = nullptr;
+    HealthChecker *health = nullptr;
     bool stopping = false;
     // Reload (SIGHUP).
     std::shared_ptr<const config::Config> running;
@@ -179,8 +185,12 @@ void reload(SignalState &s) {
         fixed.push_back("server.listen");
     if (old.server.workers != c.server.workers)
         fixed.push_back("server.workers");
-    if (old.upstream.url != c.upstream.url)
-        fixed.push_back("upstream.url");
+    if (old.upstream.describe() != c.upstream.describe())
+        fixed.push_back("upstream.url / upstream.servers");
+    if (old.upstream.healthCheck != c.upstream.healthCheck ||
+        old.upstream.healthInterval != c.upstream.healthInterval ||
+        old.upstream.healthTimeout != c.upstream.healthTimeout)
+        fixed.push_back("upstream.health_check / health_interval / health_timeout");
     if (opt(old.memcached.listen) != opt(c.memcached.listen))
         fixed.push_back("memcached.listen");
     if (opt(old.admin.listen) != opt(c.admin.listen))
@@ -195,6 +205,7 @@ void reload(SignalState &s) {
         s.store->setMemoryLimit(next->cache.memory);
     s.locks->setMaxWaiters(next->cache.lockMaxWaiters);
     s.cache->limiter->setMax(next->upstream.maxConnections);
+    s.cache->balancer->configure(next->upstream);
     applyCacheSettings(*next, *s.cache);
     for (auto &w : *s.workers)
         w->postReload(next, *s.cache);
@@ -227,6 +238,7 @@ void onSignal(uv_signal_t *h, int signum) noexcept {
         uv_close(reinterpret_cast<uv_handle_t *>(s->reclaim), nullptr);
     if (s->admin)
         s->admin->close();
+    s->health->close();
 }
 
 } // namespace
@@ -248,12 +260,15 @@ int Server::run() {
                 "(raise the hard limit with ulimit -Hn or LimitNOFILE=)",
                 nofile, wanted, workers);
 
-    UpstreamTarget target;
+    std::vector<UpstreamTarget> targets(c.upstream.servers.size());
     std::string err;
-    if (!resolveUpstream(c.upstream, target, err)) {
-        std::fprintf(stderr, "frontcache: %s\n", err.c_str());
-        return 1;
+    for (std::size_t i = 0; i < targets.size(); ++i) {
+        if (!resolveUpstream(c.upstream.servers[i], targets[i], err)) {
+            std::fprintf(stderr, "frontcache: %s\n", err.c_str());
+            return 1;
+        }
     }
+    Balancer balancer(std::move(targets), c.upstream);
 
     // Bind every listen address once per worker. With port 0 the first socket picks the port
     // and the others reuse it.
@@ -313,6 +328,7 @@ int Server::run() {
     cacheCtx.locks = &locks;
     cacheCtx.workers = &workerPtrs;
     cacheCtx.limiter = &limiter;
+    cacheCtx.balancer = &balancer;
     applyCacheSettings(c, cacheCtx);
     if (c.log.accessLog == "-") {
         cacheCtx.accessLogFd = 1;
@@ -328,8 +344,8 @@ int Server::run() {
 
     std::vector<std::unique_ptr<Worker>> pool;
     for (unsigned w = 0; w < workers; ++w)
-        pool.push_back(std::make_unique<Worker>(static_cast<int>(w), cfg_, target,
-                                                std::move(fds[w]), &mc, cacheCtx));
+        pool.push_back(
+            std::make_unique<Worker>(static_cast<int>(w), cfg_, std::move(fds[w]), &mc, cacheCtx));
     std::vector<const CacheCounters *> counters;
     for (auto &w : pool) {
         counters.push_back(&w->counters());
@@ -357,7 +373,9 @@ int Server::run() {
         shown.port = port;
         listening.push_back("admin " + shown.text());
     }
+    HealthChecker health(&loop, balancer, c.upstream);
     SignalState sig;
+    sig.health = &health;
     sig.workers = &pool;
     sig.admin = c.admin.listen ? &admin : nullptr;
     sig.running = cfg_;
@@ -395,7 +413,8 @@ int Server::run() {
         std::printf("frontcache listening on %s\n", l.c_str());
     }
     std::fflush(stdout);
-    FC_INFO("%u worker(s), upstream %s", workers, c.upstream.url.c_str());
+    FC_INFO("%u worker(s), upstream %s", workers, c.upstream.describe().c_str());
+    health.start();
 
     uv_run(&loop, UV_RUN_DEFAULT);
     for (auto &w : pool)

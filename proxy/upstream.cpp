@@ -15,9 +15,10 @@ constexpr size_t kLowWater = 64 * 1024;
 // ---------------------------------------------------------------------------------------------
 // UpstreamPool
 
-UpstreamPool::UpstreamPool(uv_loop_t *loop, const config::UpstreamConfig &cfg,
-                           const UpstreamTarget &target, UpstreamLimiter &limiter)
-    : loop_(loop), limiter_(limiter), cfg_(cfg), target_(target), queueTimer_(new uv_timer_t) {
+UpstreamPool::UpstreamPool(uv_loop_t *loop, const config::UpstreamConfig &cfg, Balancer &balancer,
+                           UpstreamLimiter &limiter)
+    : loop_(loop), limiter_(limiter), cfg_(cfg), balancer_(balancer), idle_(balancer.size()),
+      queueTimer_(new uv_timer_t) {
     int rc = uv_timer_init(loop_, queueTimer_);
     assert(rc == 0);
     (void)rc;
@@ -34,15 +35,7 @@ void UpstreamPool::acquire(UpstreamUser &user, bool fresh) {
         return;
     }
     if (queue_.empty() && limiter_.tryAcquire()) {
-        if (!fresh && !idle_.empty()) {
-            UpstreamConnection *c = idle_.back();
-            idle_.pop_back();
-            handOver(c, user);
-            return;
-        }
-        if (total_ >= cfg_.maxConnections && !idle_.empty())
-            idle_.front()->close(); // make room for a fresh connection
-        connectNew(user);
+        start(user, fresh);
         return;
     }
     if (queue_.size() >= cfg_.maxQueue) {
@@ -56,8 +49,48 @@ void UpstreamPool::acquire(UpstreamUser &user, bool fresh) {
         armQueueTimer();
 }
 
-void UpstreamPool::handOver(UpstreamConnection *c, UpstreamUser &user) {
-    c->slot_ = true;
+// With a slot taken: the balancer picks the server, then an idle connection to it is reused or
+// a new one opened (closing the least recently used idle one when the pool is full).
+void UpstreamPool::start(UpstreamUser &user, bool fresh) {
+    Balancer::Pick p = balancer_.pick(nowMs());
+    if (p.server < 0) {
+        limiter_.release();
+        user.onUpstreamError(502, "no upstream server is available (every one is marked down)",
+                             false);
+        return;
+    }
+    if (!fresh) {
+        if (UpstreamConnection *c = takeIdle(p.server)) {
+            handOver(c, user, p.trial);
+            return;
+        }
+    }
+    if (total_ >= cfg_.maxConnections && idleTotal_ > 0) {
+        for (auto &list : idle_)
+            if (!list.empty()) {
+                list.front()->close(); // make room for a fresh connection
+                break;
+            }
+    }
+    connectNew(user, p, 0);
+}
+
+UpstreamConnection *UpstreamPool::takeIdle(int server) {
+    auto &list = idle_[static_cast<size_t>(server)];
+    if (list.empty())
+        return nullptr;
+    UpstreamConnection *c = list.back();
+    list.pop_back();
+    --idleTotal_;
+    return c;
+}
+
+void UpstreamPool::dropIdle(UpstreamConnection *c) {
+    idleTotal_ -= std::erase(idle_[static_cast<size_t>(c->server_)], c);
+}
+
+void UpstreamPool::handOver(UpstreamConnection *c, UpstreamUser &user, bool trial) {
+    c->takeSlot(trial);
     c->state_ = UpstreamConnection::State::Busy;
     c->user_ = &user;
     uv_timer_stop(&c->timer_);
@@ -68,10 +101,12 @@ void UpstreamPool::cancel(UpstreamUser &user) {
     popQueued(std::erase_if(queue_, [&](const Waiter &w) { return w.user == &user; }));
 }
 
-void UpstreamPool::connectNew(UpstreamUser &user) {
+// The caller holds a limiter slot for `user`; the new connection carries it.
+void UpstreamPool::connectNew(UpstreamUser &user, Balancer::Pick pick, std::uint64_t tried) {
     ++total_;
-    auto *c = new UpstreamConnection(*this);
-    c->slot_ = true;
+    auto *c = new UpstreamConnection(*this, pick.server);
+    c->takeSlot(pick.trial);
+    c->tried_ = tried | (std::uint64_t{1} << pick.server);
     all_.push_back(c);
     c->connect(user);
 }
@@ -81,13 +116,14 @@ void UpstreamPool::onIdle(UpstreamConnection *c) {
         c->close();
         return;
     }
-    idle_.push_back(c);
+    idle_[static_cast<size_t>(c->server_)].push_back(c);
+    ++idleTotal_;
     serveQueue();
 }
 
 void UpstreamPool::onClosed(UpstreamConnection *c) {
     --total_;
-    std::erase(idle_, c);
+    dropIdle(c);
     std::erase(all_, c);
     serveQueue();
 }
@@ -95,22 +131,13 @@ void UpstreamPool::onClosed(UpstreamConnection *c) {
 void UpstreamPool::serveQueue() {
     while (!shutdown_ && !queue_.empty()) {
         Waiter w = queue_.front();
-        const bool useIdle = !w.fresh && !idle_.empty();
-        if (!useIdle && total_ >= cfg_.maxConnections && idle_.empty())
+        if (total_ >= cfg_.maxConnections && idleTotal_ == 0)
             return; // every connection of this worker is busy: one will come back
         if (!limiter_.tryAcquire())
             return; // upstream.max_connections reached across workers
         queue_.pop_front();
         popQueued(1);
-        if (useIdle) {
-            UpstreamConnection *c = idle_.back();
-            idle_.pop_back();
-            handOver(c, *w.user);
-            continue;
-        }
-        if (total_ >= cfg_.maxConnections)
-            idle_.front()->close();
-        connectNew(*w.user);
+        start(*w.user, w.fresh);
     }
 }
 
@@ -138,9 +165,11 @@ void UpstreamPool::shutdown() {
     if (shutdown_)
         return;
     shutdown_ = true;
-    auto idle = idle_;
-    for (auto *c : idle)
-        c->close();
+    for (auto &list : idle_) {
+        auto idle = list;
+        for (auto *c : idle)
+            c->close();
+    }
     auto waiting = std::move(queue_);
     queue_.clear();
     popQueued(waiting.size());
@@ -160,14 +189,11 @@ void UpstreamPool::shutdown() {
 // ---------------------------------------------------------------------------------------------
 // UpstreamConnection
 
-UpstreamConnection::UpstreamConnection(UpstreamPool &pool)
-    : pool_(pool), parser_(*this, 64 * 1024) {}
-
 void UpstreamConnection::connect(UpstreamUser &user) {
     user_ = &user;
     state_ = State::Connecting;
     uv_loop_t *loop = pool_.loop();
-    const auto &t = pool_.target();
+    const UpstreamTarget &t = pool_.balancer().target(static_cast<size_t>(server_));
     int rc;
     if (t.kind == config::UpstreamConfig::Kind::Unix)
         rc = uv_pipe_init(loop, &h_.pipe, 0);
@@ -206,10 +232,11 @@ void UpstreamConnection::onConnect(uv_connect_t *req, int status) noexcept {
     if (c->state_ == State::Closing)
         return;
     if (status < 0) {
-        FC_DEBUG("upstream connect to %s failed: %s", c->pool_.target().display.c_str(),
+        FC_DEBUG("upstream connect to %s failed: %s",
+                 c->pool_.balancer().target(static_cast<size_t>(c->server_)).display.c_str(),
                  uv_strerror(status));
-        c->fail(502, status == UV_ECONNREFUSED ? "upstream refused the connection"
-                                               : "could not connect to upstream");
+        c->failConnect(502, status == UV_ECONNREFUSED ? "upstream refused the connection"
+                                                      : "could not connect to upstream");
         return;
     }
     uv_timer_stop(&c->timer_);
@@ -339,6 +366,7 @@ void UpstreamConnection::handleRead(ssize_t n, const uv_buf_t *buf) {
 }
 
 bool UpstreamConnection::onResponseHead(http::ResponseHead &head) {
+    pool_.balancer().succeeded(static_cast<size_t>(server_));
     return user_ ? user_->onUpstreamHead(head) : false;
 }
 
@@ -389,9 +417,41 @@ void UpstreamConnection::fail(int status, const char *reason) {
     UpstreamUser *u = user_;
     user_ = nullptr;
     bool retryable = reused_ && !gotBytes_;
+    // A stale keep-alive connection closed by the server says nothing about its health, and
+    // neither does our own shutdown (503).
+    if (status != 503 && !retryable && state_ != State::Closing)
+        pool_.balancer().failed(static_cast<size_t>(server_), pool_.nowMs(), trial_, reason);
     close();
     if (u)
         u->onUpstreamError(status, reason, retryable);
+}
+
+// A connect that failed: nothing was sent, so any request may go to another server. The user
+// and its limiter slot move to a connection to the next server the balancer offers (each
+// server is tried once); when none is left the user gets the error.
+void UpstreamConnection::failConnect(int status, const char *reason) {
+    Balancer &b = pool_.balancer();
+    UpstreamUser *u = user_;
+    if (!u || pool_.shutdown_) {
+        fail(status, reason);
+        return;
+    }
+    b.failed(static_cast<size_t>(server_), pool_.nowMs(), trial_, reason);
+    Balancer::Pick next = b.pick(pool_.nowMs(), tried_);
+    if (next.server < 0) {
+        user_ = nullptr;
+        close();
+        u->onUpstreamError(status, reason, false);
+        return;
+    }
+    FC_DEBUG("upstream %s: %s; trying %s", b.target(static_cast<size_t>(server_)).display.c_str(),
+             reason, b.target(static_cast<size_t>(next.server)).display.c_str());
+    user_ = nullptr;
+    slot_ = false; // the limiter slot goes with the user
+    b.end(static_cast<size_t>(server_));
+    std::uint64_t tried = tried_;
+    close();
+    pool_.connectNew(*u, next, tried);
 }
 
 void UpstreamConnection::onTimer(uv_timer_t *t) noexcept {
@@ -399,9 +459,9 @@ void UpstreamConnection::onTimer(uv_timer_t *t) noexcept {
     switch (c->state_) {
     case State::Connecting:
         if (c->connectFailed_)
-            c->fail(502, "could not connect to upstream");
+            c->failConnect(502, "could not connect to upstream");
         else
-            c->fail(504, "upstream connect timed out (upstream.connect_timeout)");
+            c->failConnect(504, "upstream connect timed out (upstream.connect_timeout)");
         break;
     case State::Busy:
         c->fail(504, "upstream did not answer in time (upstream.read_timeout)");
@@ -414,9 +474,16 @@ void UpstreamConnection::onTimer(uv_timer_t *t) noexcept {
     }
 }
 
+void UpstreamConnection::takeSlot(bool trial) {
+    slot_ = true;
+    trial_ = trial;
+    pool_.balancer().begin(static_cast<size_t>(server_));
+}
+
 void UpstreamConnection::dropSlot() {
     if (slot_) {
         slot_ = false;
+        pool_.balancer().end(static_cast<size_t>(server_));
         pool_.limiter_.release();
     }
 }
@@ -428,7 +495,7 @@ void UpstreamConnection::close() {
     bool wasIdle = state_ == State::Idle;
     state_ = State::Closing;
     if (wasIdle)
-        std::erase(pool_.idle_, this);
+        pool_.dropIdle(this);
     uv_timer_stop(&timer_);
     uv_close(reinterpret_cast<uv_handle_t *>(&h_.tcp), &UpstreamConnection::onClose);
     uv_close(reinterpret_cast<uv_handle_t *>(&timer_), &UpstreamConnection::onClose);

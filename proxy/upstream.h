@@ -1,4 +1,5 @@
-// The upstream side: one worker's keep-alive connection pool to the configured upstream.
+// The upstream side: one worker's keep-alive connection pool to the configured upstream
+// servers (proxy/balancer.h picks the server for each exchange).
 //
 // Threading: everything here belongs to one worker's loop thread; nothing is shared between
 // workers (no locks on the I/O path). Ownership: the pool owns its connections; a connection
@@ -18,18 +19,11 @@
 
 #include "config/config.h"
 #include "http/parser.h"
+#include "proxy/balancer.h"
 
 namespace fc::proxy {
 
 class UpstreamConnection;
-
-// Resolved address of the upstream, computed once at start-up.
-struct UpstreamTarget {
-    config::UpstreamConfig::Kind kind = config::UpstreamConfig::Kind::Tcp;
-    sockaddr_storage addr{};
-    std::string path; // unix socket
-    std::string display;
-};
 
 // upstream.max_connections: concurrent upstream requests across every worker. A pool takes a slot
 // before it hands a connection to a user and gives it back when that exchange ends (the
@@ -87,20 +81,22 @@ public:
 
 class UpstreamPool {
 public:
-    UpstreamPool(uv_loop_t *loop, const config::UpstreamConfig &cfg, const UpstreamTarget &target,
+    UpstreamPool(uv_loop_t *loop, const config::UpstreamConfig &cfg, Balancer &balancer,
                  UpstreamLimiter &limiter);
     ~UpstreamPool();
     UpstreamPool(const UpstreamPool &) = delete;
     UpstreamPool &operator=(const UpstreamPool &) = delete;
 
-    // Gets a connection for `user`: an idle one (onUpstreamReady is called before acquire
-    // returns), a new one (onUpstreamReady or onUpstreamError once connected or failed), or a place
-    // in the queue; a full queue calls onUpstreamError(503) before returning. `fresh` skips idle
-    // connections (used for the retry after a stale keep-alive connection failed).
+    // Gets a connection for `user` to the server the balancer picks: an idle one (onUpstreamReady
+    // is called before acquire returns), a new one (onUpstreamReady or onUpstreamError once
+    // connected or failed), or a place in the queue; a full queue, or no server available, calls
+    // onUpstreamError (503 / 502) before returning. `fresh` skips idle connections (used for the
+    // retry after a stale keep-alive connection failed). A connect that fails is tried on each
+    // other available server before the user hears of it (nothing was sent yet).
     void acquire(UpstreamUser &user, bool fresh = false);
     // Withdraws a queued user (its client went away). No effect if not queued.
     void cancel(UpstreamUser &user);
-    // A reloaded configuration: timeouts and limits apply to what happens next (the address is
+    // A reloaded configuration: timeouts and limits apply to what happens next (the servers are
     // fixed at start-up).
     void setConfig(const config::UpstreamConfig &cfg) { cfg_ = cfg; }
     // Closes idle connections and fails queued users; used when the worker shuts down.
@@ -109,7 +105,7 @@ public:
     // the worker, which calls it on its own thread).
     void serveQueue();
 
-    size_t idleCount() const { return idle_.size(); }
+    size_t idleCount() const { return idleTotal_; }
     size_t totalCount() const { return total_; }
 
     // Internal: connection life cycle.
@@ -117,7 +113,8 @@ public:
     void onClosed(UpstreamConnection *c);
     uv_loop_t *loop() const { return loop_; }
     const config::UpstreamConfig &config() const { return cfg_; }
-    const UpstreamTarget &target() const { return target_; }
+    Balancer &balancer() { return balancer_; }
+    std::int64_t nowMs() const { return static_cast<std::int64_t>(uv_now(loop_)); }
 
 private:
     friend class UpstreamConnection;
@@ -128,15 +125,20 @@ private:
     };
     void armQueueTimer();
     void popQueued(size_t n) { limiter_.queued(-static_cast<long>(n)); }
-    void handOver(UpstreamConnection *c, UpstreamUser &user);
+    void start(UpstreamUser &user, bool fresh);
+    void handOver(UpstreamConnection *c, UpstreamUser &user, bool trial);
     static void onQueueTimer(uv_timer_t *t) noexcept;
-    void connectNew(UpstreamUser &user);
+    void connectNew(UpstreamUser &user, Balancer::Pick pick, std::uint64_t tried);
+    UpstreamConnection *takeIdle(int server);
+    void dropIdle(UpstreamConnection *c);
 
     uv_loop_t *loop_;
     UpstreamLimiter &limiter_;
     config::UpstreamConfig cfg_;
-    UpstreamTarget target_;
-    std::deque<UpstreamConnection *> idle_; // most recently used at the back
+    Balancer &balancer_;
+    // Idle keep-alive connections per server, most recently used at the back.
+    std::vector<std::deque<UpstreamConnection *>> idle_;
+    size_t idleTotal_ = 0;
     std::vector<UpstreamConnection *> all_; // every open connection (shutdown closes them)
     std::deque<Waiter> queue_;
     uv_timer_t *queueTimer_; // heap-allocated: freed in its close callback
@@ -146,7 +148,7 @@ private:
 
 class UpstreamConnection final : private http::ResponseParser::Sink {
 public:
-    UpstreamConnection(UpstreamPool &pool);
+    UpstreamConnection(UpstreamPool &pool, int server) : pool_(pool), server_(server) {}
 
     // Sends bytes of the request (copied only if the socket cannot take them at once).
     void send(std::string_view data);
@@ -170,6 +172,8 @@ private:
     void doRelease(bool reusable);
     void close();
     void fail(int status, const char *reason);
+    void failConnect(int status, const char *reason);
+    void takeSlot(bool trial);
     void dropSlot();
     void armTimer(config::Millis ms);
     bool onResponseHead(http::ResponseHead &head) override;
@@ -185,13 +189,15 @@ private:
     void handleRead(ssize_t n, const uv_buf_t *buf);
 
     UpstreamPool &pool_;
+    const int server_;        // index in the balancer
+    std::uint64_t tried_ = 0; // servers this exchange's connect already failed on (bit per server)
     union {
         uv_tcp_t tcp;
         uv_pipe_t pipe;
     } h_;
     uv_timer_t timer_;
     uv_connect_t connectReq_;
-    http::ResponseParser parser_;
+    http::ResponseParser parser_{*this, 64 * 1024};
     UpstreamUser *user_ = nullptr;
     State state_ = State::Connecting;
     bool reused_ = false;   // has served a previous exchange
@@ -200,7 +206,8 @@ private:
     bool paused_ = false;
     bool complete_ = false; // the current response completed
     bool connectFailed_ = false;
-    bool slot_ = false;           // holds one of upstream.max_connections' slots
+    bool slot_ = false;           // holds one of upstream.max_connections' slots (an exchange)
+    bool trial_ = false;          // the exchange is its server's trial after a back-off
     bool inFeed_ = false;         // inside parser_.feed()/finish()
     bool releasePending_ = false; // release() was called from inside the parser
     bool releaseReusable_ = false;

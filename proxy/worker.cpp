@@ -31,8 +31,8 @@ void applyCacheSettings(const config::Config &c, CacheContext &ctx) {
     ctx.allowPurgeFrom = c.admin.allowPurgeFrom;
 }
 
-Worker::Worker(int index, std::shared_ptr<const config::Config> cfg, const UpstreamTarget &target,
-               WorkerSockets sockets, cache::ProtocolContext *mc, const CacheContext &cache)
+Worker::Worker(int index, std::shared_ptr<const config::Config> cfg, WorkerSockets sockets,
+               cache::ProtocolContext *mc, const CacheContext &cache)
     : index_(index), cfg_(std::move(cfg)), sockets_(std::move(sockets)), mc_(mc), cache_(cache),
       accessLog_(cache.accessLogFd), readBuf_(new char[kReadBufSize]) {
     int rc = uv_loop_init(&loop_);
@@ -55,7 +55,8 @@ Worker::Worker(int index, std::shared_ptr<const config::Config> cfg, const Upstr
             &logTimer_,
             [](uv_timer_t *t) noexcept { static_cast<Worker *>(t->data)->accessLog_.flush(); },
             1000, 1000);
-    pool_ = std::make_unique<UpstreamPool>(&loop_, cfg_->upstream, target, *cache_.limiter);
+    pool_ =
+        std::make_unique<UpstreamPool>(&loop_, cfg_->upstream, *cache_.balancer, *cache_.limiter);
 }
 
 Worker::~Worker() {

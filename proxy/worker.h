@@ -66,6 +66,7 @@ struct CacheContext {
     cache::FetchLocks *locks = nullptr;
     const std::vector<Worker *> *workers = nullptr; // every worker, to wake coalesced waiters
     UpstreamLimiter *limiter = nullptr;             // upstream.max_connections across workers
+    Balancer *balancer = nullptr;                   // the upstream servers and their health
     cache::PolicyConfig policy;
     std::string statusHeader; // "X-Cache" (empty = off)
     bool cacheStatus = true;  // RFC 9211 Cache-Status
@@ -83,8 +84,8 @@ class Worker {
 public:
     // `mc` (shared by all workers, outliving them) serves the memcached port; may be null when
     // there is none.
-    Worker(int index, std::shared_ptr<const config::Config> cfg, const UpstreamTarget &target,
-           WorkerSockets sockets, cache::ProtocolContext *mc, const CacheContext &cache);
+    Worker(int index, std::shared_ptr<const config::Config> cfg, WorkerSockets sockets,
+           cache::ProtocolContext *mc, const CacheContext &cache);
     ~Worker();
     Worker(const Worker &) = delete;
     Worker &operator=(const Worker &) = delete;

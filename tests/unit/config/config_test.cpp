@@ -31,8 +31,11 @@ TEST_CASE("defaults when the file is empty") {
     CHECK(c.server.listen[0].text() == "127.0.0.1:8080");
     CHECK(c.server.maxHeaderSize == 16 * 1024);
     CHECK(c.server.headerTimeout == Millis(10000));
-    CHECK(c.upstream.url == "http://127.0.0.1:8000");
-    CHECK(c.upstream.port == 8000);
+    REQUIRE(c.upstream.servers.size() == 1);
+    CHECK(c.upstream.servers[0].url == "http://127.0.0.1:8000");
+    CHECK(c.upstream.servers[0].port == 8000);
+    CHECK(c.upstream.balance == UpstreamConfig::Balance::RoundRobin);
+    CHECK(c.upstream.healthCheck.empty());
     CHECK(c.cache.seconds == 600);
     CHECK(c.cache.statusHeader == "X-Cache");
     CHECK_FALSE(c.memcached.listen);
@@ -80,8 +83,9 @@ access_log = "-"
     CHECK(c.server.headerTimeout == Millis(5000));
     CHECK(c.server.idleTimeout == Millis(30000));
     CHECK(c.server.maxHeaderSize == 32 * 1024);
-    CHECK(c.upstream.host == "localhost");
-    CHECK(c.upstream.port == 9000);
+    REQUIRE(c.upstream.servers.size() == 1);
+    CHECK(c.upstream.servers[0].host == "localhost");
+    CHECK(c.upstream.servers[0].port == 9000);
     CHECK(c.upstream.connectTimeout == Millis(250));
     CHECK(c.upstream.maxConnections == 8);
     CHECK(c.cache.queryStrings == CacheConfig::QueryStrings::Key);
@@ -94,8 +98,55 @@ access_log = "-"
 TEST_CASE("unix upstream") {
     auto r = loadConfigString("[upstream]\nurl = \"unix:/run/app.sock\"\n");
     REQUIRE(r.config);
-    CHECK(r.config->upstream.kind == UpstreamConfig::Kind::Unix);
-    CHECK(r.config->upstream.path == "/run/app.sock");
+    CHECK(r.config->upstream.servers[0].kind == UpstreamConfig::Kind::Unix);
+    CHECK(r.config->upstream.servers[0].path == "/run/app.sock");
+}
+
+TEST_CASE("several upstream servers") {
+    auto r = loadConfigString(R"([upstream]
+servers = ["http://10.0.0.1:8000", "http://[::1]:8001", "unix:/run/app.sock"]
+balance = "least_connections"
+max_fails = 2
+fail_timeout = "3s"
+health_check = "/healthz"
+health_interval = "1s"
+health_timeout = "500ms"
+)");
+    INFO((r.errors.empty() ? "" : r.errors[0]));
+    REQUIRE(r.config);
+    const UpstreamConfig &u = r.config->upstream;
+    REQUIRE(u.servers.size() == 3);
+    CHECK(u.servers[0].host == "10.0.0.1");
+    CHECK(u.servers[1].host == "::1");
+    CHECK(u.servers[1].port == 8001);
+    CHECK(u.servers[2].kind == UpstreamConfig::Kind::Unix);
+    CHECK(u.balance == UpstreamConfig::Balance::LeastConnections);
+    CHECK(u.maxFails == 2);
+    CHECK(u.failTimeout == Millis(3000));
+    CHECK(u.healthCheck == "/healthz");
+    CHECK(u.healthInterval == Millis(1000));
+    CHECK(u.healthTimeout == Millis(500));
+    CHECK(u.describe() == "http://10.0.0.1:8000, http://[::1]:8001, unix:/run/app.sock");
+}
+
+TEST_CASE("upstream server list errors") {
+    CHECK(contains(onlyError("[upstream]\nservers = []\n"),
+                   "test.toml:2:11: upstream.servers: expected a list of server URLs"));
+    CHECK(contains(onlyError("[upstream]\nservers = [\"http://a:1\", \"ftp://b\"]\n"),
+                   "test.toml:2:26: upstream.servers: expected \"http://host:port\""));
+    CHECK(contains(onlyError("[upstream]\nservers = [\"http://a:1\", \"http://a:1\"]\n"),
+                   "upstream.servers: \"http://a:1\" is listed twice"));
+    CHECK(contains(onlyError("[upstream]\nurl = \"http://a:1\"\nservers = [\"http://b:1\"]\n"),
+                   "test.toml:3:11: upstream.servers: give either upstream.url"));
+    CHECK(contains(onlyError("[upstream]\nbalance = \"random\"\n"),
+                   "upstream.balance: \"random\" is not one of \"round_robin\", "
+                   "\"least_connections\""));
+    CHECK(contains(onlyError("[upstream]\nhealth_check = \"health\"\n"),
+                   "test.toml:2:16: upstream.health_check: expected a path"));
+    std::string many = "[upstream]\nservers = [";
+    for (int i = 0; i < 65; ++i)
+        many += (i ? ", \"http://h:" : "\"http://h:") + std::to_string(1000 + i) + "\"";
+    CHECK(contains(onlyError(many + "]\n"), "upstream.servers: at most 64 servers"));
 }
 
 TEST_CASE("errors name file, line, column and key") {

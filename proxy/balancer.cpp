@@ -1,0 +1,166 @@
+#include "proxy/balancer.h"
+
+#include <algorithm>
+
+#include "proxy/log.h"
+
+namespace fc::proxy {
+
+namespace {
+constexpr std::uint32_t kMaxBackoffDoublings = 4; // 16 x fail_timeout
+} // namespace
+
+Balancer::Balancer(std::vector<UpstreamTarget> targets, const config::UpstreamConfig &cfg)
+    : targets_(std::move(targets)), state_(new State[targets_.size()]) {
+    configure(cfg);
+}
+
+void Balancer::configure(const config::UpstreamConfig &cfg) {
+    leastConnections_.store(cfg.balance == config::UpstreamConfig::Balance::LeastConnections,
+                            std::memory_order_relaxed);
+    maxFails_.store(cfg.maxFails, std::memory_order_relaxed);
+    failTimeoutMs_.store(cfg.failTimeout.count(), std::memory_order_relaxed);
+}
+
+std::int64_t Balancer::backoff(std::uint32_t retries) const {
+    return failTimeoutMs_.load(std::memory_order_relaxed)
+           << std::min(retries, kMaxBackoffDoublings);
+}
+
+Balancer::Pick Balancer::pick(std::int64_t nowMs, std::uint64_t exclude) {
+    const std::size_t n = targets_.size();
+    if (n == 1) {
+        if ((exclude & 1) || state_[0].checkDown.load(std::memory_order_relaxed))
+            return {};
+        return {0, false};
+    }
+    const bool least = leastConnections_.load(std::memory_order_relaxed);
+    // Where the scan starts rotates, so round-robin takes turns and least-connections breaks
+    // ties evenly.
+    const std::size_t start = next_.fetch_add(1, std::memory_order_relaxed) % n;
+    for (std::size_t attempt = 0; attempt < n; ++attempt) {
+        int best = -1;
+        std::int64_t bestActive = 0;
+        for (std::size_t k = 0; k < n; ++k) {
+            std::size_t i = (start + k) % n;
+            const State &s = state_[i];
+            if ((exclude >> i) & 1 || s.checkDown.load(std::memory_order_relaxed))
+                continue;
+            std::int64_t d = s.downUntil.load(std::memory_order_relaxed);
+            if (d != 0 && d > nowMs)
+                continue;
+            std::int64_t a = s.active.load(std::memory_order_relaxed);
+            if (best < 0 || (least && a < bestActive)) {
+                best = static_cast<int>(i);
+                bestActive = a;
+                if (!least)
+                    break;
+            }
+        }
+        if (best < 0)
+            return {};
+        State &s = state_[best];
+        std::int64_t d = s.downUntil.load(std::memory_order_acquire);
+        if (d == 0)
+            return {best, false};
+        // Its back-off is over: this request is the trial. Moving downUntil on keeps every other
+        // request away until the trial reports (or, if it never does, until the next back-off).
+        std::int64_t next = nowMs + backoff(s.retries.load(std::memory_order_relaxed));
+        if (s.downUntil.compare_exchange_strong(d, next, std::memory_order_acq_rel))
+            return {best, true};
+        // Another request took the trial (or it came back): look again.
+    }
+    return {};
+}
+
+void Balancer::begin(std::size_t i) {
+    state_[i].active.fetch_add(1, std::memory_order_relaxed);
+    state_[i].requests.fetch_add(1, std::memory_order_relaxed);
+}
+
+void Balancer::end(std::size_t i) {
+    state_[i].active.fetch_sub(1, std::memory_order_relaxed);
+}
+
+void Balancer::succeeded(std::size_t i) {
+    State &s = state_[i];
+    // Loads first: the common case (nothing to reset) writes no shared cache line.
+    if (s.fails.load(std::memory_order_relaxed) != 0)
+        s.fails.store(0, std::memory_order_relaxed);
+    if (s.downUntil.load(std::memory_order_relaxed) != 0 &&
+        s.downUntil.exchange(0, std::memory_order_acq_rel) != 0) {
+        s.retries.store(0, std::memory_order_relaxed);
+        FC_WARN("upstream %s answers again: back in rotation", targets_[i].display.c_str());
+    }
+}
+
+void Balancer::failed(std::size_t i, std::int64_t nowMs, bool trial, const char *reason) {
+    State &s = state_[i];
+    s.failures.fetch_add(1, std::memory_order_relaxed);
+    if (!passive())
+        return;
+    std::uint32_t f = s.fails.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (trial) {
+        std::uint32_t r = s.retries.fetch_add(1, std::memory_order_relaxed) + 1;
+        std::int64_t wait = backoff(r);
+        s.downUntil.store(nowMs + wait, std::memory_order_release);
+        FC_WARN("upstream %s still failing (%s): next try in %lld ms", targets_[i].display.c_str(),
+                reason, static_cast<long long>(wait));
+        return;
+    }
+    if (f < maxFails_.load(std::memory_order_relaxed))
+        return;
+    std::int64_t zero = 0;
+    std::int64_t wait = backoff(0);
+    if (s.downUntil.compare_exchange_strong(zero, nowMs + wait, std::memory_order_acq_rel)) {
+        s.retries.store(0, std::memory_order_relaxed);
+        s.markedDown.fetch_add(1, std::memory_order_relaxed);
+        FC_WARN("upstream %s marked down after %u failures in a row (last: %s); next try in %lld "
+                "ms",
+                targets_[i].display.c_str(), f, reason, static_cast<long long>(wait));
+    }
+}
+
+void Balancer::checked(std::size_t i, bool ok, const std::string &why) {
+    State &s = state_[i];
+    if (ok) {
+        s.checkFails.store(0, std::memory_order_relaxed);
+        if (s.checkDown.exchange(false, std::memory_order_acq_rel))
+            FC_WARN("upstream %s passes its health check: back in rotation",
+                    targets_[i].display.c_str());
+        succeeded(i); // evidence it is up: lifts a passive mark too
+        return;
+    }
+    std::uint32_t f = s.checkFails.fetch_add(1, std::memory_order_relaxed) + 1;
+    std::uint32_t need = std::max(1u, maxFails_.load(std::memory_order_relaxed));
+    if (f >= need && !s.checkDown.exchange(true, std::memory_order_acq_rel)) {
+        s.markedDown.fetch_add(1, std::memory_order_relaxed);
+        FC_WARN("upstream %s marked down: health check failed %u time(s) in a row (%s)",
+                targets_[i].display.c_str(), f, why.c_str());
+    }
+}
+
+bool Balancer::up(std::size_t i) const {
+    const State &s = state_[i];
+    return !s.checkDown.load(std::memory_order_relaxed) &&
+           s.downUntil.load(std::memory_order_relaxed) == 0;
+}
+
+std::vector<ServerSnapshot> Balancer::snapshot() const {
+    std::vector<ServerSnapshot> out;
+    for (std::size_t i = 0; i < targets_.size(); ++i) {
+        const State &s = state_[i];
+        ServerSnapshot v;
+        v.display = targets_[i].display;
+        v.up = up(i);
+        v.checkFailing = s.checkDown.load(std::memory_order_relaxed);
+        v.active = s.active.load(std::memory_order_relaxed);
+        v.requests = s.requests.load(std::memory_order_relaxed);
+        v.failures = s.failures.load(std::memory_order_relaxed);
+        v.markedDown = s.markedDown.load(std::memory_order_relaxed);
+        out.push_back(std::move(v));
+    }
+    return out;
+}
+
+} // namespace fc::proxy

@@ -1,0 +1,216 @@
+#include <doctest/doctest.h>
+
+#include <map>
+#include <thread>
+#include <vector>
+
+#include "proxy/balancer.h"
+#include "proxy/log.h"
+
+using fc::config::Millis;
+using fc::config::UpstreamConfig;
+using fc::proxy::Balancer;
+using fc::proxy::UpstreamTarget;
+
+namespace {
+
+std::vector<UpstreamTarget> targets(int n) {
+    std::vector<UpstreamTarget> v(static_cast<std::size_t>(n));
+    for (int i = 0; i < n; ++i)
+        v[static_cast<std::size_t>(i)].display = "http://10.0.0." + std::to_string(i + 1) + ":80";
+    return v;
+}
+
+UpstreamConfig config(unsigned maxFails = 3, Millis failTimeout = Millis(1000),
+                      UpstreamConfig::Balance b = UpstreamConfig::Balance::RoundRobin) {
+    fc::proxy::setLogLevel(fc::proxy::LogLevel::Error); // marks are logged as warnings
+    UpstreamConfig c;
+    c.maxFails = maxFails;
+    c.failTimeout = failTimeout;
+    c.balance = b;
+    return c;
+}
+
+// How many of `n` picks (each begun and ended at once) went to each server.
+std::map<int, int> spread(Balancer &b, int n, std::int64_t now = 0) {
+    std::map<int, int> counts;
+    for (int i = 0; i < n; ++i) {
+        Balancer::Pick p = b.pick(now);
+        counts[p.server]++;
+    }
+    return counts;
+}
+
+void failTimes(Balancer &b, std::size_t server, int times, std::int64_t now) {
+    for (int i = 0; i < times; ++i)
+        b.failed(server, now, false, "refused");
+}
+
+} // namespace
+
+TEST_CASE("round-robin takes turns") {
+    Balancer b(targets(3), config());
+    auto c = spread(b, 300);
+    CHECK(c[0] == 100);
+    CHECK(c[1] == 100);
+    CHECK(c[2] == 100);
+    CHECK(c.count(-1) == 0);
+}
+
+TEST_CASE("least-connections prefers the server with fewest exchanges in flight") {
+    Balancer b(targets(3), config(3, Millis(1000), UpstreamConfig::Balance::LeastConnections));
+    b.begin(0);
+    b.begin(0);
+    b.begin(1);
+    // Server 2 has none: every pick goes there until it catches up.
+    Balancer::Pick p = b.pick(0);
+    CHECK(p.server == 2);
+    b.begin(2);
+    p = b.pick(0);
+    CHECK(p.server != 0); // 1 and 2 tie at one each; 0 has two
+    b.begin(static_cast<std::size_t>(p.server));
+    p = b.pick(0);
+    CHECK(p.server != 0);
+    b.end(0);
+    b.end(0);
+    CHECK(b.pick(0).server == 0);
+    // Ties are broken by rotation, not always the first server.
+    Balancer idle(targets(3), config(3, Millis(1000), UpstreamConfig::Balance::LeastConnections));
+    auto c = spread(idle, 30);
+    CHECK(c[0] == 10);
+    CHECK(c[1] == 10);
+    CHECK(c[2] == 10);
+}
+
+TEST_CASE("a server failing max_fails times in a row is left out, then tried once after back-off") {
+    Balancer b(targets(2), config(3, Millis(1000)));
+    failTimes(b, 0, 2, 0);
+    CHECK(b.up(0)); // two failures: still in
+    b.succeeded(0); // a success resets the count
+    failTimes(b, 0, 2, 0);
+    CHECK(b.up(0));
+    failTimes(b, 0, 1, 100); // third in a row
+    CHECK_FALSE(b.up(0));
+    auto c = spread(b, 50, 500);
+    CHECK(c[1] == 50); // all traffic to the other server during the back-off
+    // Back-off over (100 + 1000): exactly one request is the trial; the rest still go to 1.
+    Balancer::Pick trial{};
+    int trials = 0;
+    for (int i = 0; i < 20; ++i) {
+        Balancer::Pick p = b.pick(1100);
+        if (p.server == 0) {
+            ++trials;
+            trial = p;
+        }
+    }
+    CHECK(trials == 1);
+    CHECK(trial.trial);
+    SUBCASE("a failed trial doubles the wait") {
+        b.failed(0, 1150, true, "refused");
+        CHECK(spread(b, 20, 1150 + 1999)[1] == 20);
+        CHECK(spread(b, 20, 1150 + 2000)[0] == 1);
+        b.failed(0, 3150, true, "refused"); // second failed trial: 4 s
+        CHECK(spread(b, 20, 3150 + 3999)[1] == 20);
+        CHECK(spread(b, 20, 3150 + 4000)[0] == 1);
+    }
+    SUBCASE("a successful trial brings it back") {
+        b.succeeded(0);
+        CHECK(b.up(0));
+        auto after = spread(b, 20, 1200);
+        CHECK(after[0] == 10);
+        CHECK(after[1] == 10);
+    }
+    SUBCASE("the wait stops growing at 16 x fail_timeout") {
+        std::int64_t now = 1150;
+        for (int i = 0; i < 10; ++i) {
+            b.failed(0, now, true, "refused");
+            now += 16000;
+            CHECK(spread(b, 4, now)[0] == 1);
+        }
+    }
+}
+
+TEST_CASE("failures of requests started before the mark do not extend it") {
+    Balancer b(targets(2), config(2, Millis(1000)));
+    failTimes(b, 0, 10, 0); // marked at the second; the other eight change nothing
+    CHECK(b.snapshot()[0].markedDown == 1);
+    CHECK(b.snapshot()[0].failures == 10);
+    CHECK(spread(b, 4, 1000)[0] == 1); // trial due after one fail_timeout, not more
+}
+
+TEST_CASE("every server down: no pick, so the client gets a quick error (or a stale copy)") {
+    Balancer b(targets(2), config(1, Millis(1000)));
+    failTimes(b, 0, 1, 0);
+    failTimes(b, 1, 1, 0);
+    CHECK(b.pick(10).server == -1);
+    CHECK(b.pick(1000).server >= 0); // a trial once the back-off ends
+}
+
+TEST_CASE("exclude skips servers a request has tried") {
+    Balancer b(targets(3), config());
+    for (int i = 0; i < 10; ++i) {
+        Balancer::Pick p = b.pick(0, 0b011);
+        CHECK(p.server == 2);
+    }
+    CHECK(b.pick(0, 0b111).server == -1);
+}
+
+TEST_CASE("one server: failures never leave it out; a failing health check does") {
+    Balancer b(targets(1), config(1, Millis(1000)));
+    failTimes(b, 0, 100, 0);
+    CHECK(b.up(0));
+    CHECK(b.pick(0).server == 0);
+    b.checked(0, false, "status 500");
+    CHECK_FALSE(b.up(0));
+    CHECK(b.pick(0).server == -1);
+    b.checked(0, true, "");
+    CHECK(b.pick(0).server == 0);
+}
+
+TEST_CASE("max_fails = 0 turns passive marking off") {
+    Balancer b(targets(2), config(0, Millis(1000)));
+    failTimes(b, 0, 100, 0);
+    CHECK(b.up(0));
+}
+
+TEST_CASE("health checks: down after max_fails failed checks, back on the first pass") {
+    Balancer b(targets(2), config(2, Millis(60000)));
+    b.checked(1, false, "connect: connection refused");
+    CHECK(b.up(1));
+    b.checked(1, false, "connect: connection refused");
+    CHECK_FALSE(b.up(1));
+    CHECK(b.snapshot()[1].checkFailing);
+    CHECK(spread(b, 10, 0)[0] == 10);
+    b.checked(1, true, "");
+    CHECK(b.up(1));
+    // A passing check also lifts a passive mark (the server restarted): no 60 s wait.
+    failTimes(b, 0, 2, 0);
+    CHECK_FALSE(b.up(0));
+    b.checked(0, true, "");
+    CHECK(b.up(0));
+    CHECK(spread(b, 10, 1)[0] == 5);
+}
+
+TEST_CASE("reload changes the policy in place") {
+    Balancer b(targets(2), config(3));
+    b.configure(config(1, Millis(500), UpstreamConfig::Balance::LeastConnections));
+    failTimes(b, 0, 1, 0);
+    CHECK_FALSE(b.up(0));
+    CHECK(spread(b, 2, 500)[0] == 1);
+}
+
+TEST_CASE("concurrent picks from many threads: exactly one trial") {
+    Balancer b(targets(2), config(1, Millis(1000)));
+    failTimes(b, 0, 1, 0);
+    std::atomic<int> trials{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t)
+        threads.emplace_back([&] {
+            for (int i = 0; i < 1000; ++i)
+                if (b.pick(1000).trial)
+                    trials.fetch_add(1);
+        });
+    for (auto &t : threads)
+        t.join();
+    CHECK(trials.load() == 1);
+}
