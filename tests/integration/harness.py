@@ -50,6 +50,7 @@ class Frontcache:
     """Runs frontcache with a config built from `sections` ({section: {key: value}})."""
 
     def __init__(self, upstream_url, sections=None, workers=1, listen=None, wrapper=None):
+        """`upstream_url` None: the [upstream] section in `sections` names the servers."""
         self.tmp = tempfile.TemporaryDirectory(prefix="fc-it-")
         # The cache's clock, moved by advance() instead of sleeping (FRONTCACHE_TEST_CLOCK).
         self.clock_path = os.path.join(self.tmp.name, "clock")
@@ -58,7 +59,7 @@ class Frontcache:
         self.clock_offset = 0
         cfg = {
             "server": {"listen": listen or "127.0.0.1:0", "workers": workers},
-            "upstream": {"url": upstream_url},
+            "upstream": {"url": upstream_url} if upstream_url else {},
             "log": {"level": "warn"},
         }
         for sec, kv in (sections or {}).items():
@@ -304,7 +305,7 @@ class Origin:
     reset), "garbage" (bytes that are not HTTP).
     """
 
-    def __init__(self, unix_path=None):
+    def __init__(self, unix_path=None, port=0):
         if unix_path:
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             self.sock.bind(unix_path)
@@ -312,7 +313,7 @@ class Origin:
         else:
             self.sock = socket.socket()
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self.sock.bind(("127.0.0.1", 0))
+            self.sock.bind(("127.0.0.1", port))
             self.port = self.sock.getsockname()[1]
             self.url = "http://127.0.0.1:%d" % self.port
         self.sock.listen(1024)
