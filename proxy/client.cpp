@@ -292,6 +292,7 @@ void ClientConnection::onRequestComplete() {
 void ClientConnection::onUpstreamReady(UpstreamConnection &conn) {
     waitingForUpstream_ = false;
     upstream_ = &conn;
+    upstreamServer_ = conn.server();
     conn.beginExchange(*this, isHead_);
     conn.send(std::string_view(upstreamHead_));
     if (!earlyBody_.empty()) {
@@ -473,12 +474,13 @@ void ClientConnection::onUpstreamError(int status, const char *reason, bool retr
     if (retryable && !retried_ && !requestHasBody_ && !responseStarted_ &&
         isIdempotent(req.method)) {
         // RFC 9112 §9.3.1: a reused keep-alive connection may have been closed by the upstream
-        // just as we sent; an idempotent request is retried once on a fresh connection.
+        // just as we sent; an idempotent request is retried once on a fresh connection — to
+        // another server when there are several (RFC 9110 §9.2.2).
         retried_ = true;
         waitingForUpstream_ = true;
         FC_DEBUG("retrying %s %s on a fresh upstream connection (%s)", req.method.c_str(),
                  req.target.c_str(), reason);
-        worker_.pool().acquire(*this, true);
+        worker_.pool().acquire(*this, true, std::uint64_t{1} << upstreamServer_);
         return;
     }
     waitingForUpstream_ = false;

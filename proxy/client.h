@@ -121,6 +121,7 @@ private:
     bool requestHasBody_ = false;
     bool requestChunked_ = false;
     bool retried_ = false;
+    int upstreamServer_ = 0; // the server of the current exchange (a retry avoids it)
     bool clientEof_ = false;
     bool lingering_ = false;
     bool closing_ = false;

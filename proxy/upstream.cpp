@@ -29,13 +29,13 @@ UpstreamPool::~UpstreamPool() {
     assert(shutdown_ && total_ == 0);
 }
 
-void UpstreamPool::acquire(UpstreamUser &user, bool fresh) {
+void UpstreamPool::acquire(UpstreamUser &user, bool fresh, std::uint64_t avoid) {
     if (shutdown_) {
         user.onUpstreamError(503, "shutting down", false);
         return;
     }
     if (queue_.empty() && limiter_.tryAcquire()) {
-        start(user, fresh);
+        start(user, fresh, avoid);
         return;
     }
     if (queue_.size() >= cfg_.maxQueue) {
@@ -43,7 +43,7 @@ void UpstreamPool::acquire(UpstreamUser &user, bool fresh) {
         return;
     }
     queue_.push_back(
-        {&user, uv_now(loop_) + static_cast<uint64_t>(cfg_.queueTimeout.count()), fresh});
+        {&user, uv_now(loop_) + static_cast<uint64_t>(cfg_.queueTimeout.count()), fresh, avoid});
     limiter_.queued(1);
     if (queue_.size() == 1)
         armQueueTimer();
@@ -51,8 +51,10 @@ void UpstreamPool::acquire(UpstreamUser &user, bool fresh) {
 
 // With a slot taken: the balancer picks the server, then an idle connection to it is reused or
 // a new one opened (closing the least recently used idle one when the pool is full).
-void UpstreamPool::start(UpstreamUser &user, bool fresh) {
-    Balancer::Pick p = balancer_.pick(nowMs());
+void UpstreamPool::start(UpstreamUser &user, bool fresh, std::uint64_t avoid) {
+    Balancer::Pick p = balancer_.pick(nowMs(), avoid);
+    if (p.server < 0 && avoid != 0)
+        p = balancer_.pick(nowMs()); // nothing else: the server that failed is better than none
     if (p.server < 0) {
         limiter_.release();
         user.onUpstreamError(502, "no upstream server is available (every one is marked down)",
@@ -137,7 +139,7 @@ void UpstreamPool::serveQueue() {
             return; // upstream.max_connections reached across workers
         queue_.pop_front();
         popQueued(1);
-        start(*w.user, w.fresh);
+        start(*w.user, w.fresh, w.avoid);
     }
 }
 
@@ -416,10 +418,12 @@ void UpstreamConnection::abort() {
 void UpstreamConnection::fail(int status, const char *reason) {
     UpstreamUser *u = user_;
     user_ = nullptr;
-    bool retryable = reused_ && !gotBytes_;
+    const bool staleKeepAlive = reused_ && !gotBytes_;
+    const bool retryable =
+        staleKeepAlive || (!gotBytes_ && status == 502 && pool_.balancer().size() > 1);
     // A stale keep-alive connection closed by the server says nothing about its health, and
     // neither does our own shutdown (503).
-    if (status != 503 && !retryable && state_ != State::Closing)
+    if (status != 503 && !staleKeepAlive && state_ != State::Closing)
         pool_.balancer().failed(static_cast<size_t>(server_), pool_.nowMs(), trial_, reason);
     close();
     if (u)

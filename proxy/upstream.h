@@ -68,9 +68,11 @@ public:
     virtual bool onUpstreamHead(http::ResponseHead &head) = 0;
     virtual void onUpstreamBody(std::string_view piece) = 0;
     virtual void onUpstreamComplete(bool reusable) = 0;
-    // status: 502 or 504 (503 when the queue is full or waiting timed out). `retryable`: the
-    // failure happened on a reused connection before any response byte, so an idempotent request
-    // may be sent again on a fresh connection.
+    // status: 502 or 504 (503 when the queue is full or waiting timed out). `retryable`: no
+    // response byte came back and either the connection was a reused keep-alive one (the server
+    // may have closed it just as we sent) or, with several servers, it was reset or closed (not
+    // timed out): an idempotent request may be sent again on a fresh connection, avoiding the
+    // server that failed (RFC 9110 §9.2.2).
     virtual void onUpstreamError(int status, const char *reason, bool retryable) = 0;
     // The upstream's send queue drained below the low-water mark (request-body backpressure).
     virtual void onUpstreamWritable() = 0;
@@ -93,7 +95,8 @@ public:
     // onUpstreamError (503 / 502) before returning. `fresh` skips idle connections (used for the
     // retry after a stale keep-alive connection failed). A connect that fails is tried on each
     // other available server before the user hears of it (nothing was sent yet).
-    void acquire(UpstreamUser &user, bool fresh = false);
+    // `avoid`: servers (bit per index) to skip if any other is available.
+    void acquire(UpstreamUser &user, bool fresh = false, std::uint64_t avoid = 0);
     // Withdraws a queued user (its client went away). No effect if not queued.
     void cancel(UpstreamUser &user);
     // A reloaded configuration: timeouts and limits apply to what happens next (the servers are
@@ -122,10 +125,11 @@ private:
         UpstreamUser *user;
         uint64_t deadline; // uv_now() ms
         bool fresh;
+        std::uint64_t avoid;
     };
     void armQueueTimer();
     void popQueued(size_t n) { limiter_.queued(-static_cast<long>(n)); }
-    void start(UpstreamUser &user, bool fresh);
+    void start(UpstreamUser &user, bool fresh, std::uint64_t avoid);
     void handOver(UpstreamConnection *c, UpstreamUser &user, bool trial);
     static void onQueueTimer(uv_timer_t *t) noexcept;
     void connectNew(UpstreamUser &user, Balancer::Pick pick, std::uint64_t tried);
@@ -163,6 +167,7 @@ public:
     void resumeReading();
     size_t writeQueueSize() const;
     bool reused() const { return reused_; }
+    int server() const { return server_; } // index in the balancer
 
 private:
     friend class UpstreamPool;

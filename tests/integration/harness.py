@@ -302,7 +302,7 @@ class Origin:
                     carrying If-None-Match: V is answered 304 (counted in not_modified)
     Faults (Origin.faults = {path: FAULT}) replace the answer for a path: "500", "503",
     "hang", "slow:MS" (then the normal answer), "reset" (head + part of the body, then a
-    reset), "garbage" (bytes that are not HTTP).
+    reset), "garbage" (bytes that are not HTTP), "drop" (close without answering).
     """
 
     def __init__(self, unix_path=None, port=0):
@@ -440,6 +440,8 @@ class Origin:
             return False
         if fault == "garbage":
             c.sendall(b"this is not http\r\n\r\n")
+            return False
+        if fault == "drop":
             return False
         return None
 

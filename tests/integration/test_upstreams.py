@@ -181,6 +181,25 @@ class PassiveHealth(Servers):
         self.assertEqual((served(a) - before_a, served(b) - before_b), (10, 10))
         self.assertEqual(metrics(self.fc)[("upstream_server_up", b_url)], 1)
 
+    def test_a_dropped_request_is_retried_on_the_other_server_when_idempotent(self):
+        # a reads each request and closes the connection without a byte (a server dying under
+        # its requests). GETs are sent again to b; a POST is not (it may have had an effect).
+        a, b = Origin(), Origin()
+        a.faults = {"/hello": "drop", "/echo": "drop"}
+        self.start([a, b], max_fails=1000)
+        for i in range(10):
+            self.assertEqual(get(self.fc, uncached(i)).status, 200)
+        self.assertEqual(served(b), 10)
+        self.assertGreaterEqual(served(a), 4)  # every other first pick, at least
+        posts = []
+        for i in range(4):
+            s = self.fc.connect()
+            s.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+                      b"Connection: close\r\n\r\nhi")
+            posts.append(Reader(s).response().status)
+            s.close()
+        self.assertEqual(sorted(posts), [200, 200, 502, 502])
+
     def test_read_timeouts_count_too(self):
         hung, ok = Origin(), Origin()
         hung.faults = {"/hello": "hang"}
