@@ -107,6 +107,9 @@ class Grace(unittest.TestCase):
         self.assertNotEqual(renewed.header("Expires"), first.header("Expires"))
         after = admin_stats(self.fc)
         self.assertEqual(after["revalidated_total"] - before["revalidated_total"], 1)
+        # A background renewal answered no request: requests_total{cache="revalidated"} is
+        # unchanged (the client got STALE).
+        self.assertEqual(after["requests_total_revalidated"], before["requests_total_revalidated"])
 
     def test_shutdown_abandons_a_hanging_background_refresh_cleanly(self):
         origin = Origin()
@@ -215,7 +218,11 @@ class StaleIfError(unittest.TestCase):
         p = '/r/fg;etag="e7";cc=max-age=10'
         first = get(self.fc, p)
         self.fc.advance(20)
+        before = admin_stats(self.fc)
         resp = get(self.fc, p)
+        after = admin_stats(self.fc)
+        self.assertEqual(after["requests_total_revalidated"] - before["requests_total_revalidated"],
+                         1)
         self.assertEqual(resp.status, 200)
         self.assertEqual(resp.header("X-Cache"), "REVALIDATED")
         self.assertEqual(resp.header("Cache-Status"), "frontcache; fwd=stale; fwd-status=304; detail=revalidated")
