@@ -36,8 +36,11 @@ Balancer::Pick Balancer::pick(std::int64_t nowMs, std::uint64_t exclude) {
     }
     const bool least = leastConnections_.load(std::memory_order_relaxed);
     // Where the scan starts rotates, so round-robin takes turns and least-connections breaks
-    // ties evenly.
-    const std::size_t start = next_.fetch_add(1, std::memory_order_relaxed) % n;
+    // ties evenly. A retry (something excluded) does not take a turn: otherwise, with one server
+    // down, every retry would shift the rotation so the next request lands on it again.
+    const std::uint64_t turn = exclude ? next_.load(std::memory_order_relaxed)
+                                       : next_.fetch_add(1, std::memory_order_relaxed);
+    const std::size_t start = turn % n;
     for (std::size_t attempt = 0; attempt < n; ++attempt) {
         int best = -1;
         std::int64_t bestActive = 0;

@@ -8,6 +8,7 @@ Back-off and health intervals are real timers (the cache's test clock moves only
 they are set to a few hundred milliseconds and waited for by polling, never by fixed sleeps."""
 
 import re
+import signal
 import socket
 import threading
 import time
@@ -221,6 +222,39 @@ class PassiveHealth(Servers):
         self.assertEqual(second.status, 502)
         self.assertLess(time.monotonic() - t0, 1.0)
         self.assertIn("no upstream server is available", self.fc.log())
+
+
+class Reload(Servers):
+    def test_sighup_changes_the_rules_but_not_the_server_list(self):
+        a = Origin()
+        dead = free_port_closed()
+        dead_url = "http://127.0.0.1:%d" % dead
+        self.start([a], dead=[dead], max_fails=0)
+        for i in range(6):
+            self.assertEqual(get(self.fc, uncached(i)).status, 200)
+        m = metrics(self.fc)
+        self.assertEqual(m[("upstream_server_failures_total", dead_url)], 3)
+        self.assertEqual(m[("upstream_server_up", dead_url)], 1)  # max_fails = 0: never out
+        with open(self.fc.config_path) as f:
+            cfg = f.read()
+        other = Origin()
+        self.addCleanup(other.close)
+        with open(self.fc.config_path, "w") as f:
+            f.write(cfg.replace("max_fails = 0", "max_fails = 1")
+                    .replace('"%s"]' % dead_url, '"%s"]' % other.url))
+        self.fc.proc.send_signal(signal.SIGHUP)
+        self.assertTrue(wait_for(lambda: "upstream.url / upstream.servers changed; it takes "
+                                 "effect only after a restart" in self.fc.log()))
+        # max_fails = 1 now applies: the next refused connect leaves the dead server out.
+        statuses = []
+
+        def marked():
+            statuses.append(get(self.fc, uncached(100 + len(statuses))).status)
+            return metrics(self.fc)[("upstream_server_up", dead_url)] == 0
+
+        self.assertTrue(wait_for(marked, timeout=5))
+        self.assertEqual(set(statuses), {200})
+        self.assertEqual(served(other), 0)  # the server list is kept until a restart
 
 
 class ActiveHealth(Servers):

@@ -155,6 +155,23 @@ TEST_CASE("exclude skips servers a request has tried") {
     CHECK(b.pick(0, 0b111).server == -1);
 }
 
+TEST_CASE("a retry does not take a turn in the rotation") {
+    // Server 1 refuses; max_fails 0 keeps it in. Each request that lands on it is retried
+    // (excluding it). The retries must not shift the rotation, or every request would land on
+    // the refusing server first.
+    Balancer b(targets(2), config(0));
+    int firstOnDead = 0;
+    for (int i = 0; i < 10; ++i) {
+        Balancer::Pick p = b.pick(0);
+        if (p.server == 1) {
+            ++firstOnDead;
+            b.failed(1, 0, false, "refused");
+            CHECK(b.pick(0, 0b10).server == 0);
+        }
+    }
+    CHECK(firstOnDead == 5);
+}
+
 TEST_CASE("one server: failures never leave it out; a failing health check does") {
     Balancer b(targets(1), config(1, Millis(1000)));
     failTimes(b, 0, 100, 0);
