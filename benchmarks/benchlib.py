@@ -91,3 +91,17 @@ def tree_cpu_seconds(pid):
             total += parents[p][1]
         todo.extend(c for c, (pp, _) in parents.items() if pp == p)
     return total
+
+
+def interleaved_rounds(setups, rounds, run_one, line):
+    """Runs each (name, settings) of `setups` once per round, round after round (so drift on a
+    shared machine hits every set-up alike), printing line(round, name, result) as each run
+    ends. Returns {name: [result per round]}."""
+    res = {name: [] for name, _ in setups}
+    for r in range(rounds):
+        for name, settings in setups:
+            s = run_one(name, settings)
+            res[name].append(s)
+            print(line(r + 1, name, s), flush=True)
+    print()
+    return res

@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 
-from benchlib import free_port, pin, stop_all, wait_port
+from benchlib import free_port, interleaved_rounds, pin, stop_all, wait_port
 
 SETUPS = [
     ("passive", {}),
@@ -127,17 +127,14 @@ def main():
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="fc-failover-")
     try:
-        res = {n: [] for n, _ in SETUPS}
-        for r in range(args.rounds):
-            for name, upstream in SETUPS:
-                s = one_run(args.build, tmp, name, upstream, args.users, args.seconds)
-                res[name].append(s)
-                print("round %d %-14s %8.0f req/s failed %6d (%.3f%%) p99 %7.2f ms max %8.1f ms "
-                      "refused connects to B %6d  B served after restart %6d" % (
-                          r + 1, name, s["throughput_rps"], s["errors"], s["error_rate_pct"],
-                          s["p99_ms"], s["max_ms"], s["refused_b"], s["b_after_restart"]),
-                      flush=True)
-        print()
+        res = interleaved_rounds(
+            SETUPS, args.rounds,
+            lambda name, upstream: one_run(args.build, tmp, name, upstream, args.users,
+                                           args.seconds),
+            lambda r, name, s: "round %d %-14s %8.0f req/s failed %6d (%.3f%%) p99 %7.2f ms "
+            "max %8.1f ms refused connects to B %6d  B served after restart %6d" % (
+                r, name, s["throughput_rps"], s["errors"], s["error_rate_pct"], s["p99_ms"],
+                s["max_ms"], s["refused_b"], s["b_after_restart"]))
         print("%d users, %d s per run, B killed at %.0f s and restarted at %.0f s, %d rounds, "
               "medians" % (args.users, args.seconds, args.seconds * 0.25, args.seconds * 0.6,
                            args.rounds))

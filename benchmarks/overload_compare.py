@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 
-from benchlib import pin, stop_all
+from benchlib import interleaved_rounds, pin, stop_all
 
 PAGES = 20
 TTL = 3
@@ -96,16 +96,13 @@ def main():
     args = ap.parse_args()
     tmp = tempfile.mkdtemp(prefix="fc-overload-")
     try:
-        res = {n: [] for n, _ in SETUPS}
-        for r in range(args.rounds):
-            for name, cache in SETUPS:
-                s = one_run(args.build, tmp, name, cache, args.users, args.seconds)
-                res[name].append(s)
-                print("round %d %-24s %9.0f req/s errors %6.2f%% p50 %8.2f ms p99 %8.2f ms "
-                      "max %8.1f ms origin requests %d" % (
-                          r + 1, name, s["throughput_rps"], s["error_rate_pct"], s["p50_ms"],
-                          s["p99_ms"], s["max_ms"], s["origin_requests"]), flush=True)
-        print()
+        res = interleaved_rounds(
+            SETUPS, args.rounds,
+            lambda name, cache: one_run(args.build, tmp, name, cache, args.users, args.seconds),
+            lambda r, name, s: "round %d %-24s %9.0f req/s errors %6.2f%% p50 %8.2f ms p99 "
+            "%8.2f ms max %8.1f ms origin requests %d" % (
+                r, name, s["throughput_rps"], s["error_rate_pct"], s["p50_ms"], s["p99_ms"],
+                s["max_ms"], s["origin_requests"]))
         print("%d users, %d pages expiring every %d s, %d s per run, %d rounds, medians; origin "
               "4 workers x 50 ms" % (args.users, PAGES, TTL, args.seconds, args.rounds))
         print("| set-up | req/s | errors | p50 | p99 | max | origin requests | per page per TTL |")

@@ -37,6 +37,16 @@ def rss_kib(pid):
     return 0
 
 
+def wait_for(cond, timeout=10):
+    """Polls `cond` every 20 ms until it is true (True) or `timeout` seconds pass (False)."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.02)
+    return False
+
+
 def free_port_closed():
     """A loopback port that nothing listens on (bound, read, closed)."""
     s = socket.socket()

@@ -13,8 +13,7 @@ import threading
 import time
 import unittest
 
-from harness import Frontcache, Origin, Reader
-from test_stale import wait_for
+from harness import Frontcache, Origin, Reader, wait_for
 
 
 def http(port, method, target, body=b"", host=None):

@@ -9,7 +9,7 @@ import socket
 import time
 import unittest
 
-from harness import Frontcache, Origin, Reader, free_port_closed
+from harness import Frontcache, Origin, Reader, free_port_closed, wait_for
 from test_coalescing import admin_stats, burst
 
 
@@ -25,15 +25,6 @@ def get(fc, path, headers=""):
         return Reader(s).response()
     finally:
         s.close()
-
-
-def wait_for(cond, timeout=10):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 class Grace(unittest.TestCase):

@@ -14,7 +14,7 @@ import threading
 import time
 import unittest
 
-from harness import Frontcache, Origin, Reader, free_port_closed
+from harness import Frontcache, Origin, Reader, free_port_closed, wait_for
 
 
 def get(fc, path):
@@ -37,15 +37,6 @@ def metrics(fc):
                          re.M):
         out[(m.group(1), m.group(2))] = float(m.group(3))
     return out
-
-
-def wait_for(cond, timeout=10):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 def uncached(i):
