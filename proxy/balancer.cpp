@@ -35,33 +35,39 @@ Balancer::Pick Balancer::pick(std::int64_t nowMs, std::uint64_t exclude) {
         return {0, false};
     }
     const bool least = leastConnections_.load(std::memory_order_relaxed);
-    // Where the scan starts rotates, so round-robin takes turns and least-connections breaks
-    // ties evenly. A retry (something excluded) does not take a turn: otherwise, with one server
+    // Whose turn it is rotates, so round-robin takes turns and least-connections breaks ties
+    // evenly. A retry (something excluded) does not take a turn: otherwise, with one server
     // down, every retry would shift the rotation so the next request lands on it again.
     const std::uint64_t turn = exclude ? next_.load(std::memory_order_relaxed)
                                        : next_.fetch_add(1, std::memory_order_relaxed);
-    const std::size_t start = turn % n;
     for (std::size_t attempt = 0; attempt < n; ++attempt) {
-        int best = -1;
-        std::int64_t bestActive = 0;
-        for (std::size_t k = 0; k < n; ++k) {
-            std::size_t i = (start + k) % n;
+        // The turn counts among the servers available now, so a server left out does not
+        // hand its turns to its neighbour (with [a, b, down]: a and b alternate, not 2:1).
+        int avail[config::UpstreamConfig::kMaxServers];
+        std::size_t count = 0;
+        for (std::size_t i = 0; i < n; ++i) {
             const State &s = state_[i];
             if ((exclude >> i) & 1 || s.checkDown.load(std::memory_order_relaxed))
                 continue;
             std::int64_t d = s.downUntil.load(std::memory_order_relaxed);
-            if (d != 0 && d > nowMs)
-                continue;
-            std::int64_t a = s.active.load(std::memory_order_relaxed);
-            if (best < 0 || (least && a < bestActive)) {
-                best = static_cast<int>(i);
-                bestActive = a;
-                if (!least)
-                    break;
+            if (d == 0 || d <= nowMs)
+                avail[count++] = static_cast<int>(i);
+        }
+        if (count == 0)
+            return {};
+        const std::size_t first = turn % count;
+        int best = avail[first];
+        if (least) {
+            std::int64_t bestActive = state_[best].active.load(std::memory_order_relaxed);
+            for (std::size_t k = 1; k < count; ++k) {
+                int i = avail[(first + k) % count];
+                std::int64_t a = state_[i].active.load(std::memory_order_relaxed);
+                if (a < bestActive) {
+                    best = i;
+                    bestActive = a;
+                }
             }
         }
-        if (best < 0)
-            return {};
         State &s = state_[best];
         std::int64_t d = s.downUntil.load(std::memory_order_acquire);
         if (d == 0)

@@ -57,6 +57,19 @@ TEST_CASE("round-robin takes turns") {
     CHECK(c.count(-1) == 0);
 }
 
+TEST_CASE("a server left out does not hand its turns to its neighbour") {
+    Balancer b(targets(3), config(1, Millis(60000)));
+    b.failed(2, 0, false, "refused");
+    auto c = spread(b, 100, 1);
+    CHECK(c[0] == 50);
+    CHECK(c[1] == 50);
+    Balancer lc(targets(3), config(1, Millis(60000), UpstreamConfig::Balance::LeastConnections));
+    lc.failed(0, 0, false, "refused");
+    c = spread(lc, 100, 1);
+    CHECK(c[1] == 50);
+    CHECK(c[2] == 50);
+}
+
 TEST_CASE("least-connections prefers the server with fewest exchanges in flight") {
     Balancer b(targets(3), config(3, Millis(1000), UpstreamConfig::Balance::LeastConnections));
     b.begin(0);
