@@ -245,8 +245,14 @@ StoreDecision decideStore(const http::RequestHead &req, int status, const http::
         return d;
     }
     if (cc.noCache) {
-        d.reason = NotStored::NoCache;
-        return d;
+        // Stricter than Django (which ignores no-cache): stored only when it can be revalidated
+        // — an ETag, or a Last-Modified we can send back in If-Modified-Since.
+        auto lm = resp.get("last-modified");
+        if (!resp.has("etag") && !(lm && http::parseHttpDate(*lm))) {
+            d.reason = NotStored::NoCache;
+            return d;
+        }
+        d.revalidate = true;
     }
     if (req.headers.has("authorization") && !cc.isPublic && !cc.sMaxAge && !cc.mustRevalidate) {
         d.reason = NotStored::Authorization;
@@ -263,10 +269,10 @@ StoreDecision decideStore(const http::RequestHead &req, int status, const http::
     if (d.ttl <= 0)
         d.reason = NotStored::ZeroTtl;
     // RFC 5861: the response's own stale windows win over the configured ones; must-revalidate
-    // forbids serving it stale at all (RFC 9111 §5.2.2.2).
+    // and no-cache forbid serving it stale at all (RFC 9111 §5.2.2.2, §5.2.2.4).
     d.grace = cc.staleWhileRevalidate ? *cc.staleWhileRevalidate : cfg.grace;
     d.staleIfError = cc.staleIfError ? *cc.staleIfError : cfg.staleIfError;
-    if (cc.mustRevalidate)
+    if (cc.mustRevalidate || d.revalidate)
         d.grace = d.staleIfError = 0;
     return d;
 }

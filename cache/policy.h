@@ -61,7 +61,7 @@ enum class NotStored {
     SetCookie,     // stricter: any Set-Cookie (Django: only with Vary: Cookie)
     Private,       // Cache-Control: private
     NoStore,       // stricter: Cache-Control: no-store
-    NoCache,       // stricter: no-cache (never stored; see decideStore)
+    NoCache,       // stricter: no-cache without a validator (see decideStore)
     Authorization, // stricter: RFC 9111 §3.5
     VaryStar,
     ZeroTtl,   // max-age=0 (or a TTL of 0)
@@ -76,7 +76,12 @@ struct StoreDecision {
     std::int64_t ttl = 0;
     std::int64_t grace = 0;        // seconds after the TTL the page is served stale + refreshed
     std::int64_t staleIfError = 0; // seconds after the TTL the page replaces an upstream error
+    // Cache-Control: no-cache with a validator (spec rule 6): stored for the TTL, but never
+    // fresh — every reuse is revalidated with the upstream first (RFC 9111 §5.2.2.4).
+    bool revalidate = false;
 
+    // How long the page counts as fresh (the TTL, or 0 when every reuse is revalidated).
+    std::int64_t freshFor() const { return revalidate ? 0 : ttl; }
     // How long the store keeps the page: its TTL plus the longest stale window.
     std::int64_t keepFor() const { return ttl + (grace > staleIfError ? grace : staleIfError); }
 };

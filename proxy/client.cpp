@@ -417,10 +417,14 @@ void ClientConnection::onUpstreamComplete(bool reusable) {
         storing_ = false;
         stored = fill_.commit(parser_.head()); // the whole body arrived intact
     }
-    if (bufferForStale_) { // answer from the page just stored (or the stale copy, if refused)
-        bufferForStale_ = false;
-        answer_ = stored ? std::move(stored) : stale_.share();
-        answerDetail_ = stored ? "" : "stale-if-error";
+    if (bufferForStale_) {
+        if (stored) { // answer from the page just stored
+            bufferForStale_ = false;
+            answerDetail_ = "";
+            answer_ = std::move(stored);
+        } else {
+            stopBuffering(); // the store refused it: send what the upstream sent
+        }
     }
     fill_.releaseLock(0); // whatever happened, waiters may look again now
     UpstreamConnection *u = upstream_;
@@ -780,7 +784,10 @@ ClientConnection::Lookup ClientConnection::lookup(http::RequestHead &head) {
             cache::PageView view;
             if (!page || !cache::decodePage(page->value(), view))
                 continue;
-            if (view.fresh(now)) {
+            // A waiter may also take what the fetch it waited for stored or renewed, fresh or
+            // not: a no-cache page is never fresh, but it was validated on our behalf just now
+            // (collapsed forwarding, RFC 9111 §4).
+            if (view.fresh(now) || (woken_ && view.storedAt >= waitStartedAt_)) {
                 if (woken_)
                     counters.inc(counters.coalescedWakeHits);
                 serveHit(std::move(page), view, head);
@@ -817,6 +824,7 @@ ClientConnection::Lookup ClientConnection::lookup(http::RequestHead &head) {
     }
     waiterId_ = id;
     waitingForLock_ = true;
+    waitStartedAt_ = cc.clock->now();
     cacheStatusName_ = "MISS";
     counters.inc(counters.coalescedWaits);
     startTimer(TimerMode::LockWait, cc.lockTimeout);

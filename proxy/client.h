@@ -138,12 +138,13 @@ private:
     const char *answerDetail_ = nullptr;
     std::uint64_t waiterId_ = 0;
     bool waitingForLock_ = false;
-    bool woken_ = false;          // waited once already: fetch without waiting again
-    bool revalidating_ = false;   // our own validators went upstream: a 304 renews stale_
-    bool discardBody_ = false;    // the upstream body is not for the client (answer_ is)
-    bool bufferForStale_ = false; // the response is held until stored (a stale copy may answer)
-    std::string heldHead_;        // its client head, meanwhile
-    std::string dynHead_;         // per-response fields of a hit (Age, X-Cache...), reused
+    bool woken_ = false;             // waited once already: fetch without waiting again
+    std::int64_t waitStartedAt_ = 0; // cache clock when the wait began
+    bool revalidating_ = false;      // our own validators went upstream: a 304 renews stale_
+    bool discardBody_ = false;       // the upstream body is not for the client (answer_ is)
+    bool bufferForStale_ = false;    // the response is held until stored (a stale copy may answer)
+    std::string heldHead_;           // its client head, meanwhile
+    std::string dynHead_;            // per-response fields of a hit (Age, X-Cache...), reused
     // access log of the current exchange
     std::uint64_t startUs_ = 0, upstreamStartUs_ = 0;
     std::int64_t upstreamUs_ = -1;

@@ -141,7 +141,9 @@ cache::ItemRef PageFill::commit(const http::RequestHead &req) {
         head_.append("\r\n");
     }
     cache::ItemRef page = write(req, req.method, head_, body_);
-    body_.clear(); // its capacity is released when the exchange finishes
+    if (page)
+        body_.clear(); // its capacity is released when the exchange finishes; kept when the
+                       // store refused the page, for a response held back to be sent from it
     releaseLock(0);
     return page;
 }
@@ -180,7 +182,7 @@ cache::ItemRef PageFill::write(const http::RequestHead &req, std::string_view me
     f.status = 200; // only 200 responses are stored (decideStore)
     f.storedAt = cc.clock->now();
     f.lastModified = lastModified_;
-    f.ttl = static_cast<std::uint32_t>(decision_.ttl);
+    f.ttl = static_cast<std::uint32_t>(decision_.freshFor());
     f.grace = static_cast<std::uint32_t>(decision_.grace);
     f.staleIfError = static_cast<std::uint32_t>(decision_.staleIfError);
     f.etag = etag_;

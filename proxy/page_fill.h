@@ -52,7 +52,8 @@ public:
     // A body piece. False once the body outgrew cache.max_object_size (it is then dropped).
     bool append(std::string_view piece);
     // The whole body arrived: stores the page under `req`'s page key and the header key, releases
-    // the lock. Returns the stored page (empty if the store refused it).
+    // the lock. Returns the stored page (empty if the store refused it; body() then still holds
+    // the body).
     cache::ItemRef commit(const http::RequestHead &req);
     // The fetch ended without a whole body (error, reset, client and fetch abandoned).
     void abandon(cache::NotStored why);

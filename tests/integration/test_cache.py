@@ -151,10 +151,37 @@ class Cache(OriginAndProxy):
         self.assertEqual(resp.header("X-Cache"), "MISS")
         self.assertIn("detail=set-cookie", resp.header("Cache-Status"))
 
-    def test_no_store_and_no_cache(self):
-        for p in ("/r/ns;cc=no-store", "/r/nc;cc=no-cache"):
+    def test_no_store_and_no_cache_without_a_validator(self):
+        for p in ("/r/ns;cc=no-store", "/r/nc;cc=no-cache", '/r/nse;cc=no-store;etag="x"'):
             self.req(p)
             self.assertEqual(self.req(p).header("X-Cache"), "MISS", p)
+        self.assertIn("detail=no-cache", self.req("/r/nc;cc=no-cache").header("Cache-Status"))
+
+    def test_no_cache_with_an_etag_is_stored_and_revalidated_before_every_reuse(self):
+        # Spec rule 6: stored, never fresh; each reuse asks the origin first (a 304: the body
+        # is not sent again).
+        p = '/r/ncv;cc=no-cache;etag="n1"'
+        first = self.req(p)
+        self.assertEqual(first.header("X-Cache"), "MISS")
+        self.assertEqual(first.header("Cache-Control"), "no-cache, max-age=600")
+        for i in (1, 2, 3):
+            again = self.req(p)
+            self.assertEqual(again.header("X-Cache"), "REVALIDATED")
+            self.assertEqual(again.body, first.body)
+            self.assertEqual(self.origin.count(p, "If-None-Match"), i)
+        self.assertEqual(self.origin.count(p), 4)
+
+    def test_no_cache_with_last_modified_revalidates_and_a_200_replaces_it(self):
+        p = "/r/nclm;cc=no-cache;lm=Sun%2C%2006%20Nov%201994%2008:49:37%20GMT"
+        first = self.req(p)
+        # The origin ignores If-Modified-Since and renders again: the new page replaces the old.
+        second = self.req(p)
+        self.assertEqual(self.origin.count(p, "If-Modified-Since"), 1)
+        self.assertEqual(second.header("X-Cache"), "MISS")
+        self.assertEqual(render(second), render(first) + 1)
+        third = self.req(p)
+        self.assertEqual(self.origin.count(p, "If-Modified-Since"), 2)
+        self.assertEqual(render(third), render(second) + 1)
 
     def test_authorization_needs_public(self):
         self.req("/r/auth", "Authorization: Basic eDp5\r\n")

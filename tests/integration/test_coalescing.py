@@ -76,6 +76,16 @@ class Coalescing(unittest.TestCase):
         self.assertEqual(after["coalesced_wake_hits_total"] - before["coalesced_wake_hits_total"], 999)
         self.assertEqual(after["lock_timeouts_total"], before["lock_timeouts_total"])
 
+    def test_concurrent_reuses_of_a_no_cache_page_share_one_revalidation(self):
+        # The waiters take the page the one revalidation renewed (collapsed forwarding) instead
+        # of each revalidating after it.
+        p = '/r/ncc;cc=no-cache;etag="c1";delay=300'
+        self.assertEqual(burst(self.fc, p, 1)[0].header("X-Cache"), "MISS")
+        resps = burst(self.fc, p, 20)
+        self.assertEqual({r.status for r in resps}, {200})
+        self.assertEqual({r.header("X-Cache") for r in resps}, {"REVALIDATED", "HIT"})
+        self.assertEqual(self.origin.count(p, "If-None-Match"), 1)
+
     def test_variants_coalesce_per_variant_once_the_vary_list_is_known(self):
         p = "/r/var;vary=Accept-Language;delay=300"
         first = burst(self.fc, p, 1)[0]

@@ -81,6 +81,15 @@ class Grace(unittest.TestCase):
         self.fc.advance(11)
         self.assertEqual(get(self.fc, p).header("X-Cache"), "MISS")
 
+    def test_no_cache_page_is_never_served_stale(self):
+        # Grace does not apply: every reuse of a no-cache page is revalidated in the foreground.
+        p = '/r/ncg;cc=no-cache;etag="g1"'
+        get(self.fc, p)
+        self.fc.advance(1)
+        resp = get(self.fc, p)
+        self.assertEqual(resp.header("X-Cache"), "REVALIDATED")
+        self.assertEqual(self.origin.count(p, "If-None-Match"), 1)
+
     def test_background_refresh_revalidates_with_the_etag_and_a_304_renews_the_page(self):
         p = '/r/etag;etag="v1";cc=max-age=10'
         first = get(self.fc, p)
@@ -204,6 +213,26 @@ class StaleIfError(unittest.TestCase):
         self.fc.advance(20)  # 35 s stale: within the config's 300 s, beyond the response's 30
         self.assertEqual(get(self.fc, p).status, 503)
         del self.origin.faults[p]
+
+    def test_a_successful_refetch_behind_a_stale_copy_is_a_miss_not_stale(self):
+        # The answer is held until stored (the stale copy could stand in); once stored it is the
+        # new page, labelled MISS (it was labelled STALE before this was fixed).
+        p = "/r/refetch;cc=max-age=10"
+        first = get(self.fc, p)
+        self.fc.advance(20)
+        again = get(self.fc, p)
+        self.assertEqual(again.header("X-Cache"), "MISS")
+        self.assertEqual(again.header("Cache-Status"), "frontcache; fwd=uri-miss")
+        self.assertEqual(render(again), render(first) + 1)
+
+    def test_no_cache_page_does_not_replace_an_error(self):
+        # RFC 9111 §5.2.2.4: without a successful validation it must not be used.
+        p = '/r/nce;cc=no-cache;etag="e1"'
+        get(self.fc, p)
+        self.origin.faults[p] = "503"
+        self.assertEqual(get(self.fc, p).status, 503)
+        del self.origin.faults[p]
+        self.assertEqual(get(self.fc, p).header("X-Cache"), "REVALIDATED")
 
     def test_foreground_revalidation_304(self):
         p = '/r/fg;etag="e7";cc=max-age=10'

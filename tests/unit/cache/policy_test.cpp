@@ -105,6 +105,30 @@ TEST_CASE("storability and TTL") {
     CHECK(d(200, headers({{"Cache-Control", "private"}})).reason == NotStored::Private);
     CHECK(d(200, headers({{"Cache-Control", "no-store"}})).reason == NotStored::NoStore);
     CHECK(d(200, headers({{"Cache-Control", "no-cache"}})).reason == NotStored::NoCache);
+    CHECK(d(200, headers({{"Cache-Control", "no-cache"}, {"Last-Modified", "yesterday"}})).reason ==
+          NotStored::NoCache); // a Last-Modified that cannot be sent back is no validator
+    {
+        // Spec rule 6: no-cache with a validator is stored for its TTL but never fresh, and never
+        // served stale (grace and stale-if-error cleared).
+        c.grace = c.staleIfError = 60;
+        for (const auto &v : {headers({{"Cache-Control", "no-cache"}, {"ETag", "\"v1\""}}),
+                              headers({{"Cache-Control", "no-cache, max-age=30"},
+                                       {"Last-Modified", "Sun, 06 Nov 1994 08:49:37 GMT"}})}) {
+            StoreDecision s = d(200, v);
+            CHECK(s.reason == NotStored::None);
+            CHECK(s.revalidate);
+            CHECK(s.freshFor() == 0);
+            CHECK(s.grace == 0);
+            CHECK(s.staleIfError == 0);
+            CHECK(s.keepFor() == s.ttl);
+            CHECK(s.ttl > 0);
+        }
+        StoreDecision plain = d(200, headers({{"ETag", "\"v1\""}}));
+        CHECK_FALSE(plain.revalidate);
+        CHECK(plain.freshFor() == 600);
+        CHECK(plain.keepFor() == 660);
+        c = PolicyConfig{};
+    }
     CHECK(d(200, headers({{"Set-Cookie", "a=1"}})).reason == NotStored::SetCookie);
     CHECK(d(200, headers({{"Vary", "Accept, *"}})).reason == NotStored::VaryStar);
     auto authed = get("/", {{"Authorization", "Basic x"}});
