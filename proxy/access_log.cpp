@@ -10,7 +10,7 @@ namespace fc::proxy {
 
 void AccessLog::add(std::string_view client, std::string_view method, std::string_view target,
                     int versionMinor, int status, std::uint64_t bytes, std::string_view cacheStatus,
-                    std::int64_t upstreamUs, std::int64_t totalUs) {
+                    std::int64_t upstreamUs, std::string_view server, std::int64_t totalUs) {
     if (fd_ < 0)
         return;
     struct timeval tv;
@@ -34,10 +34,13 @@ void AccessLog::add(std::string_view client, std::string_view method, std::strin
         std::snprintf(up, sizeof up, "-");
     else
         std::snprintf(up, sizeof up, "%.3fms", static_cast<double>(upstreamUs) / 1000.0);
-    n = std::snprintf(tail, sizeof tail, " HTTP/1.%d\" %d %llu %.*s upstream=%s total=%.3fms\n",
-                      versionMinor, status, static_cast<unsigned long long>(bytes),
-                      static_cast<int>(cacheStatus.size()), cacheStatus.data(), up,
-                      static_cast<double>(totalUs) / 1000.0);
+    n = std::snprintf(tail, sizeof tail,
+                      " HTTP/1.%d\" %d %llu %.*s upstream=%s server=", versionMinor, status,
+                      static_cast<unsigned long long>(bytes), static_cast<int>(cacheStatus.size()),
+                      cacheStatus.data(), up);
+    buf_.append(tail, static_cast<std::size_t>(n));
+    buf_.append(server);
+    n = std::snprintf(tail, sizeof tail, " total=%.3fms\n", static_cast<double>(totalUs) / 1000.0);
     buf_.append(tail, static_cast<std::size_t>(n));
     if (buf_.size() >= 64 * 1024)
         flush();

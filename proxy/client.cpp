@@ -183,6 +183,7 @@ bool ClientConnection::onRequestHead(http::RequestHead &head) {
     requestComplete_ = responseStarted_ = responseComplete_ = retried_ = false;
     startUs_ = uv_hrtime() / 1000;
     upstreamUs_ = -1;
+    upstreamServer_ = -1;
     status_ = 0;
     bytesOut_ = 0;
     isHead_ = head.method == "HEAD";
@@ -484,7 +485,8 @@ void ClientConnection::onUpstreamError(int status, const char *reason, bool retr
         waitingForUpstream_ = true;
         FC_DEBUG("retrying %s %s on a fresh upstream connection (%s)", req.method.c_str(),
                  req.target.c_str(), reason);
-        worker_.pool().acquire(*this, true, std::uint64_t{1} << upstreamServer_);
+        worker_.pool().acquire(*this, true,
+                               std::uint64_t{1} << static_cast<unsigned>(upstreamServer_));
         return;
     }
     waitingForUpstream_ = false;
@@ -551,8 +553,12 @@ void ClientConnection::logExchange() {
     if (!log.enabled())
         return;
     const http::RequestHead &req = parser_.head();
+    std::string_view server = "-";
+    if (upstreamServer_ >= 0)
+        server =
+            worker_.cache().balancer->target(static_cast<std::size_t>(upstreamServer_)).display;
     log.add(peer_, req.method, req.target, req.versionMinor, status_, bytesOut_, cacheStatusName_,
-            upstreamUs_, static_cast<std::int64_t>(uv_hrtime() / 1000 - startUs_));
+            upstreamUs_, server, static_cast<std::int64_t>(uv_hrtime() / 1000 - startUs_));
 }
 
 void ClientConnection::responseFinished() {

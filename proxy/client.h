@@ -121,7 +121,7 @@ private:
     bool requestHasBody_ = false;
     bool requestChunked_ = false;
     bool retried_ = false;
-    int upstreamServer_ = 0; // the server of the current exchange (a retry avoids it)
+    int upstreamServer_ = -1; // the server of the current exchange (a retry avoids it; logged)
     bool clientEof_ = false;
     bool lingering_ = false;
     bool closing_ = false;

@@ -433,9 +433,11 @@ class AccessLogTest(unittest.TestCase):
                 lines = f.read().splitlines()
         self.assertEqual(len(lines), 3, lines)
         self.assertRegex(lines[0], r'^\S+Z 127\.0\.0\.1 "GET /r/logged HTTP/1\.1" 200 \d+ MISS '
-                                   r'upstream=[\d.]+ms total=[\d.]+ms$')
-        self.assertRegex(lines[1], r'"GET /r/logged HTTP/1\.1" 200 \d+ HIT upstream=- total=')
-        self.assertRegex(lines[2], r'"GET /r/x\?q=1 HTTP/1\.1" 200 \d+ BYPASS upstream=[\d.]+ms')
+                                   r'upstream=[\d.]+ms server=%s total=[\d.]+ms$'
+                         % re.escape(origin.url))
+        self.assertRegex(lines[1], r'"GET /r/logged HTTP/1\.1" 200 \d+ HIT upstream=- server=- total=')
+        self.assertRegex(lines[2], r'"GET /r/x\?q=1 HTTP/1\.1" 200 \d+ BYPASS upstream=[\d.]+ms '
+                                   r'server=%s ' % re.escape(origin.url))
 
 
 if __name__ == "__main__":

@@ -7,8 +7,10 @@ closing its listener and "comes back" by listening on the same port again.
 Back-off and health intervals are real timers (the cache's test clock moves only cache time), so
 they are set to a few hundred milliseconds and waited for by polling, never by fixed sleeps."""
 
+import os
 import re
 import signal
+import tempfile
 import socket
 import threading
 import time
@@ -110,6 +112,25 @@ class Balancing(Servers):
         self.start([slow, fast], balance="round_robin")
         self.assertEqual(self.run_clients(3, 10, "/hello"), [200] * 30)
         self.assertEqual(served(slow), 15)
+
+    def test_the_access_log_names_the_server(self):
+        a, b = Origin(), Origin()
+        self.addCleanup(a.close)
+        self.addCleanup(b.close)
+        with tempfile.TemporaryDirectory() as d:
+            path = os.path.join(d, "access.log")
+            fc = Frontcache(None, {"upstream": {"servers": [a.url, b.url]},
+                                   "log": {"access_log": path}})
+            try:
+                for i in range(4):
+                    self.assertEqual(get(fc, uncached(i)).status, 200)
+            finally:
+                self.assertEqual(fc.stop(), 0)
+            with open(path) as f:
+                servers = [re.search(r" server=(\S+) ", line).group(1) for line in f]
+        self.assertEqual(len(servers), 4)
+        self.assertEqual(servers[0:2], servers[2:4])
+        self.assertEqual(sorted(servers[0:2]), sorted([a.url, b.url]))
 
     def test_across_workers(self):
         a, b = Origin(), Origin()
