@@ -97,21 +97,31 @@ std::vector<Sample> collect(const AdminContext &ctx) {
     for (int i = 0; i < 3; ++i)
         out.push_back({"upstream_errors_total", "status=\"" + std::to_string(502 + i) + "\"",
                        FC_SUM(upstreamErrors[i]), "counter", errHelp});
-    // Upstream latency histogram (time to the response head).
-    const char *latHelp = "Upstream time to response head, seconds.";
-    double cumulative = 0;
-    for (int b = 0; b < CacheCounters::kLatencyBuckets; ++b) {
-        cumulative += FC_SUM(latency[b]);
-        std::string le = b < CacheCounters::kLatencyBuckets - 1
-                             ? formatNumber(CacheCounters::kLatencyBounds[b])
-                             : std::string("+Inf");
-        out.push_back({"upstream_response_seconds_bucket", "le=\"" + le + "\"", cumulative,
-                       "histogram", latHelp});
-    }
-    out.push_back(
-        {"upstream_response_seconds_sum", "", FC_SUM(latencySumUs) / 1e6, "histogram", latHelp});
-    out.push_back(
-        {"upstream_response_seconds_count", "", FC_SUM(latencyCount), "histogram", latHelp});
+    auto histogram = [&](const std::string &family, const char *help, auto member) {
+        const CacheCounters::Histogram &first = member(*ctx.counters.front());
+        double cumulative = 0;
+        for (std::size_t b = 0; b <= first.bounds.size(); ++b) {
+            cumulative +=
+                sum([&](const CacheCounters &c) -> const C & { return member(c).buckets[b]; });
+            std::string le =
+                b < first.bounds.size() ? formatNumber(first.bounds[b]) : std::string("+Inf");
+            out.push_back({family + "_bucket", "le=\"" + le + "\"", cumulative, "histogram", help});
+        }
+        out.push_back({family + "_sum", "", sum([&](const CacheCounters &c) -> const C & {
+                                                return member(c).sumUs;
+                                            }) / 1e6,
+                       "histogram", help});
+        out.push_back({family + "_count", "",
+                       sum([&](const CacheCounters &c) -> const C & { return member(c).count; }),
+                       "histogram", help});
+    };
+    histogram(
+        "upstream_response_seconds", "Upstream time to response head, seconds.",
+        [](const CacheCounters &c) -> const auto & { return c.upstreamLatency; });
+    histogram(
+        "coalesced_wake_seconds",
+        "Coalesced waiters: from the fill to the answer written, seconds.",
+        [](const CacheCounters &c) -> const auto & { return c.wakeLatency; });
 #undef FC_SUM
     if (const Balancer *b = ctx.cache->balancer) {
         // One family at a time (Prometheus wants a family's samples together).
@@ -190,8 +200,8 @@ std::string renderMetrics(const AdminContext &ctx, bool json) {
     std::string last;
     for (const auto &s : samples) {
         std::string family = s.name;
-        if (std::string_view(s.type) == "histogram")
-            family = "upstream_response_seconds";
+        if (std::string_view(s.type) == "histogram") // name_bucket, name_sum, name_count
+            family = family.substr(0, family.rfind('_'));
         if (family != last) {
             out += "# HELP frontcache_" + family + " " + s.help + "\n";
             out += "# TYPE frontcache_" + family + " " + s.type + "\n";

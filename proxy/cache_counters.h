@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -30,21 +31,33 @@ struct CacheCounters {
     C purged{0};              // pages removed by PURGE / POST /purge
     C upstreamErrors[3] = {}; // 502, 503, 504 answered by frontcache itself
     C bytesToClients{0};
-    // Upstream response-head latency, seconds: bucket upper bounds in kLatencyBounds (+Inf last).
-    static constexpr double kLatencyBounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                                0.25,  0.5,    1,     2.5,  5,     10};
-    static constexpr int kLatencyBuckets = sizeof kLatencyBounds / sizeof(double) + 1;
-    C latency[kLatencyBuckets] = {};
-    C latencySumUs{0}, latencyCount{0};
+    // A Prometheus-style histogram of durations: a count per bucket (upper bounds in seconds, a
+    // last +Inf bucket implied), the sum and the count.
+    struct Histogram {
+        static constexpr int kMaxBuckets = 16;
+        explicit Histogram(std::span<const double> b) : bounds(b) {}
+        std::span<const double> bounds;
+        C buckets[kMaxBuckets] = {};
+        C sumUs{0}, count{0};
+        void observe(std::uint64_t us) {
+            std::size_t b = 0;
+            while (b < bounds.size() && static_cast<double>(us) > bounds[b] * 1e6)
+                ++b;
+            buckets[b].fetch_add(1, std::memory_order_relaxed);
+            sumUs.fetch_add(us, std::memory_order_relaxed);
+            count.fetch_add(1, std::memory_order_relaxed);
+        }
+    };
+    static constexpr double kUpstreamBounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                                 0.25,  0.5,    1,     2.5,  5,     10};
+    static constexpr double kWakeBounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+                                             0.005,  0.01,    0.025,  0.1};
+    // Upstream time to the response head.
+    Histogram upstreamLatency{kUpstreamBounds};
+    // Coalescing: from the fill (the lock released) to a woken waiter's answer written.
+    Histogram wakeLatency{kWakeBounds};
 
-    void observeUpstream(std::uint64_t us) {
-        int b = 0;
-        while (b < kLatencyBuckets - 1 && static_cast<double>(us) > kLatencyBounds[b] * 1e6)
-            ++b;
-        inc(latency[b]);
-        inc(latencySumUs, us);
-        inc(latencyCount);
-    }
+    void observeUpstream(std::uint64_t us) { upstreamLatency.observe(us); }
     void upstreamError(int status) {
         if (status >= 502 && status <= 504)
             inc(upstreamErrors[status - 502]);

@@ -189,16 +189,17 @@ void Worker::removeLockWaiter(std::uint64_t id) {
 }
 
 void Worker::wakeWaiters(const std::vector<cache::WaiterId> &ids) {
+    const std::uint64_t now = uv_hrtime();
     for (const auto &w : ids)
         if (cache_.workers && w.worker < cache_.workers->size())
-            (*cache_.workers)[w.worker]->postWake(w.id);
+            (*cache_.workers)[w.worker]->postWake(w.id, now);
 }
 
-void Worker::postWake(std::uint64_t id) {
+void Worker::postWake(std::uint64_t id, std::uint64_t releasedAt) {
     std::lock_guard lock(inboxMu_);
     if (inboxClosed_)
         return;
-    inboxWakes_.push_back(id);
+    inboxWakes_.emplace_back(id, releasedAt);
     if (inboxWakes_.size() == 1)
         uv_async_send(&inboxAsync_);
 }
@@ -222,7 +223,7 @@ void Worker::postReload(std::shared_ptr<const config::Config> cfg, const CacheCo
 
 void Worker::onInbox(uv_async_t *a) noexcept {
     auto *w = static_cast<Worker *>(a->data);
-    std::vector<std::uint64_t> wakes;
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> wakes;
     std::shared_ptr<const config::Config> cfg;
     CacheContext ctx;
     bool serveQueue;
@@ -244,13 +245,17 @@ void Worker::onInbox(uv_async_t *a) noexcept {
     }
     if (serveQueue && !w->finished_)
         w->pool_->serveQueue();
-    for (std::uint64_t id : wakes) {
+    auto &counters = w->counters_;
+    for (auto [id, releasedAt] : wakes) {
         auto it = w->lockWaiters_.find(id);
         if (it == w->lockWaiters_.end())
             continue; // it stopped waiting (timed out, or its client left)
         ClientConnection *c = it->second;
         w->lockWaiters_.erase(it);
+        const std::uint64_t hitsBefore = counters.coalescedWakeHits.load(std::memory_order_relaxed);
         c->onLockReleased();
+        if (counters.coalescedWakeHits.load(std::memory_order_relaxed) != hitsBefore)
+            counters.wakeLatency.observe((uv_hrtime() - releasedAt) / 1000); // answered
     }
 }
 

@@ -123,7 +123,8 @@ public:
     void removeLockWaiter(std::uint64_t id);
     void wakeWaiters(const std::vector<cache::WaiterId> &ids);
     // Any thread: queues a wake-up for waiter `id` of this worker.
-    void postWake(std::uint64_t id);
+    // `releasedAt`: uv_hrtime() of the fill, for the wake-latency histogram.
+    void postWake(std::uint64_t id, std::uint64_t releasedAt);
     // Any thread: an upstream slot was freed; queued users of this worker may take it.
     void postServeQueue();
     // Any thread: the configuration was reloaded; the worker switches to it on its own thread.
@@ -165,7 +166,7 @@ private:
     std::mutex inboxMu_;
     bool inboxClosed_ = false;
     bool inboxServeQueue_ = false;
-    std::vector<std::uint64_t> inboxWakes_;
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> inboxWakes_; // (id, releasedAt)
     std::shared_ptr<const config::Config> inboxConfig_;
     CacheContext inboxCache_;
     bool draining_ = false;
