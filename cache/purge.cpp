@@ -20,7 +20,11 @@ std::size_t purgePaths(Store &store, const PolicyConfig &cfg, const std::vector<
         std::string_view p = slash == std::string_view::npos ? "/" : rest.substr(slash);
         if (!host.empty() && h != host)
             return false;
-        return std::find(paths.begin(), paths.end(), p) != paths.end();
+        return std::any_of(paths.begin(), paths.end(), [&](std::string_view want) {
+            if (!want.empty() && want.back() == '*')
+                return p.starts_with(want.substr(0, want.size() - 1));
+            return p == want;
+        });
     };
     std::size_t removed = store.removeIf([&](std::string_view, std::string_view value) {
         PageView v;

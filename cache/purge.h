@@ -17,7 +17,9 @@
 namespace fc::cache {
 
 // `paths` are request targets as a client sends them ("/a/b?x=1"); the query must match
-// exactly ("/a" does not purge "/a?x=1"). `host` empty = every host. Returns pages removed.
+// exactly ("/a" does not purge "/a?x=1"), unless the path ends in '*': then it is a prefix
+// ("/a*" purges "/a", "/a?x=1" and "/a/b"; "/*" every page). `host` empty = every host.
+// Returns pages removed.
 std::size_t purgePaths(Store &store, const PolicyConfig &cfg, const std::vector<std::string> &paths,
                        std::string_view host);
 

@@ -109,6 +109,22 @@ class Admin(unittest.TestCase):
         self.assertEqual(get(self.fc, p, "a.test").header("X-Cache"), "HIT")
         self.assertEqual(get(self.fc, p, "b.test").header("X-Cache"), "MISS")
 
+    def test_purge_a_prefix(self):
+        for p in ("/r/pre;a", "/r/pre;b", "/r/other"):
+            get(self.fc, p)
+        resp = http(self.admin, "PURGE", "/r/pre*")
+        self.assertEqual(json.loads(resp.body), {"purged": 2})
+        for p in ("/r/pre;a", "/r/pre;b"):
+            self.assertEqual(get(self.fc, p).header("X-Cache"), "MISS", p)
+        self.assertEqual(get(self.fc, "/r/other").header("X-Cache"), "HIT")
+        # Narrowed by host, and in a POST list.
+        get(self.fc, "/r/pre;a", "b.test")
+        resp = http(self.admin, "PURGE", "/r/pre*?host=b.test")
+        self.assertEqual(json.loads(resp.body), {"purged": 1})
+        self.assertEqual(get(self.fc, "/r/pre;a").header("X-Cache"), "HIT")
+        resp = http(self.admin, "POST", "/purge", json.dumps(["/r/pre*"]).encode())
+        self.assertEqual(json.loads(resp.body), {"purged": 2})
+
     def test_post_purge_with_a_list_of_paths(self):
         for p in ("/r/l1", "/r/l2", "/r/l3"):
             get(self.fc, p)
