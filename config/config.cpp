@@ -372,6 +372,12 @@ public:
                           error(n.source(), key,
                                 "expected a path such as \"/health\" (or \"\" for none)");
                   }},
+                 {"health_check_host",
+                  [&](const toml::node &n, const std::string &key) {
+                      string(c.upstream.healthCheckHost)(n, key);
+                      if (c.upstream.healthCheckHost.find_first_of(" \t\r\n/") != std::string::npos)
+                          error(n.source(), key, "expected a host name, e.g. \"www.example.com\"");
+                  }},
                  {"health_interval", duration(c.upstream.healthInterval, Millis(10))},
                  {"health_timeout", duration(c.upstream.healthTimeout, Millis(1))},
                  {"connect_timeout", duration(c.upstream.connectTimeout, Millis(1))},

@@ -68,6 +68,7 @@ struct UpstreamConfig {
     // fails (no 2xx/3xx within health_timeout) max_fails times in a row is left out until a check
     // passes. "" = off.
     std::string healthCheck;
+    std::string healthCheckHost; // Host header of the checks; "" = the server's host:port
     Millis healthInterval = 5s;
     Millis healthTimeout = 2s;
     Millis connectTimeout = 2s;

@@ -123,7 +123,9 @@ void HealthChecker::Probe::run() {
     const UpstreamTarget &t = owner->balancer_.target(server);
     auto *c = new Check;
     c->probe = this;
-    c->request = "GET " + owner->cfg_.healthCheck + " HTTP/1.1\r\nHost: " + t.hostField +
+    const std::string &host =
+        owner->cfg_.healthCheckHost.empty() ? t.hostField : owner->cfg_.healthCheckHost;
+    c->request = "GET " + owner->cfg_.healthCheck + " HTTP/1.1\r\nHost: " + host +
                  "\r\nUser-Agent: frontcache-health-check\r\nConnection: close\r\n\r\n";
     uv_loop_t *loop = owner->loop_;
     const bool unixSocket = t.kind == config::UpstreamConfig::Kind::Unix;

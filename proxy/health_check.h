@@ -1,8 +1,9 @@
 // Active health checks (upstream.health_check): every upstream.health_interval, each server gets
-// `GET <path> HTTP/1.1` on a fresh connection (Host: the server's host:port, Connection:
-// close). A 2xx or 3xx status line within upstream.health_timeout passes; anything else —
-// refused, timeout, another status, not HTTP — fails. Results go to the Balancer, which leaves
-// a failing server out (see proxy/balancer.h). The first round runs at start-up.
+// `GET <path> HTTP/1.1` on a fresh connection (Host: upstream.health_check_host, or the
+// server's host:port; Connection: close). A 2xx or 3xx status line within upstream.health_timeout
+// passes; anything else — refused, timeout, another status, not HTTP — fails. Results go to the
+// Balancer, which leaves a failing server out (see proxy/balancer.h). The first round runs at
+// start-up.
 //
 // Only the status line is read: a check costs the application one cheap request and us a few
 // hundred bytes, and never touches the cache.

@@ -188,6 +188,7 @@ void reload(SignalState &s) {
     if (old.upstream.describe() != c.upstream.describe())
         fixed.push_back("upstream.url / upstream.servers");
     if (old.upstream.healthCheck != c.upstream.healthCheck ||
+        old.upstream.healthCheckHost != c.upstream.healthCheckHost ||
         old.upstream.healthInterval != c.upstream.healthInterval ||
         old.upstream.healthTimeout != c.upstream.healthTimeout)
         fixed.push_back("upstream.health_check / health_interval / health_timeout");

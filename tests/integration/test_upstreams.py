@@ -287,11 +287,20 @@ class ActiveHealth(Servers):
         self.assertIn(("Host", "127.0.0.1:%d" % b.port), checks[0])
         self.assertIn(("User-Agent", "frontcache-health-check"), checks[0])
         # Healthy again: back within an interval or two.
+
         a.faults = {}
         self.assertTrue(wait_for(lambda: metrics(self.fc)[("upstream_server_up", a.url)] == 1))
         for i in range(10):
             get(self.fc, "/echo?j=%d" % i)
         self.assertEqual(served(a, "/echo"), 5)
+
+    def test_the_check_host_can_be_set(self):
+        a, b = Origin(), Origin()
+        self.start([a, b], health_check="/hello", health_interval="100ms",
+                   health_check_host="www.example.com")
+        self.assertTrue(wait_for(lambda: served(a) > 0 and served(b) > 0))
+        with a.lock:
+            self.assertIn(("Host", "www.example.com"), a.requests[0][2])
 
     def test_a_hung_check_times_out(self):
         a, b = Origin(), Origin()

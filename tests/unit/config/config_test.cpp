@@ -109,6 +109,7 @@ balance = "least_connections"
 max_fails = 2
 fail_timeout = "3s"
 health_check = "/healthz"
+health_check_host = "www.example.com"
 health_interval = "1s"
 health_timeout = "500ms"
 )");
@@ -124,6 +125,7 @@ health_timeout = "500ms"
     CHECK(u.maxFails == 2);
     CHECK(u.failTimeout == Millis(3000));
     CHECK(u.healthCheck == "/healthz");
+    CHECK(u.healthCheckHost == "www.example.com");
     CHECK(u.healthInterval == Millis(1000));
     CHECK(u.healthTimeout == Millis(500));
     CHECK(u.describe() == "http://10.0.0.1:8000, http://[::1]:8001, unix:/run/app.sock");
@@ -143,6 +145,8 @@ TEST_CASE("upstream server list errors") {
                    "\"least_connections\""));
     CHECK(contains(onlyError("[upstream]\nhealth_check = \"health\"\n"),
                    "test.toml:2:16: upstream.health_check: expected a path"));
+    CHECK(contains(onlyError("[upstream]\nhealth_check_host = \"a b\"\n"),
+                   "upstream.health_check_host: expected a host name"));
     std::string many = "[upstream]\nservers = [";
     for (int i = 0; i < 65; ++i)
         many += (i ? ", \"http://h:" : "\"http://h:") + std::to_string(1000 + i) + "\"";
