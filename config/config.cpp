@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -12,8 +13,12 @@ namespace fc::config {
 
 std::string UpstreamConfig::describe() const {
     std::string out;
-    for (const auto &s : servers)
+    for (const auto &s : servers) {
         out += (out.empty() ? "" : ", ") + s.url;
+        if (s.weight != 1 || s.backup)
+            out += " (" + (s.weight != 1 ? "weight " + std::to_string(s.weight) : "") +
+                   (s.weight != 1 && s.backup ? ", " : "") + (s.backup ? "backup" : "") + ")";
+    }
     return out;
 }
 
@@ -299,7 +304,8 @@ public:
         return true;
     }
 
-    // upstream.servers: a non-empty list of distinct server URLs.
+    // upstream.servers: a non-empty list of distinct servers, each a URL or a table
+    // { url = "...", weight = N, backup = true }.
     void upstreamServers(const toml::node &n, const std::string &key, UpstreamConfig &up) {
         auto arr = n.as_array();
         if (!arr || arr->empty())
@@ -312,13 +318,33 @@ public:
         std::vector<UpstreamServer> list;
         for (auto &e : *arr) {
             UpstreamServer one;
-            if (!upstreamUrl(e, key, one))
+            if (const toml::table *t = e.as_table()) {
+                for (auto &&[k, v] : *t) {
+                    if (k.str() == "url") {
+                        if (!upstreamUrl(v, key, one))
+                            return;
+                    } else if (k.str() == "weight") {
+                        integer(one.weight, 1, 1000)(v, key + ".weight");
+                    } else if (k.str() == "backup") {
+                        boolean(one.backup)(v, key + ".backup");
+                    } else {
+                        return error(k.source(), key,
+                                     "unknown key \"" + std::string(k.str()) +
+                                         "\" (expected url, weight, backup)");
+                    }
+                }
+                if (!t->get("url"))
+                    return error(e.source(), key, "each server table needs url = \"http://...\"");
+            } else if (!upstreamUrl(e, key, one)) {
                 return;
+            }
             for (const auto &other : list)
                 if (other.url == one.url)
                     return error(e.source(), key, "\"" + one.url + "\" is listed twice");
             list.push_back(std::move(one));
         }
+        if (std::all_of(list.begin(), list.end(), [](const UpstreamServer &s) { return s.backup; }))
+            return error(n.source(), key, "every server is a backup: at least one must not be");
         up.servers = std::move(list);
     }
 

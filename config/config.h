@@ -49,6 +49,8 @@ struct UpstreamServer {
     std::string host = "127.0.0.1"; // Tcp: host name or address literal
     std::uint16_t port = 8000;      // Tcp
     std::string path;               // Unix: socket path
+    unsigned weight = 1;            // share of requests relative to the other servers
+    bool backup = false;            // used only while every non-backup server is left out
 };
 
 struct UpstreamConfig {
@@ -56,7 +58,8 @@ struct UpstreamConfig {
     // How a request picks among several servers (upstream.balance).
     enum class Balance { RoundRobin, LeastConnections };
     static constexpr std::size_t kMaxServers = 64;
-    // upstream.url (one server) or upstream.servers (several); never empty.
+    // upstream.url (one server) or upstream.servers (several); never empty, and at least one
+    // server is not a backup.
     std::vector<UpstreamServer> servers{UpstreamServer{}};
     Balance balance = Balance::RoundRobin;
     // Passive health, with two or more servers: a server that fails this many exchanges in a row
@@ -78,7 +81,8 @@ struct UpstreamConfig {
     unsigned maxConnections = 64; // concurrent upstream requests, all workers together
     unsigned maxQueue = 1024;     // per worker; requests beyond get 503 at once
 
-    // "http://a:1, http://b:2": for logs and for noticing a change on reload.
+    // "http://a:1, http://b:2 (weight 3), http://c:3 (backup)": for logs and for noticing a
+    // change on reload.
     std::string describe() const;
 };
 

@@ -13,6 +13,27 @@ constexpr std::uint32_t kMaxBackoffDoublings = 4; // 16 x fail_timeout
 Balancer::Balancer(std::vector<UpstreamTarget> targets, const config::UpstreamConfig &cfg)
     : targets_(std::move(targets)), state_(new State[targets_.size()]) {
     configure(cfg);
+    // nginx's smooth weighted round-robin, unrolled once: each step every server gains its
+    // weight, the one with most is picked and pays the total back. Weights 5, 1, 1 give
+    // a a b a c a a — spread out, not a a a a a b c.
+    std::vector<std::int64_t> current(targets_.size(), 0);
+    std::int64_t total = 0;
+    for (const auto &t : targets_)
+        total += t.backup ? 0 : t.weight;
+    for (std::int64_t step = 0; step < total; ++step) {
+        int best = -1;
+        for (std::size_t i = 0; i < targets_.size(); ++i) {
+            if (targets_[i].backup)
+                continue;
+            current[i] += targets_[i].weight;
+            if (best < 0 || current[i] > current[static_cast<std::size_t>(best)])
+                best = static_cast<int>(i);
+        }
+        current[static_cast<std::size_t>(best)] -= total;
+        wheel_.push_back(best);
+    }
+    for (const auto &t : targets_)
+        wheelServers_ += t.backup ? 0 : 1;
 }
 
 void Balancer::configure(const config::UpstreamConfig &cfg) {
@@ -41,28 +62,56 @@ Balancer::Pick Balancer::pick(std::int64_t nowMs, std::uint64_t exclude) {
     const std::uint64_t turn = exclude ? next_.load(std::memory_order_relaxed)
                                        : next_.fetch_add(1, std::memory_order_relaxed);
     for (std::size_t attempt = 0; attempt < n; ++attempt) {
-        // The turn counts among the servers available now, so a server left out does not
-        // hand its turns to its neighbour (with [a, b, down]: a and b alternate, not 2:1).
+        // The servers available now: the non-backup ones, or the backups when none is.
         int avail[config::UpstreamConfig::kMaxServers];
         std::size_t count = 0;
-        for (std::size_t i = 0; i < n; ++i) {
-            const State &s = state_[i];
-            if ((exclude >> i) & 1 || s.checkDown.load(std::memory_order_relaxed))
-                continue;
-            std::int64_t d = s.downUntil.load(std::memory_order_relaxed);
-            if (d == 0 || d <= nowMs)
-                avail[count++] = static_cast<int>(i);
+        bool inAvail[config::UpstreamConfig::kMaxServers] = {};
+        for (int tier = 0; tier < 2 && count == 0; ++tier) {
+            for (std::size_t i = 0; i < n; ++i) {
+                const State &s = state_[i];
+                if (targets_[i].backup != (tier == 1) || (exclude >> i) & 1 ||
+                    s.checkDown.load(std::memory_order_relaxed))
+                    continue;
+                std::int64_t d = s.downUntil.load(std::memory_order_relaxed);
+                if (d == 0 || d <= nowMs) {
+                    avail[count++] = static_cast<int>(i);
+                    inAvail[i] = true;
+                }
+            }
         }
         if (count == 0)
             return {};
+        // Whose turn: the smooth weighted sequence while every non-backup server is in;
+        // otherwise the turn counts among the servers available now, by weight, so a server left
+        // out does not hand all its turns to its neighbour (with [a, b, down]: a and b
+        // alternate, not 2:1).
         const std::size_t first = turn % count;
         int best = avail[first];
-        if (least) {
+        if (!least) {
+            if (count == wheelServers_ && inAvail[wheel_[0]]) {
+                best = wheel_[turn % wheel_.size()];
+            } else {
+                std::uint64_t sum = 0;
+                for (std::size_t k = 0; k < count; ++k)
+                    sum += targets_[static_cast<std::size_t>(avail[k])].weight;
+                std::uint64_t r = turn % sum;
+                for (std::size_t k = 0; k < count; ++k) {
+                    const unsigned w = targets_[static_cast<std::size_t>(avail[k])].weight;
+                    if (r < w) {
+                        best = avail[k];
+                        break;
+                    }
+                    r -= w;
+                }
+            }
+        } else {
+            // Fewest exchanges in flight per unit of weight: a/wa < b/wb, cross-multiplied.
             std::int64_t bestActive = state_[best].active.load(std::memory_order_relaxed);
             for (std::size_t k = 1; k < count; ++k) {
                 int i = avail[(first + k) % count];
                 std::int64_t a = state_[i].active.load(std::memory_order_relaxed);
-                if (a < bestActive) {
+                if (a * targets_[static_cast<std::size_t>(best)].weight <
+                    bestActive * targets_[static_cast<std::size_t>(i)].weight) {
                     best = i;
                     bestActive = a;
                 }

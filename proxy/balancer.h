@@ -15,6 +15,10 @@
 // - Active (upstream.health_check): a server whose check fails max_fails times in a row (at
 //   least once) is left out until a check passes; a passing check also lifts a passive mark, so
 //   a restarted server is back within one health_interval.
+// - Weights: round-robin follows a smooth weighted sequence (weights 5, 1, 1 give
+//   a a b a c a a), least-connections compares exchanges in flight divided by weight. While a
+//   server is left out its turns are spread evenly over those still in.
+// - Backup servers are picked only while no other server is available.
 // - With one server the passive rule is off (leaving out the only server helps nobody; its
 //   errors are answered, or served stale, as they come); the active rule applies.
 //
@@ -40,6 +44,8 @@ struct UpstreamTarget {
     std::string path;      // unix socket
     std::string display;   // the URL as configured
     std::string hostField; // Host header for health checks: "host:port" (or "localhost")
+    unsigned weight = 1;   // upstream.servers' weight
+    bool backup = false;   // used only while no other server is available
 };
 
 // One server as the admin port shows it.
@@ -102,6 +108,8 @@ private:
 
     std::vector<UpstreamTarget> targets_;
     std::unique_ptr<State[]> state_;
+    std::vector<int> wheel_;       // the non-backup servers in smooth weighted round-robin order
+    std::size_t wheelServers_ = 0; // how many servers the wheel holds
     std::atomic<std::uint64_t> next_{0}; // round-robin position
     std::atomic<bool> leastConnections_{false};
     std::atomic<std::uint32_t> maxFails_{3};

@@ -86,6 +86,8 @@ std::uint16_t boundPort(int fd) {
 bool resolveUpstream(const config::UpstreamServer &up, UpstreamTarget &t, std::string &err) {
     t.kind = up.kind;
     t.display = up.url;
+    t.weight = up.weight;
+    t.backup = up.backup;
     if (up.kind == config::UpstreamConfig::Kind::Unix) {
         t.path = up.path;
         t.hostField = "localhost";

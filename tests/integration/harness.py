@@ -37,6 +37,16 @@ def rss_kib(pid):
     return 0
 
 
+def toml_value(v):
+    """A TOML value for a config: JSON's scalars and arrays are TOML too; dicts become inline
+    tables ({ key = value, ... })."""
+    if isinstance(v, dict):
+        return "{ %s }" % ", ".join("%s = %s" % (k, toml_value(x)) for k, x in v.items())
+    if isinstance(v, list):
+        return "[%s]" % ", ".join(toml_value(x) for x in v)
+    return json.dumps(v)
+
+
 def wait_for(cond, timeout=10):
     """Polls `cond` every 20 ms until it is true (True) or `timeout` seconds pass (False)."""
     end = time.monotonic() + timeout
@@ -79,7 +89,7 @@ class Frontcache:
             for sec, kv in cfg.items():
                 f.write("[%s]\n" % sec)
                 for k, v in kv.items():
-                    f.write("%s = %s\n" % (k, json.dumps(v)))
+                    f.write("%s = %s\n" % (k, toml_value(v)))
         self.stderr_path = os.path.join(self.tmp.name, "stderr.log")
         self.stderr = open(self.stderr_path, "w")
         env = dict(os.environ, FRONTCACHE_TEST_CLOCK=self.clock_path)

@@ -113,6 +113,24 @@ class Balancing(Servers):
         self.assertEqual(self.run_clients(3, 10, "/hello"), [200] * 30)
         self.assertEqual(served(slow), 15)
 
+    def test_weights_and_a_backup(self):
+        a, b, spare = Origin(), Origin(), Origin()
+        for o in (a, b, spare):
+            self.addCleanup(o.close)
+        fc = Frontcache(None, {"upstream": {"servers": [
+            {"url": a.url, "weight": 3}, b.url, {"url": spare.url, "backup": True}],
+            "max_fails": 1}})
+        self.addCleanup(fc.stop)
+        for i in range(40):
+            self.assertEqual(get(fc, uncached(i)).status, 200)
+        self.assertEqual([served(a), served(b), served(spare)], [30, 10, 0])
+        # Both primaries gone: the backup answers, and no client notices.
+        a.close()
+        b.close()
+        for i in range(10):
+            self.assertEqual(get(fc, uncached(100 + i)).status, 200)
+        self.assertEqual(served(spare), 10)
+
     def test_the_access_log_names_the_server(self):
         a, b = Origin(), Origin()
         self.addCleanup(a.close)

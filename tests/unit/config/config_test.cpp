@@ -131,6 +131,28 @@ health_timeout = "500ms"
     CHECK(u.describe() == "http://10.0.0.1:8000, http://[::1]:8001, unix:/run/app.sock");
 }
 
+TEST_CASE("servers with weights and backups") {
+    auto r = loadConfigString(R"([upstream]
+servers = [{ url = "http://a:1", weight = 3 }, "http://b:1", { url = "http://c:1", backup = true }]
+)");
+    INFO((r.errors.empty() ? "" : r.errors[0]));
+    REQUIRE(r.config);
+    const UpstreamConfig &u = r.config->upstream;
+    REQUIRE(u.servers.size() == 3);
+    CHECK(u.servers[0].weight == 3);
+    CHECK(u.servers[1].weight == 1);
+    CHECK(u.servers[2].backup);
+    CHECK(u.describe() == "http://a:1 (weight 3), http://b:1, http://c:1 (backup)");
+    CHECK(contains(onlyError("[upstream]\nservers = [{ url = \"http://a:1\", weight = 0 }]\n"),
+                   "upstream.servers.weight: must be between 1 and 1000, got 0"));
+    CHECK(contains(onlyError("[upstream]\nservers = [{ url = \"http://a:1\", wieght = 2 }]\n"),
+                   "test.toml:2:34: upstream.servers: unknown key \"wieght\""));
+    CHECK(contains(onlyError("[upstream]\nservers = [{ weight = 2 }]\n"),
+                   "each server table needs url"));
+    CHECK(contains(onlyError("[upstream]\nservers = [{ url = \"http://a:1\", backup = true }]\n"),
+                   "every server is a backup"));
+}
+
 TEST_CASE("upstream server list errors") {
     CHECK(contains(onlyError("[upstream]\nservers = []\n"),
                    "test.toml:2:11: upstream.servers: expected a list of server URLs"));

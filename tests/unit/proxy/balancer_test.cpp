@@ -70,6 +70,58 @@ TEST_CASE("a server left out does not hand its turns to its neighbour") {
     CHECK(c[2] == 50);
 }
 
+TEST_CASE("weights: smooth round-robin, and least-connections per unit of weight") {
+    auto weighted = [](std::vector<unsigned> w, std::vector<bool> backup = {}) {
+        auto t = targets(static_cast<int>(w.size()));
+        for (std::size_t i = 0; i < w.size(); ++i) {
+            t[i].weight = w[i];
+            t[i].backup = i < backup.size() && backup[i];
+        }
+        return t;
+    };
+    Balancer b(weighted({5, 1, 1}), config());
+    std::string order;
+    for (int i = 0; i < 7; ++i)
+        order += static_cast<char>('a' + b.pick(0).server);
+    CHECK(order == "aabacaa"); // spread out, not aaaaabc
+    auto c = spread(b, 700);
+    CHECK(c[0] == 500);
+    CHECK(c[1] == 100);
+    CHECK(c[2] == 100);
+    // One left out: its turns go to the others by weight.
+    b.checked(1, false, "down");
+    b.checked(1, false, "down");
+    b.checked(1, false, "down");
+    c = spread(b, 600);
+    CHECK(c[0] == 500);
+    CHECK(c[2] == 100);
+
+    Balancer lc(weighted({3, 1}),
+                config(3, Millis(1000), UpstreamConfig::Balance::LeastConnections));
+    for (int i = 0; i < 3; ++i)
+        lc.begin(0);
+    CHECK(lc.pick(0).server == 1); // 3/3 = 1 per unit vs 0/1
+    lc.begin(1);
+    lc.begin(1);
+    CHECK(lc.pick(0).server == 0); // 3/3 = 1 vs 2/1
+}
+
+TEST_CASE("backup servers take requests only while no other server is available") {
+    auto t = targets(3);
+    t[2].backup = true;
+    Balancer b(std::move(t), config(1, Millis(1000)));
+    auto c = spread(b, 100);
+    CHECK(c[2] == 0);
+    CHECK(c[0] == 50);
+    b.failed(0, 0, false, "refused");
+    CHECK(spread(b, 10, 1)[1] == 10); // one primary left: still no backup
+    b.failed(1, 0, false, "refused");
+    CHECK(spread(b, 10, 1)[2] == 10); // every primary out: the backup
+    CHECK(b.pick(1, 0b100).server == -1);
+    b.succeeded(0);
+    CHECK(spread(b, 10, 1)[0] == 10);
+}
+
 TEST_CASE("least-connections prefers the server with fewest exchanges in flight") {
     Balancer b(targets(3), config(3, Millis(1000), UpstreamConfig::Balance::LeastConnections));
     b.begin(0);
