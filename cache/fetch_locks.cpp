@@ -28,12 +28,14 @@ void FetchLocks::sweep(Shard &s, std::int64_t now) {
     s.sweepAt = std::max<std::size_t>(1024, s.map.size() * 2);
 }
 
-FetchLocks::Claim FetchLocks::claim(std::string_view key, const WaiterId *waiter) {
+FetchLocks::Claim FetchLocks::claim(std::string_view key, const WaiterId *waiter, bool mayOwn) {
     Shard &s = shardFor(key);
     const std::int64_t now = clock_.now();
     std::lock_guard lock(s.mu);
     auto it = s.map.find(std::string(key));
     if (it == s.map.end()) {
+        if (!mayOwn)
+            return Claim::Busy;
         if (s.map.size() >= s.sweepAt)
             sweep(s, now);
         s.map.emplace(std::string(key), Entry{true, 0, {}});
@@ -48,6 +50,8 @@ FetchLocks::Claim FetchLocks::claim(std::string_view key, const WaiterId *waiter
     }
     if (e.passUntil > now)
         return Claim::Pass;
+    if (!mayOwn)
+        return Claim::Busy;
     e.held = true;
     e.passUntil = 0;
     return Claim::Owner;

@@ -45,7 +45,9 @@ public:
         Pass,  // the key is marked not storable: fetch without the lock
     };
     // `waiter` null: do not wait (a background refresh only wants to know whether to start).
-    Claim claim(std::string_view key, const WaiterId *waiter);
+    // `mayOwn` false: wait if another fetch holds the key, but never become the owner (Busy
+    // instead) — a HEAD miss can use what a GET fetch stores, not the other way round.
+    Claim claim(std::string_view key, const WaiterId *waiter, bool mayOwn = true);
     // The owner is done. Appends the waiters to wake to `wake`. `passSeconds` > 0 marks the key as
     // not storable for that long.
     void release(std::string_view key, std::int64_t passSeconds, std::vector<WaiterId> &wake);

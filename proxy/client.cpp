@@ -820,11 +820,13 @@ ClientConnection::Lookup ClientConnection::lookup(http::RequestHead &head) {
             return Lookup::Served;
         }
     }
-    if (!cc.coalesce || isHead_ || woken_)
+    if (!cc.coalesce || woken_)
         return Lookup::Miss;
     const std::uint64_t id = worker_.addLockWaiter(this);
     const cache::WaiterId me{worker_.index(), id};
-    if (fill_.claim(lockKey_, &me) != cache::FetchLocks::Claim::Wait) {
+    // A HEAD waits for a GET fetch in flight (it is then answered from the GET's page), but
+    // never holds the key itself: what a HEAD fetch stores is of no use to GET waiters.
+    if (fill_.claim(lockKey_, &me, !isHead_) != cache::FetchLocks::Claim::Wait) {
         worker_.removeLockWaiter(id); // the fetcher (Owner), or not coalesced (Busy, Pass)
         return Lookup::Miss;
     }

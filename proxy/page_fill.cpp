@@ -44,8 +44,9 @@ void appendValidators(const cache::PageView &v, std::string &head) {
     head.insert(head.size() - 2, add);
 }
 
-cache::FetchLocks::Claim PageFill::claim(std::string_view key, const cache::WaiterId *waiter) {
-    auto c = worker_.cache().locks->claim(key, waiter);
+cache::FetchLocks::Claim PageFill::claim(std::string_view key, const cache::WaiterId *waiter,
+                                         bool mayOwn) {
+    auto c = worker_.cache().locks->claim(key, waiter, mayOwn);
     if (c == cache::FetchLocks::Claim::Owner) {
         lockKey_.assign(key);
         ownsLock_ = true;

@@ -31,7 +31,8 @@ public:
     PageFill &operator=(const PageFill &) = delete;
 
     // Coalescing. claim() remembers the key when it returns Owner.
-    cache::FetchLocks::Claim claim(std::string_view key, const cache::WaiterId *waiter);
+    cache::FetchLocks::Claim claim(std::string_view key, const cache::WaiterId *waiter,
+                                   bool mayOwn = true);
     // Releases the key if held (no-op otherwise), waking its waiters; `passSeconds` > 0 marks it
     // not storable for that long (hit-for-miss).
     void releaseLock(std::int64_t passSeconds);

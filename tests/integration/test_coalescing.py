@@ -9,7 +9,7 @@ import socket
 import time
 import unittest
 
-from harness import Frontcache, Origin, Reader
+from harness import Frontcache, Origin, Reader, wait_for
 
 
 def raise_fd_limit():
@@ -85,6 +85,35 @@ class Coalescing(unittest.TestCase):
               "10 ms %d; mean %.2f ms" % (within["0_001"], within["0_0025"], within["0_005"],
                                          within["0_01"],
                                          delta("coalesced_wake_seconds_sum") * 1000 / 999))
+
+    def test_head_requests_wait_for_a_get_fetch_in_flight(self):
+        p = "/r/headwait;delay=500"
+        socks = []
+        for i, method in enumerate(["GET"] + ["HEAD"] * 5):
+            s = self.fc.connect(timeout=30)
+            s.sendall(("%s %s HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n"
+                       % (method, p)).encode())
+            socks.append((method, s))
+            if i == 0:  # the GET holds the key (the origin has it) before the HEADs arrive
+                self.assertTrue(wait_for(lambda: self.origin.count(p) == 1))
+        resps = []
+        for method, s in socks:
+            resps.append(Reader(s).response(head_request=method == "HEAD"))
+            s.close()
+        self.assertEqual(self.origin.count(p), 1)  # no HEAD reached the origin
+        self.assertEqual([r.status for r in resps], [200] * 6)
+        self.assertEqual([r.header("X-Cache") for r in resps], ["MISS"] + ["HIT"] * 5)
+        # A HEAD with nobody fetching does not hold the key: a GET right behind it fetches too.
+        q = "/r/headfirst;delay=300"
+        head = self.fc.connect(timeout=30)
+        head.sendall(("HEAD %s HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n"
+                      % q).encode())
+        self.assertTrue(wait_for(lambda: self.origin.count(q) == 1))  # the HEAD is fetching
+        resp = burst(self.fc, q, 1)[0]
+        self.assertEqual(resp.header("X-Cache"), "MISS")
+        self.assertEqual(Reader(head).response(head_request=True).status, 200)
+        head.close()
+        self.assertEqual(self.origin.count(q), 2)
 
     def test_concurrent_reuses_of_a_no_cache_page_share_one_revalidation(self):
         # The waiters take the page the one revalidation renewed (collapsed forwarding) instead

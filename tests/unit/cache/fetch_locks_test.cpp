@@ -28,6 +28,24 @@ TEST_CASE("one owner per key; later claims wait and are returned on release") {
     CHECK(locks.claim("k", &a) == FetchLocks::Claim::Owner);
 }
 
+TEST_CASE("a claim that may not own waits for a holder but never takes the key") {
+    ManualClock clock;
+    FetchLocks locks(clock, 100);
+    WaiterId head{0, 1}, get{0, 2};
+    CHECK(locks.claim("k", &head, false) == FetchLocks::Claim::Busy); // nobody fetching
+    CHECK(locks.heldCount() == 0);
+    CHECK(locks.claim("k", &get) == FetchLocks::Claim::Owner);
+    CHECK(locks.claim("k", &head, false) == FetchLocks::Claim::Wait);
+    std::vector<WaiterId> wake;
+    locks.release("k", 60, wake); // marked pass
+    REQUIRE(wake.size() == 1);
+    CHECK(wake[0] == head);
+    CHECK(locks.claim("k", &head, false) == FetchLocks::Claim::Pass);
+    clock.advance(61);
+    CHECK(locks.claim("k", &head, false) == FetchLocks::Claim::Busy); // mark over, nobody holds
+    CHECK(locks.heldCount() == 0);
+}
+
 TEST_CASE("a cancelled waiter is not woken; cancelling twice says so") {
     ManualClock clock;
     FetchLocks locks(clock, 100);
