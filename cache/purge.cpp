@@ -7,7 +7,7 @@
 namespace fc::cache {
 
 std::size_t purgePaths(Store &store, const PolicyConfig &cfg, const std::vector<std::string> &paths,
-                       std::string_view host) {
+                       std::string_view host, std::vector<std::string> *removedKeys) {
     std::vector<std::string> uris; // every absolute URI a removed page was stored for
     auto matches = [&](std::string_view uri) {
         // "http://HOST/PATH?QUERY" (absoluteUri); scheme "http" or as sent in absolute-form.
@@ -26,10 +26,12 @@ std::size_t purgePaths(Store &store, const PolicyConfig &cfg, const std::vector<
             return p == want;
         });
     };
-    std::size_t removed = store.removeIf([&](std::string_view, std::string_view value) {
+    std::size_t removed = store.removeIf([&](std::string_view key, std::string_view value) {
         PageView v;
         if (!decodePage(value, v) || !matches(v.uri))
             return false;
+        if (removedKeys)
+            removedKeys->emplace_back(key);
         if (std::find(uris.begin(), uris.end(), v.uri) == uris.end())
             uris.emplace_back(v.uri);
         return true;
@@ -39,6 +41,8 @@ std::size_t purgePaths(Store &store, const PolicyConfig &cfg, const std::vector<
         key.clear();
         headerKey(cfg, uri, key);
         store.remove(key);
+        if (removedKeys)
+            removedKeys->push_back(key);
     }
     return removed;
 }

@@ -20,7 +20,9 @@ namespace fc::cache {
 // exactly ("/a" does not purge "/a?x=1"), unless the path ends in '*': then it is a prefix
 // ("/a*" purges "/a", "/a?x=1" and "/a/b"; "/*" every page). `host` empty = every host.
 // Returns pages removed.
+// `removedKeys`, when given, receives the keys removed (pages and header keys), e.g. to remove
+// them from a shared cluster too.
 std::size_t purgePaths(Store &store, const PolicyConfig &cfg, const std::vector<std::string> &paths,
-                       std::string_view host);
+                       std::string_view host, std::vector<std::string> *removedKeys = nullptr);
 
 } // namespace fc::cache

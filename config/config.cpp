@@ -430,7 +430,9 @@ public:
                  {"store_set_cookie", boolean(c.cache.storeSetCookie)},
                  {"cache_status", boolean(c.cache.cacheStatus)},
                  {"bypass_paths", stringList(c.cache.bypassPaths)},
-                 {"bypass_cookies", stringList(c.cache.bypassCookies)}});
+                 {"bypass_cookies", stringList(c.cache.bypassCookies)},
+                 {"shared_servers", addressList(c.cache.sharedServers)},
+                 {"shared_timeout", duration(c.cache.sharedTimeout, Millis(1))}});
         section(root, "memcached", {{"listen", address(c.memcached.listen)}});
         section(root, "admin",
                 {{"listen", address(c.admin.listen)},

@@ -104,6 +104,11 @@ struct CacheConfig {
     bool cacheStatus = true;                // RFC 9211 Cache-Status header on responses
     std::vector<std::string> bypassPaths;   // path prefixes never cached
     std::vector<std::string> bypassCookies; // requests carrying one of these cookies are passed
+    // A memcached cluster shared by several frontcache instances ("" = none): a page missing
+    // here is looked for there before the upstream is asked, and every page stored here is
+    // stored there too. Numeric "address:port" entries.
+    std::vector<SocketAddress> sharedServers;
+    Millis sharedTimeout = 100ms; // each connect / reply from the cluster
 };
 
 struct MemcachedConfig {

@@ -10,6 +10,7 @@
 #include "http/parser.h"
 #include "http/rewrite.h"
 #include "proxy/log.h"
+#include "proxy/shared_cache.h"
 #include "proxy/stream_write.h"
 
 namespace fc::proxy {
@@ -93,6 +94,16 @@ std::vector<Sample> collect(const AdminContext &ctx) {
     out.push_back({"revalidated_total", "", FC_SUM(revalidated), "counter",
                    "Stored pages renewed by a 304 from the upstream."});
     out.push_back({"purged_total", "", FC_SUM(purged), "counter", "Pages removed by purges."});
+    const char *sharedHelp = "Shared memcached cluster (cache.shared_servers): misses here, by "
+                             "whether the cluster had the page.";
+    out.push_back(
+        {"shared_lookups_total", "result=\"hit\"", FC_SUM(sharedHits), "counter", sharedHelp});
+    out.push_back(
+        {"shared_lookups_total", "result=\"miss\"", FC_SUM(sharedMisses), "counter", sharedHelp});
+    out.push_back({"shared_stores_total", "", FC_SUM(sharedStores), "counter",
+                   "Pages written to the shared cluster."});
+    out.push_back({"shared_errors_total", "", FC_SUM(sharedErrors), "counter",
+                   "Lookups or stores the shared cluster could not take (down, timeout)."});
     const char *errHelp = "Error responses frontcache generated for upstream failures.";
     for (int i = 0; i < 3; ++i)
         out.push_back({"upstream_errors_total", "status=\"" + std::to_string(502 + i) + "\"",
@@ -308,7 +319,10 @@ private:
         for (const auto &p : paths)
             if (p.empty() || p[0] != '/')
                 return respond(400, "text/plain", "paths must start with '/': " + p + "\n");
-        std::size_t n = cache::purgePaths(*ctx.store, ctx.cache->policy, paths, host);
+        std::vector<std::string> keys;
+        std::size_t n = cache::purgePaths(*ctx.store, ctx.cache->policy, paths, host, &keys);
+        if (ctx.cache->shared && !keys.empty())
+            purgeShared(server_.loop(), *ctx.cache->shared, std::move(keys));
         FC_INFO("admin: purged %zu page(s) for %zu path(s)%s%s", n, paths.size(),
                 host.empty() ? "" : " on host ", host.c_str());
         respond(200, "application/json", "{\"purged\": " + std::to_string(n) + "}\n");

@@ -53,6 +53,7 @@ public:
     void close();
 
     AdminContext &context() { return ctx_; }
+    uv_loop_t *loop() const { return loop_; }
     void forget(AdminConnection *c);
 
 private:

@@ -31,6 +31,11 @@ struct CacheCounters {
     C purged{0};              // pages removed by PURGE / POST /purge
     C upstreamErrors[3] = {}; // 502, 503, 504 answered by frontcache itself
     C bytesToClients{0};
+    // The shared memcached cluster (cache.shared_servers).
+    C sharedHits{0};   // misses here answered from a page the cluster had
+    C sharedMisses{0}; // misses here the cluster did not have either
+    C sharedStores{0}; // pages written to the cluster
+    C sharedErrors{0}; // lookups or stores the cluster could not take (down, timeout)
     // A Prometheus-style histogram of durations: a count per bucket (upper bounds in seconds, a
     // last +Inf bucket implied), the sum and the count.
     struct Histogram {

@@ -11,6 +11,7 @@
 #include "http/date.h"
 #include "proxy/log.h"
 #include "proxy/refresh.h"
+#include "proxy/shared_cache.h"
 #include "proxy/stream_write.h"
 #include "proxy/worker.h"
 
@@ -202,7 +203,7 @@ bool ClientConnection::onRequestHead(http::RequestHead &head) {
     // FetchFromCacheMiddleware: look the page up before troubling the application.
     auto &counters = worker_.counters();
     lookedUp_ = storing_ = false;
-    woken_ = revalidating_ = discardBody_ = bufferForStale_ = false;
+    woken_ = revalidating_ = discardBody_ = bufferForStale_ = sharedTried_ = false;
     stale_.reset();
     answer_.reset();
     fill_.reset();
@@ -669,7 +670,7 @@ void ClientConnection::onClose(uv_handle_t *h) noexcept {
 }
 
 void ClientConnection::maybeDelete() {
-    if (handlesClosed_ && !upstream_)
+    if (handlesClosed_ && !upstream_ && !sharedPending_)
         delete this;
 }
 
@@ -803,6 +804,15 @@ ClientConnection::Lookup ClientConnection::lookup(http::RequestHead &head) {
                 stale_ = std::move(page);
         }
     }
+    // Not served fresh here: another instance may have stored it in the shared cluster. Asked
+    // once per request, before coalescing (a waiter woken later looks here only).
+    if (cc.shared && !sharedTried_ && !woken_) {
+        sharedTried_ = sharedPending_ = true;
+        stale_.reset();
+        sharedLookup(worker_.loop(), *cc.shared, cc.policy, uri, head.headers,
+                     [this](SharedLookupResult &r) { onSharedLookup(r); });
+        return Lookup::Pending;
+    }
     // Not served fresh: the coalescing key is the page key when the variant is known, else the
     // header key (computed again here so that hits copy no key).
     lockKey_.clear();
@@ -837,6 +847,50 @@ ClientConnection::Lookup ClientConnection::lookup(http::RequestHead &head) {
     counters.inc(counters.coalescedWaits);
     startTimer(TimerMode::LockWait, cc.lockTimeout);
     return Lookup::Wait;
+}
+
+// The shared cluster answered. A page newer than ours goes into the in-process store (for the
+// time it has left), then the lookup runs again here: a hit now, or on to the miss path.
+void ClientConnection::onSharedLookup(SharedLookupResult &r) {
+    sharedPending_ = false;
+    if (closing_) {
+        maybeDelete();
+        return;
+    }
+    const CacheContext &cc = worker_.cache();
+    auto &counters = worker_.counters();
+    cache::PageView remote;
+    bool taken = false;
+    if (r.error) {
+        counters.inc(counters.sharedErrors);
+        FC_DEBUG("shared cache: lookup failed: %s", cc.shared->lastError().c_str());
+    } else if (r.found && cache::decodePage(r.page, remote)) {
+        const std::int64_t now = cc.clock->now();
+        const std::int64_t keep =
+            remote.freshUntil() + std::max(remote.grace, remote.staleIfError) - now;
+        cache::PageView local;
+        cache::ItemRef mine = cc.store->get(r.pageKey);
+        const bool newer =
+            !mine || !cache::decodePage(mine->value(), local) || remote.storedAt > local.storedAt;
+        if (keep > 0 && newer) {
+            cache::ItemRef page =
+                cc.store->allocate(r.pageKey, 0, keep, static_cast<std::uint32_t>(r.page.size()));
+            cache::ItemRef hk = cc.store->allocate(r.headerKey, 0, keep,
+                                                   static_cast<std::uint32_t>(r.varyList.size()));
+            if (page && hk) {
+                std::memcpy(page->valueData(), r.page.data(), r.page.size());
+                if (!r.varyList.empty())
+                    std::memcpy(hk->valueData(), r.varyList.data(), r.varyList.size());
+                cc.store->store(cache::StoreMode::Set, page);
+                cc.store->store(cache::StoreMode::Set, hk);
+                taken = remote.fresh(now);
+            }
+        }
+    }
+    counters.inc(taken ? counters.sharedHits : counters.sharedMisses);
+    http::RequestHead &head = parser_.head();
+    if (lookup(head) == Lookup::Miss)
+        startFetch(head);
 }
 
 void ClientConnection::stopWaiting() {
@@ -901,7 +955,10 @@ void ClientConnection::answerPurge(http::RequestHead &head) {
         host = path.substr(7, slash == std::string::npos ? std::string::npos : slash - 7);
         path = slash == std::string::npos ? "/" : path.substr(slash);
     }
-    std::size_t n = cache::purgePaths(*cc.store, cc.policy, {path}, host);
+    std::vector<std::string> keys;
+    std::size_t n = cache::purgePaths(*cc.store, cc.policy, {path}, host, &keys);
+    if (cc.shared && !keys.empty())
+        purgeShared(worker_.loop(), *cc.shared, std::move(keys));
     worker_.counters().inc(worker_.counters().purged, n);
     std::string body = "{\"purged\": " + std::to_string(n) + "}\n";
     std::string resp = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +

@@ -29,6 +29,8 @@ namespace fc::proxy {
 
 class Worker;
 
+struct SharedLookupResult;
+
 class ClientConnection final : private http::RequestParser::Sink, private UpstreamUser {
 public:
     explicit ClientConnection(Worker &worker);
@@ -45,7 +47,8 @@ public:
 
 private:
     enum class TimerMode { None, Header, Idle, Body, Linger, Deferred, LockWait };
-    enum class Lookup { Served, Miss, Wait };
+    // Pending: asking the shared cluster (cache.shared_servers); onSharedLookup continues.
+    enum class Lookup { Served, Miss, Wait, Pending };
 
     // RequestParser::Sink
     bool onRequestHead(http::RequestHead &head) override;
@@ -66,6 +69,7 @@ private:
     void serveHit(cache::ItemRef page, const cache::PageView &v, const http::RequestHead &req,
                   const char *xcache = "HIT", std::string_view detail = {});
     bool serveStaleOnError(const char *why);
+    void onSharedLookup(SharedLookupResult &r);
     void stopBuffering();
     void stopWaiting();
     void answerPurge(http::RequestHead &head);
@@ -139,6 +143,8 @@ private:
     std::uint64_t waiterId_ = 0;
     bool waitingForLock_ = false;
     bool woken_ = false;             // waited once already: fetch without waiting again
+    bool sharedTried_ = false;       // the shared cluster was asked for this request
+    bool sharedPending_ = false;     // ... and has not answered yet (keeps this object alive)
     std::int64_t waitStartedAt_ = 0; // cache clock when the wait began
     bool revalidating_ = false;      // our own validators went upstream: a 304 renews stale_
     bool discardBody_ = false;       // the upstream body is not for the client (answer_ is)

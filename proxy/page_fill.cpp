@@ -5,6 +5,7 @@
 
 #include "http/date.h"
 #include "http/rewrite.h"
+#include "proxy/shared_cache.h"
 #include "proxy/worker.h"
 
 namespace fc::proxy {
@@ -210,6 +211,9 @@ cache::ItemRef PageFill::write(const http::RequestHead &req, std::string_view me
         cc.store->store(cache::StoreMode::Set, hk);
     }
     counters.inc(counters.stored);
+    if (cc.shared) // and in the shared cluster, for the other instances (off the loop)
+        sharedStore(worker_.loop(), *cc.shared, key, vary_, std::string(page->key()), page.share(),
+                    keep, counters);
     return page;
 }
 

@@ -200,6 +200,9 @@ void reload(SignalState &s) {
         fixed.push_back("admin.listen");
     if (old.log.accessLog != c.log.accessLog)
         fixed.push_back("log.access_log");
+    if (addrs(old.cache.sharedServers) != addrs(c.cache.sharedServers) ||
+        old.cache.sharedTimeout != c.cache.sharedTimeout)
+        fixed.push_back("cache.shared_servers / shared_timeout");
     for (const auto &k : fixed)
         FC_WARN("reload: %s changed; it takes effect only after a restart", k.c_str());
     auto next = std::make_shared<const config::Config>(std::move(*r.config));
@@ -332,6 +335,15 @@ int Server::run() {
     cacheCtx.workers = &workerPtrs;
     cacheCtx.limiter = &limiter;
     cacheCtx.balancer = &balancer;
+    std::unique_ptr<cache::MemcachedCluster> shared;
+    if (!c.cache.sharedServers.empty()) {
+        std::vector<cache::MemcachedCluster::Server> list;
+        for (const auto &a : c.cache.sharedServers)
+            list.push_back({a.host, a.port});
+        shared = std::make_unique<cache::MemcachedCluster>(
+            list, static_cast<std::uint64_t>(c.cache.sharedTimeout.count()));
+        cacheCtx.shared = shared.get();
+    }
     applyCacheSettings(c, cacheCtx);
     if (c.log.accessLog == "-") {
         cacheCtx.accessLogFd = 1;

@@ -14,6 +14,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "cache/backend/memcached_cluster.h"
 #include "cache/fetch_locks.h"
 #include "cache/policy.h"
 #include "cache/protocol/memcache.h"
@@ -67,6 +68,7 @@ struct CacheContext {
     const std::vector<Worker *> *workers = nullptr; // every worker, to wake coalesced waiters
     UpstreamLimiter *limiter = nullptr;             // upstream.max_connections across workers
     Balancer *balancer = nullptr;                   // the upstream servers and their health
+    cache::MemcachedCluster *shared = nullptr;      // cache.shared_servers (null = none)
     cache::PolicyConfig policy;
     std::string statusHeader; // "X-Cache" (empty = off)
     bool cacheStatus = true;  // RFC 9211 Cache-Status
