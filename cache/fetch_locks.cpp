@@ -57,6 +57,14 @@ FetchLocks::Claim FetchLocks::claim(std::string_view key, const WaiterId *waiter
     return Claim::Owner;
 }
 
+bool FetchLocks::passing(std::string_view key) const {
+    const Shard &s = shardFor(key);
+    const std::int64_t now = clock_.now();
+    std::lock_guard lock(s.mu);
+    auto it = s.map.find(std::string(key));
+    return it != s.map.end() && !it->second.held && it->second.passUntil > now;
+}
+
 void FetchLocks::release(std::string_view key, std::int64_t passSeconds,
                          std::vector<WaiterId> &wake) {
     Shard &s = shardFor(key);

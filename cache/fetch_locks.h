@@ -55,6 +55,9 @@ public:
     // already released: a wake-up is on its way and will find nobody).
     bool cancel(std::string_view key, const WaiterId &w);
 
+    // True while the key is marked not storable (a claim would return Pass).
+    bool passing(std::string_view key) const;
+
     void setMaxWaiters(std::size_t n);
     std::size_t heldCount() const; // keys being fetched now (for /metrics)
 
@@ -70,6 +73,9 @@ private:
         std::size_t sweepAt = 1024;
     };
     Shard &shardFor(std::string_view key);
+    const Shard &shardFor(std::string_view key) const {
+        return const_cast<FetchLocks *>(this)->shardFor(key);
+    }
     void sweep(Shard &s, std::int64_t now);
 
     const Clock &clock_;

@@ -804,15 +804,6 @@ ClientConnection::Lookup ClientConnection::lookup(http::RequestHead &head) {
                 stale_ = std::move(page);
         }
     }
-    // Not served fresh here: another instance may have stored it in the shared cluster. Asked
-    // once per request, before coalescing (a waiter woken later looks here only).
-    if (cc.shared && !sharedTried_ && !woken_) {
-        sharedTried_ = sharedPending_ = true;
-        stale_.reset();
-        sharedLookup(worker_.loop(), *cc.shared, cc.policy, uri, head.headers,
-                     [this](SharedLookupResult &r) { onSharedLookup(r); });
-        return Lookup::Pending;
-    }
     // Not served fresh: the coalescing key is the page key when the variant is known, else the
     // header key (computed again here so that hits copy no key).
     lockKey_.clear();
@@ -820,6 +811,16 @@ ClientConnection::Lookup ClientConnection::lookup(http::RequestHead &head) {
         cache::pageKey(cc.policy, "GET", uri, varyItem->value(), head.headers, lockKey_);
     else
         cache::headerKey(cc.policy, uri, lockKey_);
+    // Another instance may have stored it in the shared cluster. Asked once per request, before
+    // coalescing (a waiter woken later looks here only), and not for a page just found not
+    // storable (hit-for-miss: the cluster will not have it either).
+    if (cc.shared && !sharedTried_ && !woken_ && !cc.locks->passing(lockKey_)) {
+        sharedTried_ = sharedPending_ = true;
+        stale_.reset();
+        sharedLookup(worker_.loop(), *cc.shared, cc.policy, uri, head.headers,
+                     [this](SharedLookupResult &r) { onSharedLookup(r); });
+        return Lookup::Pending;
+    }
     if (stale_) {
         cache::PageView view;
         if (cache::decodePage(stale_->value(), view) && view.inGrace(cc.clock->now())) {

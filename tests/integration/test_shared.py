@@ -131,6 +131,12 @@ class SharedCluster(unittest.TestCase):
         get(self.a, p)
         self.assertEqual(get(self.b, p).header("X-Cache"), "MISS")
         self.assertEqual(self.origin.count(p), 2)
+        # Marked hit-for-miss in b: the next requests do not ask the cluster.
+        before = stats(self.b)
+        for _ in range(3):
+            self.assertEqual(get(self.b, p).header("X-Cache"), "MISS")
+        after = stats(self.b)
+        self.assertEqual(after["shared_lookups_total_miss"], before["shared_lookups_total_miss"])
 
 
 class FrontcacheAsTheCluster(unittest.TestCase):

@@ -41,7 +41,10 @@ TEST_CASE("a claim that may not own waits for a holder but never takes the key")
     REQUIRE(wake.size() == 1);
     CHECK(wake[0] == head);
     CHECK(locks.claim("k", &head, false) == FetchLocks::Claim::Pass);
+    CHECK(locks.passing("k"));
+    CHECK_FALSE(locks.passing("other"));
     clock.advance(61);
+    CHECK_FALSE(locks.passing("k"));
     CHECK(locks.claim("k", &head, false) == FetchLocks::Claim::Busy); // mark over, nobody holds
     CHECK(locks.heldCount() == 0);
 }
