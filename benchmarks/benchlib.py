@@ -18,6 +18,25 @@ def free_port():
     return port
 
 
+def read_to_close(sock):
+    """Everything `sock` sends until it closes (the answer of a one-request connection)."""
+    data = b""
+    while True:
+        d = sock.recv(65536)
+        if not d:
+            break
+        data += d
+    sock.close()
+    return data
+
+
+def admin_get(port, path):
+    """The body of GET `path` on frontcache's admin port (which answers and closes)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(("GET %s HTTP/1.1\r\nHost: a\r\n\r\n" % path).encode())
+    return read_to_close(s).split(b"\r\n\r\n", 1)[1]
+
+
 def wait_port(port, timeout=10):
     end = time.time() + timeout
     while time.time() < end:

@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 
-from benchlib import stop_all
+from benchlib import admin_get, read_to_close, stop_all
 
 BUCKETS = ["0_00025", "0_0005", "0_001", "0_0025", "0_005", "0_01", "0_025", "pInf"]
 LABELS = ["0.25 ms", "0.5 ms", "1 ms", "2.5 ms", "5 ms", "10 ms", "25 ms", "all"]
@@ -42,16 +42,7 @@ def start(cmd):
 
 
 def stats(port):
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    s.sendall(b"GET /stats HTTP/1.1\r\nHost: a\r\n\r\n")
-    data = b""
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        data += d
-    s.close()
-    return json.loads(data.split(b"\r\n\r\n", 1)[1])
+    return json.loads(admin_get(port, "/stats"))
 
 
 def burst(port, path, n):
@@ -62,14 +53,7 @@ def burst(port, path, n):
         socks.append(s)
     ok = 0
     for s in socks:
-        data = b""
-        while True:
-            d = s.recv(65536)
-            if not d:
-                break
-            data += d
-        s.close()
-        ok += data.startswith(b"HTTP/1.1 200")
+        ok += read_to_close(s).startswith(b"HTTP/1.1 200")
     return ok
 
 

@@ -26,14 +26,13 @@ import os
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-from benchlib import free_port, interleaved_rounds, pin, stop_all, wait_port
+from benchlib import admin_get, free_port, interleaved_rounds, pin, stop_all, wait_port
 
 SETUPS = [
     ("passive", {}),
@@ -62,15 +61,7 @@ def served(origin):
 
 
 def metric(admin_port, name, server):
-    s = socket.create_connection(("127.0.0.1", admin_port), timeout=10)
-    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n")
-    data = b""
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        data += d
-    s.close()
+    data = admin_get(admin_port, "/metrics")
     m = re.search(r'^frontcache_%s\{server="%s"\} (\S+)$' % (name, re.escape(server)),
                   data.decode(), re.M)
     return float(m.group(1)) if m else 0.0

@@ -291,6 +291,18 @@ def request(fc, raw, head_request=False):
     return r.response(head_request), r
 
 
+def get_once(fc, path, headers=""):
+    """GET `path` (Host: site.test, extra `headers` lines) on a new connection closed after the
+    answer."""
+    s = fc.connect(timeout=20)
+    s.sendall(("GET %s HTTP/1.1\r\nHost: site.test\r\n%sConnection: close\r\n\r\n"
+               % (path, headers)).encode())
+    try:
+        return Reader(s).response()
+    finally:
+        s.close()
+
+
 def get(fc, path, headers=""):
     resp, r = request(fc, "GET %s HTTP/1.1\r\nHost: test\r\n%s\r\n" % (path, headers))
     r.sock.close()

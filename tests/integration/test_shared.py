@@ -9,18 +9,9 @@ import socket
 import unittest
 import urllib.parse
 
-from harness import Frontcache, Origin, Reader, wait_for
+from harness import Frontcache, Origin, Reader, wait_for, get_once as get
 from test_django_cache import metadump
 from test_memcached_port import RealMemcached
-
-
-def get(fc, path):
-    s = fc.connect(timeout=20)
-    s.sendall(("GET %s HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n" % path).encode())
-    try:
-        return Reader(s).response()
-    finally:
-        s.close()
 
 
 def admin(fc, method, path):

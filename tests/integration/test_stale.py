@@ -9,22 +9,13 @@ import socket
 import time
 import unittest
 
-from harness import Frontcache, Origin, Reader, free_port_closed, wait_for
+from harness import Frontcache, Origin, Reader, free_port_closed, wait_for, get_once as get
 from test_coalescing import admin_stats, burst
 
 
 def render(resp):
     m = re.search(rb"render (\d+)", resp.body)
     return int(m.group(1)) if m else None
-
-
-def get(fc, path, headers=""):
-    s = fc.connect(timeout=20)
-    s.sendall(("GET %s HTTP/1.1\r\nHost: site.test\r\n%sConnection: close\r\n\r\n" % (path, headers)).encode())
-    try:
-        return Reader(s).response()
-    finally:
-        s.close()
 
 
 class Grace(unittest.TestCase):

@@ -16,16 +16,7 @@ import threading
 import time
 import unittest
 
-from harness import Frontcache, Origin, Reader, free_port_closed, wait_for
-
-
-def get(fc, path):
-    s = fc.connect(timeout=20)
-    s.sendall(("GET %s HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n" % path).encode())
-    try:
-        return Reader(s).response()
-    finally:
-        s.close()
+from harness import Frontcache, Origin, Reader, free_port_closed, wait_for, get_once as get
 
 
 def metrics(fc):
