@@ -6,6 +6,7 @@ cluster is down every instance goes on answering from its own store and the orig
 import json
 import re
 import socket
+import time
 import unittest
 import urllib.parse
 
@@ -168,6 +169,35 @@ class ClusterDown(unittest.TestCase):
             self.assertEqual(fc.stop(), 0)
             origin.close()
             mc.stop()
+
+
+class ClusterHung(unittest.TestCase):
+    def test_a_silent_cluster_costs_a_bounded_wait_and_clients_may_leave_meanwhile(self):
+        # A "memcached" that accepts connections and never answers.
+        silent = socket.socket()
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(64)
+        origin = Origin()
+        fc = Frontcache(origin.url, {"cache": {"shared_servers": ["127.0.0.1:%d"
+                                                                  % silent.getsockname()[1]],
+                                               "shared_timeout": "200ms"},
+                                     "admin": {"listen": "127.0.0.1:0"}})
+        try:
+            # Clients that leave while their lookup waits on the cluster.
+            for i in range(5):
+                s = fc.connect()
+                s.sendall(b"GET /r/gone%d HTTP/1.1\r\nHost: site.test\r\n\r\n" % i)
+                s.close()
+            t0 = time.monotonic()
+            resp = get(fc, "/r/hung;cc=max-age=60")
+            self.assertEqual((resp.status, resp.header("X-Cache")), (200, "MISS"))
+            self.assertLess(time.monotonic() - t0, 5)
+            self.assertTrue(wait_for(lambda: stats(fc)["shared_errors_total"] > 0))
+            self.assertEqual(get(fc, "/r/hung;cc=max-age=60").header("X-Cache"), "HIT")
+        finally:
+            self.assertEqual(fc.stop(), 0)
+            origin.close()
+            silent.close()
 
 
 if __name__ == "__main__":
