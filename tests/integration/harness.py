@@ -47,6 +47,12 @@ def toml_value(v):
     return json.dumps(v)
 
 
+def render(resp):
+    """Which render of an Origin /r/ page a response carries ("render N" in its body)."""
+    m = re.search(rb"render (\d+)", resp.body)
+    return int(m.group(1)) if m else None
+
+
 def wait_for(cond, timeout=10):
     """Polls `cond` every 20 ms until it is true (True) or `timeout` seconds pass (False)."""
     end = time.monotonic() + timeout

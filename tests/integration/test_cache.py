@@ -7,12 +7,7 @@ import socket
 import time
 import unittest
 
-from harness import OriginAndProxy, Frontcache, Origin, Reader, request
-
-
-def render(resp):
-    m = re.search(rb"render (\d+)", resp.body)
-    return int(m.group(1)) if m else None
+from harness import OriginAndProxy, Frontcache, Origin, Reader, request, render
 
 
 class Cache(OriginAndProxy):

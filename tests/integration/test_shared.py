@@ -10,7 +10,7 @@ import time
 import unittest
 import urllib.parse
 
-from harness import Frontcache, Origin, Reader, wait_for, get_once as get
+from harness import Frontcache, Origin, Reader, wait_for, get_once as get, render
 from test_django_cache import metadump
 from test_memcached_port import RealMemcached
 
@@ -38,11 +38,6 @@ def mc_get(port, key):
     s.close()
     m = re.match(rb"VALUE \S+ \d+ (\d+)\r\n", data)
     return data[m.end():m.end() + int(m.group(1))] if m else None
-
-
-def render(resp):
-    m = re.search(rb"render (\d+)", resp.body)
-    return int(m.group(1)) if m else None
 
 
 class SharedCluster(unittest.TestCase):

@@ -4,18 +4,12 @@ page from a 304 without the body; stale-if-error answers from the expired copy w
 fails, for every kind of failure, and nothing truncated is ever stored. Time is moved with
 Frontcache.advance(), never slept through."""
 
-import re
 import socket
 import time
 import unittest
 
-from harness import Frontcache, Origin, Reader, free_port_closed, wait_for, get_once as get
+from harness import Frontcache, Origin, Reader, free_port_closed, wait_for, get_once as get, render
 from test_coalescing import admin_stats, burst
-
-
-def render(resp):
-    m = re.search(rb"render (\d+)", resp.body)
-    return int(m.group(1)) if m else None
 
 
 class Grace(unittest.TestCase):
