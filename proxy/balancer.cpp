@@ -1,6 +1,9 @@
 #include "proxy/balancer.h"
 
+#include <netdb.h>
+
 #include <algorithm>
+#include <cstring>
 
 #include "proxy/log.h"
 
@@ -9,6 +12,30 @@ namespace fc::proxy {
 namespace {
 constexpr std::uint32_t kMaxBackoffDoublings = 4; // 16 x fail_timeout
 } // namespace
+
+std::vector<UpstreamTarget> targetsFor(const UpstreamTarget &base, const std::string &url,
+                                       const addrinfo *addresses) {
+    std::vector<UpstreamTarget> found;
+    for (const addrinfo *ai = addresses; ai; ai = ai->ai_next) {
+        bool seen = false;
+        for (const auto &f : found)
+            seen |= std::memcmp(&f.addr, ai->ai_addr, ai->ai_addrlen) == 0;
+        if (seen)
+            continue;
+        UpstreamTarget one = base;
+        one.addr = {};
+        std::memcpy(&one.addr, ai->ai_addr, ai->ai_addrlen);
+        one.display = url;
+        char host[NI_MAXHOST];
+        if (getnameinfo(ai->ai_addr, ai->ai_addrlen, host, sizeof host, nullptr, 0,
+                        NI_NUMERICHOST) == 0)
+            one.display += std::string(" (") + host + ")";
+        found.push_back(std::move(one));
+    }
+    if (found.size() == 1)
+        found[0].display = url; // one address: the URL says it all
+    return found;
+}
 
 Balancer::Balancer(std::vector<UpstreamTarget> targets, const config::UpstreamConfig &cfg)
     : targets_(std::move(targets)), state_(new State[targets_.size()]) {

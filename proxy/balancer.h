@@ -25,6 +25,7 @@
 // Threading: every method may be called from any thread. Ownership: holds the resolved targets.
 #pragma once
 
+#include <netdb.h>
 #include <sys/socket.h>
 
 #include <atomic>
@@ -47,6 +48,12 @@ struct UpstreamTarget {
     unsigned weight = 1;   // upstream.servers' weight
     bool backup = false;   // used only while no other server is available
 };
+
+// The targets of one server whose host name resolved to `addresses` (getaddrinfo's list): one per
+// distinct address, each a copy of `base` (weight, backup, Host field) with its address; with
+// more than one, each display is "URL (address)" so metrics and logs tell them apart.
+std::vector<UpstreamTarget> targetsFor(const UpstreamTarget &base, const std::string &url,
+                                       const addrinfo *addresses);
 
 // One server as the admin port shows it.
 struct ServerSnapshot {

@@ -83,7 +83,12 @@ std::uint16_t boundPort(int fd) {
     return ntohs(reinterpret_cast<sockaddr_in *>(&ss)->sin_port);
 }
 
-bool resolveUpstream(const config::UpstreamServer &up, UpstreamTarget &t, std::string &err) {
+// One server's targets: a host name with several addresses (a scaled service behind one DNS
+// name, or "localhost" as 127.0.0.1 and ::1) becomes one target per address, as nginx does, so
+// they are balanced and health-checked one by one; the display then names the address.
+bool resolveUpstream(const config::UpstreamServer &up, std::vector<UpstreamTarget> &out,
+                     std::string &err) {
+    UpstreamTarget t;
     t.kind = up.kind;
     t.display = up.url;
     t.weight = up.weight;
@@ -91,6 +96,7 @@ bool resolveUpstream(const config::UpstreamServer &up, UpstreamTarget &t, std::s
     if (up.kind == config::UpstreamConfig::Kind::Unix) {
         t.path = up.path;
         t.hostField = "localhost";
+        out.push_back(std::move(t));
         return true;
     }
     bool v6 = up.host.find(':') != std::string::npos;
@@ -105,8 +111,10 @@ bool resolveUpstream(const config::UpstreamServer &up, UpstreamTarget &t, std::s
         err = "cannot resolve upstream host \"" + up.host + "\": " + gai_strerror(rc);
         return false;
     }
-    std::memcpy(&t.addr, res->ai_addr, res->ai_addrlen);
+    std::vector<UpstreamTarget> found = targetsFor(t, up.url, res);
     freeaddrinfo(res);
+    for (auto &f : found)
+        out.push_back(std::move(f));
     return true;
 }
 
@@ -266,14 +274,23 @@ int Server::run() {
                 "(raise the hard limit with ulimit -Hn or LimitNOFILE=)",
                 nofile, wanted, workers);
 
-    std::vector<UpstreamTarget> targets(c.upstream.servers.size());
+    std::vector<UpstreamTarget> targets;
     std::string err;
-    for (std::size_t i = 0; i < targets.size(); ++i) {
-        if (!resolveUpstream(c.upstream.servers[i], targets[i], err)) {
+    for (const auto &server : c.upstream.servers) {
+        if (!resolveUpstream(server, targets, err)) {
             std::fprintf(stderr, "frontcache: %s\n", err.c_str());
             return 1;
         }
     }
+    if (targets.size() > config::UpstreamConfig::kMaxServers) {
+        std::fprintf(stderr,
+                     "frontcache: upstream servers resolve to %zu addresses; at most %zu are "
+                     "supported\n",
+                     targets.size(), config::UpstreamConfig::kMaxServers);
+        return 1;
+    }
+    for (const auto &t : targets)
+        FC_DEBUG("upstream target %s", t.display.c_str());
     Balancer balancer(std::move(targets), c.upstream);
 
     // Bind every listen address once per worker. With port 0 the first socket picks the port

@@ -141,6 +141,24 @@ class Balancing(Servers):
         self.assertEqual(servers[0:2], servers[2:4])
         self.assertEqual(sorted(servers[0:2]), sorted([a.url, b.url]))
 
+    def test_a_host_name_becomes_one_server_per_address(self):
+        # "localhost" is 127.0.0.1 here, and ::1 too where /etc/hosts says so: one server each
+        # (the origin listens on 127.0.0.1 only, so a ::1 server refuses and is left out).
+        a = Origin()
+        url = "http://localhost:%d" % a.port
+        self.start([], dead=[], servers=[url])
+        addresses = {ai[4][0] for ai in socket.getaddrinfo("localhost", a.port,
+                                                           type=socket.SOCK_STREAM)}
+        for i in range(6):
+            self.assertEqual(get(self.fc, uncached(i)).status, 200)
+        self.assertEqual(served(a), 6)
+        up = {k[1] for k in metrics(self.fc) if k[0] == "upstream_server_up"}
+        if len(addresses) == 1:
+            self.assertEqual(up, {url})
+        else:
+            self.assertEqual(up, {"%s (%s)" % (url, addr) for addr in addresses})
+        a.close()
+
     def test_across_workers(self):
         a, b = Origin(), Origin()
         self.start([a, b], workers=2)

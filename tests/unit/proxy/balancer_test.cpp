@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <arpa/inet.h>
+
+#include <cstring>
 #include <map>
 #include <thread>
 #include <vector>
@@ -295,4 +298,35 @@ TEST_CASE("concurrent picks from many threads: exactly one trial") {
     for (auto &t : threads)
         t.join();
     CHECK(trials.load() == 1);
+}
+
+TEST_CASE("a host name with several addresses becomes one target per address") {
+    sockaddr_in a{}, b{};
+    a.sin_family = b.sin_family = AF_INET;
+    a.sin_port = b.sin_port = htons(8000);
+    inet_pton(AF_INET, "10.0.0.1", &a.sin_addr);
+    inet_pton(AF_INET, "10.0.0.2", &b.sin_addr);
+    addrinfo n3{}, n2{}, n1{}; // 10.0.0.1, 10.0.0.2, 10.0.0.1 again (getaddrinfo repeats)
+    n1.ai_addr = reinterpret_cast<sockaddr *>(&a);
+    n1.ai_addrlen = sizeof a;
+    n1.ai_next = &n2;
+    n2.ai_addr = reinterpret_cast<sockaddr *>(&b);
+    n2.ai_addrlen = sizeof b;
+    n2.ai_next = &n3;
+    n3.ai_addr = reinterpret_cast<sockaddr *>(&a);
+    n3.ai_addrlen = sizeof a;
+    UpstreamTarget base;
+    base.weight = 3;
+    base.hostField = "app:8000";
+    auto t = fc::proxy::targetsFor(base, "http://app:8000", &n1);
+    REQUIRE(t.size() == 2);
+    CHECK(t[0].display == "http://app:8000 (10.0.0.1)");
+    CHECK(t[1].display == "http://app:8000 (10.0.0.2)");
+    CHECK(t[1].weight == 3);
+    CHECK(t[1].hostField == "app:8000");
+    CHECK(reinterpret_cast<const sockaddr_in &>(t[1].addr).sin_addr.s_addr == b.sin_addr.s_addr);
+    n1.ai_next = nullptr; // one address: the URL alone
+    t = fc::proxy::targetsFor(base, "http://app:8000", &n1);
+    REQUIRE(t.size() == 1);
+    CHECK(t[0].display == "http://app:8000");
 }
