@@ -70,40 +70,55 @@ std::vector<Sample> collect(const AdminContext &ctx) {
                            cache::notStoredName(static_cast<cache::NotStored>(n)) + "\"",
                        FC_SUM(notStored[n]), "counter",
                        "Fetched responses not stored, by reason."});
-    out.push_back({"bytes_from_cache_total", "", FC_SUM(bytesFromCache), "counter",
-                   "Bytes of responses answered from the store."});
-    const char *staleHelp = "Requests answered from a stale copy, by why.";
-    out.push_back(
-        {"stale_served_total", "reason=\"grace\"", FC_SUM(staleServed), "counter", staleHelp});
-    out.push_back(
-        {"stale_served_total", "reason=\"error\"", FC_SUM(staleOnError), "counter", staleHelp});
-    out.push_back({"coalesced_waits_total", "", FC_SUM(coalescedWaits), "counter",
-                   "Misses that waited for another request's fetch of the same page."});
-    out.push_back({"coalesced_wake_hits_total", "", FC_SUM(coalescedWakeHits), "counter",
-                   "Waiters answered from the page the fetch they waited for stored."});
-    out.push_back({"lock_timeouts_total", "", FC_SUM(lockTimeouts), "counter",
-                   "Waiters that gave up after cache.lock_timeout and fetched themselves."});
-    out.push_back({"hit_for_miss_marks_total", "", FC_SUM(passMarked), "counter",
-                   "Pages marked not storable (later misses skip coalescing)."});
+    // Counters that are one field each, in the order they are exported.
+    struct Plain {
+        const char *name, *labels;
+        C CacheCounters::*field;
+        const char *help;
+    };
+    static constexpr const char *staleHelp = "Requests answered from a stale copy, by why.";
+    static constexpr const char *sharedHelp =
+        "Shared memcached cluster (cache.shared_servers): misses here, by "
+        "whether the cluster had the page.";
+    static const Plain kBeforeGauge[] = {
+        {"bytes_from_cache_total", "", &CacheCounters::bytesFromCache,
+         "Bytes of responses answered from the store."},
+        {"stale_served_total", "reason=\"grace\"", &CacheCounters::staleServed, staleHelp},
+        {"stale_served_total", "reason=\"error\"", &CacheCounters::staleOnError, staleHelp},
+        {"coalesced_waits_total", "", &CacheCounters::coalescedWaits,
+         "Misses that waited for another request's fetch of the same page."},
+        {"coalesced_wake_hits_total", "", &CacheCounters::coalescedWakeHits,
+         "Waiters answered from the page the fetch they waited for stored."},
+        {"lock_timeouts_total", "", &CacheCounters::lockTimeouts,
+         "Waiters that gave up after cache.lock_timeout and fetched themselves."},
+        {"hit_for_miss_marks_total", "", &CacheCounters::passMarked,
+         "Pages marked not storable (later misses skip coalescing)."},
+    };
+    static const Plain kAfterGauge[] = {
+        {"refreshes_total", "", &CacheCounters::refreshes, "Background refreshes started (grace)."},
+        {"refresh_failures_total", "", &CacheCounters::refreshFailed,
+         "Background refreshes that left the stale copy in place."},
+        {"revalidated_total", "", &CacheCounters::revalidated,
+         "Stored pages renewed by a 304 from the upstream."},
+        {"purged_total", "", &CacheCounters::purged, "Pages removed by purges."},
+        {"shared_lookups_total", "result=\"hit\"", &CacheCounters::sharedHits, sharedHelp},
+        {"shared_lookups_total", "result=\"miss\"", &CacheCounters::sharedMisses, sharedHelp},
+        {"shared_stores_total", "", &CacheCounters::sharedStores,
+         "Pages written to the shared cluster."},
+        {"shared_errors_total", "", &CacheCounters::sharedErrors,
+         "Lookups or stores the shared cluster could not take (down, timeout)."},
+    };
+    auto plain = [&](const Plain &p) {
+        out.push_back({p.name, p.labels,
+                       sum([&](const CacheCounters &c) -> const C & { return c.*p.field; }),
+                       "counter", p.help});
+    };
+    for (const Plain &p : kBeforeGauge)
+        plain(p);
     out.push_back({"fetches_in_flight", "", static_cast<double>(ctx.locks->heldCount()), "gauge",
                    "Pages being fetched now (coalescing locks held)."});
-    out.push_back({"refreshes_total", "", FC_SUM(refreshes), "counter",
-                   "Background refreshes started (grace)."});
-    out.push_back({"refresh_failures_total", "", FC_SUM(refreshFailed), "counter",
-                   "Background refreshes that left the stale copy in place."});
-    out.push_back({"revalidated_total", "", FC_SUM(revalidated), "counter",
-                   "Stored pages renewed by a 304 from the upstream."});
-    out.push_back({"purged_total", "", FC_SUM(purged), "counter", "Pages removed by purges."});
-    const char *sharedHelp = "Shared memcached cluster (cache.shared_servers): misses here, by "
-                             "whether the cluster had the page.";
-    out.push_back(
-        {"shared_lookups_total", "result=\"hit\"", FC_SUM(sharedHits), "counter", sharedHelp});
-    out.push_back(
-        {"shared_lookups_total", "result=\"miss\"", FC_SUM(sharedMisses), "counter", sharedHelp});
-    out.push_back({"shared_stores_total", "", FC_SUM(sharedStores), "counter",
-                   "Pages written to the shared cluster."});
-    out.push_back({"shared_errors_total", "", FC_SUM(sharedErrors), "counter",
-                   "Lookups or stores the shared cluster could not take (down, timeout)."});
+    for (const Plain &p : kAfterGauge)
+        plain(p);
     const char *errHelp = "Error responses frontcache generated for upstream failures.";
     for (int i = 0; i < 3; ++i)
         out.push_back({"upstream_errors_total", "status=\"" + std::to_string(502 + i) + "\"",
