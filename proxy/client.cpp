@@ -873,20 +873,9 @@ void ClientConnection::onSharedLookup(SharedLookupResult &r) {
         cache::ItemRef mine = cc.store->get(r.pageKey);
         const bool newer =
             !mine || !cache::decodePage(mine->value(), local) || remote.storedAt > local.storedAt;
-        if (keep > 0 && newer) {
-            cache::ItemRef page =
-                cc.store->allocate(r.pageKey, 0, keep, static_cast<std::uint32_t>(r.page.size()));
-            cache::ItemRef hk = cc.store->allocate(r.headerKey, 0, keep,
-                                                   static_cast<std::uint32_t>(r.varyList.size()));
-            if (page && hk) {
-                std::memcpy(page->valueData(), r.page.data(), r.page.size());
-                if (!r.varyList.empty())
-                    std::memcpy(hk->valueData(), r.varyList.data(), r.varyList.size());
-                cc.store->store(cache::StoreMode::Set, page);
-                cc.store->store(cache::StoreMode::Set, hk);
-                taken = remote.fresh(now);
-            }
-        }
+        if (keep > 0 && newer && cc.store->set(r.pageKey, r.page, keep) &&
+            cc.store->set(r.headerKey, r.varyList, keep))
+            taken = remote.fresh(now);
     }
     counters.inc(taken ? counters.sharedHits : counters.sharedMisses);
     http::RequestHead &head = parser_.head();

@@ -204,12 +204,7 @@ cache::ItemRef PageFill::write(const http::RequestHead &req, std::string_view me
     cc.store->store(cache::StoreMode::Set, page);
     key.clear();
     cache::headerKey(cc.policy, uri_, key);
-    cache::ItemRef hk = cc.store->allocate(key, 0, keep, static_cast<std::uint32_t>(vary_.size()));
-    if (hk) {
-        if (!vary_.empty())
-            std::memcpy(hk->valueData(), vary_.data(), vary_.size());
-        cc.store->store(cache::StoreMode::Set, hk);
-    }
+    cc.store->set(key, vary_, keep);
     counters.inc(counters.stored);
     if (cc.shared) // and in the shared cluster, for the other instances (off the loop)
         sharedStore(worker_.loop(), *cc.shared, key, vary_, std::string(page->key()), page.share(),

@@ -6,6 +6,7 @@
 #include <cassert>
 #include <charconv>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 
 namespace fc::cache {
@@ -340,6 +341,17 @@ ItemRef Store::lookup(std::string_view key, const GetOptions &o, LookupInfo *inf
     }
     retainItem(it);
     return ItemRef(it);
+}
+
+ItemRef Store::set(std::string_view key, std::string_view value, std::int64_t exptime) {
+    ItemRef it = allocate(key, 0, exptime, static_cast<std::uint32_t>(value.size()));
+    if (!it)
+        return it;
+    if (!value.empty())
+        std::memcpy(it->valueData(), value.data(), value.size());
+    if (store(StoreMode::Set, it) != StoreStatus::Stored)
+        it.reset();
+    return it;
 }
 
 StoreStatus Store::store(StoreMode mode, ItemRef &item, std::uint64_t casIn, std::uint64_t *casOut,

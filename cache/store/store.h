@@ -114,6 +114,9 @@ public:
     // `invalidate` (ms I): with a CAS older than the item's, store it but mark it stale.
     StoreStatus store(StoreMode mode, ItemRef &item, std::uint64_t casIn = 0,
                       std::uint64_t *casOut = nullptr, bool invalidate = false);
+    // allocate + copy `value` + store(Set): memcached's plain "set". Returns the linked item, or
+    // an empty ref when the value does not fit.
+    ItemRef set(std::string_view key, std::string_view value, std::int64_t exptime);
     DeleteStatus remove(std::string_view key, std::uint64_t casIn = 0);
     // md I: mark stale and bump the CAS instead of removing; optional new exptime.
     DeleteStatus invalidate(std::string_view key, std::uint64_t casIn, bool setExptime,

@@ -30,6 +30,21 @@ StoreConfig small(std::uint64_t mem = 1 << 20) {
 }
 } // namespace
 
+TEST_CASE("set copies the value and links the item") {
+    ManualClock clock;
+    Store s(small(), clock);
+    std::string v = "value";
+    ItemRef it = s.set("k", v, 10);
+    REQUIRE(it);
+    v[0] = 'X'; // a copy, not a view of the caller's bytes
+    CHECK(value(s, "k") == "value");
+    CHECK(s.set("empty", "", 0));
+    CHECK(value(s, "empty") == "");
+    clock.advance(11);
+    CHECK(value(s, "k") == "<miss>");
+    CHECK_FALSE(s.set("big", std::string(2 << 20, 'b'), 0)); // over item_size_max
+}
+
 TEST_CASE("keys") {
     CHECK(validKey("a"));
     CHECK(validKey(std::string(250, 'k')));
