@@ -422,8 +422,8 @@ void UpstreamConnection::fail(int status, const char *reason) {
     const bool retryable =
         staleKeepAlive || (!gotBytes_ && status == 502 && pool_.balancer().size() > 1);
     // A stale keep-alive connection closed by the server says nothing about its health, and
-    // neither does our own shutdown (503).
-    if (status != 503 && !staleKeepAlive && state_ != State::Closing)
+    // neither does our own shutdown.
+    if (!pool_.shutdown_ && !staleKeepAlive && state_ != State::Closing)
         pool_.balancer().failed(static_cast<size_t>(server_), pool_.nowMs(), trial_, reason);
     close();
     if (u)
