@@ -297,6 +297,22 @@ def request(fc, raw, head_request=False):
     return r.response(head_request), r
 
 
+def admin_request(port, method, target, body=b"", host=None):
+    """One request to frontcache's admin port (Host: the admin address unless `host`)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(("%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n"
+               % (method, target, host or "127.0.0.1:%d" % port, len(body))).encode() + body)
+    try:
+        return Reader(s).response()
+    finally:
+        s.close()
+
+
+def admin_stats(fc):
+    """GET /stats of `fc`'s admin port, parsed."""
+    return json.loads(admin_request(fc.extra_ports["admin"], "GET", "/stats").body)
+
+
 def get_once(fc, path, headers=""):
     """GET `path` (Host: site.test, extra `headers` lines) on a new connection closed after the
     answer."""

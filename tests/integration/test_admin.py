@@ -7,23 +7,12 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import threading
 import time
 import unittest
 
-from harness import Frontcache, Origin, Reader, wait_for
-
-
-def http(port, method, target, body=b"", host=None):
-    s = socket.create_connection(("127.0.0.1", port), timeout=10)
-    s.sendall(("%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n"
-               % (method, target, host or "127.0.0.1:%d" % port, len(body))).encode() + body)
-    try:
-        return Reader(s).response()
-    finally:
-        s.close()
+from harness import Frontcache, Origin, Reader, wait_for, admin_request as http
 
 
 def get(fc, path, host="site.test", headers=""):

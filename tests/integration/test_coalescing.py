@@ -2,14 +2,11 @@
 waiters are woken when it completes; not-storable pages release them and are remembered
 (hit-for-miss); waiters give up after cache.lock_timeout."""
 
-import json
-import re
 import resource
-import socket
 import time
 import unittest
 
-from harness import Frontcache, Origin, Reader, wait_for
+from harness import Frontcache, Origin, Reader, wait_for, admin_stats
 
 
 def raise_fd_limit():
@@ -32,14 +29,6 @@ def burst(fc, path, n, host="site.test"):
         finally:
             s.close()
     return out
-
-
-def admin_stats(fc):
-    s = socket.create_connection(("127.0.0.1", fc.extra_ports["admin"]), timeout=10)
-    s.sendall(b"GET /stats HTTP/1.1\r\nHost: a\r\n\r\n")
-    resp = Reader(s).response()
-    s.close()
-    return json.loads(resp.body)
 
 
 class Coalescing(unittest.TestCase):

@@ -10,22 +10,9 @@ import time
 import unittest
 import urllib.parse
 
-from harness import Frontcache, Origin, Reader, wait_for, get_once as get, render
+from harness import Frontcache, Origin, Reader, wait_for, get_once as get, render, admin_request, admin_stats as stats
 from test_django_cache import metadump
 from test_memcached_port import RealMemcached
-
-
-def admin(fc, method, path):
-    s = socket.create_connection(("127.0.0.1", fc.extra_ports["admin"]), timeout=10)
-    s.sendall(("%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n"
-               % (method, path, fc.extra_ports["admin"])).encode())
-    resp = Reader(s).response()
-    s.close()
-    return resp
-
-
-def stats(fc):
-    return json.loads(admin(fc, "GET", "/stats").body)
 
 
 def mc_get(port, key):
@@ -107,7 +94,7 @@ class SharedCluster(unittest.TestCase):
         self.assertTrue(self.wait_stored(self.a, before))
         keys = self.cluster_pages(p)
         self.assertEqual(len(keys), 1)
-        self.assertEqual(json.loads(admin(self.a, "PURGE", p).body), {"purged": 1})
+        self.assertEqual(json.loads(admin_request(self.a.extra_ports["admin"], "PURGE", p).body), {"purged": 1})
         self.assertTrue(wait_for(lambda: mc_get(self.mc.port, keys[0]) is None))
         # b never had it in its own store: with the cluster's copy gone it fetches.
         self.assertEqual(get(self.b, p).header("X-Cache"), "MISS")

@@ -16,15 +16,12 @@ import threading
 import time
 import unittest
 
-from harness import Frontcache, Origin, Reader, free_port_closed, wait_for, get_once as get
+from harness import Frontcache, Origin, Reader, free_port_closed, wait_for, get_once as get, admin_request
 
 
 def metrics(fc):
     """{(name, server): value} for the per-server families of GET /metrics."""
-    s = socket.create_connection(("127.0.0.1", fc.extra_ports["admin"]), timeout=10)
-    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n")
-    body = Reader(s).response().body.decode()
-    s.close()
+    body = admin_request(fc.extra_ports["admin"], "GET", "/metrics").body.decode()
     out = {}
     for m in re.finditer(r'^frontcache_(upstream_server_\w+)\{server="([^"]+)"\} (\S+)$', body,
                          re.M):
