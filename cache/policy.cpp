@@ -30,15 +30,7 @@ void appendMd5Hex(std::string &out, std::string_view data) {
 }
 
 std::string_view pathOf(const http::RequestHead &req) {
-    std::string_view t = req.target;
-    for (std::string_view scheme : {"http://", "https://"})
-        if (t.size() > scheme.size() &&
-            http::equalsIgnoreCase(t.substr(0, scheme.size()), scheme)) {
-            std::string_view rest = t.substr(scheme.size());
-            std::size_t slash = rest.find_first_of("/?");
-            return slash == std::string_view::npos ? std::string_view("/") : rest.substr(slash);
-        }
-    return t;
+    return http::splitTarget(req.target).originPath();
 }
 
 // A request header's value as Django's request.META[name] would hold it (WSGI joins repeated
@@ -157,7 +149,7 @@ Bypass classify(const http::RequestHead &req, const PolicyConfig &cfg) {
 
 void absoluteUri(const http::RequestHead &req, const PolicyConfig &cfg, std::string &out) {
     std::string_view t = req.target;
-    if (t.rfind("http://", 0) == 0 || t.rfind("https://", 0) == 0) {
+    if (http::splitTarget(t).absolute()) {
         out.append(t);
     } else {
         out.append("http://");

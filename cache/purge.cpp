@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "cache/page.h"
+#include "http/rewrite.h"
 
 namespace fc::cache {
 
@@ -11,13 +12,11 @@ std::size_t purgePaths(Store &store, const PolicyConfig &cfg, const std::vector<
     std::vector<std::string> uris; // every absolute URI a removed page was stored for
     auto matches = [&](std::string_view uri) {
         // "http://HOST/PATH?QUERY" (absoluteUri); scheme "http" or as sent in absolute-form.
-        std::size_t sep = uri.find("://");
-        if (sep == std::string_view::npos)
+        const http::TargetParts parts = http::splitTarget(uri);
+        if (!parts.absolute())
             return false;
-        std::string_view rest = uri.substr(sep + 3);
-        std::size_t slash = rest.find('/');
-        std::string_view h = rest.substr(0, slash);
-        std::string_view p = slash == std::string_view::npos ? "/" : rest.substr(slash);
+        std::string_view h = parts.authority;
+        std::string_view p = parts.originPath();
         if (!host.empty() && h != host)
             return false;
         return std::any_of(paths.begin(), paths.end(), [&](std::string_view want) {

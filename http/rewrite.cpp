@@ -74,18 +74,9 @@ bool isHopByHop(std::string_view name, const HeaderList &headers) {
 }
 
 void writeUpstreamRequest(const RequestHead &req, const ForwardInfo &fwd, std::string &out) {
-    std::string_view target = req.target;
-    std::string_view hostFromTarget;
-    for (std::string_view scheme : {"http://", "https://"}) {
-        if (target.size() > scheme.size() &&
-            equalsIgnoreCase(target.substr(0, scheme.size()), scheme)) {
-            std::string_view rest = target.substr(scheme.size());
-            size_t slash = rest.find_first_of("/?");
-            hostFromTarget = rest.substr(0, slash);
-            target = slash == std::string_view::npos ? std::string_view("/") : rest.substr(slash);
-            break;
-        }
-    }
+    const TargetParts parts = splitTarget(req.target);
+    std::string_view target = parts.originPath();
+    std::string_view hostFromTarget = parts.authority;
     out.append(req.method);
     out.push_back(' ');
     if (!target.empty() && target[0] == '?')
@@ -282,24 +273,17 @@ std::string_view reasonPhrase(int status) {
     }
 }
 
-std::string errorResponse(int status, bool close, std::string_view detail) {
-    std::string body;
-    body.reserve(64 + detail.size());
-    appendNumber(body, static_cast<std::uint64_t>(status));
-    body.push_back(' ');
-    body.append(reasonPhrase(status));
-    if (!detail.empty()) {
-        body.append(": ");
-        body.append(detail);
-    }
-    body.push_back('\n');
+std::string cannedResponse(int status, std::string_view contentType, std::string_view body,
+                           bool close) {
     std::string out;
     out.reserve(160 + body.size());
     out.append("HTTP/1.1 ");
     appendNumber(out, static_cast<std::uint64_t>(status));
     out.push_back(' ');
     out.append(reasonPhrase(status));
-    out.append("\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ");
+    out.append("\r\nContent-Type: ");
+    out.append(contentType);
+    out.append("\r\nContent-Length: ");
     appendNumber(out, body.size());
     out.append("\r\n");
     if (status == 503)
@@ -311,10 +295,45 @@ std::string errorResponse(int status, bool close, std::string_view detail) {
     return out;
 }
 
-void appendChunkHeader(std::string &out, size_t len) {
+std::string errorResponse(int status, bool close, std::string_view detail) {
+    std::string body;
+    body.reserve(64 + detail.size());
+    appendNumber(body, static_cast<std::uint64_t>(status));
+    body.push_back(' ');
+    body.append(reasonPhrase(status));
+    if (!detail.empty()) {
+        body.append(": ");
+        body.append(detail);
+    }
+    body.push_back('\n');
+    return cannedResponse(status, "text/plain; charset=utf-8", body, close);
+}
+
+void appendChunk(std::string &out, std::string_view piece) {
+    if (piece.empty())
+        return;
     char buf[24];
-    int n = std::snprintf(buf, sizeof buf, "%zx\r\n", len);
+    int n = std::snprintf(buf, sizeof buf, "%zx\r\n", piece.size());
     out.append(buf, static_cast<size_t>(n));
+    out.append(piece);
+    out.append("\r\n");
+}
+
+TargetParts splitTarget(std::string_view target) {
+    TargetParts p;
+    p.path = target;
+    for (std::string_view scheme : {std::string_view("http://"), std::string_view("https://")}) {
+        if (target.size() > scheme.size() &&
+            equalsIgnoreCase(target.substr(0, scheme.size()), scheme)) {
+            std::string_view rest = target.substr(scheme.size());
+            std::size_t end = rest.find_first_of("/?");
+            p.scheme = target.substr(0, scheme.size() - 3);
+            p.authority = rest.substr(0, end);
+            p.path = end == std::string_view::npos ? std::string_view() : rest.substr(end);
+            break;
+        }
+    }
+    return p;
 }
 
 } // namespace fc::http

@@ -58,11 +58,33 @@ void writeClientResponse(const ResponseHead &resp, BodyFraming framing, bool kee
 // The standard reason phrase for a status code ("OK", "Not Found"), or "" if unknown.
 std::string_view reasonPhrase(int status);
 
-// A complete, short error response frontcache itself generates (400, 408, 413, 502, 504...).
-// With `close`, it carries Connection: close.
+// A complete, short response frontcache itself generates (an error, a purge's answer, the admin
+// port's pages): status line, Content-Type, Content-Length, Retry-After for a 503, Connection:
+// close when `close`, then `body`. The one place such responses are written.
+std::string cannedResponse(int status, std::string_view contentType, std::string_view body,
+                           bool close);
+
+// An error answer (400, 408, 413, 502, 504...): a canned text/plain response whose body is
+// "<status> <reason>[: detail]".
 std::string errorResponse(int status, bool close, std::string_view detail = {});
 
-// Appends the chunk-size line for a chunk of `len` bytes ("1a2b\r\n").
-void appendChunkHeader(std::string &out, size_t len);
+// Chunked transfer coding (RFC 9112 §7.1), the one place frontcache frames a body: appends
+// `piece` as one chunk (nothing for an empty piece, which would read as the last chunk).
+void appendChunk(std::string &out, std::string_view piece);
+// The last chunk with no trailer fields.
+inline constexpr std::string_view kLastChunk = "0\r\n\r\n";
+
+// A request target split per RFC 9112 §3.2: origin-form ("/p?q": `path` is all of it) or
+// absolute-form ("http://host/p?q": `scheme` and `authority` from the target, `path` what
+// follows the authority — "" when nothing does; originPath() gives "/" then). The scheme is
+// matched case-insensitively (http and https only); anything else is treated as origin-form.
+struct TargetParts {
+    std::string_view scheme;    // "http" / "https" as written, or "" for origin-form
+    std::string_view authority; // host[:port] of an absolute-form target
+    std::string_view path;      // path and query
+    std::string_view originPath() const { return path.empty() ? std::string_view("/") : path; }
+    bool absolute() const { return !scheme.empty(); }
+};
+TargetParts splitTarget(std::string_view target);
 
 } // namespace fc::http

@@ -6,10 +6,10 @@
 #include <cstdio>
 #include <cstring>
 
-#include "cache/purge.h"
 #include "http/parser.h"
 #include "http/rewrite.h"
 #include "proxy/log.h"
+#include "proxy/purge.h"
 #include "proxy/shared_cache.h"
 #include "proxy/stream_write.h"
 
@@ -334,13 +334,10 @@ private:
         for (const auto &p : paths)
             if (p.empty() || p[0] != '/')
                 return respond(400, "text/plain", "paths must start with '/': " + p + "\n");
-        std::vector<std::string> keys;
-        std::size_t n = cache::purgePaths(*ctx.store, ctx.cache->policy, paths, host, &keys);
-        if (ctx.cache->shared && !keys.empty())
-            purgeShared(server_.loop(), *ctx.cache->shared, std::move(keys));
+        std::size_t n = purge(server_.loop(), *ctx.cache, paths, host, *ctx.ownCounters);
         FC_INFO("admin: purged %zu page(s) for %zu path(s)%s%s", n, paths.size(),
                 host.empty() ? "" : " on host ", host.c_str());
-        respond(200, "application/json", "{\"purged\": " + std::to_string(n) + "}\n");
+        respond(200, "application/json", purgeAnswer(n));
     }
 
     std::string hostFilter(const http::RequestHead &req, std::string_view query) {
@@ -401,10 +398,7 @@ private:
 
     void respond(int status, const char *type, const std::string &body) {
         answered_ = true;
-        out_ = "HTTP/1.1 " + std::to_string(status) + " " +
-               std::string(http::reasonPhrase(status)) + "\r\nContent-Type: " + type +
-               "\r\nContent-Length: " + std::to_string(body.size()) +
-               "\r\nConnection: close\r\n\r\n" + body;
+        out_ = http::cannedResponse(status, type, body, true);
         int rc = streamWrite(reinterpret_cast<uv_stream_t *>(&handle_), out_, this,
                              [](uv_write_t *req, int) {
                                  auto *w = static_cast<WriteReq *>(req->data);

@@ -33,7 +33,8 @@ namespace fc::proxy {
 struct AdminContext {
     cache::Store *store = nullptr;
     cache::FetchLocks *locks = nullptr;
-    std::vector<const CacheCounters *> counters; // one per worker
+    std::vector<const CacheCounters *> counters; // one per worker, and ownCounters
+    CacheCounters *ownCounters = nullptr;        // the admin port's own (its purges)
     const CacheContext *cache = nullptr;         // the main thread's copy (reloaded with SIGHUP)
     std::string selfAddress;                     // "127.0.0.1:9090", as bound
     std::int64_t startedAt = 0;

@@ -4,6 +4,7 @@
 #include <ctime>
 #include <sys/time.h>
 #include <unistd.h>
+#include <uv.h>
 
 namespace fc::proxy {
 
@@ -52,6 +53,16 @@ void logLine(LogLevel level, const char *fmt, ...) {
     buf[len++] = '\n';
     ssize_t w = ::write(2, buf, len);
     (void)w;
+}
+
+} // namespace fc::proxy
+
+namespace fc::proxy {
+
+int uvFailed(int rc, const char *what) {
+    if (rc < 0)
+        FC_ERROR("%s: %s", what, uv_strerror(rc));
+    return rc;
 }
 
 } // namespace fc::proxy

@@ -26,4 +26,8 @@ void logLine(LogLevel level, const char *fmt, ...) __attribute__((format(printf,
 #define FC_INFO(...) FC_LOG(::fc::proxy::LogLevel::Info, __VA_ARGS__)
 #define FC_DEBUG(...) FC_LOG(::fc::proxy::LogLevel::Debug, __VA_ARGS__)
 
+// A libuv call failed on the data path (common/failure.h): logs "what: error" at error level and
+// returns `rc`, so call sites read `if (uvFailed(rc, "...") < 0) { end this connection }`.
+int uvFailed(int rc, const char *what);
+
 } // namespace fc::proxy

@@ -3,57 +3,13 @@
 #include <cstring>
 #include <vector>
 
+#include "cache/reuse.h"
 #include "http/date.h"
 #include "http/rewrite.h"
 #include "proxy/shared_cache.h"
 #include "proxy/worker.h"
 
 namespace fc::proxy {
-
-bool marksPass(cache::NotStored why, int status) {
-    switch (why) {
-    case cache::NotStored::Status:
-        return status < 500; // a 5xx is a failed attempt: the next one may well succeed
-    case cache::NotStored::SetCookie:
-    case cache::NotStored::Private:
-    case cache::NotStored::NoStore:
-    case cache::NotStored::NoCache:
-    case cache::NotStored::VaryStar:
-    case cache::NotStored::ZeroTtl:
-    case cache::NotStored::TooBig:
-        return true;
-    default: // Authorization (this request's), Truncated, Head: say nothing about the page
-        return false;
-    }
-}
-
-void appendValidators(const cache::PageView &v, std::string &head) {
-    // `head` ends with the blank line: insert before it.
-    std::string add;
-    if (!v.etag.empty()) {
-        add.append("If-None-Match: ");
-        add.append(v.etag);
-        add.append("\r\n");
-    }
-    if (v.lastModified != 0) {
-        char date[http::kHttpDateLen];
-        http::formatHttpDate(v.lastModified, date);
-        add.append("If-Modified-Since: ");
-        add.append(date, sizeof date);
-        add.append("\r\n");
-    }
-    head.insert(head.size() - 2, add);
-}
-
-cache::FetchLocks::Claim PageFill::claim(std::string_view key, const cache::WaiterId *waiter,
-                                         bool mayOwn) {
-    auto c = worker_.cache().locks->claim(key, waiter, mayOwn);
-    if (c == cache::FetchLocks::Claim::Owner) {
-        lockKey_.assign(key);
-        ownsLock_ = true;
-    }
-    return c;
-}
 
 void PageFill::releaseLock(std::int64_t passSeconds) {
     if (!ownsLock_)
@@ -92,7 +48,7 @@ bool PageFill::plan(const http::RequestHead &req, http::ResponseHead &resp, bool
         d.reason = cache::NotStored::TooBig;
     if (d.reason != cache::NotStored::None) {
         notStored(d.reason);
-        releaseLock(marksPass(d.reason, resp.status) ? cc.hitForMissSeconds : 0);
+        releaseLock(cache::marksPass(d.reason, resp.status) ? cc.hitForMissSeconds : 0);
         return false;
     }
     decision_ = d;

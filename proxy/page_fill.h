@@ -1,5 +1,5 @@
-// The store side of one upstream fetch, shared by a client's own fetch (ClientConnection) and a
-// background refresh (BackgroundRefresh): the coalescing lock it may hold, the decision at the
+// The store side of one upstream fetch (proxy/fetch.h), for a client's fetch and a background
+// refresh alike: the coalescing lock it may hold, the decision at the
 // response head (UpdateCacheMiddleware.process_response), the body accumulated while it streams,
 // and the page written when — and only when — the whole body arrived. Also the 304 path that
 // renews a stored page without its body (RFC 9111 §4.3.4).
@@ -30,14 +30,11 @@ public:
     PageFill(const PageFill &) = delete;
     PageFill &operator=(const PageFill &) = delete;
 
-    // Coalescing. claim() remembers the key when it returns Owner.
-    cache::FetchLocks::Claim claim(std::string_view key, const cache::WaiterId *waiter,
-                                   bool mayOwn = true);
     // Releases the key if held (no-op otherwise), waking its waiters; `passSeconds` > 0 marks it
     // not storable for that long (hit-for-miss).
     void releaseLock(std::int64_t passSeconds);
     bool ownsLock() const { return ownsLock_; }
-    // Takes over a key the caller claimed as Owner directly from FetchLocks.
+    // Takes over a coalescing key the caller claimed as Owner from FetchLocks.
     void adoptLock(std::string_view key) {
         lockKey_.assign(key);
         ownsLock_ = true;
@@ -64,7 +61,6 @@ public:
     cache::ItemRef renew(const http::RequestHead &req, const cache::PageView &stale,
                          const http::HeaderList &notModified);
 
-    bool storing() const { return storing_; }
     std::string_view body() const { return body_; } // accumulated so far
     cache::NotStored notStored() const { return notStored_; }
     void reset(); // between exchanges (keeps the lock, if any, to the caller's own release)
@@ -87,13 +83,5 @@ private:
     std::string etag_;
     std::string body_;
 };
-
-// Adds If-None-Match / If-Modified-Since for the stored copy `v` to a request head that ends with
-// its blank line (RFC 9111 §4.3.1: validating a stored response).
-void appendValidators(const cache::PageView &v, std::string &head);
-
-// Is `why` a property of the page (so the next burst should not be serialised behind one fetch),
-// rather than of one attempt or one request?
-bool marksPass(cache::NotStored why, int status);
 
 } // namespace fc::proxy

@@ -383,6 +383,8 @@ int Server::run() {
         counters.push_back(&w->counters());
         workerPtrs.push_back(w.get());
     }
+    CacheCounters adminCounters; // what the admin port counts on the main loop (its purges)
+    counters.push_back(&adminCounters);
     mc.extraStats = [&counters](std::string &out) { appendCacheStats(counters, out); };
 
     uv_loop_t loop;
@@ -391,6 +393,7 @@ int Server::run() {
     adminCtx.store = &store;
     adminCtx.locks = &locks;
     adminCtx.counters = counters;
+    adminCtx.ownCounters = &adminCounters;
     adminCtx.cache = &cacheCtx;
     adminCtx.startedAt = static_cast<std::int64_t>(::time(nullptr));
     AdminServer admin(&loop, adminCtx);

@@ -2,6 +2,7 @@
 
 #include <memory>
 
+#include "cache/lookup.h"
 #include "proxy/log.h"
 
 namespace fc::proxy {
@@ -42,17 +43,30 @@ void sharedLookup(uv_loop_t *loop, cache::MemcachedCluster &cluster,
     queue(
         loop,
         [&cluster, policy, uri = std::move(uri), headers = std::move(headers), result] {
+            // The same chain as the in-process lookup (cache/lookup.h), GET variant only.
             SharedLookupResult &r = *result;
-            cache::headerKey(policy, uri, r.headerKey);
-            auto got = cluster.get(r.headerKey, r.varyList);
-            if (got != cache::MemcachedCluster::Result::Found) {
-                r.error = got == cache::MemcachedCluster::Result::Error;
-                return;
-            }
-            cache::pageKey(policy, "GET", uri, r.varyList, headers, r.pageKey);
-            got = cluster.get(r.pageKey, r.page);
-            r.error = got == cache::MemcachedCluster::Result::Error;
-            r.found = got == cache::MemcachedCluster::Result::Found;
+            using R = cache::MemcachedCluster::Result;
+            struct ClusterSource {
+                cache::MemcachedCluster &cluster;
+                SharedLookupResult &r;
+                std::optional<std::string_view> vary(std::string_view key) {
+                    r.headerKey.assign(key);
+                    auto got = cluster.get(r.headerKey, r.varyList);
+                    r.error = got == R::Error;
+                    if (got != R::Found)
+                        return std::nullopt;
+                    return std::string_view(r.varyList);
+                }
+                bool page(std::string_view, std::string_view key) {
+                    r.pageKey.assign(key);
+                    auto got = cluster.get(r.pageKey, r.page);
+                    r.error = got == R::Error;
+                    r.found = got == R::Found;
+                    return true;
+                }
+            } src{cluster, r};
+            std::string key;
+            cache::lookupChain(policy, uri, headers, false, key, src);
         },
         [result, done = std::move(done)] { done(*result); });
 }

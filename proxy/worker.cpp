@@ -8,7 +8,7 @@
 #include "proxy/client.h"
 #include "proxy/log.h"
 #include "proxy/memcache_conn.h"
-#include "proxy/refresh.h"
+#include "proxy/fetch.h"
 
 namespace fc::proxy {
 
@@ -169,11 +169,11 @@ void Worker::untrack(ClientConnection *c) {
     maybeFinish();
 }
 
-void Worker::trackRefresh(BackgroundRefresh *r) {
+void Worker::trackRefresh(Fetch *r) {
     refreshes_.push(r);
 }
 
-void Worker::untrackRefresh(BackgroundRefresh *r) {
+void Worker::untrackRefresh(Fetch *r) {
     refreshes_.remove(r);
     maybeFinish();
 }

@@ -28,7 +28,7 @@ namespace fc::proxy {
 
 class ClientConnection;
 class MemcacheConnection;
-class BackgroundRefresh;
+class Fetch;
 class Worker;
 
 // A doubly-linked list threaded through T::prev_/next_, so a connection can leave it in O(1).
@@ -115,8 +115,9 @@ public:
     void untrack(ClientConnection *c);
     void trackMemcache(MemcacheConnection *c);
     void untrackMemcache(MemcacheConnection *c);
-    void trackRefresh(BackgroundRefresh *r);
-    void untrackRefresh(BackgroundRefresh *r);
+    // Background refreshes (fetches nobody subscribes to): a shutdown waits for them.
+    void trackRefresh(Fetch *r);
+    void untrackRefresh(Fetch *r);
 
     // Coalescing. A waiting connection registers for an id; wakeWaiters (loop thread, any
     // worker) posts each id to its worker, which calls ClientConnection::onLockReleased on its
@@ -160,7 +161,7 @@ private:
     std::unique_ptr<UpstreamPool> pool_;
     std::unique_ptr<char[]> readBuf_;
     IntrusiveList<ClientConnection> clients_;
-    IntrusiveList<BackgroundRefresh> refreshes_;
+    IntrusiveList<Fetch> refreshes_;
     std::unordered_map<std::uint64_t, ClientConnection *> lockWaiters_;
     std::uint64_t nextWaiterId_ = 1;
     // Inbox: filled by any thread under inboxMu_, drained on the loop thread.

@@ -1,0 +1,90 @@
+#include "cache/reuse.h"
+
+#include "http/cache_control.h"
+#include "http/date.h"
+
+namespace fc::cache {
+
+bool hasValidators(const PageView &stored) {
+    return !stored.etag.empty() || stored.lastModified != 0;
+}
+
+bool hasClientValidators(const http::HeaderList &req) {
+    return req.has("if-none-match") || req.has("if-modified-since");
+}
+
+bool revalidates(const PageView &stored, const http::RequestHead &req) {
+    return req.method == "GET" && !hasClientValidators(req.headers) && hasValidators(stored);
+}
+
+void appendValidators(const PageView &stored, std::string &head) {
+    std::string add;
+    if (!stored.etag.empty()) {
+        add.append("If-None-Match: ");
+        add.append(stored.etag);
+        add.append("\r\n");
+    }
+    if (stored.lastModified != 0) {
+        char date[http::kHttpDateLen];
+        http::formatHttpDate(stored.lastModified, date);
+        add.append("If-Modified-Since: ");
+        add.append(date, sizeof date);
+        add.append("\r\n");
+    }
+    head.insert(head.size() - 2, add); // before the blank line
+}
+
+void stripClientConditionals(http::RequestHead &req) {
+    for (std::string_view h : {"if-none-match", "if-modified-since", "if-match",
+                               "if-unmodified-since", "if-range", "range"})
+        req.headers.remove(h);
+}
+
+bool clientNotModified(const http::HeaderList &req, const PageView &stored) {
+    if (auto inm = req.get("if-none-match"))
+        return http::ifNoneMatchMatches(*inm, stored.etag);
+    if (auto ims = req.get("if-modified-since")) {
+        auto t = http::parseHttpDate(*ims);
+        return t && stored.lastModified != 0 && stored.lastModified <= *t;
+    }
+    return false;
+}
+
+void appendNotModifiedFields(std::string_view storedHead, std::string &out) {
+    std::string_view h = storedHead;
+    std::size_t eol = h.find("\r\n");
+    h.remove_prefix(eol == std::string_view::npos ? h.size() : eol + 2); // the status line
+    while (!h.empty()) {
+        eol = h.find("\r\n");
+        std::string_view line = h.substr(0, eol);
+        std::string_view name = line.substr(0, line.find(':'));
+        for (std::string_view keep : {"etag", "last-modified", "cache-control", "expires", "vary",
+                                      "date", "content-location"})
+            if (http::equalsIgnoreCase(name, keep)) {
+                out.append(line);
+                out.append("\r\n");
+            }
+        if (eol == std::string_view::npos)
+            break;
+        h.remove_prefix(eol + 2);
+    }
+}
+
+bool marksPass(NotStored why, int status) {
+    switch (why) {
+    case NotStored::Status:
+        return status < 500;
+    case NotStored::SetCookie:
+    case NotStored::Private:
+    case NotStored::NoStore:
+    case NotStored::NoCache:
+    case NotStored::VaryStar:
+    case NotStored::ZeroTtl:
+    case NotStored::TooBig:
+        return true;
+    default:
+        return false;
+    }
+}
+
+} // namespace fc::cache

@@ -1,0 +1,544 @@
+#include "proxy/exchange.h"
+
+#include <charconv>
+
+#include "cache/lookup.h"
+#include "cache/reuse.h"
+#include "proxy/client.h"
+#include "proxy/log.h"
+#include "proxy/purge.h"
+#include "proxy/shared_cache.h"
+#include "proxy/worker.h"
+
+namespace fc::proxy {
+
+namespace {
+std::uint64_t nowUs() {
+    return uv_hrtime() / 1000;
+}
+} // namespace
+
+http::RequestHead &Exchange::head() {
+    return conn_.head();
+}
+
+// The one place an exchange changes step: checked against the table, logged at debug level.
+void Exchange::setStep(Step next) {
+    if (!stepAllowed(step_, next))
+        FC_ERROR("exchange step %s -> %s is not in the table (client %s)",
+                 stepName(step_).data(), stepName(next).data(), conn_.peer());
+    else
+        FC_DEBUG("client %s: %s -> %s", conn_.peer(), stepName(step_).data(),
+                 stepName(next).data());
+    step_ = next;
+}
+
+// --- receiving the request (recorded from the parser's callbacks) ------------------------------
+
+bool Exchange::onHead(http::RequestHead &h) {
+    setStep(Step::Begin);
+    startUs_ = nowUs();
+    upstreamUs_ = -1;
+    upstreamServer_ = -1;
+    status_ = 0;
+    cacheStatus_ = CacheStatus::None;
+    bypass_ = cache::Bypass::None;
+    waitedForFill_ = askedShared_ = false;
+    requestComplete_ = false;
+    rejectStatus_ = 0;
+    stale_.reset();
+    earlyBody_.clear();
+    isHead_ = h.method == "HEAD";
+    keepAlive_ = h.keepAlive && !worker_.draining();
+    requestHasBody_ = h.hasBody();
+    requestChunked_ = h.chunked;
+    expectContinue_ = false;
+    if (auto expect = h.headers.get("expect")) {
+        if (!http::equalsIgnoreCase(http::trimOws(*expect), "100-continue")) {
+            rejectStatus_ = 417;
+            rejectReason_ = "only Expect: 100-continue is supported";
+            return false;
+        }
+        // RFC 9110 §10.1.1: we are ready for the body; say so instead of making the client wait.
+        expectContinue_ = requestHasBody_ && h.versionMinor >= 1;
+    }
+    return true;
+}
+
+void Exchange::onBody(std::string_view piece) {
+    std::string framed;
+    if (requestChunked_)
+        http::appendChunk(framed, piece);
+    else
+        framed.assign(piece);
+    if (fetch_) {
+        fetch_->sendBody(framed);
+        if (fetch_->pendingUpstream() > kHighWater)
+            conn_.pauseForBackpressure();
+    } else {
+        earlyBody_.append(framed); // the head is acted on once the parser returns
+        if (earlyBody_.size() > kHighWater)
+            conn_.pauseForBackpressure();
+    }
+}
+
+void Exchange::onRequestComplete() {
+    requestComplete_ = true;
+    if (requestChunked_) {
+        if (fetch_)
+            fetch_->sendBody(http::kLastChunk);
+        else
+            earlyBody_.append(http::kLastChunk);
+    }
+    if (fetch_)
+        fetch_->bodyDone();
+}
+
+// --- begin: what to do with a request ----------------------------------------------------------
+
+void Exchange::begin() {
+    http::RequestHead &h = head();
+    if (expectContinue_)
+        conn_.write("HTTP/1.1 100 Continue\r\n\r\n");
+    if (h.method == "PURGE") {
+        purge(h);
+        return;
+    }
+    // FetchFromCacheMiddleware: look the page up before troubling the application.
+    bypass_ = cache::classify(h, worker_.cache().policy);
+    if (bypass_ == cache::Bypass::None) {
+        lookup();
+        return;
+    }
+    cacheStatus_ = CacheStatus::Bypass;
+    worker_.counters().inc(worker_.counters().bypass[static_cast<int>(bypass_)]);
+    startFetch(false);
+}
+
+// --- lookup -------------------------------------------------------------------------------------
+
+// FetchFromCacheMiddleware.process_request: header key -> Vary list -> page key -> page
+// (cache/lookup.h). A fresh page is served; an expired one within its grace is served too while
+// one background fetch refreshes it; otherwise the request misses and, unless another request is
+// fetching the same page already (then it waits for that fetch), it fetches the page itself.
+void Exchange::lookup() {
+    setStep(Step::Lookup);
+    const CacheContext &cc = worker_.cache();
+    auto &counters = worker_.counters();
+    http::RequestHead &h = head();
+    uri_.clear();
+    cache::absoluteUri(h, cc.policy, uri_);
+    stale_.reset();
+    // The in-process store as the chain's source: the Vary list item stays referenced while its
+    // value is in use; a page that is fresh — or that the fetch this request waited for stored or
+    // renewed, fresh or not (a no-cache page is never fresh, but it was validated on our behalf
+    // just now: collapsed forwarding, RFC 9111 §4) — is the answer; an expired GET page is kept
+    // as the stale copy.
+    struct StoreSource {
+        Exchange &x;
+        const CacheContext &cc;
+        std::int64_t now;
+        cache::ItemRef varyItem, hit;
+        std::optional<std::string_view> vary(std::string_view key) {
+            varyItem = cc.store->get(key);
+            if (!varyItem)
+                return std::nullopt;
+            return varyItem->value();
+        }
+        bool page(std::string_view method, std::string_view key) {
+            cache::ItemRef page = cc.store->get(key);
+            cache::PageView view;
+            if (!page || !cache::decodePage(page->value(), view))
+                return false;
+            if (view.fresh(now) || (x.waitedForFill_ && view.storedAt >= x.waitStartedAt_)) {
+                hit = std::move(page);
+                return true;
+            }
+            if (method == "GET")
+                x.stale_ = std::move(page);
+            return false;
+        }
+    } src{*this, cc, cc.clock->now(), {}, {}};
+    auto vary = cache::lookupChain(cc.policy, uri_, h.headers, isHead_, key_, src);
+    if (src.hit) {
+        if (waitedForFill_)
+            counters.inc(counters.coalescedWakeHits);
+        deliverPage(std::move(src.hit), CacheStatus::Hit);
+        return;
+    }
+    // Not served fresh (computed only now, so that hits copy no key).
+    cache::coalescingKey(cc.policy, uri_, vary, h.headers, lockKey_);
+    src.varyItem.reset();
+    // Another instance may have stored it in the shared cluster. Asked once per request, before
+    // coalescing (a waiter woken later looks here only), and not for a page just found not
+    // storable (hit-for-miss: the cluster will not have it either).
+    if (cc.shared && !askedShared_ && !waitedForFill_ && !cc.locks->passing(lockKey_)) {
+        askShared();
+        return;
+    }
+    if (stale_) {
+        cache::PageView view;
+        if (cache::decodePage(stale_->value(), view) && view.inGrace(cc.clock->now())) {
+            Fetch::startRefresh(worker_, h, uri_, lockKey_, stale_.share(), conn_.peer());
+            cache::ItemRef page = std::move(stale_);
+            deliverPage(std::move(page), CacheStatus::StaleWhileRevalidate);
+            return;
+        }
+    }
+    if (!cc.coalesce || waitedForFill_) {
+        startFetch(false);
+        return;
+    }
+    const std::uint64_t id = worker_.addLockWaiter(&conn_);
+    const cache::WaiterId me{worker_.index(), id};
+    // A HEAD waits for a GET fetch in flight (it is then answered from the GET's page), but
+    // never holds the key itself: what a HEAD fetch stores is of no use to GET waiters.
+    const auto claim = cc.locks->claim(lockKey_, &me, !isHead_);
+    if (claim != cache::FetchLocks::Claim::Wait) {
+        worker_.removeLockWaiter(id); // the fetcher (Owner), or not coalesced (Busy, Pass)
+        startFetch(claim == cache::FetchLocks::Claim::Owner);
+        return;
+    }
+    waiterId_ = id;
+    waitStartedAt_ = cc.clock->now();
+    cacheStatus_ = CacheStatus::Miss;
+    counters.inc(counters.coalescedWaits);
+    setStep(Step::WaitFill);
+    conn_.startTimer(ClientConnection::TimerMode::LockWait, cc.lockTimeout);
+}
+
+void Exchange::askShared() {
+    const CacheContext &cc = worker_.cache();
+    askedShared_ = true;
+    stale_.reset();
+    setStep(Step::SharedLookup);
+    sharedToken_ = std::make_shared<Exchange *>(this);
+    sharedLookup(worker_.loop(), *cc.shared, cc.policy, uri_, head().headers,
+                 [token = sharedToken_](SharedLookupResult &r) {
+                     if (*token) // null once the connection closed
+                         (*token)->onSharedLookup(r);
+                 });
+}
+
+// The shared cluster answered. A page newer than ours goes into the in-process store (for the
+// time it has left), then the lookup runs again here: a hit now, or on to the miss path.
+void Exchange::onSharedLookup(SharedLookupResult &r) {
+    sharedToken_.reset();
+    const CacheContext &cc = worker_.cache();
+    auto &counters = worker_.counters();
+    cache::PageView remote;
+    bool taken = false;
+    if (r.error) {
+        counters.inc(counters.sharedErrors);
+        FC_DEBUG("shared cache: lookup failed: %s", cc.shared->lastError().c_str());
+    } else if (r.found && cache::decodePage(r.page, remote)) {
+        const std::int64_t now = cc.clock->now();
+        const std::int64_t keep =
+            remote.freshUntil() + std::max(remote.grace, remote.staleIfError) - now;
+        cache::PageView local;
+        cache::ItemRef mine = cc.store->get(r.pageKey);
+        const bool newer =
+            !mine || !cache::decodePage(mine->value(), local) || remote.storedAt > local.storedAt;
+        if (keep > 0 && newer && cc.store->set(r.pageKey, r.page, keep) &&
+            cc.store->set(r.headerKey, r.varyList, keep))
+            taken = remote.fresh(now);
+    }
+    counters.inc(taken ? counters.sharedHits : counters.sharedMisses);
+    lookup();
+}
+
+void Exchange::stopWaiting() {
+    if (step_ != Step::WaitFill)
+        return;
+    worker_.cache().locks->cancel(lockKey_, cache::WaiterId{worker_.index(), waiterId_});
+    worker_.removeLockWaiter(waiterId_);
+}
+
+void Exchange::onLockTimeout() {
+    worker_.counters().inc(worker_.counters().lockTimeouts);
+    stopWaiting();
+    onLockReleased();
+}
+
+void Exchange::onLockReleased() {
+    if (step_ != Step::WaitFill)
+        return;
+    conn_.stopTimer(ClientConnection::TimerMode::LockWait);
+    waitedForFill_ = true; // one wait per request: a miss now fetches for itself
+    lookup();
+}
+
+// --- the fetch ----------------------------------------------------------------------------------
+
+void Exchange::startFetch(bool ownsLock) {
+    const bool storesPage = bypass_ == cache::Bypass::None;
+    if (storesPage) {
+        cacheStatus_ = CacheStatus::Miss;
+        worker_.counters().inc(worker_.counters().misses);
+    }
+    Fetch::Request r;
+    r.head = &head();
+    r.peer = conn_.peer();
+    r.storesPage = storesPage;
+    r.stale = std::move(stale_);
+    r.body = std::move(earlyBody_);
+    earlyBody_.clear();
+    fetch_ = Fetch::create(worker_, *this, std::move(r));
+    if (storesPage)
+        fetch_->fill().uri() = uri_;
+    if (ownsLock)
+        fetch_->fill().adoptLock(lockKey_);
+    if (requestComplete_)
+        fetch_->bodyDone();
+    else if (requestHasBody_)
+        conn_.startTimer(ClientConnection::TimerMode::Body, worker_.config().server.bodyTimeout);
+    setStep(Step::Queued);
+    fetch_->go(); // may answer at once (a full queue, no server): fetch_ may be gone after
+}
+
+void Exchange::releaseFetch() {
+    if (!fetch_)
+        return;
+    upstreamUs_ = fetch_->upstreamMicros();
+    upstreamServer_ = fetch_->server();
+    std::exchange(fetch_, nullptr)->unsubscribe();
+}
+
+void Exchange::onFetchSent(bool revalidating) {
+    setStep(revalidating ? Step::Revalidate : Step::Fetch);
+    if (conn_.pausedForBackpressure() && fetch_ && fetch_->pendingUpstream() < kHighWater)
+        conn_.resumeAfterBackpressure();
+}
+
+void Exchange::onFetchWritable() {
+    conn_.resumeAfterBackpressure();
+}
+
+void Exchange::onFetchHead(http::ResponseHead &resp, cache::NotStored notStored, bool held) {
+    const CacheContext &cc = worker_.cache();
+    http::RequestHead &req = head();
+    framing_ = http::chooseResponseFraming(resp, isHead_, req);
+    if (framing_ == http::BodyFraming::Close)
+        keepAlive_ = false;
+    if (!requestComplete_ && requestHasBody_)
+        keepAlive_ = false; // answered before the body ended: the rest cannot be skipped safely
+    status_ = resp.status;
+    std::string extra;
+    std::string_view detail = cacheStatus_ == CacheStatus::Bypass ? cache::bypassName(bypass_)
+                              : notStored == cache::NotStored::None
+                                  ? std::string_view()
+                                  : cache::notStoredName(notStored);
+    appendCacheStatusFields(extra, cacheStatus_, detail, cc.statusHeader, cc.cacheStatus);
+    std::string &dest = held ? heldHead_ : conn_.out(); // flushed with the first body bytes
+    if (held)
+        heldHead_.clear();
+    http::writeClientResponse(resp, framing_, keepAlive_, req.versionMinor == 0, "1.1 frontcache",
+                              extra, dest);
+    setStep(held ? Step::Hold : Step::Stream);
+}
+
+void Exchange::onFetchBody(std::string_view piece) {
+    // Batched in the connection's output and flushed once per upstream read (onFetchReadDone).
+    if (framing_ == http::BodyFraming::Chunked)
+        http::appendChunk(conn_.out(), piece);
+    else
+        conn_.out().append(piece);
+}
+
+void Exchange::onFetchReadDone() {
+    conn_.flush();
+    if (fetch_ && conn_.writeQueueSize() > kHighWater)
+        fetch_->pauseReading();
+}
+
+void Exchange::onClientDrained() {
+    if (fetch_ && fetch_->readingPaused())
+        fetch_->resumeReading();
+}
+
+void Exchange::onFetchUnheld(std::string_view heldBody) {
+    conn_.out().append(heldHead_);
+    onFetchBody(heldBody);
+    setStep(Step::Stream);
+}
+
+void Exchange::onFetchComplete() {
+    releaseFetch();
+    if (framing_ == http::BodyFraming::Chunked)
+        conn_.out().append(http::kLastChunk);
+    conn_.flush();
+    responseFinished();
+}
+
+void Exchange::onFetchAnswer(cache::ItemRef page, CacheStatus status) {
+    releaseFetch();
+    deliverPage(std::move(page), status);
+}
+
+void Exchange::onFetchError(int status, const char *reason, bool started) {
+    releaseFetch();
+    const http::RequestHead &req = head();
+    if (started) {
+        // Too late for an error status: cut the connection so the client sees the truncation.
+        FC_WARN("upstream failed mid-response for %s %s: %s", req.method.c_str(),
+                req.target.c_str(), reason);
+        conn_.closeNow();
+        return;
+    }
+    FC_WARN("%d for %s %s from %s: %s", status, req.method.c_str(), req.target.c_str(),
+            conn_.peer(), reason);
+    worker_.counters().upstreamError(status);
+    deliverError(status, reason);
+}
+
+// --- answers from memory ----------------------------------------------------------------------
+
+void Exchange::deliverError(int status, const char *reason) {
+    if (!requestComplete_ && requestHasBody_)
+        keepAlive_ = false;
+    status_ = status;
+    setStep(Step::Deliver);
+    conn_.write(http::errorResponse(status, !keepAlive_, reason));
+    responseFinished();
+}
+
+// A page answer: [stored head][Age, status fields, Connection, blank line][body] in one writev
+// from the item's memory; a 304 instead when the client's validators match.
+void Exchange::deliverPage(cache::ItemRef page, CacheStatus status) {
+    const CacheContext &cc = worker_.cache();
+    auto &counters = worker_.counters();
+    cache::PageView v;
+    if (!page || !cache::decodePage(page->value(), v)) { // never stored by us: not servable
+        deliverError(502, "stored page unreadable");
+        return;
+    }
+    setStep(Step::Deliver);
+    const http::RequestHead &req = head();
+    const std::int64_t now = cc.clock->now();
+    const bool notModified = cache::clientNotModified(req.headers, v);
+    dynHead_.clear();
+    if (notModified) {
+        // 304 carries the validators and caching fields of the stored response, no body.
+        dynHead_.append("HTTP/1.1 304 Not Modified\r\n");
+        cache::appendNotModifiedFields(v.head, dynHead_);
+    }
+    char num[24];
+    auto r = std::to_chars(num, num + sizeof num, now > v.storedAt ? now - v.storedAt : 0);
+    dynHead_.append("Age: ");
+    dynHead_.append(num, static_cast<std::size_t>(r.ptr - num));
+    dynHead_.append("\r\n");
+    appendCacheStatusFields(dynHead_, status, {}, cc.statusHeader, cc.cacheStatus);
+    if (!keepAlive_)
+        dynHead_.append("Connection: close\r\n");
+    else if (req.versionMinor == 0)
+        dynHead_.append("Connection: keep-alive\r\n");
+    dynHead_.append("\r\n");
+
+    std::string_view parts[3];
+    std::size_t n = 0;
+    unsigned inItem = 0;
+    std::uint64_t bytes = dynHead_.size();
+    if (!notModified) {
+        parts[n] = v.head;
+        inItem |= 1u << n++;
+        bytes += v.head.size();
+    }
+    parts[n++] = dynHead_;
+    if (!notModified && !isHead_ && !v.body.empty()) {
+        parts[n] = v.body;
+        inItem |= 1u << n++;
+        bytes += v.body.size();
+    }
+    const CacheStatusInfo &si = info(status);
+    if (notModified)
+        counters.inc(counters.notModified);
+    if (si.countedOnServe && si.counter && !(notModified && status == CacheStatus::Hit))
+        counters.inc(counters.*si.counter);
+    counters.inc(counters.bytesFromCache, bytes);
+    status_ = notModified ? 304 : v.status;
+    cacheStatus_ = status;
+    if (!conn_.writeHeld(parts, n, inItem, std::move(page)))
+        return; // the connection failed and is closing
+    responseFinished();
+}
+
+// PURGE on the public port (Varnish's convention): only from admin.allow_purge_from, and only
+// for the Host it is sent to (or the authority of an absolute-form target).
+void Exchange::purge(const http::RequestHead &h) {
+    const CacheContext &cc = worker_.cache();
+    cacheStatus_ = CacheStatus::Purge;
+    setStep(Step::Deliver);
+    if (h.hasBody())
+        keepAlive_ = false;
+    bool allowed = false;
+    for (const auto &a : cc.allowPurgeFrom)
+        allowed = allowed || a == conn_.peer();
+    if (!allowed) {
+        status_ = 405;
+        conn_.write(http::errorResponse(
+            405, !keepAlive_, "PURGE is accepted only from admin.allow_purge_from addresses"));
+        responseFinished();
+        return;
+    }
+    const http::TargetParts t = http::splitTarget(h.target);
+    std::string host(t.absolute() ? t.authority : h.headers.get("host").value_or(""));
+    std::size_t n = proxy::purge(worker_.loop(), cc, {std::string(t.originPath())}, host,
+                                 worker_.counters());
+    status_ = 200;
+    conn_.write(http::cannedResponse(200, "application/json", purgeAnswer(n), !keepAlive_));
+    responseFinished();
+}
+
+// --- the end ------------------------------------------------------------------------------------
+
+void Exchange::logExchange() {
+    AccessLog &log = worker_.accessLog();
+    if (!log.enabled())
+        return;
+    const http::RequestHead &req = head();
+    std::string_view server = "-";
+    if (upstreamServer_ >= 0)
+        server =
+            worker_.cache().balancer->target(static_cast<std::size_t>(upstreamServer_)).display;
+    log.add(conn_.peer(), req.method, req.target, req.versionMinor, status_, conn_.bytesOut(),
+            info(cacheStatus_).word, upstreamUs_, server,
+            static_cast<std::int64_t>(nowUs() - startUs_));
+}
+
+void Exchange::responseFinished() {
+    setStep(Step::Done);
+    logExchange();
+    if (requestComplete_) {
+        finish();
+        return;
+    }
+    // The response ended before the request body: the rest cannot be skipped safely.
+    teardown();
+    conn_.closeGracefully();
+}
+
+void Exchange::finish() {
+    releaseFetch();
+    stale_.reset();
+    // An idle keep-alive connection keeps no large buffers: 10,000 of them must stay cheap.
+    for (std::string *b : {&earlyBody_, &heldHead_})
+        if (b->capacity() > 4096)
+            std::string().swap(*b);
+    setStep(Step::Idle);
+    conn_.exchangeDone(keepAlive_);
+}
+
+void Exchange::teardown() {
+    if (step_ == Step::Closed)
+        return;
+    stopWaiting();
+    if (sharedToken_) {
+        *sharedToken_ = nullptr;
+        sharedToken_.reset();
+    }
+    releaseFetch();
+    stale_.reset();
+    setStep(Step::Closed);
+}
+
+} // namespace fc::proxy

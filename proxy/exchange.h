@@ -1,0 +1,140 @@
+// One exchange: a request on a client connection and the response to it, as a sequence of named
+// steps (proxy/exchange_step.h; the diagram is in docs/architecture.md):
+//
+//   idle -> begin -> lookup -> [shared-lookup -> lookup] [wait-fill -> lookup]
+//        -> deliver (hit, stale)                                   -> done -> idle
+//        -> queued -> fetch | revalidate -> stream | hold | deliver -> done -> idle
+//
+// Every change of step goes through setStep(), which logs it at debug level and checks it
+// against the table. The exchange applies the cache's rules (cache/: lookup chain, reuse,
+// storability) in front of the upstream; the upstream side is a Fetch it subscribes to, and the
+// bytes go out through its ClientConnection (the transport). Nothing here runs inside the
+// request parser's callbacks except recording what arrived: a head is acted on (begin()) after
+// the parser has returned.
+//
+// Ownership: a member of its ClientConnection, reused for each request on it. It holds one
+// reference to its Fetch from startFetch() until the fetch's last callback or teardown(). It owns
+// no libuv handle: the connection's timer serves its lock wait.
+// Threading: the connection's worker loop thread only.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "cache/page.h"
+#include "cache/policy.h"
+#include "cache/store/item.h"
+#include "http/parser.h"
+#include "http/rewrite.h"
+#include "proxy/cache_status.h"
+#include "proxy/exchange_step.h"
+#include "proxy/fetch.h"
+
+namespace fc::proxy {
+
+class ClientConnection;
+class Worker;
+struct SharedLookupResult;
+
+class Exchange final : private FetchSubscriber {
+public:
+    Exchange(ClientConnection &conn, Worker &worker) : conn_(conn), worker_(worker) {}
+    Exchange(const Exchange &) = delete;
+    Exchange &operator=(const Exchange &) = delete;
+
+    Step step() const { return step_; }
+    bool active() const { return step_ != Step::Idle && step_ != Step::Closed; }
+    // Bytes of the response were written (too late for an error status).
+    bool responseStarted() const {
+        return step_ == Step::Stream || step_ == Step::Deliver || step_ == Step::Done;
+    }
+    bool requestComplete() const { return requestComplete_; }
+
+    // From the request parser (record only). onHead returns false when the request is refused
+    // before anything else happens (rejectStatus() says with what).
+    bool onHead(http::RequestHead &head);
+    void onBody(std::string_view piece);
+    void onRequestComplete();
+    int rejectStatus() const { return rejectStatus_; }
+    const char *rejectReason() const { return rejectReason_; }
+
+    // After the parser returned with a new head: act on it.
+    void begin();
+    // Coalescing: the fetch this exchange waited for is over (or the wait timed out).
+    void onLockReleased();
+    void onLockTimeout();
+    // The client's write queue drained below the low-water mark.
+    void onClientDrained();
+    // The response must close the connection (half-close, shutdown).
+    void noKeepAlive() { keepAlive_ = false; }
+    // The connection closes: stop waiting, leave the fetch (which may finish alone).
+    void teardown();
+
+private:
+    void setStep(Step next);
+    void lookup();
+    void askShared();
+    void onSharedLookup(SharedLookupResult &r);
+    void startFetch(bool ownsLock);
+    void releaseFetch();
+    void stopWaiting();
+    void purge(const http::RequestHead &head);
+    void deliverPage(cache::ItemRef page, CacheStatus status);
+    void deliverError(int status, const char *reason);
+    void responseFinished();
+    void finish();
+    void logExchange();
+    http::RequestHead &head();
+
+    // FetchSubscriber
+    void onFetchSent(bool revalidating) override;
+    void onFetchHead(http::ResponseHead &resp, cache::NotStored notStored, bool held) override;
+    void onFetchBody(std::string_view piece) override;
+    void onFetchReadDone() override;
+    void onFetchUnheld(std::string_view heldBody) override;
+    void onFetchComplete() override;
+    void onFetchAnswer(cache::ItemRef page, CacheStatus status) override;
+    void onFetchError(int status, const char *reason, bool started) override;
+    void onFetchWritable() override;
+
+    ClientConnection &conn_;
+    Worker &worker_;
+    Step step_ = Step::Idle;
+    // The request.
+    bool isHead_ = false;
+    bool requestHasBody_ = false;
+    bool requestChunked_ = false;
+    bool requestComplete_ = false; // the whole request body arrived (runs beside the steps)
+    bool expectContinue_ = false;
+    int rejectStatus_ = 0;
+    const char *rejectReason_ = nullptr;
+    // The response.
+    bool keepAlive_ = true;
+    http::BodyFraming framing_ = http::BodyFraming::None;
+    int status_ = 0;
+    CacheStatus cacheStatus_ = CacheStatus::None;
+    cache::Bypass bypass_ = cache::Bypass::None;
+    // What the lookups learnt (decisions, not positions: a request waits and asks the cluster
+    // at most once each).
+    bool waitedForFill_ = false;
+    bool askedShared_ = false;
+    std::string uri_;      // the absolute URI the page is stored for
+    std::string key_;      // scratch for cache keys (kept: no allocation per hit)
+    std::string lockKey_;  // the coalescing key of this request
+    cache::ItemRef stale_; // an expired copy found by the lookup
+    std::uint64_t waiterId_ = 0;
+    std::int64_t waitStartedAt_ = 0;
+    std::shared_ptr<Exchange *> sharedToken_; // the pending cluster lookup's way back here
+    Fetch *fetch_ = nullptr;
+    std::string earlyBody_; // request body received before the fetch began
+    std::string heldHead_;  // the client head of a held response
+    std::string dynHead_;   // per-response fields of a page answer (Age, X-Cache...), reused
+    // Access log.
+    std::uint64_t startUs_ = 0;
+    std::int64_t upstreamUs_ = -1;
+    int upstreamServer_ = -1;
+};
+
+} // namespace fc::proxy

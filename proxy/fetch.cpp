@@ -1,0 +1,368 @@
+#include "proxy/fetch.h"
+
+#include "cache/reuse.h"
+#include "http/rewrite.h"
+#include "proxy/log.h"
+#include "proxy/worker.h"
+
+namespace fc::proxy {
+
+namespace {
+bool isIdempotent(std::string_view m) {
+    return m == "GET" || m == "HEAD" || m == "OPTIONS" || m == "TRACE" || m == "PUT" ||
+           m == "DELETE";
+}
+std::uint64_t nowUs() {
+    return uv_hrtime() / 1000;
+}
+} // namespace
+
+// A reference held for the length of a scope: a subscriber callback may drop the subscriber's
+// reference (its exchange ended), and the fetch must outlive the member function that called it.
+class FetchKeep {
+public:
+    explicit FetchKeep(Fetch *f) : f_(f) { f_->hold(); }
+    ~FetchKeep() { f_->drop(); }
+    FetchKeep(const FetchKeep &) = delete;
+    FetchKeep &operator=(const FetchKeep &) = delete;
+
+private:
+    Fetch *f_;
+};
+
+Fetch::Fetch(Worker &worker, FetchSubscriber *sub) : worker_(worker), sub_(sub), fill_(worker) {}
+
+Fetch::~Fetch() {
+    if (refresh_)
+        worker_.untrackRefresh(this);
+}
+
+void Fetch::drop() {
+    if (--refs_ == 0)
+        delete this;
+}
+
+Fetch *Fetch::create(Worker &worker, FetchSubscriber &sub, Request r) {
+    auto *f = new Fetch(worker, &sub);
+    f->refs_ = 1; // the subscriber's
+    f->req_ = r.head;
+    f->storesPage_ = r.storesPage;
+    f->isHead_ = r.head->method == "HEAD";
+    f->hasBody_ = r.head->hasBody();
+    f->bodyDone_ = !f->hasBody_;
+    f->idempotent_ = isIdempotent(r.head->method);
+    f->earlyBody_ = std::move(r.body);
+    http::writeUpstreamRequest(*r.head, http::ForwardInfo{r.peer}, f->upstreamHead_);
+    // An expired copy with validators is revalidated (RFC 9111 §4.3.1) unless the client sent
+    // validators of its own (those are for its copy; the answer is then passed through).
+    cache::PageView v;
+    if (r.stale && cache::decodePage(r.stale->value(), v) && cache::revalidates(v, *r.head)) {
+        cache::appendValidators(v, f->upstreamHead_);
+        f->conditional_ = true;
+    }
+    f->stale_ = std::move(r.stale);
+    return f;
+}
+
+bool Fetch::startRefresh(Worker &worker, const http::RequestHead &req, std::string_view uri,
+                         std::string_view lockKey, cache::ItemRef stale, std::string_view peer) {
+    if (worker.draining())
+        return false;
+    cache::PageView view;
+    if (!stale || !cache::decodePage(stale->value(), view))
+        return false;
+    // Claimed before anything is allocated: every stale answer asks, one in a refresh starts it.
+    if (worker.cache().locks->claim(lockKey, nullptr) != cache::FetchLocks::Claim::Owner)
+        return false; // someone is fetching it already
+    auto *f = new Fetch(worker, nullptr);
+    f->refresh_ = true;
+    worker.trackRefresh(f);
+    f->fill_.adoptLock(lockKey);
+    f->fill_.uri().assign(uri);
+    f->ownReq_ = req;
+    f->ownReq_.method = "GET";
+    f->ownReq_.contentLength = -1;
+    f->ownReq_.chunked = false;
+    f->ownReq_.keepAlive = true;
+    cache::stripClientConditionals(f->ownReq_);
+    f->req_ = &f->ownReq_;
+    f->storesPage_ = true;
+    f->bodyDone_ = true;
+    f->idempotent_ = true;
+    http::writeUpstreamRequest(f->ownReq_, http::ForwardInfo{peer}, f->upstreamHead_);
+    f->conditional_ = cache::revalidates(view, f->ownReq_);
+    if (f->conditional_)
+        cache::appendValidators(view, f->upstreamHead_);
+    f->stale_ = std::move(stale);
+    worker.counters().inc(worker.counters().refreshes);
+    FC_DEBUG("background refresh of %.*s", static_cast<int>(uri.size()), uri.data());
+    f->go();
+    return true;
+}
+
+void Fetch::go() {
+    FetchKeep keep(this);
+    hold(); // the upstream exchange's reference, dropped by finished()
+    state_ = State::Queued;
+    startUs_ = nowUs();
+    worker_.pool().acquire(*this);
+}
+
+void Fetch::retry() {
+    // RFC 9112 §9.3.1: a reused keep-alive connection may have been closed by the upstream just
+    // as we sent; an idempotent request is retried once on a fresh connection — to another
+    // server when there are several (RFC 9110 §9.2.2).
+    retried_ = true;
+    state_ = State::Queued;
+    worker_.pool().acquire(*this, true, std::uint64_t{1} << static_cast<unsigned>(server_));
+}
+
+void Fetch::finished() {
+    if (state_ == State::Done)
+        return;
+    state_ = State::Done;
+    fill_.releaseLock(0); // whatever happened, waiters may look again now
+    drop();
+}
+
+void Fetch::sendBody(std::string_view framed) {
+    if (upstream_ && state_ != State::Queued)
+        upstream_->send(framed);
+    else
+        earlyBody_.append(framed);
+}
+
+std::size_t Fetch::pendingUpstream() const {
+    return upstream_ ? upstream_->writeQueueSize() : earlyBody_.size();
+}
+
+void Fetch::pauseReading() {
+    paused_ = true;
+    if (upstream_)
+        upstream_->pauseReading();
+}
+
+void Fetch::resumeReading() {
+    paused_ = false;
+    if (upstream_)
+        upstream_->resumeReading();
+}
+
+// --- the upstream exchange (UpstreamUser) ------------------------------------------------------
+
+void Fetch::onUpstreamReady(UpstreamConnection &conn) {
+    FetchKeep keep(this);
+    upstream_ = &conn;
+    server_ = conn.server();
+    state_ = State::Sent;
+    conn.beginExchange(*this, isHead_);
+    conn.send(std::string_view(upstreamHead_));
+    if (!earlyBody_.empty()) {
+        conn.send(std::string_view(earlyBody_));
+        std::string().swap(earlyBody_);
+    }
+    if (sub_)
+        sub_->onFetchSent(conditional_);
+}
+
+bool Fetch::onUpstreamHead(http::ResponseHead &resp) {
+    FetchKeep keep(this);
+    state_ = State::Receiving;
+    upstreamUs_ = static_cast<std::int64_t>(nowUs() - startUs_);
+    worker_.counters().observeUpstream(static_cast<std::uint64_t>(upstreamUs_));
+    const http::RequestHead &req = *req_;
+    if (storesPage_) {
+        const CacheContext &cc = worker_.cache();
+        cache::PageView v;
+        if (conditional_ && resp.status == 304 && cache::decodePage(stale_->value(), v)) {
+            // Our validators matched: the stored copy is still good. Renew it (new Date,
+            // lifetime and fields from the 304) and answer from it once this exchange is over.
+            answer_ = fill_.renew(req, v, resp.headers);
+            renewed_ = static_cast<bool>(answer_);
+            if (!answer_)
+                answer_ = stale_.share(); // no longer storable, but validated just now
+            answerStatus_ = CacheStatus::Revalidated;
+            discard_ = true;
+            return sub_ != nullptr || refresh_;
+        }
+        if (sub_ && resp.status >= 500 && stale_ && cache::decodePage(stale_->value(), v) &&
+            v.usableOnError(cc.clock->now())) {
+            // stale-if-error (RFC 5861 §4): the stale copy instead of the upstream's 5xx.
+            fill_.releaseLock(0);
+            answer_ = stale_.share();
+            answerStatus_ = CacheStatus::StaleIfError;
+            discard_ = true;
+            return true;
+        }
+        // UpdateCacheMiddleware: decide, and patch the headers both ways.
+        storing_ = fill_.plan(req, resp, isHead_);
+    }
+    if (!sub_)
+        return storing_; // nobody to stream to: keep fetching only to store the page
+    // A stale copy can still stand in if this fetch fails mid-body (stale-if-error), so nothing
+    // is sent until the whole page has arrived and been stored.
+    holding_ = storing_ && stale_ && !isHead_;
+    delivered_ = !holding_;
+    sub_->onFetchHead(resp, storesPage_ ? fill_.notStored() : cache::NotStored::None, holding_);
+    return true;
+}
+
+// The held response is sent after all: what was held, then the rest as it streams.
+void Fetch::unhold() {
+    holding_ = false;
+    delivered_ = true;
+    if (sub_)
+        sub_->onFetchUnheld(fill_.body());
+}
+
+void Fetch::onUpstreamBody(std::string_view piece) {
+    FetchKeep keep(this);
+    if (holding_) {
+        if (fill_.body().size() + piece.size() <= worker_.cache().policy.maxObjectSize) {
+            fill_.append(piece);
+            return;
+        }
+        unhold(); // outgrew cache.max_object_size: never stored, streamed on
+    }
+    if (storing_ && !fill_.append(piece)) {
+        storing_ = false;              // too big: streamed on, never stored
+        if (!sub_ && upstream_) {      // nobody to stream it to either: stop fetching
+            upstream_->abort();
+            upstream_ = nullptr;
+            if (refresh_)
+                worker_.counters().inc(worker_.counters().refreshFailed);
+            finished();
+            return;
+        }
+    }
+    if (sub_ && !discard_)
+        sub_->onFetchBody(piece);
+}
+
+void Fetch::onUpstreamReadDone() {
+    if (sub_ && !holding_ && !discard_)
+        sub_->onFetchReadDone();
+}
+
+void Fetch::onUpstreamComplete(bool reusable) {
+    FetchKeep keep(this);
+    cache::ItemRef stored;
+    if (storing_) {
+        storing_ = false;
+        stored = fill_.commit(*req_); // the whole body arrived intact
+    }
+    if (holding_) {
+        if (stored) { // answer from the page just stored
+            holding_ = false;
+            answer_ = stored.share();
+            answerStatus_ = CacheStatus::Miss;
+        } else {
+            unhold(); // the store refused it: send what the upstream sent
+        }
+    }
+    fill_.releaseLock(0);
+    if (UpstreamConnection *u = std::exchange(upstream_, nullptr))
+        u->release(reusable && bodyDone_);
+    if (refresh_ && !renewed_ && !stored)
+        worker_.counters().inc(worker_.counters().refreshFailed);
+    FetchSubscriber *sub = sub_;
+    finished();
+    if (!sub)
+        return;
+    if (answer_) // a renewed, stale-if-error or just-stored page replaces what was sent
+        sub->onFetchAnswer(std::move(answer_), answerStatus_);
+    else
+        sub->onFetchComplete();
+}
+
+void Fetch::onUpstreamError(int status, const char *reason, bool retryable) {
+    FetchKeep keep(this);
+    upstream_ = nullptr;
+    if (storing_) { // cut short: a truncated page is never stored
+        storing_ = false;
+        fill_.abandon(cache::NotStored::Truncated);
+    }
+    if (!sub_) {
+        if (refresh_) {
+            FC_INFO("background refresh of %s failed (%d: %s); the stale copy stays",
+                    fill_.uri().c_str(), status, reason);
+            worker_.counters().inc(worker_.counters().refreshFailed);
+        }
+        finished();
+        return;
+    }
+    if (retryable && !retried_ && !hasBody_ && !delivered_ && idempotent_) {
+        FC_DEBUG("retrying %s %s on a fresh upstream connection (%s)", req_->method.c_str(),
+                 req_->target.c_str(), reason);
+        retry();
+        return;
+    }
+    FetchSubscriber *sub = sub_;
+    const bool started = delivered_;
+    fill_.releaseLock(0);
+    cache::PageView v;
+    if (!answer_ && storesPage_ && !started && stale_ && cache::decodePage(stale_->value(), v) &&
+        v.usableOnError(worker_.cache().clock->now())) {
+        // stale-if-error: an upstream failure (refused, timeout, reset) is answered from the
+        // expired copy while it is within its stale-if-error window.
+        FC_INFO("serving a stale copy of %s instead of an upstream error (%s)",
+                fill_.uri().c_str(), reason);
+        answer_ = stale_.share();
+        answerStatus_ = CacheStatus::StaleIfError;
+    }
+    finished();
+    if (answer_ && !started) // the error came after a 304, during a discarded 5xx, or stale
+        sub->onFetchAnswer(std::move(answer_), answerStatus_);
+    else
+        sub->onFetchError(status, reason, started);
+}
+
+void Fetch::onUpstreamWritable() {
+    if (sub_)
+        sub_->onFetchWritable();
+}
+
+// --- leaving ----------------------------------------------------------------------------------
+
+void Fetch::unsubscribe() {
+    FetchKeep keep(this);
+    sub_ = nullptr;
+    drop(); // the subscriber's reference
+    if (state_ == State::Done || state_ == State::Created)
+        return;
+    // A client that goes away does not stop a cacheable fetch: other clients want the page. It
+    // is finished (and stored) without a client, unless the worker is shutting down.
+    const bool keepFetching = upstream_ && storesPage_ && !worker_.draining() &&
+                              (storing_ || !delivered_) && !discard_;
+    if (keepFetching) {
+        ownReq_ = *req_; // the client's head goes with its connection
+        req_ = &ownReq_;
+        if (paused_)
+            resumeReading();
+        return;
+    }
+    if (state_ == State::Queued)
+        worker_.pool().cancel(*this);
+    if (UpstreamConnection *u = std::exchange(upstream_, nullptr))
+        u->abort();
+    storing_ = false;
+    fill_.abandon(cache::NotStored::Truncated); // and wake whoever waited for this fetch
+    finished();
+}
+
+void Fetch::abort() {
+    FetchKeep keep(this);
+    if (state_ == State::Queued)
+        worker_.pool().cancel(*this);
+    if (UpstreamConnection *u = std::exchange(upstream_, nullptr))
+        u->abort();
+    if (state_ != State::Done) {
+        storing_ = false;
+        fill_.abandon(cache::NotStored::Truncated);
+        if (refresh_)
+            worker_.counters().inc(worker_.counters().refreshFailed);
+        finished();
+    }
+}
+
+} // namespace fc::proxy
