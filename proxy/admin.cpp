@@ -248,14 +248,19 @@ public:
     explicit AdminConnection(AdminServer &server)
         : server_(server), parser_(*this, http::RequestParser::Limits{16384, 8192, 1 << 20}) {}
 
+    // False when the connection could not be set up (its owner then forgets it).
     bool accept(uv_loop_t *loop, uv_stream_t *listener) {
-        uv_tcp_init(loop, &handle_);
+        if (uvFailed(uv_tcp_init(loop, &handle_), "admin connection") < 0) {
+            server_.forget(this); // never initialised: nothing to close (common/failure.h)
+            delete this;
+            return false;
+        }
         handle_.data = this;
         if (uv_accept(listener, reinterpret_cast<uv_stream_t *>(&handle_)) != 0) {
             close();
             return false;
         }
-        uv_read_start(
+        int rc = uv_read_start(
             reinterpret_cast<uv_stream_t *>(&handle_),
             [](uv_handle_t *, size_t, uv_buf_t *b) {
                 static thread_local char buf[16384];
@@ -264,6 +269,10 @@ public:
             [](uv_stream_t *s, ssize_t n, const uv_buf_t *b) {
                 static_cast<AdminConnection *>(s->data)->onRead(n, b);
             });
+        if (rc < 0) {
+            close();
+            return false;
+        }
         return true;
     }
 
@@ -434,7 +443,10 @@ private:
 
 bool AdminServer::listen(const config::SocketAddress &addr, std::string &error,
                          std::uint16_t &boundPort) {
-    uv_tcp_init(loop_, &listener_);
+    if (int rc = uv_tcp_init(loop_, &listener_); rc < 0) {
+        error = std::string("cannot create the admin.listen socket: ") + uv_strerror(rc);
+        return false;
+    }
     listener_.data = this;
     listening_ = true;
     sockaddr_storage ss{};

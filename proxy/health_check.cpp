@@ -2,6 +2,7 @@
 
 #include <cstring>
 
+#include "proxy/connect.h"
 #include "proxy/log.h"
 
 namespace fc::proxy {
@@ -11,10 +12,7 @@ namespace {
 // One check in flight: connect, send the request, read the status line.
 struct Check {
     HealthChecker::Probe *probe; // null once the checker closed (nothing is reported then)
-    union {
-        uv_tcp_t tcp;
-        uv_pipe_t pipe;
-    } h;
+    UpstreamHandle h;
     uv_timer_t timeout;
     uv_connect_t connectReq;
     uv_write_t writeReq;
@@ -24,7 +22,7 @@ struct Check {
     int openHandles = 2;
     bool done = false;
 
-    uv_stream_t *stream() { return reinterpret_cast<uv_stream_t *>(&h.tcp); }
+    uv_stream_t *stream() { return h.stream(); }
 };
 
 void finish(Check *c, bool ok, const std::string &why);
@@ -72,18 +70,24 @@ void onConnect(uv_connect_t *req, int status) noexcept {
     }
     uv_buf_t b = uv_buf_init(c->request.data(), static_cast<unsigned>(c->request.size()));
     c->writeReq.data = c;
-    uv_write(&c->writeReq, c->stream(), &b, 1, [](uv_write_t *w, int st) noexcept {
+    int rc = uv_write(&c->writeReq, c->stream(), &b, 1, [](uv_write_t *w, int st) noexcept {
         auto *ck = static_cast<Check *>(w->data);
         if (st < 0 && !ck->done)
             finish(ck, false, std::string("send: ") + uv_strerror(st));
     });
-    uv_read_start(
+    if (rc < 0) {
+        finish(c, false, std::string("send: ") + uv_strerror(rc));
+        return;
+    }
+    rc = uv_read_start(
         c->stream(),
         [](uv_handle_t *h, std::size_t, uv_buf_t *b) noexcept {
             auto *ck = static_cast<Check *>(h->data);
             *b = uv_buf_init(ck->buf + ck->got, static_cast<unsigned>(sizeof ck->buf - ck->got));
         },
         &onRead);
+    if (rc < 0)
+        finish(c, false, std::string("read: ") + uv_strerror(rc));
 }
 
 } // namespace
@@ -111,7 +115,7 @@ void finish(Check *c, bool ok, const std::string &why) {
         if (--ck->openHandles == 0)
             delete ck;
     };
-    uv_close(reinterpret_cast<uv_handle_t *>(&c->h.tcp), onClose);
+    uv_close(c->h.handle(), onClose);
     uv_close(reinterpret_cast<uv_handle_t *>(&c->timeout), onClose);
 }
 
@@ -128,14 +132,19 @@ void HealthChecker::Probe::run() {
     c->request = "GET " + owner->cfg_.healthCheck + " HTTP/1.1\r\nHost: " + host +
                  "\r\nUser-Agent: frontcache-health-check\r\nConnection: close\r\n\r\n";
     uv_loop_t *loop = owner->loop_;
-    const bool unixSocket = t.kind == config::UpstreamConfig::Kind::Unix;
-    if (unixSocket)
-        uv_pipe_init(loop, &c->h.pipe, 0);
-    else
-        uv_tcp_init(loop, &c->h.tcp);
-    uv_timer_init(loop, &c->timeout);
-    c->h.tcp.data = c;
+    uv_timer_init(loop, &c->timeout); // cannot fail
     c->timeout.data = c;
+    if (int rc = initHandle(loop, t, c->h); rc < 0) {
+        // Not initialised: only the timer is closed (finish() would close both).
+        uvFailed(rc, "health check");
+        c->openHandles = 1;
+        c->probe = nullptr;
+        uv_close(reinterpret_cast<uv_handle_t *>(&c->timeout),
+                 [](uv_handle_t *h) noexcept { delete static_cast<Check *>(h->data); });
+        owner->report(server, false, std::string("socket: ") + uv_strerror(rc));
+        return;
+    }
+    c->h.tcp.data = c;
     c->connectReq.data = c;
     inFlight = c;
     uv_timer_start(
@@ -144,13 +153,7 @@ void HealthChecker::Probe::run() {
             finish(static_cast<Check *>(tm->data), false, "no answer within health_timeout");
         },
         static_cast<std::uint64_t>(owner->cfg_.healthTimeout.count()), 0);
-    if (unixSocket) {
-        uv_pipe_connect(&c->connectReq, &c->h.pipe, t.path.c_str(), &onConnect);
-        return;
-    }
-    int rc = uv_tcp_connect(&c->connectReq, &c->h.tcp, reinterpret_cast<const sockaddr *>(&t.addr),
-                            &onConnect);
-    if (rc < 0)
+    if (int rc = startConnect(t, c->h, &c->connectReq, &onConnect); rc < 0)
         finish(c, false, std::string("connect: ") + uv_strerror(rc));
 }
 

@@ -1,5 +1,6 @@
 #include "proxy/memcache_conn.h"
 
+#include "proxy/log.h"
 #include "proxy/stream_write.h"
 #include "proxy/worker.h"
 
@@ -14,7 +15,10 @@ MemcacheConnection::MemcacheConnection(Worker &worker, cache::ProtocolContext &c
     : worker_(worker), ctx_(ctx), session_(ctx) {}
 
 bool MemcacheConnection::accept(uv_stream_t *server) {
-    uv_tcp_init(worker_.loop(), &handle_);
+    if (uvFailed(uv_tcp_init(worker_.loop(), &handle_), "memcached connection") < 0) {
+        delete this; // never initialised: nothing to close (common/failure.h)
+        return false;
+    }
     handle_.data = this;
     worker_.trackMemcache(this);
     ctx_.stats.currConnections.fetch_add(1, std::memory_order_relaxed);
@@ -24,8 +28,11 @@ bool MemcacheConnection::accept(uv_stream_t *server) {
         return false;
     }
     uv_tcp_nodelay(&handle_, 1);
-    uv_read_start(reinterpret_cast<uv_stream_t *>(&handle_), &MemcacheConnection::onAlloc,
-                  &MemcacheConnection::onRead);
+    if (uv_read_start(reinterpret_cast<uv_stream_t *>(&handle_), &MemcacheConnection::onAlloc,
+                      &MemcacheConnection::onRead) < 0) {
+        closeNow();
+        return false;
+    }
     reading_ = true;
     return true;
 }
@@ -105,8 +112,9 @@ void MemcacheConnection::onWrite(uv_write_t *req, int status) noexcept {
     if (!c->reading_ && !c->quitting_ &&
         uv_stream_get_write_queue_size(reinterpret_cast<uv_stream_t *>(&c->handle_)) < kLowWater) {
         c->reading_ = true;
-        uv_read_start(reinterpret_cast<uv_stream_t *>(&c->handle_), &MemcacheConnection::onAlloc,
-                      &MemcacheConnection::onRead);
+        if (uv_read_start(reinterpret_cast<uv_stream_t *>(&c->handle_),
+                          &MemcacheConnection::onAlloc, &MemcacheConnection::onRead) < 0)
+            c->closeNow();
     }
 }
 

@@ -388,7 +388,10 @@ int Server::run() {
     mc.extraStats = [&counters](std::string &out) { appendCacheStats(counters, out); };
 
     uv_loop_t loop;
-    uv_loop_init(&loop);
+    if (int rc = uv_loop_init(&loop); rc < 0) { // start-up: fatal (common/failure.h)
+        std::fprintf(stderr, "frontcache: cannot create the main loop: %s\n", uv_strerror(rc));
+        return 1;
+    }
     AdminContext adminCtx;
     adminCtx.store = &store;
     adminCtx.locks = &locks;
@@ -419,12 +422,14 @@ int Server::run() {
     sig.store = &store;
     sig.adminCtx = &adminCtx;
     for (auto *h : {&sig.term, &sig.intr, &sig.hup}) {
-        uv_signal_init(&loop, h);
+        uv_signal_init(&loop, h); // cannot fail on Linux (libuv's signal pipe exists already)
         h->data = &sig;
     }
-    uv_signal_start(&sig.term, &onSignal, SIGTERM);
-    uv_signal_start(&sig.intr, &onSignal, SIGINT);
-    uv_signal_start(&sig.hup, &onSignal, SIGHUP);
+    for (auto [h, signum] : {std::pair{&sig.term, SIGTERM}, std::pair{&sig.intr, SIGINT},
+                             std::pair{&sig.hup, SIGHUP}})
+        if (int rc = uv_signal_start(h, &onSignal, signum); rc < 0) // start-up: fatal
+            std::fprintf(stderr, "frontcache: cannot handle signal %d: %s\n", signum,
+                         uv_strerror(rc));
     // Expired items are reclaimed a slice at a time off the I/O threads, so no request pays
     // for a scan.
     uv_timer_t reclaim;

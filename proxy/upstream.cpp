@@ -19,9 +19,7 @@ UpstreamPool::UpstreamPool(uv_loop_t *loop, const config::UpstreamConfig &cfg, B
                            UpstreamLimiter &limiter)
     : loop_(loop), limiter_(limiter), cfg_(cfg), balancer_(balancer), idle_(balancer.size()),
       queueTimer_(new uv_timer_t) {
-    int rc = uv_timer_init(loop_, queueTimer_);
-    assert(rc == 0);
-    (void)rc;
+    uv_timer_init(loop_, queueTimer_); // cannot fail
     queueTimer_->data = this;
 }
 
@@ -196,31 +194,26 @@ void UpstreamConnection::connect(UpstreamUser &user) {
     state_ = State::Connecting;
     uv_loop_t *loop = pool_.loop();
     const UpstreamTarget &t = pool_.balancer().target(static_cast<size_t>(server_));
-    int rc;
-    if (t.kind == config::UpstreamConfig::Kind::Unix)
-        rc = uv_pipe_init(loop, &h_.pipe, 0);
-    else
-        rc = uv_tcp_init(loop, &h_.tcp);
-    assert(rc == 0);
-    rc = uv_timer_init(loop, &timer_);
-    assert(rc == 0);
-    h_.tcp.data = this;
+    uv_timer_init(loop, &timer_); // cannot fail
     timer_.data = this;
+    int rc = initHandle(loop, t, h_);
+    if (rc < 0) {
+        // No socket (descriptors or memory exhausted): reported asynchronously like any other
+        // connect failure — failing from here would re-enter the caller of acquire().
+        uvFailed(rc, "upstream socket");
+        openHandles_ = 1;
+        handleInit_ = false;
+        connectFailed_ = true;
+        uv_timer_start(&timer_, &UpstreamConnection::onTimer, 0, 0);
+        return;
+    }
+    h_.tcp.data = this;
     openHandles_ = 2;
     connectReq_.data = this;
-    if (t.kind == config::UpstreamConfig::Kind::Unix) {
-        uv_pipe_connect(&connectReq_, &h_.pipe, t.path.c_str(), &UpstreamConnection::onConnect);
-    } else {
-        uv_tcp_nodelay(&h_.tcp, 1);
-        rc = uv_tcp_connect(&connectReq_, &h_.tcp, reinterpret_cast<const sockaddr *>(&t.addr),
-                            &UpstreamConnection::onConnect);
-        if (rc < 0) {
-            // Report asynchronously like any other connect failure: fail() from here would
-            // re-enter the caller of acquire().
-            connectFailed_ = true;
-            uv_timer_start(&timer_, &UpstreamConnection::onTimer, 0, 0);
-            return;
-        }
+    if (startConnect(t, h_, &connectReq_, &UpstreamConnection::onConnect) < 0) {
+        connectFailed_ = true; // reported asynchronously, as above
+        uv_timer_start(&timer_, &UpstreamConnection::onTimer, 0, 0);
+        return;
     }
     armTimer(pool_.config().connectTimeout);
 }
@@ -288,17 +281,19 @@ size_t UpstreamConnection::writeQueueSize() const {
 
 void UpstreamConnection::pauseReading() {
     if (reading_ && state_ != State::Closing) {
-        uv_read_stop(reinterpret_cast<uv_stream_t *>(&h_.tcp));
+        uv_read_stop(h_.stream());
         reading_ = false;
     }
-    paused_ = true;
 }
 
 void UpstreamConnection::resumeReading() {
-    paused_ = false;
-    if (!reading_ && state_ != State::Closing) {
-        uv_read_start(reinterpret_cast<uv_stream_t *>(&h_.tcp), &UpstreamConnection::onAlloc,
-                      &UpstreamConnection::onRead);
+    if (!reading_ && state_ != State::Closing && handleInit_) {
+        if (int rc = uv_read_start(h_.stream(), &UpstreamConnection::onAlloc,
+                                   &UpstreamConnection::onRead);
+            rc < 0) {
+            fail(502, uv_strerror(rc)); // the socket is unusable
+            return;
+        }
         reading_ = true;
     }
 }
@@ -501,7 +496,8 @@ void UpstreamConnection::close() {
     if (wasIdle)
         pool_.dropIdle(this);
     uv_timer_stop(&timer_);
-    uv_close(reinterpret_cast<uv_handle_t *>(&h_.tcp), &UpstreamConnection::onClose);
+    if (handleInit_)
+        uv_close(h_.handle(), &UpstreamConnection::onClose);
     uv_close(reinterpret_cast<uv_handle_t *>(&timer_), &UpstreamConnection::onClose);
 }
 

@@ -20,6 +20,7 @@
 #include "config/config.h"
 #include "http/parser.h"
 #include "proxy/balancer.h"
+#include "proxy/connect.h"
 
 namespace fc::proxy {
 
@@ -196,10 +197,7 @@ private:
     UpstreamPool &pool_;
     const int server_;        // index in the balancer
     std::uint64_t tried_ = 0; // servers this exchange's connect already failed on (bit per server)
-    union {
-        uv_tcp_t tcp;
-        uv_pipe_t pipe;
-    } h_;
+    UpstreamHandle h_; // owned: closed by close()
     uv_timer_t timer_;
     uv_connect_t connectReq_;
     http::ResponseParser parser_{*this, 64 * 1024};
@@ -208,7 +206,7 @@ private:
     bool reused_ = false;   // has served a previous exchange
     bool gotBytes_ = false; // any response byte in the current exchange
     bool reading_ = false;
-    bool paused_ = false;
+    bool handleInit_ = true; // h_ was initialised (false only when its socket could not be made)
     bool complete_ = false; // the current response completed
     bool connectFailed_ = false;
     bool slot_ = false;           // holds one of upstream.max_connections' slots (an exchange)

@@ -2,7 +2,6 @@
 
 #include <unistd.h>
 
-#include <cassert>
 #include <utility>
 
 #include "proxy/client.h"
@@ -35,18 +34,20 @@ Worker::Worker(int index, std::shared_ptr<const config::Config> cfg, WorkerSocke
                cache::ProtocolContext *mc, const CacheContext &cache)
     : index_(index), cfg_(std::move(cfg)), sockets_(std::move(sockets)), mc_(mc), cache_(cache),
       accessLog_(cache.accessLogFd), readBuf_(new char[kReadBufSize]) {
-    int rc = uv_loop_init(&loop_);
-    assert(rc == 0);
-    rc = uv_async_init(&loop_, &stopAsync_, &Worker::onStop);
-    assert(rc == 0);
-    rc = uv_async_init(&loop_, &inboxAsync_, &Worker::onInbox);
-    assert(rc == 0);
+    // Start-up: a failure here is reported by start() and ends the process (common/failure.h).
+    if (int rc = uv_loop_init(&loop_); rc < 0) {
+        initError_ = std::string("cannot create a worker loop: ") + uv_strerror(rc);
+        return;
+    }
+    loopInit_ = true;
+    int rc = uv_async_init(&loop_, &stopAsync_, &Worker::onStop);
+    if (rc == 0)
+        rc = uv_async_init(&loop_, &inboxAsync_, &Worker::onInbox);
+    if (rc < 0)
+        initError_ = std::string("cannot create a worker's wake-up handle: ") + uv_strerror(rc);
     inboxAsync_.data = this;
-    rc = uv_timer_init(&loop_, &drainTimer_);
-    assert(rc == 0);
-    (void)rc;
-    rc = uv_timer_init(&loop_, &logTimer_);
-    assert(rc == 0);
+    uv_timer_init(&loop_, &drainTimer_); // timers cannot fail
+    uv_timer_init(&loop_, &logTimer_);
     stopAsync_.data = this;
     drainTimer_.data = this;
     logTimer_.data = this;
@@ -60,17 +61,27 @@ Worker::Worker(int index, std::shared_ptr<const config::Config> cfg, WorkerSocke
 }
 
 Worker::~Worker() {
+    if (!loopInit_)
+        return;
     int rc = uv_loop_close(&loop_);
     if (rc != 0)
         FC_ERROR("worker %d: loop closed with handles still open", index_);
 }
 
 bool Worker::start(std::string &error) {
+    if (!initError_.empty()) {
+        error = initError_;
+        return false;
+    }
     auto open = [&](int fd, uv_connection_cb cb) {
         auto h = std::make_unique<uv_tcp_t>();
-        uv_tcp_init(&loop_, h.get());
+        int rc = uv_tcp_init(&loop_, h.get());
+        if (rc < 0) {
+            error = std::string("listen failed: ") + uv_strerror(rc);
+            return false;
+        }
         h->data = this;
-        int rc = uv_tcp_open(h.get(), fd);
+        rc = uv_tcp_open(h.get(), fd);
         if (rc == 0)
             rc = uv_listen(reinterpret_cast<uv_stream_t *>(h.get()), 4096, cb);
         listeners_.push_back(std::move(h));

@@ -174,6 +174,8 @@ private:
     CacheContext inboxCache_;
     bool draining_ = false;
     bool finished_ = false;
+    bool loopInit_ = false;
+    std::string initError_; // set by the constructor when the loop could not be set up
     uint64_t acceptErrors_ = 0;
     uint64_t lastAcceptWarn_ = 0;
     std::thread thread_;
