@@ -117,6 +117,11 @@ std::vector<Sample> collect(const AdminContext &ctx) {
         plain(p);
     out.push_back({"fetches_in_flight", "", static_cast<double>(ctx.locks->heldCount()), "gauge",
                    "Pages being fetched now (coalescing locks held)."});
+    out.push_back({"upstream_fetches", "", FC_SUM(fetchesLive), "gauge",
+                   "Upstream fetches alive: for clients, finishing alone after their client left "
+                   "(storing a page), and background refreshes."});
+    out.push_back({"client_connections", "", FC_SUM(clientsOpen), "gauge",
+                   "Client connections open (objects alive, in every worker)."});
     for (const Plain &p : kAfterGauge)
         plain(p);
     const char *errHelp = "Error responses frontcache generated for upstream failures.";

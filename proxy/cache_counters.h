@@ -31,6 +31,9 @@ struct CacheCounters {
     C purged{0};              // pages removed by PURGE / POST /purge
     C upstreamErrors[3] = {}; // 502, 503, 504 answered by frontcache itself
     C bytesToClients{0};
+    // Live objects (gauges: this worker adds and removes its own).
+    C clientsOpen{0};  // ClientConnection objects alive
+    C fetchesLive{0};  // Fetch objects alive (client fetches, ones finishing alone, refreshes)
     // The shared memcached cluster (cache.shared_servers).
     C sharedHits{0};   // misses here answered from a page the cluster had
     C sharedMisses{0}; // misses here the cluster did not have either
@@ -69,6 +72,7 @@ struct CacheCounters {
     }
 
     void inc(C &c, std::uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
+    void dec(C &c) { c.fetch_sub(1, std::memory_order_relaxed); }
 };
 
 // Appends "STAT http_<name> <sum>\r\n" lines (memcached stats format) summed over `all`.

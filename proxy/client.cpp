@@ -21,7 +21,13 @@ http::RequestParser::Limits limitsFrom(const config::Config &c) {
 } // namespace
 
 ClientConnection::ClientConnection(Worker &worker)
-    : worker_(worker), parser_(*this, limitsFrom(worker.config())), exchange_(*this, worker) {}
+    : worker_(worker), parser_(*this, limitsFrom(worker.config())), exchange_(*this, worker) {
+    worker_.counters().inc(worker_.counters().clientsOpen);
+}
+
+ClientConnection::~ClientConnection() {
+    worker_.counters().dec(worker_.counters().clientsOpen);
+}
 
 const config::Config &ClientConnection::cfg() const {
     return worker_.config();

@@ -34,6 +34,7 @@ inline constexpr std::size_t kLowWater = 64 * 1024;
 class ClientConnection final : private http::RequestParser::Sink {
 public:
     explicit ClientConnection(Worker &worker);
+    ~ClientConnection();
     // Accepts a pending connection from `server`. Returns false (and closes) on failure.
     bool accept(uv_stream_t *server);
     // Worker shutdown: close now if idle, otherwise after the current response.

@@ -30,9 +30,12 @@ private:
     Fetch *f_;
 };
 
-Fetch::Fetch(Worker &worker, FetchSubscriber *sub) : worker_(worker), sub_(sub), fill_(worker) {}
+Fetch::Fetch(Worker &worker, FetchSubscriber *sub) : worker_(worker), sub_(sub), fill_(worker) {
+    worker_.counters().inc(worker_.counters().fetchesLive);
+}
 
 Fetch::~Fetch() {
+    worker_.counters().dec(worker_.counters().fetchesLive);
     if (refresh_)
         worker_.untrackRefresh(this);
 }

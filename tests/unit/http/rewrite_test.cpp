@@ -114,3 +114,43 @@ TEST_CASE("error responses are complete and say close") {
     CHECK(r.find("Content-Length: " + std::to_string(body.size()) + "\r\n") != std::string::npos);
     CHECK(errorResponse(503, false).find("Retry-After:") != std::string::npos);
 }
+
+TEST_CASE("splitTarget: origin-form and absolute-form (RFC 9112 §3.2)") {
+    auto o = splitTarget("/a/b?x=1");
+    CHECK_FALSE(o.absolute());
+    CHECK(o.path == "/a/b?x=1");
+    auto a = splitTarget("http://example.com:8080/a?x=1");
+    CHECK(a.scheme == "http");
+    CHECK(a.authority == "example.com:8080");
+    CHECK(a.path == "/a?x=1");
+    auto s = splitTarget("HTTPS://Example.com");
+    CHECK(s.scheme == "HTTPS");
+    CHECK(s.authority == "Example.com");
+    CHECK(s.path.empty());
+    CHECK(s.originPath() == "/");
+    auto q = splitTarget("http://h?x");
+    CHECK(q.authority == "h");
+    CHECK(q.path == "?x");
+    CHECK_FALSE(splitTarget("http://").absolute()); // no authority: not absolute-form
+    CHECK_FALSE(splitTarget("ftp://h/x").absolute());
+    CHECK(splitTarget("*").path == "*");
+}
+
+TEST_CASE("appendChunk frames one chunk; an empty piece adds nothing") {
+    std::string out;
+    appendChunk(out, "hello");
+    appendChunk(out, "");
+    appendChunk(out, std::string(26, 'x'));
+    out.append(kLastChunk);
+    CHECK(out == "5\r\nhello\r\n1a\r\n" + std::string(26, 'x') + "\r\n0\r\n\r\n");
+}
+
+TEST_CASE("cannedResponse: the one short response frontcache writes itself") {
+    CHECK(cannedResponse(200, "application/json", "{}\n", false) ==
+          "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 3\r\n\r\n{}\n");
+    CHECK(cannedResponse(404, "text/plain", "", true) ==
+          "HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 0\r\n"
+          "Connection: close\r\n\r\n");
+    CHECK(cannedResponse(503, "text/plain", "x", false).find("Retry-After: 1\r\n") !=
+          std::string::npos);
+}
