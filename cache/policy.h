@@ -1,6 +1,6 @@
-// The Django per-site cache rules (shared/spec/django-cache-semantics.md), applied in front of
-// the application: which requests are looked up, the two cache keys, which responses are
-// stored and for how long, and the headers added on the way out.
+// The Django per-site cache rules (docs/architecture.md, "Where each Django rule lives"), applied
+// in front of the application: which requests are looked up, the two cache keys, which responses
+// are stored and for how long, and the headers added on the way out.
 //
 // Mirrors django/middleware/cache.py (FetchFromCacheMiddleware, UpdateCacheMiddleware) and
 // django/utils/cache.py (get_cache_key, learn_cache_key, _generate_cache_key, get_max_age,

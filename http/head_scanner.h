@@ -1,6 +1,6 @@
 // HeadScanner: a resumable byte-level check of an HTTP/1.1 message head, run before llhttp sees
-// the bytes. It closes the gaps that Debian's llhttp 8.1.0 leaves open (see design.md "Parser
-// hardening") and enforces the head-size limits:
+// the bytes. It closes the gaps that Debian's llhttp 8.1.0 leaves open (docs/architecture.md,
+// "Parser hardening") and enforces the head-size limits:
 //   - a CR not followed by LF, a bare LF, or NUL anywhere in the head      -> 400 (RFC 9112 §2.2)
 //   - whitespace between a field name and the colon                         -> 400 (RFC 9112 §5.1)
 //   - an empty field name (line starting with ':')                          -> 400 (RFC 9110 §5.1)

@@ -1,5 +1,7 @@
 #include "http/parser.h"
 
+#include "http/rewrite.h"
+
 namespace fc::http {
 
 namespace {
@@ -116,8 +118,7 @@ int RequestParser::onHeadersComplete(llhttp_t *p) {
         return -1;
     }
     if (h.target.empty() ||
-        (h.target[0] != '/' && h.target != "*" && h.target.rfind("http://", 0) != 0 &&
-         h.target.rfind("https://", 0) != 0)) {
+        (h.target[0] != '/' && h.target != "*" && !splitTarget(h.target).absolute())) {
         s.errorStatus_ = 400;
         s.errorReason_ = "invalid request-target";
         return -1;

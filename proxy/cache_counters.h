@@ -32,8 +32,8 @@ struct CacheCounters {
     C upstreamErrors[3] = {}; // 502, 503, 504 answered by frontcache itself
     C bytesToClients{0};
     // Live objects (gauges: this worker adds and removes its own).
-    C clientsOpen{0};  // ClientConnection objects alive
-    C fetchesLive{0};  // Fetch objects alive (client fetches, ones finishing alone, refreshes)
+    C clientsOpen{0}; // ClientConnection objects alive
+    C fetchesLive{0}; // Fetch objects alive (client fetches, ones finishing alone, refreshes)
     // The shared memcached cluster (cache.shared_servers).
     C sharedHits{0};   // misses here answered from a page the cluster had
     C sharedMisses{0}; // misses here the cluster did not have either

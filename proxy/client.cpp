@@ -40,9 +40,8 @@ bool ClientConnection::accept(uv_stream_t *server) {
         // Drop this connection only (common/failure.h): free it once its timer has closed.
         uvFailed(rc, "client connection");
         state_ = State::Closing;
-        uv_close(reinterpret_cast<uv_handle_t *>(&timer_), [](uv_handle_t *h) noexcept {
-            delete static_cast<ClientConnection *>(h->data);
-        });
+        uv_close(reinterpret_cast<uv_handle_t *>(&timer_),
+                 [](uv_handle_t *h) noexcept { delete static_cast<ClientConnection *>(h->data); });
         return false;
     }
     handle_.data = this;

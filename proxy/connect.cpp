@@ -8,8 +8,7 @@ int initHandle(uv_loop_t *loop, const UpstreamTarget &t, UpstreamHandle &h) {
     return uv_tcp_init(loop, &h.tcp);
 }
 
-int startConnect(const UpstreamTarget &t, UpstreamHandle &h, uv_connect_t *req,
-                 uv_connect_cb cb) {
+int startConnect(const UpstreamTarget &t, UpstreamHandle &h, uv_connect_t *req, uv_connect_cb cb) {
     if (t.kind == config::UpstreamConfig::Kind::Unix) {
         uv_pipe_connect(req, &h.pipe, t.path.c_str(), cb); // reports failures through `cb`
         return 0;

@@ -25,8 +25,8 @@ http::RequestHead &Exchange::head() {
 // The one place an exchange changes step: checked against the table, logged at debug level.
 void Exchange::setStep(Step next) {
     if (!stepAllowed(step_, next))
-        FC_ERROR("exchange step %s -> %s is not in the table (client %s)",
-                 stepName(step_).data(), stepName(next).data(), conn_.peer());
+        FC_ERROR("exchange step %s -> %s is not in the table (client %s)", stepName(step_).data(),
+                 stepName(next).data(), conn_.peer());
     else
         FC_DEBUG("client %s: %s -> %s", conn_.peer(), stepName(step_).data(),
                  stepName(next).data());
@@ -482,8 +482,8 @@ void Exchange::purge(const http::RequestHead &h) {
     }
     const http::TargetParts t = http::splitTarget(h.target);
     std::string host(t.absolute() ? t.authority : h.headers.get("host").value_or(""));
-    std::size_t n = proxy::purge(worker_.loop(), cc, {std::string(t.originPath())}, host,
-                                 worker_.counters());
+    std::size_t n =
+        proxy::purge(worker_.loop(), cc, {std::string(t.originPath())}, host, worker_.counters());
     status_ = 200;
     conn_.write(http::cannedResponse(200, "application/json", purgeAnswer(n), !keepAlive_));
     responseFinished();

@@ -27,8 +27,8 @@ enum class Step : std::uint8_t {
 };
 
 inline constexpr std::string_view kStepNames[] = {
-    "idle",   "begin",  "lookup", "shared-lookup", "wait-fill", "queued", "fetch",
-    "revalidate", "stream", "hold", "deliver", "done", "closed",
+    "idle",       "begin",  "lookup", "shared-lookup", "wait-fill", "queued", "fetch",
+    "revalidate", "stream", "hold",   "deliver",       "done",      "closed",
 };
 
 inline std::string_view stepName(Step s) {

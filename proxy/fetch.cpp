@@ -228,8 +228,8 @@ void Fetch::onUpstreamBody(std::string_view piece) {
         unhold(); // outgrew cache.max_object_size: never stored, streamed on
     }
     if (storing_ && !fill_.append(piece)) {
-        storing_ = false;              // too big: streamed on, never stored
-        if (!sub_ && upstream_) {      // nobody to stream it to either: stop fetching
+        storing_ = false;         // too big: streamed on, never stored
+        if (!sub_ && upstream_) { // nobody to stream it to either: stop fetching
             upstream_->abort();
             upstream_ = nullptr;
             if (refresh_)
@@ -308,8 +308,8 @@ void Fetch::onUpstreamError(int status, const char *reason, bool retryable) {
         v.usableOnError(worker_.cache().clock->now())) {
         // stale-if-error: an upstream failure (refused, timeout, reset) is answered from the
         // expired copy while it is within its stale-if-error window.
-        FC_INFO("serving a stale copy of %s instead of an upstream error (%s)",
-                fill_.uri().c_str(), reason);
+        FC_INFO("serving a stale copy of %s instead of an upstream error (%s)", fill_.uri().c_str(),
+                reason);
         answer_ = stale_.share();
         answerStatus_ = CacheStatus::StaleIfError;
     }
@@ -335,8 +335,8 @@ void Fetch::unsubscribe() {
         return;
     // A client that goes away does not stop a cacheable fetch: other clients want the page. It
     // is finished (and stored) without a client, unless the worker is shutting down.
-    const bool keepFetching = upstream_ && storesPage_ && !worker_.draining() &&
-                              (storing_ || !delivered_) && !discard_;
+    const bool keepFetching =
+        upstream_ && storesPage_ && !worker_.draining() && (storing_ || !delivered_) && !discard_;
     if (keepFetching) {
         ownReq_ = *req_; // the client's head goes with its connection
         req_ = &ownReq_;

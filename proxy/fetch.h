@@ -129,17 +129,17 @@ private:
     FetchSubscriber *sub_;
     int refs_ = 0;
     State state_ = State::Created;
-    bool refresh_ = false;    // a background refresh (no subscriber ever)
-    bool storesPage_ = false; // looked up: the response may be stored
+    bool refresh_ = false;     // a background refresh (no subscriber ever)
+    bool storesPage_ = false;  // looked up: the response may be stored
     bool conditional_ = false; // our validators went upstream
-    bool storing_ = false;    // the body is being accumulated for the store
-    bool holding_ = false;    // ... and held back from the subscriber until stored
-    bool delivered_ = false;  // the response head reached the subscriber
-    bool discard_ = false;    // the body is not for the subscriber (answer_ is)
-    bool renewed_ = false;    // a 304 renewed the page (refresh outcome)
+    bool storing_ = false;     // the body is being accumulated for the store
+    bool holding_ = false;     // ... and held back from the subscriber until stored
+    bool delivered_ = false;   // the response head reached the subscriber
+    bool discard_ = false;     // the body is not for the subscriber (answer_ is)
+    bool renewed_ = false;     // a 304 renewed the page (refresh outcome)
     bool retried_ = false;
     bool bodyDone_ = false;
-    bool paused_ = false;     // the subscriber paused reading (client backpressure)
+    bool paused_ = false; // the subscriber paused reading (client backpressure)
     bool hasBody_ = false;
     bool isHead_ = false;
     bool idempotent_ = false;

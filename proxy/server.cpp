@@ -425,8 +425,8 @@ int Server::run() {
         uv_signal_init(&loop, h); // cannot fail on Linux (libuv's signal pipe exists already)
         h->data = &sig;
     }
-    for (auto [h, signum] : {std::pair{&sig.term, SIGTERM}, std::pair{&sig.intr, SIGINT},
-                             std::pair{&sig.hup, SIGHUP}})
+    for (auto [h, signum] :
+         {std::pair{&sig.term, SIGTERM}, std::pair{&sig.intr, SIGINT}, std::pair{&sig.hup, SIGHUP}})
         if (int rc = uv_signal_start(h, &onSignal, signum); rc < 0) // start-up: fatal
             std::fprintf(stderr, "frontcache: cannot handle signal %d: %s\n", signum,
                          uv_strerror(rc));

@@ -3,8 +3,8 @@
 //
 // Threading: everything here belongs to one worker's loop thread; nothing is shared between
 // workers (no locks on the I/O path). Ownership: the pool owns its connections; a connection
-// deletes itself in its last close callback (two-phase close, design.md house style). A user
-// (UpstreamUser) borrows a connection between onUpstreamReady and release()/abort().
+// deletes itself in its last close callback (two-phase close; docs/architecture.md, "Who owns
+// what"). A user (UpstreamUser) borrows a connection between onUpstreamReady and release()/abort().
 #pragma once
 
 #include <sys/socket.h>
@@ -197,7 +197,7 @@ private:
     UpstreamPool &pool_;
     const int server_;        // index in the balancer
     std::uint64_t tried_ = 0; // servers this exchange's connect already failed on (bit per server)
-    UpstreamHandle h_; // owned: closed by close()
+    UpstreamHandle h_;        // owned: closed by close()
     uv_timer_t timer_;
     uv_connect_t connectReq_;
     http::ResponseParser parser_{*this, 64 * 1024};
@@ -207,7 +207,7 @@ private:
     bool gotBytes_ = false; // any response byte in the current exchange
     bool reading_ = false;
     bool handleInit_ = true; // h_ was initialised (false only when its socket could not be made)
-    bool complete_ = false; // the current response completed
+    bool complete_ = false;  // the current response completed
     bool connectFailed_ = false;
     bool slot_ = false;           // holds one of upstream.max_connections' slots (an exchange)
     bool trial_ = false;          // the exchange is its server's trial after a back-off

@@ -5,9 +5,9 @@
 #include <utility>
 
 #include "proxy/client.h"
+#include "proxy/fetch.h"
 #include "proxy/log.h"
 #include "proxy/memcache_conn.h"
-#include "proxy/fetch.h"
 
 namespace fc::proxy {
 

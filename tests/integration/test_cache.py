@@ -1,5 +1,5 @@
-"""The cache in front of an origin: every row of the worked-examples table of
-shared/spec/django-cache-semantics.md, each 'stricter' rule, and what must never be stored.
+"""The cache in front of an origin: every worked example of Django's per-site cache
+rules (docs/architecture.md says where each rule lives), each 'stricter' rule, and what must never be stored.
 Time is moved with Frontcache.advance(), never slept through."""
 
 import re

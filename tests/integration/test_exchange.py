@@ -8,7 +8,7 @@ import struct
 import time
 import unittest
 
-from harness import Frontcache, Origin, admin_request, admin_stats, get_once, wait_for
+from harness import Frontcache, Origin, admin_request, admin_stats, get_once, request, wait_for
 
 
 def steps(log):
@@ -123,24 +123,16 @@ class PurgeCounted(unittest.TestCase):
             resp = admin_request(fc.extra_ports["admin"], "PURGE", "/r/p1")
             self.assertEqual(resp.body, b'{"purged": 1}\n')
             self.assertEqual(admin_stats(fc)["purged_total"], 1)
-            s = fc.connect()
-            s.sendall(b"PURGE /r/p2 HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n")
-            data = b""
-            while True:
-                chunk = s.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-            s.close()
-            self.assertTrue(data.startswith(b"HTTP/1.1 200 OK\r\n"), data)
-            self.assertTrue(data.endswith(b'{"purged": 1}\n'), data)
+            resp, r = request(fc, "PURGE /r/p2 HTTP/1.1\r\nHost: site.test\r\n\r\n")
+            r.sock.close()
+            self.assertEqual(resp.status, 200)
+            self.assertEqual(resp.body, b'{"purged": 1}\n')
             self.assertEqual(admin_stats(fc)["purged_total"], 2)
             # An absolute-form target names the host to purge.
             get_once(fc, "/r/p3")
-            s = fc.connect()
-            s.sendall(b"PURGE http://site.test/r/p3 HTTP/1.1\r\nHost: other\r\nConnection: close\r\n\r\n")
-            self.assertIn(b'{"purged": 1}', s.recv(65536))
-            s.close()
+            resp, r = request(fc, "PURGE http://site.test/r/p3 HTTP/1.1\r\nHost: other\r\n\r\n")
+            r.sock.close()
+            self.assertEqual(resp.body, b'{"purged": 1}\n')
         finally:
             fc.stop()
             origin.close()

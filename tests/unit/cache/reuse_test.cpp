@@ -36,8 +36,9 @@ TEST_CASE("revalidation: a GET whose client sent no validators, for a copy that 
     CHECK_FALSE(revalidates(page("\"v1\"", 0), request("HEAD")));
     // The client's own validators are for its copy: passed through, never replaced by ours.
     CHECK_FALSE(revalidates(page("\"v1\"", 0), request("GET", {{"If-None-Match", "\"x\""}})));
-    CHECK_FALSE(revalidates(page("\"v1\"", 0),
-                            request("GET", {{"If-Modified-Since", "Sun, 06 Nov 1994 08:49:37 GMT"}})));
+    CHECK_FALSE(
+        revalidates(page("\"v1\"", 0),
+                    request("GET", {{"If-Modified-Since", "Sun, 06 Nov 1994 08:49:37 GMT"}})));
     CHECK(hasClientValidators(request("GET", {{"if-none-match", "*"}}).headers));
     CHECK_FALSE(hasClientValidators(request("GET", {{"If-Match", "\"x\""}}).headers));
 }
@@ -78,11 +79,11 @@ TEST_CASE("a client's conditional GET against the stored page (RFC 9110 §13.1)"
     CHECK_FALSE(clientNotModified(
         request("GET", {{"If-Modified-Since", "Sat, 05 Nov 1994 08:49:37 GMT"}}).headers, v));
     // If-None-Match wins over If-Modified-Since.
-    CHECK_FALSE(clientNotModified(
-        request("GET", {{"If-None-Match", "\"x\""},
-                        {"If-Modified-Since", "Sun, 06 Nov 1994 08:49:37 GMT"}})
-            .headers,
-        v));
+    CHECK_FALSE(
+        clientNotModified(request("GET", {{"If-None-Match", "\"x\""},
+                                          {"If-Modified-Since", "Sun, 06 Nov 1994 08:49:37 GMT"}})
+                              .headers,
+                          v));
     // No Last-Modified stored: If-Modified-Since cannot match; no conditional at all: no 304.
     CHECK_FALSE(clientNotModified(
         request("GET", {{"If-Modified-Since", "Sun, 06 Nov 1994 08:49:37 GMT"}}).headers,
@@ -111,11 +112,11 @@ TEST_CASE("a 304 from the store carries the validators and caching fields only")
 TEST_CASE("hit-for-miss: only properties of the page mark the key") {
     CHECK(marksPass(NotStored::Status, 404));
     CHECK_FALSE(marksPass(NotStored::Status, 503)); // a failed attempt
-    for (NotStored n : {NotStored::SetCookie, NotStored::Private, NotStored::NoStore,
-                        NotStored::NoCache, NotStored::VaryStar, NotStored::ZeroTtl,
-                        NotStored::TooBig})
+    for (NotStored n :
+         {NotStored::SetCookie, NotStored::Private, NotStored::NoStore, NotStored::NoCache,
+          NotStored::VaryStar, NotStored::ZeroTtl, NotStored::TooBig})
         CHECK(marksPass(n, 200));
-    for (NotStored n : {NotStored::Authorization, NotStored::Truncated, NotStored::Head,
-                        NotStored::None})
+    for (NotStored n :
+         {NotStored::Authorization, NotStored::Truncated, NotStored::Head, NotStored::None})
         CHECK_FALSE(marksPass(n, 200));
 }

@@ -43,7 +43,7 @@ TEST_CASE("leading empty lines are tolerated") {
     expectEverySplit("\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", HeadScanner::Status::Done);
 }
 
-TEST_CASE("hardening rows from design.md are rejected with 400 at every split") {
+TEST_CASE("hardening rows (docs/architecture.md) are rejected with 400 at every split") {
     const char *bad[] = {
         "GET / HTTP/1.1\r\n: x\r\n\r\n",                   // empty field name
         "GET / HTTP/1.1\r\nHost : a\r\n\r\n",              // whitespace before the colon

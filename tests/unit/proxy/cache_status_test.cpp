@@ -20,7 +20,8 @@ std::string fields(CacheStatus s, std::string_view detail = {}, std::string_view
 
 TEST_CASE("each status has its X-Cache word and RFC 9211 parameters") {
     CHECK(fields(CacheStatus::Hit) == "X-Cache: HIT\r\nCache-Status: frontcache; hit\r\n");
-    CHECK(fields(CacheStatus::Miss) == "X-Cache: MISS\r\nCache-Status: frontcache; fwd=uri-miss\r\n");
+    CHECK(fields(CacheStatus::Miss) ==
+          "X-Cache: MISS\r\nCache-Status: frontcache; fwd=uri-miss\r\n");
     CHECK(fields(CacheStatus::Miss, "set-cookie") ==
           "X-Cache: MISS\r\nCache-Status: frontcache; fwd=uri-miss; detail=set-cookie\r\n");
     CHECK(fields(CacheStatus::Bypass, "method") ==

@@ -9,9 +9,9 @@ using fc::proxy::stepAllowed;
 using fc::proxy::stepName;
 
 namespace {
-constexpr Step kAll[] = {Step::Idle,   Step::Begin,      Step::Lookup, Step::SharedLookup,
-                         Step::WaitFill, Step::Queued,  Step::Fetch,  Step::Revalidate,
-                         Step::Stream, Step::Hold,       Step::Deliver, Step::Done,
+constexpr Step kAll[] = {Step::Idle,     Step::Begin,  Step::Lookup,  Step::SharedLookup,
+                         Step::WaitFill, Step::Queued, Step::Fetch,   Step::Revalidate,
+                         Step::Stream,   Step::Hold,   Step::Deliver, Step::Done,
                          Step::Closed};
 
 // Every consecutive pair of `path` is a step the table allows.
@@ -43,8 +43,8 @@ TEST_CASE("the paths of the architecture diagram are allowed") {
     // Coalesced: waits for another request's fill, then a hit.
     CHECK(walks({S::Begin, S::Lookup, S::WaitFill, S::Lookup, S::Deliver, S::Done}));
     // The shared cluster, then a wait, then its own fetch.
-    CHECK(walks({S::Begin, S::Lookup, S::SharedLookup, S::Lookup, S::WaitFill, S::Lookup,
-                 S::Queued, S::Fetch, S::Stream, S::Done}));
+    CHECK(walks({S::Begin, S::Lookup, S::SharedLookup, S::Lookup, S::WaitFill, S::Lookup, S::Queued,
+                 S::Fetch, S::Stream, S::Done}));
     // Revalidation answered 304: the renewed page is delivered.
     CHECK(walks({S::Lookup, S::Queued, S::Revalidate, S::Deliver, S::Done}));
     // Held behind a stale copy: stored and answered from the page, or streamed after all.
@@ -60,14 +60,14 @@ TEST_CASE("the paths of the architecture diagram are allowed") {
 
 TEST_CASE("steps that would skip the cache's decisions are refused") {
     using S = Step;
-    CHECK_FALSE(stepAllowed(S::Idle, S::Lookup));     // nothing acts before begin
-    CHECK_FALSE(stepAllowed(S::Begin, S::Stream));    // no response without a fetch
+    CHECK_FALSE(stepAllowed(S::Idle, S::Lookup));  // nothing acts before begin
+    CHECK_FALSE(stepAllowed(S::Begin, S::Stream)); // no response without a fetch
     CHECK_FALSE(stepAllowed(S::Lookup, S::Stream));
     CHECK_FALSE(stepAllowed(S::WaitFill, S::Queued)); // a woken waiter looks again first
     CHECK_FALSE(stepAllowed(S::SharedLookup, S::Deliver));
-    CHECK_FALSE(stepAllowed(S::Stream, S::Deliver));  // a started response cannot be replaced
-    CHECK_FALSE(stepAllowed(S::Stream, S::Queued));   // nor retried
-    CHECK_FALSE(stepAllowed(S::Deliver, S::Idle));    // the end goes through done (logged)
+    CHECK_FALSE(stepAllowed(S::Stream, S::Deliver)); // a started response cannot be replaced
+    CHECK_FALSE(stepAllowed(S::Stream, S::Queued));  // nor retried
+    CHECK_FALSE(stepAllowed(S::Deliver, S::Idle));   // the end goes through done (logged)
     CHECK_FALSE(stepAllowed(S::Done, S::Begin));
     CHECK_FALSE(stepAllowed(S::Hold, S::Queued));
 }
