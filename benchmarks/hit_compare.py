@@ -8,6 +8,10 @@ request is a hit. Rounds alternate the servers; the table shows medians, and the
 per request (utime+stime of the server's processes over the run / requests).
 
     python3 benchmarks/hit_compare.py --bin build/release/proxy/frontcache [--rounds 3]
+
+A/B of two builds (before/after a change): `--ab OLD_BIN` adds a second frontcache, started
+from OLD_BIN with the same config, as the target "frontcache (--ab)"; `--no-peers` leaves out
+nginx, Varnish and the static file.
 """
 
 import argparse
@@ -43,6 +47,8 @@ def main():
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--connections", default="100,400")
     ap.add_argument("--sizes", default="200,28000")
+    ap.add_argument("--ab", metavar="OLD_BIN", help="a second frontcache build to compare")
+    ap.add_argument("--no-peers", action="store_true", help="frontcache build(s) only")
     args = ap.parse_args()
     for tool in ("nginx", "varnishd", "wrk"):
         if not shutil.which(tool):
@@ -57,7 +63,8 @@ def main():
             with open(os.path.join(www, "page%d.html" % size), "wb") as f:
                 body = b"<html><body>" + b"x" * max(0, size - 28) + b"</body></html>\n"
                 f.write(body[:size])
-        ports = {n: free_port() for n in ("origin", "frontcache", "nginx", "varnish", "static")}
+        ports = {n: free_port()
+                 for n in ("origin", "frontcache", "frontcache-ab", "nginx", "varnish", "static")}
         # The origin gets core 1 with wrk: it only serves the first request of each page.
         procs.append(nginx(tmp, "origin", "server { listen 127.0.0.1:%d; root %s; }"
                            % (ports["origin"], www), 1))
@@ -74,18 +81,28 @@ def main():
             "127.0.0.1:%d" % ports["origin"], "-s", "malloc,256m", "-t", "600",
             "-p", "thread_pools=1", "-n", os.path.join(tmp, "varnish")],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        conf = os.path.join(tmp, "fc.toml")
-        with open(conf, "w") as f:
-            f.write('[server]\nlisten = "127.0.0.1:%d"\nworkers = 1\n[upstream]\n'
-                    'url = "http://127.0.0.1:%d"\n[cache]\nmemory = "256MiB"\n'
-                    '[log]\nlevel = "error"\n' % (ports["frontcache"], ports["origin"]))
-        procs.append(subprocess.Popen(pin(0) + [args.bin, "-c", conf], stdout=subprocess.DEVNULL))
-        pids = {"frontcache": procs[4].pid, "nginx proxy_cache": procs[2].pid,
-                "Varnish": procs[3].pid, "nginx static file": procs[1].pid}
-        for p in ports.values():
-            wait_port(p, 30)
-        targets = [("frontcache", ports["frontcache"]), ("nginx proxy_cache", ports["nginx"]),
-                   ("Varnish", ports["varnish"]), ("nginx static file", ports["static"])]
+        pids = {"nginx proxy_cache": procs[2].pid, "Varnish": procs[3].pid,
+                "nginx static file": procs[1].pid}
+        for name, binary, port in (("frontcache", args.bin, ports["frontcache"]),
+                                   ("frontcache (--ab)", args.ab, ports["frontcache-ab"])):
+            if not binary:
+                continue
+            conf = os.path.join(tmp, "fc-%d.toml" % port)
+            with open(conf, "w") as f:
+                f.write('[server]\nlisten = "127.0.0.1:%d"\nworkers = 1\n[upstream]\n'
+                        'url = "http://127.0.0.1:%d"\n[cache]\nmemory = "256MiB"\n'
+                        '[log]\nlevel = "error"\n' % (port, ports["origin"]))
+            procs.append(subprocess.Popen(pin(0) + [binary, "-c", conf],
+                                          stdout=subprocess.DEVNULL))
+            pids[name] = procs[-1].pid
+        targets = [("frontcache", ports["frontcache"])]
+        if args.ab:
+            targets.append(("frontcache (--ab)", ports["frontcache-ab"]))
+        if not args.no_peers:
+            targets += [("nginx proxy_cache", ports["nginx"]), ("Varnish", ports["varnish"]),
+                        ("nginx static file", ports["static"])]
+        for _, port in targets:
+            wait_port(port, 30)
         conns = [int(c) for c in args.connections.split(",")]
         results = {}
         for size in sizes:
@@ -100,7 +117,7 @@ def main():
                         cpu = tree_cpu_seconds(pids[name]) - cpu0
                         res["cpu_us"] = cpu * 1e6 / max(1, res["rps"] * args.seconds)
                         results.setdefault((size, c, name), []).append(res)
-                        print("round %d %6d B c=%-4d %-18s %8.0f req/s p50 %6.0f us p99 %7.0f us "
+                        print("round %d %6d B c=%-4d %-19s %8.0f req/s p50 %6.0f us p99 %7.0f us "
                               "cpu %5.1f us/req non-2xx %d %s"
                               % (r + 1, size, c, name, res["rps"], res["p50"], res["p99"],
                                  res["cpu_us"], res["errors"], res["sock"]), flush=True)

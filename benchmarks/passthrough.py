@@ -9,6 +9,9 @@ the table shows medians of the rounds. Throughput is measured with --connections
 the added latency of the extra hop with one connection (c=1), where nothing queues.
 
     python3 benchmarks/passthrough.py --bin build/release/proxy/frontcache [--rounds 3]
+
+A/B of two builds: `--ab OLD_BIN` adds "through frontcache (--ab)", a second frontcache started
+from OLD_BIN with the same config, to the rounds.
 """
 
 import argparse
@@ -28,6 +31,7 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--connections", type=int, default=50)
+    ap.add_argument("--ab", metavar="OLD_BIN", help="a second frontcache build to compare")
     args = ap.parse_args()
     if not shutil.which("nginx") or not shutil.which("wrk"):
         sys.exit("needs nginx (nginx-light) and wrk: scripts/dev deps")
@@ -35,7 +39,7 @@ def main():
     tmp = tempfile.mkdtemp(prefix="fc-passthrough-")
     procs = []
     try:
-        origin_port, fc_port, nginx_port = free_port(), free_port(), free_port()
+        origin_port, fc_port, nginx_port, ab_port = free_port(), free_port(), free_port(), free_port()
         with open(os.path.join(tmp, "index.html"), "w") as f:
             f.write("<html><body>" + "x" * 180 + "</body></html>\n")
         nginx_conf = os.path.join(tmp, "nginx.conf")
@@ -62,18 +66,23 @@ http { access_log off; client_body_temp_path %(tmp)s; proxy_temp_path %(tmp)s;
                                       stderr=subprocess.DEVNULL))
         procs.append(subprocess.Popen(pin(0) + ["nginx", "-c", nginx_conf, "-p", tmp],
                                       stderr=subprocess.DEVNULL))
-        fc_conf = os.path.join(tmp, "frontcache.toml")
-        with open(fc_conf, "w") as f:
-            # Every path bypassed: this measures forwarding, not the cache.
-            f.write('[server]\nlisten = "127.0.0.1:%d"\nworkers = 1\n'
-                    '[upstream]\nurl = "http://127.0.0.1:%d"\n[cache]\nbypass_paths = ["/"]\n'
-                    '[log]\nlevel = "error"\n' % (fc_port, origin_port))
-        procs.append(subprocess.Popen(pin(0) + [args.bin, "-c", fc_conf],
-                                      stdout=subprocess.DEVNULL))
-        for port in (origin_port, fc_port, nginx_port):
+        for binary, port in ((args.bin, fc_port), (args.ab, ab_port)):
+            if not binary:
+                continue
+            fc_conf = os.path.join(tmp, "frontcache-%d.toml" % port)
+            with open(fc_conf, "w") as f:
+                # Every path bypassed: this measures forwarding, not the cache.
+                f.write('[server]\nlisten = "127.0.0.1:%d"\nworkers = 1\n'
+                        '[upstream]\nurl = "http://127.0.0.1:%d"\n[cache]\nbypass_paths = ["/"]\n'
+                        '[log]\nlevel = "error"\n' % (port, origin_port))
+            procs.append(subprocess.Popen(pin(0) + [binary, "-c", fc_conf],
+                                          stdout=subprocess.DEVNULL))
+        targets = [("origin directly", origin_port), ("through frontcache", fc_port)]
+        if args.ab:
+            targets.append(("through frontcache (--ab)", ab_port))
+        targets.append(("through nginx proxy_pass", nginx_port))
+        for _, port in targets:
             wait_port(port)
-        targets = [("origin directly", origin_port), ("through frontcache", fc_port),
-                   ("through nginx proxy_pass", nginx_port)]
         runs = {name: {"load": [], "c1": []} for name, _ in targets}
         for name, port in targets:  # warm-up: fill the keep-alive pools
             wrk("http://127.0.0.1:%d/index.html" % port, args.connections, 1)

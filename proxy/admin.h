@@ -10,6 +10,9 @@
 //
 // One request per connection (answered with Connection: close): scrapers and curl need no more.
 // It runs on the main thread's loop, never on a worker's, so it cannot slow the I/O path.
+// Ownership: the AdminServer owns its listening handle (closed by close()); each connection owns
+// its TCP handle and deletes itself in its close callback (the server only keeps a set of them
+// to close at shutdown).
 //
 // Threading: the main loop thread. Ownership: AdminServer owns its connections; close() closes
 // the listener and every connection.
