@@ -98,8 +98,11 @@ void Exchange::onRequestComplete() {
 
 void Exchange::begin() {
     http::RequestHead &h = head();
-    if (expectContinue_)
+    if (expectContinue_) {
         conn_.write("HTTP/1.1 100 Continue\r\n\r\n");
+        if (step_ == Step::Closed)
+            return; // the write failed: the connection closed under us
+    }
     if (h.method == "PURGE") {
         purge(h);
         return;
@@ -506,6 +509,10 @@ void Exchange::logExchange() {
 }
 
 void Exchange::responseFinished() {
+    if (step_ == Step::Closed) { // the last write failed and closed the connection
+        logExchange();
+        return;
+    }
     setStep(Step::Done);
     logExchange();
     if (requestComplete_) {
