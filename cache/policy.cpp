@@ -147,12 +147,14 @@ Bypass classify(const http::RequestHead &req, const PolicyConfig &cfg) {
     return Bypass::None;
 }
 
-void absoluteUri(const http::RequestHead &req, const PolicyConfig &cfg, std::string &out) {
+void absoluteUri(const http::RequestHead &req, const PolicyConfig &cfg, std::string &out,
+                 std::string_view scheme) {
     std::string_view t = req.target;
     if (http::splitTarget(t).absolute()) {
         out.append(t);
     } else {
-        out.append("http://");
+        out.append(scheme);
+        out.append("://");
         if (auto host = req.headers.get("host"))
             out.append(*host);
         out.append(t);

@@ -36,9 +36,12 @@ const char *bypassName(Bypass b);
 // Fetch phase, rules 1-2 and the configured bypass rules.
 Bypass classify(const http::RequestHead &req, const PolicyConfig &cfg);
 
-// Django's request.build_absolute_uri(): "http://" + Host + path [+ "?" + query when the query
-// is part of the key]. Absolute-form targets are used as sent.
-void absoluteUri(const http::RequestHead &req, const PolicyConfig &cfg, std::string &out);
+// Django's request.build_absolute_uri(): scheme + "://" + Host + path [+ "?" + query when the
+// query is part of the key]. `scheme` is the one the request arrived with: "https" when a
+// trusted proxy says so (Django's request.scheme under SECURE_PROXY_SSL_HEADER) or the PROXY
+// protocol reports TLS. Absolute-form targets are used as sent. X-Forwarded-Host is never used.
+void absoluteUri(const http::RequestHead &req, const PolicyConfig &cfg, std::string &out,
+                 std::string_view scheme = "http");
 
 // views.decorators.cache.cache_header.<prefix>.<md5(uri)>
 void headerKey(const PolicyConfig &cfg, std::string_view uri, std::string &out);

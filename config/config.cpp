@@ -373,7 +373,23 @@ public:
                  {"max_header_size", size(c.server.maxHeaderSize, 1024)},
                  {"max_uri_size", size(c.server.maxUriSize, 256)},
                  {"max_body", size(c.server.maxBody)},
-                 {"max_client_connections", integer(c.server.maxClientConnections, 0, i32max)}});
+                 {"max_client_connections", integer(c.server.maxClientConnections, 0, i32max)},
+                 {"trusted_proxies",
+                  [&](const toml::node &n, const std::string &key) {
+                      stringList(c.server.trustedProxiesText)(n, key);
+                      c.server.trustedProxies.clear();
+                      for (const auto &t : c.server.trustedProxiesText) {
+                          if (auto b = AddressBlock::parse(t))
+                              c.server.trustedProxies.push_back(*b);
+                          else
+                              error(n.source(), key,
+                                    "\"" + t +
+                                        "\" is not an address or CIDR block (e.g. \"10.0.0.0/8\", "
+                                        "\"::1\")");
+                      }
+                  }},
+                 {"proxy_protocol", boolean(c.server.proxyProtocol)},
+                 {"temp_dir", string(c.server.tempDir)}});
         section(root, "upstream",
                 {{"url",
                   [&](const toml::node &n, const std::string &key) {
@@ -411,7 +427,8 @@ public:
                  {"pool_idle_timeout", duration(c.upstream.poolIdleTimeout, Millis(1))},
                  {"queue_timeout", duration(c.upstream.queueTimeout, Millis(1))},
                  {"max_connections", integer(c.upstream.maxConnections, 1, 100000)},
-                 {"max_queue", integer(c.upstream.maxQueue, 0, i32max)}});
+                 {"max_queue", integer(c.upstream.maxQueue, 0, i32max)},
+                 {"buffer_chunked_bodies", boolean(c.upstream.bufferChunkedBodies)}});
         section(root, "cache",
                 {{"seconds", integer(c.cache.seconds, 0, std::int64_t(10) * 365 * 86400)},
                  {"key_prefix", string(c.cache.keyPrefix)},

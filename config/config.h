@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/address_block.h"
 #include "config/units.h"
 
 namespace fc::config {
@@ -39,6 +40,14 @@ struct ServerConfig {
     std::uint64_t maxUriSize = 8 * 1024;     // request target; 414 beyond
     std::uint64_t maxBody = 100ull << 20;    // request body; 413 beyond
     unsigned maxClientConnections = 0;       // per worker; 0 = limited only by descriptors
+    // Peers (addresses and CIDR blocks) whose X-Forwarded-For / -Proto / -Host and Forwarded
+    // are believed: a TLS terminator or load balancer in front. Empty: nobody's.
+    std::vector<std::string> trustedProxiesText;
+    std::vector<AddressBlock> trustedProxies;
+    // Every connection starts with a PROXY protocol header (v1 or v2); without one it is closed.
+    bool proxyProtocol = false;
+    // Where chunked request bodies over 1 MiB are buffered (unlinked files); "" = $TMPDIR or /tmp.
+    std::string tempDir;
 };
 
 // One application server: `url` as written, and what it names.
@@ -80,6 +89,9 @@ struct UpstreamConfig {
     Millis queueTimeout = 5s;     // waiting for a free upstream connection: 503 after this
     unsigned maxConnections = 64; // concurrent upstream requests, all workers together
     unsigned maxQueue = 1024;     // per worker; requests beyond get 503 at once
+    // A chunked request body is read whole and sent with Content-Length (WSGI servers read
+    // CONTENT_LENGTH only); false passes it through chunked, as it arrives.
+    bool bufferChunkedBodies = true;
 
     // "http://a:1, http://b:2 (weight 3), http://c:3 (backup)": for logs and for noticing a
     // change on reload.

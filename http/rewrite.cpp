@@ -85,12 +85,18 @@ void writeUpstreamRequest(const RequestHead &req, const ForwardInfo &fwd, std::s
     out.append(" HTTP/1.1\r\n");
 
     std::string_view xff, via;
-    bool sawXff = false, sawVia = false;
+    bool sawXff = false, sawVia = false, sawXfp = false;
     const ConnectionTokens conn(req.headers);
     req.headers.forEach([&](std::string_view n, std::string_view v) {
         if (isHopByHop(n, conn) || equalsIgnoreCase(n, "content-length") ||
-            equalsIgnoreCase(n, "expect") || equalsIgnoreCase(n, "x-forwarded-proto"))
+            equalsIgnoreCase(n, "expect"))
             return;
+        if (equalsIgnoreCase(n, "x-forwarded-proto") || equalsIgnoreCase(n, "forwarded") ||
+            equalsIgnoreCase(n, "x-forwarded-host")) {
+            if (!fwd.trustedPeer)
+                return; // a client's own claim: never passed on
+            sawXfp = sawXfp || equalsIgnoreCase(n, "x-forwarded-proto");
+        }
         if (equalsIgnoreCase(n, "host") && !hostFromTarget.empty())
             return;
         if (equalsIgnoreCase(n, "x-forwarded-for")) {
@@ -117,7 +123,8 @@ void writeUpstreamRequest(const RequestHead &req, const ForwardInfo &fwd, std::s
     }
     out.append(fwd.clientAddress);
     out.append("\r\n");
-    appendField(out, "X-Forwarded-Proto", fwd.proto);
+    if (!sawXfp)
+        appendField(out, "X-Forwarded-Proto", fwd.proto);
     out.append("Via: ");
     if (sawVia && !via.empty()) {
         out.append(via);

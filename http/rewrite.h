@@ -21,15 +21,21 @@ namespace fc::http {
 bool isHopByHop(std::string_view name, const HeaderList &headers);
 
 struct ForwardInfo {
-    std::string_view clientAddress; // peer IP, appended to X-Forwarded-For
-    std::string_view proto = "http";
+    std::string_view clientAddress;          // peer IP, appended to X-Forwarded-For
+    std::string_view proto = "http";         // X-Forwarded-Proto we send when we do not pass one on
     std::string_view via = "1.1 frontcache"; // received-protocol + pseudonym (RFC 9110 §7.6.3)
+    // The peer is a trusted proxy (server.trusted_proxies): its X-Forwarded-Proto, Forwarded and
+    // X-Forwarded-Host are passed on. From anyone else they are removed and X-Forwarded-Proto is
+    // ours (`proto`), so a client cannot claim https.
+    bool trustedPeer = false;
 };
 
 // Writes the request head to send upstream. The body framing is re-declared from `req`:
 // chunked when the client sent chunked, Content-Length otherwise (0 is omitted for methods
 // without a body). Absolute-form targets are reduced to origin-form with Host taken from the
 // target (RFC 9112 §3.2.2). `Expect` is removed: frontcache answers 100-continue itself.
+// X-Forwarded-For gets the client address appended; X-Forwarded-Proto, Forwarded and
+// X-Forwarded-Host follow ForwardInfo::trustedPeer.
 void writeUpstreamRequest(const RequestHead &req, const ForwardInfo &fwd, std::string &out);
 
 enum class BodyFraming {

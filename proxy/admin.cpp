@@ -101,6 +101,8 @@ std::vector<Sample> collect(const AdminContext &ctx) {
         {"revalidated_total", "", &CacheCounters::revalidated,
          "Stored pages renewed by a 304 from the upstream."},
         {"purged_total", "", &CacheCounters::purged, "Pages removed by purges."},
+        {"proxy_protocol_rejected_total", "", &CacheCounters::proxyProtocolRejected,
+         "Connections closed for a missing or invalid PROXY protocol header."},
         {"shared_lookups_total", "result=\"hit\"", &CacheCounters::sharedHits, sharedHelp},
         {"shared_lookups_total", "result=\"miss\"", &CacheCounters::sharedMisses, sharedHelp},
         {"shared_stores_total", "", &CacheCounters::sharedStores,

@@ -31,6 +31,7 @@ struct CacheCounters {
     C purged{0};              // pages removed by PURGE / POST /purge
     C upstreamErrors[3] = {}; // 502, 503, 504 answered by frontcache itself
     C bytesToClients{0};
+    C proxyProtocolRejected{0}; // connections closed for a missing or invalid PROXY header
     // Live objects (gauges: this worker adds and removes its own).
     C clientsOpen{0}; // ClientConnection objects alive
     C fetchesLive{0}; // Fetch objects alive (client fetches, ones finishing alone, refreshes)

@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include <cstring>
+
 #include "proxy/log.h"
 #include "proxy/stream_write.h"
 #include "proxy/worker.h"
@@ -60,6 +62,8 @@ bool ClientConnection::accept(uv_stream_t *server) {
         else if (ss.ss_family == AF_INET6)
             uv_ip6_name(reinterpret_cast<sockaddr_in6 *>(&ss), peer_, sizeof peer_);
     }
+    if (cfg().server.proxyProtocol) // read under header_timeout, like a request head
+        proxyHeader_ = std::make_unique<http::ProxyHeaderParser>();
     startTimer(TimerMode::Header, cfg().server.headerTimeout);
     resumeReading();
     return true;
@@ -128,7 +132,31 @@ void ClientConnection::handleRead(ssize_t n, const uv_buf_t *buf) {
         return;
     }
     if (state_ == State::Lingering)
-        return;                        // discard what arrives after our last response
+        return;         // discard what arrives after our last response
+    if (proxyHeader_) { // server.proxy_protocol: the PROXY header comes before any HTTP
+        std::size_t used = 0;
+        switch (proxyHeader_->feed(buf->base, static_cast<size_t>(n), used)) {
+        case http::ProxyHeaderParser::Status::NeedMore:
+            return;
+        case http::ProxyHeaderParser::Status::Error:
+            FC_INFO("closing connection from %s: %s", peer_, proxyHeader_->error());
+            worker_.counters().inc(worker_.counters().proxyProtocolRejected);
+            closeNow(); // never parsed as HTTP
+            return;
+        case http::ProxyHeaderParser::Status::Done:
+            break;
+        }
+        const auto &r = proxyHeader_->result();
+        if (r.hasAddress && r.source.size() < sizeof peer_)
+            std::memcpy(peer_, r.source.c_str(), r.source.size() + 1);
+        proxySsl_ = r.ssl;
+        proxyHeader_.reset();
+        if (used == static_cast<size_t>(n))
+            return;
+        uv_buf_t rest = uv_buf_init(buf->base + used, static_cast<unsigned>(n - used));
+        handleRead(static_cast<ssize_t>(rest.len), &rest);
+        return;
+    }
     if (timerMode_ == TimerMode::Idle) // first byte of the next request: the head clock starts
         startTimer(TimerMode::Header, cfg().server.headerTimeout);
     else if (timerMode_ == TimerMode::Body)
@@ -175,8 +203,7 @@ void ClientConnection::consume(const char *data, size_t len) {
     }
     if (r.status == http::ParseStatus::Paused) // a request completed; what follows waits for it
         pending_.append(data + r.consumed, len - r.consumed);
-    if (exchange_.step() == Step::Begin)
-        exchange_.begin(); // may answer (and end the exchange) at once: a hit
+    exchange_.afterParse(); // a new head is acted on here: it may answer (and end) at once
 }
 
 bool ClientConnection::onRequestHead(http::RequestHead &head) {

@@ -18,10 +18,12 @@
 #include <netinet/in.h>
 #include <uv.h>
 
+#include <memory>
 #include <string>
 
 #include "config/config.h"
 #include "http/parser.h"
+#include "http/proxy_protocol.h"
 #include "proxy/exchange.h"
 
 namespace fc::proxy {
@@ -68,7 +70,11 @@ public:
     void exchangeDone(bool keepAlive);
     // Send what is queued, then close without losing the response (lingering close).
     void closeGracefully();
+    // The client's address as the connection knows it: the TCP peer, or the source address of
+    // a PROXY protocol header.
     const char *peer() const { return peer_; }
+    // A PROXY v2 header said the client connected over TLS.
+    bool proxySsl() const { return proxySsl_; }
     http::RequestHead &head() { return parser_.head(); }
     Worker &worker() { return worker_; }
 
@@ -112,6 +118,8 @@ private:
     bool reading_ = false;
     bool readPausedForBackpressure_ = false;
     bool clientEof_ = false; // the client half-closed after a complete request
+    bool proxySsl_ = false;
+    std::unique_ptr<http::ProxyHeaderParser> proxyHeader_; // until the PROXY header is read
     std::uint64_t bytesOut_ = 0;
     char peer_[INET6_ADDRSTRLEN] = "unknown";
 };

@@ -4,6 +4,7 @@
 
 #include "cache/lookup.h"
 #include "cache/reuse.h"
+#include "http/forwarded.h"
 #include "proxy/client.h"
 #include "proxy/log.h"
 #include "proxy/purge.h"
@@ -48,6 +49,20 @@ bool Exchange::onHead(http::RequestHead &h) {
     rejectStatus_ = 0;
     stale_.reset();
     earlyBody_.clear();
+    buffered_.reset();
+    bufferFailed_ = false;
+    // A trusted proxy's word on the client and its scheme (nginx real_ip_recursive; Django's
+    // SECURE_PROXY_SSL_HEADER compares X-Forwarded-Proto with "https" exactly); nobody else's.
+    const auto &trusted = worker_.config().server.trustedProxies;
+    trustedPeer_ = !trusted.empty() && inAnyBlock(trusted, conn_.peer());
+    client_ = conn_.peer();
+    std::string_view proto;
+    if (trustedPeer_) {
+        client_ = http::realClientAddress(
+            conn_.peer(), h.headers, [&](std::string_view a) { return inAnyBlock(trusted, a); });
+        proto = http::forwardedProto(h.headers);
+    }
+    https_ = proto.empty() ? conn_.proxySsl() : proto == "https";
     isHead_ = h.method == "HEAD";
     keepAlive_ = h.keepAlive && !worker_.draining();
     requestHasBody_ = h.hasBody();
@@ -66,37 +81,75 @@ bool Exchange::onHead(http::RequestHead &h) {
 }
 
 void Exchange::onBody(std::string_view piece) {
-    std::string framed;
-    if (requestChunked_)
-        http::appendChunk(framed, piece);
-    else
-        framed.assign(piece);
-    if (fetch_) {
-        fetch_->sendBody(framed);
-        if (fetch_->pendingUpstream() > kHighWater)
-            conn_.pauseForBackpressure();
-    } else {
-        earlyBody_.append(framed); // the head is acted on once the parser returns
+    if (buffered_) { // Step::Buffer: the whole body first
+        if (!bufferFailed_ && !buffered_->append(piece))
+            bufferFailed_ = true; // answered once the parser has returned (afterParse)
+        return;
+    }
+    if (!fetch_) {
+        earlyBody_.append(piece); // the head is acted on once the parser returns
         if (earlyBody_.size() > kHighWater)
             conn_.pauseForBackpressure();
+        return;
     }
+    if (requestChunked_) {
+        std::string framed;
+        http::appendChunk(framed, piece);
+        fetch_->sendBody(framed);
+    } else {
+        fetch_->sendBody(piece);
+    }
+    if (fetch_->pendingUpstream() > kHighWater)
+        conn_.pauseForBackpressure();
 }
 
 void Exchange::onRequestComplete() {
     requestComplete_ = true;
-    if (requestChunked_) {
-        if (fetch_)
-            fetch_->sendBody(http::kLastChunk);
-        else
-            earlyBody_.append(http::kLastChunk);
+    if (!fetch_)
+        return; // begin() or finishBuffering() takes it from here
+    if (requestChunked_)
+        fetch_->sendBody(http::kLastChunk);
+    fetch_->bodyDone();
+}
+
+void Exchange::afterParse() {
+    if (step_ == Step::Begin) {
+        begin();
+        return;
     }
-    if (fetch_)
-        fetch_->bodyDone();
+    if (step_ != Step::Buffer)
+        return;
+    if (bufferFailed_) {
+        FC_ERROR("%s", buffered_->error().c_str());
+        buffered_.reset();
+        deliverError(500, "the request body could not be buffered");
+    } else if (requestComplete_) {
+        finishBuffering();
+    }
+}
+
+// upstream.buffer_chunked_bodies: WSGI servers read CONTENT_LENGTH only, so a chunked body is
+// read whole (memory, then an unlinked file) and sent with Content-Length (nginx's
+// proxy_request_buffering).
+void Exchange::finishBuffering() {
+    http::RequestHead &h = head();
+    h.chunked = false;
+    h.contentLength = static_cast<std::int64_t>(buffered_->size());
+    requestChunked_ = false;
+    startFetch(false);
+}
+
+http::ForwardInfo Exchange::forwardInfo() const {
+    http::ForwardInfo f;
+    f.clientAddress = conn_.peer();
+    f.proto = conn_.proxySsl() ? "https" : "http";
+    f.trustedPeer = trustedPeer_;
+    return f;
 }
 
 // --- begin: what to do with a request ----------------------------------------------------------
 
-void Exchange::begin() {
+void Exchange::begin() { // Step::Begin
     http::RequestHead &h = head();
     if (expectContinue_) {
         conn_.write("HTTP/1.1 100 Continue\r\n\r\n");
@@ -115,6 +168,18 @@ void Exchange::begin() {
     }
     cacheStatus_ = CacheStatus::Bypass;
     worker_.counters().inc(worker_.counters().bypass[static_cast<int>(bypass_)]);
+    if (requestChunked_ && worker_.config().upstream.bufferChunkedBodies) {
+        setStep(Step::Buffer);
+        buffered_ = std::make_unique<BodyBuffer>(worker_.config().server.tempDir);
+        if (!buffered_->append(earlyBody_))
+            bufferFailed_ = true;
+        earlyBody_.clear();
+        if (!requestComplete_ && !bufferFailed_)
+            conn_.startTimer(ClientConnection::TimerMode::Body,
+                             worker_.config().server.bodyTimeout);
+        afterParse(); // complete already, or failed
+        return;
+    }
     startFetch(false);
 }
 
@@ -130,7 +195,7 @@ void Exchange::lookup() {
     auto &counters = worker_.counters();
     http::RequestHead &h = head();
     uri_.clear();
-    cache::absoluteUri(h, cc.policy, uri_);
+    cache::absoluteUri(h, cc.policy, uri_, https_ ? "https" : "http");
     stale_.reset();
     // The in-process store as the chain's source: the Vary list item stays referenced while its
     // value is in use; a page that is fresh — or that the fetch this request waited for stored or
@@ -182,7 +247,7 @@ void Exchange::lookup() {
     if (stale_) {
         cache::PageView view;
         if (cache::decodePage(stale_->value(), view) && view.inGrace(cc.clock->now())) {
-            Fetch::startRefresh(worker_, h, uri_, lockKey_, stale_.share(), conn_.peer());
+            Fetch::startRefresh(worker_, h, uri_, lockKey_, stale_.share(), forwardInfo());
             cache::ItemRef page = std::move(stale_);
             deliverPage(std::move(page), CacheStatus::StaleWhileRevalidate);
             return;
@@ -281,11 +346,18 @@ void Exchange::startFetch(bool ownsLock) {
     }
     Fetch::Request r;
     r.head = &head();
-    r.peer = conn_.peer();
+    r.fwd = forwardInfo();
     r.storesPage = storesPage;
     r.stale = std::move(stale_);
-    r.body = std::move(earlyBody_);
+    if (requestChunked_) { // what arrived with the head, framed for upstream
+        http::appendChunk(r.body, earlyBody_);
+        if (requestComplete_)
+            r.body.append(http::kLastChunk);
+    } else {
+        r.body = std::move(earlyBody_);
+    }
     earlyBody_.clear();
+    r.buffered = std::move(buffered_);
     fetch_ = Fetch::create(worker_, *this, std::move(r));
     if (storesPage)
         fetch_->fill().uri() = uri_;
@@ -475,7 +547,7 @@ void Exchange::purge(const http::RequestHead &h) {
         keepAlive_ = false;
     bool allowed = false;
     for (const auto &a : cc.allowPurgeFrom)
-        allowed = allowed || a == conn_.peer();
+        allowed = allowed || a == client_;
     if (!allowed) {
         status_ = 405;
         conn_.write(http::errorResponse(
@@ -503,7 +575,7 @@ void Exchange::logExchange() {
     if (upstreamServer_ >= 0)
         server =
             worker_.cache().balancer->target(static_cast<std::size_t>(upstreamServer_)).display;
-    log.add(conn_.peer(), req.method, req.target, req.versionMinor, status_, conn_.bytesOut(),
+    log.add(client_, req.method, req.target, req.versionMinor, status_, conn_.bytesOut(),
             info(cacheStatus_).word, upstreamUs_, server,
             static_cast<std::int64_t>(nowUs() - startUs_));
 }
@@ -527,6 +599,7 @@ void Exchange::responseFinished() {
 void Exchange::finish() {
     releaseFetch();
     stale_.reset();
+    buffered_.reset();
     // An idle keep-alive connection keeps no large buffers: 10,000 of them must stay cheap.
     for (std::string *b : {&earlyBody_, &heldHead_})
         if (b->capacity() > 4096)
@@ -545,6 +618,7 @@ void Exchange::teardown() {
     }
     releaseFetch();
     stale_.reset();
+    buffered_.reset();
     setStep(Step::Closed);
 }
 

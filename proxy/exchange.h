@@ -60,8 +60,9 @@ public:
     int rejectStatus() const { return rejectStatus_; }
     const char *rejectReason() const { return rejectReason_; }
 
-    // After the parser returned with a new head: act on it.
-    void begin();
+    // After each parse that did not fail: act on a new head (begin()), or answer a body that
+    // could not be buffered.
+    void afterParse();
     // Coalescing: the fetch this exchange waited for is over (or the wait timed out).
     void onLockReleased();
     void onLockTimeout();
@@ -74,6 +75,9 @@ public:
 
 private:
     void setStep(Step next);
+    void begin();
+    void finishBuffering();
+    http::ForwardInfo forwardInfo() const;
     void lookup();
     void askShared();
     void onSharedLookup(SharedLookupResult &r);
@@ -110,6 +114,12 @@ private:
     bool expectContinue_ = false;
     int rejectStatus_ = 0;
     const char *rejectReason_ = nullptr;
+    // Where it came from (server.trusted_proxies, the PROXY protocol).
+    bool trustedPeer_ = false; // the peer is a trusted proxy: its X-Forwarded-* are believed
+    bool https_ = false;       // the client used https (the key's scheme)
+    std::string_view client_;  // the client's address (logs, allow_purge_from)
+    std::unique_ptr<BodyBuffer> buffered_; // Step::Buffer: the chunked body read whole
+    bool bufferFailed_ = false;
     // The response.
     bool keepAlive_ = true;
     http::BodyFraming framing_ = http::BodyFraming::None;
@@ -128,7 +138,7 @@ private:
     std::int64_t waitStartedAt_ = 0;
     std::shared_ptr<Exchange *> sharedToken_; // the pending cluster lookup's way back here
     Fetch *fetch_ = nullptr;
-    std::string earlyBody_; // request body received before the fetch began
+    std::string earlyBody_; // request body received before the fetch began (not yet framed)
     std::string heldHead_;  // the client head of a held response
     std::string dynHead_;   // per-response fields of a page answer (Age, X-Cache...), reused
     // Access log.

@@ -13,6 +13,7 @@ namespace fc::proxy {
 enum class Step : std::uint8_t {
     Idle,         // no request: waiting for (the rest of) the next head
     Begin,        // a head was parsed; acted on once the parser has returned
+    Buffer,       // a chunked request body is read whole before it goes upstream
     Lookup,       // looking the page up in the in-process store
     SharedLookup, // asking the shared memcached cluster (off the loop); the lookup runs again
     WaitFill,     // waiting for another request's fetch of the same page (coalescing)
@@ -27,8 +28,8 @@ enum class Step : std::uint8_t {
 };
 
 inline constexpr std::string_view kStepNames[] = {
-    "idle",       "begin",  "lookup", "shared-lookup", "wait-fill", "queued", "fetch",
-    "revalidate", "stream", "hold",   "deliver",       "done",      "closed",
+    "idle",  "begin",      "buffer", "lookup", "shared-lookup", "wait-fill", "queued",
+    "fetch", "revalidate", "stream", "hold",   "deliver",       "done",      "closed",
 };
 
 inline std::string_view stepName(Step s) {
@@ -45,7 +46,9 @@ constexpr bool stepAllowed(Step from, Step to) {
     case S::Idle:
         return to == S::Begin;
     case S::Begin: // cache lookup, straight upstream (bypass), or answered at once (purge)
-        return to == S::Lookup || to == S::Queued || to == S::Deliver;
+        return to == S::Lookup || to == S::Buffer || to == S::Queued || to == S::Deliver;
+    case S::Buffer: // the whole body arrived (or it could not be buffered: an error)
+        return to == S::Queued || to == S::Deliver;
     case S::Lookup: // served, asks the cluster, waits for a fill, or fetches
         return to == S::Deliver || to == S::SharedLookup || to == S::WaitFill || to == S::Queued;
     case S::SharedLookup:

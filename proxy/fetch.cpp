@@ -55,7 +55,8 @@ Fetch *Fetch::create(Worker &worker, FetchSubscriber &sub, Request r) {
     f->bodyDone_ = !f->hasBody_;
     f->idempotent_ = isIdempotent(r.head->method);
     f->earlyBody_ = std::move(r.body);
-    http::writeUpstreamRequest(*r.head, http::ForwardInfo{r.peer}, f->upstreamHead_);
+    f->buffered_ = std::move(r.buffered);
+    http::writeUpstreamRequest(*r.head, r.fwd, f->upstreamHead_);
     // An expired copy with validators is revalidated (RFC 9111 §4.3.1) unless the client sent
     // validators of its own (those are for its copy; the answer is then passed through).
     cache::PageView v;
@@ -68,7 +69,8 @@ Fetch *Fetch::create(Worker &worker, FetchSubscriber &sub, Request r) {
 }
 
 bool Fetch::startRefresh(Worker &worker, const http::RequestHead &req, std::string_view uri,
-                         std::string_view lockKey, cache::ItemRef stale, std::string_view peer) {
+                         std::string_view lockKey, cache::ItemRef stale,
+                         const http::ForwardInfo &fwd) {
     if (worker.draining())
         return false;
     cache::PageView view;
@@ -92,7 +94,7 @@ bool Fetch::startRefresh(Worker &worker, const http::RequestHead &req, std::stri
     f->storesPage_ = true;
     f->bodyDone_ = true;
     f->idempotent_ = true;
-    http::writeUpstreamRequest(f->ownReq_, http::ForwardInfo{peer}, f->upstreamHead_);
+    http::writeUpstreamRequest(f->ownReq_, fwd, f->upstreamHead_);
     f->conditional_ = cache::revalidates(view, f->ownReq_);
     if (f->conditional_)
         cache::appendValidators(view, f->upstreamHead_);
@@ -164,8 +166,27 @@ void Fetch::onUpstreamReady(UpstreamConnection &conn) {
         conn.send(std::string_view(earlyBody_));
         std::string().swap(earlyBody_);
     }
-    if (sub_)
+    pumpBody();
+    if (sub_ && upstream_)
         sub_->onFetchSent(conditional_);
+}
+
+void Fetch::pumpBody() {
+    constexpr std::size_t kHighWater = 256 * 1024;
+    while (buffered_ && upstream_ && !buffered_->atEnd() &&
+           upstream_->writeQueueSize() < kHighWater) {
+        std::string_view piece = buffered_->next();
+        if (piece.empty()) { // a read error: the request cannot be completed
+            FC_ERROR("%s", buffered_->error().c_str());
+            UpstreamConnection *u = std::exchange(upstream_, nullptr);
+            u->abort();
+            onUpstreamError(500, "the buffered request body could not be read back", false);
+            return;
+        }
+        upstream_->send(piece);
+    }
+    if (buffered_ && buffered_->atEnd())
+        buffered_.reset(); // all of it is with the upstream connection now
 }
 
 bool Fetch::onUpstreamHead(http::ResponseHead &resp) {
@@ -321,6 +342,8 @@ void Fetch::onUpstreamError(int status, const char *reason, bool retryable) {
 }
 
 void Fetch::onUpstreamWritable() {
+    FetchKeep keep(this);
+    pumpBody();
     if (sub_)
         sub_->onFetchWritable();
 }

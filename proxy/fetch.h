@@ -23,8 +23,12 @@
 #include <string>
 #include <string_view>
 
+#include <memory>
+
 #include "cache/store/item.h"
 #include "http/parser.h"
+#include "http/rewrite.h"
+#include "proxy/body_buffer.h"
 #include "proxy/cache_status.h"
 #include "proxy/page_fill.h"
 #include "proxy/upstream.h"
@@ -69,10 +73,11 @@ public:
     // What the fetch is for.
     struct Request {
         const http::RequestHead *head = nullptr; // the client's; must outlive the subscription
-        std::string_view peer;                   // for X-Forwarded-For
-        bool storesPage = false;                 // looked up and missed: the response may be stored
-        cache::ItemRef stale;                    // an expired copy (revalidation, stale-if-error)
-        std::string body;                        // request body received before the fetch began
+        http::ForwardInfo fwd;   // X-Forwarded-* (used while create() writes the upstream head)
+        bool storesPage = false; // looked up and missed: the response may be stored
+        cache::ItemRef stale;    // an expired copy (revalidation, stale-if-error)
+        std::string body;        // request body received before the fetch began
+        std::unique_ptr<BodyBuffer> buffered; // or the whole body, read before (chunked)
     };
     // A fetch for `sub`, which holds the returned reference until unsubscribe(). The fill's URI
     // and coalescing lock are set on fill() before go().
@@ -80,7 +85,8 @@ public:
     // Starts a background refresh of the GET page `stale` under `lockKey` for `req`, unless
     // another fetch of that key runs already. Returns whether one was started.
     static bool startRefresh(Worker &worker, const http::RequestHead &req, std::string_view uri,
-                             std::string_view lockKey, cache::ItemRef stale, std::string_view peer);
+                             std::string_view lockKey, cache::ItemRef stale,
+                             const http::ForwardInfo &fwd);
 
     // Queues for an upstream connection. Subscriber callbacks may run before it returns (a full
     // queue, no server available).
@@ -116,6 +122,7 @@ private:
     void finished(); // the upstream exchange is over: drops its reference
     void retry();
     void unhold();
+    void pumpBody(); // sends the buffered body while the upstream takes it
 
     void onUpstreamReady(UpstreamConnection &conn) override;
     bool onUpstreamHead(http::ResponseHead &head) override;
@@ -147,6 +154,7 @@ private:
     http::RequestHead ownReq_; // a copy, once the request outlives its subscriber
     std::string upstreamHead_; // the request head as sent (kept for one retry)
     std::string earlyBody_;    // body received before the connection was ready
+    std::unique_ptr<BodyBuffer> buffered_;
     PageFill fill_;
     cache::ItemRef stale_;
     cache::ItemRef answer_;

@@ -9,10 +9,10 @@ using fc::proxy::stepAllowed;
 using fc::proxy::stepName;
 
 namespace {
-constexpr Step kAll[] = {Step::Idle,     Step::Begin,  Step::Lookup,  Step::SharedLookup,
-                         Step::WaitFill, Step::Queued, Step::Fetch,   Step::Revalidate,
-                         Step::Stream,   Step::Hold,   Step::Deliver, Step::Done,
-                         Step::Closed};
+constexpr Step kAll[] = {Step::Idle,         Step::Begin,    Step::Buffer, Step::Lookup,
+                         Step::SharedLookup, Step::WaitFill, Step::Queued, Step::Fetch,
+                         Step::Revalidate,   Step::Stream,   Step::Hold,   Step::Deliver,
+                         Step::Done,         Step::Closed};
 
 // Every consecutive pair of `path` is a step the table allows.
 bool walks(std::vector<Step> path) {
@@ -54,6 +54,9 @@ TEST_CASE("the paths of the architecture diagram are allowed") {
     CHECK(walks({S::Queued, S::Fetch, S::Queued, S::Fetch, S::Stream}));
     // A pool error (queue full, no server) is answered from the queue.
     CHECK(walks({S::Queued, S::Deliver, S::Done}));
+    // A chunked upload read whole first, then sent with Content-Length.
+    CHECK(walks({S::Idle, S::Begin, S::Buffer, S::Queued, S::Fetch, S::Stream, S::Done}));
+    CHECK_FALSE(stepAllowed(S::Buffer, S::Lookup)); // an upload is never looked up
     // Public PURGE.
     CHECK(walks({S::Idle, S::Begin, S::Deliver, S::Done, S::Idle}));
 }

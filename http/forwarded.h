@@ -1,0 +1,54 @@
+// What a request says about where it came from, when it comes through a proxy we trust
+// (server.trusted_proxies): the original client's address (X-Forwarded-For, read the way nginx's
+// real_ip_recursive reads it) and the scheme the client used (X-Forwarded-Proto, else RFC 7239
+// Forwarded: proto=). From a peer we do not trust, none of it is believed.
+//
+// Pure; safe from any thread.
+#pragma once
+
+#include <string_view>
+
+#include "http/headers.h"
+
+namespace fc::http {
+
+// The client's address: `peer` unless `trusted(peer)`; then the right-most address of the first
+// X-Forwarded-For list that is not trusted — or, when every one is, the left-most. An entry
+// that is not an address ends the walk (the last address accepted stands). `trusted` is called
+// with textual addresses. The view points into `peer` or `req`.
+template <typename Trusted>
+std::string_view realClientAddress(std::string_view peer, const HeaderList &req, Trusted &&trusted);
+
+// The scheme the client used, as a trusted proxy reports it: X-Forwarded-Proto (its first
+// element), else the proto= parameter of the first Forwarded element; "" when neither says.
+std::string_view forwardedProto(const HeaderList &req);
+
+// Is `s` an IPv4 or IPv6 address literal (what inet_pton takes)?
+bool isAddressLiteral(std::string_view s);
+
+template <typename Trusted>
+std::string_view realClientAddress(std::string_view peer, const HeaderList &req,
+                                   Trusted &&trusted) {
+    if (!trusted(peer))
+        return peer;
+    auto xff = req.get("x-forwarded-for");
+    if (!xff)
+        return peer;
+    std::string_view list = *xff, current = peer;
+    while (!list.empty()) {
+        std::size_t comma = list.rfind(',');
+        std::string_view entry =
+            trimOws(comma == std::string_view::npos ? list : list.substr(comma + 1));
+        list = comma == std::string_view::npos ? std::string_view() : list.substr(0, comma);
+        if (entry.size() > 2 && entry.front() == '[' && entry.back() == ']')
+            entry = entry.substr(1, entry.size() - 2);
+        if (!isAddressLiteral(entry))
+            return current;
+        current = entry;
+        if (!trusted(entry))
+            return entry;
+    }
+    return current;
+}
+
+} // namespace fc::http

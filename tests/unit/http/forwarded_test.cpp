@@ -1,0 +1,94 @@
+#include <doctest/doctest.h>
+
+#include <set>
+#include <string>
+
+#include "http/forwarded.h"
+#include "http/rewrite.h"
+
+using namespace fc::http;
+
+namespace {
+HeaderList headers(std::initializer_list<std::pair<const char *, const char *>> h) {
+    HeaderList l;
+    for (auto &[n, v] : h)
+        l.add(n, v);
+    return l;
+}
+// The trusted set of these tests: the load balancer 10.0.0.1 and the internal 10.0.0.2.
+bool trusted(std::string_view a) {
+    return a == "10.0.0.1" || a == "10.0.0.2";
+}
+} // namespace
+
+TEST_CASE("the client address: nginx real_ip_recursive") {
+    // Untrusted peer: its X-Forwarded-For is not believed.
+    CHECK(realClientAddress("203.0.113.5", headers({{"X-Forwarded-For", "1.2.3.4"}}), trusted) ==
+          "203.0.113.5");
+    // Trusted peer: the right-most address that is not trusted.
+    CHECK(realClientAddress("10.0.0.1", headers({{"X-Forwarded-For", "1.2.3.4, 198.51.100.7"}}),
+                            trusted) == "198.51.100.7");
+    CHECK(realClientAddress("10.0.0.1",
+                            headers({{"X-Forwarded-For", "1.2.3.4, 198.51.100.7, 10.0.0.2"}}),
+                            trusted) == "198.51.100.7");
+    // Every address trusted: the left-most.
+    CHECK(realClientAddress("10.0.0.1", headers({{"X-Forwarded-For", "10.0.0.2"}}), trusted) ==
+          "10.0.0.2");
+    // No header: the peer.
+    CHECK(realClientAddress("10.0.0.1", headers({}), trusted) == "10.0.0.1");
+    // A garbage entry ends the walk: the last address accepted stands.
+    CHECK(realClientAddress("10.0.0.1", headers({{"X-Forwarded-For", "1.2.3.4, junk, 10.0.0.2"}}),
+                            trusted) == "10.0.0.2");
+    CHECK(realClientAddress("10.0.0.1", headers({{"X-Forwarded-For", "1.2.3.4, junk"}}), trusted) ==
+          "10.0.0.1");
+    // IPv6, bracketed or not.
+    CHECK(realClientAddress("10.0.0.1", headers({{"X-Forwarded-For", "[2001:db8::1]"}}), trusted) ==
+          "2001:db8::1");
+    CHECK(realClientAddress("10.0.0.1", headers({{"X-Forwarded-For", "2001:db8::2 "}}), trusted) ==
+          "2001:db8::2");
+}
+
+TEST_CASE("the scheme a trusted proxy reports") {
+    CHECK(forwardedProto(headers({{"X-Forwarded-Proto", "https"}})) == "https");
+    CHECK(forwardedProto(headers({{"X-Forwarded-Proto", " https , http"}})) == "https");
+    CHECK(forwardedProto(headers({{"Forwarded", "for=1.2.3.4;proto=https;by=x"}})) == "https");
+    CHECK(forwardedProto(headers({{"Forwarded", "for=1.2.3.4; Proto=\"http\", proto=https"}})) ==
+          "http");
+    CHECK(forwardedProto(headers({{"X-Forwarded-Proto", "http"}, {"Forwarded", "proto=https"}})) ==
+          "http"); // X-Forwarded-Proto first (what Django reads)
+    CHECK(forwardedProto(headers({{"Forwarded", "for=1.2.3.4"}})).empty());
+    CHECK(forwardedProto(headers({})).empty());
+}
+
+TEST_CASE("X-Forwarded-Proto, Forwarded and X-Forwarded-Host pass only from a trusted peer") {
+    RequestHead req;
+    req.method = "GET";
+    req.target = "/";
+    req.headers.add("Host", "a");
+    req.headers.add("X-Forwarded-Proto", "https");
+    req.headers.add("Forwarded", "proto=https");
+    req.headers.add("X-Forwarded-Host", "evil.example");
+    std::string untrusted, trustedOut;
+    writeUpstreamRequest(req, ForwardInfo{"203.0.113.5"}, untrusted);
+    CHECK(untrusted.find("X-Forwarded-Proto: http\r\n") != std::string::npos);
+    CHECK(untrusted.find("https") == std::string::npos);
+    CHECK(untrusted.find("X-Forwarded-Host") == std::string::npos);
+    CHECK(untrusted.find("\r\nForwarded:") == std::string::npos);
+    ForwardInfo fwd{"10.0.0.1"};
+    fwd.trustedPeer = true;
+    writeUpstreamRequest(req, fwd, trustedOut);
+    CHECK(trustedOut.find("X-Forwarded-Proto: https\r\n") != std::string::npos);
+    CHECK(trustedOut.find("X-Forwarded-Proto: http\r\n") == std::string::npos); // not doubled
+    CHECK(trustedOut.find("\r\nForwarded: proto=https\r\n") != std::string::npos);
+    CHECK(trustedOut.find("X-Forwarded-Host: evil.example\r\n") != std::string::npos);
+    // A trusted peer that says nothing of the scheme: ours (https from a PROXY v2 SSL TLV).
+    RequestHead plain;
+    plain.method = "GET";
+    plain.target = "/";
+    plain.headers.add("Host", "a");
+    std::string viaTls;
+    ForwardInfo tls{"10.0.0.1", "https"};
+    tls.trustedPeer = true;
+    writeUpstreamRequest(plain, tls, viaTls);
+    CHECK(viaTls.find("X-Forwarded-Proto: https\r\n") != std::string::npos);
+}
