@@ -20,6 +20,12 @@ SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
 MIDDLEWARE = ["django.contrib.sessions.middleware.SessionMiddleware"]
 DATABASES = {}
 
+if os.environ.get("FCSITE_HTTPS") == "1":
+    # How every HTTPS Django site behind a TLS terminator is configured.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = True
+    MIDDLEWARE = ["django.middleware.security.SecurityMiddleware"] + MIDDLEWARE
+
 if os.environ.get("FCSITE_DJANGO_CACHE") == "1":
     MIDDLEWARE = (["django.middleware.cache.UpdateCacheMiddleware"] + MIDDLEWARE +
                   ["django.middleware.cache.FetchFromCacheMiddleware"])

@@ -17,4 +17,6 @@ urlpatterns = [
     path("slow", views.slow),
     path("renders", views.renders),
     path("gone", views.gone),
+    path("secure", views.secure),
+    path("upload", views.upload),
 ]

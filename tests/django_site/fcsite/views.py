@@ -1,3 +1,4 @@
+import hashlib
 import itertools
 import time
 
@@ -91,3 +92,25 @@ def big(request):
 def slow(request):
     time.sleep(float(request.GET.get("s", "0.02")))  # a stand-in for a database query
     return HttpResponse(_page("slow"))
+
+
+def secure(request):
+    """What Django believes about the connection (SECURE_PROXY_SSL_HEADER at work)."""
+    return JsonResponse({"is_secure": request.is_secure(), "uri": request.build_absolute_uri(),
+                         "render": _render()})
+
+
+@csrf_exempt
+def upload(request):
+    """The request body as the view reads it: its length and SHA-256, read in pieces (a WSGI
+    server gives the view CONTENT_LENGTH bytes, and none without it)."""
+    h = hashlib.sha256()
+    n = 0
+    while True:
+        piece = request.read(65536)
+        if not piece:
+            break
+        h.update(piece)
+        n += len(piece)
+    return JsonResponse({"length": n, "sha256": h.hexdigest(),
+                         "content_length": request.META.get("CONTENT_LENGTH", "")})
