@@ -260,3 +260,28 @@ TEST_CASE("loading from a file") {
     REQUIRE(missing.errors.size() == 1);
     CHECK(contains(missing.errors[0], "cannot read config file"));
 }
+
+TEST_CASE("behind a terminator: trusted proxies, the PROXY protocol, body buffering") {
+    auto r =
+        loadConfigString("[server]\ntrusted_proxies = [\"127.0.0.1\", \"10.0.0.0/8\", \"::1\"]\n"
+                         "proxy_protocol = true\ntemp_dir = \"/var/tmp\"\n"
+                         "[upstream]\nbuffer_chunked_bodies = false\n",
+                         "test.toml");
+    REQUIRE(r.config);
+    const Config &c = *r.config;
+    CHECK(c.server.trustedProxies.size() == 3);
+    CHECK(c.server.trustedProxies[1].contains("10.20.30.40"));
+    CHECK(c.server.proxyProtocol);
+    CHECK(c.server.tempDir == "/var/tmp");
+    CHECK_FALSE(c.upstream.bufferChunkedBodies);
+    auto d = loadConfigString("", "test.toml");
+    REQUIRE(d.config);
+    CHECK(d.config->server.trustedProxies.empty());
+    CHECK_FALSE(d.config->server.proxyProtocol);
+    CHECK(d.config->upstream.bufferChunkedBodies);
+    auto e = onlyError("[server]\ntrusted_proxies = [\"10.0.0.0/33\"]\n");
+    CHECK(contains(e, "test.toml:2:19: server.trusted_proxies: \"10.0.0.0/33\" is not an address"));
+    CHECK(contains(onlyError("[server]\ntrusted_proxies = [\"proxy.local\"]\n"),
+                   "server.trusted_proxies"));
+    CHECK(contains(onlyError("[server]\nproxy_protocol = \"yes\"\n"), "expected true or false"));
+}
