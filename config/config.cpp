@@ -467,7 +467,9 @@ public:
                                                 {"warn", LogConfig::Level::Warn},
                                                 {"info", LogConfig::Level::Info},
                                                 {"debug", LogConfig::Level::Debug}})},
-                 {"access_log", string(c.log.accessLog)}});
+                 {"access_log", string(c.log.accessLog)},
+                 {"format", choice(c.log.format, {{"text", LogConfig::Format::Text},
+                                                  {"json", LogConfig::Format::Json}})}});
 
         // Cross-field checks.
         if (auto *cache = root.get("cache"); cache && cache->is_table()) {

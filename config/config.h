@@ -136,8 +136,10 @@ struct AdminConfig {
 
 struct LogConfig {
     enum class Level { Error, Warn, Info, Debug };
+    enum class Format { Text, Json };
     Level level = Level::Info;
-    std::string accessLog; // "" = off, "-" = standard output, else a file appended to
+    std::string accessLog;        // "" = off, "-" = standard output, else a file appended to
+    Format format = Format::Text; // of the access log: one text line, or one JSON object
 };
 
 struct Config {

@@ -99,6 +99,8 @@ void writeUpstreamRequest(const RequestHead &req, const ForwardInfo &fwd, std::s
         }
         if (equalsIgnoreCase(n, "host") && !hostFromTarget.empty())
             return;
+        if (!fwd.requestId.empty() && equalsIgnoreCase(n, "x-request-id"))
+            return; // ours follows (the client's own when it was a usable one)
         if (equalsIgnoreCase(n, "x-forwarded-for")) {
             if (!sawXff)
                 xff = v, sawXff = true; // several XFF fields: keep the first list (RFC 7239 §7.1)
@@ -125,6 +127,8 @@ void writeUpstreamRequest(const RequestHead &req, const ForwardInfo &fwd, std::s
     out.append("\r\n");
     if (!sawXfp)
         appendField(out, "X-Forwarded-Proto", fwd.proto);
+    if (!fwd.requestId.empty())
+        appendField(out, "X-Request-Id", fwd.requestId);
     out.append("Via: ");
     if (sawVia && !via.empty()) {
         out.append(via);

@@ -28,6 +28,8 @@ struct ForwardInfo {
     // X-Forwarded-Host are passed on. From anyone else they are removed and X-Forwarded-Proto is
     // ours (`proto`), so a client cannot claim https.
     bool trustedPeer = false;
+    // X-Request-Id sent upstream (replacing the client's); "" = the client's passes as it came.
+    std::string_view requestId = {};
 };
 
 // Writes the request head to send upstream. The body framing is re-declared from `req`:

@@ -1,6 +1,7 @@
 #include "proxy/exchange.h"
 
 #include <charconv>
+#include <cstring>
 
 #include "cache/lookup.h"
 #include "cache/reuse.h"
@@ -51,6 +52,7 @@ bool Exchange::onHead(http::RequestHead &h) {
     earlyBody_.clear();
     buffered_.reset();
     bufferFailed_ = false;
+    requestIdLen_ = 0;
     // A trusted proxy's word on the client and its scheme (nginx real_ip_recursive; Django's
     // SECURE_PROXY_SSL_HEADER compares X-Forwarded-Proto with "https" exactly); nobody else's.
     const auto &trusted = worker_.config().server.trustedProxies;
@@ -139,12 +141,33 @@ void Exchange::finishBuffering() {
     startFetch(false);
 }
 
-http::ForwardInfo Exchange::forwardInfo() const {
+http::ForwardInfo Exchange::forwardInfo() {
     http::ForwardInfo f;
     f.clientAddress = conn_.peer();
     f.proto = conn_.proxySsl() ? "https" : "http";
     f.trustedPeer = trustedPeer_;
+    f.requestId = requestId();
     return f;
+}
+
+std::string_view Exchange::requestId() {
+    if (requestIdLen_ == 0) {
+        // A client's (or a proxy's in front) id is kept when it is 1-63 visible characters
+        // without quotes or backslashes (it goes into logs and JSON as it is); else ours.
+        auto theirs = head().headers.get("x-request-id");
+        bool usable = theirs && !theirs->empty() && theirs->size() < sizeof requestId_;
+        for (std::size_t i = 0; usable && i < theirs->size(); ++i) {
+            char c = (*theirs)[i];
+            usable = c > 0x20 && c < 0x7f && c != '"' && c != '\\';
+        }
+        if (usable) {
+            std::memcpy(requestId_, theirs->data(), theirs->size());
+            requestIdLen_ = static_cast<std::uint8_t>(theirs->size());
+        } else {
+            requestIdLen_ = static_cast<std::uint8_t>(worker_.makeRequestId(requestId_));
+        }
+    }
+    return {requestId_, requestIdLen_};
 }
 
 // --- begin: what to do with a request ----------------------------------------------------------
@@ -575,9 +598,19 @@ void Exchange::logExchange() {
     if (upstreamServer_ >= 0)
         server =
             worker_.cache().balancer->target(static_cast<std::size_t>(upstreamServer_)).display;
-    log.add(client_, req.method, req.target, req.versionMinor, status_, conn_.bytesOut(),
-            info(cacheStatus_).word, upstreamUs_, server,
-            static_cast<std::int64_t>(nowUs() - startUs_));
+    AccessLogEntry e;
+    e.client = client_;
+    e.method = req.method;
+    e.target = req.target;
+    e.versionMinor = req.versionMinor;
+    e.status = status_;
+    e.bytes = conn_.bytesOut();
+    e.cacheStatus = info(cacheStatus_).word;
+    e.upstreamUs = upstreamUs_;
+    e.server = server;
+    e.totalUs = static_cast<std::int64_t>(nowUs() - startUs_);
+    e.requestId = requestId();
+    log.add(e);
 }
 
 void Exchange::responseFinished() {

@@ -77,7 +77,10 @@ private:
     void setStep(Step next);
     void begin();
     void finishBuffering();
-    http::ForwardInfo forwardInfo() const;
+    http::ForwardInfo forwardInfo();
+    // X-Request-Id: the client's when usable, else one made here; computed on first use (a hit
+    // with the access log off never needs one).
+    std::string_view requestId();
     void lookup();
     void askShared();
     void onSharedLookup(SharedLookupResult &r);
@@ -120,6 +123,8 @@ private:
     std::string_view client_;  // the client's address (logs, allow_purge_from)
     std::unique_ptr<BodyBuffer> buffered_; // Step::Buffer: the chunked body read whole
     bool bufferFailed_ = false;
+    char requestId_[64];
+    std::uint8_t requestIdLen_ = 0;
     // The response.
     bool keepAlive_ = true;
     http::BodyFraming framing_ = http::BodyFraming::None;

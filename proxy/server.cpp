@@ -151,7 +151,7 @@ std::unique_ptr<cache::Clock> makeClock() {
 
 struct SignalState {
     std::vector<std::unique_ptr<Worker>> *workers;
-    uv_signal_t term, intr, hup;
+    uv_signal_t term, intr, hup, usr1;
     uv_timer_t *reclaim = nullptr;
     AdminServer *admin = nullptr;
     HealthChecker *health = nullptr;
@@ -162,6 +162,7 @@ struct SignalState {
     cache::FetchLocks *locks = nullptr;
     cache::Store *store = nullptr;
     AdminContext *adminCtx = nullptr;
+    std::string accessLogPath; // as opened at start-up (log.access_log is bound to it)
 };
 
 // SIGHUP: the file is loaded and validated first; on any error the running configuration stays
@@ -231,6 +232,18 @@ void reload(SignalState &s) {
 
 void onSignal(uv_signal_t *h, int signum) noexcept {
     auto *s = static_cast<SignalState *>(h->data);
+    if (signum == SIGUSR1) { // logrotate moved the access log: write to a fresh file
+        const std::string &path = s->accessLogPath;
+        if (path.empty() || path == "-" || !s->cache || s->cache->accessLogFd < 0)
+            return;
+        if (reopenLogFile(path, s->cache->accessLogFd))
+            FC_INFO("SIGUSR1: reopened the access log %s", path.c_str());
+        else
+            FC_ERROR("SIGUSR1: cannot reopen the access log %s: %s (still writing to the old "
+                     "file)",
+                     path.c_str(), std::strerror(errno));
+        return;
+    }
     if (signum == SIGHUP) {
         if (!s->stopping)
             reload(*s);
@@ -248,6 +261,7 @@ void onSignal(uv_signal_t *h, int signum) noexcept {
     uv_close(reinterpret_cast<uv_handle_t *>(&s->term), nullptr);
     uv_close(reinterpret_cast<uv_handle_t *>(&s->intr), nullptr);
     uv_close(reinterpret_cast<uv_handle_t *>(&s->hup), nullptr);
+    uv_close(reinterpret_cast<uv_handle_t *>(&s->usr1), nullptr);
     if (s->reclaim)
         uv_close(reinterpret_cast<uv_handle_t *>(s->reclaim), nullptr);
     if (s->admin)
@@ -421,12 +435,13 @@ int Server::run() {
     sig.locks = &locks;
     sig.store = &store;
     sig.adminCtx = &adminCtx;
-    for (auto *h : {&sig.term, &sig.intr, &sig.hup}) {
+    sig.accessLogPath = c.log.accessLog;
+    for (auto *h : {&sig.term, &sig.intr, &sig.hup, &sig.usr1}) {
         uv_signal_init(&loop, h); // cannot fail on Linux (libuv's signal pipe exists already)
         h->data = &sig;
     }
-    for (auto [h, signum] :
-         {std::pair{&sig.term, SIGTERM}, std::pair{&sig.intr, SIGINT}, std::pair{&sig.hup, SIGHUP}})
+    for (auto [h, signum] : {std::pair{&sig.term, SIGTERM}, std::pair{&sig.intr, SIGINT},
+                             std::pair{&sig.hup, SIGHUP}, std::pair{&sig.usr1, SIGUSR1}})
         if (int rc = uv_signal_start(h, &onSignal, signum); rc < 0) // start-up: fatal
             std::fprintf(stderr, "frontcache: cannot handle signal %d: %s\n", signum,
                          uv_strerror(rc));

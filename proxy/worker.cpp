@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <cstdio>
+#include <random>
 #include <utility>
 
 #include "proxy/client.h"
@@ -34,6 +36,8 @@ Worker::Worker(int index, std::shared_ptr<const config::Config> cfg, WorkerSocke
                cache::ProtocolContext *mc, const CacheContext &cache)
     : index_(index), cfg_(std::move(cfg)), sockets_(std::move(sockets)), mc_(mc), cache_(cache),
       accessLog_(cache.accessLogFd), readBuf_(new char[kReadBufSize]) {
+    requestIdPrefix_ = std::random_device{}();
+    accessLog_.setJson(cfg_->log.format == config::LogConfig::Format::Json);
     // Start-up: a failure here is reported by start() and ends the process (common/failure.h).
     if (int rc = uv_loop_init(&loop_); rc < 0) {
         initError_ = std::string("cannot create a worker loop: ") + uv_strerror(rc);
@@ -58,6 +62,12 @@ Worker::Worker(int index, std::shared_ptr<const config::Config> cfg, WorkerSocke
             1000, 1000);
     pool_ =
         std::make_unique<UpstreamPool>(&loop_, cfg_->upstream, *cache_.balancer, *cache_.limiter);
+}
+
+std::size_t Worker::makeRequestId(char *out) {
+    return static_cast<std::size_t>(
+        std::snprintf(out, 25, "%08x%04x%012llx", requestIdPrefix_, index_ & 0xffff,
+                      static_cast<unsigned long long>(++nextRequestId_ & 0xffffffffffffULL)));
 }
 
 Worker::~Worker() {
@@ -253,6 +263,7 @@ void Worker::onInbox(uv_async_t *a) noexcept {
         w->cfg_ = std::move(cfg);
         w->cache_ = ctx;
         w->pool_->setConfig(w->cfg_->upstream);
+        w->accessLog_.setJson(w->cfg_->log.format == config::LogConfig::Format::Json);
     }
     if (serveQueue && !w->finished_)
         w->pool_->serveQueue();

@@ -106,6 +106,9 @@ public:
     const CacheContext &cache() const { return cache_; }
     std::uint32_t index() const { return static_cast<std::uint32_t>(index_); }
     CacheCounters &counters() { return counters_; }
+    // Writes a new request id (24 hex digits: this process and worker, then a counter) into
+    // `out` (at least 25 bytes); returns its length.
+    std::size_t makeRequestId(char *out);
     AccessLog &accessLog() { return accessLog_; }
     const CacheCounters &counters() const { return counters_; }
     char *readBuffer() { return readBuf_.get(); }
@@ -175,6 +178,8 @@ private:
     bool draining_ = false;
     bool finished_ = false;
     bool loopInit_ = false;
+    std::uint32_t requestIdPrefix_ = 0; // random per process and worker
+    std::uint64_t nextRequestId_ = 0;
     std::string initError_; // set by the constructor when the loop could not be set up
     uint64_t acceptErrors_ = 0;
     uint64_t lastAcceptWarn_ = 0;

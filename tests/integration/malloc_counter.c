@@ -1,6 +1,7 @@
 /* LD_PRELOAD helper for test_cache.HitPathAllocations: counts malloc/calloc/realloc calls and
- * prints the count to stderr ("MALLOCS N") on SIGUSR1, so a test can assert that serving cache
- * hits allocates nothing. Test-only; never linked into frontcache. */
+ * prints the count to stderr ("MALLOCS N") on SIGUSR2 (frontcache itself uses SIGUSR1), so a
+ * test can assert that serving cache hits allocates nothing. Test-only; never linked into
+ * frontcache. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <signal.h>
@@ -34,4 +35,4 @@ static void report(int sig) {
     (void)w;
 }
 
-__attribute__((constructor)) static void init(void) { signal(SIGUSR1, report); }
+__attribute__((constructor)) static void init(void) { signal(SIGUSR2, report); }

@@ -390,7 +390,7 @@ class HitPathAllocations(unittest.TestCase):
 
             def mallocs():
                 before = fc.log().count("MALLOCS")
-                fc.proc.send_signal(signal.SIGUSR1)
+                fc.proc.send_signal(signal.SIGUSR2)
                 for _ in range(100):
                     log = fc.log()
                     if log.count("MALLOCS") > before:
@@ -428,7 +428,7 @@ class AccessLogTest(unittest.TestCase):
                 lines = f.read().splitlines()
         self.assertEqual(len(lines), 3, lines)
         self.assertRegex(lines[0], r'^\S+Z 127\.0\.0\.1 "GET /r/logged HTTP/1\.1" 200 \d+ MISS '
-                                   r'upstream=[\d.]+ms server=%s total=[\d.]+ms$'
+                                   r'upstream=[\d.]+ms server=%s total=[\d.]+ms id=[0-9a-f]{24}$'
                          % re.escape(origin.url))
         self.assertRegex(lines[1], r'"GET /r/logged HTTP/1\.1" 200 \d+ HIT upstream=- server=- total=')
         self.assertRegex(lines[2], r'"GET /r/x\?q=1 HTTP/1\.1" 200 \d+ BYPASS upstream=[\d.]+ms '
