@@ -17,6 +17,8 @@
 #include <csignal>
 #include <cstdio>
 #include <ctime>
+#include <fstream>
+#include <sstream>
 
 #include "benchmarks/load/engine.h"
 #include "benchmarks/load/report.h"
@@ -80,6 +82,11 @@ int main(int argc, char **argv) {
     app.add_option("--out", out, "results folder (default results/<timestamp>)");
     app.add_option("--names", names, "series names, comma-separated");
     app.add_option("--config", runFile, "run file (TOML): durations and [[user_group]]s");
+    std::vector<std::string> attach;
+    app.add_option("--attach", attach,
+                   "a text file to show in report.html under its name (repeatable): the config "
+                   "and versions of what was measured")
+        ->check(CLI::ExistingFile);
     CLI11_PARSE(app, argc, argv);
     if (!seconds(duration, opt.durationS, "--duration") ||
         !seconds(rampup, opt.rampupS, "--rampup") ||
@@ -145,7 +152,14 @@ int main(int argc, char **argv) {
         series.push_back(std::move(s));
     }
     std::printf("%s", summaryTable(series, opt).c_str());
-    if (std::string err = writeResults(out, series, opt); !err.empty()) {
+    std::vector<Attachment> attachments;
+    for (const auto &path : attach) {
+        std::ifstream f(path);
+        std::ostringstream text;
+        text << f.rdbuf();
+        attachments.emplace_back(path.substr(path.rfind('/') + 1), text.str());
+    }
+    if (std::string err = writeResults(out, series, opt, attachments); !err.empty()) {
         std::fprintf(stderr, "frontcache-bench: %s\n", err.c_str());
         return 1;
     }

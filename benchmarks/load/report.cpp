@@ -8,6 +8,10 @@
 #include <fstream>
 #include <sstream>
 
+#ifndef FC_BENCH_VERSION
+#define FC_BENCH_VERSION "0.0.0"
+#endif
+
 namespace fc::bench {
 
 namespace {
@@ -51,21 +55,52 @@ std::string escape(const std::string &s) {
 
 const char *kColors[] = {"#d9534f", "#2a7ae2", "#5cb85c", "#f0ad4e"};
 
+// 0.01, 0.1, 1, 10, 100, 1k, 10k, 100k, 1M: a decade's label.
+std::string roundLabel(double v) {
+    if (v >= 1e6)
+        return fmt("%.0fM", v / 1e6);
+    if (v >= 1e3)
+        return fmt("%.0fk", v / 1e3);
+    if (v >= 1)
+        return fmt("%.0f", v);
+    if (v >= 0.1)
+        return fmt("%.1f", v);
+    if (v >= 0.01)
+        return fmt("%.2f", v);
+    return fmt("%g", v);
+}
+
 // A simple SVG line/scatter chart. x and y are data coordinates; the chart scales them.
 struct Chart {
     Chart(std::string t, std::string x, std::string y)
         : title(std::move(t)), xLabel(std::move(x)), yLabel(std::move(y)) {}
     std::string title, xLabel, yLabel;
     double xMax = 1, yMax = 1;
+    double yMin = 0.01; // log scale: the lowest value drawn (rounded down to a decade)
     bool logY = false;
     std::ostringstream body;
     static constexpr double W = 860, H = 300, L = 70, R = 20, T = 30, B = 45;
     double px(double x) const { return L + (W - L - R) * (xMax > 0 ? x / xMax : 0); }
+    // Log scale: whole decades from below yMin to above yMax, so the ticks are round numbers.
+    double decadeLo() const { return std::floor(std::log10(std::max(yMin, 1e-6)) + 1e-9); }
+    double decadeHi() const {
+        return std::max(decadeLo() + 1, std::ceil(std::log10(std::max(yMax, yMin)) - 1e-9));
+    }
+    // Linear scale: a round step (1, 2 or 5 times a power of ten), about four to the axis.
+    double linearStep() const {
+        double raw = std::max(yMax, 1e-9) / 4, p = std::pow(10.0, std::floor(std::log10(raw)));
+        for (double m : {1.0, 2.0, 5.0, 10.0})
+            if (m * p >= raw)
+                return m * p;
+        return 10 * p;
+    }
+    // Rounds yMax up to a whole step, so the top line is labelled too.
+    void roundUp() { yMax = std::ceil(yMax / linearStep() - 1e-9) * linearStep(); }
     double py(double y) const {
         double f;
         if (logY) {
-            double lo = std::log10(0.01), hi = std::log10(std::max(yMax, 0.1));
-            f = (std::log10(std::max(y, 0.01)) - lo) / (hi - lo);
+            double lo = decadeLo(), hi = decadeHi();
+            f = (std::log10(std::max(y, std::pow(10.0, lo))) - lo) / (hi - lo);
         } else {
             f = yMax > 0 ? y / yMax : 0;
         }
@@ -96,22 +131,27 @@ struct Chart {
           << "<rect width=\"100%\" height=\"100%\" fill=\"#fff\"/>\n"
           << "<text x=\"" << L << "\" y=\"18\" font-size=\"14\" font-weight=\"bold\">"
           << escape(title) << "</text>\n";
-        // axes and grid
-        for (int i = 0; i <= 4; ++i) {
-            double y;
-            std::string label;
-            if (logY) {
-                double lo = std::log10(0.01), hi = std::log10(std::max(yMax, 0.1));
-                double v = std::pow(10, lo + (hi - lo) * i / 4);
-                y = py(v);
-                label = v < 1 ? fmt("%.2f", v) : fmt("%.0f", v);
-            } else {
-                y = py(yMax * i / 4);
-                label = fmt(yMax >= 10 ? "%.0f" : "%.2f", yMax * i / 4);
-            }
+        // axes and grid: a labelled line per decade (log) or per quarter (linear)
+        auto gridLine = [&](double y, const std::string &label, const char *stroke) {
             o << "<line x1=\"" << L << "\" x2=\"" << W - R << "\" y1=\"" << y << "\" y2=\"" << y
-              << "\" stroke=\"#ddd\"/><text x=\"" << L - 6 << "\" y=\"" << y + 4
-              << "\" font-size=\"11\" text-anchor=\"end\">" << label << "</text>\n";
+              << "\" stroke=\"" << stroke << "\"/>";
+            if (!label.empty())
+                o << "<text x=\"" << L - 6 << "\" y=\"" << y + 4
+                  << "\" font-size=\"11\" text-anchor=\"end\">" << label << "</text>";
+            o << "\n";
+        };
+        if (logY) {
+            for (double k = decadeLo(); k <= decadeHi() + 1e-9; ++k) {
+                gridLine(py(std::pow(10.0, k)), roundLabel(std::pow(10.0, k)), "#ccc");
+                if (k < decadeHi() - 1e-9)
+                    for (double m : {2.0, 5.0})
+                        gridLine(py(m * std::pow(10.0, k)), "", "#eee");
+            }
+        } else {
+            for (double v = 0; v <= yMax * (1 + 1e-9); v += linearStep())
+                gridLine(py(v),
+                         v >= 1000 ? roundLabel(v) : fmt(v == std::floor(v) ? "%.0f" : "%.1f", v),
+                         "#ddd");
         }
         for (int i = 0; i <= 5; ++i) {
             double x = px(xMax * i / 5);
@@ -206,7 +246,7 @@ std::string summaryTable(const std::vector<Series> &series, const LoadOptions &o
 }
 
 std::string writeResults(const std::string &dir, const std::vector<Series> &series,
-                         const LoadOptions &opt) {
+                         const LoadOptions &opt, const std::vector<Attachment> &attachments) {
     std::string path;
     for (std::size_t i = 0; i <= dir.size(); ++i)
         if (i == dir.size() || dir[i] == '/') {
@@ -273,27 +313,49 @@ std::string writeResults(const std::string &dir, const std::vector<Series> &seri
         js << "  ]\n}\n";
     }
     // report.html
-    double tMax = opt.durationS, latMax = 0.1, rpsMax = 1, pMax = 0.1;
+    double tMax = opt.durationS, latMax = 0.1, latMin = 1e9, rpsMax = 1, rpsMin = 1e12, pMax = 0.1,
+           errMax = 0;
+    bool anyErrors = false;
     for (auto &s : series) {
         latMax = std::max(latMax, ms(static_cast<double>(s.stats.total.latency.maxNs())));
+        latMin = std::min(latMin, ms(s.stats.total.latency.percentileNs(0)));
         pMax = std::max(pMax, ms(s.stats.total.latency.percentileNs(99.9)));
-        for (auto &iv : s.stats.intervals)
+        for (auto &iv : s.stats.intervals) {
             rpsMax = std::max(rpsMax, iv.requests / opt.intervalS);
+            if (iv.requests > 0)
+                rpsMin = std::min(rpsMin, iv.requests / opt.intervalS);
+            for (int k = 0; k < kErrorKinds; ++k)
+                errMax = std::max(errMax, iv.errors[k] / opt.intervalS);
+        }
+        anyErrors = anyErrors || errors(s) > 0;
     }
     Chart lat{
         "Response time over time (dots: sampled requests; solid: mean; dashed: p90 per interval)",
         "seconds since start", "response time (ms, log scale)"};
     lat.xMax = tMax;
     lat.yMax = latMax;
+    lat.yMin = std::clamp(latMin, 0.001, latMax);
     lat.logY = true;
-    Chart thr{"Throughput over time", "seconds since start", "requests per second"};
+    // Log scale, so a run at 100 req/s and one at 100,000 req/s are both readable.
+    Chart thr{"Throughput over time", "seconds since start", "requests per second (log scale)"};
     thr.xMax = tMax;
-    thr.yMax = rpsMax * 1.1;
+    thr.yMax = rpsMax;
+    thr.yMin = std::min(rpsMin, rpsMax);
+    thr.logY = true;
     Chart dist{"Latency distribution (percentile of requests under the response time)",
                "percentile", "response time (ms, log scale)"};
     dist.xMax = 100;
     dist.yMax = pMax;
+    dist.yMin = lat.yMin;
     dist.logY = true;
+    Chart err{anyErrors ? "Errors per second by kind (one dash pattern per kind)"
+                        : "Errors per second by kind: none in any run",
+              "seconds since start", "errors per second"};
+    err.xMax = tMax;
+    err.yMax = std::max(1.0, errMax);
+    err.roundUp();
+    std::vector<std::pair<std::string, const char *>> errLegend;
+    static const char *kDash[] = {"", "6,3", "2,3", "10,3,2,3", "4,6", "1,2"};
     std::vector<std::pair<std::string, const char *>> legend;
     for (std::size_t i = 0; i < series.size(); ++i) {
         const Series &s = series[i];
@@ -321,6 +383,20 @@ std::string writeResults(const std::string &dir, const std::vector<Series> &seri
         lat.line(p90, c, "6,4");
         thr.line(rps, c);
         dist.line(pct, c);
+        for (int kind = 0; kind < kErrorKinds; ++kind) {
+            if (s.stats.total.errors[kind] == 0)
+                continue;
+            std::vector<std::pair<double, double>> perS;
+            for (std::size_t k = 0; k < s.stats.intervals.size(); ++k) {
+                if (static_cast<double>(k) * opt.intervalS >= s.stats.elapsedS - 1e-9)
+                    break;
+                double mid =
+                    std::min((static_cast<double>(k) + 0.5) * opt.intervalS, s.stats.elapsedS);
+                perS.push_back({mid, s.stats.intervals[k].errors[kind] / opt.intervalS});
+            }
+            err.line(perS, c, kDash[kind % 6]);
+            errLegend.push_back({s.name + ": " + errorName(kind), c});
+        }
     }
     std::ofstream html(dir + "/report.html");
     html << "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
@@ -331,7 +407,29 @@ std::string writeResults(const std::string &dir, const std::vector<Series> &seri
         html << "<b>" << escape(s.name) << "</b>: " << escape(s.url) << "<br>";
     html << "</p>\n<pre id=\"summary\">" << escape(table) << "</pre>\n"
          << lat.svg(legend) << thr.svg(legend) << dist.svg(legend)
-         << "<p>Files: summary.txt, summary.json, intervals.csv (one row per interval per "
+         << err.svg(errLegend.empty() ? legend : errLegend);
+    // How the runs were made: the same load options for every series, and what the caller
+    // attached (the demo: the proxy's config, the origin's command line, the versions).
+    html << "<h2>Runs</h2>\n<table id=\"runs\" border=\"1\" cellpadding=\"4\" "
+            "style=\"border-collapse:collapse\"><tr><th>series</th><th>URL</th><th>elapsed (s)"
+            "</th></tr>\n";
+    for (auto &s : series)
+        html << "<tr><td>" << escape(s.name) << "</td><td>" << escape(s.url) << "</td><td>"
+             << fmt("%.1f", s.stats.elapsedS) << "</td></tr>\n";
+    html << "</table>\n<pre id=\"options\">load: "
+         << (opt.rate > 0 ? "open loop at " + fmt("%.0f", opt.rate) + " req/s"
+                          : std::string("closed loop"))
+         << ", " << opt.users << " users, " << fmt("%.0f", opt.durationS) << " s, ramp-up "
+         << fmt("%.0f", opt.rampupS) << " s, " << opt.threads << " threads, timeout "
+         << fmt("%.0f", opt.timeoutS) << " s, think " << fmt("%.3f", opt.thinkS) << " s, interval "
+         << fmt("%.0f", opt.intervalS) << " s";
+    for (auto &h : opt.headers)
+        html << "\nheader: " << escape(h);
+    html << "\ngenerator: frontcache-bench " << FC_BENCH_VERSION << "</pre>\n";
+    for (auto &[name, text] : attachments)
+        html << "<h3>" << escape(name) << "</h3>\n<pre class=\"attachment\">" << escape(text)
+             << "</pre>\n";
+    html << "<p>Files: summary.txt, summary.json, intervals.csv (one row per interval per "
             "series).</p></body></html>\n";
     return {};
 }

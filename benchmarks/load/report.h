@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "benchmarks/load/engine.h"
@@ -18,9 +19,12 @@ struct Series {
 // The side-by-side table (with ratios to the first series when there are two).
 std::string summaryTable(const std::vector<Series> &series, const LoadOptions &opt);
 
+// A text shown at the end of the report under its name (--attach FILE: a config, versions).
+using Attachment = std::pair<std::string, std::string>;
+
 // Writes summary.txt, intervals.csv, summary.json and report.html into `dir` (created).
 // Returns an error message, or "" on success.
 std::string writeResults(const std::string &dir, const std::vector<Series> &series,
-                         const LoadOptions &opt);
+                         const LoadOptions &opt, const std::vector<Attachment> &attachments = {});
 
 } // namespace fc::bench

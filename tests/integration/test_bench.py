@@ -99,6 +99,13 @@ class Bench(unittest.TestCase):
             self.assertGreater(s["errors_by_kind"]["http_5xx"], 0)
             s = bench(os.path.join(self.tmp, "f"), o.url + "/nope", "-u", "2", "-d", "1s")[0]["series"][0]
             self.assertGreater(s["errors_by_kind"]["http_4xx"], 0)
+            # The report charts errors per interval by kind: a line, and the kind in its legend.
+            with open(os.path.join(self.tmp, "f", "report.html")) as f:
+                html = f.read()
+            chart = html[html.index('aria-label="Errors per second by kind'):]
+            chart = chart[:chart.index("</svg>")]
+            self.assertIn("<polyline", chart)
+            self.assertIn(": http_4xx</text>", chart)
         finally:
             o.close()
 
@@ -106,10 +113,13 @@ class Bench(unittest.TestCase):
         origin = OriginProc("--workers", "2", "--service-ms", "20")
         fc = Frontcache(origin.url.rstrip("/"))
         out = os.path.join(self.tmp, "cmp")
+        note = os.path.join(self.tmp, "setup-notes.txt")
+        with open(note, "w") as f:
+            f.write("origin: --workers 2 --service-ms 20 <as written>\n")
         try:
             summary, table = bench(out, "--compare", origin.url, "http://127.0.0.1:%d/" % fc.port,
                                    "--names", "direct,frontcache", "-u", "20", "-d", "2s",
-                                   "--interval", "1s")
+                                   "--interval", "1s", "--attach", note)
         finally:
             self.assertEqual(fc.stop(), 0)
             origin.stop()
@@ -118,7 +128,7 @@ class Bench(unittest.TestCase):
         direct, cached = summary["series"]
         self.assertGreater(cached["throughput_rps"], 10 * direct["throughput_rps"])
         self.assertIn("ratio", table)
-        # The report: three SVG charts whose lines and dots carry data, both series named.
+        # The report: four SVG charts whose lines and dots carry data, both series named.
         path = os.path.join(out, "report.html")
 
         class Svg(HTMLParser):
@@ -137,8 +147,25 @@ class Bench(unittest.TestCase):
             html = f.read()
         p = Svg()
         p.feed(html)
-        self.assertEqual(p.svgs, 3)
+        self.assertEqual(p.svgs, 4)  # response time, throughput, distribution, errors
         self.assertGreaterEqual(p.points, 6)  # mean + p90 + throughput + distribution, x2
+        # Log axes carry round decade labels, and throughput is on one too, so the slow direct
+        # run (tens of req/s) and the cached one (thousands) are both readable.
+        thr = html[html.index('aria-label="Throughput over time"'):]
+        thr = thr[:thr.index("</svg>")]
+        labels = re.findall(r'text-anchor="end">([^<]+)</text>', thr)
+        self.assertTrue(set(labels) & {"10", "100"} and set(labels) & {"1k", "10k"}, labels)
+        self.assertIn("log scale", thr)
+        lat = html[html.index('aria-label="Response time over time'):]
+        lat = lat[:lat.index("</svg>")]
+        for v in re.findall(r'text-anchor="end">([^<]+)</text>', lat):
+            self.assertRegex(v, r"^(0\.0*1|1|10+|1k|10k|100k)$")
+        # How the runs were made: options, generator version, the attached notes (escaped).
+        self.assertIn('id="runs"', html)
+        self.assertRegex(html, r"load: closed loop, 20 users, 2 s")
+        self.assertRegex(html, r"generator: frontcache-bench \d+\.\d+\.\d+")
+        self.assertIn("<h3>setup-notes.txt</h3>", html)
+        self.assertIn("&lt;as written&gt;", html)
         self.assertGreater(p.circles, 100)
         self.assertIn("frontcache", html)
         self.assertNotIn("<script", html)  # self-contained, nothing to fetch or run
