@@ -7,27 +7,32 @@
 
 namespace fc::cache {
 
+namespace {
+// Does the page stored for `uri` fall under `paths` (and `host`, when given)?
+bool uriMatches(std::string_view uri, const std::vector<std::string> &paths,
+                std::string_view host) {
+    // "http://HOST/PATH?QUERY" (absoluteUri); scheme "http" or as sent in absolute-form.
+    const http::TargetParts parts = http::splitTarget(uri);
+    if (!parts.absolute())
+        return false;
+    std::string_view h = parts.authority;
+    std::string_view p = parts.originPath();
+    if (!host.empty() && h != host)
+        return false;
+    return std::any_of(paths.begin(), paths.end(), [&](std::string_view want) {
+        if (!want.empty() && want.back() == '*')
+            return p.starts_with(want.substr(0, want.size() - 1));
+        return p == want;
+    });
+}
+} // namespace
+
 std::size_t purgePaths(Store &store, const PolicyConfig &cfg, const std::vector<std::string> &paths,
                        std::string_view host, std::vector<std::string> *removedKeys) {
     std::vector<std::string> uris; // every absolute URI a removed page was stored for
-    auto matches = [&](std::string_view uri) {
-        // "http://HOST/PATH?QUERY" (absoluteUri); scheme "http" or as sent in absolute-form.
-        const http::TargetParts parts = http::splitTarget(uri);
-        if (!parts.absolute())
-            return false;
-        std::string_view h = parts.authority;
-        std::string_view p = parts.originPath();
-        if (!host.empty() && h != host)
-            return false;
-        return std::any_of(paths.begin(), paths.end(), [&](std::string_view want) {
-            if (!want.empty() && want.back() == '*')
-                return p.starts_with(want.substr(0, want.size() - 1));
-            return p == want;
-        });
-    };
     std::size_t removed = store.removeIf([&](std::string_view key, std::string_view value) {
         PageView v;
-        if (!decodePage(value, v) || !matches(v.uri))
+        if (!decodePage(value, v) || !uriMatches(v.uri, paths, host))
             return false;
         if (removedKeys)
             removedKeys->emplace_back(key);
@@ -44,6 +49,44 @@ std::size_t purgePaths(Store &store, const PolicyConfig &cfg, const std::vector<
             removedKeys->push_back(key);
     }
     return removed;
+}
+
+SoftPurgeResult softPurgePaths(Store &store, const PolicyConfig &,
+                               const std::vector<std::string> &paths, std::string_view host,
+                               std::int64_t now, std::vector<std::string> *touchedKeys) {
+    SoftPurgeResult r;
+    std::vector<std::string> toExpire;
+    r.removed = store.removeIf([&](std::string_view key, std::string_view value) {
+        PageView v;
+        if (!decodePage(value, v) || !uriMatches(v.uri, paths, host))
+            return false;
+        if (touchedKeys)
+            touchedKeys->emplace_back(key);
+        if (v.grace == 0)
+            return true; // nothing may serve it stale: a hard purge
+        toExpire.emplace_back(key);
+        return false;
+    });
+    for (const auto &key : toExpire) {
+        ItemRef old = store.get(key);
+        PageView v;
+        if (!old || !decodePage(old->value(), v))
+            continue; // evicted or replaced meanwhile
+        ++r.expired;
+        if (!v.fresh(now))
+            continue; // already past its freshness
+        // Fresh until now, then its grace and stale-if-error windows as they were.
+        v.ttl = static_cast<std::uint32_t>(std::max<std::int64_t>(0, now - v.storedAt));
+        const std::int64_t keep = std::max(v.grace, v.staleIfError);
+        ItemRef fresh = store.allocate(key, old->flags, std::max<std::int64_t>(keep, 1),
+                                       static_cast<std::uint32_t>(encodedPageSize(v)));
+        if (!fresh)
+            continue;
+        encodePage(fresh->valueData(), v);
+        // A CAS on the old item: a page stored meanwhile is newer and stays.
+        store.store(StoreMode::Set, fresh, old->cas.load(std::memory_order_relaxed));
+    }
+    return r;
 }
 
 } // namespace fc::cache

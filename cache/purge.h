@@ -25,4 +25,19 @@ namespace fc::cache {
 std::size_t purgePaths(Store &store, const PolicyConfig &cfg, const std::vector<std::string> &paths,
                        std::string_view host, std::vector<std::string> *removedKeys = nullptr);
 
+// Soft purge (as Fastly made popular): the same pages, but each one that may be served stale —
+// it has a grace window, so not must-revalidate and not no-cache — is marked expired as of
+// `now` instead of removed: the next request is answered from it (STALE) while exactly one
+// background fetch renews it, and the application sees one request per page instead of a
+// stampede. Pages without a grace window are removed as purgePaths removes them. Header keys are
+// kept (the Vary lists still hold). A page replaced while this runs is left alone (the rewrite
+// is a compare-and-swap on its CAS). `touchedKeys` receives the page keys expired or removed.
+struct SoftPurgeResult {
+    std::size_t expired = 0; // marked expired (or already past their freshness)
+    std::size_t removed = 0; // without a grace window: removed
+};
+SoftPurgeResult softPurgePaths(Store &store, const PolicyConfig &cfg,
+                               const std::vector<std::string> &paths, std::string_view host,
+                               std::int64_t now, std::vector<std::string> *touchedKeys = nullptr);
+
 } // namespace fc::cache

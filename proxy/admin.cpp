@@ -101,6 +101,8 @@ std::vector<Sample> collect(const AdminContext &ctx) {
         {"revalidated_total", "", &CacheCounters::revalidated,
          "Stored pages renewed by a 304 from the upstream."},
         {"purged_total", "", &CacheCounters::purged, "Pages removed by purges."},
+        {"soft_purged_total", "", &CacheCounters::softPurged,
+         "Pages a soft purge marked expired (served stale while one fetch renews each)."},
         {"proxy_protocol_rejected_total", "", &CacheCounters::proxyProtocolRejected,
          "Connections closed for a missing or invalid PROXY protocol header."},
         {"shared_lookups_total", "result=\"hit\"", &CacheCounters::sharedHits, sharedHelp},
@@ -331,14 +333,26 @@ private:
         }
         std::vector<std::string> paths;
         std::string host = hostFilter(req, query);
+        bool soft = false;
         if (req.method == "PURGE") {
-            // The page's own query is kept; a trailing host= parameter is ours, not the page's.
+            // The page's own query is kept; trailing host= and soft=1 parameters are ours, not
+            // the page's.
             std::string p(target);
-            if (std::size_t h = p.find("host=");
-                h != std::string::npos && h > 0 && (p[h - 1] == '?' || p[h - 1] == '&'))
-                p.erase(h - 1);
+            for (;;) {
+                std::size_t sep = p.find_last_of("?&");
+                if (sep == std::string::npos)
+                    break;
+                std::string_view param = std::string_view(p).substr(sep + 1);
+                if (param == "soft=1")
+                    soft = true;
+                else if (!param.starts_with("host="))
+                    break;
+                p.erase(sep);
+            }
             paths.push_back(p);
         } else if (req.method == "POST" && path == "/purge") {
+            soft = query == "soft=1" || query.starts_with("soft=1&") ||
+                   query.find("&soft=1") != std::string_view::npos;
             if (!parsePathList(body_, paths))
                 return respond(400, "text/plain",
                                "expected one path per line, or a JSON array of strings\n");
@@ -350,10 +364,11 @@ private:
         for (const auto &p : paths)
             if (p.empty() || p[0] != '/')
                 return respond(400, "text/plain", "paths must start with '/': " + p + "\n");
-        std::size_t n = purge(server_.loop(), *ctx.cache, paths, host, *ctx.ownCounters);
-        FC_INFO("admin: purged %zu page(s) for %zu path(s)%s%s", n, paths.size(),
-                host.empty() ? "" : " on host ", host.c_str());
-        respond(200, "application/json", purgeAnswer(n));
+        PurgeOutcome o = purge(server_.loop(), *ctx.cache, paths, host, soft, *ctx.ownCounters);
+        FC_INFO("admin: %spurged %zu page(s) for %zu path(s)%s%s", soft ? "soft-" : "",
+                o.removed + o.expired, paths.size(), host.empty() ? "" : " on host ",
+                host.c_str());
+        respond(200, "application/json", purgeAnswer(o, soft));
     }
 
     std::string hostFilter(const http::RequestHead &req, std::string_view query) {

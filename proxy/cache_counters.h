@@ -29,6 +29,7 @@ struct CacheCounters {
     C revalidated{0};         // stored pages renewed by a 304 from the upstream
     C revalidatedServed{0};   // requests answered REVALIDATED (a foreground 304)
     C purged{0};              // pages removed by PURGE / POST /purge
+    C softPurged{0};          // pages marked expired by a soft purge
     C upstreamErrors[3] = {}; // 502, 503, 504 answered by frontcache itself
     C bytesToClients{0};
     C proxyProtocolRejected{0}; // connections closed for a missing or invalid PROXY header

@@ -580,10 +580,13 @@ void Exchange::purge(const http::RequestHead &h) {
     }
     const http::TargetParts t = http::splitTarget(h.target);
     std::string host(t.absolute() ? t.authority : h.headers.get("host").value_or(""));
-    std::size_t n =
-        proxy::purge(worker_.loop(), cc, {std::string(t.originPath())}, host, worker_.counters());
+    // Soft-Purge: 1 marks the pages expired instead (served stale while one fetch renews each).
+    auto softHeader = h.headers.get("soft-purge");
+    const bool soft = softHeader && http::trimOws(*softHeader) == "1";
+    PurgeOutcome o = proxy::purge(worker_.loop(), cc, {std::string(t.originPath())}, host, soft,
+                                  worker_.counters());
     status_ = 200;
-    conn_.write(http::cannedResponse(200, "application/json", purgeAnswer(n), !keepAlive_));
+    conn_.write(http::cannedResponse(200, "application/json", purgeAnswer(o, soft), !keepAlive_));
     responseFinished();
 }
 

@@ -6,18 +6,29 @@
 
 namespace fc::proxy {
 
-std::size_t purge(uv_loop_t *loop, const CacheContext &cc, const std::vector<std::string> &paths,
-                  std::string_view host, CacheCounters &counters) {
+PurgeOutcome purge(uv_loop_t *loop, const CacheContext &cc, const std::vector<std::string> &paths,
+                   std::string_view host, bool soft, CacheCounters &counters) {
     std::vector<std::string> keys;
-    std::size_t n = cache::purgePaths(*cc.store, cc.policy, paths, host, &keys);
+    PurgeOutcome o;
+    if (soft) {
+        auto r = cache::softPurgePaths(*cc.store, cc.policy, paths, host, cc.clock->now(), &keys);
+        o.removed = r.removed;
+        o.expired = r.expired;
+    } else {
+        o.removed = cache::purgePaths(*cc.store, cc.policy, paths, host, &keys);
+    }
     if (cc.shared && !keys.empty())
         purgeShared(loop, *cc.shared, std::move(keys));
-    counters.inc(counters.purged, n);
-    return n;
+    counters.inc(counters.purged, o.removed);
+    counters.inc(counters.softPurged, o.expired);
+    return o;
 }
 
-std::string purgeAnswer(std::size_t removed) {
-    return "{\"purged\": " + std::to_string(removed) + "}\n";
+std::string purgeAnswer(const PurgeOutcome &o, bool soft) {
+    std::string s = "{\"purged\": " + std::to_string(o.removed + o.expired);
+    if (soft)
+        s += ", \"expired\": " + std::to_string(o.expired);
+    return s + "}\n";
 }
 
 } // namespace fc::proxy

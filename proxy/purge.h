@@ -19,11 +19,19 @@ namespace fc::proxy {
 
 struct CacheContext;
 
-// Returns the number of pages removed. `host` empty: every host.
-std::size_t purge(uv_loop_t *loop, const CacheContext &cc, const std::vector<std::string> &paths,
-                  std::string_view host, CacheCounters &counters);
+struct PurgeOutcome {
+    std::size_t removed = 0;
+    std::size_t expired = 0; // soft purge: marked expired instead (cache/purge.h)
+};
 
-// The JSON body both ports answer a purge with: {"purged": N}.
-std::string purgeAnswer(std::size_t removed);
+// `host` empty: every host. `soft`: pages that may be served stale are marked expired instead
+// of removed (cache::softPurgePaths); the shared cluster's copies are deleted either way, so no
+// instance serves the old page fresh from there.
+PurgeOutcome purge(uv_loop_t *loop, const CacheContext &cc, const std::vector<std::string> &paths,
+                   std::string_view host, bool soft, CacheCounters &counters);
+
+// The JSON body both ports answer with: {"purged": N} (pages affected), and for a soft purge
+// {"purged": N, "expired": E} (how many of them were marked expired rather than removed).
+std::string purgeAnswer(const PurgeOutcome &o, bool soft);
 
 } // namespace fc::proxy
