@@ -30,6 +30,43 @@ def read_to_close(sock):
     return data
 
 
+def start_server(cmd, pattern):
+    """Starts `cmd` and reads the port from its first stdout line (`pattern` has one group)."""
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    m = re.search(pattern, p.stdout.readline())
+    if not m:
+        p.kill()
+        raise RuntimeError("%s did not start" % cmd[0])
+    return p, int(m.group(1))
+
+
+def demo_origin(build, backlog):
+    """The demo's origin on core 0: frontcache-origin, 4 workers x 50 ms, 8 KB pages, 504 after
+    2 s in its queue of `backlog`. Returns (process, port)."""
+    return start_server(pin(0) + [os.path.join(build, "benchmarks", "frontcache-origin"),
+                                  "--workers", "4", "--service-ms", "50", "--page-size", "8000",
+                                  "--backlog", str(backlog), "--gateway-timeout-ms", "2000"],
+                        r"listening on \S+:(\d+)")
+
+
+def proxy_config(path, origin_port, extra):
+    """A frontcache config for the comparison scripts: one worker on a free port in front of
+    `origin_port`, upstream requests uncapped (1024), quiet logs, plus `extra` sections."""
+    with open(path, "w") as f:
+        f.write('[server]\nlisten = "127.0.0.1:0"\nworkers = 1\n'
+                '[upstream]\nurl = "http://127.0.0.1:%d"\nmax_connections = 1024\n'
+                'read_timeout = "10s"\n%s\n[log]\nlevel = "error"\n' % (origin_port, extra))
+    return path
+
+
+def admin_purge(port, target):
+    """PURGE `target` on frontcache's admin port (Host: the admin address, so no host narrows
+    it); returns the answer's body."""
+    s = socket.create_connection(("127.0.0.1", port), 10)
+    s.sendall(("PURGE %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n" % (target, port)).encode())
+    return read_to_close(s).split(b"\r\n\r\n", 1)[1].decode().strip()
+
+
 def admin_get(port, path):
     """The body of GET `path` on frontcache's admin port (which answers and closes)."""
     s = socket.create_connection(("127.0.0.1", port), timeout=10)

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import tempfile
 
-from benchlib import interleaved_rounds, pin, stop_all
+from benchlib import demo_origin, interleaved_rounds, pin, proxy_config, start_server as start, stop_all
 
 PAGES = 20
 TTL = 3
@@ -37,30 +37,13 @@ SETUPS = [
 ]
 
 
-def start(cmd, pattern):
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    m = re.search(pattern, p.stdout.readline())
-    if not m:
-        p.kill()
-        raise RuntimeError("%s did not start" % cmd[0])
-    return p, int(m.group(1))
-
-
 def one_run(build, tmp, name, cache, users, seconds):
     procs = []
     try:
-        origin, oport = start(pin(0) + [os.path.join(build, "benchmarks", "frontcache-origin"),
-                                        "--workers", "4", "--service-ms", "50",
-                                        "--page-size", "8000", "--backlog", "200",
-                                        "--gateway-timeout-ms", "2000"],
-                              r"listening on \S+:(\d+)")
+        origin, oport = demo_origin(build, 200)
         procs.append(origin)
-        conf = os.path.join(tmp, "fc.toml")
-        with open(conf, "w") as f:
-            f.write('[server]\nlisten = "127.0.0.1:0"\nworkers = 1\n'
-                    '[upstream]\nurl = "http://127.0.0.1:%d"\nmax_connections = 1024\n'
-                    'read_timeout = "10s"\n[cache]\n%s\n[log]\nlevel = "error"\n'
-                    % (oport, "\n".join("%s = %s" % kv for kv in cache.items())))
+        conf = proxy_config(os.path.join(tmp, "fc.toml"), oport,
+                            "[cache]\n" + "\n".join("%s = %s" % kv for kv in cache.items()))
         fc, fport = start(pin(0) + [os.path.join(build, "proxy", "frontcache"), "-c", conf],
                           r"listening on \S+:(\d+)")
         procs.append(fc)

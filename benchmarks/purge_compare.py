@@ -20,51 +20,18 @@ import tempfile
 import threading
 import time
 
-from benchlib import admin_get, pin, stop_all
+from benchlib import admin_get, admin_purge, demo_origin, pin, proxy_config, stop_all
 
 PAGES = 200
-
-
-def start(cmd, pattern):
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    m = re.search(pattern, p.stdout.readline())
-    if not m:
-        p.kill()
-        raise RuntimeError("%s did not start" % cmd[0])
-    return p, int(m.group(1))
-
-
-def admin_purge(port, target):
-    import socket
-    s = socket.create_connection(("127.0.0.1", port), 10)
-    # Host: the admin address itself (another Host would narrow the purge to that host).
-    s.sendall(("PURGE %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n"
-               % (target, port)).encode())
-    data = b""
-    while True:
-        d = s.recv(65536)
-        if not d:
-            break
-        data += d
-    s.close()
-    return data.split(b"\r\n\r\n", 1)[1].decode().strip()
 
 
 def one_run(build, tmp, name, target, users, seconds):
     procs = []
     try:
-        origin, oport = start(pin(0) + [os.path.join(build, "benchmarks", "frontcache-origin"),
-                                        "--workers", "4", "--service-ms", "50",
-                                        "--page-size", "8000", "--backlog", "1000",
-                                        "--gateway-timeout-ms", "2000"],
-                              r"listening on \S+:(\d+)")
+        origin, oport = demo_origin(build, 1000)
         procs.append(origin)
-        conf = os.path.join(tmp, "fc.toml")
-        with open(conf, "w") as f:
-            f.write('[server]\nlisten = "127.0.0.1:0"\nworkers = 1\n'
-                    '[upstream]\nurl = "http://127.0.0.1:%d"\nmax_connections = 1024\n'
-                    'read_timeout = "10s"\n[cache]\nseconds = 600\n'
-                    '[admin]\nlisten = "127.0.0.1:0"\n[log]\nlevel = "error"\n' % oport)
+        conf = proxy_config(os.path.join(tmp, "fc.toml"), oport,
+                            '[cache]\nseconds = 600\n[admin]\nlisten = "127.0.0.1:0"')
         fc = subprocess.Popen(pin(0) + [os.path.join(build, "proxy", "frontcache"), "-c", conf],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         procs.append(fc)

@@ -6,14 +6,15 @@
 
 namespace fc::http {
 
-bool isAddressLiteral(std::string_view s) {
+bool isAddressLiteral(std::string_view s, int family) {
     char buf[64];
     unsigned char bin[16];
     if (s.empty() || s.size() >= sizeof buf)
         return false;
     std::memcpy(buf, s.data(), s.size());
     buf[s.size()] = '\0';
-    return inet_pton(AF_INET, buf, bin) == 1 || inet_pton(AF_INET6, buf, bin) == 1;
+    return (family != AF_INET6 && inet_pton(AF_INET, buf, bin) == 1) ||
+           (family != AF_INET && inet_pton(AF_INET6, buf, bin) == 1);
 }
 
 std::string_view forwardedProto(const HeaderList &req) {

@@ -23,8 +23,9 @@ std::string_view realClientAddress(std::string_view peer, const HeaderList &req,
 // element), else the proto= parameter of the first Forwarded element; "" when neither says.
 std::string_view forwardedProto(const HeaderList &req);
 
-// Is `s` an IPv4 or IPv6 address literal (what inet_pton takes)?
-bool isAddressLiteral(std::string_view s);
+// Is `s` an address literal (what inet_pton takes) of `family` (AF_INET, AF_INET6, or 0 for
+// either)?
+bool isAddressLiteral(std::string_view s, int family = 0);
 
 template <typename Trusted>
 std::string_view realClientAddress(std::string_view peer, const HeaderList &req,

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <string_view>
 
+#include "http/forwarded.h"
+
 namespace fc::http {
 
 namespace {
@@ -30,15 +32,6 @@ bool parsePort(std::string_view s, std::uint16_t &out) {
     return true;
 }
 
-bool validAddress(std::string_view s, int family) {
-    char buf[64];
-    unsigned char bin[16];
-    if (s.empty() || s.size() >= sizeof buf)
-        return false;
-    std::memcpy(buf, s.data(), s.size());
-    buf[s.size()] = '\0';
-    return inet_pton(family, buf, bin) == 1;
-}
 } // namespace
 
 ProxyHeaderParser::Status ProxyHeaderParser::fail(const char *why) {
@@ -110,7 +103,7 @@ ProxyHeaderParser::Status ProxyHeaderParser::parseV1(std::size_t end) {
         return fail("malformed PROXY v1 header");
     int family = parts[0] == "TCP4" ? AF_INET : parts[0] == "TCP6" ? AF_INET6 : 0;
     std::uint16_t dport = 0;
-    if (family == 0 || !validAddress(parts[1], family) || !validAddress(parts[2], family) ||
+    if (family == 0 || !isAddressLiteral(parts[1], family) || !isAddressLiteral(parts[2], family) ||
         !parsePort(parts[3], result_.sourcePort) || !parsePort(parts[4], dport))
         return fail("malformed PROXY v1 header");
     result_.hasAddress = true;

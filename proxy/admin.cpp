@@ -366,8 +366,7 @@ private:
                 return respond(400, "text/plain", "paths must start with '/': " + p + "\n");
         PurgeOutcome o = purge(server_.loop(), *ctx.cache, paths, host, soft, *ctx.ownCounters);
         FC_INFO("admin: %spurged %zu page(s) for %zu path(s)%s%s", soft ? "soft-" : "",
-                o.removed + o.expired, paths.size(), host.empty() ? "" : " on host ",
-                host.c_str());
+                o.removed + o.expired, paths.size(), host.empty() ? "" : " on host ", host.c_str());
         respond(200, "application/json", purgeAnswer(o, soft));
     }
 

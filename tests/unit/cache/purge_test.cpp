@@ -11,12 +11,15 @@ using namespace fc::cache;
 
 namespace {
 
-// Stores a page for `uri` under the page key `key`, and a header key for the URI.
-void putPage(Store &s, const PolicyConfig &cfg, const std::string &key, const std::string &uri) {
+// Stores a page for `uri` under the page key `key` with the given stale windows.
+void putGracePage(Store &s, const std::string &key, const std::string &uri, std::uint32_t grace,
+                  std::int64_t storedAt = 100, std::uint32_t ttl = 600) {
     PageView f;
     f.status = 200;
-    f.storedAt = 1;
-    f.ttl = 600;
+    f.storedAt = storedAt;
+    f.ttl = ttl;
+    f.grace = grace;
+    f.staleIfError = grace ? 300 : 0;
     f.uri = uri;
     f.head = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n";
     f.body = "ok";
@@ -24,6 +27,11 @@ void putPage(Store &s, const PolicyConfig &cfg, const std::string &key, const st
     REQUIRE(it);
     encodePage(it->valueData(), f);
     s.store(StoreMode::Set, it);
+}
+
+// Stores a page for `uri` under the page key `key`, and a header key for the URI.
+void putPage(Store &s, const PolicyConfig &cfg, const std::string &key, const std::string &uri) {
+    putGracePage(s, key, uri, 0, 1, 600);
     std::string hk;
     headerKey(cfg, uri, hk);
     ItemRef h = s.allocate(hk, 0, 0, 0);
@@ -81,33 +89,14 @@ TEST_CASE("purge by path: exact, every host or one, and prefixes") {
     }
 }
 
-namespace {
-void putGracePage(Store &s, const std::string &key, const std::string &uri, std::uint32_t grace,
-                  std::int64_t storedAt = 100, std::uint32_t ttl = 600) {
-    PageView f;
-    f.status = 200;
-    f.storedAt = storedAt;
-    f.ttl = ttl;
-    f.grace = grace;
-    f.staleIfError = 300;
-    f.uri = uri;
-    f.head = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n";
-    f.body = "ok";
-    ItemRef it = s.allocate(key, 0, 0, static_cast<std::uint32_t>(encodedPageSize(f)));
-    REQUIRE(it);
-    encodePage(it->valueData(), f);
-    s.store(StoreMode::Set, it);
-}
-} // namespace
-
 TEST_CASE("soft purge: expired as of now, kept for its stale windows; no grace: removed") {
     ManualClock clock;
     StoreConfig sc;
     sc.memoryLimit = 1 << 20;
     Store s(sc, clock);
     PolicyConfig cfg;
-    putGracePage(s, "g", "http://a.test/news", 60);          // may be served stale
-    putGracePage(s, "m", "http://a.test/news?x=1", 0);       // must-revalidate: no grace
+    putGracePage(s, "g", "http://a.test/news", 60);              // may be served stale
+    putGracePage(s, "m", "http://a.test/news?x=1", 0);           // must-revalidate: no grace
     putGracePage(s, "old", "http://a.test/news/1", 60, 100, 10); // already past its freshness
     putGracePage(s, "other", "http://a.test/about", 60);
     std::string hk;
@@ -124,12 +113,12 @@ TEST_CASE("soft purge: expired as of now, kept for its stale windows; no grace: 
     REQUIRE(g);
     PageView v;
     REQUIRE(decodePage(g->value(), v));
-    CHECK_FALSE(v.fresh(now));       // expired as of now...
-    CHECK(v.inGrace(now));           // ...and within its grace: answered STALE
+    CHECK_FALSE(v.fresh(now)); // expired as of now...
+    CHECK(v.inGrace(now));     // ...and within its grace: answered STALE
     CHECK(v.inGrace(now + 59));
     CHECK_FALSE(v.inGrace(now + 60));
     CHECK(v.usableOnError(now + 299));
-    CHECK(v.storedAt == 100);        // Age still counts from when it was stored
+    CHECK(v.storedAt == 100); // Age still counts from when it was stored
     CHECK(v.body == "ok");
     ItemRef old = s.get("old");
     REQUIRE(old);
