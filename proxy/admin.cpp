@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <cstring>
@@ -324,6 +325,8 @@ private:
             return respond(200, "text/plain; version=0.0.4", renderMetrics(ctx, false));
         if (req.method == "GET" && path == "/stats")
             return respond(200, "application/json", renderMetrics(ctx, true));
+        if (req.method == "GET" && path == "/top")
+            return respond(200, "text/plain", server_.topText());
         if (req.method == "GET" && path == "/health")
             return respond(200, "text/plain", "ok\n");
         if (req.method == "POST" && path == "/flush") {
@@ -358,8 +361,8 @@ private:
                                "expected one path per line, or a JSON array of strings\n");
         } else {
             return respond(404, "text/plain",
-                           "admin endpoints: GET /metrics, GET /stats, GET /health, PURGE /path, "
-                           "POST /purge, POST /flush\n");
+                           "admin endpoints: GET /metrics, GET /stats, GET /top, GET /health, "
+                           "PURGE /path, POST /purge, POST /flush\n");
         }
         for (const auto &p : paths)
             if (p.empty() || p[0] != '/')
@@ -503,6 +506,68 @@ void AdminServer::onConnection(uv_stream_t *s, int status) noexcept {
     c->accept(server->loop_, s);
 }
 
+std::string AdminServer::topText() {
+    const std::uint64_t now = uv_now(loop_);
+    lastTopAskMs_ = now;
+    if (!topTimerInit_) {
+        uv_timer_init(loop_, &topTimer_); // cannot fail
+        topTimer_.data = this;
+        topTimerInit_ = true;
+    }
+    if (!uv_is_active(reinterpret_cast<uv_handle_t *>(&topTimer_))) {
+        for (UrlSampler *s : ctx_.samplers)
+            s->active.store(true, std::memory_order_relaxed);
+        lastTickMs_ = now;
+        uv_timer_start(
+            &topTimer_,
+            [](uv_timer_t *t) noexcept { static_cast<AdminServer *>(t->data)->sampleTick(); }, 1000,
+            1000);
+    }
+    std::string out = "interval " + std::to_string(lastInterval_) + "\nstride " +
+                      std::to_string(UrlSampler::kStride) + "\n";
+    for (const auto &[n, uri] : topMisses_)
+        out += "miss " + std::to_string(n) + " " + uri + "\n";
+    for (const auto &[n, uri] : topHits_)
+        out += "hit " + std::to_string(n) + " " + uri + "\n";
+    return out;
+}
+
+// Once a second while GET /top is being asked: the samples of the second that ended become the
+// top lists (ten each, most first); sampling stops 10 s after the last ask.
+void AdminServer::sampleTick() {
+    const std::uint64_t now = uv_now(loop_);
+    window_.clear();
+    for (UrlSampler *s : ctx_.samplers)
+        s->drain([&](std::string_view uri, bool hit) {
+            auto &c = window_[std::string(uri)];
+            (hit ? c.second : c.first) += 1;
+        });
+    lastInterval_ = static_cast<double>(now - lastTickMs_) / 1000.0;
+    lastTickMs_ = now;
+    auto top = [&](bool hits) {
+        std::vector<std::pair<std::uint64_t, std::string>> v;
+        for (const auto &[uri, c] : window_)
+            if ((hits ? c.second : c.first) > 0)
+                v.emplace_back(hits ? c.second : c.first, uri);
+        std::sort(v.begin(), v.end(), [](const auto &a, const auto &b) {
+            return a.first != b.first ? a.first > b.first : a.second < b.second;
+        });
+        if (v.size() > 10)
+            v.resize(10);
+        return v;
+    };
+    topMisses_ = top(false);
+    topHits_ = top(true);
+    window_.clear();
+    if (now - lastTopAskMs_ > 10000) { // nobody looks any more: the request path stops paying
+        uv_timer_stop(&topTimer_);
+        for (UrlSampler *s : ctx_.samplers)
+            s->active.store(false, std::memory_order_relaxed);
+        topMisses_.clear();
+        topHits_.clear();
+    }
+}
+
 void AdminServer::forget(AdminConnection *c) {
     conns_.erase(c);
 }
@@ -511,6 +576,10 @@ void AdminServer::close() {
     if (listening_) {
         listening_ = false;
         uv_close(reinterpret_cast<uv_handle_t *>(&listener_), nullptr);
+    }
+    if (topTimerInit_) {
+        topTimerInit_ = false;
+        uv_close(reinterpret_cast<uv_handle_t *>(&topTimer_), nullptr);
     }
     std::vector<AdminConnection *> all(conns_.begin(), conns_.end());
     for (auto *c : all)

@@ -20,6 +20,7 @@
 
 #include <uv.h>
 
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -29,6 +30,7 @@
 #include "cache/store/store.h"
 #include "config/config.h"
 #include "proxy/cache_counters.h"
+#include "proxy/url_sampler.h"
 #include "proxy/worker.h"
 
 namespace fc::proxy {
@@ -38,6 +40,7 @@ struct AdminContext {
     cache::FetchLocks *locks = nullptr;
     std::vector<const CacheCounters *> counters; // one per worker, and ownCounters
     CacheCounters *ownCounters = nullptr;        // the admin port's own (its purges)
+    std::vector<UrlSampler *> samplers;          // one per worker (GET /top)
     const CacheContext *cache = nullptr;         // the main thread's copy (reloaded with SIGHUP)
     std::string selfAddress;                     // "127.0.0.1:9090", as bound
     std::int64_t startedAt = 0;
@@ -59,14 +62,26 @@ public:
     AdminContext &context() { return ctx_; }
     uv_loop_t *loop() const { return loop_; }
     void forget(AdminConnection *c);
+    // GET /top: the last second's most asked-for pages, by misses and by hits (text, one per
+    // line: "interval SECONDS", "stride N", "miss COUNT URI", "hit COUNT URI"; COUNT sampled).
+    std::string topText();
 
 private:
+    void sampleTick();
     static void onConnection(uv_stream_t *s, int status) noexcept;
     uv_loop_t *loop_;
     AdminContext &ctx_;
     uv_tcp_t listener_;
     bool listening_ = false;
     std::set<AdminConnection *> conns_;
+    // GET /top's sampling: running while asked for in the last 10 s.
+    uv_timer_t topTimer_;
+    bool topTimerInit_ = false;
+    std::uint64_t lastTopAskMs_ = 0;
+    std::uint64_t lastTickMs_ = 0;
+    double lastInterval_ = 0;
+    std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> window_; // uri -> (miss, hit)
+    std::vector<std::pair<std::uint64_t, std::string>> topMisses_, topHits_;
 };
 
 } // namespace fc::proxy

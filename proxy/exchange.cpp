@@ -623,6 +623,11 @@ void Exchange::responseFinished() {
     }
     setStep(Step::Done);
     logExchange();
+    if (cacheStatus_ == CacheStatus::Miss)
+        worker_.urlSampler().record(uri_, false);
+    else if (cacheStatus_ != CacheStatus::None && cacheStatus_ != CacheStatus::Bypass &&
+             cacheStatus_ != CacheStatus::Purge)
+        worker_.urlSampler().record(uri_, true); // answered from the store
     if (requestComplete_) {
         finish();
         return;

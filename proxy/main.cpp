@@ -9,6 +9,7 @@
 #include "config/config.h"
 #include "proxy/log.h"
 #include "proxy/server.h"
+#include "proxy/top.h"
 
 #ifndef FC_VERSION
 #define FC_VERSION "0.0.0"
@@ -28,7 +29,15 @@ int main(int argc, char **argv) {
     app.add_option("--check-config", checkFile,
                    "Validate a config file: prints \"ok\" or the errors, exits 0 or 1");
     app.set_version_flag("-V,--version", std::string("frontcache ") + FC_VERSION);
+    std::string topAdmin = "127.0.0.1:9090";
+    bool topOnce = false;
+    CLI::App *top = app.add_subcommand(
+        "top", "A live view of a running frontcache from its admin port (q quits)");
+    top->add_option("--admin", topAdmin, "the admin port, HOST:PORT (admin.listen)");
+    top->add_flag("--once", topOnce, "print one snapshot as text and exit (for scripts)");
     CLI11_PARSE(app, argc, argv);
+    if (top->parsed())
+        return fc::proxy::runTop(topAdmin, topOnce);
 
     if (!checkFile.empty()) {
         auto r = fc::config::loadConfigFile(checkFile);

@@ -411,6 +411,8 @@ int Server::run() {
     adminCtx.locks = &locks;
     adminCtx.counters = counters;
     adminCtx.ownCounters = &adminCounters;
+    for (auto &w : pool)
+        adminCtx.samplers.push_back(&w->urlSampler());
     adminCtx.cache = &cacheCtx;
     adminCtx.startedAt = static_cast<std::int64_t>(::time(nullptr));
     AdminServer admin(&loop, adminCtx);

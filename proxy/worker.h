@@ -23,6 +23,7 @@
 #include "proxy/access_log.h"
 #include "proxy/cache_counters.h"
 #include "proxy/upstream.h"
+#include "proxy/url_sampler.h"
 
 namespace fc::proxy {
 
@@ -106,6 +107,7 @@ public:
     const CacheContext &cache() const { return cache_; }
     std::uint32_t index() const { return static_cast<std::uint32_t>(index_); }
     CacheCounters &counters() { return counters_; }
+    UrlSampler &urlSampler() { return urlSampler_; }
     // Writes a new request id (24 hex digits: this process and worker, then a counter) into
     // `out` (at least 25 bytes); returns its length.
     std::size_t makeRequestId(char *out);
@@ -154,6 +156,7 @@ private:
     cache::ProtocolContext *mc_;
     CacheContext cache_;
     CacheCounters counters_;
+    UrlSampler urlSampler_;
     AccessLog accessLog_;
     uv_timer_t logTimer_; // flushes the access log once a second
     IntrusiveList<MemcacheConnection> mcClients_;
