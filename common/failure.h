@@ -8,8 +8,10 @@
 //   ItemRef, or fc::Result); the caller ends the one connection or fetch concerned (a client
 //   gets an error status when nothing was sent yet, a cut connection otherwise), counts or logs
 //   it, and everything else carries on. Every libuv result is checked in release builds too:
-//   `assert` is never the only check. A libuv call that is documented never to fail (uv_timer_init,
-//   uv_timer_stop, uv_close) is called without a check and a comment says so where it matters.
+//   `assert` is never the only check. Calls that cannot fail on a live handle are left
+//   unchecked: uv_timer_init, uv_timer_start/stop (they fail only for a closing handle or a null
+//   callback), uv_close, uv_read_stop, uv_async_send (fails only once the handle is closed), and
+//   uv_tcp_nodelay (best effort: a failure costs latency, not correctness).
 // - Background work (shared cluster, health checks, refreshes): a failure is logged and counted
 //   and leaves what is stored as it was.
 #pragma once

@@ -1,14 +1,9 @@
 #include "proxy/exchange.h"
 
-#include <charconv>
-#include <cstring>
-
 #include "cache/lookup.h"
-#include "cache/reuse.h"
 #include "http/forwarded.h"
 #include "proxy/client.h"
 #include "proxy/log.h"
-#include "proxy/purge.h"
 #include "proxy/shared_cache.h"
 #include "proxy/worker.h"
 
@@ -139,35 +134,6 @@ void Exchange::finishBuffering() {
     h.contentLength = static_cast<std::int64_t>(buffered_->size());
     requestChunked_ = false;
     startFetch(false);
-}
-
-http::ForwardInfo Exchange::forwardInfo() {
-    http::ForwardInfo f;
-    f.clientAddress = conn_.peer();
-    f.proto = conn_.proxySsl() ? "https" : "http";
-    f.trustedPeer = trustedPeer_;
-    f.requestId = requestId();
-    return f;
-}
-
-std::string_view Exchange::requestId() {
-    if (requestIdLen_ == 0) {
-        // A client's (or a proxy's in front) id is kept when it is 1-63 visible characters
-        // without quotes or backslashes (it goes into logs and JSON as it is); else ours.
-        auto theirs = head().headers.get("x-request-id");
-        bool usable = theirs && !theirs->empty() && theirs->size() < sizeof requestId_;
-        for (std::size_t i = 0; usable && i < theirs->size(); ++i) {
-            char c = (*theirs)[i];
-            usable = c > 0x20 && c < 0x7f && c != '"' && c != '\\';
-        }
-        if (usable) {
-            std::memcpy(requestId_, theirs->data(), theirs->size());
-            requestIdLen_ = static_cast<std::uint8_t>(theirs->size());
-        } else {
-            requestIdLen_ = static_cast<std::uint8_t>(worker_.makeRequestId(requestId_));
-        }
-    }
-    return {requestId_, requestIdLen_};
 }
 
 // --- begin: what to do with a request ----------------------------------------------------------
@@ -487,133 +453,6 @@ void Exchange::onFetchError(int status, const char *reason, bool started) {
             conn_.peer(), reason);
     worker_.counters().upstreamError(status);
     deliverError(status, reason);
-}
-
-// --- answers from memory ----------------------------------------------------------------------
-
-void Exchange::deliverError(int status, const char *reason) {
-    if (!requestComplete_ && requestHasBody_)
-        keepAlive_ = false;
-    status_ = status;
-    setStep(Step::Deliver);
-    conn_.write(http::errorResponse(status, !keepAlive_, reason));
-    responseFinished();
-}
-
-// A page answer: [stored head][Age, status fields, Connection, blank line][body] in one writev
-// from the item's memory; a 304 instead when the client's validators match.
-void Exchange::deliverPage(cache::ItemRef page, CacheStatus status) {
-    const CacheContext &cc = worker_.cache();
-    auto &counters = worker_.counters();
-    cache::PageView v;
-    if (!page || !cache::decodePage(page->value(), v)) { // never stored by us: not servable
-        deliverError(502, "stored page unreadable");
-        return;
-    }
-    setStep(Step::Deliver);
-    const http::RequestHead &req = head();
-    const std::int64_t now = cc.clock->now();
-    const bool notModified = cache::clientNotModified(req.headers, v);
-    dynHead_.clear();
-    if (notModified) {
-        // 304 carries the validators and caching fields of the stored response, no body.
-        dynHead_.append("HTTP/1.1 304 Not Modified\r\n");
-        cache::appendNotModifiedFields(v.head, dynHead_);
-    }
-    char num[24];
-    auto r = std::to_chars(num, num + sizeof num, now > v.storedAt ? now - v.storedAt : 0);
-    dynHead_.append("Age: ");
-    dynHead_.append(num, static_cast<std::size_t>(r.ptr - num));
-    dynHead_.append("\r\n");
-    appendCacheStatusFields(dynHead_, status, {}, cc.statusHeader, cc.cacheStatus);
-    if (!keepAlive_)
-        dynHead_.append("Connection: close\r\n");
-    else if (req.versionMinor == 0)
-        dynHead_.append("Connection: keep-alive\r\n");
-    dynHead_.append("\r\n");
-
-    std::string_view parts[3];
-    std::size_t n = 0;
-    unsigned inItem = 0;
-    std::uint64_t bytes = dynHead_.size();
-    if (!notModified) {
-        parts[n] = v.head;
-        inItem |= 1u << n++;
-        bytes += v.head.size();
-    }
-    parts[n++] = dynHead_;
-    if (!notModified && !isHead_ && !v.body.empty()) {
-        parts[n] = v.body;
-        inItem |= 1u << n++;
-        bytes += v.body.size();
-    }
-    const CacheStatusInfo &si = info(status);
-    if (notModified)
-        counters.inc(counters.notModified);
-    if (si.countedOnServe && si.counter && !(notModified && status == CacheStatus::Hit))
-        counters.inc(counters.*si.counter);
-    counters.inc(counters.bytesFromCache, bytes);
-    status_ = notModified ? 304 : v.status;
-    cacheStatus_ = status;
-    if (!conn_.writeHeld(parts, n, inItem, std::move(page)))
-        return; // the connection failed and is closing
-    responseFinished();
-}
-
-// PURGE on the public port (Varnish's convention): only from admin.allow_purge_from, and only
-// for the Host it is sent to (or the authority of an absolute-form target).
-void Exchange::purge(const http::RequestHead &h) {
-    const CacheContext &cc = worker_.cache();
-    cacheStatus_ = CacheStatus::Purge;
-    setStep(Step::Deliver);
-    if (h.hasBody())
-        keepAlive_ = false;
-    bool allowed = false;
-    for (const auto &a : cc.allowPurgeFrom)
-        allowed = allowed || a == client_;
-    if (!allowed) {
-        status_ = 405;
-        conn_.write(http::errorResponse(
-            405, !keepAlive_, "PURGE is accepted only from admin.allow_purge_from addresses"));
-        responseFinished();
-        return;
-    }
-    const http::TargetParts t = http::splitTarget(h.target);
-    std::string host(t.absolute() ? t.authority : h.headers.get("host").value_or(""));
-    // Soft-Purge: 1 marks the pages expired instead (served stale while one fetch renews each).
-    auto softHeader = h.headers.get("soft-purge");
-    const bool soft = softHeader && http::trimOws(*softHeader) == "1";
-    PurgeOutcome o = proxy::purge(worker_.loop(), cc, {std::string(t.originPath())}, host, soft,
-                                  worker_.counters());
-    status_ = 200;
-    conn_.write(http::cannedResponse(200, "application/json", purgeAnswer(o, soft), !keepAlive_));
-    responseFinished();
-}
-
-// --- the end ------------------------------------------------------------------------------------
-
-void Exchange::logExchange() {
-    AccessLog &log = worker_.accessLog();
-    if (!log.enabled())
-        return;
-    const http::RequestHead &req = head();
-    std::string_view server = "-";
-    if (upstreamServer_ >= 0)
-        server =
-            worker_.cache().balancer->target(static_cast<std::size_t>(upstreamServer_)).display;
-    AccessLogEntry e;
-    e.client = client_;
-    e.method = req.method;
-    e.target = req.target;
-    e.versionMinor = req.versionMinor;
-    e.status = status_;
-    e.bytes = conn_.bytesOut();
-    e.cacheStatus = info(cacheStatus_).word;
-    e.upstreamUs = upstreamUs_;
-    e.server = server;
-    e.totalUs = static_cast<std::int64_t>(nowUs() - startUs_);
-    e.requestId = requestId();
-    log.add(e);
 }
 
 void Exchange::responseFinished() {

@@ -71,7 +71,11 @@ class SoftPurge(unittest.TestCase):
         r.sock.close()
         self.assertEqual(json.loads(resp.body), {"purged": 1, "expired": 1})
         self.assertEqual(get_once(self.fc, b).header("X-Cache"), "STALE")
-        # A hard purge still removes.
+        # Its background refresh has stored the new page (a purge does not stop a fetch in
+        # flight: the page it stores would be there after the purge)...
+        wait_for(lambda: self.origin.count(b) == 2, timeout=5)
+        wait_for(lambda: get_once(self.fc, b).header("X-Cache") == "HIT", timeout=5)
+        # ...and a hard purge still removes.
         self.assertEqual(json.loads(admin_request(self.admin, "PURGE", b).body), {"purged": 1})
         self.assertEqual(get_once(self.fc, b).header("X-Cache"), "MISS")
 
