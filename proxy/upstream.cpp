@@ -99,6 +99,14 @@ void UpstreamPool::handOver(UpstreamConnection *c, UpstreamUser &user, bool tria
 
 void UpstreamPool::cancel(UpstreamUser &user) {
     popQueued(std::erase_if(queue_, [&](const Waiter &w) { return w.user == &user; }));
+    // A user whose connection is still being opened is withdrawn too: the connection is closed
+    // (its slot freed) rather than handed to a user that is gone.
+    std::vector<UpstreamConnection *> connecting;
+    for (UpstreamConnection *c : all_)
+        if (c->user_ == &user && c->state_ == UpstreamConnection::State::Connecting)
+            connecting.push_back(c);
+    for (UpstreamConnection *c : connecting)
+        c->abort();
 }
 
 // The caller holds a limiter slot for `user`; the new connection carries it.

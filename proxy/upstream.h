@@ -98,7 +98,8 @@ public:
     // other available server before the user hears of it (nothing was sent yet).
     // `avoid`: servers (bit per index) to skip if any other is available.
     void acquire(UpstreamUser &user, bool fresh = false, std::uint64_t avoid = 0);
-    // Withdraws a queued user (its client went away). No effect if not queued.
+    // Withdraws a user that is queued or whose connection is still being opened (its client went
+    // away): it hears nothing more. No effect otherwise.
     void cancel(UpstreamUser &user);
     // A reloaded configuration: timeouts and limits apply to what happens next (the servers are
     // fixed at start-up).

@@ -100,8 +100,9 @@ class Chaos(unittest.TestCase):
                 t.start()
             for t in threads:
                 t.join(SECONDS + 30)
-            self.assertGreater(done[0], 100)
+            self.assertGreater(done[0], 100, fc.log()[-6000:])
             # Still answering, and answering correctly.
+            self.assertIsNone(fc.proc.poll(), "frontcache died:\n" + fc.log()[-6000:])
             s = socket.create_connection((fc.host, fc.port), 10)
             s.sendall(b"GET /hello HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
             resp = Reader(s).response()
@@ -112,7 +113,8 @@ class Chaos(unittest.TestCase):
             log = fc.log()
             rc = fc.stop(timeout=30)
             origin.close()
-        self.assertEqual(rc, 0, "frontcache did not exit cleanly (a sanitizer report aborts it)")
+        self.assertEqual(rc, 0, "frontcache did not exit cleanly (a sanitizer report aborts it):\n"
+                         + log[-6000:])
         self.assertNotIn("not in the table", log)
 
 
