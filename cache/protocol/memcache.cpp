@@ -107,8 +107,10 @@ struct MetaFlags {
 };
 
 // Parses flags; returns an error string or nullptr. `allowed` lists the flags this command takes.
+// memcached 1.6 words the error per command: mg and ms say "invalid flag" or "duplicate flag",
+// md and ma say "invalid or duplicate flag" for both (`oneMessage`).
 const char *parseMetaFlags(const Tokens &tok, std::size_t from, std::string_view allowed,
-                           MetaFlags &f) {
+                           MetaFlags &f, bool oneMessage = false) {
     for (std::size_t i = from; i < tok.size(); ++i) {
         std::string_view t = tok[i];
         char c = t[0];
@@ -116,9 +118,11 @@ const char *parseMetaFlags(const Tokens &tok, std::size_t from, std::string_view
             continue;
         std::uint64_t b = MetaFlags::bit(c);
         if (b == 0 || allowed.find(c) == std::string_view::npos)
-            return "CLIENT_ERROR invalid flag";
+            return oneMessage ? "CLIENT_ERROR invalid or duplicate flag"
+                              : "CLIENT_ERROR invalid flag";
         if (f.seen & b)
-            return "CLIENT_ERROR duplicate flag";
+            return oneMessage ? "CLIENT_ERROR invalid or duplicate flag"
+                              : "CLIENT_ERROR duplicate flag";
         f.seen |= b;
         f.token[static_cast<unsigned char>(c)] = t.substr(1);
         if (f.count < 64)
@@ -767,7 +771,7 @@ void MemcacheSession::metaDelete(std::string_view *tok, std::size_t n, std::stri
     }
     MetaFlags f;
     Tokens all(tok, tok + n);
-    const char *err = parseMetaFlags(all, 2, "bCIkOqT", f);
+    const char *err = parseMetaFlags(all, 2, "bCIkOqT", f, true);
     std::string decoded;
     std::string_view key;
     if (!err)
@@ -799,7 +803,7 @@ void MemcacheSession::metaArith(std::string_view *tok, std::size_t n, std::strin
     }
     MetaFlags f;
     Tokens all(tok, tok + n);
-    const char *err = parseMetaFlags(all, 2, "bCNJDTMqtcvOk", f);
+    const char *err = parseMetaFlags(all, 2, "bCNJDTMqtcvOk", f, true);
     std::string decoded;
     std::string_view key;
     if (!err)

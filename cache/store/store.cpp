@@ -466,14 +466,26 @@ DeleteStatus Store::invalidate(std::string_view key, std::uint64_t casIn, bool s
 namespace {
 // memcached's safe_strtoull on an item value: digits, optionally followed by spaces (values it
 // padded itself in older versions); anything else is non-numeric.
+// A counter as memcached reads one (strtoull, then safe_strtoull's checks): leading white space
+// skipped, digits, then the end of the value or white space — whatever follows that ("12 x" is
+// 12, as after a decr that padded "12" to the old length and an append). A minus sign is refused
+// unless the number is 0.
+bool isSpace(char c) {
+    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
 bool parseCounter(std::string_view v, std::uint64_t &out) {
-    std::size_t end = v.size();
-    while (end > 0 && (v[end - 1] == ' ' || v[end - 1] == '\r' || v[end - 1] == '\n'))
-        --end;
-    if (end == 0)
+    std::size_t i = 0;
+    while (i < v.size() && isSpace(v[i]))
+        ++i;
+    bool negative = false;
+    if (i < v.size() && (v[i] == '+' || v[i] == '-'))
+        negative = v[i++] == '-';
+    auto r = std::from_chars(v.data() + i, v.data() + v.size(), out);
+    if (r.ec != std::errc() || r.ptr == v.data() + i)
         return false;
-    auto r = std::from_chars(v.data(), v.data() + end, out);
-    return r.ec == std::errc() && r.ptr == v.data() + end;
+    if (r.ptr != v.data() + v.size() && !isSpace(*r.ptr))
+        return false;
+    return !negative || out == 0;
 }
 } // namespace
 
@@ -510,10 +522,14 @@ ArithStatus Store::arithmetic(std::string_view key, bool incr, std::uint64_t del
     char buf[24];
     auto r = std::to_chars(buf, buf + sizeof buf, value);
     std::size_t len = static_cast<std::size_t>(r.ptr - buf);
-    Item *it = newItem(key, flags, expiresAt, static_cast<std::uint32_t>(len));
+    // memcached rewrites a counter in place when the new number is not longer, padding it with
+    // spaces to the old length ("100" decr 1 is "99 "); a longer one gets a new item of its size.
+    const std::size_t stored = old && old->valueLen >= len ? old->valueLen : len;
+    Item *it = newItem(key, flags, expiresAt, static_cast<std::uint32_t>(stored));
     if (!it)
         return ArithStatus::NotStored;
     std::memcpy(it->valueData(), buf, len);
+    std::memset(it->valueData() + len, ' ', stored - len);
     std::uint64_t cas = nextCas_.fetch_add(1, std::memory_order_relaxed);
     it->cas.store(cas, std::memory_order_relaxed);
     if (old)

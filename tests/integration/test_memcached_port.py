@@ -113,6 +113,16 @@ SCRIPTS = [
     [b"mg fresh N30 v t\r\n", b"mg fresh N30 v t\r\n", b"ms fresh 1\r\nv\r\n",
      b"mg fresh v\r\n"],
     [b"set k 0 100 1\r\nx\r\n", b"mg k R200 v t\r\n", b"mg k R200 v t\r\n"],
+    # A counter that shrinks keeps its length, padded with spaces, and what follows a space is
+    # ignored when it is read back as a number (memcached's in-place incr/decr, safe_strtoull).
+    [b"set n 0 0 3\r\n100\r\n", b"decr n 1\r\n", b"get n\r\n", b"append n 0 0 1\r\nx\r\n",
+     b"get n\r\n", b"decr n 95\r\n", b"get n\r\n", b"incr n 1000\r\n", b"get n\r\n",
+     b"ma n MD D999 v\r\n", b"mg n v\r\n", b"set s 0 0 3\r\n 7 \r\n", b"incr s 1\r\n",
+     b"set m 0 0 2\r\n-1\r\n", b"incr m 1\r\n", b"set z 0 0 2\r\n-0\r\n", b"incr z 1\r\n"],
+    # The wording of flag errors differs by command: md and ma say "invalid or duplicate".
+    [b"set k 0 0 1\r\nx\r\n", b"mg k Z\r\n", b"md k Z\r\n", b"ma n Z\r\n",
+     b"ms k 1 Z\r\nx\r\n", b"mg k v v\r\n", b"ms k 1 T1 T2\r\nx\r\n", b"md k q q\r\n",
+     b"ma n D1 D2\r\n", b"ma n N0 N1\r\n", b"md k C1 C2\r\n"],
 ]
 
 
