@@ -558,6 +558,7 @@ TouchStatus Store::touch(std::string_view key, std::int64_t exptime) {
     ++s.st.touchHits;
     it->expiresAt.store(relativeExpiry(exptime), std::memory_order_relaxed);
     it->lastAccess = now;
+    it->bits |= Item::kFetched; // memcached's touch is a fetch too (mg h answers h1 after it)
     return TouchStatus::Touched;
 }
 

@@ -119,6 +119,11 @@ SCRIPTS = [
      b"get n\r\n", b"decr n 95\r\n", b"get n\r\n", b"incr n 1000\r\n", b"get n\r\n",
      b"ma n MD D999 v\r\n", b"mg n v\r\n", b"set s 0 0 3\r\n 7 \r\n", b"incr s 1\r\n",
      b"set m 0 0 2\r\n-1\r\n", b"incr m 1\r\n", b"set z 0 0 2\r\n-0\r\n", b"incr z 1\r\n"],
+    # mg's h flag: touch, gat, incr, append, ma and md I count as fetches, as in memcached.
+    [b"set k 0 0 1\r\nx\r\n", b"touch k 100\r\n", b"mg k h\r\n", b"set n 0 0 1\r\n1\r\n",
+     b"incr n 1\r\n", b"mg n h\r\n", b"set a 0 0 1\r\n1\r\n", b"append a 0 0 1\r\n2\r\n",
+     b"mg a h\r\n", b"set g 0 0 1\r\n1\r\n", b"gat 100 g\r\n", b"mg g h\r\n",
+     b"set i 0 0 1\r\n1\r\n", b"md i I\r\n", b"mg i h\r\n"],
     # The wording of flag errors differs by command: md and ma say "invalid or duplicate".
     [b"set k 0 0 1\r\nx\r\n", b"mg k Z\r\n", b"md k Z\r\n", b"ma n Z\r\n",
      b"ms k 1 Z\r\nx\r\n", b"mg k v v\r\n", b"ms k 1 T1 T2\r\nx\r\n", b"md k q q\r\n",
