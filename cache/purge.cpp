@@ -51,9 +51,9 @@ std::size_t purgePaths(Store &store, const PolicyConfig &cfg, const std::vector<
     return removed;
 }
 
-SoftPurgeResult softPurgePaths(Store &store, const PolicyConfig &,
-                               const std::vector<std::string> &paths, std::string_view host,
-                               std::int64_t now, std::vector<std::string> *touchedKeys) {
+SoftPurgeResult softPurgePaths(Store &store, const std::vector<std::string> &paths,
+                               std::string_view host, std::int64_t now,
+                               std::vector<std::string> *touchedKeys) {
     SoftPurgeResult r;
     std::vector<std::string> toExpire;
     r.removed = store.removeIf([&](std::string_view key, std::string_view value) {

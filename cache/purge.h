@@ -36,8 +36,8 @@ struct SoftPurgeResult {
     std::size_t expired = 0; // marked expired (or already past their freshness)
     std::size_t removed = 0; // without a grace window: removed
 };
-SoftPurgeResult softPurgePaths(Store &store, const PolicyConfig &cfg,
-                               const std::vector<std::string> &paths, std::string_view host,
-                               std::int64_t now, std::vector<std::string> *touchedKeys = nullptr);
+SoftPurgeResult softPurgePaths(Store &store, const std::vector<std::string> &paths,
+                               std::string_view host, std::int64_t now,
+                               std::vector<std::string> *touchedKeys = nullptr);
 
 } // namespace fc::cache

@@ -12,12 +12,19 @@
 
 namespace fc::http {
 
-// The client's address: `peer` unless `trusted(peer)`; then the right-most address of the first
-// X-Forwarded-For list that is not trusted — or, when every one is, the left-most. An entry
-// that is not an address ends the walk (the last address accepted stands). `trusted` is called
-// with textual addresses. The view points into `peer` or `req`.
+// The client's address behind a trusted `peer`: the right-most address of the first
+// X-Forwarded-For list that is not trusted — or, when every one is, the left-most; `peer` when
+// there is no list. An entry that is not an address ends the walk (the last address accepted
+// stands). `trusted` is called with textual addresses. The view points into `peer` or `req`.
 template <typename Trusted>
-std::string_view realClientAddress(std::string_view peer, const HeaderList &req, Trusted &&trusted);
+std::string_view forwardedClient(std::string_view peer, const HeaderList &req, Trusted &&trusted);
+
+// The client's address: `peer` unless `trusted(peer)`, then forwardedClient().
+template <typename Trusted>
+std::string_view realClientAddress(std::string_view peer, const HeaderList &req,
+                                   Trusted &&trusted) {
+    return trusted(peer) ? forwardedClient(peer, req, trusted) : peer;
+}
 
 // The scheme the client used, as a trusted proxy reports it: X-Forwarded-Proto (its first
 // element), else the proto= parameter of the first Forwarded element; "" when neither says.
@@ -28,10 +35,7 @@ std::string_view forwardedProto(const HeaderList &req);
 bool isAddressLiteral(std::string_view s, int family = 0);
 
 template <typename Trusted>
-std::string_view realClientAddress(std::string_view peer, const HeaderList &req,
-                                   Trusted &&trusted) {
-    if (!trusted(peer))
-        return peer;
+std::string_view forwardedClient(std::string_view peer, const HeaderList &req, Trusted &&trusted) {
     auto xff = req.get("x-forwarded-for");
     if (!xff)
         return peer;

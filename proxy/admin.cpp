@@ -523,8 +523,12 @@ std::string AdminServer::topText() {
             [](uv_timer_t *t) noexcept { static_cast<AdminServer *>(t->data)->sampleTick(); }, 1000,
             1000);
     }
+    std::uint64_t dropped = 0; // samples a full ring turned away (counted, shown here)
+    for (const UrlSampler *s : ctx_.samplers)
+        dropped += s->dropped.load(std::memory_order_relaxed);
     std::string out = "interval " + std::to_string(lastInterval_) + "\nstride " +
-                      std::to_string(UrlSampler::kStride) + "\n";
+                      std::to_string(UrlSampler::kStride) + "\ndropped " + std::to_string(dropped) +
+                      "\n";
     for (const auto &[n, uri] : topMisses_)
         out += "miss " + std::to_string(n) + " " + uri + "\n";
     for (const auto &[n, uri] : topHits_)

@@ -63,7 +63,8 @@ public:
     uv_loop_t *loop() const { return loop_; }
     void forget(AdminConnection *c);
     // GET /top: the last second's most asked-for pages, by misses and by hits (text, one per
-    // line: "interval SECONDS", "stride N", "miss COUNT URI", "hit COUNT URI"; COUNT sampled).
+    // line: "interval SECONDS", "stride N", "dropped N" (samples a full ring turned away since
+    // start), "miss COUNT URI", "hit COUNT URI"; COUNT sampled).
     std::string topText();
 
 private:

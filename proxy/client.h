@@ -76,7 +76,6 @@ public:
     // A PROXY v2 header said the client connected over TLS.
     bool proxySsl() const { return proxySsl_; }
     http::RequestHead &head() { return parser_.head(); }
-    Worker &worker() { return worker_; }
 
     ClientConnection *prev_ = nullptr, *next_ = nullptr; // worker's intrusive list
 

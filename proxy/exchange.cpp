@@ -55,8 +55,8 @@ bool Exchange::onHead(http::RequestHead &h) {
     client_ = conn_.peer();
     std::string_view proto;
     if (trustedPeer_) {
-        client_ = http::realClientAddress(
-            conn_.peer(), h.headers, [&](std::string_view a) { return inAnyBlock(trusted, a); });
+        client_ = http::forwardedClient(conn_.peer(), h.headers,
+                                        [&](std::string_view a) { return inAnyBlock(trusted, a); });
         proto = http::forwardedProto(h.headers);
     }
     https_ = proto.empty() ? conn_.proxySsl() : proto == "https";

@@ -11,7 +11,7 @@ PurgeOutcome purge(uv_loop_t *loop, const CacheContext &cc, const std::vector<st
     std::vector<std::string> keys;
     PurgeOutcome o;
     if (soft) {
-        auto r = cache::softPurgePaths(*cc.store, cc.policy, paths, host, cc.clock->now(), &keys);
+        auto r = cache::softPurgePaths(*cc.store, paths, host, cc.clock->now(), &keys);
         o.removed = r.removed;
         o.expired = r.expired;
     } else {

@@ -104,7 +104,7 @@ TEST_CASE("soft purge: expired as of now, kept for its stale windows; no grace: 
     s.set(hk, "", 0);
     const std::int64_t now = 400;
     std::vector<std::string> touched;
-    SoftPurgeResult r = softPurgePaths(s, cfg, {"/news*"}, "", now, &touched);
+    SoftPurgeResult r = softPurgePaths(s, {"/news*"}, "", now, &touched);
     CHECK(r.expired == 2);
     CHECK(r.removed == 1);
     CHECK(touched.size() == 3);
@@ -138,11 +138,11 @@ TEST_CASE("soft purge leaves alone a page replaced while it ran") {
     // The compare-and-swap: a page stored after the walk found "g" keeps its freshness. Here the
     // replacement happens before the call, so the soft purge sees and expires it — and a second
     // soft purge of an already-expired page changes nothing.
-    SoftPurgeResult r = softPurgePaths(s, cfg, {"/p"}, "", 400);
+    SoftPurgeResult r = softPurgePaths(s, {"/p"}, "", 400);
     CHECK(r.expired == 1);
     ItemRef first = s.get("g");
     const std::uint64_t cas = first->cas.load();
-    r = softPurgePaths(s, cfg, {"/p"}, "", 401);
+    r = softPurgePaths(s, {"/p"}, "", 401);
     CHECK(r.expired == 1);
     CHECK(s.get("g")->cas.load() == cas); // not rewritten: it was stale already
 }
