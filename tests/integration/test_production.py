@@ -15,6 +15,7 @@ import os
 import re
 import socket
 import struct
+import sys
 import tempfile
 import time
 import unittest
@@ -292,6 +293,9 @@ class ChunkedUploads(unittest.TestCase):
             before = rss_kib(self.fc.proc.pid)
             self.upload(data)
             grown = rss_kib(self.fc.proc.pid) - before
+            # The figure README quotes (run this class with -v to see it).
+            sys.stderr.write("\n  chunked upload of %d bytes: frontcache RSS %+d KiB\n"
+                             % (size, grown))
             if not asan_build():  # ASan's quarantine holds freed memory on purpose
                 self.assertLess(grown, 16 * 1024, "RSS grew by %d KiB for %d bytes" % (grown, size))
 
