@@ -449,7 +449,9 @@ public:
                  {"bypass_paths", stringList(c.cache.bypassPaths)},
                  {"bypass_cookies", stringList(c.cache.bypassCookies)},
                  {"shared_servers", addressList(c.cache.sharedServers)},
-                 {"shared_timeout", duration(c.cache.sharedTimeout, Millis(1))}});
+                 {"shared_timeout", duration(c.cache.sharedTimeout, Millis(1))},
+                 {"snapshot", string(c.cache.snapshot)},
+                 {"snapshot_interval", duration(c.cache.snapshotInterval)}});
         section(root, "memcached", {{"listen", address(c.memcached.listen)}});
         section(root, "admin",
                 {{"listen", address(c.admin.listen)},

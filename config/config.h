@@ -121,6 +121,10 @@ struct CacheConfig {
     // stored there too. Numeric "address:port" entries.
     std::vector<SocketAddress> sharedServers;
     Millis sharedTimeout = 100ms; // each connect / reply from the cluster
+    // Warm restarts: the store is written to this file every snapshot_interval (0 = only at exit)
+    // and at exit after draining, and read back at start ("" = off).
+    std::string snapshot;
+    Millis snapshotInterval = 300s;
 };
 
 struct MemcachedConfig {

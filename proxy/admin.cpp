@@ -201,6 +201,23 @@ std::vector<Sample> collect(const AdminContext &ctx) {
                    static_cast<double>(ctx.reloadFailures), "counter", "SIGHUP reloads."});
     out.push_back({"start_time_seconds", "", static_cast<double>(ctx.startedAt), "gauge",
                    "Unix time frontcache started."});
+    if (const SnapshotStatus *sn = ctx.snapshots) {
+        const char *help = "Snapshots of the store written (cache.snapshot).";
+        out.push_back({"snapshots_total", "result=\"ok\"", static_cast<double>(sn->written),
+                       "counter", help});
+        out.push_back({"snapshots_total", "result=\"error\"", static_cast<double>(sn->failed),
+                       "counter", help});
+        out.push_back({"snapshot_last_success_seconds", "", static_cast<double>(sn->lastSuccess),
+                       "gauge", "Unix time of the last snapshot written (0 = none yet)."});
+        out.push_back({"snapshot_duration_seconds", "", sn->lastSeconds, "gauge",
+                       "How long the last snapshot took to write."});
+        out.push_back({"snapshot_items", "", static_cast<double>(sn->lastItems), "gauge",
+                       "Items in the last snapshot written."});
+        out.push_back({"snapshot_bytes", "", static_cast<double>(sn->lastBytes), "gauge",
+                       "Size of the last snapshot written, bytes."});
+        out.push_back({"snapshot_restored_items", "", static_cast<double>(sn->restoredItems),
+                       "gauge", "Items read back from the snapshot at start."});
+    }
     return out;
 }
 

@@ -30,6 +30,7 @@
 #include "cache/store/store.h"
 #include "config/config.h"
 #include "proxy/cache_counters.h"
+#include "proxy/snapshot.h"
 #include "proxy/url_sampler.h"
 #include "proxy/worker.h"
 
@@ -45,6 +46,7 @@ struct AdminContext {
     std::string selfAddress;                     // "127.0.0.1:9090", as bound
     std::int64_t startedAt = 0;
     std::uint64_t reloads = 0, reloadFailures = 0;
+    const SnapshotStatus *snapshots = nullptr; // cache.snapshot set
 };
 
 // Renders every counter: Prometheus text (json == false) or one JSON object.

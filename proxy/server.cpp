@@ -23,6 +23,7 @@
 #include "proxy/balancer.h"
 #include "proxy/health_check.h"
 #include "proxy/log.h"
+#include "proxy/snapshot.h"
 #include "proxy/worker.h"
 
 namespace fc::proxy {
@@ -155,6 +156,7 @@ struct SignalState {
     uv_timer_t *reclaim = nullptr;
     AdminServer *admin = nullptr;
     HealthChecker *health = nullptr;
+    SnapshotScheduler *snapshots = nullptr;
     bool stopping = false;
     // Reload (SIGHUP).
     std::shared_ptr<const config::Config> running;
@@ -209,6 +211,9 @@ void reload(SignalState &s) {
         fixed.push_back("admin.listen");
     if (old.log.accessLog != c.log.accessLog)
         fixed.push_back("log.access_log");
+    if (old.cache.snapshot != c.cache.snapshot ||
+        old.cache.snapshotInterval != c.cache.snapshotInterval)
+        fixed.push_back("cache.snapshot / snapshot_interval");
     if (addrs(old.cache.sharedServers) != addrs(c.cache.sharedServers) ||
         old.cache.sharedTimeout != c.cache.sharedTimeout)
         fixed.push_back("cache.shared_servers / shared_timeout");
@@ -266,6 +271,8 @@ void onSignal(uv_signal_t *h, int signum) noexcept {
         uv_close(reinterpret_cast<uv_handle_t *>(s->reclaim), nullptr);
     if (s->admin)
         s->admin->close();
+    if (s->snapshots)
+        s->snapshots->stop();
     s->health->close();
 }
 
@@ -352,6 +359,30 @@ int Server::run() {
     mc.threads = workers;
     mc.maxConnections = static_cast<unsigned>(nofile);
 
+    // Warm restart: the last snapshot is read back before any listener accepts, so the first
+    // request already finds the pages (or their stale copies, for stale-if-error).
+    std::uint64_t restoredItems = 0;
+    if (!c.cache.snapshot.empty()) {
+        SnapshotResult r = restoreSnapshot(store, c.cache.snapshot, clock.now());
+        if (r.ok && r.counts.fileBytes > 0) {
+            restoredItems = r.counts.items;
+            FC_INFO("snapshot: restored %llu items (%.1f MiB) from %s in %.3f s (%.0f items/s, "
+                    "%.2f GiB/s); %llu expired, %llu did not fit",
+                    static_cast<unsigned long long>(r.counts.items),
+                    static_cast<double>(r.counts.valueBytes) / (1 << 20), c.cache.snapshot.c_str(),
+                    r.seconds,
+                    r.seconds > 0 ? static_cast<double>(r.counts.items) / r.seconds : 0.0,
+                    r.seconds > 0 ? static_cast<double>(r.counts.fileBytes) / r.seconds / (1 << 30)
+                                  : 0.0,
+                    static_cast<unsigned long long>(r.counts.expired),
+                    static_cast<unsigned long long>(r.counts.refused));
+        } else if (r.ok) {
+            FC_INFO("snapshot: %s; starting empty", r.error.c_str());
+        } else {
+            FC_ERROR("snapshot: %s; ignored, starting empty", r.error.c_str());
+        }
+    }
+
     cache::FetchLocks locks(clock, c.cache.lockMaxWaiters);
     std::vector<Worker *> workerPtrs;
     UpstreamLimiter limiter(c.upstream.maxConnections);
@@ -428,7 +459,15 @@ int Server::run() {
         listening.push_back("admin " + shown.text());
     }
     HealthChecker health(&loop, balancer, c.upstream);
+    std::unique_ptr<SnapshotScheduler> snapshots;
+    if (!c.cache.snapshot.empty()) {
+        snapshots = std::make_unique<SnapshotScheduler>(&loop, store, clock, c.cache.snapshot,
+                                                        c.cache.snapshotInterval);
+        snapshots->status().restoredItems = restoredItems;
+        adminCtx.snapshots = &snapshots->status();
+    }
     SignalState sig;
+    sig.snapshots = snapshots.get();
     sig.health = &health;
     sig.workers = &pool;
     sig.admin = c.admin.listen ? &admin : nullptr;
@@ -472,11 +511,16 @@ int Server::run() {
     std::fflush(stdout);
     FC_INFO("%u worker(s), upstream %s", workers, c.upstream.describe().c_str());
     health.start();
+    if (snapshots)
+        snapshots->start();
 
     uv_run(&loop, UV_RUN_DEFAULT);
     for (auto &w : pool)
         w->join();
     pool.clear();
+    // Drained: no fetch can store anything more, so this snapshot is the store's last state.
+    if (snapshots)
+        snapshots->writeNow();
     if (cacheCtx.accessLogFd > 2)
         ::close(cacheCtx.accessLogFd);
     uv_loop_close(&loop);

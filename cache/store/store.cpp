@@ -691,6 +691,31 @@ std::size_t Store::removeIf(const std::function<bool(std::string_view, std::stri
     return removed;
 }
 
+void Store::forEachLive(const std::function<void(std::vector<ItemRef> &)> &visit) {
+    std::vector<ItemRef> refs;
+    for (auto &sp : shards_) {
+        Shard &s = *sp;
+        refs.clear();
+        {
+            std::lock_guard lock(s.mu);
+            std::uint32_t now = relNow();
+            refs.reserve(s.count);
+            for (Item *head : s.buckets)
+                for (Item *it = head; it; it = it->hnext)
+                    if (isLive(*it, now)) {
+                        retainItem(it);
+                        refs.emplace_back(it);
+                    }
+        }
+        visit(refs);
+    }
+}
+
+std::int64_t Store::absoluteExpiry(const Item &it) const {
+    std::uint32_t e = it.expiresAt.load(std::memory_order_relaxed);
+    return e == 0 ? 0 : epoch_ + e;
+}
+
 void Store::setMemoryLimit(std::uint64_t bytes) {
     limit_.store(bytes, std::memory_order_relaxed);
     ensureRoom(0);

@@ -139,6 +139,13 @@ public:
     // whole store, one shard lock at a time (an administrative operation: purge by path), and
     // calls `pred` under that lock, so it must not call back into the store.
     std::size_t removeIf(const std::function<bool(std::string_view, std::string_view)> &pred);
+    // Calls `visit` once per shard with that shard's live items: the references are taken under
+    // the shard's lock and visited after it is released, so gets and sets go on while a slow
+    // visitor (a snapshot writing to disk) works. Items stored or removed meanwhile may or may
+    // not be seen. Memory held back from eviction: one shard's items at a time.
+    void forEachLive(const std::function<void(std::vector<ItemRef> &)> &visit);
+    // Unix time at which `it` expires, 0 when it never does (a snapshot keeps absolute expiry).
+    std::int64_t absoluteExpiry(const Item &it) const;
     // Changes the memory limit (memcached's cache_memlimit); evicts if now over it.
     void setMemoryLimit(std::uint64_t bytes);
 
