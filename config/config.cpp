@@ -455,6 +455,22 @@ public:
         section(root, "memcached", {{"listen", address(c.memcached.listen)}});
         section(root, "admin",
                 {{"listen", address(c.admin.listen)},
+                 {"peers",
+                  [&](const toml::node &n, const std::string &key) {
+                      if (auto arr = n.as_array(); arr && arr->empty())
+                          c.admin.peers.clear();
+                      else
+                          addressList(c.admin.peers)(n, key);
+                  }},
+                 {"token",
+                  [&](const toml::node &n, const std::string &key) {
+                      string(c.admin.token)(n, key);
+                      for (unsigned char ch : c.admin.token)
+                          if (ch <= ' ' || ch >= 0x7f)
+                              return error(n.source(), key,
+                                           "printable characters only, no spaces (it is sent "
+                                           "in an Authorization header)");
+                  }},
                  {"allow_purge_from", [&](const toml::node &n, const std::string &key) {
                       stringList(c.admin.allowPurgeFrom)(n, key);
                       for (const auto &a : c.admin.allowPurgeFrom) {

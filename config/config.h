@@ -136,6 +136,11 @@ struct AdminConfig {
     // Client addresses (numeric, as the peer address is printed) allowed to send PURGE to the
     // public port; everyone else gets 405.
     std::vector<std::string> allowPurgeFrom;
+    // Other instances' admin ports: every purge and flush accepted here is forwarded to them.
+    std::vector<SocketAddress> peers;
+    // A shared secret: the admin port then wants `Authorization: Bearer <token>` (all but GET
+    // /health), and forwarded purges send it. "" = none (keep the admin port on loopback).
+    std::string token;
 };
 
 struct LogConfig {

@@ -299,6 +299,8 @@ std::string cannedResponse(int status, std::string_view contentType, std::string
     out.append("\r\n");
     if (status == 503)
         out.append("Retry-After: 1\r\n");
+    if (status == 401) // RFC 9110 §11.6.1: a 401 names the scheme it wants
+        out.append("WWW-Authenticate: Bearer realm=\"frontcache admin\"\r\n");
     if (close)
         out.append("Connection: close\r\n");
     out.append("\r\n");

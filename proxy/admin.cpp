@@ -201,6 +201,22 @@ std::vector<Sample> collect(const AdminContext &ctx) {
                    static_cast<double>(ctx.reloadFailures), "counter", "SIGHUP reloads."});
     out.push_back({"start_time_seconds", "", static_cast<double>(ctx.startedAt), "gauge",
                    "Unix time frontcache started."});
+    if (ctx.peers) {
+        const std::vector<PeerStats> peers = ctx.peers->stats();
+        const char *help = "Purges and flushes forwarded to admin.peers, by outcome (failed: after "
+                           "every retry; dropped: the peer's queue was full).";
+        for (const char *result : {"ok", "failed", "dropped"})
+            for (const PeerStats &p : peers) {
+                std::uint64_t v = result[0] == 'o' ? p.ok : result[0] == 'f' ? p.failed : p.dropped;
+                out.push_back({"peer_forwards_total",
+                               "peer=\"" + p.address + "\",result=\"" + result + "\"",
+                               static_cast<double>(v), "counter", help});
+            }
+        for (const PeerStats &p : peers)
+            out.push_back({"peer_queue", "peer=\"" + p.address + "\"",
+                           static_cast<double>(p.queued), "gauge",
+                           "Messages waiting to be forwarded to the peer."});
+    }
     if (const SnapshotStatus *sn = ctx.snapshots) {
         const char *help = "Snapshots of the store written (cache.snapshot).";
         out.push_back({"snapshots_total", "result=\"ok\"", static_cast<double>(sn->written),
@@ -338,6 +354,11 @@ private:
         std::string_view path = target.substr(0, target.find('?'));
         std::string_view query =
             path.size() < target.size() ? target.substr(path.size() + 1) : std::string_view();
+        if (!ctx.token.empty() && !(req.method == "GET" && path == "/health") &&
+            !authorized(req, ctx.token))
+            return respond(401, "text/plain",
+                           "admin.token is set: send Authorization: Bearer <token>\n");
+        const bool fromPeer = req.headers.get("x-frontcache-forwarded").has_value();
         if (req.method == "GET" && path == "/metrics")
             return respond(200, "text/plain; version=0.0.4", renderMetrics(ctx, false));
         if (req.method == "GET" && path == "/stats")
@@ -348,10 +369,13 @@ private:
             return respond(200, "text/plain", "ok\n");
         if (req.method == "POST" && path == "/flush") {
             ctx.store->flushAll(0);
-            FC_INFO("admin: cache flushed");
+            FC_INFO("admin: cache flushed%s", fromPeer ? " (forwarded by a peer)" : "");
+            if (ctx.peers && !fromPeer)
+                ctx.peers->submit({"POST", "/flush", "", "flush"});
             return respond(200, "application/json", "{\"flushed\": true}\n");
         }
         std::vector<std::string> paths;
+        PeerOrigin origin;
         std::string host = hostFilter(req, query);
         bool soft = false;
         if (req.method == "PURGE") {
@@ -373,6 +397,8 @@ private:
         } else if (req.method == "POST" && path == "/purge") {
             soft = query == "soft=1" || query.starts_with("soft=1&") ||
                    query.find("&soft=1") != std::string_view::npos;
+            if (fromPeer)
+                takeSharedDone(body_, origin);
             if (!parsePathList(body_, paths))
                 return respond(400, "text/plain",
                                "expected one path per line, or a JSON array of strings\n");
@@ -384,10 +410,29 @@ private:
         for (const auto &p : paths)
             if (p.empty() || p[0] != '/')
                 return respond(400, "text/plain", "paths must start with '/': " + p + "\n");
-        PurgeOutcome o = purge(server_.loop(), *ctx.cache, paths, host, soft, *ctx.ownCounters);
-        FC_INFO("admin: %spurged %zu page(s) for %zu path(s)%s%s", soft ? "soft-" : "",
-                o.removed + o.expired, paths.size(), host.empty() ? "" : " on host ", host.c_str());
+        PurgeOutcome o = purge(server_.loop(), *ctx.cache, paths, host, soft, *ctx.ownCounters,
+                               fromPeer ? &origin : nullptr);
+        FC_INFO("admin: %spurged %zu page(s) for %zu path(s)%s%s%s", soft ? "soft-" : "",
+                o.removed + o.expired, paths.size(), host.empty() ? "" : " on host ", host.c_str(),
+                fromPeer ? " (forwarded by a peer)" : "");
         respond(200, "application/json", purgeAnswer(o, soft));
+    }
+
+    // Authorization: Bearer <token>, compared in constant time (the admin port may be reachable
+    // from a network where timing can be measured).
+    static bool authorized(const http::RequestHead &req, const std::string &token) {
+        auto h = req.headers.get("authorization");
+        if (!h)
+            return false;
+        std::string_view v = http::trimOws(*h);
+        constexpr std::string_view kBearer = "Bearer ";
+        if (v.size() != kBearer.size() + token.size() ||
+            !http::equalsIgnoreCase(v.substr(0, kBearer.size()), kBearer))
+            return false;
+        unsigned char diff = 0;
+        for (std::size_t i = 0; i < token.size(); ++i)
+            diff |= static_cast<unsigned char>(v[kBearer.size() + i] ^ token[i]);
+        return diff == 0;
     }
 
     std::string hostFilter(const http::RequestHead &req, std::string_view query) {

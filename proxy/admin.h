@@ -8,6 +8,10 @@
 //   POST /flush     empties the cache (memcached's flush_all)
 //   GET  /health    "ok"
 //
+// With admin.token set, every request but GET /health needs `Authorization: Bearer <token>`
+// (401 otherwise). Purges and flushes are forwarded to admin.peers (proxy/peer_forward.h) unless
+// they carry X-Frontcache-Forwarded (they came from a peer).
+//
 // One request per connection (answered with Connection: close): scrapers and curl need no more.
 // It runs on the main thread's loop, never on a worker's, so it cannot slow the I/O path.
 // Ownership: the AdminServer owns its listening handle (closed by close()); each connection owns
@@ -30,6 +34,7 @@
 #include "cache/store/store.h"
 #include "config/config.h"
 #include "proxy/cache_counters.h"
+#include "proxy/peer_forward.h"
 #include "proxy/snapshot.h"
 #include "proxy/url_sampler.h"
 #include "proxy/worker.h"
@@ -47,6 +52,8 @@ struct AdminContext {
     std::int64_t startedAt = 0;
     std::uint64_t reloads = 0, reloadFailures = 0;
     const SnapshotStatus *snapshots = nullptr; // cache.snapshot set
+    PeerForwarder *peers = nullptr;            // admin.peers (flushes are forwarded too)
+    std::string token;                         // admin.token: "" = no Authorization needed
 };
 
 // Renders every counter: Prometheus text (json == false) or one JSON object.

@@ -10,6 +10,7 @@
 #include "proxy/log.h"
 #include "proxy/server.h"
 #include "proxy/top.h"
+#include "proxy/warm.h"
 
 #ifndef FC_VERSION
 #define FC_VERSION "0.0.0"
@@ -35,9 +36,48 @@ int main(int argc, char **argv) {
         "top", "A live view of a running frontcache from its admin port (q quits)");
     top->add_option("--admin", topAdmin, "the admin port, HOST:PORT (admin.listen)");
     top->add_flag("--once", topOnce, "print one snapshot as text and exit (for scripts)");
+    fc::proxy::WarmOptions warm;
+    std::string encodings;
+    CLI::App *warmCmd = app.add_subcommand(
+        "warm", "Request URLs through a running frontcache so they are stored before the traffic "
+                "comes: from files, - (stdin), sitemap.xml files or http:// sitemap URLs");
+    warmCmd->add_option("sources", warm.sources,
+                        "URL lists (one URL or /path per line), sitemaps (indexes followed), or - "
+                        "(default)");
+    warmCmd->add_option("--target", warm.target, "frontcache's public port, HOST:PORT")
+        ->capture_default_str();
+    warmCmd->add_option("--rate", warm.rate, "requests per second in all (0 = no cap)")
+        ->capture_default_str();
+    warmCmd->add_option("--concurrency", warm.concurrency, "connections at once")
+        ->capture_default_str();
+    warmCmd->add_option("--encodings", encodings,
+                        "comma-separated Accept-Encoding values: each URL is requested once per "
+                        "value (\"identity\" = no Accept-Encoding), e.g. \"gzip,br,identity\"");
+    warmCmd->add_option("--host", warm.host,
+                        "Host for lines that are paths (/a/b); default: the --target");
+    warmCmd->add_option("--timeout", warm.timeoutSeconds, "seconds per request")
+        ->capture_default_str();
+    warmCmd->add_flag("-q,--quiet", warm.quiet, "no progress lines, only the summary");
     CLI11_PARSE(app, argc, argv);
     if (top->parsed())
         return fc::proxy::runTop(topAdmin, topOnce);
+    if (warmCmd->parsed()) {
+        std::string_view rest = encodings;
+        while (!rest.empty()) {
+            std::size_t comma = rest.find(',');
+            std::string_view e = rest.substr(0, comma);
+            while (!e.empty() && e.front() == ' ')
+                e.remove_prefix(1);
+            while (!e.empty() && e.back() == ' ')
+                e.remove_suffix(1);
+            if (!e.empty())
+                warm.encodings.emplace_back(e);
+            if (comma == std::string_view::npos)
+                break;
+            rest.remove_prefix(comma + 1);
+        }
+        return fc::proxy::runWarm(warm);
+    }
 
     if (!checkFile.empty()) {
         auto r = fc::config::loadConfigFile(checkFile);

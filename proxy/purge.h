@@ -9,8 +9,10 @@
 
 #include <uv.h>
 
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "proxy/cache_counters.h"
@@ -24,11 +26,28 @@ struct PurgeOutcome {
     std::size_t expired = 0; // soft purge: marked expired instead (cache/purge.h)
 };
 
+// A purge another instance forwarded (admin.peers): it is not forwarded again, and the keys
+// that instance already deleted from the shared cluster are not deleted a second time.
+struct PeerOrigin {
+    bool sharedDoneKnown = false;
+    std::unordered_set<std::uint64_t> sharedDone; // sharedKeyHash() of each
+};
+
+// The hash a forwarded purge names a shared-cluster key by (16 hex digits on the wire).
+std::uint64_t sharedKeyHash(std::string_view key);
+
 // `host` empty: every host. `soft`: pages that may be served stale are marked expired instead
 // of removed (cache::softPurgePaths); the shared cluster's copies are deleted either way, so no
-// instance serves the old page fresh from there.
+// instance serves the old page fresh from there. Unless `fromPeer`, the purge is then forwarded
+// to admin.peers (cc.peers), with the keys deleted from the shared cluster.
 PurgeOutcome purge(uv_loop_t *loop, const CacheContext &cc, const std::vector<std::string> &paths,
-                   std::string_view host, bool soft, CacheCounters &counters);
+                   std::string_view host, bool soft, CacheCounters &counters,
+                   const PeerOrigin *fromPeer = nullptr);
+
+// Splits a forwarded purge's body: the paths, one per line, then a line "# shared-done" and the
+// hashes of the keys the sender deleted from the shared cluster. Bodies without that line are
+// left whole (origin->sharedDoneKnown stays false).
+void takeSharedDone(std::string &body, PeerOrigin &origin);
 
 // The JSON body both ports answer with: {"purged": N} (pages affected), and for a soft purge
 // {"purged": N, "expired": E} (how many of them were marked expired rather than removed).

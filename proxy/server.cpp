@@ -23,6 +23,7 @@
 #include "proxy/balancer.h"
 #include "proxy/health_check.h"
 #include "proxy/log.h"
+#include "proxy/peer_forward.h"
 #include "proxy/snapshot.h"
 #include "proxy/worker.h"
 
@@ -157,6 +158,7 @@ struct SignalState {
     AdminServer *admin = nullptr;
     HealthChecker *health = nullptr;
     SnapshotScheduler *snapshots = nullptr;
+    PeerForwarder *peers = nullptr;
     bool stopping = false;
     // Reload (SIGHUP).
     std::shared_ptr<const config::Config> running;
@@ -227,6 +229,10 @@ void reload(SignalState &s) {
     s.cache->limiter->setMax(next->upstream.maxConnections);
     s.cache->balancer->configure(next->upstream);
     applyCacheSettings(*next, *s.cache);
+    if (s.peers)
+        s.peers->configure(next->admin.peers, next->admin.token);
+    if (s.adminCtx)
+        s.adminCtx->token = next->admin.token;
     for (auto &w : *s.workers)
         w->postReload(next, *s.cache);
     s.running = std::move(next);
@@ -273,6 +279,8 @@ void onSignal(uv_signal_t *h, int signum) noexcept {
         s->admin->close();
     if (s->snapshots)
         s->snapshots->stop();
+    if (s->peers)
+        s->peers->close(); // what is still queued for peers is dropped at exit
     s->health->close();
 }
 
@@ -419,6 +427,30 @@ int Server::run() {
         }
     }
 
+    // The main loop: the admin port, health checks, snapshots, signals, forwarding to peers.
+    uv_loop_t loop;
+    if (int rc = uv_loop_init(&loop); rc < 0) { // start-up: fatal (common/failure.h)
+        std::fprintf(stderr, "frontcache: cannot create the main loop: %s\n", uv_strerror(rc));
+        return 1;
+    }
+    // admin.peers: always there (a reload may add peers), idle without any.
+    PeerForwarder peers(&loop, c.admin.listen ? c.admin.listen->text() : std::string("-"));
+    peers.configure(c.admin.peers, c.admin.token);
+    if (!peers.start(err)) {
+        std::fprintf(stderr, "frontcache: %s\n", err.c_str());
+        return 1;
+    }
+    cacheCtx.peers = &peers;
+    if (c.admin.listen && c.admin.token.empty()) {
+        unsigned char v4[4];
+        bool loopback = c.admin.listen->host == "::1" ||
+                        (inet_pton(AF_INET, c.admin.listen->host.c_str(), v4) == 1 && v4[0] == 127);
+        if (!loopback)
+            FC_WARN("admin.listen %s is not on loopback and admin.token is empty: anyone who "
+                    "reaches it may purge and flush",
+                    c.admin.listen->text().c_str());
+    }
+
     std::vector<std::unique_ptr<Worker>> pool;
     for (unsigned w = 0; w < workers; ++w)
         pool.push_back(
@@ -432,11 +464,6 @@ int Server::run() {
     counters.push_back(&adminCounters);
     mc.extraStats = [&counters](std::string &out) { appendCacheStats(counters, out); };
 
-    uv_loop_t loop;
-    if (int rc = uv_loop_init(&loop); rc < 0) { // start-up: fatal (common/failure.h)
-        std::fprintf(stderr, "frontcache: cannot create the main loop: %s\n", uv_strerror(rc));
-        return 1;
-    }
     AdminContext adminCtx;
     adminCtx.store = &store;
     adminCtx.locks = &locks;
@@ -445,6 +472,8 @@ int Server::run() {
     for (auto &w : pool)
         adminCtx.samplers.push_back(&w->urlSampler());
     adminCtx.cache = &cacheCtx;
+    adminCtx.peers = &peers;
+    adminCtx.token = c.admin.token;
     adminCtx.startedAt = static_cast<std::int64_t>(::time(nullptr));
     AdminServer admin(&loop, adminCtx);
     if (c.admin.listen) {
@@ -468,6 +497,7 @@ int Server::run() {
     }
     SignalState sig;
     sig.snapshots = snapshots.get();
+    sig.peers = &peers;
     sig.health = &health;
     sig.workers = &pool;
     sig.admin = c.admin.listen ? &admin : nullptr;

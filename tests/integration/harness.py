@@ -354,6 +354,7 @@ class Origin:
                     the render number, so a test
                     can tell a fresh render from a cached copy. With etag=V, a request
                     carrying If-None-Match: V is answered 304 (counted in not_modified)
+    Files (Origin.files = {path: bytes}) are served as they are (200, application/xml).
     Faults (Origin.faults = {path: FAULT}) replace the answer for a path: "500", "503",
     "hang", "slow:MS" (then the normal answer), "reset" (head + part of the body, then a
     reset), "garbage" (bytes that are not HTTP), "drop" (close without answering).
@@ -374,6 +375,7 @@ class Origin:
         self.connections = 0
         self.requests = []
         self.faults = {}
+        self.files = {}
         self.not_modified = 0
         self.inflight = 0
         self.max_inflight = 0  # most requests the origin was working on at once
@@ -507,7 +509,9 @@ class Origin:
             if r is not None:
                 return r
         q = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
-        if path == "/echo":
+        if path in self.files:
+            self._send(c, 200, self.files[path], "Content-Type: application/xml\r\n")
+        elif path == "/echo":
             data = json.dumps({"method": method, "target": target, "headers": headers,
                                "body": body.decode("latin-1")}).encode()
             self._send(c, 200, data, "Content-Type: application/json\r\n")
