@@ -36,6 +36,9 @@ int main(int argc, char **argv) {
         "top", "A live view of a running frontcache from its admin port (q quits)");
     top->add_option("--admin", topAdmin, "the admin port, HOST:PORT (admin.listen)");
     top->add_flag("--once", topOnce, "print one snapshot as text and exit (for scripts)");
+    std::string topToken;
+    top->add_option("--token", topToken, "admin.token, when the admin port wants one")
+        ->envname("FRONTCACHE_ADMIN_TOKEN");
     fc::proxy::WarmOptions warm;
     std::string encodings;
     CLI::App *warmCmd = app.add_subcommand(
@@ -60,7 +63,7 @@ int main(int argc, char **argv) {
     warmCmd->add_flag("-q,--quiet", warm.quiet, "no progress lines, only the summary");
     CLI11_PARSE(app, argc, argv);
     if (top->parsed())
-        return fc::proxy::runTop(topAdmin, topOnce);
+        return fc::proxy::runTop(topAdmin, topOnce, topToken);
     if (warmCmd->parsed()) {
         std::string_view rest = encodings;
         while (!rest.empty()) {

@@ -22,7 +22,8 @@ namespace fc::proxy {
 namespace {
 
 // One GET on a fresh connection; the body, or "" with `error` set.
-std::string fetch(const std::string &admin, const char *path, std::string &error) {
+std::string fetch(const std::string &admin, const std::string &token, const char *path,
+                  std::string &error) {
     std::string host = admin, port;
     std::size_t colon = admin.rfind(':');
     if (colon == std::string::npos) {
@@ -59,7 +60,10 @@ std::string fetch(const std::string &admin, const char *path, std::string &error
     }
     timeval tv{2, 0};
     ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    std::string req = std::string("GET ") + path + " HTTP/1.1\r\nHost: " + admin + "\r\n\r\n";
+    std::string req = std::string("GET ") + path + " HTTP/1.1\r\nHost: " + admin + "\r\n";
+    if (!token.empty())
+        req += "Authorization: Bearer " + token + "\r\n";
+    req += "\r\n";
     if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
         error = "cannot send to " + admin;
         ::close(fd);
@@ -72,7 +76,9 @@ std::string fetch(const std::string &admin, const char *path, std::string &error
     ::close(fd);
     std::size_t body = resp.find("\r\n\r\n");
     if (resp.compare(0, 12, "HTTP/1.1 200") != 0 || body == std::string::npos) {
-        error = std::string("unexpected answer to GET ") + path + " from " + admin;
+        error = resp.compare(0, 12, "HTTP/1.1 401") == 0
+                    ? "the admin port wants a token: --token or FRONTCACHE_ADMIN_TOKEN"
+                    : std::string("unexpected answer to GET ") + path + " from " + admin;
         return {};
     }
     return resp.substr(body + 4);
@@ -240,11 +246,11 @@ std::string render(const std::string &admin, const Snapshot &a, const Snapshot &
     return out;
 }
 
-bool snap(const std::string &admin, Snapshot &s, std::string &error) {
-    std::string metrics = fetch(admin, "/metrics", error);
+bool snap(const std::string &admin, const std::string &token, Snapshot &s, std::string &error) {
+    std::string metrics = fetch(admin, token, "/metrics", error);
     if (!error.empty())
         return false;
-    s.top = fetch(admin, "/top", error);
+    s.top = fetch(admin, token, "/top", error);
     if (!error.empty())
         return false;
     s.m = parseMetrics(metrics);
@@ -265,17 +271,17 @@ void restoreTerminal() {
 
 } // namespace
 
-int runTop(const std::string &admin, bool once) {
+int runTop(const std::string &admin, bool once, const std::string &token) {
     std::string error;
     Snapshot a, b;
-    if (!snap(admin, a, error)) { // also starts the admin port's page sampling
+    if (!snap(admin, token, a, error)) { // also starts the admin port's page sampling
         std::fprintf(stderr, "frontcache top: %s\n", error.c_str());
         return 1;
     }
     const bool interactive = !once && ::isatty(STDOUT_FILENO) && ::isatty(STDIN_FILENO);
     if (!interactive) {
         ::usleep(1100 * 1000); // one whole sampling second
-        if (!snap(admin, b, error)) {
+        if (!snap(admin, token, b, error)) {
             std::fprintf(stderr, "frontcache top: %s\n", error.c_str());
             return 1;
         }
@@ -303,7 +309,7 @@ int runTop(const std::string &admin, bool once) {
                 break;
             continue;
         }
-        if (!snap(admin, b, error)) {
+        if (!snap(admin, token, b, error)) {
             restoreTerminal();
             std::fprintf(stderr, "frontcache top: %s\n", error.c_str());
             return 1;

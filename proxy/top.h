@@ -12,7 +12,8 @@
 
 namespace fc::proxy {
 
-// `admin` is "HOST:PORT" (IPv4, or "[IPv6]:PORT"). Returns the exit status.
-int runTop(const std::string &admin, bool once);
+// `admin` is "HOST:PORT" (IPv4, or "[IPv6]:PORT"); `token` is admin.token ("" = none). Returns
+// the exit status.
+int runTop(const std::string &admin, bool once, const std::string &token);
 
 } // namespace fc::proxy

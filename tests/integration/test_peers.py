@@ -5,11 +5,14 @@ and the forwarding, and pages in the shared cluster are deleted there once, not 
 instance."""
 
 import json
+import os
 import socket
+import subprocess
 import time
 import unittest
 
-from harness import Frontcache, Origin, Reader, free_port_closed, get_once, wait_for
+from harness import (BIN, Frontcache, Origin, Reader, free_port_closed, get_once, request,
+                     wait_for)
 from test_memcached_port import RealMemcached
 
 TOKEN = "fleet-secret-1"
@@ -54,7 +57,7 @@ class Fleet(unittest.TestCase):
             if dead_peer and i == 0:
                 peers.append("127.0.0.1:%d" % self.dead)
             sections = {"admin": {"listen": "127.0.0.1:%d" % port, "peers": peers,
-                                  "token": TOKEN},
+                                  "token": TOKEN, "allow_purge_from": ["127.0.0.1"]},
                         "log": {"level": "info"}}
             if extra_cache:
                 sections["cache"] = extra_cache
@@ -92,6 +95,18 @@ class Fleet(unittest.TestCase):
             self.assertEqual(sum(v for k, v in s.items() if k.startswith("peer_forwards_total")),
                              0)
         self.assertIn("(forwarded by a peer)", self.fleet[1].log())
+
+    def test_a_public_purge_is_forwarded_from_the_worker(self):
+        self.start_fleet()
+        path = "/r/public;cc=max-age=600"
+        self.store_everywhere(path)
+        resp, r = request(self.fleet[2], "PURGE %s HTTP/1.1\r\nHost: site.test\r\n"
+                                         "Connection: close\r\n\r\n" % path)
+        r.sock.close()
+        self.assertEqual(json.loads(resp.body), {"purged": 1})
+        for port in self.ports[:2]:  # narrowed to the Host it was sent with, as here
+            wait_for(lambda: stats(port)["purged_total"] == 1, timeout=5)
+        self.assertEqual(get_once(self.fleet[0], path).header("X-Cache"), "MISS")
 
     def test_soft_purges_and_flushes_are_forwarded_too(self):
         self.start_fleet()
@@ -137,6 +152,17 @@ class Fleet(unittest.TestCase):
             self.assertEqual(admin(port, "PURGE", "/x", token=token).status, 401)
         self.assertEqual(admin(port, "GET", "/health", token=None).status, 200)
         self.assertEqual(admin(port, "GET", "/metrics").status, 200)
+        # frontcache top sends it too (--token or FRONTCACHE_ADMIN_TOKEN).
+        top = [BIN, "top", "--once", "--admin", "127.0.0.1:%d" % port]
+        without = subprocess.run(top, capture_output=True, text=True, timeout=30,
+                                 env={k: v for k, v in os.environ.items()
+                                      if k != "FRONTCACHE_ADMIN_TOKEN"})
+        self.assertNotEqual(without.returncode, 0)
+        self.assertIn("wants a token", without.stderr)
+        with_env = subprocess.run(top, capture_output=True, text=True, timeout=30,
+                                  env=dict(os.environ, FRONTCACHE_ADMIN_TOKEN=TOKEN))
+        self.assertEqual(with_env.returncode, 0, with_env.stderr)
+        self.assertIn("frontcache top", with_env.stdout)
         # The forwarded purges were accepted by peers that want the token: counted "ok".
         self.store_everywhere("/r/tok")
         admin(port, "PURGE", "/r/tok")
