@@ -285,3 +285,33 @@ TEST_CASE("behind a terminator: trusted proxies, the PROXY protocol, body buffer
                    "server.trusted_proxies"));
     CHECK(contains(onlyError("[server]\nproxy_protocol = \"yes\"\n"), "expected true or false"));
 }
+
+TEST_CASE("a fleet: snapshots, peers and the admin token") {
+    auto r = loadConfigString("[cache]\nsnapshot = \"/var/lib/frontcache/store.snap\"\n"
+                              "snapshot_interval = \"30s\"\n"
+                              "[admin]\npeers = [\"10.0.0.2:9090\", \"[::1]:9091\"]\n"
+                              "token = \"s3cr3t-token\"\n",
+                              "test.toml");
+    REQUIRE(r.config);
+    const Config &c = *r.config;
+    CHECK(c.cache.snapshot == "/var/lib/frontcache/store.snap");
+    CHECK(c.cache.snapshotInterval == std::chrono::seconds(30));
+    REQUIRE(c.admin.peers.size() == 2);
+    CHECK(c.admin.peers[1].ipv6);
+    CHECK(c.admin.peers[1].port == 9091);
+    CHECK(c.admin.token == "s3cr3t-token");
+    auto d = loadConfigString("[admin]\npeers = []\n", "test.toml");
+    REQUIRE(d.config);
+    CHECK(d.config->admin.peers.empty());
+    CHECK(d.config->cache.snapshot.empty());
+    CHECK(d.config->cache.snapshotInterval == std::chrono::minutes(5));
+    auto bad = loadConfigString("[admin]\npeers = [\"peer.example:9090\"]\ntoken = \"has space\"\n"
+                                "[cache]\nsnapshot_interval = \"soon\"\n",
+                                "bad.toml");
+    REQUIRE_FALSE(bad.config);
+    REQUIRE(bad.errors.size() == 3);
+    std::string all = bad.errors[0] + bad.errors[1] + bad.errors[2];
+    CHECK(all.find("bad.toml:2:10: admin.peers") != std::string::npos);
+    CHECK(all.find("bad.toml:3:9: admin.token: printable characters only") != std::string::npos);
+    CHECK(all.find("bad.toml:5:21: cache.snapshot_interval") != std::string::npos);
+}
