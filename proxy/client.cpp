@@ -4,6 +4,7 @@
 
 #include <cstring>
 
+#include "cache/store/watch.h"
 #include "proxy/log.h"
 #include "proxy/stream_write.h"
 #include "proxy/worker.h"
@@ -114,6 +115,9 @@ void ClientConnection::resumeAfterBackpressure() {
 void ClientConnection::handleRead(ssize_t n, const uv_buf_t *buf) {
     if (n == 0 || state_ == State::Closing)
         return;
+    uv_os_fd_t fd; // memcached's `watch` names the connection a lookup came from (cfd=)
+    if (uv_fileno(reinterpret_cast<uv_handle_t *>(&handle_), &fd) == 0)
+        cache::setWatchClientFd(fd);
     if (n < 0) {
         if (state_ == State::Lingering) {
             closeNow();

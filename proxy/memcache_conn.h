@@ -8,9 +8,11 @@
 
 #include <uv.h>
 
+#include <memory>
 #include <string>
 
 #include "cache/protocol/memcache.h"
+#include "cache/store/watch.h"
 
 namespace fc::proxy {
 
@@ -28,6 +30,8 @@ private:
     void handleRead(ssize_t n, const uv_buf_t *buf);
     void process(const char *data, std::size_t len);
     void flush();
+    void startWatching();
+    void sendWatchLines();
     static void onAlloc(uv_handle_t *h, size_t, uv_buf_t *buf) noexcept;
     static void onRead(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) noexcept;
     static void onWrite(uv_write_t *req, int status) noexcept;
@@ -44,6 +48,11 @@ private:
     bool reading_ = false;
     bool closing_ = false;
     bool quitting_ = false;
+    int fd_ = -1;         // for watch's cfd=
+    int openHandles_ = 1; // the TCP handle, and watchAsync_ while watching
+    uv_async_t watchAsync_;
+    std::shared_ptr<cache::WatchLog::Watcher> watcher_; // set once `watch` was accepted
+    bool watchBacklogged_ = false;
 };
 
 } // namespace fc::proxy

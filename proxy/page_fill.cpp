@@ -148,6 +148,7 @@ cache::ItemRef PageFill::write(const http::RequestHead &req, std::string_view me
     f.head = head;
     f.body = body;
     std::string key;
+    cache::setWatchClientFd(-1); // `watch`: a store made from the upstream's response
     cache::pageKey(cc.policy, method, uri_, vary_, req.headers, key);
     const std::int64_t keep = decision_.keepFor();
     cache::ItemRef page =

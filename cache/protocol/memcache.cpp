@@ -223,8 +223,11 @@ MemcacheSession::Status MemcacheSession::feed(const char *data, std::size_t len,
         pos = static_cast<std::size_t>(nl - data) + 1;
         if (!line.empty() && line.back() == '\r')
             line.remove_suffix(1);
-        if (command(line, out) == Status::Close) {
-            st = Status::Close;
+        Status c = command(line, out);
+        if (c != Status::NeedMore) {
+            st = c;
+            if (c == Status::Watch) // what follows a watch is not read (memcached ignores it)
+                pos = len;
             break;
         }
     }
@@ -351,6 +354,15 @@ MemcacheSession::Status MemcacheSession::command(std::string_view line, std::str
         }
     } else if (cmd == "quit") {
         return Status::Close;
+    } else if (cmd == "watch") {
+        // memcached 1.6: the connection becomes a log stream (cache/store/watch.h).
+        watchKinds_ = parseWatchArgs(tok.data() + 1, n - 1);
+        if (!watchKinds_) {
+            put(out, "ERROR\r\n");
+        } else {
+            put(out, "OK\r\n");
+            return Status::Watch;
+        }
     } else {
         put(out, "ERROR\r\n");
     }

@@ -45,6 +45,8 @@ public:
     enum class Status {
         NeedMore, // consumed what it could; call again with more bytes
         Close,    // "quit", or an error after which memcached closes the connection
+        Watch,    // "watch" accepted: from now on the connection only receives log lines
+                  // (watchKinds() says which); further input is ignored, as memcached does
     };
 
     explicit MemcacheSession(ProtocolContext &ctx);
@@ -58,6 +60,8 @@ public:
     // Longest command line accepted (multi-key gets make long lines); beyond it the connection
     // is answered with an error and closed, as memcached does.
     static constexpr std::size_t kMaxLine = 64 * 1024;
+    // After Status::Watch: the kinds of lines asked for (cache::WatchKind bits).
+    std::uint32_t watchKinds() const { return watchKinds_; }
 
 private:
     struct Pending; // a storage command waiting for its data block
@@ -77,6 +81,7 @@ private:
     Pending *pending_ = nullptr;         // storage command whose data block is being read
     std::size_t swallow_ = 0;            // bytes of a refused data block still to discard
     const char *swallowReply_ = nullptr; // answer to send once they are discarded
+    std::uint32_t watchKinds_ = 0;
 };
 
 } // namespace fc::cache

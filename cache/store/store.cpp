@@ -278,6 +278,8 @@ ItemRef Store::lookup(std::string_view key, const GetOptions &o, LookupInfo *inf
     std::unique_lock lock(s.mu);
     std::uint32_t now = relNow();
     Item *it = findLive(s, h, key);
+    if (o.countStats)
+        watchGet(key, it);
     if (!it) {
         if (o.countStats)
             ++s.st.getMisses;
@@ -366,16 +368,31 @@ StoreStatus Store::store(StoreMode mode, ItemRef &item, std::uint64_t casIn, std
     std::unique_lock lock(s.mu);
     std::uint32_t now = relNow();
     Item *old = findLive(s, h, it->key());
+    watchGet(it->key(), old);
+    // memcached's logger: the old item's lookup, then the outcome of the store.
+    auto outcome = [&](StoreStatus st) {
+        if (watch_.wants(kWatchMutations)) {
+            static constexpr std::string_view kCmd[] = {"set", "add", "replace", "append",
+                                                        "prepend"};
+            static constexpr std::string_view kStatus[] = {"stored",    "not_stored", "exists",
+                                                           "not_found", "too_large",  "no_memory"};
+            std::uint32_t e = it->expiresAt.load(std::memory_order_relaxed);
+            watch_.logStore(it->key(), kStatus[static_cast<int>(st)],
+                            casIn ? "cas" : kCmd[static_cast<int>(mode)],
+                            e > now ? static_cast<std::int64_t>(e - now) : 0, it->valueLen);
+        }
+        return st;
+    };
     if (casIn != 0) {
         if (!old) {
             ++s.st.casMisses;
-            return StoreStatus::NotFound;
+            return outcome(StoreStatus::NotFound);
         }
         std::uint64_t cur = old->cas.load(std::memory_order_relaxed);
         if (cur != casIn) {
             if (!(invalidate && casIn < cur)) {
                 ++s.st.casBadval;
-                return StoreStatus::Exists;
+                return outcome(StoreStatus::Exists);
             }
             it->bits |= Item::kStale;
         }
@@ -387,26 +404,26 @@ StoreStatus Store::store(StoreMode mode, ItemRef &item, std::uint64_t casIn, std
     case StoreMode::Add:
         if (old) {
             old->lastAccess = now; // memcached bumps the existing item
-            return StoreStatus::NotStored;
+            return outcome(StoreStatus::NotStored);
         }
         break;
     case StoreMode::Replace:
         if (!old)
-            return StoreStatus::NotStored;
+            return outcome(StoreStatus::NotStored);
         break;
     case StoreMode::Append:
     case StoreMode::Prepend: {
         if (!old)
-            return StoreStatus::NotStored;
+            return outcome(StoreStatus::NotStored);
         std::uint64_t len = std::uint64_t(old->valueLen) + it->valueLen;
         if (len > cfg_.itemSizeMax)
-            return StoreStatus::TooLarge;
+            return outcome(StoreStatus::TooLarge);
         // The old item keeps its flags and expiry (protocol.txt: append ignores them).
         Item *combined =
             newItem(it->key(), old->flags, old->expiresAt.load(std::memory_order_relaxed),
                     static_cast<std::uint32_t>(len));
         if (!combined)
-            return StoreStatus::OutOfMemory;
+            return outcome(StoreStatus::OutOfMemory);
         std::string_view a = mode == StoreMode::Append ? old->value() : it->value();
         std::string_view b = mode == StoreMode::Append ? it->value() : old->value();
         std::memcpy(combined->valueData(), a.data(), a.size());
@@ -423,6 +440,7 @@ StoreStatus Store::store(StoreMode mode, ItemRef &item, std::uint64_t casIn, std
     link(s, it, h);
     if (casOut)
         *casOut = cas;
+    outcome(StoreStatus::Stored);
     lock.unlock();
     if (concat)
         ensureRoom(0);
@@ -436,6 +454,7 @@ DeleteStatus Store::deleteLike(std::string_view key, std::uint64_t casIn, Act &&
     Shard &s = shardFor(h);
     std::lock_guard lock(s.mu);
     Item *it = findLive(s, h, key);
+    watchGet(key, it);
     if (!it) {
         ++s.st.deleteMisses;
         return DeleteStatus::NotFound;
@@ -497,6 +516,7 @@ ArithStatus Store::arithmetic(std::string_view key, bool incr, std::uint64_t del
     Shard &s = shardFor(h);
     std::unique_lock lock(s.mu);
     Item *old = findLive(s, h, key);
+    watchGet(key, old);
     std::uint64_t value;
     std::uint32_t flags = 0, expiresAt;
     if (!old) {
@@ -551,6 +571,7 @@ TouchStatus Store::touch(std::string_view key, std::int64_t exptime) {
     std::lock_guard lock(s.mu);
     std::uint32_t now = relNow();
     Item *it = findLive(s, h, key);
+    watchGet(key, it);
     if (!it) {
         ++s.st.touchMisses;
         return TouchStatus::NotFound;
@@ -631,6 +652,13 @@ bool Store::evictOne() {
             ++s.st.evictions;
             if (!(victim->bits & Item::kFetched))
                 ++s.st.evictedUnfetched;
+            if (watch_.wants(kWatchEvictions)) {
+                std::uint32_t e = victim->expiresAt.load(std::memory_order_relaxed);
+                watch_.logEviction(victim->key(), (victim->bits & Item::kFetched) != 0,
+                                   e == 0 ? -1 : static_cast<std::int64_t>(e) - now,
+                                   now > victim->lastAccess ? now - victim->lastAccess : 0,
+                                   victim->valueLen);
+            }
             if (cfg_.policy == EvictionPolicy::S3Fifo && fromSmall)
                 s.ghostAdd(h);
             unlink(s, victim, h);

@@ -30,6 +30,7 @@
 
 #include "cache/store/clock.h"
 #include "cache/store/item.h"
+#include "cache/store/watch.h"
 
 namespace fc::cache {
 
@@ -151,6 +152,9 @@ public:
 
     StoreStats stats() const;
     const StoreConfig &config() const { return cfg_; }
+    // memcached's `watch`: every get, store and eviction, for whoever watches
+    // (cache/store/watch.h).
+    WatchLog &watch() { return watch_; }
     std::uint64_t memoryUsed() const { return used_.load(std::memory_order_relaxed); }
     // Bytes counted for an item of this key and value length (header + key + value, rounded as
     // the allocator rounds).
@@ -168,6 +172,10 @@ private:
     void unlink(Shard &s, Item *it, std::uint64_t hash);
     void dropDead(Shard &s, Item *it, std::uint64_t hash);
     Item *findLive(Shard &s, std::uint64_t hash, std::string_view key);
+    void watchGet(std::string_view key, const Item *it) {
+        if (watch_.wants(kWatchFetchers))
+            watch_.logGet(key, it != nullptr, it ? it->valueLen : 0);
+    }
     template <typename Act>
     DeleteStatus deleteLike(std::string_view key, std::uint64_t casIn, Act &&act);
 
@@ -185,6 +193,7 @@ private:
     // flush; the CAS separates items stored in the same second before and after it).
     std::atomic<std::uint32_t> flushAt_{0};
     std::atomic<std::uint64_t> flushCas_{0};
+    WatchLog watch_;
 };
 
 } // namespace fc::cache
