@@ -4,8 +4,12 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <cctype>
+#include <cerrno>
 #include <charconv>
+#include <cstdlib>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 namespace fc::cache {
@@ -28,34 +32,55 @@ void putSigned(std::string &out, std::int64_t v) {
     out.append(buf, static_cast<std::size_t>(r.ptr - buf));
 }
 
-// memcached's safe_strtoull: decimal digits only, no sign, no trailing junk.
-bool parseU64(std::string_view s, std::uint64_t &v) {
-    if (s.empty())
+// memcached's number parsers (util.c: safe_strtoull, safe_strtoul, safe_strtol), rule for rule:
+// strto*'s leading white space and sign are accepted, the number must be followed by the end of
+// the token or white space, a value out of range fails, and a negative number fails for the
+// unsigned ones (strtoull would wrap it) except "-0".
+template <typename T, typename F> bool mcParse(std::string_view s, T &v, F conv) {
+    char buf[32];
+    if (s.empty() || s.size() >= sizeof buf)
+        return false; // longer than any number: memcached's strto* would fail on range
+    std::memcpy(buf, s.data(), s.size());
+    buf[s.size()] = '\0';
+    char *end = nullptr;
+    errno = 0;
+    T x = conv(buf, &end);
+    if (errno == ERANGE || end == buf)
         return false;
-    auto r = std::from_chars(s.data(), s.data() + s.size(), v);
-    return r.ec == std::errc() && r.ptr == s.data() + s.size();
+    if (*end != '\0' && !std::isspace(static_cast<unsigned char>(*end)))
+        return false;
+    if constexpr (std::is_unsigned_v<T>) {
+        if (static_cast<std::make_signed_t<T>>(x) < 0 && std::memchr(buf, '-', end - buf))
+            return false;
+    }
+    v = x;
+    return true;
 }
-// memcached's safe_strtoul into a uint32_t: accepts what strtoul accepts and truncates.
+// safe_strtoull: 64-bit unsigned (CAS values, deltas, initial values).
+bool parseU64(std::string_view s, std::uint64_t &v) {
+    return mcParse<unsigned long long>(
+        s, reinterpret_cast<unsigned long long &>(v),
+        [](const char *b, char **e) { return std::strtoull(b, e, 10); });
+}
+// safe_strtoul into a uint32_t (client flags): strtoul's 64-bit value, truncated.
 bool parseFlags(std::string_view s, std::uint32_t &v) {
-    std::uint64_t x;
-    if (!parseU64(s, x))
+    unsigned long x;
+    if (!mcParse<unsigned long>(s, x,
+                                [](const char *b, char **e) { return std::strtoul(b, e, 10); }))
         return false;
     v = static_cast<std::uint32_t>(x);
     return true;
 }
-// memcached's safe_strtol: optional '-' sign.
-bool parseI64(std::string_view s, std::int64_t &v) {
-    if (s.empty())
-        return false;
-    auto r = std::from_chars(s.data(), s.data() + s.size(), v);
-    return r.ec == std::errc() && r.ptr == s.data() + s.size();
-}
-// Exptimes and lengths: memcached reads them with strtol into an int; we accept any 64-bit value
-// and let the caller range-check (exptimes are clamped by the store).
+// safe_strtol into an int32_t (exptimes, lengths, TTL tokens): memcached 1.6.18 stores strtol's
+// 64-bit result into an int32_t unchecked, so a larger number wraps (99999999999 becomes
+// 1215752191, an absolute time long past: the item is stored already expired).
 bool parseI32(std::string_view s, std::int64_t &v) {
-    return parseI64(s, v);
+    long x;
+    if (!mcParse<long>(s, x, [](const char *b, char **e) { return std::strtol(b, e, 10); }))
+        return false;
+    v = static_cast<std::int32_t>(static_cast<std::uint32_t>(x));
+    return true;
 }
-
 void tokenize(std::string_view line, Tokens &tok) {
     tok.clear();
     std::size_t i = 0;
@@ -68,6 +93,15 @@ void tokenize(std::string_view line, Tokens &tok) {
         if (i > start)
             tok.push_back(line.substr(start, i - start));
     }
+}
+
+std::string base64Encode(std::string_view in) {
+    std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
+    int n = EVP_EncodeBlock(reinterpret_cast<unsigned char *>(out.data()),
+                            reinterpret_cast<const unsigned char *>(in.data()),
+                            static_cast<int>(in.size()));
+    out.resize(static_cast<std::size_t>(n));
+    return out;
 }
 
 bool base64Decode(std::string_view in, std::string &out) {
@@ -88,13 +122,21 @@ bool base64Decode(std::string_view in, std::string &out) {
     return !out.empty() && out.size() <= kMaxKeyLength;
 }
 
-// Meta flags of one command: which single-character flags were given and their tokens, in
-// order (responses echo return flags in request order).
+// The flags of one meta command, parsed the way memcached 1.6's _meta_flag_preparse does: every
+// known flag is accepted by every meta command (those that do not apply are ignored), a repeated
+// flag or one memcached does not know ends parsing at once, and a bad value marks an error but
+// parsing goes on (the last such error is the one reported).
 struct MetaFlags {
-    std::uint64_t seen = 0; // bit per flag character
-    std::string_view token[128];
-    std::string_view order[64];
+    std::string_view order[24]; // the flag tokens, in request order (responses echo in order)
     std::size_t count = 0;
+    std::uint64_t seen = 0; // bit per letter
+    bool noReply = false, value = false, noUpdate = false, setStale = false, hasCas = false;
+    bool vivify = false, newTtl = false, recache = false, keyBinary = false;
+    char mode = 0;
+    std::int64_t exptime = 0, vivifyExptime = 0, recacheTime = 0;
+    std::uint32_t clientFlags = 0;
+    std::uint64_t cas = 0, delta = 1, initial = 0;
+
     bool has(char c) const { return seen & bit(c); }
     static std::uint64_t bit(char c) {
         if (c >= 'A' && c <= 'Z')
@@ -103,50 +145,141 @@ struct MetaFlags {
             return 1ull << (26 + c - 'a');
         return 0;
     }
-    std::string_view tok(char c) const { return token[static_cast<unsigned char>(c)]; }
 };
 
-// Parses flags; returns an error string or nullptr. `allowed` lists the flags this command takes.
-// memcached 1.6 words the error per command: mg and ms say "invalid flag" or "duplicate flag",
-// md and ma say "invalid or duplicate flag" for both (`oneMessage`).
-const char *parseMetaFlags(const Tokens &tok, std::size_t from, std::string_view allowed,
-                           MetaFlags &f, bool oneMessage = false) {
-    for (std::size_t i = from; i < tok.size(); ++i) {
+constexpr std::size_t kMaxMetaTokens = 20; // MFLAG_MAX_OPT_LENGTH, counting memcached's tokens
+constexpr std::size_t kMaxOpaque = 32;     // MFLAG_MAX_OPAQUE_LENGTH
+
+struct MetaParse {
+    bool failed = false;
+    const char *error = nullptr; // nullptr: the command's own default message
+};
+
+// Parses tok[from..] into `f`; with 'b' the key (tok[1]) is base64-decoded into `keyBuf` and
+// `key` points at it.
+MetaParse preparseMeta(const std::string_view *tok, std::size_t n, std::size_t from, MetaFlags &f,
+                       std::string &keyBuf, std::string_view &key) {
+    MetaParse r;
+    bool seenChar[128] = {};
+    for (std::size_t i = from; i < n; ++i) {
         std::string_view t = tok[i];
-        char c = t[0];
-        if (c == 'P' || c == 'L') // proxy hints, ignored (protocol.txt)
-            continue;
-        std::uint64_t b = MetaFlags::bit(c);
-        if (b == 0 || allowed.find(c) == std::string_view::npos)
-            return oneMessage ? "CLIENT_ERROR invalid or duplicate flag"
-                              : "CLIENT_ERROR invalid flag";
-        if (f.seen & b)
-            return oneMessage ? "CLIENT_ERROR invalid or duplicate flag"
-                              : "CLIENT_ERROR duplicate flag";
-        f.seen |= b;
-        f.token[static_cast<unsigned char>(c)] = t.substr(1);
-        if (f.count < 64)
+        unsigned char o = static_cast<unsigned char>(t[0]);
+        if (o >= 127 || seenChar[o])
+            return {true, "CLIENT_ERROR duplicate flag"};
+        seenChar[o] = true;
+        std::string_view v = t.substr(1);
+        switch (o) {
+        case 'b':
+            if (!base64Decode(tok[1], keyBuf)) {
+                r = {true, "CLIENT_ERROR error decoding key"};
+            } else {
+                key = keyBuf;
+            }
+            f.keyBinary = true;
+            break;
+        case 'N':
+        case 'T':
+        case 'R': {
+            std::int64_t x;
+            if (!parseI32(v, x)) {
+                r = {true, "CLIENT_ERROR bad token in command line format"};
+                break;
+            }
+            if (o == 'N') {
+                f.vivify = true;
+                f.vivifyExptime = x;
+            } else if (o == 'T') {
+                f.newTtl = true;
+                f.exptime = x;
+            } else {
+                f.recache = true;
+                f.recacheTime = x;
+            }
+            break;
+        }
+        case 'l':
+        case 'O':
+        case 'P':
+        case 'L':
+        case 'k':
+        case 's':
+        case 't':
+        case 'c':
+        case 'f':
+        case 'h':
+            break;
+        case 'v':
+            f.value = true;
+            break;
+        case 'u':
+            f.noUpdate = true;
+            break;
+        case 'q':
+            f.noReply = true;
+            break;
+        case 'F':
+            if (!parseFlags(v, f.clientFlags))
+                r.failed = true; // memcached sets no message: the command's default
+            break;
+        case 'C':
+            if (!parseU64(v, f.cas))
+                r = {true, "CLIENT_ERROR bad token in command line format"};
+            else
+                f.hasCas = true;
+            break;
+        case 'M':
+            if (t.size() != 2)
+                r = {true, "CLIENT_ERROR incorrect length for M token"};
+            else
+                f.mode = t[1];
+            break;
+        case 'J':
+            if (!parseU64(v, f.initial))
+                r = {true, "CLIENT_ERROR invalid numeric initial value"};
+            break;
+        case 'D':
+            if (!parseU64(v, f.delta))
+                r = {true, "CLIENT_ERROR invalid numeric delta value"};
+            break;
+        case 'I':
+            f.setStale = true;
+            break;
+        default:
+            return {true, "CLIENT_ERROR invalid flag"};
+        }
+        f.seen |= MetaFlags::bit(static_cast<char>(o));
+        if (f.count < std::size(f.order))
             f.order[f.count++] = t;
     }
-    if (f.has('O') && f.tok('O').size() > 32)
-        return "CLIENT_ERROR opaque token too long";
-    return nullptr;
+    return r;
 }
 
-// Appends the O/k/b flags that every meta response echoes.
+// " k<key>" as memcached's META_KEY writes it: base64 again, then " b", for a binary key.
+void putMetaKey(std::string &out, std::string_view keyToken, bool binary) {
+    out.append(" k");
+    out.append(keyToken);
+    if (binary)
+        out.append(" b");
+}
+
+// The O and k flags, in request order: what every meta answer without an item echoes.
 void putOpaqueAndKey(std::string &out, const MetaFlags &f, std::string_view keyToken) {
     for (std::size_t i = 0; i < f.count; ++i) {
         char c = f.order[i][0];
         if (c == 'O') {
-            out.append(" ");
+            out.push_back(' ');
             out.append(f.order[i]);
         } else if (c == 'k') {
-            out.append(" k");
-            out.append(keyToken);
+            putMetaKey(out, keyToken, f.keyBinary);
         }
     }
-    if (f.has('b') && f.has('k'))
-        out.append(" b");
+}
+
+bool opaqueTooLong(const MetaFlags &f) {
+    for (std::size_t i = 0; i < f.count; ++i)
+        if (f.order[i][0] == 'O' && f.order[i].size() > kMaxOpaque)
+            return true;
+    return false;
 }
 
 } // namespace
@@ -251,7 +384,7 @@ MemcacheSession::Status MemcacheSession::command(std::string_view line, std::str
         else
             textGet(tok.data(), n, cmd == "gets", false, out);
     } else if (cmd == "gat" || cmd == "gats") {
-        if (n < 3)
+        if (n < 2) // "gat 10" with no key is an empty answer, as in memcached
             put(out, "ERROR\r\n");
         else
             textGet(tok.data(), n, cmd == "gats", true, out);
@@ -259,38 +392,41 @@ MemcacheSession::Status MemcacheSession::command(std::string_view line, std::str
                cmd == "prepend" || cmd == "cas") {
         textStore(tok.data(), n, out);
     } else if (cmd == "delete") {
-        if (n < 2) {
+        // memcached answers its own errors too with nothing under noreply (out_string).
+        bool noreply = n > 2 && tok[n - 1] == "noreply";
+        bool valid = n == 2 || (n == 3 && (tok[2] == "0" || noreply)) ||
+                     (n == 4 && tok[2] == "0" && noreply);
+        if (n < 2 || n > 4) {
             put(out, "ERROR\r\n");
-        } else if (tok[1].size() > kMaxKeyLength) {
-            put(out, "CLIENT_ERROR bad command line format\r\n");
-        } else {
-            bool noreply = tok[n - 1] == "noreply";
-            bool valid = n == 2 || (n == 3 && (tok[2] == "0" || noreply)) ||
-                         (n == 4 && tok[2] == "0" && noreply);
-            if (!valid) {
+        } else if (!valid) {
+            if (!noreply)
                 put(out,
                     "CLIENT_ERROR bad command line format.  Usage: delete <key> [noreply]\r\n");
-            } else {
-                DeleteStatus r = ctx_.store.remove(tok[1]);
-                if (!noreply)
-                    put(out, r == DeleteStatus::Deleted ? "DELETED\r\n" : "NOT_FOUND\r\n");
-            }
+        } else if (tok[1].size() > kMaxKeyLength) {
+            if (!noreply)
+                put(out, "CLIENT_ERROR bad command line format\r\n");
+        } else {
+            DeleteStatus r = ctx_.store.remove(tok[1]);
+            if (!noreply)
+                put(out, r == DeleteStatus::Deleted ? "DELETED\r\n" : "NOT_FOUND\r\n");
         }
     } else if (cmd == "incr" || cmd == "decr") {
-        if (n < 3)
+        if (n != 3 && n != 4)
             put(out, "ERROR\r\n");
         else
             textArith(tok.data(), n, cmd == "incr", out);
     } else if (cmd == "touch") {
-        if (n < 3) {
+        bool noreply = tok[n - 1] == "noreply";
+        if (n != 3 && n != 4) {
             put(out, "ERROR\r\n");
         } else if (tok[1].size() > kMaxKeyLength) {
-            put(out, "CLIENT_ERROR bad command line format\r\n");
+            if (!noreply)
+                put(out, "CLIENT_ERROR bad command line format\r\n");
         } else {
-            bool noreply = tok[n - 1] == "noreply";
             std::int64_t exptime;
             if (!parseI32(tok[2], exptime)) {
-                put(out, "CLIENT_ERROR invalid exptime argument\r\n");
+                if (!noreply)
+                    put(out, "CLIENT_ERROR invalid exptime argument\r\n");
             } else {
                 ctx_.stats.cmdTouch.fetch_add(1, std::memory_order_relaxed);
                 TouchStatus r = ctx_.store.touch(tok[1], exptime);
@@ -314,8 +450,11 @@ MemcacheSession::Status MemcacheSession::command(std::string_view line, std::str
         bool noreply = tok[n - 1] == "noreply";
         std::size_t args = n - 1 - (noreply ? 1 : 0);
         std::int64_t delay = 0;
-        if (args > 1 || (args == 1 && !parseI32(tok[1], delay))) {
-            put(out, "CLIENT_ERROR invalid exptime argument\r\n");
+        if (n > 3) {
+            put(out, "ERROR\r\n");
+        } else if (args == 1 && !parseI32(tok[1], delay)) {
+            if (!noreply)
+                put(out, "CLIENT_ERROR invalid exptime argument\r\n");
         } else {
             ctx_.stats.cmdFlush.fetch_add(1, std::memory_order_relaxed);
             ctx_.store.flushAll(delay);
@@ -382,9 +521,12 @@ void MemcacheSession::textGet(std::string_view *tok, std::size_t n, bool withCas
         first = 2;
         ctx_.stats.cmdTouch.fetch_add(n - first, std::memory_order_relaxed);
     }
+    const std::size_t mark = out.size();
     for (std::size_t i = first; i < n; ++i) {
         std::string_view key = tok[i];
         if (key.size() > kMaxKeyLength) {
+            // memcached drops the values it had gathered for this command: only the error.
+            out.resize(mark);
             put(out, "CLIENT_ERROR bad command line format\r\n");
             return;
         }
@@ -412,7 +554,7 @@ void MemcacheSession::textGet(std::string_view *tok, std::size_t n, bool withCas
 void MemcacheSession::textStore(std::string_view *tok, std::size_t n, std::string &out) {
     std::string_view cmd = tok[0];
     const bool isCas = cmd == "cas";
-    if (n < (isCas ? 6u : 5u)) {
+    if (n != (isCas ? 6u : 5u) && n != (isCas ? 7u : 6u)) {
         put(out, "ERROR\r\n");
         return;
     }
@@ -424,8 +566,10 @@ void MemcacheSession::textStore(std::string_view *tok, std::size_t n, std::strin
     if (key.size() > kMaxKeyLength || !parseFlags(tok[2], flags) || !parseI32(tok[3], exptime) ||
         !parseI32(tok[4], vlen) || vlen < 0 || vlen > INT32_MAX - 2 ||
         (isCas && !parseU64(tok[5], cas))) {
-        // memcached does not swallow the data block here: it is read as the next command.
-        put(out, "CLIENT_ERROR bad command line format\r\n");
+        // memcached does not swallow the data block here: it is read as the next command; its
+        // error, like every text answer, is hidden by noreply.
+        if (!noreply)
+            put(out, "CLIENT_ERROR bad command line format\r\n");
         return;
     }
     ctx_.stats.cmdSet.fetch_add(1, std::memory_order_relaxed);
@@ -456,7 +600,9 @@ void MemcacheSession::textStore(std::string_view *tok, std::size_t n, std::strin
 void MemcacheSession::finishStore(std::string &out) {
     Pending &p = *pending_;
     if (!p.termOk) {
-        put(out, "CLIENT_ERROR bad data chunk\r\n");
+        // memcached: hidden by a text command's noreply, always shown to ms.
+        if (p.meta || !p.noreply)
+            put(out, "CLIENT_ERROR bad data chunk\r\n");
         delete pending_;
         pending_ = nullptr;
         return;
@@ -522,12 +668,9 @@ void MemcacheSession::finishStore(std::string &out) {
                     out.push_back(' ');
                     put(out, f.order[i]);
                 } else if (c == 'k') {
-                    put(out, " k");
-                    put(out, p.keyToken);
+                    putMetaKey(out, p.keyToken, f.keyBinary);
                 }
             }
-            if (f.has('b') && f.has('k'))
-                put(out, " b");
             put(out, "\r\n");
         }
     }
@@ -539,12 +682,14 @@ void MemcacheSession::textArith(std::string_view *tok, std::size_t n, bool incr,
     std::string_view key = tok[1];
     bool noreply = tok[n - 1] == "noreply";
     if (key.size() > kMaxKeyLength) {
-        put(out, "CLIENT_ERROR bad command line format\r\n");
+        if (!noreply)
+            put(out, "CLIENT_ERROR bad command line format\r\n");
         return;
     }
     std::uint64_t delta;
     if (!parseU64(tok[2], delta)) {
-        put(out, "CLIENT_ERROR invalid numeric delta argument\r\n");
+        if (!noreply)
+            put(out, "CLIENT_ERROR invalid numeric delta argument\r\n");
         return;
     }
     std::uint64_t result = 0;
@@ -572,92 +717,117 @@ void MemcacheSession::textArith(std::string_view *tok, std::size_t n, bool incr,
 }
 
 // --- meta commands ----------------------------------------------------------------------------
+//
+// Each follows memcached 1.6.18's order of checks (proto_text.c), so every malformed line gets
+// the same answer: fewer than two tokens is ERROR; a key token over 250 bytes, then more than
+// 17 flags, then the flags (preparseMeta); ms reads its data length before the flags so a bad
+// line's data block can be swallowed; md and ma answer any flag error with one message.
 
 namespace {
-// Resolves the key of a meta command (base64 with 'b'). Returns an error or nullptr.
-const char *metaKey(std::string_view token, const MetaFlags &f, std::string &decoded,
-                    std::string_view &key) {
-    if (f.has('b')) {
-        if (!base64Decode(token, decoded))
-            return "CLIENT_ERROR error decoding key";
-        key = decoded;
-        return nullptr;
+// A TTL as memcached's meta commands print it: -1 for never, else the expiry minus the current
+// relative time as an unsigned 32-bit number (an item made expired by T-1 prints a wrapped
+// value, as memcached's does).
+void putMetaTtl(std::string &out, std::uint32_t expiresAt, std::uint32_t relNow) {
+    if (expiresAt == 0)
+        out.append("-1");
+    else
+        putNum(out, static_cast<std::uint32_t>(expiresAt - relNow));
+}
+
+bool metaCommon(const std::string_view *tok, std::size_t n, const char *tooLong, std::string &out) {
+    if (n < 2) {
+        put(out, "ERROR\r\n");
+        return false;
     }
-    if (token.size() > kMaxKeyLength)
-        return "CLIENT_ERROR bad command line format";
-    key = token;
-    return nullptr;
+    if (tok[1].size() > kMaxKeyLength) {
+        put(out, "CLIENT_ERROR bad command line format\r\n");
+        return false;
+    }
+    if (n + 1 > kMaxMetaTokens) { // memcached counts a final empty token
+        put(out, tooLong);
+        return false;
+    }
+    return true;
+}
+
+void putError(std::string &out, const char *e) {
+    put(out, e ? e : "CLIENT_ERROR bad command line format");
+    put(out, "\r\n");
 }
 } // namespace
 
 void MemcacheSession::metaGet(std::string_view *tok, std::size_t n, std::string &out) {
-    if (n < 2) {
-        put(out, "ERROR\r\n");
+    if (!metaCommon(tok, n, "CLIENT_ERROR options flags are too long\r\n", out))
         return;
-    }
-    if (tok[1].size() > kMaxKeyLength * 2) {
-        put(out, "CLIENT_ERROR bad command line format\r\n");
-        return;
-    }
     MetaFlags f;
-    Tokens all(tok, tok + n);
-    if (const char *err = parseMetaFlags(all, 2, "bcfhklOqstuvNRT", f)) {
-        put(out, err);
-        put(out, "\r\n");
-        return;
-    }
-    std::string decoded;
-    std::string_view key;
-    if (const char *err = metaKey(tok[1], f, decoded, key)) {
-        put(out, err);
-        put(out, "\r\n");
-        return;
-    }
+    std::string keyBuf;
+    std::string_view key = tok[1];
+    MetaParse pr = preparseMeta(tok, n, 2, f, keyBuf, key);
+    if (pr.failed)
+        return putError(out, pr.error);
+    // The lookup itself only finds (or, with N, creates) the item; T, N's TTL and R act below in
+    // the order the flags were given, as memcached's answer loop does — a `t` before a `T` shows
+    // the old TTL, an R after a T compares with the new one, a too long opaque stops the rest.
     Store::GetOptions o;
-    o.bump = !f.has('u');
-    if (f.has('T') && !parseI32(f.tok('T'), o.exptime)) {
-        put(out, "CLIENT_ERROR bad token in command line format\r\n");
-        return;
-    }
-    o.touch = f.has('T');
-    if (f.has('N')) {
-        o.vivify = true;
-        if (!parseI32(f.tok('N'), o.vivifyExptime)) {
-            put(out, "CLIENT_ERROR bad token in command line format\r\n");
-            return;
-        }
-    }
-    if (f.has('R')) {
-        o.recache = true;
-        if (!parseI32(f.tok('R'), o.recacheBelow)) {
-            put(out, "CLIENT_ERROR bad token in command line format\r\n");
-            return;
-        }
-    }
+    o.bump = !f.noUpdate;
+    o.vivify = f.vivify;
+    o.vivifyExptime = 0;
+    o.claimWins = false;
     ctx_.stats.cmdMeta.fetch_add(1, std::memory_order_relaxed);
     ctx_.stats.cmdGet.fetch_add(1, std::memory_order_relaxed);
-    if (o.touch)
+    if (f.newTtl)
         ctx_.stats.cmdTouch.fetch_add(1, std::memory_order_relaxed);
     LookupInfo info;
     ItemRef it = ctx_.store.lookup(key, o, &info);
+    const std::size_t mark = out.size();
     if (!it) {
-        if (!f.has('q')) {
+        if (opaqueTooLong(f))
+            return putError(out, "CLIENT_ERROR opaque token too long");
+        if (!f.noReply) {
             put(out, "EN");
             putOpaqueAndKey(out, f, tok[1]);
             put(out, "\r\n");
         }
         return;
     }
-    const bool value = f.has('v');
-    if (value) {
+    if (f.value) {
         put(out, "VA ");
         putNum(out, it->valueLen);
     } else {
         put(out, "HD");
     }
+    const std::uint32_t now = ctx_.store.relNow();
+    bool wantWin = false; // N created the item, or R found its TTL short
     for (std::size_t i = 0; i < f.count; ++i) {
-        char c = f.order[i][0];
-        switch (c) {
+        std::string_view t = f.order[i];
+        switch (t[0]) {
+        case 'T':
+            it->expiresAt.store(ctx_.store.relativeExpiry(f.exptime), std::memory_order_relaxed);
+            break;
+        case 'N':
+            if (info.created) {
+                it->expiresAt.store(ctx_.store.relativeExpiry(f.vivifyExptime),
+                                    std::memory_order_relaxed);
+                wantWin = true;
+            }
+            break;
+        case 'R': {
+            // Win the right to recache when the TTL left is below R's (not for an item just
+            // created, nor when another client already won).
+            const std::uint32_t e = it->expiresAt.load(std::memory_order_relaxed);
+            if (!info.wonAlreadySent && !info.created && e != 0 &&
+                e < ctx_.store.relativeExpiry(f.recacheTime))
+                wantWin = true;
+            break;
+        }
+        case 's':
+            put(out, " s");
+            putNum(out, it->valueLen);
+            break;
+        case 't':
+            put(out, " t");
+            putMetaTtl(out, it->expiresAt.load(std::memory_order_relaxed), now);
+            break;
         case 'c':
             put(out, " c");
             putNum(out, it->cas.load(std::memory_order_relaxed));
@@ -666,142 +836,150 @@ void MemcacheSession::metaGet(std::string_view *tok, std::size_t n, std::string 
             put(out, " f");
             putNum(out, it->flags);
             break;
-        case 'h':
-            put(out, info.hitBefore ? " h1" : " h0");
-            break;
-        case 'k':
-            put(out, " k");
-            put(out, tok[1]);
-            break;
         case 'l':
             put(out, " l");
             putNum(out, info.lastAccessAgo);
             break;
+        case 'h':
+            put(out, info.hitBefore ? " h1" : " h0");
+            break;
         case 'O':
+            if (t.size() > kMaxOpaque) {
+                out.resize(mark);
+                return putError(out, "CLIENT_ERROR opaque token too long");
+            }
             out.push_back(' ');
-            put(out, f.order[i]);
+            put(out, t);
             break;
-        case 's':
-            put(out, " s");
-            putNum(out, it->valueLen);
-            break;
-        case 't':
-            put(out, " t");
-            putSigned(out, ctx_.store.ttlRemaining(*it));
+        case 'k':
+            // The item's own key: base64 again when a binary key stored it (ITEM_KEY_BINARY).
+            if (it->bits & Item::kBinaryKey)
+                putMetaKey(out, base64Encode(it->key()), true);
+            else
+                putMetaKey(out, it->key(), false);
             break;
         default:
             break;
         }
     }
-    if (f.has('b') && f.has('k'))
-        put(out, " b");
     // memcached's order: Z (someone else already won), X (stale), W (this caller won).
-    if (info.wonAlreadySent && !info.won)
+    // A stale item hands its token to the first client that sees it.
+    if (info.stale && !info.wonAlreadySent)
+        wantWin = true;
+    const bool won = wantWin && ctx_.store.claimWin(*it);
+    if (info.wonAlreadySent)
         put(out, " Z");
     if (info.stale)
         put(out, " X");
-    if (info.won)
+    if (won)
         put(out, " W");
     put(out, "\r\n");
-    if (value) {
+    if (f.value) {
         put(out, it->value());
         put(out, "\r\n");
     }
 }
 
 void MemcacheSession::metaSet(std::string_view *tok, std::size_t n, std::string &out) {
-    if (n < 3) {
-        put(out, "ERROR\r\n");
+    if (!metaCommon(tok, n, "CLIENT_ERROR options flags too long\r\n", out))
         return;
-    }
     std::int64_t vlen;
-    if (!parseI32(tok[2], vlen) || vlen < 0) {
+    if (n < 3 || !parseI32(tok[2], vlen) || vlen < 0 || vlen > INT32_MAX - 2) {
+        // Nothing is swallowed: memcached cannot know how long the data block is.
         put(out, "CLIENT_ERROR bad command line format\r\n");
         return;
     }
     auto *p = new Pending;
     p->meta = true;
-    // Keep the tokens alive for the response: copy the line's flag tokens into the Pending.
+    // Keep the flag tokens alive for the answer, written after the data block has arrived.
+    p->line.assign(tok[1]);
     for (std::size_t i = 3; i < n; ++i) {
-        p->line.append(tok[i]);
         p->line.push_back(' ');
+        p->line.append(tok[i]);
     }
     Tokens own;
     tokenize(p->line, own);
-    const char *err = parseMetaFlags(own, 0, "bcCFIkOqTMS", p->flags);
-    std::string decoded;
-    std::string_view key;
-    if (!err)
-        err = metaKey(tok[1], p->flags, decoded, key);
-    const MetaFlags &f = p->flags;
-    std::uint32_t clientFlags = 0;
-    std::int64_t exptime = 0;
-    std::uint64_t cas = 0;
-    if (!err && ((f.has('F') && !parseFlags(f.tok('F'), clientFlags)) ||
-                 (f.has('T') && !parseI32(f.tok('T'), exptime)) ||
-                 (f.has('C') && !parseU64(f.tok('C'), cas))))
-        err = "CLIENT_ERROR bad command line format";
-    if (!err && f.has('M')) {
-        std::string_view m = f.tok('M');
-        if (m.size() != 1 || std::string_view("EAPRS").find(m[0]) == std::string_view::npos)
+    own.insert(own.begin(), "ms");
+    own.insert(own.begin() + 2, "0"); // tok[2]'s place: flags start at 3 as in the request
+    std::string keyBuf;
+    std::string_view key = own[1];
+    MetaFlags &f = p->flags;
+    MetaParse pr = preparseMeta(own.data(), own.size(), 3, f, keyBuf, key);
+    const char *err =
+        pr.failed ? (pr.error ? pr.error : "CLIENT_ERROR bad command line format") : nullptr;
+    if (!err) { // memcached: an invalid mode is reported over a too long opaque
+
+        switch (f.mode) {
+        case 0:
+        case 'S':
+            p->mode = StoreMode::Set;
+            break;
+        case 'E':
+            p->mode = StoreMode::Add;
+            break;
+        case 'A':
+            p->mode = StoreMode::Append;
+            break;
+        case 'P':
+            p->mode = StoreMode::Prepend;
+            break;
+        case 'R':
+            p->mode = StoreMode::Replace;
+            break;
+        default:
             err = "CLIENT_ERROR invalid mode for ms M token";
-        else
-            p->mode = m[0] == 'E'   ? StoreMode::Add
-                      : m[0] == 'A' ? StoreMode::Append
-                      : m[0] == 'P' ? StoreMode::Prepend
-                      : m[0] == 'R' ? StoreMode::Replace
-                                    : StoreMode::Set;
+        }
     }
+    if (!err && opaqueTooLong(f))
+        err = "CLIENT_ERROR opaque token too long";
     if (err) {
         // memcached swallows the data block after a bad meta-set line.
-        put(out, err);
-        put(out, "\r\n");
+        putError(out, err);
         swallow_ = static_cast<std::size_t>(vlen) + 2;
         delete p;
         return;
     }
     ctx_.stats.cmdMeta.fetch_add(1, std::memory_order_relaxed);
     ctx_.stats.cmdSet.fetch_add(1, std::memory_order_relaxed);
-    p->item = ctx_.store.allocate(key, clientFlags, exptime, static_cast<std::uint32_t>(vlen));
+    p->item = ctx_.store.allocate(key, f.clientFlags, f.exptime, static_cast<std::uint32_t>(vlen));
     if (!p->item) {
         swallowReply_ = "SERVER_ERROR object too large for cache\r\n";
         swallow_ = static_cast<std::size_t>(vlen) + 2;
+        if (p->mode == StoreMode::Set) // as a text set: the old value must not stay readable
+            ctx_.store.remove(key);
         delete p;
         return;
     }
-    p->cas = cas;
-    p->invalidate = f.has('I');
-    p->noreply = f.has('q');
-    p->keyToken = std::string(tok[1]);
+    // A CAS turns set and replace into compare-and-swap; append and prepend compare only when
+    // the item exists; add ignores it. A CAS of 0 never matches.
+    if (f.hasCas && (p->mode == StoreMode::Set || p->mode == StoreMode::Replace))
+        p->cas = f.cas ? f.cas : ~0ull;
+    else if (f.hasCas && p->mode != StoreMode::Add)
+        p->cas = f.cas; // append/prepend: compared only when non-zero and the item exists
+    if (f.keyBinary)
+        p->item->bits |= Item::kBinaryKey; // not linked yet: no lock needed
+    p->invalidate =
+        f.setStale && f.hasCas && (p->mode == StoreMode::Set || p->mode == StoreMode::Replace);
+    p->noreply = f.noReply;
+    p->keyToken = std::string(own[1]);
     pending_ = p;
 }
 
 void MemcacheSession::metaDelete(std::string_view *tok, std::size_t n, std::string &out) {
-    if (n < 2) {
-        put(out, "ERROR\r\n");
+    if (!metaCommon(tok, n, "CLIENT_ERROR options flags too long\r\n", out))
         return;
-    }
     MetaFlags f;
-    Tokens all(tok, tok + n);
-    const char *err = parseMetaFlags(all, 2, "bCIkOqT", f, true);
-    std::string decoded;
-    std::string_view key;
-    if (!err)
-        err = metaKey(tok[1], f, decoded, key);
-    std::uint64_t cas = 0;
-    std::int64_t exptime = 0;
-    if (!err && ((f.has('C') && !parseU64(f.tok('C'), cas)) ||
-                 (f.has('T') && !parseI32(f.tok('T'), exptime))))
-        err = "CLIENT_ERROR bad token in command line format";
-    if (err) {
-        put(out, err);
-        put(out, "\r\n");
-        return;
-    }
+    std::string keyBuf;
+    std::string_view key = tok[1];
+    if (preparseMeta(tok, n, 2, f, keyBuf, key).failed)
+        return putError(out, "CLIENT_ERROR invalid or duplicate flag");
+    if (opaqueTooLong(f))
+        return putError(out, "CLIENT_ERROR opaque token too long");
     ctx_.stats.cmdMeta.fetch_add(1, std::memory_order_relaxed);
-    DeleteStatus r = f.has('I') ? ctx_.store.invalidate(key, cas, f.has('T'), exptime)
+    const std::uint64_t cas = f.hasCas ? (f.cas ? f.cas : ~0ull) : 0;
+    DeleteStatus r = f.setStale ? ctx_.store.invalidate(key, cas, f.newTtl, f.exptime)
                                 : ctx_.store.remove(key, cas);
-    if (r == DeleteStatus::Deleted && f.has('q'))
+    if (r == DeleteStatus::Deleted && f.noReply)
         return;
     put(out, r == DeleteStatus::Deleted ? "HD" : r == DeleteStatus::NotFound ? "NF" : "EX");
     putOpaqueAndKey(out, f, tok[1]);
@@ -809,113 +987,130 @@ void MemcacheSession::metaDelete(std::string_view *tok, std::size_t n, std::stri
 }
 
 void MemcacheSession::metaArith(std::string_view *tok, std::size_t n, std::string &out) {
-    if (n < 2) {
-        put(out, "ERROR\r\n");
+    if (!metaCommon(tok, n, "CLIENT_ERROR options flags too long\r\n", out))
         return;
-    }
     MetaFlags f;
-    Tokens all(tok, tok + n);
-    const char *err = parseMetaFlags(all, 2, "bCNJDTMqtcvOk", f, true);
-    std::string decoded;
-    std::string_view key;
-    if (!err)
-        err = metaKey(tok[1], f, decoded, key);
-    std::uint64_t cas = 0, initial = 0, delta = 1;
-    std::int64_t createTtl = 0, ttl = 0;
+    std::string keyBuf;
+    std::string_view key = tok[1];
+    if (preparseMeta(tok, n, 2, f, keyBuf, key).failed)
+        return putError(out, "CLIENT_ERROR invalid or duplicate flag");
     bool incr = true;
-    if (!err && ((f.has('C') && !parseU64(f.tok('C'), cas)) ||
-                 (f.has('N') && !parseI32(f.tok('N'), createTtl)) ||
-                 (f.has('J') && !parseU64(f.tok('J'), initial)) ||
-                 (f.has('D') && !parseU64(f.tok('D'), delta)) ||
-                 (f.has('T') && !parseI32(f.tok('T'), ttl))))
-        err = "CLIENT_ERROR invalid or duplicate flag";
-    if (!err && f.has('M')) {
-        std::string_view m = f.tok('M');
-        if (m == "I" || m == "i" || m == "+")
-            incr = true;
-        else if (m == "D" || m == "d" || m == "-")
-            incr = false;
-        else
-            err = "CLIENT_ERROR invalid mode for ma M token";
-    }
-    if (err) {
-        put(out, err);
-        put(out, "\r\n");
-        return;
+    switch (f.mode) {
+    case 0:
+    case 'I':
+    case '+':
+        break;
+    case 'D':
+    case '-':
+        incr = false;
+        break;
+    default:
+        return putError(out, "CLIENT_ERROR invalid mode for ma M token");
     }
     ctx_.stats.cmdMeta.fetch_add(1, std::memory_order_relaxed);
+    const std::uint64_t cas = f.hasCas ? f.cas : 0; // do_add_delta compares only a non-zero CAS
+    ItemRef before = ctx_.store.lookup(key, Store::GetOptions{false, false});
+    const bool existed = static_cast<bool>(before);
+    const std::uint32_t expiresBefore =
+        before ? before->expiresAt.load(std::memory_order_relaxed) : 0;
+    before.reset();
+    // memcached creates a counter with no expiry and then applies T, and N for a counter it
+    // created, in the order they were given: the last one is the TTL it keeps.
+    bool setTtl = false;
+    std::int64_t ttl = 0;
+    for (std::size_t i = 0; i < f.count; ++i) {
+        char c = f.order[i][0];
+        if (c == 'T' || (c == 'N' && !existed)) {
+            setTtl = true;
+            ttl = c == 'T' ? f.exptime : f.vivifyExptime;
+        }
+    }
     std::uint64_t result = 0, casOut = 0;
-    const bool createdNow = f.has('N') && !ctx_.store.lookup(key, Store::GetOptions{false, false});
-    ArithStatus r = ctx_.store.arithmetic(key, incr, delta, &result, cas, &casOut, f.has('N'),
-                                          initial, createTtl, f.has('T'), ttl);
+    ArithStatus r = ctx_.store.arithmetic(key, incr, f.delta, &result, cas, &casOut, f.vivify,
+                                          f.initial, 0, setTtl, ttl);
     switch (r) {
     case ArithStatus::Ok:
         break;
     case ArithStatus::NonNumeric:
-        put(out, "CLIENT_ERROR cannot increment or decrement non-numeric value\r\n");
-        return;
+        return putError(out, "CLIENT_ERROR cannot increment or decrement non-numeric value");
     case ArithStatus::NotFound:
     case ArithStatus::Exists:
     case ArithStatus::NotStored:
+        // memcached checks the opaque's length while writing the answer, after the operation.
+        if (opaqueTooLong(f))
+            return putError(out, "CLIENT_ERROR opaque token too long");
         put(out, r == ArithStatus::NotFound ? "NF" : r == ArithStatus::Exists ? "EX" : "NS");
         putOpaqueAndKey(out, f, tok[1]);
         put(out, "\r\n");
         return;
     }
-    // memcached 1.6 suppresses HD under q only when the counter existed (not when N created it).
-    if (f.has('q') && !f.has('v') && !createdNow)
+    if (opaqueTooLong(f))
+        return putError(out, "CLIENT_ERROR opaque token too long");
+    // q hides the answer of a counter that existed, not of one N created.
+    if (f.noReply && existed)
         return;
     char num[24];
     auto nr = std::to_chars(num, num + sizeof num, result);
     std::string_view numStr(num, static_cast<std::size_t>(nr.ptr - num));
-    if (f.has('v')) {
+    if (f.value) {
         put(out, "VA ");
         putNum(out, numStr.size());
     } else {
         put(out, "HD");
     }
+    const std::uint32_t now = ctx_.store.relNow();
+    // T (and N, for a counter it created) change the TTL where they stand among the flags.
+    std::uint32_t expires = existed ? expiresBefore : 0;
     for (std::size_t i = 0; i < f.count; ++i) {
-        char c = f.order[i][0];
-        if (c == 't') {
+        switch (f.order[i][0]) {
+        case 'T':
+            expires = ctx_.store.relativeExpiry(f.exptime);
+            break;
+        case 'N':
+            if (!existed)
+                expires = ctx_.store.relativeExpiry(f.vivifyExptime);
+            break;
+        case 't':
             put(out, " t");
-            ItemRef it = ctx_.store.lookup(key, Store::GetOptions{false, false});
-            putSigned(out, it ? ctx_.store.ttlRemaining(*it) : -1);
-        } else if (c == 'c') {
+            putMetaTtl(out, expires, now);
+            break;
+        case 'c':
             put(out, " c");
             putNum(out, casOut);
-        } else if (c == 'O') {
+            break;
+        case 'O':
             out.push_back(' ');
             put(out, f.order[i]);
-        } else if (c == 'k') {
-            put(out, " k");
-            put(out, tok[1]);
+            break;
+        case 'k':
+            putMetaKey(out, tok[1], f.keyBinary);
+            break;
+        default:
+            break;
         }
     }
-    if (f.has('b') && f.has('k'))
-        put(out, " b");
     put(out, "\r\n");
-    if (f.has('v')) {
+    if (f.value) {
         put(out, numStr);
         put(out, "\r\n");
     }
 }
 
+// me: memcached's debug line for an item — exp (its expiry minus now: negative while alive, -1
+// for never), la, cas, fetch, the slab class and total size memcached would give it.
 void MemcacheSession::metaDebug(std::string_view *tok, std::size_t n, std::string &out) {
-    if (n < 2) {
-        put(out, "ERROR\r\n");
+    if (n < 2 || tok[1].size() > kMaxKeyLength) {
+        put(out, "CLIENT_ERROR bad command line format\r\n");
         return;
     }
-    MetaFlags f;
-    Tokens all(tok, tok + n);
-    std::string decoded;
-    std::string_view key;
-    const char *err = parseMetaFlags(all, 2, "b", f);
-    if (!err)
-        err = metaKey(tok[1], f, decoded, key);
-    if (err) {
-        put(out, err);
-        put(out, "\r\n");
-        return;
+    std::string keyBuf;
+    std::string_view key = tok[1];
+    if (n >= 3 && tok[2] == "b") {
+        if (!base64Decode(tok[1], keyBuf)) {
+            put(out, "CLIENT_ERROR bad command line format\r\n");
+            return;
+        }
+        key = keyBuf;
     }
     LookupInfo info;
     ItemRef it = ctx_.store.lookup(key, Store::GetOptions{false, false}, &info);
@@ -923,17 +1118,21 @@ void MemcacheSession::metaDebug(std::string_view *tok, std::size_t n, std::strin
         put(out, "EN\r\n");
         return;
     }
+    const std::uint32_t now = ctx_.store.relNow();
+    const std::uint32_t e = it->expiresAt.load(std::memory_order_relaxed);
     put(out, "ME ");
     put(out, tok[1]);
     put(out, " exp=");
-    putSigned(out, ctx_.store.ttlRemaining(*it));
+    putSigned(out, e == 0 ? -1 : static_cast<std::int32_t>(now - e));
     put(out, " la=");
     putNum(out, info.lastAccessAgo);
     put(out, " cas=");
     putNum(out, it->cas.load(std::memory_order_relaxed));
     put(out, info.hitBefore ? " fetch=yes" : " fetch=no");
-    put(out, " cls=1 size=");
-    putNum(out, Store::itemFootprint(it->keyLen, it->valueLen));
+    put(out, " cls=");
+    putNum(out, slabClassOf(it->keyLen, it->valueLen, it->flags));
+    put(out, " size=");
+    putNum(out, memcachedItemSize(it->keyLen, it->valueLen, it->flags));
     put(out, "\r\n");
 }
 

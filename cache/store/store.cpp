@@ -291,17 +291,26 @@ ItemRef Store::lookup(std::string_view key, const GetOptions &o, LookupInfo *inf
             return {};
         fresh->cas.store(nextCas_.fetch_add(1, std::memory_order_relaxed),
                          std::memory_order_relaxed);
-        fresh->bits |= Item::kWonSent;
+        if (o.claimWins)
+            fresh->bits |= Item::kWonSent;
         link(s, fresh, h);
+        if (o.bump) // memcached bumps the item it just created: fetched, accessed now
+            fresh->bits |= Item::kFetched;
         if (info) {
             *info = LookupInfo{};
             info->won = true;
+            info->created = true;
+            info->expiresBefore = fresh->expiresAt.load(std::memory_order_relaxed);
         }
         lock.unlock();
         ensureRoom(0);
         return ItemRef(fresh);
     }
+    if (o.touch && o.touchBeforeRecache)
+        it->expiresAt.store(relativeExpiry(o.exptime), std::memory_order_relaxed);
     if (info) {
+        info->created = false;
+        info->expiresBefore = it->expiresAt.load(std::memory_order_relaxed);
         info->hitBefore = (it->bits & Item::kFetched) != 0;
         info->lastAccessAgo = now > it->lastAccess ? now - it->lastAccess : 0;
         info->stale = (it->bits & Item::kStale) != 0;
@@ -310,15 +319,17 @@ ItemRef Store::lookup(std::string_view key, const GetOptions &o, LookupInfo *inf
         bool wantWin = info->stale;
         if (o.recache) {
             std::uint32_t e = it->expiresAt.load(std::memory_order_relaxed);
-            if (e != 0 && static_cast<std::int64_t>(e - now) < o.recacheBelow)
+            // memcached compares the expiry with realtime(R) (an R of 0 or less never wins).
+            if (e != 0 && e < relativeExpiry(o.recacheBelow))
                 wantWin = true;
         }
         if (wantWin && !info->wonAlreadySent) {
             info->won = true;
-            it->bits |= Item::kWonSent;
+            if (o.claimWins)
+                it->bits |= Item::kWonSent;
         }
     }
-    if (o.touch)
+    if (o.touch && !o.touchBeforeRecache)
         it->expiresAt.store(relativeExpiry(o.exptime), std::memory_order_relaxed);
     if (o.bump) {
         // Write only what changes: on a hot item every store would bounce its cache line
@@ -326,10 +337,7 @@ ItemRef Store::lookup(std::string_view key, const GetOptions &o, LookupInfo *inf
         std::uint8_t f = it->freq.load(std::memory_order_relaxed);
         if (f < 3)
             it->freq.store(static_cast<std::uint8_t>(f + 1), std::memory_order_relaxed);
-        if (it->lastAccess != now)
-            it->lastAccess = now;
-        if (!(it->bits & Item::kFetched))
-            it->bits |= Item::kFetched;
+        bumpAccess(*it, now);
         if (cfg_.policy == EvictionPolicy::Lru) {
             std::size_t sz = footprintOf(it);
             s.main.remove(it, sz);
@@ -377,13 +385,16 @@ StoreStatus Store::store(StoreMode mode, ItemRef &item, std::uint64_t casIn, std
             static constexpr std::string_view kStatus[] = {"stored",    "not_stored", "exists",
                                                            "not_found", "too_large",  "no_memory"};
             std::uint32_t e = it->expiresAt.load(std::memory_order_relaxed);
-            watch_.logStore(it->key(), kStatus[static_cast<int>(st)],
-                            casIn ? "cas" : kCmd[static_cast<int>(mode)],
-                            e > now ? static_cast<std::int64_t>(e - now) : 0, it->valueLen);
+            watch_.logStore(
+                it->key(), kStatus[static_cast<int>(st)],
+                casIn && !concat && mode != StoreMode::Add ? "cas" : kCmd[static_cast<int>(mode)],
+                e > now ? static_cast<std::int64_t>(e - now) : 0, it->valueLen, it->flags);
         }
         return st;
     };
-    if (casIn != 0) {
+    // A CAS makes set and replace a compare-and-swap; append and prepend compare only when the
+    // item exists (memcached's do_store_item; a missing one is NOT_STORED by the mode below).
+    if (casIn != 0 && (old || !concat)) {
         if (!old) {
             ++s.st.casMisses;
             return outcome(StoreStatus::NotFound);
@@ -394,7 +405,11 @@ StoreStatus Store::store(StoreMode mode, ItemRef &item, std::uint64_t casIn, std
                 ++s.st.casBadval;
                 return outcome(StoreStatus::Exists);
             }
-            it->bits |= Item::kStale;
+            // memcached's set_stale: the value is replaced, but the old TTL, the stale mark and
+            // a token already handed out stay.
+            it->bits |= Item::kStale | (old->bits & Item::kWonSent);
+            it->expiresAt.store(old->expiresAt.load(std::memory_order_relaxed),
+                                std::memory_order_relaxed);
         }
         ++s.st.casHits;
     }
@@ -403,7 +418,8 @@ StoreStatus Store::store(StoreMode mode, ItemRef &item, std::uint64_t casIn, std
         break;
     case StoreMode::Add:
         if (old) {
-            old->lastAccess = now; // memcached bumps the existing item
+            if (now - old->lastAccess >= kItemUpdateInterval) // memcached's do_item_update
+                old->lastAccess = now;
             return outcome(StoreStatus::NotStored);
         }
         break;
@@ -527,6 +543,9 @@ ArithStatus Store::arithmetic(std::string_view key, bool incr, std::uint64_t del
         value = initial;
         expiresAt = relativeExpiry(createExptime);
     } else {
+        // memcached's do_add_delta: an empty value is non-numeric before any CAS is compared.
+        if (old->valueLen == 0)
+            return ArithStatus::NonNumeric;
         if (casIn != 0 && old->cas.load(std::memory_order_relaxed) != casIn)
             return ArithStatus::Exists;
         std::uint64_t cur;
@@ -552,9 +571,17 @@ ArithStatus Store::arithmetic(std::string_view key, bool incr, std::uint64_t del
     std::memset(it->valueData() + len, ' ', stored - len);
     std::uint64_t cas = nextCas_.fetch_add(1, std::memory_order_relaxed);
     it->cas.store(cas, std::memory_order_relaxed);
+    const bool inPlace = old && stored == old->valueLen; // memcached's in-place rewrite
+    const bool fetched = inPlace && (old->bits & Item::kFetched);
+    const std::uint32_t lastAccess = inPlace ? old->lastAccess : 0;
     if (old)
         unlink(s, old, h);
     link(s, it, h);
+    if (inPlace) { // the same item to memcached: it keeps its fetched mark and last access
+        if (fetched)
+            it->bits |= Item::kFetched;
+        it->lastAccess = lastAccess;
+    }
     releaseItem(it); // the store's reference is the only one
     lock.unlock();
     ensureRoom(0);
@@ -578,8 +605,7 @@ TouchStatus Store::touch(std::string_view key, std::int64_t exptime) {
     }
     ++s.st.touchHits;
     it->expiresAt.store(relativeExpiry(exptime), std::memory_order_relaxed);
-    it->lastAccess = now;
-    it->bits |= Item::kFetched; // memcached's touch is a fetch too (mg h answers h1 after it)
+    bumpAccess(*it, now); // memcached's touch is a fetch too (mg h answers h1 after it)
     return TouchStatus::Touched;
 }
 
@@ -657,7 +683,7 @@ bool Store::evictOne() {
                 watch_.logEviction(victim->key(), (victim->bits & Item::kFetched) != 0,
                                    e == 0 ? -1 : static_cast<std::int64_t>(e) - now,
                                    now > victim->lastAccess ? now - victim->lastAccess : 0,
-                                   victim->valueLen);
+                                   victim->valueLen, victim->flags);
             }
             if (cfg_.policy == EvictionPolicy::S3Fifo && fromSmall)
                 s.ghostAdd(h);
@@ -717,6 +743,15 @@ std::size_t Store::removeIf(const std::function<bool(std::string_view, std::stri
         }
     }
     return removed;
+}
+
+bool Store::claimWin(Item &it) {
+    Shard &s = shardFor(hashKey(it.key()));
+    std::lock_guard lock(s.mu);
+    if (it.bits & Item::kWonSent)
+        return false;
+    it.bits |= Item::kWonSent;
+    return true;
 }
 
 void Store::forEachLive(const std::function<void(std::vector<ItemRef> &)> &visit) {

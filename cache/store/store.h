@@ -36,6 +36,7 @@ namespace fc::cache {
 
 constexpr std::size_t kMaxKeyLength = 250;
 constexpr std::int64_t kRelativeExptimeMax = 60 * 60 * 24 * 30; // memcached's REALTIME_MAXDELTA
+constexpr std::uint32_t kItemUpdateInterval = 60;               // memcached's ITEM_UPDATE_INTERVAL
 
 // Is `key` a valid memcached key (1-250 bytes, no control characters or spaces)?
 bool validKey(std::string_view key);
@@ -73,6 +74,8 @@ struct LookupInfo {
     bool stale = false; // marked invalid by md I / ms I
     bool won = false;   // this caller won the right to recache (N / R / stale)
     bool wonAlreadySent = false;
+    std::uint32_t expiresBefore = 0; // the item's store-relative expiry before a touch (0 never)
+    bool created = false;            // mg N made it just now
 };
 
 class Store {
@@ -100,6 +103,10 @@ public:
         std::int64_t vivifyExptime = 0;
         bool recache = false; // mg R: win if the TTL left is below recacheBelow
         std::int64_t recacheBelow = 0;
+        bool touchBeforeRecache = false; // mg: T came before R among the flags
+        // Mark the recache token handed out (N, R, stale) here; mg leaves it to claimWin, so a
+        // line that fails half way through claims nothing, as in memcached.
+        bool claimWins = true;
     };
     // Returns the live item or an empty ref.
     ItemRef lookup(std::string_view key, const GetOptions &opts, LookupInfo *info = nullptr);
@@ -140,6 +147,9 @@ public:
     // whole store, one shard lock at a time (an administrative operation: purge by path), and
     // calls `pred` under that lock, so it must not call back into the store.
     std::size_t removeIf(const std::function<bool(std::string_view, std::string_view)> &pred);
+    // mg R: marks `it` as having handed out its recache token; true when this caller is the one
+    // who did (nobody had yet).
+    bool claimWin(Item &it);
     // Calls `visit` once per shard with that shard's live items: the references are taken under
     // the shard's lock and visited after it is released, so gets and sets go on while a slow
     // visitor (a snapshot writing to disk) works. Items stored or removed meanwhile may or may
@@ -172,9 +182,22 @@ private:
     void unlink(Shard &s, Item *it, std::uint64_t hash);
     void dropDead(Shard &s, Item *it, std::uint64_t hash);
     Item *findLive(Shard &s, std::uint64_t hash, std::string_view key);
+    // memcached's do_item_bump with its segmented LRU: the first fetch marks the item fetched,
+    // the second makes it active and moves its last-access time, later ones change nothing.
+    // (Shard lock held; only the bits that change are written.)
+    static void bumpAccess(Item &it, std::uint32_t now) {
+        if (it.bits & Item::kActive)
+            return;
+        if (!(it.bits & Item::kFetched)) {
+            it.bits |= Item::kFetched;
+        } else {
+            it.bits |= Item::kActive;
+            it.lastAccess = now;
+        }
+    }
     void watchGet(std::string_view key, const Item *it) {
         if (watch_.wants(kWatchFetchers))
-            watch_.logGet(key, it != nullptr, it ? it->valueLen : 0);
+            watch_.logGet(key, it != nullptr, it ? it->valueLen : 0, it ? it->flags : 0);
     }
     template <typename Act>
     DeleteStatus deleteLike(std::string_view key, std::uint64_t casIn, Act &&act);

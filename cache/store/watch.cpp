@@ -36,9 +36,12 @@ void setWatchClientFd(int fd) {
     tlsClientFd = fd;
 }
 
-unsigned slabClassOf(std::size_t keyLen, std::size_t valueLen) {
-    // ITEM_ntotal: header (48) + key + NUL + value + "\r\n" + CAS (8).
-    std::size_t total = 48 + keyLen + 1 + valueLen + 2 + 8;
+std::size_t memcachedItemSize(std::size_t keyLen, std::size_t valueLen, std::uint32_t flags) {
+    return 48 + keyLen + 1 + valueLen + 2 + (flags ? 4 : 0) + 8;
+}
+
+unsigned slabClassOf(std::size_t keyLen, std::size_t valueLen, std::uint32_t flags) {
+    std::size_t total = memcachedItemSize(keyLen, valueLen, flags);
     const auto &sizes = slabSizes();
     for (std::size_t i = 0; i < sizes.size(); ++i)
         if (total <= sizes[i])
@@ -102,33 +105,33 @@ void WatchLog::emit(std::uint32_t kind, const char *fmt, ...) {
     }
 }
 
-void WatchLog::logGet(std::string_view key, bool found, std::size_t valueLen) {
+void WatchLog::logGet(std::string_view key, bool found, std::size_t valueLen, std::uint32_t flags) {
     if (!wants(kWatchFetchers))
         return;
     emit(kWatchFetchers, "type=item_get key=%.*s status=%s clsid=%u cfd=%d size=%zu\n",
          static_cast<int>(key.size()), key.data(), found ? "found" : "not_found",
-         found ? slabClassOf(key.size(), valueLen) : 0u, tlsClientFd, found ? valueLen : 0);
+         found ? slabClassOf(key.size(), valueLen, flags) : 0u, tlsClientFd, found ? valueLen : 0);
 }
 
 void WatchLog::logStore(std::string_view key, std::string_view status, std::string_view cmd,
-                        std::int64_t ttl, std::size_t valueLen) {
+                        std::int64_t ttl, std::size_t valueLen, std::uint32_t flags) {
     if (!wants(kWatchMutations))
         return;
     emit(kWatchMutations,
          "type=item_store key=%.*s status=%.*s cmd=%.*s ttl=%lld clsid=%u cfd=%d size=%zu\n",
          static_cast<int>(key.size()), key.data(), static_cast<int>(status.size()), status.data(),
          static_cast<int>(cmd.size()), cmd.data(), static_cast<long long>(ttl),
-         slabClassOf(key.size(), valueLen), tlsClientFd, valueLen);
+         slabClassOf(key.size(), valueLen, flags), tlsClientFd, valueLen);
 }
 
 void WatchLog::logEviction(std::string_view key, bool fetched, std::int64_t ttl,
-                           std::int64_t lastAccess, std::size_t valueLen) {
+                           std::int64_t lastAccess, std::size_t valueLen, std::uint32_t flags) {
     if (!wants(kWatchEvictions))
         return;
     emit(kWatchEvictions, "type=eviction key=%.*s fetch=%s ttl=%lld la=%lld clsid=%u size=%zu\n",
          static_cast<int>(key.size()), key.data(), fetched ? "yes" : "no",
          static_cast<long long>(ttl), static_cast<long long>(lastAccess),
-         slabClassOf(key.size(), valueLen), valueLen);
+         slabClassOf(key.size(), valueLen, flags), valueLen);
 }
 
 std::shared_ptr<WatchLog::Watcher> WatchLog::subscribe(std::uint32_t kinds,

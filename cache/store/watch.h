@@ -44,8 +44,11 @@ enum WatchKind : std::uint32_t {
 // the connection before it feeds the store.
 void setWatchClientFd(int fd);
 
-// memcached's slab class for an item of this key and value length (default slab sizes).
-unsigned slabClassOf(std::size_t keyLen, std::size_t valueLen);
+// memcached's ITEM_ntotal for an item: its 48-byte header, the key and a NUL, the value and its
+// CRLF, 4 bytes of client flags when they are not 0, and the CAS.
+std::size_t memcachedItemSize(std::size_t keyLen, std::size_t valueLen, std::uint32_t flags);
+// memcached's slab class for such an item (default slab sizes).
+unsigned slabClassOf(std::size_t keyLen, std::size_t valueLen, std::uint32_t flags = 0);
 
 // `watch [fetchers|mutations|evictions|rawcmds|sysevents|connevents|proxyreqs]...`: the kinds
 // asked for (fetchers when none), or 0 when an argument is unknown (memcached answers ERROR).
@@ -66,11 +69,11 @@ public:
     bool wants(std::uint32_t kind) const {
         return (mask_.load(std::memory_order_relaxed) & kind) != 0;
     }
-    void logGet(std::string_view key, bool found, std::size_t valueLen);
+    void logGet(std::string_view key, bool found, std::size_t valueLen, std::uint32_t flags);
     void logStore(std::string_view key, std::string_view status, std::string_view cmd,
-                  std::int64_t ttl, std::size_t valueLen);
+                  std::int64_t ttl, std::size_t valueLen, std::uint32_t flags);
     void logEviction(std::string_view key, bool fetched, std::int64_t ttl, std::int64_t lastAccess,
-                     std::size_t valueLen);
+                     std::size_t valueLen, std::uint32_t flags);
 
     std::shared_ptr<Watcher> subscribe(std::uint32_t kinds, std::function<void()> wake);
     void unsubscribe(const std::shared_ptr<Watcher> &w);

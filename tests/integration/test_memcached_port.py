@@ -205,3 +205,25 @@ class MemcachedPort(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class RandomDifferential(unittest.TestCase):
+    """Random streams of text and meta commands (tests/integration/mc_differential.py), the same
+    stream to Debian's memcached and to frontcache in lockstep: every answer must be the same
+    bytes (CAS values and a TTL crossing a second aside). 20,000 commands per seed (5,000 under
+    the sanitizers, which are slower)."""
+
+    def test_random_command_streams_answer_as_memcached(self):
+        import mc_differential
+        from harness import asan_build
+        count = 5000 if asan_build() else 20000
+        ref = RealMemcached()
+        fc = Frontcache("http://127.0.0.1:1", {"memcached": {"listen": "127.0.0.1:0"}})
+        try:
+            n, diffs = mc_differential.run(ref.port, fc.extra_ports["memcached"], 1, count)
+        finally:
+            fc.stop()
+            ref.stop()
+        self.assertEqual(n, count)
+        self.assertEqual([(i, cmd[:120], a[:200], b[:200]) for i, cmd, a, b, _ in diffs[:5]], [],
+                         "%d of %d commands answered differently" % (len(diffs), n))
