@@ -768,8 +768,12 @@ void MemcacheSession::metaGet(std::string_view *tok, std::size_t n, std::string 
     // The lookup itself only finds (or, with N, creates) the item; T, N's TTL and R act below in
     // the order the flags were given, as memcached's answer loop does — a `t` before a `T` shows
     // the old TTL, an R after a T compares with the new one, a too long opaque stops the rest.
+    // h, l, T, N and R make memcached look the item up without bumping it and bump it once the
+    // answer is complete (h and l report the state before this request); an error on the way
+    // leaves it unbumped.
+    const bool delayedBump = f.has('h') || f.has('l') || f.newTtl || f.vivify || f.recache;
     Store::GetOptions o;
-    o.bump = !f.noUpdate;
+    o.bump = !f.noUpdate && !delayedBump;
     o.vivify = f.vivify;
     o.vivifyExptime = 0;
     o.claimWins = false;
@@ -878,6 +882,8 @@ void MemcacheSession::metaGet(std::string_view *tok, std::size_t n, std::string 
         put(out, it->value());
         put(out, "\r\n");
     }
+    if (delayedBump && !f.noUpdate)
+        ctx_.store.bump(*it);
 }
 
 void MemcacheSession::metaSet(std::string_view *tok, std::size_t n, std::string &out) {
@@ -1013,6 +1019,7 @@ void MemcacheSession::metaArith(std::string_view *tok, std::size_t n, std::strin
     const bool existed = static_cast<bool>(before);
     const std::uint32_t expiresBefore =
         before ? before->expiresAt.load(std::memory_order_relaxed) : 0;
+    const std::size_t lengthBefore = before ? before->valueLen : 0;
     before.reset();
     // memcached creates a counter with no expiry and then applies T, and N for a counter it
     // created, in the order they were given: the last one is the TTL it keeps.
@@ -1023,6 +1030,20 @@ void MemcacheSession::metaArith(std::string_view *tok, std::size_t n, std::strin
         if (c == 'T' || (c == 'N' && !existed)) {
             setTtl = true;
             ttl = c == 'T' ? f.exptime : f.vivifyExptime;
+        }
+    }
+    // A counter that outgrows its item is copied into a new one, and memcached then applies T
+    // and N to the old, unlinked item: the stored counter keeps its TTL (the answer's t still
+    // shows the change). Predicted from the length the new number will have.
+    if (existed && setTtl) {
+        ItemRef cur = ctx_.store.lookup(key, Store::GetOptions{false, false});
+        std::uint64_t v = 0;
+        if (cur && parseU64(std::string_view(cur->value()).substr(0, cur->value().find(' ')), v)) {
+            std::uint64_t next = incr ? v + f.delta : (f.delta > v ? 0 : v - f.delta);
+            char d[24];
+            auto dr = std::to_chars(d, d + sizeof d, next);
+            if (static_cast<std::size_t>(dr.ptr - d) > lengthBefore)
+                setTtl = false;
         }
     }
     std::uint64_t result = 0, casOut = 0;

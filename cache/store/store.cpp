@@ -572,14 +572,17 @@ ArithStatus Store::arithmetic(std::string_view key, bool incr, std::uint64_t del
     std::uint64_t cas = nextCas_.fetch_add(1, std::memory_order_relaxed);
     it->cas.store(cas, std::memory_order_relaxed);
     const bool inPlace = old && stored == old->valueLen; // memcached's in-place rewrite
-    const bool fetched = inPlace && (old->bits & Item::kFetched);
+    // The same item to memcached: it keeps its fetched, active and stale marks, a token already
+    // handed out, its binary key and its last access.
+    constexpr std::uint8_t kKept =
+        Item::kFetched | Item::kActive | Item::kStale | Item::kWonSent | Item::kBinaryKey;
+    const std::uint8_t keptBits = inPlace ? (old->bits & kKept) : 0;
     const std::uint32_t lastAccess = inPlace ? old->lastAccess : 0;
     if (old)
         unlink(s, old, h);
     link(s, it, h);
-    if (inPlace) { // the same item to memcached: it keeps its fetched mark and last access
-        if (fetched)
-            it->bits |= Item::kFetched;
+    if (inPlace) {
+        it->bits |= keptBits;
         it->lastAccess = lastAccess;
     }
     releaseItem(it); // the store's reference is the only one
@@ -743,6 +746,17 @@ std::size_t Store::removeIf(const std::function<bool(std::string_view, std::stri
         }
     }
     return removed;
+}
+
+void Store::bump(Item &it) {
+    Shard &s = shardFor(hashKey(it.key()));
+    std::lock_guard lock(s.mu);
+    if (!(it.bits & Item::kLinked))
+        return;
+    std::uint8_t f = it.freq.load(std::memory_order_relaxed);
+    if (f < 3)
+        it.freq.store(static_cast<std::uint8_t>(f + 1), std::memory_order_relaxed);
+    bumpAccess(it, relNow());
 }
 
 bool Store::claimWin(Item &it) {

@@ -150,6 +150,9 @@ public:
     // mg R: marks `it` as having handed out its recache token; true when this caller is the one
     // who did (nobody had yet).
     bool claimWin(Item &it);
+    // An access counted after the fact (mg with h, l, T, N or R bumps only once its answer is
+    // complete, as memcached's does): the eviction counter, the fetched and active marks.
+    void bump(Item &it);
     // Calls `visit` once per shard with that shard's live items: the references are taken under
     // the shard's lock and visited after it is released, so gets and sets go on while a slow
     // visitor (a snapshot writing to disk) works. Items stored or removed meanwhile may or may
