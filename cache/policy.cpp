@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstring>
 
 #include "http/cache_control.h"
 #include "http/date.h"
@@ -109,6 +110,135 @@ const char *notStoredName(NotStored n) {
         return "head";
     }
     return "?";
+}
+
+bool globMatch(std::string_view p, std::string_view s) {
+    // Iterative wildcard matching with one backtrack point (the last '*').
+    std::size_t pi = 0, si = 0, star = std::string_view::npos, mark = 0;
+    while (si < s.size()) {
+        if (pi < p.size() && p[pi] == '*') {
+            star = pi++;
+            mark = si;
+        } else if (pi < p.size() && p[pi] == s[si]) {
+            ++pi;
+            ++si;
+        } else if (star != std::string_view::npos) {
+            pi = star + 1;
+            si = ++mark;
+        } else {
+            return false;
+        }
+    }
+    while (pi < p.size() && p[pi] == '*')
+        ++pi;
+    return pi == p.size();
+}
+
+namespace {
+bool anyMatch(const std::vector<std::string> &patterns, std::string_view name) {
+    for (const auto &p : patterns)
+        if (globMatch(p, name))
+            return true;
+    return false;
+}
+
+// Campaign parameters out of the query, in place: kept parameters keep their order and bytes.
+bool stripQueryParams(std::string &target, const std::vector<std::string> &ignore) {
+    std::size_t q = target.find('?');
+    if (q == std::string::npos || ignore.empty())
+        return false;
+    std::size_t out = q + 1, in = q + 1;
+    bool changed = false, first = true;
+    for (;;) {
+        std::size_t amp = target.find('&', in);
+        const bool last = amp == std::string::npos;
+        if (last)
+            amp = target.size();
+        std::string_view param(target.data() + in, amp - in);
+        if (!param.empty() && anyMatch(ignore, param.substr(0, param.find('=')))) {
+            changed = true;
+        } else { // kept, moved down over what was dropped (out <= in: memmove)
+            if (!first)
+                target[out++] = '&';
+            std::memmove(target.data() + out, param.data(), param.size());
+            out += param.size();
+            first = false;
+        }
+        if (last)
+            break;
+        in = amp + 1;
+    }
+    if (!changed)
+        return false;
+    target.resize(first ? q : out); // nothing left: no '?' at all
+    return true;
+}
+} // namespace
+
+bool normalizeCacheableRequest(http::RequestHead &req, const PolicyConfig &cfg) {
+    bool changed = stripQueryParams(req.target, cfg.ignoreQueryParams);
+    if (cfg.ignoreCookies.empty() && cfg.keyCookies.empty())
+        return changed;
+    // A first pass without allocating (the hit path): is there any cookie to take out?
+    auto counts = [&](std::string_view name) {
+        return cfg.keyCookies.empty() ? !anyMatch(cfg.ignoreCookies, name)
+                                      : anyMatch(cfg.keyCookies, name);
+    };
+    bool removable = false;
+    req.headers.forEach([&](std::string_view n, std::string_view v) {
+        if (removable || !http::equalsIgnoreCase(n, "cookie"))
+            return;
+        while (!v.empty() && !removable) {
+            std::size_t semi = v.find(';');
+            std::string_view pair = http::trimOws(v.substr(0, semi));
+            if (!pair.empty() && !counts(http::trimOws(pair.substr(0, pair.find('=')))))
+                removable = true;
+            v = semi == std::string_view::npos ? std::string_view() : v.substr(semi + 1);
+        }
+    });
+    if (!removable)
+        return changed;
+    // The cookies, from every Cookie field (HTTP/2 gateways split them), as name=value pairs.
+    thread_local std::vector<std::pair<std::string_view, std::string_view>> keep;
+    thread_local std::string joined;
+    keep.clear();
+    bool removed = false;
+    std::string all;
+    req.headers.forEach([&](std::string_view n, std::string_view v) {
+        if (!http::equalsIgnoreCase(n, "cookie"))
+            return;
+        if (!all.empty())
+            all.append("; ");
+        all.append(v);
+    });
+    std::string_view rest = all;
+    while (!rest.empty()) {
+        std::size_t semi = rest.find(';');
+        std::string_view pair = http::trimOws(rest.substr(0, semi));
+        rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
+        if (pair.empty())
+            continue;
+        std::string_view name = http::trimOws(pair.substr(0, pair.find('=')));
+        if (counts(name))
+            keep.emplace_back(name, pair);
+        else
+            removed = true;
+    }
+    if (!removed)
+        return changed;
+    std::stable_sort(keep.begin(), keep.end(),
+                     [](const auto &a, const auto &b) { return a.first < b.first; });
+    joined.clear();
+    for (const auto &[name, pair] : keep) {
+        if (!joined.empty())
+            joined.append("; ");
+        joined.append(pair);
+    }
+    std::string value = joined; // the views point into `all`; HeaderList mutations move its bytes
+    req.headers.remove("cookie");
+    if (!value.empty())
+        req.headers.add("Cookie", value);
+    return true;
 }
 
 Bypass classify(const http::RequestHead &req, const PolicyConfig &cfg) {

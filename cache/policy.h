@@ -27,7 +27,26 @@ struct PolicyConfig {
     bool storeSetCookie = false;
     std::int64_t grace = 60;         // cache.grace, seconds (stale-while-revalidate overrides)
     std::int64_t staleIfError = 300; // cache.stale_if_error, seconds (stale-if-error overrides)
+    // Issue #13: what cannot change a page does not split it. Name patterns ('*' matches any
+    // run of characters).
+    std::vector<std::string> ignoreQueryParams; // campaign parameters: out of key and request
+    std::vector<std::string> ignoreCookies;     // client-side analytics cookies
+    std::vector<std::string> keyCookies;        // when set: only these cookies count
 };
+
+// '*' globbing over names ("utm_*", "_ga_*"): '*' matches any run of characters, nothing else
+// is special.
+bool globMatch(std::string_view pattern, std::string_view name);
+
+// For a request that may be looked up (GET/HEAD without a body), before anything else reads
+// it: removes the query parameters cache.ignore_query_params names (a target left with none
+// loses its '?', so it counts as parameterless for query_strings = "bypass"), and from the
+// Cookie field the cookies that cannot change a page — those cache.ignore_cookies names, or,
+// with cache.key_cookies, every one it does not name — keeping the rest sorted by name. The key
+// is then computed from what is left, and the application, which fills shared pages, never sees
+// what the key ignored. A Cookie field with nothing to remove is left exactly as sent (Django's
+// own key for it). Returns true when the head changed.
+bool normalizeCacheableRequest(http::RequestHead &req, const PolicyConfig &cfg);
 
 // Why a request is not looked up (BYPASS).
 enum class Bypass { None, Method, QueryString, Path, Cookie, Body, Upgrade };

@@ -232,6 +232,26 @@ public:
         };
     }
 
+    // A list of name patterns ('*' globs): printable, no spaces, '=', ';', ',' or '&'. [] allowed.
+    Handler patternList(std::vector<std::string> &out) {
+        return [this, &out](const toml::node &n, const std::string &key) {
+            auto arr = n.as_array();
+            if (!arr)
+                return error(n.source(), key, "expected a list of names such as [\"utm_*\"]");
+            std::vector<std::string> v;
+            for (auto &e : *arr) {
+                auto s = e.as_string();
+                if (!s || s->get().empty() ||
+                    s->get().find_first_of(" \t\r\n=;,&") != std::string::npos)
+                    return error(e.source(), key,
+                                 "expected names or patterns such as \"_ga_*\" (no spaces, "
+                                 "'=', ';', ',' or '&')");
+                v.push_back(s->get());
+            }
+            out = std::move(v);
+        };
+    }
+
     template <typename E> Handler choice(E &out, std::vector<std::pair<std::string, E>> options) {
         return [this, &out, options](const toml::node &n, const std::string &key) {
             std::string expected;
@@ -451,6 +471,9 @@ public:
                  {"shared_servers", addressList(c.cache.sharedServers)},
                  {"shared_timeout", duration(c.cache.sharedTimeout, Millis(1))},
                  {"snapshot", string(c.cache.snapshot)},
+                 {"ignore_query_params", patternList(c.cache.ignoreQueryParams)},
+                 {"ignore_cookies", patternList(c.cache.ignoreCookies)},
+                 {"key_cookies", patternList(c.cache.keyCookies)},
                  {"snapshot_interval", duration(c.cache.snapshotInterval)}});
         section(root, "memcached", {{"listen", address(c.memcached.listen)}});
         section(root, "admin",

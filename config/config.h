@@ -125,6 +125,17 @@ struct CacheConfig {
     // and at exit after draining, and read back at start ("" = off).
     std::string snapshot;
     Millis snapshotInterval = 300s;
+    // What cannot change a page does not split it (name patterns, '*' = any run of characters).
+    // Campaign parameters: out of the key and of the request sent upstream.
+    std::vector<std::string> ignoreQueryParams{"utm_*",  "gclid",  "dclid",   "gbraid",
+                                               "wbraid", "fbclid", "msclkid", "yclid",
+                                               "mc_cid", "mc_eid", "_ga",     "_gl"};
+    // Cookies set and read by browser scripts only (analytics): out of the key and the request.
+    std::vector<std::string> ignoreCookies{"_ga",   "_ga_*", "_gid",   "_gat*", "_gcl_*",
+                                           "_fbp",  "_fbc",  "__utm*", "_hj*",  "_clck",
+                                           "_clsk", "_uet*", "ajs_*",  "mp_*",  "amplitude_*"};
+    // When not empty, only these cookies count (an allow-list; the others are ignored).
+    std::vector<std::string> keyCookies;
 };
 
 struct MemcachedConfig {

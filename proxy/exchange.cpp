@@ -149,6 +149,10 @@ void Exchange::begin() { // Step::Begin
         purge(h);
         return;
     }
+    // What cannot change a page (campaign parameters, analytics cookies) is taken out of a
+    // request that may be looked up, before its key is computed or it is sent upstream.
+    if ((h.method == "GET" || h.method == "HEAD") && !h.hasBody())
+        cache::normalizeCacheableRequest(h, worker_.cache().policy);
     // FetchFromCacheMiddleware: look the page up before troubling the application.
     bypass_ = cache::classify(h, worker_.cache().policy);
     if (bypass_ == cache::Bypass::None) {

@@ -24,6 +24,9 @@ void applyCacheSettings(const config::Config &c, CacheContext &ctx) {
     ctx.policy.storeSetCookie = c.cache.storeSetCookie;
     ctx.policy.grace = secs(c.cache.grace);
     ctx.policy.staleIfError = secs(c.cache.staleIfError);
+    ctx.policy.ignoreQueryParams = c.cache.ignoreQueryParams;
+    ctx.policy.ignoreCookies = c.cache.ignoreCookies;
+    ctx.policy.keyCookies = c.cache.keyCookies;
     ctx.statusHeader = c.cache.statusHeader;
     ctx.cacheStatus = c.cache.cacheStatus;
     ctx.coalesce = c.cache.coalesce;

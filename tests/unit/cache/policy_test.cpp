@@ -253,3 +253,107 @@ TEST_CASE("a 304 renews the stored head (RFC 9111 §4.3.4)") {
     HeaderList priv = headers({{"Cache-Control", "private"}});
     CHECK(renewStoredHead(stored, priv, req, cfg, now, head, vary).reason == NotStored::Private);
 }
+
+// --- issue #13: what cannot change a page does not split it -----------------------------------
+
+namespace {
+PolicyConfig browserDefaults() {
+    PolicyConfig c;
+    c.ignoreQueryParams = {"utm_*", "gclid", "fbclid", "_ga"};
+    c.ignoreCookies = {"_ga", "_ga_*", "_gid", "_gat*", "__utm*", "_hj*"};
+    return c;
+}
+std::string cookieOf(const RequestHead &r) {
+    return std::string(r.headers.get("cookie").value_or("<none>"));
+}
+} // namespace
+
+TEST_CASE("glob patterns") {
+    CHECK(globMatch("utm_*", "utm_source"));
+    CHECK(globMatch("utm_*", "utm_"));
+    CHECK_FALSE(globMatch("utm_*", "utm"));
+    CHECK(globMatch("_ga_*", "_ga_ABC123"));
+    CHECK_FALSE(globMatch("_ga_*", "_ga"));
+    CHECK(globMatch("_gat*", "_gat"));
+    CHECK(globMatch("*", "anything"));
+    CHECK(globMatch("a*b*c", "aXXbYYc"));
+    CHECK_FALSE(globMatch("a*b*c", "aXXbYY"));
+    CHECK(globMatch("gclid", "gclid"));
+    CHECK_FALSE(globMatch("gclid", "gclid2"));
+}
+
+TEST_CASE("campaign parameters leave the target; what is left keeps its order and bytes") {
+    PolicyConfig c = browserDefaults();
+    auto norm = [&](std::string t) {
+        RequestHead r = get(t, {});
+        normalizeCacheableRequest(r, c);
+        return r.target;
+    };
+    CHECK(norm("/news") == "/news");
+    CHECK(norm("/news?utm_source=mail&utm_medium=x") == "/news");
+    CHECK(norm("/news?gclid=abc") == "/news");
+    CHECK(norm("/news?page=2&utm_source=mail") == "/news?page=2");
+    CHECK(norm("/news?utm_source=mail&page=2&fbclid=1&q=a%20b") == "/news?page=2&q=a%20b");
+    CHECK(norm("/news?page=2&sort=new") == "/news?page=2&sort=new");
+    CHECK(norm("/news?utm") == "/news?utm"); // not utm_*
+    CHECK(norm("/news?a=1&&b=2") == "/news?a=1&&b=2");
+    CHECK(norm("/news?_ga=2.1&a") == "/news?a");
+    CHECK(norm("/?") == "/?");
+    // Only ignorable parameters: parameterless for query_strings = "bypass".
+    RequestHead r = get("/landing?utm_campaign=spring&gclid=x", {});
+    CHECK(classify(r, c) == Bypass::QueryString);
+    normalizeCacheableRequest(r, c);
+    CHECK(classify(r, c) == Bypass::None);
+    // The key is the one of the clean URL.
+    std::string a, b;
+    absoluteUri(r, c, a);
+    absoluteUri(get("/landing", {}), c, b);
+    CHECK(a == b);
+}
+
+TEST_CASE("analytics cookies leave the Cookie field; the ones that count stay, sorted") {
+    PolicyConfig c = browserDefaults();
+    RequestHead r = get("/", {{"Cookie", "_ga=GA1.2.3; sessionid=abc; _gid=x; csrftoken=t"}});
+    CHECK(normalizeCacheableRequest(r, c));
+    CHECK(cookieOf(r) == "csrftoken=t; sessionid=abc");
+    // Nothing to remove: the field is left exactly as sent (Django's own key).
+    RequestHead same = get("/", {{"Cookie", "sessionid=abc; csrftoken=t"}});
+    CHECK_FALSE(normalizeCacheableRequest(same, c));
+    CHECK(cookieOf(same) == "sessionid=abc; csrftoken=t");
+    // Only analytics cookies: no Cookie field at all.
+    RequestHead anon = get("/", {{"Cookie", "_ga=1; _ga_XYZ=2; _hjSessionUser_1=3; __utma=4"}});
+    CHECK(normalizeCacheableRequest(anon, c));
+    CHECK(cookieOf(anon) == "<none>");
+    // Two Cookie fields (an HTTP/2 gateway) are one list.
+    RequestHead split = get("/", {{"Cookie", "b=2; _ga=1"}, {"Cookie", "a=1"}});
+    CHECK(normalizeCacheableRequest(split, c));
+    CHECK(cookieOf(split) == "a=1; b=2");
+    CHECK(split.headers.count("cookie") == 1);
+}
+
+TEST_CASE("visitors differing only in analytics cookies share a page; a session never does") {
+    PolicyConfig c = browserDefaults();
+    auto key = [&](const char *cookie) {
+        RequestHead r = get("/page", {{"Cookie", cookie}});
+        normalizeCacheableRequest(r, c);
+        std::string uri, k;
+        absoluteUri(r, c, uri);
+        pageKey(c, "GET", uri, "HTTP_COOKIE", r.headers, k);
+        return k;
+    };
+    CHECK(key("_ga=GA1.1.111; _gid=1") == key("_ga=GA1.1.222; _gid=2; _gat_UA1=1"));
+    CHECK(key("_ga=1; sessionid=alice") == key("sessionid=alice; _ga=2"));
+    CHECK(key("_ga=1; sessionid=alice") != key("_ga=1; sessionid=bob"));
+    CHECK(key("sessionid=alice") != key("sessionid=alice; csrftoken=x"));
+    CHECK(key("_ga=1") != key("_ga=1; sessionid=alice"));
+    // A cookie that merely starts like an ignored one still counts.
+    CHECK(key("_gax=1") != key("_gax=2"));
+}
+
+TEST_CASE("key_cookies: only the named cookies count") {
+    PolicyConfig c = browserDefaults();
+    c.keyCookies = {"sessionid", "django_language"};
+    RequestHead r = get("/", {{"Cookie", "theme=dark; sessionid=s; django_language=fr; x=1"}});
+    CHECK(normalizeCacheableRequest(r, c));
+    CHECK(cookieOf(r) == "django_language=fr; sessionid=s");
+}
