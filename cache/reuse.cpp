@@ -72,8 +72,8 @@ void appendNotModifiedFields(std::string_view storedHead, std::string &out) {
 
 bool marksPass(NotStored why, int status) {
     switch (why) {
-    case NotStored::Status:
-        return status < 500;
+    case NotStored::Status: // a 206 answers one request's range; the page itself may be storable
+        return status < 500 && status != 206;
     case NotStored::SetCookie:
     case NotStored::Private:
     case NotStored::NoStore:

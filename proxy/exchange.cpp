@@ -61,6 +61,7 @@ bool Exchange::onHead(http::RequestHead &h) {
     }
     https_ = proto.empty() ? conn_.proxySsl() : proto == "https";
     isHead_ = h.method == "HEAD";
+    wantsRange_ = false;
     keepAlive_ = h.keepAlive && !worker_.draining();
     requestHasBody_ = h.hasBody();
     requestChunked_ = h.chunked;
@@ -156,6 +157,16 @@ void Exchange::begin() { // Step::Begin
     // FetchFromCacheMiddleware: look the page up before troubling the application.
     bypass_ = cache::classify(h, worker_.cache().policy);
     if (bypass_ == cache::Bypass::None) {
+        // Ranges are answered from the stored page (RFC 9110 §14): the upstream is asked for the
+        // whole page, so a miss stores it and a 206 never marks the page not storable.
+        if (auto range = h.headers.get("range"); range && h.method == "GET") {
+            wantsRange_ = true;
+            range_.assign(*range);
+            auto ifRange = h.headers.get("if-range");
+            ifRange_.assign(ifRange ? *ifRange : std::string_view());
+            h.headers.remove("range");
+            h.headers.remove("if-range");
+        }
         lookup();
         return;
     }
@@ -342,6 +353,7 @@ void Exchange::startFetch(bool ownsLock) {
     r.fwd = forwardInfo();
     r.storesPage = storesPage;
     r.stale = std::move(stale_);
+    r.holdUntilStored = wantsRange_ && storesPage; // the range is cut from the stored page
     if (requestChunked_) { // what arrived with the head, framed for upstream
         http::appendChunk(r.body, earlyBody_);
         if (requestComplete_)

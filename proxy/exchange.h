@@ -146,6 +146,11 @@ private:
     std::string earlyBody_; // request body received before the fetch began (not yet framed)
     std::string heldHead_;  // the client head of a held response
     std::string dynHead_;   // per-response fields of a page answer (Age, X-Cache...), reused
+    // A GET's Range and If-Range, kept aside (and taken out of the request) when it is looked
+    // up: answered from the stored page, and the upstream is asked for the whole page.
+    std::string range_, ifRange_;
+    bool wantsRange_ = false;
+    std::string rangeHead_; // the 206 / 416 head, reused
     // Access log.
     std::uint64_t startUs_ = 0;
     std::int64_t upstreamUs_ = -1;

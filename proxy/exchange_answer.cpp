@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "cache/reuse.h"
+#include "http/range.h"
 #include "proxy/client.h"
 #include "proxy/exchange.h"
 #include "proxy/log.h"
@@ -67,6 +68,50 @@ void Exchange::deliverPage(cache::ItemRef page, CacheStatus status) {
     const http::RequestHead &req = head();
     const std::int64_t now = cc.clock->now();
     const bool notModified = cache::clientNotModified(req.headers, v);
+    // A single range of a stored 200 (RFC 9110 §14): 206 with that slice of the item, 416 when
+    // it selects nothing; an If-Range that does not match, or several ranges, get the whole page.
+    http::ByteRange range;
+    if (wantsRange_ && !notModified && !isHead_ && v.status == 200 &&
+        http::ifRangeAllows(ifRange_, v.etag, v.lastModified))
+        range = http::parseRange(range_, v.body.size());
+    std::string_view body = v.body;
+    if (range.kind != http::ByteRange::Kind::Ignore) {
+        rangeHead_.clear();
+        char n1[24], n2[24], n3[24];
+        auto num = [](char *b, std::uint64_t x) {
+            return std::string_view(b,
+                                    static_cast<std::size_t>(std::to_chars(b, b + 24, x).ptr - b));
+        };
+        if (range.kind == http::ByteRange::Kind::Unsatisfiable) {
+            rangeHead_.append("HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */");
+            rangeHead_.append(num(n1, v.body.size()));
+            rangeHead_.append("\r\nContent-Length: 0\r\n");
+            body = {};
+        } else {
+            // The stored fields but the status line and Content-Length, then the range's.
+            rangeHead_.append("HTTP/1.1 206 Partial Content\r\n");
+            std::string_view rest = v.head.substr(std::min(v.head.size(), v.head.find("\r\n") + 2));
+            while (!rest.empty()) {
+                std::size_t eol = rest.find("\r\n");
+                std::string_view line =
+                    rest.substr(0, eol == std::string_view::npos ? rest.size() : eol + 2);
+                rest.remove_prefix(line.size());
+                if (!(line.size() >= 15 &&
+                      http::equalsIgnoreCase(line.substr(0, 15), "content-length:")))
+                    rangeHead_.append(line);
+            }
+            rangeHead_.append("Content-Range: bytes ");
+            rangeHead_.append(num(n1, range.first));
+            rangeHead_.push_back('-');
+            rangeHead_.append(num(n2, range.last));
+            rangeHead_.push_back('/');
+            rangeHead_.append(num(n3, v.body.size()));
+            rangeHead_.append("\r\nContent-Length: ");
+            body = v.body.substr(range.first, range.last - range.first + 1);
+            rangeHead_.append(num(n1, body.size()));
+            rangeHead_.append("\r\n");
+        }
+    }
     dynHead_.clear();
     if (notModified) {
         // 304 carries the validators and caching fields of the stored response, no body.
@@ -89,16 +134,19 @@ void Exchange::deliverPage(cache::ItemRef page, CacheStatus status) {
     std::size_t n = 0;
     unsigned inItem = 0;
     std::uint64_t bytes = dynHead_.size();
-    if (!notModified) {
+    if (range.kind != http::ByteRange::Kind::Ignore) {
+        parts[n++] = rangeHead_;
+        bytes += rangeHead_.size();
+    } else if (!notModified) {
         parts[n] = v.head;
         inItem |= 1u << n++;
         bytes += v.head.size();
     }
     parts[n++] = dynHead_;
-    if (!notModified && !isHead_ && !v.body.empty()) {
-        parts[n] = v.body;
+    if (!notModified && !isHead_ && !body.empty()) {
+        parts[n] = body;
         inItem |= 1u << n++;
-        bytes += v.body.size();
+        bytes += body.size();
     }
     const CacheStatusInfo &si = info(status);
     if (notModified)
@@ -106,7 +154,10 @@ void Exchange::deliverPage(cache::ItemRef page, CacheStatus status) {
     if (si.countedOnServe && si.counter && !(notModified && status == CacheStatus::Hit))
         counters.inc(counters.*si.counter);
     counters.inc(counters.bytesFromCache, bytes);
-    status_ = notModified ? 304 : v.status;
+    status_ = notModified                                          ? 304
+              : range.kind == http::ByteRange::Kind::Satisfiable   ? 206
+              : range.kind == http::ByteRange::Kind::Unsatisfiable ? 416
+                                                                   : v.status;
     cacheStatus_ = status;
     if (!conn_.writeHeld(parts, n, inItem, std::move(page)))
         return; // the connection failed and is closing

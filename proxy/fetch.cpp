@@ -65,6 +65,7 @@ Fetch *Fetch::create(Worker &worker, FetchSubscriber &sub, Request r) {
         f->conditional_ = true;
     }
     f->stale_ = std::move(r.stale);
+    f->holdUntilStored_ = r.holdUntilStored;
     return f;
 }
 
@@ -225,7 +226,7 @@ bool Fetch::onUpstreamHead(http::ResponseHead &resp) {
         return storing_; // nobody to stream to: keep fetching only to store the page
     // A stale copy can still stand in if this fetch fails mid-body (stale-if-error), so nothing
     // is sent until the whole page has arrived and been stored.
-    holding_ = storing_ && stale_ && !isHead_;
+    holding_ = storing_ && (stale_ || holdUntilStored_) && !isHead_;
     delivered_ = !holding_;
     sub_->onFetchHead(resp, storesPage_ ? fill_.notStored() : cache::NotStored::None, holding_);
     return true;

@@ -78,6 +78,8 @@ public:
         cache::ItemRef stale;    // an expired copy (revalidation, stale-if-error)
         std::string body;        // request body received before the fetch began
         std::unique_ptr<BodyBuffer> buffered; // or the whole body, read before (chunked)
+        // Answer from the page once stored, even without a stale copy (a range request).
+        bool holdUntilStored = false;
     };
     // A fetch for `sub`, which holds the returned reference until unsubscribe(). The fill's URI
     // and coalescing lock are set on fill() before go().
@@ -157,6 +159,7 @@ private:
     std::unique_ptr<BodyBuffer> buffered_;
     PageFill fill_;
     cache::ItemRef stale_;
+    bool holdUntilStored_ = false;
     cache::ItemRef answer_;
     CacheStatus answerStatus_ = CacheStatus::None;
     UpstreamConnection *upstream_ = nullptr;
