@@ -17,7 +17,8 @@ static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "page format is little-
 } // namespace
 
 std::size_t encodedPageSize(const PageView &f) {
-    return kPageHeaderSize + f.etag.size() + f.uri.size() + f.head.size() + f.body.size();
+    return kPageHeaderSize + f.etag.size() + f.uri.size() + f.varied.size() + f.head.size() +
+           f.body.size();
 }
 
 void encodePage(char *out, const PageView &f) {
@@ -31,9 +32,9 @@ void encodePage(char *out, const PageView &f) {
     putLe<std::uint32_t>(out + 32, f.grace);
     putLe<std::uint32_t>(out + 36, f.staleIfError);
     putLe<std::uint16_t>(out + 40, static_cast<std::uint16_t>(f.uri.size()));
-    putLe<std::uint16_t>(out + 42, 0);
+    putLe<std::uint16_t>(out + 42, static_cast<std::uint16_t>(f.varied.size()));
     char *p = out + kPageHeaderSize;
-    for (std::string_view part : {f.etag, f.uri, f.head, f.body}) {
+    for (std::string_view part : {f.etag, f.uri, f.varied, f.head, f.body}) {
         if (!part.empty())
             std::memcpy(p, part.data(), part.size());
         p += part.size();
@@ -53,13 +54,16 @@ bool decodePage(std::string_view v, PageView &out) {
     out.grace = getLe<std::uint32_t>(p + 32);
     out.staleIfError = getLe<std::uint32_t>(p + 36);
     std::size_t uriLen = getLe<std::uint16_t>(p + 40);
-    if (v.size() < kPageHeaderSize + etagLen + uriLen + headLen)
+    std::size_t variedLen = getLe<std::uint16_t>(p + 42);
+    if (v.size() < kPageHeaderSize + etagLen + uriLen + variedLen + headLen)
         return false;
     std::size_t at = kPageHeaderSize;
     out.etag = v.substr(at, etagLen);
     at += etagLen;
     out.uri = v.substr(at, uriLen);
     at += uriLen;
+    out.varied = v.substr(at, variedLen);
+    at += variedLen;
     out.head = v.substr(at, headLen);
     at += headLen;
     out.body = v.substr(at);

@@ -14,10 +14,12 @@
 //   36  4  stale-if-error in seconds after the TTL (cache.stale_if_error or the response's
 //          stale-if-error): served instead of an error from the upstream
 //   40  2  URI length U
-//   42  2  reserved (0)
+//   42  2  varied length V (0 in pages written before it existed)
 //   44  E  the ETag value, as sent (for If-None-Match without re-parsing the head)
 //   44+E U the absolute URI the page was stored for ("http://host/path?query"): purging by path
 //          finds every variant and every Host without a separate index
+//   ...  V what separates this variant from the others: one "META_NAME: value" line per field
+//          its Vary names (cache::variedValues), for GET /variants on the admin port
 //   ...  H the response head as it is sent: status line and header fields, each ending in CRLF,
 //          without the blank line (Age, the cache status and Connection are added per response)
 //   ...    the body (its length is the rest of the value; Content-Length is in the head)
@@ -41,6 +43,7 @@ struct PageView {
     std::uint32_t staleIfError = 0;
     std::string_view etag;
     std::string_view uri;
+    std::string_view varied; // may be empty
     std::string_view head;
     std::string_view body;
 

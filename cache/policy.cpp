@@ -326,6 +326,47 @@ void pageKey(const PolicyConfig &cfg, std::string_view method, std::string_view 
     appendMd5Hex(out, values);
 }
 
+void variedValues(std::string_view headerList, const http::HeaderList &req, std::string &out) {
+    std::string value;
+    while (!headerList.empty()) {
+        std::size_t comma = headerList.find(',');
+        std::string_view name = headerList.substr(0, comma);
+        value.clear();
+        out.append(name);
+        out.append(": ");
+        if (!metaValue(req, name, value)) {
+            out.append("(absent)");
+        } else if (name == "HTTP_COOKIE") {
+            std::string_view rest = value;
+            bool first = true;
+            while (!rest.empty()) {
+                std::size_t semi = rest.find(';');
+                std::string_view pair = http::trimOws(rest.substr(0, semi));
+                rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
+                if (pair.empty())
+                    continue;
+                std::size_t eq = pair.find('=');
+                if (!first)
+                    out.append("; ");
+                first = false;
+                out.append(http::trimOws(pair.substr(0, eq)));
+                out.append("=#");
+                std::string h;
+                appendMd5Hex(h, eq == std::string_view::npos ? "" : pair.substr(eq + 1));
+                out.append(h, 0, 8);
+            }
+        } else {
+            out.append(value);
+        }
+        out.push_back('\n');
+        if (comma == std::string_view::npos)
+            break;
+        headerList.remove_prefix(comma + 1);
+    }
+    if (out.size() > 4096)
+        out.resize(4096);
+}
+
 bool varyHeaderList(const http::HeaderList &resp, std::string &out) {
     std::vector<std::string> names;
     bool star = false;

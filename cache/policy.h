@@ -72,6 +72,12 @@ void headerKey(const PolicyConfig &cfg, std::string_view uri, std::string &out);
 void pageKey(const PolicyConfig &cfg, std::string_view method, std::string_view uri,
              std::string_view headerList, const http::HeaderList &req, std::string &out);
 
+// What separates a variant, for the admin port's GET /variants: one "META_NAME: value" line per
+// name in `headerList` ("(absent)" when the request had none). Cookie values are not shown, only
+// their names and a fingerprint of each value ("sessionid=#1a2b3c4d"), so the listing never
+// hands out a session. At most 4 KiB (longer values are cut).
+void variedValues(std::string_view headerList, const http::HeaderList &req, std::string &out);
+
 // learn_cache_key: the response's Vary as Django's sorted META names joined by ','. Returns false
 // for "Vary: *" (never stored).
 bool varyHeaderList(const http::HeaderList &resp, std::string &out);

@@ -9,9 +9,6 @@
 
 namespace fc::proxy {
 
-namespace {
-// A string as a JSON string literal: quotes, backslashes and control characters escaped; bytes
-// over 0x7f as \u00XX (the line stays valid JSON whatever a client sent).
 void appendJsonString(std::string &out, std::string_view s) {
     out.push_back('"');
     for (unsigned char c : s) {
@@ -28,7 +25,6 @@ void appendJsonString(std::string &out, std::string_view s) {
     }
     out.push_back('"');
 }
-} // namespace
 
 void AccessLog::add(const AccessLogEntry &e) {
     if (fd_ < 0)

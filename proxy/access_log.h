@@ -14,6 +14,10 @@
 
 namespace fc::proxy {
 
+// `s` as a JSON string literal: quotes, backslashes and control characters escaped; bytes over
+// 0x7f as \u00XX (the output stays valid JSON whatever a client sent).
+void appendJsonString(std::string &out, std::string_view s);
+
 struct AccessLogEntry {
     std::string_view client, method, target;
     int versionMinor = 1;

@@ -1,4 +1,7 @@
 #include "proxy/admin.h"
+#include "proxy/access_log.h"
+
+#include "cache/page.h"
 
 #include <arpa/inet.h>
 
@@ -7,8 +10,10 @@
 #include <cstdio>
 #include <cstring>
 
+#include "cache/page.h"
 #include "http/parser.h"
 #include "http/rewrite.h"
+#include "proxy/access_log.h"
 #include "proxy/log.h"
 #include "proxy/purge.h"
 #include "proxy/shared_cache.h"
@@ -365,6 +370,8 @@ private:
             return respond(200, "application/json", renderMetrics(ctx, true));
         if (req.method == "GET" && path == "/top")
             return respond(200, "text/plain", server_.topText());
+        if (req.method == "GET" && path == "/variants")
+            return variants(query);
         if (req.method == "GET" && path == "/health")
             return respond(200, "text/plain", "ok\n");
         if (req.method == "POST" && path == "/flush") {
@@ -404,8 +411,8 @@ private:
                                "expected one path per line, or a JSON array of strings\n");
         } else {
             return respond(404, "text/plain",
-                           "admin endpoints: GET /metrics, GET /stats, GET /top, GET /health, "
-                           "PURGE /path, POST /purge, POST /flush\n");
+                           "admin endpoints: GET /metrics, GET /stats, GET /top, GET /variants, "
+                           "GET /health, PURGE /path, POST /purge, POST /flush\n");
         }
         for (const auto &p : paths)
             if (p.empty() || p[0] != '/')
@@ -416,6 +423,96 @@ private:
                 o.removed + o.expired, paths.size(), host.empty() ? "" : " on host ", host.c_str(),
                 fromPeer ? " (forwarded by a peer)" : "");
         respond(200, "application/json", purgeAnswer(o, soft));
+    }
+
+    // GET /variants?path=/x[&host=H]: the stored variants of one page (every Host unless host=
+    // narrows it), each with what separates it (cache/page.h's varied lines). One pass over the
+    // store, one shard at a time (Store::forEachLive): an administrative call.
+    void variants(std::string_view query) {
+        std::string want, host;
+        while (!query.empty()) {
+            std::size_t amp = query.find('&');
+            std::string_view kv = query.substr(0, amp);
+            if (kv.rfind("path=", 0) == 0)
+                want = percentDecode(kv.substr(5));
+            else if (kv.rfind("host=", 0) == 0)
+                host = percentDecode(kv.substr(5));
+            if (amp == std::string_view::npos)
+                break;
+            query.remove_prefix(amp + 1);
+        }
+        if (want.empty() || want[0] != '/')
+            return respond(400, "text/plain",
+                           "GET /variants?path=/page[&host=example.com] (path percent-encoded)\n");
+        AdminContext &ctx = server_.context();
+        const std::int64_t now = ctx.cache->clock->now();
+        std::string list;
+        std::size_t count = 0;
+        ctx.store->forEachLive([&](std::vector<cache::ItemRef> &items) {
+            for (auto &it : items) {
+                cache::PageView v;
+                if (!cache::decodePage(it->value(), v))
+                    continue;
+                std::size_t scheme = v.uri.find("://");
+                if (scheme == std::string_view::npos)
+                    continue;
+                std::string_view rest = v.uri.substr(scheme + 3);
+                std::string_view uriHost = rest.substr(0, rest.find('/'));
+                std::string_view uriPath = rest.substr(uriHost.size());
+                if (uriPath != want || (!host.empty() && uriHost != host))
+                    continue;
+                list += count++ ? ",\n    {" : "\n    {";
+                list += "\"uri\": ";
+                appendJsonString(list, v.uri);
+                list += ", \"key\": ";
+                appendJsonString(list, it->key());
+                list += ", \"status\": " + std::to_string(v.status);
+                list += ", \"bytes\": " + std::to_string(v.body.size());
+                list += ", \"age\": " + std::to_string(now - v.storedAt);
+                list += ", \"fresh\": ";
+                list += v.fresh(now) ? "true" : "false";
+                list += ", \"varies_on\": {";
+                std::string_view lines = v.varied;
+                bool first = true;
+                while (!lines.empty()) {
+                    std::size_t nl = lines.find('\n');
+                    std::string_view line = lines.substr(0, nl);
+                    lines =
+                        nl == std::string_view::npos ? std::string_view() : lines.substr(nl + 1);
+                    std::size_t colon = line.find(": ");
+                    if (colon == std::string_view::npos)
+                        continue;
+                    if (!first)
+                        list += ", ";
+                    first = false;
+                    appendJsonString(list, line.substr(0, colon));
+                    list += ": ";
+                    appendJsonString(list, line.substr(colon + 2));
+                }
+                list += "}}";
+            }
+        });
+        std::string body = "{\"path\": ";
+        appendJsonString(body, want);
+        body += ", \"variants\": " + std::to_string(count) + ", \"stored\": [" + list +
+                (count ? "\n  ]}\n" : "]}\n");
+        respond(200, "application/json", body);
+    }
+
+    static std::string percentDecode(std::string_view s) {
+        auto hex = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
+        std::string out;
+        for (std::size_t i = 0; i < s.size(); ++i) {
+            if (s[i] == '%' && i + 2 < s.size() &&
+                std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
+                std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
+                out.push_back(static_cast<char>(hex(s[i + 1]) * 16 + hex(s[i + 2])));
+                i += 2;
+            } else {
+                out.push_back(s[i] == '+' ? ' ' : s[i]);
+            }
+        }
+        return out;
     }
 
     // Authorization: Bearer <token>, compared in constant time (the admin port may be reachable

@@ -145,6 +145,9 @@ cache::ItemRef PageFill::write(const http::RequestHead &req, std::string_view me
     f.staleIfError = static_cast<std::uint32_t>(decision_.staleIfError);
     f.etag = etag_;
     f.uri = uri_;
+    std::string varied; // what separates this variant (GET /variants)
+    cache::variedValues(vary_, req.headers, varied);
+    f.varied = varied;
     f.head = head;
     f.body = body;
     std::string key;

@@ -113,3 +113,45 @@ class KeyCookiesAllowList(Browsers):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class Variants(unittest.TestCase):
+    """GET /variants on the admin port: the stored variants of a page and what separates them."""
+
+    def test_the_variants_of_a_page_and_their_header_values(self):
+        import json
+        from harness import admin_request
+        origin = Origin()
+        fc = Frontcache(origin.url, {"admin": {"listen": "127.0.0.1:0"}})
+        try:
+            path = "/r/lang;vary=Accept-Language,Cookie;cc=max-age=600"
+            for lang, cookie in (("fr", None), ("de", None), ("fr", "sessionid=alice; _ga=1")):
+                extra = "Accept-Language: %s\r\n" % lang
+                if cookie:
+                    extra += "Cookie: %s\r\n" % cookie
+                self.assertEqual(get_once(fc, path, extra).header("X-Cache"), "MISS")
+            get_once(fc, "/r/other;vary=Accept-Language", "Accept-Language: fr\r\n")
+            port = fc.extra_ports["admin"]
+            enc = path.replace(";", "%3B").replace(",", "%2C").replace("=", "%3D")
+            r = admin_request(port, "GET", "/variants?path=" + enc)
+            self.assertEqual(r.status, 200)
+            data = json.loads(r.body)
+            self.assertEqual(data["path"], path)
+            self.assertEqual(data["variants"], 3)
+            seen = sorted((v["varies_on"]["HTTP_ACCEPT_LANGUAGE"], v["varies_on"]["HTTP_COOKIE"])
+                          for v in data["stored"])
+            self.assertEqual(seen[0], ("de", "(absent)"))
+            self.assertEqual(seen[1], ("fr", "(absent)"))
+            self.assertEqual(seen[2][0], "fr")
+            self.assertRegex(seen[2][1], r"^sessionid=#[0-9a-f]{8}$")  # no value, no _ga
+            for v in data["stored"]:
+                self.assertEqual(v["uri"], "http://site.test" + path)
+                self.assertTrue(v["fresh"])
+                self.assertEqual(v["status"], 200)
+            narrowed = json.loads(admin_request(port, "GET", "/variants?path=%s&host=other.test"
+                                                % enc).body)
+            self.assertEqual(narrowed["variants"], 0)
+            self.assertEqual(admin_request(port, "GET", "/variants").status, 400)
+        finally:
+            fc.stop()
+            origin.close()

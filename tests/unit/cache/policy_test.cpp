@@ -357,3 +357,40 @@ TEST_CASE("key_cookies: only the named cookies count") {
     CHECK(normalizeCacheableRequest(r, c));
     CHECK(cookieOf(r) == "django_language=fr; sessionid=s");
 }
+
+TEST_CASE("a page keeps what separates its variant; pages written before it read as empty") {
+    PageView f;
+    f.status = 200;
+    f.storedAt = 1000;
+    f.ttl = 60;
+    f.etag = "\"e\"";
+    f.uri = "http://example.com/x";
+    f.varied = "HTTP_ACCEPT_LANGUAGE: fr\n";
+    f.head = "HTTP/1.1 200 OK\r\nContent-Length: 4\r\n";
+    f.body = "body";
+    std::string buf(encodedPageSize(f), '\0');
+    encodePage(buf.data(), f);
+    PageView v;
+    REQUIRE(decodePage(buf, v));
+    CHECK(v.varied == f.varied);
+    CHECK(v.head == f.head);
+    CHECK(v.body == "body");
+    f.varied = {};
+    std::string old(encodedPageSize(f), '\0');
+    encodePage(old.data(), f);
+    REQUIRE(decodePage(old, v));
+    CHECK(v.varied.empty());
+    CHECK(v.body == "body");
+    CHECK_FALSE(decodePage(std::string_view(buf).substr(0, 60), v)); // cut inside the lines
+}
+
+TEST_CASE("varied values: one line per Vary field; cookies by name and fingerprint only") {
+    RequestHead r = get("/", {{"Accept-Language", "fr"}, {"Cookie", "sessionid=secret; a=1"}});
+    std::string out;
+    variedValues("HTTP_ACCEPT_LANGUAGE,HTTP_COOKIE,HTTP_X_MISSING", r.headers, out);
+    CHECK(out.find("HTTP_ACCEPT_LANGUAGE: fr\n") == 0);
+    CHECK(out.find("HTTP_COOKIE: sessionid=#") != std::string::npos);
+    CHECK(out.find("secret") == std::string::npos);
+    CHECK(out.find("; a=#") != std::string::npos);
+    CHECK(out.find("HTTP_X_MISSING: (absent)\n") != std::string::npos);
+}
