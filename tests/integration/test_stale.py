@@ -41,7 +41,7 @@ class Grace(unittest.TestCase):
         self.assertEqual(self.origin.count(p), 2)
         fresh = get(self.fc, p)
         self.assertEqual(render(fresh), render(first) + 1)
-        self.assertEqual(fresh.header("Age"), "0")
+        self.assertIn(fresh.header("Age"), ("0", "1"))  # just stored (a second may tick)
 
     def test_beyond_grace_is_a_miss(self):
         p = "/r/g2;cc=max-age=10"
