@@ -215,7 +215,9 @@ class FleetOnASharedCluster(unittest.TestCase):
                 self.assertEqual(fresh.header("X-Cache"), "MISS")
                 # The others' copies are gone too: they get the new render (through the cluster
                 # once the first stored it), never the purged one.
-                wait_for(lambda: mc_stats(mc.port)["cmd_set"] != after["cmd_set"], timeout=5)
+                # Both its sets (the page, then its header key) must have reached the cluster.
+                wait_for(lambda: int(mc_stats(mc.port)["cmd_set"]) >= int(after["cmd_set"]) + 2,
+                         timeout=5)
                 for fc in t.fleet[1:]:
                     self.assertEqual(get_once(fc, path).body, fresh.body)
             finally:
