@@ -182,6 +182,11 @@ class Gen:
         return self.meta()
 
 
+# memcached's LRU crawler walks items in the background holding a reference, and an item so held
+# is not rewritten in place by incr/decr (a new item replaces it, without its fetched mark): off,
+# so that memcached answers the same stream the same way every time.
+EXTRA_MEMCACHED_ARGS = ("-o", "no_lru_crawler")
+
 # What ends each command's answer: a meta get of a key the generator never uses.
 SENTINEL = b"mg __end__ k\r\n"
 SENTINEL_ANSWER = b"EN k__end__\r\n"
@@ -302,7 +307,7 @@ def main():
     import harness
     harness.BIN = a.bin
     from test_memcached_port import RealMemcached
-    ref = RealMemcached()
+    ref = RealMemcached(EXTRA_MEMCACHED_ARGS)
     fc = harness.Frontcache("http://127.0.0.1:1", {"memcached": {"listen": "127.0.0.1:0"}})
     try:
         t0 = time.monotonic()
