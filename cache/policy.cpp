@@ -142,6 +142,29 @@ bool anyMatch(const std::vector<std::string> &patterns, std::string_view name) {
     return false;
 }
 
+// Each cookie of one Cookie field value, in order, as its name and its "name=value" pair (empty
+// pairs skipped). `f(name, pair)` returns false to stop; then this returns false.
+template <typename F> bool forEachCookiePair(std::string_view v, F &&f) {
+    while (!v.empty()) {
+        std::size_t semi = v.find(';');
+        std::string_view pair = http::trimOws(v.substr(0, semi));
+        v = semi == std::string_view::npos ? std::string_view() : v.substr(semi + 1);
+        if (!pair.empty() && !f(http::trimOws(pair.substr(0, pair.find('='))), pair))
+            return false;
+    }
+    return true;
+}
+
+// The same across every Cookie field of a request (HTTP/2 gateways split them). The views point
+// into `h`'s buffer.
+template <typename F> void forEachCookie(const http::HeaderList &h, F &&f) {
+    bool going = true;
+    h.forEach([&](std::string_view n, std::string_view v) {
+        if (going && http::equalsIgnoreCase(n, "cookie"))
+            going = forEachCookiePair(v, f);
+    });
+}
+
 // Campaign parameters out of the query, in place: kept parameters keep their order and bytes.
 bool stripQueryParams(std::string &target, const std::vector<std::string> &ignore) {
     std::size_t q = target.find('?');
@@ -185,56 +208,27 @@ bool normalizeCacheableRequest(http::RequestHead &req, const PolicyConfig &cfg) 
                                       : anyMatch(cfg.keyCookies, name);
     };
     bool removable = false;
-    req.headers.forEach([&](std::string_view n, std::string_view v) {
-        if (removable || !http::equalsIgnoreCase(n, "cookie"))
-            return;
-        while (!v.empty() && !removable) {
-            std::size_t semi = v.find(';');
-            std::string_view pair = http::trimOws(v.substr(0, semi));
-            if (!pair.empty() && !counts(http::trimOws(pair.substr(0, pair.find('=')))))
-                removable = true;
-            v = semi == std::string_view::npos ? std::string_view() : v.substr(semi + 1);
-        }
+    forEachCookie(req.headers, [&](std::string_view name, std::string_view) {
+        removable = !counts(name);
+        return !removable;
     });
     if (!removable)
         return changed;
-    // The cookies, from every Cookie field (HTTP/2 gateways split them), as name=value pairs.
-    thread_local std::vector<std::pair<std::string_view, std::string_view>> keep;
-    thread_local std::string joined;
-    keep.clear();
-    bool removed = false;
-    std::string all;
-    req.headers.forEach([&](std::string_view n, std::string_view v) {
-        if (!http::equalsIgnoreCase(n, "cookie"))
-            return;
-        if (!all.empty())
-            all.append("; ");
-        all.append(v);
-    });
-    std::string_view rest = all;
-    while (!rest.empty()) {
-        std::size_t semi = rest.find(';');
-        std::string_view pair = http::trimOws(rest.substr(0, semi));
-        rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
-        if (pair.empty())
-            continue;
-        std::string_view name = http::trimOws(pair.substr(0, pair.find('=')));
+    // The cookies that count, sorted by name, become the only Cookie field.
+    std::vector<std::pair<std::string_view, std::string_view>> keep;
+    forEachCookie(req.headers, [&](std::string_view name, std::string_view pair) {
         if (counts(name))
             keep.emplace_back(name, pair);
-        else
-            removed = true;
-    }
-    if (!removed)
-        return changed;
+        return true;
+    });
     std::stable_sort(keep.begin(), keep.end(),
                      [](const auto &a, const auto &b) { return a.first < b.first; });
-    joined.clear();
+    std::string value; // built before the field is removed: the views point into the list
     for (const auto &[name, pair] : keep) {
-        if (!joined.empty())
-            joined.append("; ");
-        joined.append(pair);
+        if (!value.empty())
+            value.append("; ");
+        value.append(pair);
     }
-    std::string value = joined; // the views point into `all`; HeaderList mutations move its bytes
     req.headers.remove("cookie");
     if (!value.empty())
         req.headers.add("Cookie", value);
@@ -257,19 +251,10 @@ Bypass classify(const http::RequestHead &req, const PolicyConfig &cfg) {
             return Bypass::Path;
     if (!cfg.bypassCookies.empty()) {
         bool hit = false;
-        req.headers.forEach([&](std::string_view n, std::string_view v) {
-            if (hit || !http::equalsIgnoreCase(n, "cookie"))
-                return;
-            while (!v.empty()) {
-                std::size_t semi = v.find(';');
-                std::string_view pair = http::trimOws(v.substr(0, semi));
-                std::string_view name = http::trimOws(pair.substr(0, pair.find('=')));
-                for (const auto &c : cfg.bypassCookies)
-                    hit = hit || name == c;
-                if (semi == std::string_view::npos)
-                    break;
-                v.remove_prefix(semi + 1);
-            }
+        forEachCookie(req.headers, [&](std::string_view name, std::string_view) {
+            for (const auto &c : cfg.bypassCookies)
+                hit = hit || name == c;
+            return !hit;
         });
         if (hit)
             return Bypass::Cookie;
@@ -337,24 +322,19 @@ void variedValues(std::string_view headerList, const http::HeaderList &req, std:
         if (!metaValue(req, name, value)) {
             out.append("(absent)");
         } else if (name == "HTTP_COOKIE") {
-            std::string_view rest = value;
             bool first = true;
-            while (!rest.empty()) {
-                std::size_t semi = rest.find(';');
-                std::string_view pair = http::trimOws(rest.substr(0, semi));
-                rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
-                if (pair.empty())
-                    continue;
+            forEachCookiePair(value, [&](std::string_view cookie, std::string_view pair) {
                 std::size_t eq = pair.find('=');
                 if (!first)
                     out.append("; ");
                 first = false;
-                out.append(http::trimOws(pair.substr(0, eq)));
+                out.append(cookie);
                 out.append("=#");
                 std::string h;
                 appendMd5Hex(h, eq == std::string_view::npos ? "" : pair.substr(eq + 1));
                 out.append(h, 0, 8);
-            }
+                return true;
+            });
         } else {
             out.append(value);
         }

@@ -216,16 +216,23 @@ public:
         };
     }
 
-    Handler stringList(std::vector<std::string> &out) {
-        return [this, &out](const toml::node &n, const std::string &key) {
+    // A list of non-empty strings, none containing a character of `forbidden`; the two messages
+    // say what was expected of the list and of an item.
+    Handler stringList(std::vector<std::string> &out,
+                       const char *listError = "expected a list of strings",
+                       const char *itemError = "expected a list of non-empty strings",
+                       std::string_view forbidden = {}) {
+        return [this, &out, listError, itemError, forbidden](const toml::node &n,
+                                                             const std::string &key) {
             auto arr = n.as_array();
             if (!arr)
-                return error(n.source(), key, "expected a list of strings");
+                return error(n.source(), key, listError);
             std::vector<std::string> v;
             for (auto &e : *arr) {
                 auto s = e.as_string();
-                if (!s || s->get().empty())
-                    return error(e.source(), key, "expected a list of non-empty strings");
+                if (!s || s->get().empty() ||
+                    (!forbidden.empty() && s->get().find_first_of(forbidden) != std::string::npos))
+                    return error(e.source(), key, itemError);
                 v.push_back(s->get());
             }
             out = std::move(v);
@@ -234,22 +241,10 @@ public:
 
     // A list of name patterns ('*' globs): printable, no spaces, '=', ';', ',' or '&'. [] allowed.
     Handler patternList(std::vector<std::string> &out) {
-        return [this, &out](const toml::node &n, const std::string &key) {
-            auto arr = n.as_array();
-            if (!arr)
-                return error(n.source(), key, "expected a list of names such as [\"utm_*\"]");
-            std::vector<std::string> v;
-            for (auto &e : *arr) {
-                auto s = e.as_string();
-                if (!s || s->get().empty() ||
-                    s->get().find_first_of(" \t\r\n=;,&") != std::string::npos)
-                    return error(e.source(), key,
-                                 "expected names or patterns such as \"_ga_*\" (no spaces, "
-                                 "'=', ';', ',' or '&')");
-                v.push_back(s->get());
-            }
-            out = std::move(v);
-        };
+        return stringList(out, "expected a list of names such as [\"utm_*\"]",
+                          "expected names or patterns such as \"_ga_*\" (no spaces, '=', ';', "
+                          "',' or '&')",
+                          " \t\r\n=;,&");
     }
 
     template <typename E> Handler choice(E &out, std::vector<std::pair<std::string, E>> options) {

@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "proxy/fd_io.h"
+
 namespace fc::proxy {
 
 namespace {
@@ -23,18 +25,6 @@ int openUnlinked(const std::string &dir, std::string &error) {
     }
     ::unlink(path.c_str());
     return fd;
-}
-
-bool writeAll(int fd, std::string_view data) {
-    while (!data.empty()) {
-        ssize_t n = ::write(fd, data.data(), data.size());
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        data.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return true;
 }
 } // namespace
 

@@ -55,6 +55,9 @@ bool ClientConnection::accept(uv_stream_t *server) {
         return false;
     }
     uv_tcp_nodelay(&handle_, 1);
+    uv_os_fd_t fd;
+    if (uv_fileno(reinterpret_cast<uv_handle_t *>(&handle_), &fd) == 0)
+        fd_ = fd;
     sockaddr_storage ss{};
     int len = sizeof ss;
     if (uv_tcp_getpeername(&handle_, reinterpret_cast<sockaddr *>(&ss), &len) == 0) {
@@ -115,9 +118,7 @@ void ClientConnection::resumeAfterBackpressure() {
 void ClientConnection::handleRead(ssize_t n, const uv_buf_t *buf) {
     if (n == 0 || state_ == State::Closing)
         return;
-    uv_os_fd_t fd; // memcached's `watch` names the connection a lookup came from (cfd=)
-    if (uv_fileno(reinterpret_cast<uv_handle_t *>(&handle_), &fd) == 0)
-        cache::setWatchClientFd(fd);
+    cache::setWatchClientFd(fd_); // memcached's `watch` names a lookup's connection (cfd=)
     if (n < 0) {
         if (state_ == State::Lingering) {
             closeNow();

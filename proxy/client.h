@@ -121,6 +121,7 @@ private:
     std::unique_ptr<http::ProxyHeaderParser> proxyHeader_; // until the PROXY header is read
     std::uint64_t bytesOut_ = 0;
     char peer_[INET6_ADDRSTRLEN] = "unknown";
+    int fd_ = -1; // the socket, for memcached's `watch` (cfd=)
 };
 
 } // namespace fc::proxy

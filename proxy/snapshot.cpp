@@ -7,6 +7,7 @@
 #include <cstring>
 #include <string_view>
 
+#include "proxy/fd_io.h"
 #include "proxy/log.h"
 
 namespace fc::proxy {
@@ -22,20 +23,6 @@ std::string directoryOf(const std::string &path) {
     if (slash == std::string::npos)
         return ".";
     return slash == 0 ? "/" : path.substr(0, slash);
-}
-
-// Buffered writes: the snapshot writer hands over one block (about 1 MiB) at a time already.
-bool writeAll(int fd, std::string_view b) {
-    while (!b.empty()) {
-        ssize_t n = ::write(fd, b.data(), b.size());
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return false;
-        }
-        b.remove_prefix(static_cast<std::size_t>(n));
-    }
-    return true;
 }
 
 } // namespace

@@ -1015,40 +1015,29 @@ void MemcacheSession::metaArith(std::string_view *tok, std::size_t n, std::strin
     }
     ctx_.stats.cmdMeta.fetch_add(1, std::memory_order_relaxed);
     const std::uint64_t cas = f.hasCas ? f.cas : 0; // do_add_delta compares only a non-zero CAS
-    ItemRef before = ctx_.store.lookup(key, Store::GetOptions{false, false});
-    const bool existed = static_cast<bool>(before);
-    const std::uint32_t expiresBefore =
-        before ? before->expiresAt.load(std::memory_order_relaxed) : 0;
-    const std::size_t lengthBefore = before ? before->valueLen : 0;
-    before.reset();
     // memcached creates a counter with no expiry and then applies T, and N for a counter it
-    // created, in the order they were given: the last one is the TTL it keeps.
-    bool setTtl = false;
-    std::int64_t ttl = 0;
+    // created, in the order they were given: the last one is the TTL it keeps. (T on a counter
+    // that outgrows its item does not reach the stored one: Store::arithmetic.)
+    bool setTtl = false, setTtlIfCreated = false;
+    std::int64_t ttl = 0, ttlIfCreated = 0;
     for (std::size_t i = 0; i < f.count; ++i) {
         char c = f.order[i][0];
-        if (c == 'T' || (c == 'N' && !existed)) {
-            setTtl = true;
-            ttl = c == 'T' ? f.exptime : f.vivifyExptime;
+        if (c == 'T') {
+            setTtl = setTtlIfCreated = true;
+            ttl = ttlIfCreated = f.exptime;
+        } else if (c == 'N' && f.vivify) {
+            setTtlIfCreated = true;
+            ttlIfCreated = f.vivifyExptime;
         }
     }
-    // A counter that outgrows its item is copied into a new one, and memcached then applies T
-    // and N to the old, unlinked item: the stored counter keeps its TTL (the answer's t still
-    // shows the change). Predicted from the length the new number will have.
-    if (existed && setTtl) {
-        ItemRef cur = ctx_.store.lookup(key, Store::GetOptions{false, false});
-        std::uint64_t v = 0;
-        if (cur && parseU64(std::string_view(cur->value()).substr(0, cur->value().find(' ')), v)) {
-            std::uint64_t next = incr ? v + f.delta : (f.delta > v ? 0 : v - f.delta);
-            char d[24];
-            auto dr = std::to_chars(d, d + sizeof d, next);
-            if (static_cast<std::size_t>(dr.ptr - d) > lengthBefore)
-                setTtl = false;
-        }
-    }
+    // A created counter takes the last of T and N as its TTL (createExptime); an existing one
+    // only T.
     std::uint64_t result = 0, casOut = 0;
-    ArithStatus r = ctx_.store.arithmetic(key, incr, f.delta, &result, cas, &casOut, f.vivify,
-                                          f.initial, 0, setTtl, ttl);
+    Store::ArithInfo ai;
+    ArithStatus r =
+        ctx_.store.arithmetic(key, incr, f.delta, &result, cas, &casOut, f.vivify, f.initial,
+                              setTtlIfCreated ? ttlIfCreated : 0, setTtl, ttl, &ai);
+    const bool existed = !ai.created;
     switch (r) {
     case ArithStatus::Ok:
         break;
@@ -1081,7 +1070,7 @@ void MemcacheSession::metaArith(std::string_view *tok, std::size_t n, std::strin
     }
     const std::uint32_t now = ctx_.store.relNow();
     // T (and N, for a counter it created) change the TTL where they stand among the flags.
-    std::uint32_t expires = existed ? expiresBefore : 0;
+    std::uint32_t expires = existed ? ai.expiresBefore : 0;
     for (std::size_t i = 0; i < f.count; ++i) {
         switch (f.order[i][0]) {
         case 'T':

@@ -300,17 +300,13 @@ ItemRef Store::lookup(std::string_view key, const GetOptions &o, LookupInfo *inf
             *info = LookupInfo{};
             info->won = true;
             info->created = true;
-            info->expiresBefore = fresh->expiresAt.load(std::memory_order_relaxed);
         }
         lock.unlock();
         ensureRoom(0);
         return ItemRef(fresh);
     }
-    if (o.touch && o.touchBeforeRecache)
-        it->expiresAt.store(relativeExpiry(o.exptime), std::memory_order_relaxed);
     if (info) {
         info->created = false;
-        info->expiresBefore = it->expiresAt.load(std::memory_order_relaxed);
         info->hitBefore = (it->bits & Item::kFetched) != 0;
         info->lastAccessAgo = now > it->lastAccess ? now - it->lastAccess : 0;
         info->stale = (it->bits & Item::kStale) != 0;
@@ -329,7 +325,7 @@ ItemRef Store::lookup(std::string_view key, const GetOptions &o, LookupInfo *inf
                 it->bits |= Item::kWonSent;
         }
     }
-    if (o.touch && !o.touchBeforeRecache)
+    if (o.touch)
         it->expiresAt.store(relativeExpiry(o.exptime), std::memory_order_relaxed);
     if (o.bump) {
         // Write only what changes: on a hot item every store would bounce its cache line
@@ -527,7 +523,7 @@ bool parseCounter(std::string_view v, std::uint64_t &out) {
 ArithStatus Store::arithmetic(std::string_view key, bool incr, std::uint64_t delta,
                               std::uint64_t *result, std::uint64_t casIn, std::uint64_t *casOut,
                               bool autoCreate, std::uint64_t initial, std::int64_t createExptime,
-                              bool setExptime, std::int64_t exptime) {
+                              bool setExptime, std::int64_t exptime, ArithInfo *info) {
     std::uint64_t h = hashKey(key);
     Shard &s = shardFor(h);
     std::unique_lock lock(s.mu);
@@ -556,14 +552,18 @@ ArithStatus Store::arithmetic(std::string_view key, bool incr, std::uint64_t del
         flags = old->flags;
         expiresAt = old->expiresAt.load(std::memory_order_relaxed);
     }
-    if (setExptime)
-        expiresAt = relativeExpiry(exptime);
+    if (info) {
+        info->created = !old;
+        info->expiresBefore = old ? expiresAt : 0;
+    }
     char buf[24];
     auto r = std::to_chars(buf, buf + sizeof buf, value);
     std::size_t len = static_cast<std::size_t>(r.ptr - buf);
     // memcached rewrites a counter in place when the new number is not longer, padding it with
     // spaces to the old length ("100" decr 1 is "99 "); a longer one gets a new item of its size.
     const std::size_t stored = old && old->valueLen >= len ? old->valueLen : len;
+    if (setExptime && old && stored == old->valueLen)
+        expiresAt = relativeExpiry(exptime);
     Item *it = newItem(key, flags, expiresAt, static_cast<std::uint32_t>(stored));
     if (!it)
         return ArithStatus::NotStored;

@@ -74,8 +74,7 @@ struct LookupInfo {
     bool stale = false; // marked invalid by md I / ms I
     bool won = false;   // this caller won the right to recache (N / R / stale)
     bool wonAlreadySent = false;
-    std::uint32_t expiresBefore = 0; // the item's store-relative expiry before a touch (0 never)
-    bool created = false;            // mg N made it just now
+    bool created = false; // mg N made it just now
 };
 
 class Store {
@@ -103,7 +102,6 @@ public:
         std::int64_t vivifyExptime = 0;
         bool recache = false; // mg R: win if the TTL left is below recacheBelow
         std::int64_t recacheBelow = 0;
-        bool touchBeforeRecache = false; // mg: T came before R among the flags
         // Mark the recache token handed out (N, R, stale) here; mg leaves it to claimWin, so a
         // line that fails half way through claims nothing, as in memcached.
         bool claimWins = true;
@@ -130,12 +128,19 @@ public:
     DeleteStatus invalidate(std::string_view key, std::uint64_t casIn, bool setExptime,
                             std::int64_t exptime);
     // incr/decr: 64-bit unsigned; incr wraps, decr floors at 0. With `autoCreate`, a miss
-    // creates the item with `initial` and `createExptime` (ma N/J).
+    // creates the item with `initial` and `createExptime` (ma N/J). `setExptime` (ma T) applies
+    // to an existing counter only when it is rewritten in place: memcached copies a counter that
+    // outgrows its item and applies T to the old, unlinked one.
+    struct ArithInfo {
+        bool created = false;            // autoCreate made the counter
+        std::uint32_t expiresBefore = 0; // the old item's store-relative expiry (0 never)
+    };
     ArithStatus arithmetic(std::string_view key, bool incr, std::uint64_t delta,
                            std::uint64_t *result, std::uint64_t casIn = 0,
                            std::uint64_t *casOut = nullptr, bool autoCreate = false,
                            std::uint64_t initial = 0, std::int64_t createExptime = 0,
-                           bool setExptime = false, std::int64_t exptime = 0);
+                           bool setExptime = false, std::int64_t exptime = 0,
+                           ArithInfo *info = nullptr);
     TouchStatus touch(std::string_view key, std::int64_t exptime);
     // Invalidates every item stored before now + delay (memcached's flush_all [delay]).
     void flushAll(std::int64_t delaySeconds);

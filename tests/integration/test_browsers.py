@@ -5,7 +5,7 @@ and campaign links are cached as the page without their parameters."""
 
 import unittest
 
-from harness import Frontcache, Origin, get_once
+from harness import Frontcache, Origin, get_once, request
 
 
 def cookie_header(headers):
@@ -64,17 +64,11 @@ class AnalyticsCookies(Browsers):
 
     def test_requests_that_are_not_looked_up_keep_every_cookie(self):
         self.origin.requests.clear()
-        s = self.fc.connect()
-        s.sendall(b"POST /echo HTTP/1.1\r\nHost: site.test\r\nCookie: _ga=1; sessionid=x\r\n"
-                  b"Content-Length: 2\r\nConnection: close\r\n\r\nok")
-        data = b""
-        while True:
-            d = s.recv(65536)
-            if not d:
-                break
-            data += d
-        s.close()
-        self.assertIn(b"200", data.split(b"\r\n")[0])
+        resp, r = request(self.fc, "POST /echo HTTP/1.1\r\nHost: site.test\r\n"
+                                   "Cookie: _ga=1; sessionid=x\r\nContent-Length: 2\r\n"
+                                   "Connection: close\r\n\r\nok")
+        r.sock.close()
+        self.assertEqual(resp.status, 200)
         self.assertEqual(cookie_header(self.origin.requests[-1][2]), "_ga=1; sessionid=x")
 
 

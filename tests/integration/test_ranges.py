@@ -5,7 +5,7 @@ page without Range, stores it and answers the range; a 206 never marks a page no
 
 import unittest
 
-from harness import Frontcache, Origin, admin_stats, get_once
+from harness import Frontcache, Origin, admin_stats, get_once, request
 
 
 class Ranges(unittest.TestCase):
@@ -49,17 +49,10 @@ class Ranges(unittest.TestCase):
         weak = get_once(self.fc, path, 'Range: bytes=0-3\r\nIf-Range: W/"v1"\r\n')
         self.assertEqual(weak.status, 200)
         # HEAD has no ranges (§14.2): the stored head.
-        s = self.fc.connect()
-        s.sendall(("HEAD %s HTTP/1.1\r\nHost: site.test\r\nRange: bytes=0-9\r\n"
-                   "Connection: close\r\n\r\n" % path).encode())
-        head = b""
-        while True:
-            d = s.recv(65536)
-            if not d:
-                break
-            head += d
-        s.close()
-        self.assertTrue(head.startswith(b"HTTP/1.1 200"), head[:40])
+        resp, r = request(self.fc, "HEAD %s HTTP/1.1\r\nHost: site.test\r\nRange: bytes=0-9\r\n"
+                                   "Connection: close\r\n\r\n" % path, head_request=True)
+        r.sock.close()
+        self.assertEqual(resp.status, 200)
         self.assertEqual(len(self.reached(path)), 1)  # all of it from the one stored copy
 
     def test_a_range_request_for_a_page_not_stored_fetches_and_stores_the_whole_page(self):

@@ -5,13 +5,13 @@ corrupt or empty file is logged and ignored; frontcache starts empty and never c
 import os
 import re
 import signal
-import socket
 import tempfile
 import threading
 import time
 import unittest
 
-from harness import Frontcache, Origin, Reader, admin_stats, get_once, wait_for
+from harness import (Frontcache, Origin, Reader, admin_stats, free_port_closed as dead_port,
+                     get_once, wait_for)
 
 PAGES = 10000
 
@@ -41,14 +41,6 @@ def fetch_all(fc, paths, threads=8):
     for t in ts:
         t.join(120)
     return out
-
-
-def dead_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 class WarmRestart(unittest.TestCase):
