@@ -379,6 +379,7 @@ class Origin:
         self.not_modified = 0
         self.inflight = 0
         self.max_inflight = 0  # most requests the origin was working on at once
+        self.working = set()   # connections whose request is being worked on
         self.lock = threading.Lock()
         self.stopping = False
         self.conns = []
@@ -455,12 +456,12 @@ class Origin:
                 with self.lock:
                     self.inflight += 1
                     self.max_inflight = max(self.max_inflight, self.inflight)
+                    self.working.add(c)
                 try:
                     if not self._respond(c, method, target, headers, body):
                         return
                 finally:
-                    with self.lock:
-                        self.inflight -= 1
+                    self._done_working(c)
         except (OSError, ValueError):
             pass
         finally:
@@ -469,8 +470,16 @@ class Origin:
             except OSError:
                 pass
 
-    @staticmethod
-    def _send(c, status, body, extra=""):
+    def _done_working(self, c):
+        """The work on `c`'s request ends when its answer starts going out: the proxy cannot have
+        the answer (and send another request in its place) before that."""
+        with self.lock:
+            if c in self.working:
+                self.working.discard(c)
+                self.inflight -= 1
+
+    def _send(self, c, status, body, extra=""):
+        self._done_working(c)
         c.sendall(("HTTP/1.1 %d X\r\nContent-Length: %d\r\n%s\r\n" % (status, len(body), extra))
                   .encode() + body)
 
