@@ -88,7 +88,7 @@ class ClientLeaves(unittest.TestCase):
         origin = Origin()
         fc = Frontcache(origin.url, {"admin": {"listen": "127.0.0.1:0"}})
         try:
-            path = "/r/left;cc=max-age=60;delay=2500"
+            path = "/r/left;cc=max-age=60;delay=6000"
             s = fc.connect()
             s.sendall(("GET %s HTTP/1.1\r\nHost: site.test\r\n\r\n" % path).encode())
             wait_for(lambda: admin_stats(fc)["upstream_fetches"] == 1, timeout=5)
@@ -101,12 +101,12 @@ class ClientLeaves(unittest.TestCase):
             wait_for(lambda: admin_stats(fc)["client_connections"] == 0, timeout=2)
             self.assertLess(time.monotonic() - t0, 2.0)
             self.assertEqual(admin_stats(fc)["upstream_fetches"], 1)
-            wait_for(lambda: admin_stats(fc)["upstream_fetches"] == 0, timeout=10)
+            wait_for(lambda: admin_stats(fc)["upstream_fetches"] == 0, timeout=15)
             self.assertEqual(admin_stats(fc)["stores_total"], 1)
             r = get_once(fc, path)
             self.assertEqual(r.header("X-Cache"), "HIT")
             self.assertEqual(r.body, b"render 1\n")
-            self.assertEqual(origin.count("/r/left;cc=max-age=60;delay=2500"), 1)
+            self.assertEqual(origin.count("/r/left;cc=max-age=60;delay=6000"), 1)
         finally:
             fc.stop()
             origin.close()
