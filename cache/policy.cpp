@@ -108,6 +108,8 @@ const char *notStoredName(NotStored n) {
         return "truncated";
     case NotStored::Head:
         return "head";
+    case NotStored::Coding:
+        return "coding";
     }
     return "?";
 }
@@ -288,6 +290,14 @@ void headerKey(const PolicyConfig &cfg, std::string_view uri, std::string &out) 
     appendMd5Hex(out, uri);
 }
 
+namespace {
+// What Accept-Encoding contributes to a page key. A stored copy always holds an identity
+// representation besides its codings (PageFill refuses to store one that cannot), and each hit
+// picks the coding (chooseRepresentation): the raw field, which differs per browser, would only
+// split the page. A string no header value hashes like ("-," is an absent one).
+constexpr std::string_view kNegotiatedCoding = "\x01negotiated,";
+} // namespace
+
 void pageKey(const PolicyConfig &cfg, std::string_view method, std::string_view uri,
              std::string_view headerList, const http::HeaderList &req, std::string &out) {
     thread_local std::string values; // reused: no allocation per hit once warm
@@ -295,7 +305,9 @@ void pageKey(const PolicyConfig &cfg, std::string_view method, std::string_view 
     while (!headerList.empty()) {
         std::size_t comma = headerList.find(',');
         std::string_view name = headerList.substr(0, comma);
-        if (!metaValue(req, name, values))
+        if (name == "HTTP_ACCEPT_ENCODING")
+            values.append(kNegotiatedCoding); // one entry serves every coding (cache/compress.h)
+        else if (!metaValue(req, name, values))
             values.append("-,");
         if (comma == std::string_view::npos)
             break;
@@ -319,7 +331,9 @@ void variedValues(std::string_view headerList, const http::HeaderList &req, std:
         value.clear();
         out.append(name);
         out.append(": ");
-        if (!metaValue(req, name, value)) {
+        if (name == "HTTP_ACCEPT_ENCODING") {
+            out.append("(any: the coding is chosen per request)");
+        } else if (!metaValue(req, name, value)) {
             out.append("(absent)");
         } else if (name == "HTTP_COOKIE") {
             bool first = true;

@@ -13,6 +13,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cache/compress.h"
 #include "http/headers.h"
 
 namespace fc::cache {
@@ -32,6 +33,7 @@ struct PolicyConfig {
     std::vector<std::string> ignoreQueryParams; // campaign parameters: out of key and request
     std::vector<std::string> ignoreCookies;     // client-side analytics cookies
     std::vector<std::string> keyCookies;        // when set: only these cookies count
+    CompressConfig compress;                    // cache.compress, compress_types, ..._min_size
 };
 
 // '*' globbing over names ("utm_*", "_ga_*"): '*' matches any run of characters, nothing else
@@ -68,7 +70,9 @@ void headerKey(const PolicyConfig &cfg, std::string_view uri, std::string &out);
 // views.decorators.cache.cache_page.<prefix>.<METHOD>.<md5(uri)>.<md5(values)>, where values
 // concatenates the request's values of the headers in `headerList` (Django META names joined by
 // ',': "HTTP_ACCEPT_ENCODING,HTTP_COOKIE"); an absent header contributes "-," (so absent and
-// empty differ — a spec rule, Django itself skips absent headers).
+// empty differ — a spec rule, Django itself skips absent headers). Accept-Encoding contributes
+// the same constant for every request (spec §5): each stored copy carries every coding it can be
+// served in, identity included, and the coding is chosen per request.
 void pageKey(const PolicyConfig &cfg, std::string_view method, std::string_view uri,
              std::string_view headerList, const http::HeaderList &req, std::string &out);
 
@@ -96,7 +100,11 @@ enum class NotStored {
     TooBig,    // body over cache.max_object_size
     Truncated, // the upstream cut the body short
     Head,      // a HEAD response when a GET entry is wanted: not stored
+    // Varies on Accept-Encoding in a coding frontcache cannot undo (unknown, several codings,
+    // no-transform, a HEAD): every client shares one entry per page, so it must hold identity.
+    Coding,
 };
+constexpr NotStored kLastNotStored = NotStored::Coding;
 const char *notStoredName(NotStored n);
 
 struct StoreDecision {

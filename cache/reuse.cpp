@@ -81,6 +81,7 @@ bool marksPass(NotStored why, int status) {
     case NotStored::VaryStar:
     case NotStored::ZeroTtl:
     case NotStored::TooBig:
+    case NotStored::Coding:
         return true;
     default:
         return false;

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -469,6 +470,39 @@ public:
                  {"ignore_query_params", patternList(c.cache.ignoreQueryParams)},
                  {"ignore_cookies", patternList(c.cache.ignoreCookies)},
                  {"key_cookies", patternList(c.cache.keyCookies)},
+                 {"compress",
+                  [&](const toml::node &n, const std::string &key) {
+                      stringList(c.cache.compress, "expected a list such as [\"br\", \"gzip\"]",
+                                 "expected \"br\", \"gzip\" or \"zstd\"")(n, key);
+                      for (std::size_t i = 0; i < c.cache.compress.size(); ++i) {
+                          const std::string &name = c.cache.compress[i];
+                          if (name != "br" && name != "gzip" && name != "zstd")
+                              return error(n.source(), key,
+                                           "\"" + name +
+                                               "\" is not a coding frontcache makes (expected "
+                                               "\"br\", \"gzip\" or \"zstd\")");
+                          for (std::size_t j = 0; j < i; ++j)
+                              if (c.cache.compress[j] == name)
+                                  return error(n.source(), key,
+                                               "\"" + name + "\" is listed twice");
+                      }
+                  }},
+                 {"compress_types",
+                  [&](const toml::node &n, const std::string &key) {
+                      stringList(c.cache.compressTypes,
+                                 "expected a list of media types such as [\"text/*\"]",
+                                 "expected media types such as \"application/json\" (no spaces, "
+                                 "';' or ',')",
+                                 " \t\r\n;,")(n, key);
+                      for (auto &t : c.cache.compressTypes) {
+                          if (t.find('/') == std::string::npos)
+                              return error(n.source(), key,
+                                           "\"" + t + "\" is not a media type (type/subtype)");
+                          for (char &ch : t)
+                              ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+                      }
+                  }},
+                 {"compress_min_size", size(c.cache.compressMinSize)},
                  {"snapshot_interval", duration(c.cache.snapshotInterval)}});
         section(root, "memcached", {{"listen", address(c.memcached.listen)}});
         section(root, "admin",

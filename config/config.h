@@ -136,6 +136,12 @@ struct CacheConfig {
                                            "_clsk", "_uet*", "ajs_*",  "mp_*",  "amplitude_*"};
     // When not empty, only these cookies count (an allow-list; the others are ignored).
     std::vector<std::string> keyCookies;
+    // Codings made once per stored copy of an identity body ("br", "gzip", "zstd"; [] = none),
+    // in order of preference; for these media types ('*' globs, lower case), from this size.
+    std::vector<std::string> compress{"br", "gzip"};
+    std::vector<std::string> compressTypes{"text/*", "application/json", "application/javascript",
+                                           "application/xml", "image/svg+xml"};
+    std::uint64_t compressMinSize = 256;
 };
 
 struct MemcachedConfig {

@@ -38,6 +38,8 @@ CacheControl parseCacheControl(const HeaderList &headers) {
                 cc.noCache = true;
             else if (equalsIgnoreCase(name, "must-revalidate"))
                 cc.mustRevalidate = true;
+            else if (equalsIgnoreCase(name, "no-transform"))
+                cc.noTransform = true;
             else if (equalsIgnoreCase(name, "max-age"))
                 cc.maxAge = seconds(val);
             else if (equalsIgnoreCase(name, "s-maxage"))

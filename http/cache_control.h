@@ -14,6 +14,7 @@ struct CacheControl {
     bool present = false;
     bool isPrivate = false, isPublic = false, noStore = false, noCache = false;
     bool mustRevalidate = false;
+    bool noTransform = false; // RFC 9110 §7.7: a proxy must not change the content's coding
     std::optional<std::int64_t> maxAge;  // absent or unparsable = nullopt
     std::optional<std::int64_t> sMaxAge; // idem
     // RFC 5861 extensions: how long a stale response may be served while revalidating in the

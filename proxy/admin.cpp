@@ -70,7 +70,7 @@ std::vector<Sample> collect(const AdminContext &ctx) {
              std::string("reason=\"") + cache::bypassName(static_cast<cache::Bypass>(b)) + "\"",
              FC_SUM(bypass[b]), "counter", "Requests not looked up, by reason."});
     out.push_back({"stores_total", "", FC_SUM(stored), "counter", "Pages written to the store."});
-    for (int n = 1; n <= static_cast<int>(cache::NotStored::Head); ++n)
+    for (int n = 1; n <= static_cast<int>(cache::kLastNotStored); ++n)
         out.push_back({"not_stored_total",
                        std::string("reason=\"") +
                            cache::notStoredName(static_cast<cache::NotStored>(n)) + "\"",

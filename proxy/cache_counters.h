@@ -33,6 +33,11 @@ struct CacheCounters {
     C upstreamErrors[3] = {}; // 502, 503, 504 answered by frontcache itself
     C bytesToClients{0};
     C proxyProtocolRejected{0}; // connections closed for a missing or invalid PROXY header
+    // Compression of stored copies (#13).
+    C codingsMade[5] = {};      // representations produced, by http::Coding (identity = decoded)
+    C codingsOffloaded{0};      // stored copies whose codings were made on the thread pool
+    C codingSavedBytes{0};      // identity size minus the size sent, over coded answers
+    C codedAnswers[5] = {};     // answers from the store, by the coding sent
     // Live objects (gauges: this worker adds and removes its own).
     C clientsOpen{0}; // ClientConnection objects alive
     C fetchesLive{0}; // Fetch objects alive (client fetches, ones finishing alone, refreshes)
@@ -100,7 +105,7 @@ inline void appendCacheStats(const std::vector<const CacheCounters *> &all, std:
     for (int b = 1; b <= static_cast<int>(cache::Bypass::Upgrade); ++b)
         stat(std::string("bypass_") + cache::bypassName(static_cast<cache::Bypass>(b)),
              sum([b](const CacheCounters &c) -> const CacheCounters::C & { return c.bypass[b]; }));
-    for (int n = 1; n <= static_cast<int>(cache::NotStored::Head); ++n) {
+    for (int n = 1; n <= static_cast<int>(cache::kLastNotStored); ++n) {
         std::string name = cache::notStoredName(static_cast<cache::NotStored>(n));
         for (char &ch : name)
             if (ch == '-')

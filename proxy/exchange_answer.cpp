@@ -68,13 +68,23 @@ void Exchange::deliverPage(cache::ItemRef page, CacheStatus status) {
     const http::RequestHead &req = head();
     const std::int64_t now = cc.clock->now();
     const bool notModified = cache::clientNotModified(req.headers, v);
+    // The representation this client gets (cache/compress.h): everything below serves it.
+    const cache::PageRepresentation &rep =
+        v.reps[cache::chooseRepresentation(v, req.headers.get("accept-encoding"))];
+    if (v.repCount > 1) {
+        counters.inc(counters.codedAnswers[static_cast<int>(rep.coding)]);
+        for (std::size_t i = 0; i < v.repCount; ++i)
+            if (v.reps[i].coding == http::Coding::Identity && !notModified && !isHead_ &&
+                v.reps[i].body.size() > rep.body.size())
+                counters.inc(counters.codingSavedBytes, v.reps[i].body.size() - rep.body.size());
+    }
     // A single range of a stored 200 (RFC 9110 §14): 206 with that slice of the item, 416 when
     // it selects nothing; an If-Range that does not match, or several ranges, get the whole page.
     http::ByteRange range;
     if (wantsRange_ && !notModified && !isHead_ && v.status == 200 &&
         http::ifRangeAllows(ifRange_, v.etag, v.lastModified))
-        range = http::parseRange(range_, v.body.size());
-    std::string_view body = v.body;
+        range = http::parseRange(range_, rep.body.size());
+    std::string_view body = rep.body;
     if (range.kind != http::ByteRange::Kind::Ignore) {
         rangeHead_.clear();
         char n1[24], n2[24], n3[24];
@@ -84,13 +94,13 @@ void Exchange::deliverPage(cache::ItemRef page, CacheStatus status) {
         };
         if (range.kind == http::ByteRange::Kind::Unsatisfiable) {
             rangeHead_.append("HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */");
-            rangeHead_.append(num(n1, v.body.size()));
+            rangeHead_.append(num(n1, rep.body.size()));
             rangeHead_.append("\r\nContent-Length: 0\r\n");
             body = {};
         } else {
             // The stored fields but the status line and Content-Length, then the range's.
             rangeHead_.append("HTTP/1.1 206 Partial Content\r\n");
-            std::string_view rest = v.head.substr(std::min(v.head.size(), v.head.find("\r\n") + 2));
+            std::string_view rest = rep.head.substr(std::min(rep.head.size(), rep.head.find("\r\n") + 2));
             while (!rest.empty()) {
                 std::size_t eol = rest.find("\r\n");
                 std::string_view line =
@@ -105,9 +115,9 @@ void Exchange::deliverPage(cache::ItemRef page, CacheStatus status) {
             rangeHead_.push_back('-');
             rangeHead_.append(num(n2, range.last));
             rangeHead_.push_back('/');
-            rangeHead_.append(num(n3, v.body.size()));
+            rangeHead_.append(num(n3, rep.body.size()));
             rangeHead_.append("\r\nContent-Length: ");
-            body = v.body.substr(range.first, range.last - range.first + 1);
+            body = rep.body.substr(range.first, range.last - range.first + 1);
             rangeHead_.append(num(n1, body.size()));
             rangeHead_.append("\r\n");
         }
@@ -116,7 +126,7 @@ void Exchange::deliverPage(cache::ItemRef page, CacheStatus status) {
     if (notModified) {
         // 304 carries the validators and caching fields of the stored response, no body.
         dynHead_.append("HTTP/1.1 304 Not Modified\r\n");
-        cache::appendNotModifiedFields(v.head, dynHead_);
+        cache::appendNotModifiedFields(rep.head, dynHead_);
     }
     char num[24];
     auto r = std::to_chars(num, num + sizeof num, now > v.storedAt ? now - v.storedAt : 0);
@@ -138,9 +148,9 @@ void Exchange::deliverPage(cache::ItemRef page, CacheStatus status) {
         parts[n++] = rangeHead_;
         bytes += rangeHead_.size();
     } else if (!notModified) {
-        parts[n] = v.head;
+        parts[n] = rep.head;
         inItem |= 1u << n++;
-        bytes += v.head.size();
+        bytes += rep.head.size();
     }
     parts[n++] = dynHead_;
     if (!notModified && !isHead_ && !body.empty()) {

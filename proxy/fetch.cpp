@@ -274,6 +274,10 @@ void Fetch::onUpstreamComplete(bool reusable) {
     cache::ItemRef stored;
     if (storing_) {
         storing_ = false;
+        // A large body's codings are made on the thread pool and the page is linked from there:
+        // a held response cannot wait for it and goes out as the upstream sent it.
+        if (holding_ && fill_.offloads())
+            unhold();
         stored = fill_.commit(*req_); // the whole body arrived intact
     }
     if (holding_) {

@@ -1,9 +1,12 @@
 #include "proxy/page_fill.h"
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
 #include "cache/reuse.h"
+#include "cache/store/watch.h"
+#include "http/cache_control.h"
 #include "http/date.h"
 #include "http/rewrite.h"
 #include "proxy/shared_cache.h"
@@ -36,6 +39,87 @@ void PageFill::notStored(cache::NotStored why) {
     c.inc(c.notStored[static_cast<int>(why)]);
 }
 
+// Everything one page write needs, owned, so it can run on the loop or on the thread pool:
+// prepared on the loop, built (codings made, page linked) anywhere, finished on the loop.
+struct PageFill::Pending {
+    Worker *worker = nullptr;
+    cache::Store *store = nullptr;
+    cache::PageView meta; // the scalar fields
+    std::string etag, uri, varied, vary, baseHead, pageKey, headerKey;
+    std::int64_t keep = 0;
+    // Either the origin's body and what to make of it...
+    bool transform = false;
+    cache::TransformPlan plan;
+    cache::CompressConfig compress;
+    std::string body;
+    std::vector<cache::Representation> made;
+    // ... or representations given as they are (a renewal reuses the stored bodies).
+    cache::PageRepresentation given[cache::kMaxRepresentations];
+    std::size_t givenCount = 0;
+    bool needsIdentity = false; // varies on Accept-Encoding: one entry serves every client
+    // The outcome.
+    cache::ItemRef page;
+    cache::NotStored failure = cache::NotStored::None;
+    // An offloaded write carries the coalescing key and releases it when done.
+    std::string lockKey;
+    bool ownsLock = false;
+    uv_work_t work{};
+
+    // Off the loop when offloaded: makes the codings, links the page and its header key.
+    void build();
+};
+
+void PageFill::Pending::build() {
+    if (transform) {
+        made = cache::transformBody(plan, compress, std::move(body));
+        givenCount = std::min(made.size(), cache::kMaxRepresentations);
+        for (std::size_t i = 0; i < givenCount; ++i)
+            given[i] = {made[i].coding, {}, made[i].body};
+    }
+    bool identity = false;
+    for (std::size_t i = 0; i < givenCount; ++i)
+        identity |= given[i].coding == http::Coding::Identity;
+    if (needsIdentity && !identity) {
+        failure = cache::NotStored::Coding; // e.g. a corrupt gzip body: nobody could be served
+        return;
+    }
+    std::string heads[cache::kMaxRepresentations];
+    cache::PageView f = meta;
+    f.etag = etag;
+    f.uri = uri;
+    f.varied = varied;
+    auto encodeAs = [&](std::size_t n) {
+        f.repCount = static_cast<std::uint8_t>(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            f.reps[i] = given[i];
+            if (n == 1) { // sent as stored, to everyone
+                f.reps[i].head = baseHead;
+                if (f.reps[i].coding != http::Coding::Identity)
+                    f.reps[i].coding = http::Coding::AsStored;
+            } else {
+                cache::representationHead(baseHead, given[i].coding, i > 0, given[i].body.size(),
+                                          heads[i]);
+                f.reps[i].head = heads[i];
+            }
+        }
+        return static_cast<std::uint32_t>(cache::encodedPageSize(f));
+    };
+    cache::setWatchClientFd(-1); // `watch`: a store made from the upstream's response
+    std::uint32_t size = encodeAs(givenCount);
+    page = store->allocate(pageKey, 0, keep, size);
+    if (!page && givenCount > 1 && !needsIdentity) { // the codings made it too big: origin's only
+        size = encodeAs(1);
+        page = store->allocate(pageKey, 0, keep, size);
+    }
+    if (!page) {
+        failure = cache::NotStored::TooBig;
+        return;
+    }
+    cache::encodePage(page->valueData(), f);
+    store->store(cache::StoreMode::Set, page);
+    store->set(headerKey, vary, keep);
+}
+
 bool PageFill::plan(const http::RequestHead &req, http::ResponseHead &resp, bool isHead) {
     const CacheContext &cc = worker_.cache();
     storing_ = false;
@@ -46,12 +130,30 @@ bool PageFill::plan(const http::RequestHead &req, http::ResponseHead &resp, bool
     if (d.reason == cache::NotStored::None && resp.contentLength >= 0 && !isHead &&
         static_cast<std::uint64_t>(resp.contentLength) > cc.policy.maxObjectSize)
         d.reason = cache::NotStored::TooBig;
+    // The codings (cache/compress.h): an identity body of a compressible type gets them; a
+    // coded one gets its identity form. A page varying on Accept-Encoding is one entry for every
+    // client (cache::pageKey), so it is stored only if identity can be served from it.
+    transform_ = {};
+    transform_.maxOut = cc.policy.maxObjectSize;
+    auto source = http::parseContentCoding(resp.headers.get("content-encoding"));
+    transform_.source = source.value_or(http::Coding::AsStored);
+    const bool mayTransform = !isHead && !http::parseCacheControl(resp.headers).noTransform;
+    if (transform_.source == http::Coding::Identity)
+        transform_.compress =
+            mayTransform && !cc.policy.compress.codings.empty() &&
+            cache::compressibleType(resp.headers.get("content-type"), cc.policy.compress.types);
+    else
+        transform_.decode = mayTransform && transform_.source != http::Coding::AsStored;
+    if (d.reason == cache::NotStored::None && transform_.source != http::Coding::Identity &&
+        !transform_.decode && vary_.find("HTTP_ACCEPT_ENCODING") != std::string::npos)
+        d.reason = cache::NotStored::Coding;
     if (d.reason != cache::NotStored::None) {
         notStored(d.reason);
         releaseLock(cache::marksPass(d.reason, resp.status) ? cc.hitForMissSeconds : 0);
         return false;
     }
     decision_ = d;
+    isHead_ = isHead;
     cache::patchResponseHeaders(resp.headers, d.ttl, cc.clock->now());
     resp.headers.remove("age"); // our Age is computed from the time we stored it
     storing_ = true;
@@ -92,16 +194,45 @@ void PageFill::abandon(cache::NotStored why) {
     releaseLock(0);
 }
 
+// Codings are made when the body is coded (its identity form), or is compressible and at least
+// cache.compress_min_size.
+bool PageFill::offloads() const {
+    const bool work = transform_.decode ||
+                      (transform_.compress && body_.size() >= worker_.cache().policy.compress.minSize);
+    return storing_ && work && body_.size() > kInlineCodingBytes;
+}
+
 cache::ItemRef PageFill::commit(const http::RequestHead &req) {
+    const bool offload = offloads();
     storing_ = false;
-    if (req.method != "HEAD") {
+    if (!isHead_) {
         head_.append(std::to_string(body_.size()));
         head_.append("\r\n");
     }
-    cache::ItemRef page = write(req, req.method, head_, body_);
+    std::unique_ptr<Pending> p = prepare(req, req.method);
+    p->transform = transform_.decode || (transform_.compress &&
+                                         body_.size() >= worker_.cache().policy.compress.minSize);
+    p->plan = transform_;
+    p->needsIdentity = transform_.source != http::Coding::Identity &&
+                       p->vary.find("HTTP_ACCEPT_ENCODING") != std::string::npos;
+    if (p->transform) {
+        p->compress = worker_.cache().policy.compress;
+        p->body = std::move(body_); // the page is built from it; body_ is empty from here
+    } else {
+        p->given[0] = {transform_.source, {}, body_};
+        p->givenCount = 1;
+    }
+    if (offload) {
+        storeOffLoop(std::move(p));
+        return {};
+    }
+    p->build();
+    cache::ItemRef page = finish(*p);
     if (page)
         body_.clear(); // its capacity is released when the exchange finishes; kept when the
                        // store refused the page, for a response held back to be sent from it
+    else if (p->transform && !p->made.empty())
+        body_ = std::move(p->made[0].body);
     releaseLock(0);
     return page;
 }
@@ -120,7 +251,13 @@ cache::ItemRef PageFill::renew(const http::RequestHead &req, const cache::PageVi
         auto lm = notModified.get("last-modified");
         auto lmt = lm ? http::parseHttpDate(*lm) : std::nullopt;
         lastModified_ = lmt ? *lmt : stale.lastModified;
-        page = write(req, "GET", head_, stale.body);
+        std::unique_ptr<Pending> p = prepare(req, "GET");
+        // The stored bodies, each coding kept; their heads are derived from the renewed one.
+        p->givenCount = stale.repCount;
+        for (std::size_t i = 0; i < stale.repCount; ++i)
+            p->given[i] = {stale.reps[i].coding, {}, stale.reps[i].body};
+        p->build();
+        page = finish(*p);
         if (page)
             worker_.counters().inc(worker_.counters().revalidated);
     } else {
@@ -132,44 +269,76 @@ cache::ItemRef PageFill::renew(const http::RequestHead &req, const cache::PageVi
 
 // learn_cache_key: the page under this request's method, then the header key, both kept for the
 // TTL plus the stale windows (the page records its own freshness).
-cache::ItemRef PageFill::write(const http::RequestHead &req, std::string_view method,
-                               std::string_view head, std::string_view body) {
+std::unique_ptr<PageFill::Pending> PageFill::prepare(const http::RequestHead &req,
+                                                     std::string_view method) {
     const CacheContext &cc = worker_.cache();
+    auto p = std::make_unique<Pending>();
+    p->worker = &worker_;
+    p->store = cc.store;
+    p->meta.status = 200; // only 200 responses are stored (decideStore)
+    p->meta.storedAt = cc.clock->now();
+    p->meta.lastModified = lastModified_;
+    p->meta.ttl = static_cast<std::uint32_t>(decision_.freshFor());
+    p->meta.grace = static_cast<std::uint32_t>(decision_.grace);
+    p->meta.staleIfError = static_cast<std::uint32_t>(decision_.staleIfError);
+    p->etag = etag_;
+    p->uri = uri_;
+    p->vary = vary_;
+    cache::variedValues(vary_, req.headers, p->varied); // what separates this variant
+    p->baseHead = head_;
+    cache::pageKey(cc.policy, method, uri_, vary_, req.headers, p->pageKey);
+    cache::headerKey(cc.policy, uri_, p->headerKey);
+    p->keep = decision_.keepFor();
+    return p;
+}
+
+// On the loop, after build(): counted, and copied to the shared cluster.
+cache::ItemRef PageFill::finish(Pending &p) {
     auto &counters = worker_.counters();
-    cache::PageView f;
-    f.status = 200; // only 200 responses are stored (decideStore)
-    f.storedAt = cc.clock->now();
-    f.lastModified = lastModified_;
-    f.ttl = static_cast<std::uint32_t>(decision_.freshFor());
-    f.grace = static_cast<std::uint32_t>(decision_.grace);
-    f.staleIfError = static_cast<std::uint32_t>(decision_.staleIfError);
-    f.etag = etag_;
-    f.uri = uri_;
-    std::string varied; // what separates this variant (GET /variants)
-    cache::variedValues(vary_, req.headers, varied);
-    f.varied = varied;
-    f.head = head;
-    f.body = body;
-    std::string key;
-    cache::setWatchClientFd(-1); // `watch`: a store made from the upstream's response
-    cache::pageKey(cc.policy, method, uri_, vary_, req.headers, key);
-    const std::int64_t keep = decision_.keepFor();
-    cache::ItemRef page =
-        cc.store->allocate(key, 0, keep, static_cast<std::uint32_t>(cache::encodedPageSize(f)));
-    if (!page) {
-        notStored(cache::NotStored::TooBig);
-        return page;
+    if (!p.page) {
+        notStored(p.failure);
+        return {};
     }
-    cache::encodePage(page->valueData(), f);
-    cc.store->store(cache::StoreMode::Set, page);
-    key.clear();
-    cache::headerKey(cc.policy, uri_, key);
-    cc.store->set(key, vary_, keep);
     counters.inc(counters.stored);
+    for (const auto &r : p.made)
+        if (&r != &p.made.front())
+            counters.inc(counters.codingsMade[static_cast<int>(r.coding)]);
+    const CacheContext &cc = worker_.cache();
     if (cc.shared) // and in the shared cluster, for the other instances (off the loop)
-        sharedStore(worker_.loop(), *cc.shared, key, vary_, std::string(page->key()), page.share(),
-                    keep, counters);
-    return page;
+        sharedStore(worker_.loop(), *cc.shared, std::move(p.headerKey), std::move(p.vary),
+                    std::string(p.page->key()), p.page.share(), p.keep, counters);
+    return std::move(p.page);
+}
+
+// A large body's codings are made on libuv's thread pool; the page is linked there (the store
+// is shared by every thread) and the coalescing key, which goes with it, is released back on
+// the loop — waiters then find the page with every coding.
+void PageFill::storeOffLoop(std::unique_ptr<Pending> p) {
+    p->lockKey = std::move(lockKey_);
+    p->ownsLock = std::exchange(ownsLock_, false);
+    p->work.data = p.get();
+    worker_.counters().inc(worker_.counters().codingsOffloaded);
+    int rc = uv_queue_work(
+        worker_.loop(), &p->work,
+        [](uv_work_t *w) { static_cast<Pending *>(w->data)->build(); },
+        [](uv_work_t *w, int) {
+            std::unique_ptr<Pending> job(static_cast<Pending *>(w->data));
+            PageFill tmp(*job->worker); // finish() and releaseLock() as if still filling
+            tmp.lockKey_ = std::move(job->lockKey);
+            tmp.ownsLock_ = job->ownsLock;
+            tmp.finish(*job);
+            tmp.releaseLock(0);
+        });
+    if (rc == 0) {
+        p.release(); // owned by the work request until its after-callback
+        return;
+    }
+    // The pool refused (it does not, short of a bug): build here rather than lose the page.
+    lockKey_ = std::move(p->lockKey);
+    ownsLock_ = p->ownsLock;
+    p->build();
+    finish(*p);
+    releaseLock(0);
 }
 
 } // namespace fc::proxy

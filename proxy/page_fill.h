@@ -1,15 +1,23 @@
 // The store side of one upstream fetch (proxy/fetch.h), for a client's fetch and a background
 // refresh alike: the coalescing lock it may hold, the decision at the
 // response head (UpdateCacheMiddleware.process_response), the body accumulated while it streams,
-// and the page written when — and only when — the whole body arrived. Also the 304 path that
-// renews a stored page without its body (RFC 9111 §4.3.4).
+// and the page written when — and only when — the whole body arrived, with the codings it is
+// served in (cache/compress.h). Also the 304 path that renews a stored page without its body
+// (RFC 9111 §4.3.4).
+//
+// Codings are made once per stored copy, before the page is linked: inline when the body is at
+// most kInlineCodingBytes (well under a millisecond of zlib/brotli work), else on libuv's thread
+// pool — the page is then stored, and the coalescing key released, from there (commit() returns
+// no page and offloaded() said so beforehand).
 //
 // Threading: owned by one worker's loop thread. Ownership: holds at most one key of the shared
 // FetchLocks; the key is released (waking its waiters in every worker) when the outcome is
-// known, or by the destructor at the latest, so a lock can never outlive its fetch.
+// known, or by the destructor at the latest, so a lock can never outlive its fetch. An offloaded
+// store takes the key with it and releases it on the loop when the page is linked.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -49,9 +57,12 @@ public:
     bool plan(const http::RequestHead &req, http::ResponseHead &resp, bool isHead);
     // A body piece. False once the body outgrew cache.max_object_size (it is then dropped).
     bool append(std::string_view piece);
+    // Whether commit() will hand the body to the thread pool (it then returns no page and
+    // body() is empty afterwards).
+    bool offloads() const;
     // The whole body arrived: stores the page under `req`'s page key and the header key, releases
-    // the lock. Returns the stored page (empty if the store refused it; body() then still holds
-    // the body).
+    // the lock. Returns the stored page (empty if the store refused it — body() then still holds
+    // the body — or when offloaded).
     cache::ItemRef commit(const http::RequestHead &req);
     // The fetch ended without a whole body (error, reset, client and fetch abandoned).
     void abandon(cache::NotStored why);
@@ -65,9 +76,15 @@ public:
     cache::NotStored notStored() const { return notStored_; }
     void reset(); // between exchanges (keeps the lock, if any, to the caller's own release)
 
+    // Bodies up to this size get their codings on the loop (gzip-6 + brotli-6 of 16 KiB of HTML
+    // take about 0.4 ms here: benchmarks/store_bench.cpp BM_Codings).
+    static constexpr std::size_t kInlineCodingBytes = 16 * 1024;
+
 private:
-    cache::ItemRef write(const http::RequestHead &req, std::string_view method,
-                         std::string_view head, std::string_view body);
+    struct Pending;
+    std::unique_ptr<Pending> prepare(const http::RequestHead &req, std::string_view method);
+    cache::ItemRef finish(Pending &p);
+    void storeOffLoop(std::unique_ptr<Pending> p);
     void notStored(cache::NotStored why);
 
     Worker &worker_;
@@ -82,6 +99,8 @@ private:
     std::string head_; // the head to store (without Content-Length until commit)
     std::string etag_;
     std::string body_;
+    bool isHead_ = false;
+    cache::TransformPlan transform_; // what the body's codings will be
 };
 
 } // namespace fc::proxy

@@ -27,6 +27,13 @@ void applyCacheSettings(const config::Config &c, CacheContext &ctx) {
     ctx.policy.ignoreQueryParams = c.cache.ignoreQueryParams;
     ctx.policy.ignoreCookies = c.cache.ignoreCookies;
     ctx.policy.keyCookies = c.cache.keyCookies;
+    ctx.policy.compress.codings.clear();
+    for (const auto &name : c.cache.compress)
+        ctx.policy.compress.codings.push_back(name == "br"     ? http::Coding::Br
+                                              : name == "zstd" ? http::Coding::Zstd
+                                                               : http::Coding::Gzip);
+    ctx.policy.compress.types = c.cache.compressTypes;
+    ctx.policy.compress.minSize = c.cache.compressMinSize;
     ctx.statusHeader = c.cache.statusHeader;
     ctx.cacheStatus = c.cache.cacheStatus;
     ctx.coalesce = c.cache.coalesce;

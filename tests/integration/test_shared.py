@@ -55,7 +55,7 @@ class SharedCluster(unittest.TestCase):
         uri = ("http://site.test" + path).encode()
         keys = {urllib.parse.unquote(m) for m in re.findall(r"key=(\S+)", metadump(self.mc.port))}
         return [k for k in keys
-                if (lambda v: v is not None and v.startswith(b"FCP2") and uri in v)(
+                if (lambda v: v is not None and v.startswith(b"FCP3") and uri in v)(
                     mc_get(self.mc.port, k))]
 
     def test_a_page_stored_by_one_instance_is_served_by_another(self):

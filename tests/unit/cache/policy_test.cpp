@@ -184,7 +184,9 @@ TEST_CASE("the stored page format round-trips") {
     CHECK(v.uri == "http://site.test/a?b");
     CHECK(v.head == head);
     CHECK(v.body == "hello");
-    CHECK(buf.substr(0, 4) == "FCP2");
+    CHECK(buf.substr(0, 4) == "FCP3");
+    CHECK(v.repCount == 1); // head and body alone: one representation, sent as stored
+    CHECK(v.reps[0].coding == fc::http::Coding::AsStored);
     // Freshness windows: fresh before the TTL, then grace, then stale-if-error.
     CHECK(v.fresh(1700000599));
     CHECK_FALSE(v.fresh(1700000600));

@@ -1,0 +1,128 @@
+#include "http/coding.h"
+
+#include "http/headers.h"
+
+namespace fc::http {
+
+std::string_view codingName(Coding c) {
+    switch (c) {
+    case Coding::Identity:
+        return "identity";
+    case Coding::Gzip:
+        return "gzip";
+    case Coding::Br:
+        return "br";
+    case Coding::Zstd:
+        return "zstd";
+    case Coding::Deflate:
+        return "deflate";
+    case Coding::AsStored:
+        break;
+    }
+    return "";
+}
+
+namespace {
+
+std::optional<Coding> codingOfToken(std::string_view t) {
+    if (equalsIgnoreCase(t, "identity"))
+        return Coding::Identity;
+    if (equalsIgnoreCase(t, "gzip") || equalsIgnoreCase(t, "x-gzip"))
+        return Coding::Gzip;
+    if (equalsIgnoreCase(t, "br"))
+        return Coding::Br;
+    if (equalsIgnoreCase(t, "zstd"))
+        return Coding::Zstd;
+    if (equalsIgnoreCase(t, "deflate"))
+        return Coding::Deflate;
+    return std::nullopt;
+}
+
+// RFC 9110 §12.4.2: qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ). -1 if invalid.
+int parseQvalue(std::string_view s) {
+    if (s.empty() || (s[0] != '0' && s[0] != '1'))
+        return -1;
+    int whole = s[0] - '0';
+    int frac = 0;
+    if (s.size() > 1) {
+        if (s[1] != '.' || s.size() > 5)
+            return -1;
+        int scale = 100;
+        for (std::size_t i = 2; i < s.size(); ++i, scale /= 10) {
+            if (s[i] < '0' || s[i] > '9')
+                return -1;
+            frac += (s[i] - '0') * scale;
+        }
+    }
+    int q = whole * 1000 + frac;
+    return q > 1000 ? -1 : q;
+}
+
+// The q of one member's parameters ("gzip;q=0.5" → ";q=0.5"); 1000 when there is none.
+int memberQuality(std::string_view params) {
+    int q = 1000;
+    while (!params.empty()) {
+        std::size_t semi = params.find(';', 1);
+        std::string_view p = trimOws(params.substr(1, semi == std::string_view::npos
+                                                         ? std::string_view::npos
+                                                         : semi - 1));
+        std::size_t eq = p.find('=');
+        if (eq != std::string_view::npos && equalsIgnoreCase(trimOws(p.substr(0, eq)), "q")) {
+            int v = parseQvalue(trimOws(p.substr(eq + 1)));
+            q = v < 0 ? 0 : v;
+        }
+        if (semi == std::string_view::npos)
+            break;
+        params.remove_prefix(semi);
+    }
+    return q;
+}
+
+} // namespace
+
+std::optional<Coding> parseContentCoding(std::optional<std::string_view> contentEncoding) {
+    if (!contentEncoding)
+        return Coding::Identity;
+    std::string_view v = trimOws(*contentEncoding);
+    if (v.empty())
+        return Coding::Identity;
+    if (v.find(',') != std::string_view::npos)
+        return std::nullopt;
+    return codingOfToken(v);
+}
+
+int acceptQuality(std::optional<std::string_view> acceptEncoding, Coding c) {
+    if (!acceptEncoding)
+        return c == Coding::Identity ? 1000 : 0;
+    int exact = -1, star = -1;
+    std::string_view list = *acceptEncoding;
+    while (!list.empty()) {
+        std::size_t comma = list.find(',');
+        std::string_view member =
+            trimOws(list.substr(0, comma == std::string_view::npos ? list.size() : comma));
+        if (!member.empty()) {
+            std::size_t semi = member.find(';');
+            std::string_view token = trimOws(member.substr(0, semi));
+            std::string_view params =
+                semi == std::string_view::npos ? std::string_view() : member.substr(semi);
+            if (token == "*") {
+                if (star < 0)
+                    star = memberQuality(params);
+            } else if (exact < 0) {
+                auto named = codingOfToken(token);
+                if (named && *named == c)
+                    exact = memberQuality(params);
+            }
+        }
+        if (comma == std::string_view::npos)
+            break;
+        list.remove_prefix(comma + 1);
+    }
+    if (exact >= 0)
+        return exact;
+    if (star >= 0)
+        return star;
+    return c == Coding::Identity ? 1000 : 0;
+}
+
+} // namespace fc::http
