@@ -9,6 +9,7 @@
 #include <cctype>
 #include <cstdio>
 #include <cstring>
+#include <unordered_map>
 
 #include "cache/page.h"
 #include "http/parser.h"
@@ -134,6 +135,26 @@ std::vector<Sample> collect(const AdminContext &ctx) {
                    "Client connections open (objects alive, in every worker)."});
     for (const Plain &p : kAfterGauge)
         plain(p);
+    // Compression of stored copies (#13).
+    constexpr http::Coding kCodings[] = {http::Coding::Identity, http::Coding::Gzip,
+                                         http::Coding::Br, http::Coding::Zstd};
+    auto codingLabel = [](http::Coding c) {
+        return std::string("coding=\"") + std::string(http::codingName(c)) + "\"";
+    };
+    for (http::Coding coding : kCodings)
+        out.push_back({"codings_made_total", codingLabel(coding),
+                       FC_SUM(codingsMade[static_cast<int>(coding)]), "counter",
+                       "Representations frontcache made for stored copies, by coding (identity: "
+                       "decoded from the origin's coding)."});
+    for (http::Coding coding : kCodings)
+        out.push_back({"coded_answers_total", codingLabel(coding),
+                       FC_SUM(codedAnswers[static_cast<int>(coding)]), "counter",
+                       "Answers from stored copies held in several codings, by the coding sent."});
+    out.push_back({"codings_offloaded_total", "", FC_SUM(codingsOffloaded), "counter",
+                   "Stored copies whose codings were made on the thread pool (large bodies)."});
+    out.push_back({"compression_saved_bytes_total", "", FC_SUM(codingSavedBytes), "counter",
+                   "Bytes not sent thanks to compression: identity size minus the size sent, "
+                   "over coded answers."});
     const char *errHelp = "Error responses frontcache generated for upstream failures.";
     for (int i = 0; i < 3; ++i)
         out.push_back({"upstream_errors_total", "status=\"" + std::to_string(502 + i) + "\"",
@@ -164,6 +185,49 @@ std::vector<Sample> collect(const AdminContext &ctx) {
         "Coalesced waiters: from the fill to the answer written, seconds.",
         [](const CacheCounters &c) -> const auto & { return c.wakeLatency; });
 #undef FC_SUM
+    // How many variants each stored page has (Vary splitting it): a histogram over the pages in
+    // the store, by URI. A pass over the store, so it is recomputed at most every 10 s.
+    {
+        struct VariantCache {
+            std::int64_t at = -1;
+            std::vector<double> cumulative;
+            double pages = 0, variants = 0;
+        };
+        static VariantCache cached; // the admin port runs on the main loop only
+        static constexpr double kBounds[] = {1, 2, 3, 4, 8, 16, 64};
+        const std::int64_t now = ctx.cache->clock->now();
+        if (cached.at < 0 || now - cached.at >= 10) {
+            std::unordered_map<std::string, std::uint32_t> perUri;
+            ctx.store->forEachLive([&](std::vector<cache::ItemRef> &items) {
+                for (auto &it : items) {
+                    cache::PageView v;
+                    if (cache::decodePage(it->value(), v))
+                        ++perUri[std::string(v.uri)];
+                }
+            });
+            cached = {};
+            cached.at = now;
+            cached.cumulative.assign(std::size(kBounds) + 1, 0);
+            for (auto &[uri, n] : perUri) {
+                for (std::size_t b = 0; b <= std::size(kBounds); ++b)
+                    if (b == std::size(kBounds) || n <= kBounds[b])
+                        cached.cumulative[b] += 1;
+                cached.pages += 1;
+                cached.variants += n;
+            }
+        }
+        const char *help = "Stored pages (by URI) by their number of stored variants (GET and "
+                           "HEAD entries, every Vary value); recomputed at most every 10 s.";
+        for (std::size_t b = 0; b <= std::size(kBounds); ++b)
+            out.push_back({"page_variants_bucket",
+                           "le=\"" +
+                               (b < std::size(kBounds) ? formatNumber(kBounds[b])
+                                                       : std::string("+Inf")) +
+                               "\"",
+                           cached.cumulative[b], "histogram", help});
+        out.push_back({"page_variants_sum", "", cached.variants, "histogram", help});
+        out.push_back({"page_variants_count", "", cached.pages, "histogram", help});
+    }
     if (const Balancer *b = ctx.cache->balancer) {
         // One family at a time (Prometheus wants a family's samples together).
         const std::vector<ServerSnapshot> servers = b->snapshot();
@@ -468,6 +532,15 @@ private:
                 appendJsonString(list, it->key());
                 list += ", \"status\": " + std::to_string(v.status);
                 list += ", \"bytes\": " + std::to_string(v.body.size());
+                list += ", \"codings\": {"; // each representation held, with its body size
+                for (std::size_t r = 0; r < v.repCount; ++r) {
+                    if (r)
+                        list += ", ";
+                    std::string_view name = http::codingName(v.reps[r].coding);
+                    appendJsonString(list, name.empty() ? "as-stored" : name);
+                    list += ": " + std::to_string(v.reps[r].body.size());
+                }
+                list += "}";
                 list += ", \"age\": " + std::to_string(now - v.storedAt);
                 list += ", \"fresh\": ";
                 list += v.fresh(now) ? "true" : "false";

@@ -4,6 +4,7 @@ a scriptable test origin, and a small raw HTTP/1.1 client. Python stdlib only.
 Everything binds port 0 and reads the real port back; every process started here is stopped
 by its own PID."""
 
+import gzip
 import json
 import os
 import re
@@ -582,9 +583,18 @@ class Origin:
                 body = body + b"b" * max(0, int(opts["size"]) - len(body))
             extra = ""
             for key, name in (("cc", "Cache-Control"), ("vary", "Vary"), ("cookie", "Set-Cookie"),
-                              ("etag", "ETag"), ("lm", "Last-Modified")):
+                              ("etag", "ETag"), ("lm", "Last-Modified"), ("type", "Content-Type")):
                 if key in opts:
                     extra += "%s: %s\r\n" % (name, opts[key])
+            # ce=gzip: gzipped when the request accepts gzip (Django's GZipMiddleware);
+            # ce=always: gzipped whatever was asked; ce=<other>: that Content-Encoding, body as is.
+            if "ce" in opts:
+                ae = ",".join(v for n, v in headers if n.lower() == "accept-encoding")
+                if opts["ce"] == "always" or (opts["ce"] == "gzip" and "gzip" in ae):
+                    body = gzip.compress(body)
+                    extra += "Content-Encoding: gzip\r\n"
+                elif opts["ce"] not in ("gzip", "always"):
+                    extra += "Content-Encoding: %s\r\n" % opts["ce"]
             if "chunked" in opts:
                 c.sendall(("HTTP/1.1 %d X\r\nTransfer-Encoding: chunked\r\n%s\r\n" % (status, extra)).encode())
                 for i in range(0, len(body), 1000):

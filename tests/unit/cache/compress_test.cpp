@@ -140,7 +140,7 @@ TEST_CASE("transformBody: codings for identity, identity for codings, only when 
     CHECK(transformBody(dec, cfg, gz.substr(0, gz.size() / 2)).size() == 1);
 }
 
-TEST_CASE("the page format keeps every representation; FCP2 pages are still read") {
+TEST_CASE("the page format keeps every representation, and FCP2 pages are still read") {
     PageView f;
     f.status = 200;
     f.storedAt = 5;
