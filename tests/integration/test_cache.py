@@ -382,11 +382,16 @@ class HitPathAllocations(unittest.TestCase):
             r = Reader(s)
             req = b"GET /r/alloc;size=2000;vary=Accept-Encoding HTTP/1.1\r\nHost: h\r\n" \
                   b"Accept-Encoding: gzip\r\nIf-None-Match: \"nope\"\r\n\r\n"
+            # A page held in several codings: the br copy is chosen per request (#13).
+            coded = b"GET /r/alloc2;type=text/html;size=2000 HTTP/1.1\r\nHost: h\r\n" \
+                    b"Accept-Encoding: gzip, deflate, br, zstd\r\n\r\n"
 
             def hits(n):
-                for _ in range(n):
-                    s.sendall(req)
-                    r.response()
+                for i in range(n):
+                    s.sendall(coded if i % 2 else req)
+                    resp = r.response()
+                    if i % 2 and i > 2:
+                        self.assertEqual(resp.header("Content-Encoding"), "br")
 
             def mallocs():
                 before = fc.log().count("MALLOCS")

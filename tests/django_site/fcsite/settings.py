@@ -26,6 +26,11 @@ if os.environ.get("FCSITE_HTTPS") == "1":
     SECURE_SSL_REDIRECT = True
     MIDDLEWARE = ["django.middleware.security.SecurityMiddleware"] + MIDDLEWARE
 
+if os.environ.get("FCSITE_GZIP") == "1":
+    # A typical production site (benchmarks/browser_mix.py): responses gzipped for clients that
+    # accept it, which adds Vary: Accept-Encoding.
+    MIDDLEWARE = ["django.middleware.gzip.GZipMiddleware"] + MIDDLEWARE
+
 if os.environ.get("FCSITE_DJANGO_CACHE") == "1":
     MIDDLEWARE = (["django.middleware.cache.UpdateCacheMiddleware"] + MIDDLEWARE +
                   ["django.middleware.cache.FetchFromCacheMiddleware"])

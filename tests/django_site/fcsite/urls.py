@@ -19,4 +19,5 @@ urlpatterns = [
     path("gone", views.gone),
     path("secure", views.secure),
     path("upload", views.upload),
+    path("mix/<int:n>", views.mix_page),
 ]

@@ -1,5 +1,6 @@
 import hashlib
 import itertools
+import os
 import time
 
 from django.http import HttpResponse, HttpResponseNotFound, HttpResponseRedirect, JsonResponse
@@ -114,3 +115,27 @@ def upload(request):
         n += len(piece)
     return JsonResponse({"length": n, "sha256": h.hexdigest(),
                          "content_length": request.META.get("CONTENT_LENGTH", "")})
+
+
+# benchmarks/browser_mix.py: 40 pages of a site whose template reads the session (so
+# SessionMiddleware adds Vary: Cookie) and shows who is signed in. Each body is the same for the
+# same page and visitor, so a client can check it got the right page. Every render appends one
+# byte to FCSITE_RENDER_LOG, counted across gunicorn's worker processes.
+_MIX_WORDS = ("frontcache caches pages in front of the application so the application renders "
+              "each page once per stored copy rather than once per visitor ").split()
+
+
+def mix_page(request, n):
+    visitor = request.session.get("user") or request.COOKIES.get("sessionid") or "anonymous"
+    log = os.environ.get("FCSITE_RENDER_LOG")
+    if log:
+        with open(log, "a") as f:
+            f.write("x")
+    paragraphs = []
+    for i in range(6 + n % 10):
+        words = [_MIX_WORDS[(n * 7 + i * 3 + j) % len(_MIX_WORDS)] for j in range(60)]
+        paragraphs.append("<p>%s</p>" % " ".join(words))
+    body = ("<html><head><title>page %d</title></head><body><!-- page %d visitor %s -->"
+            "<h1>Page %d</h1><nav>signed in as %s</nav>%s</body></html>"
+            % (n, n, visitor, n, visitor, "\n".join(paragraphs)))
+    return HttpResponse(body)
