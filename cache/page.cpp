@@ -136,13 +136,14 @@ std::size_t chooseRepresentation(const PageView &page,
                                  std::optional<std::string_view> acceptEncoding) {
     if (page.repCount <= 1)
         return 0;
+    const http::AcceptedCodings accepted(acceptEncoding);
     std::size_t best = page.repCount, identity = page.repCount;
     int bestQ = 0;
     for (std::size_t i = 0; i < page.repCount; ++i) {
         const PageRepresentation &r = page.reps[i];
         if (r.coding == http::Coding::Identity)
             identity = i;
-        int q = http::acceptQuality(acceptEncoding, r.coding);
+        int q = accepted.quality(r.coding);
         if (q > bestQ || (q == bestQ && q > 0 && r.body.size() < page.reps[best].body.size())) {
             best = i;
             bestQ = q;

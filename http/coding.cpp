@@ -91,10 +91,10 @@ std::optional<Coding> parseContentCoding(std::optional<std::string_view> content
     return codingOfToken(v);
 }
 
-int acceptQuality(std::optional<std::string_view> acceptEncoding, Coding c) {
+AcceptedCodings::AcceptedCodings(std::optional<std::string_view> acceptEncoding) {
     if (!acceptEncoding)
-        return c == Coding::Identity ? 1000 : 0;
-    int exact = -1, star = -1;
+        return;
+    present_ = true;
     std::string_view list = *acceptEncoding;
     while (!list.empty()) {
         std::size_t comma = list.find(',');
@@ -105,24 +105,34 @@ int acceptQuality(std::optional<std::string_view> acceptEncoding, Coding c) {
             std::string_view token = trimOws(member.substr(0, semi));
             std::string_view params =
                 semi == std::string_view::npos ? std::string_view() : member.substr(semi);
+            short *slot = nullptr;
             if (token == "*") {
-                if (star < 0)
-                    star = memberQuality(params);
-            } else if (exact < 0) {
-                auto named = codingOfToken(token);
-                if (named && *named == c)
-                    exact = memberQuality(params);
+                slot = &star_;
+            } else if (auto named = codingOfToken(token)) {
+                slot = &listed_[static_cast<int>(*named)];
             }
+            if (slot && *slot < 0) // the first listing counts
+                *slot = static_cast<short>(memberQuality(params));
         }
         if (comma == std::string_view::npos)
             break;
         list.remove_prefix(comma + 1);
     }
-    if (exact >= 0)
-        return exact;
-    if (star >= 0)
-        return star;
+}
+
+int AcceptedCodings::quality(Coding c) const {
+    if (!present_)
+        return c == Coding::Identity ? 1000 : 0;
+    const int i = static_cast<int>(c);
+    if (i < 5 && listed_[i] >= 0)
+        return listed_[i];
+    if (star_ >= 0)
+        return star_;
     return c == Coding::Identity ? 1000 : 0;
+}
+
+int acceptQuality(std::optional<std::string_view> acceptEncoding, Coding c) {
+    return AcceptedCodings(acceptEncoding).quality(c);
 }
 
 } // namespace fc::http

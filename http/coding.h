@@ -39,4 +39,17 @@ std::optional<Coding> parseContentCoding(std::optional<std::string_view> content
 // Malformed members (a bad q) count as q=0 for the coding they name.
 int acceptQuality(std::optional<std::string_view> acceptEncoding, Coding c);
 
+// The same, for every coding at once: the field is parsed in one pass (a hit choosing among a
+// page's representations asks about each of them).
+class AcceptedCodings {
+public:
+    explicit AcceptedCodings(std::optional<std::string_view> acceptEncoding);
+    int quality(Coding c) const;
+
+private:
+    bool present_ = false;
+    short listed_[5] = {-1, -1, -1, -1, -1}; // by Coding (AsStored is never listed)
+    short star_ = -1;
+};
+
 } // namespace fc::http

@@ -1,6 +1,7 @@
 import hashlib
 import itertools
 import os
+import random
 import time
 
 from django.http import HttpResponse, HttpResponseNotFound, HttpResponseRedirect, JsonResponse
@@ -121,8 +122,11 @@ def upload(request):
 # SessionMiddleware adds Vary: Cookie) and shows who is signed in. Each body is the same for the
 # same page and visitor, so a client can check it got the right page. Every render appends one
 # byte to FCSITE_RENDER_LOG, counted across gunicorn's worker processes.
-_MIX_WORDS = ("frontcache caches pages in front of the application so the application renders "
-              "each page once per stored copy rather than once per visitor ").split()
+_MIX_WORDS = ("frontcache caches pages in front of the application so that it renders each "
+              "page once per stored copy rather than once per visitor while browsers send their "
+              "own cookies encodings and campaign links to a site whose templates read the "
+              "session for the navigation bar and the footer of every article about news sport "
+              "weather travel food music film books science money health culture").split()
 
 
 def mix_page(request, n):
@@ -131,10 +135,11 @@ def mix_page(request, n):
     if log:
         with open(log, "a") as f:
             f.write("x")
+    rng = random.Random(n)  # the same page every render: a client can compare
     paragraphs = []
-    for i in range(6 + n % 10):
-        words = [_MIX_WORDS[(n * 7 + i * 3 + j) % len(_MIX_WORDS)] for j in range(60)]
-        paragraphs.append("<p>%s</p>" % " ".join(words))
+    for i in range(8 + n % 12):
+        words = [rng.choice(_MIX_WORDS) for _ in range(80)]
+        paragraphs.append('<p class="p%d">%s %d.</p>' % (i, " ".join(words), rng.randrange(10 ** 6)))
     body = ("<html><head><title>page %d</title></head><body><!-- page %d visitor %s -->"
             "<h1>Page %d</h1><nav>signed in as %s</nav>%s</body></html>"
             % (n, n, visitor, n, visitor, "\n".join(paragraphs)))
