@@ -315,3 +315,33 @@ TEST_CASE("a fleet: snapshots, peers and the admin token") {
     CHECK(all.find("bad.toml:3:9: admin.token: printable characters only") != std::string::npos);
     CHECK(all.find("bad.toml:5:21: cache.snapshot_interval") != std::string::npos);
 }
+
+TEST_CASE("compression: codings, media types, minimum size") {
+    auto d = loadConfigString("", "test.toml");
+    REQUIRE(d.config);
+    CHECK(d.config->cache.compress == std::vector<std::string>{"br", "gzip"});
+    CHECK(d.config->cache.compressTypes.front() == "text/*");
+    CHECK(d.config->cache.compressMinSize == 256);
+    auto r = loadConfigString("[cache]\ncompress = [\"zstd\", \"gzip\"]\n"
+                              "compress_types = [\"Text/HTML\", \"application/*+json\"]\n"
+                              "compress_min_size = \"1KiB\"\n",
+                              "test.toml");
+    REQUIRE(r.config);
+    CHECK(r.config->cache.compress == std::vector<std::string>{"zstd", "gzip"});
+    CHECK(r.config->cache.compressTypes ==
+          std::vector<std::string>{"text/html", "application/*+json"}); // matched lower-case
+    CHECK(r.config->cache.compressMinSize == 1024);
+    auto off = loadConfigString("[cache]\ncompress = []\n", "test.toml");
+    REQUIRE(off.config);
+    CHECK(off.config->cache.compress.empty());
+    CHECK(contains(onlyError("[cache]\ncompress = [\"lz4\"]\n"),
+                   "test.toml:2:12: cache.compress: \"lz4\" is not a coding frontcache makes"));
+    CHECK(contains(onlyError("[cache]\ncompress = [\"br\", \"br\"]\n"), "\"br\" is listed twice"));
+    CHECK(contains(onlyError("[cache]\ncompress = \"br\"\n"), "cache.compress: expected a list"));
+    CHECK(contains(onlyError("[cache]\ncompress_types = [\"html\"]\n"),
+                   "cache.compress_types: \"html\" is not a media type"));
+    CHECK(contains(onlyError("[cache]\ncompress_types = [\"text/html; charset=utf-8\"]\n"),
+                   "cache.compress_types: expected media types"));
+    CHECK(contains(onlyError("[cache]\ncompress_min_size = \"lots\"\n"),
+                   "cache.compress_min_size"));
+}
