@@ -579,6 +579,9 @@ class Origin:
                 c.sendall(("HTTP/1.1 304 Not Modified\r\n%s\r\n" % extra).encode())
                 return True
             body = ("render %d\n" % n).encode()
+            if "showcookie" in opts:  # the page shows who asked (a signed-in page)
+                body += ("cookie=%s\n" % ",".join(v for n_, v in headers
+                                                    if n_.lower() == "cookie")).encode()
             if "size" in opts:
                 body = body + b"b" * max(0, int(opts["size"]) - len(body))
             extra = ""

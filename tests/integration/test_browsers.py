@@ -62,6 +62,40 @@ class AnalyticsCookies(Browsers):
             (path, "csrftoken=a; sessionid=alice"), (path, "csrftoken=b; sessionid=bob"),
             (path, "sessionid=alice")])
 
+    def test_concurrent_sessions_and_encodings_never_cross(self):
+        # 24 signed-in visitors in 3 browsers, all at once, twice, on a page that varies on
+        # Cookie and Accept-Encoding and is compressed: each must get a page that shows their
+        # own session, in a coding they accept — coalescing and the shared-across-encodings
+        # entry must never merge sessions.
+        import gzip
+        import threading
+        import brotli
+        path = "/r/me;vary=Cookie,Accept-Encoding;type=text/html;size=3000;showcookie=1;delay=50"
+        browsers = ["Accept-Encoding: gzip, deflate, br\r\n", "Accept-Encoding: gzip\r\n", ""]
+        problems = []
+
+        def visit(i, rnd):
+            ae = browsers[i % 3]
+            r = get_once(self.fc, path, ae + "Cookie: _ga=GA1.%d.%d; sessionid=user%d\r\n"
+                         % (rnd, i, i))
+            ce = r.header("Content-Encoding")
+            body = (brotli.decompress(r.body) if ce == "br" else
+                    gzip.decompress(r.body) if ce == "gzip" else r.body)
+            if ce and ce not in ae:
+                problems.append("user%d got %s for %r" % (i, ce, ae))
+            if b"cookie=sessionid=user%d\n" % i not in body:
+                problems.append("user%d got %r" % (i, body[:60]))
+
+        for rnd in range(2):
+            threads = [threading.Thread(target=visit, args=(i, rnd)) for i in range(24)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+        self.assertEqual(problems, [])
+        # One render per visitor (the second round hit), whatever their browser.
+        self.assertEqual(len(self.reached(path.split("?")[0])), 24)
+
     def test_requests_that_are_not_looked_up_keep_every_cookie(self):
         self.origin.requests.clear()
         resp, r = request(self.fc, "POST /echo HTTP/1.1\r\nHost: site.test\r\n"
