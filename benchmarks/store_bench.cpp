@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "cache/compress.h"
+#include "cache/page.h"
 #include "cache/store/store.h"
 
 using namespace fc::cache;
@@ -181,5 +183,69 @@ static void BM_HitRatioZipf(benchmark::State &state) {
     state.SetLabel(policy == EvictionPolicy::Lru ? "LRU" : "S3-FIFO");
 }
 BENCHMARK(BM_HitRatioZipf)->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond);
+
+// Codings of a stored copy (#13): what making one costs, by coding and body size, on HTML-like
+// text (markup repeated, words from a small vocabulary; gzip makes it about a fifth). PageFill
+// makes them on the loop up to kInlineCodingBytes (16 KiB) and on the thread pool above.
+static std::string htmlLike(std::size_t size) {
+    static const char *words[] = {"the",    "of",   "and",   "page", "cache", "news",  "article",
+                                  "people", "time", "state", "good", "first", "years", "way"};
+    std::mt19937 rng(28);
+    std::string s = "<!doctype html><html><body><main class=\"content\">";
+    while (s.size() < size) {
+        s += "<article class=\"teaser\"><a href=\"/news/2026/11/";
+        s += std::to_string(rng() % 100000);
+        s += "/\"><img src=\"/media/thumbs/1.jpg\" loading=\"lazy\"></a><p class=\"text\">";
+        for (int i = 0; i < 25; ++i) {
+            s += words[rng() % 14];
+            s += ' ';
+        }
+        s += "</p></article>\n";
+    }
+    s.resize(size);
+    return s;
+}
+
+static void BM_Codings(benchmark::State &state) {
+    const auto coding = static_cast<fc::http::Coding>(state.range(0));
+    const std::string body = htmlLike(static_cast<std::size_t>(state.range(1)));
+    std::string out;
+    for (auto _ : state) {
+        fc::cache::encodeBody(coding, body, out);
+        benchmark::DoNotOptimize(out.data());
+    }
+    state.SetLabel(std::string(fc::http::codingName(coding)) + " " +
+                   std::to_string(body.size() / 1024) + " KiB -> " +
+                   std::to_string(out.size() * 100 / body.size()) + "%");
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * body.size()));
+}
+BENCHMARK(BM_Codings)
+    ->ArgsProduct({{1, 2, 3}, {4096, 16384, 65536, 262144}})
+    ->Unit(benchmark::kMicrosecond);
+
+static void BM_DecodeGzip(benchmark::State &state) {
+    const std::string body = htmlLike(static_cast<std::size_t>(state.range(0)));
+    std::string gz, out;
+    fc::cache::encodeBody(fc::http::Coding::Gzip, body, gz);
+    for (auto _ : state) {
+        fc::cache::decodeBody(fc::http::Coding::Gzip, gz, body.size(), out);
+        benchmark::DoNotOptimize(out.data());
+    }
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * body.size()));
+}
+BENCHMARK(BM_DecodeGzip)->Arg(16384)->Arg(262144)->Unit(benchmark::kMicrosecond);
+
+// The per-hit cost of choosing among a page's representations (Chrome's Accept-Encoding).
+static void BM_ChooseRepresentation(benchmark::State &state) {
+    fc::cache::PageView p;
+    p.repCount = 3;
+    p.reps[0] = {fc::http::Coding::Identity, "h", std::string_view("0123456789")};
+    p.reps[1] = {fc::http::Coding::Br, "h", std::string_view("012")};
+    p.reps[2] = {fc::http::Coding::Gzip, "h", std::string_view("01234")};
+    std::optional<std::string_view> ae("gzip, deflate, br, zstd");
+    for (auto _ : state)
+        benchmark::DoNotOptimize(fc::cache::chooseRepresentation(p, ae));
+}
+BENCHMARK(BM_ChooseRepresentation);
 
 BENCHMARK_MAIN();

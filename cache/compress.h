@@ -48,8 +48,8 @@ struct Representation {
 // What to make of an origin's body (decided at the response head, applied when it is whole).
 struct TransformPlan {
     http::Coding source = http::Coding::Identity; // the origin's Content-Encoding
-    bool compress = false; // identity body of a compressible type, transformation allowed
-    bool decode = false;   // a coded body, transformation allowed: add its identity form
+    bool compress = false;        // identity body of a compressible type, transformation allowed
+    bool decode = false;          // a coded body, transformation allowed: add its identity form
     std::size_t maxOut = 1 << 20; // cache.max_object_size: a decoded body may not exceed it
 };
 

@@ -483,8 +483,7 @@ public:
                                                "\"br\", \"gzip\" or \"zstd\")");
                           for (std::size_t j = 0; j < i; ++j)
                               if (c.cache.compress[j] == name)
-                                  return error(n.source(), key,
-                                               "\"" + name + "\" is listed twice");
+                                  return error(n.source(), key, "\"" + name + "\" is listed twice");
                       }
                   }},
                  {"compress_types",

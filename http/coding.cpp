@@ -63,9 +63,8 @@ int memberQuality(std::string_view params) {
     int q = 1000;
     while (!params.empty()) {
         std::size_t semi = params.find(';', 1);
-        std::string_view p = trimOws(params.substr(1, semi == std::string_view::npos
-                                                         ? std::string_view::npos
-                                                         : semi - 1));
+        std::string_view p = trimOws(
+            params.substr(1, semi == std::string_view::npos ? std::string_view::npos : semi - 1));
         std::size_t eq = p.find('=');
         if (eq != std::string_view::npos && equalsIgnoreCase(trimOws(p.substr(0, eq)), "q")) {
             int v = parseQvalue(trimOws(p.substr(eq + 1)));

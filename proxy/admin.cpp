@@ -219,12 +219,12 @@ std::vector<Sample> collect(const AdminContext &ctx) {
         const char *help = "Stored pages (by URI) by their number of stored variants (GET and "
                            "HEAD entries, every Vary value); recomputed at most every 10 s.";
         for (std::size_t b = 0; b <= std::size(kBounds); ++b)
-            out.push_back({"page_variants_bucket",
-                           "le=\"" +
-                               (b < std::size(kBounds) ? formatNumber(kBounds[b])
-                                                       : std::string("+Inf")) +
-                               "\"",
-                           cached.cumulative[b], "histogram", help});
+            out.push_back(
+                {"page_variants_bucket",
+                 "le=\"" +
+                     (b < std::size(kBounds) ? formatNumber(kBounds[b]) : std::string("+Inf")) +
+                     "\"",
+                 cached.cumulative[b], "histogram", help});
         out.push_back({"page_variants_sum", "", cached.variants, "histogram", help});
         out.push_back({"page_variants_count", "", cached.pages, "histogram", help});
     }

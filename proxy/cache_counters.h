@@ -34,10 +34,10 @@ struct CacheCounters {
     C bytesToClients{0};
     C proxyProtocolRejected{0}; // connections closed for a missing or invalid PROXY header
     // Compression of stored copies (#13).
-    C codingsMade[5] = {};      // representations produced, by http::Coding (identity = decoded)
-    C codingsOffloaded{0};      // stored copies whose codings were made on the thread pool
-    C codingSavedBytes{0};      // identity size minus the size sent, over coded answers
-    C codedAnswers[5] = {};     // answers from the store, by the coding sent
+    C codingsMade[5] = {};  // representations produced, by http::Coding (identity = decoded)
+    C codingsOffloaded{0};  // stored copies whose codings were made on the thread pool
+    C codingSavedBytes{0};  // identity size minus the size sent, over coded answers
+    C codedAnswers[5] = {}; // answers from the store, by the coding sent
     // Live objects (gauges: this worker adds and removes its own).
     C clientsOpen{0}; // ClientConnection objects alive
     C fetchesLive{0}; // Fetch objects alive (client fetches, ones finishing alone, refreshes)

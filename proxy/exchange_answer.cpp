@@ -100,7 +100,8 @@ void Exchange::deliverPage(cache::ItemRef page, CacheStatus status) {
         } else {
             // The stored fields but the status line and Content-Length, then the range's.
             rangeHead_.append("HTTP/1.1 206 Partial Content\r\n");
-            std::string_view rest = rep.head.substr(std::min(rep.head.size(), rep.head.find("\r\n") + 2));
+            std::string_view rest =
+                rep.head.substr(std::min(rep.head.size(), rep.head.find("\r\n") + 2));
             while (!rest.empty()) {
                 std::size_t eol = rest.find("\r\n");
                 std::string_view line =

@@ -197,8 +197,9 @@ void PageFill::abandon(cache::NotStored why) {
 // Codings are made when the body is coded (its identity form), or is compressible and at least
 // cache.compress_min_size.
 bool PageFill::offloads() const {
-    const bool work = transform_.decode ||
-                      (transform_.compress && body_.size() >= worker_.cache().policy.compress.minSize);
+    const bool work =
+        transform_.decode ||
+        (transform_.compress && body_.size() >= worker_.cache().policy.compress.minSize);
     return storing_ && work && body_.size() > kInlineCodingBytes;
 }
 
@@ -210,8 +211,8 @@ cache::ItemRef PageFill::commit(const http::RequestHead &req) {
         head_.append("\r\n");
     }
     std::unique_ptr<Pending> p = prepare(req, req.method);
-    p->transform = transform_.decode || (transform_.compress &&
-                                         body_.size() >= worker_.cache().policy.compress.minSize);
+    p->transform = transform_.decode ||
+                   (transform_.compress && body_.size() >= worker_.cache().policy.compress.minSize);
     p->plan = transform_;
     p->needsIdentity = transform_.source != http::Coding::Identity &&
                        p->vary.find("HTTP_ACCEPT_ENCODING") != std::string::npos;
@@ -319,8 +320,7 @@ void PageFill::storeOffLoop(std::unique_ptr<Pending> p) {
     p->work.data = p.get();
     worker_.counters().inc(worker_.counters().codingsOffloaded);
     int rc = uv_queue_work(
-        worker_.loop(), &p->work,
-        [](uv_work_t *w) { static_cast<Pending *>(w->data)->build(); },
+        worker_.loop(), &p->work, [](uv_work_t *w) { static_cast<Pending *>(w->data)->build(); },
         [](uv_work_t *w, int) {
             std::unique_ptr<Pending> job(static_cast<Pending *>(w->data));
             PageFill tmp(*job->worker); // finish() and releaseLock() as if still filling

@@ -13,8 +13,9 @@ namespace {
 std::string html(std::size_t n) {
     std::string s;
     std::mt19937 rng(7);
-    const char *words[] = {"<div class=\"row\">", "frontcache", "</div>\n", "<p>", "the page ",
-                           "</p>", "<a href=\"/x\">", "link", "</a>"};
+    const char *words[] = {
+        "<div class=\"row\">", "frontcache", "</div>\n", "<p>", "the page ", "</p>",
+        "<a href=\"/x\">",     "link",       "</a>"};
     while (s.size() < n)
         s += words[rng() % 9];
     s.resize(n);
@@ -192,9 +193,9 @@ TEST_CASE("chooseRepresentation: the best the client accepts, identity when noth
     CHECK(chooseRepresentation(p, "gzip, deflate") == 2);
     CHECK(chooseRepresentation(p, std::nullopt) == 0);
     CHECK(chooseRepresentation(p, "") == 0);
-    CHECK(chooseRepresentation(p, "br;q=0.5, gzip") == 2);         // q beats size
-    CHECK(chooseRepresentation(p, "gzip;q=0.5") == 0);             // identity is implicitly 1
-    CHECK(chooseRepresentation(p, "zstd, identity;q=0") == 0);     // nothing acceptable: identity
+    CHECK(chooseRepresentation(p, "br;q=0.5, gzip") == 2);     // q beats size
+    CHECK(chooseRepresentation(p, "gzip;q=0.5") == 0);         // identity is implicitly 1
+    CHECK(chooseRepresentation(p, "zstd, identity;q=0") == 0); // nothing acceptable: identity
     CHECK(chooseRepresentation(p, "*") == 1);
     // An app-gzipped page with its identity form.
     PageView g;

@@ -342,6 +342,6 @@ TEST_CASE("compression: codings, media types, minimum size") {
                    "cache.compress_types: \"html\" is not a media type"));
     CHECK(contains(onlyError("[cache]\ncompress_types = [\"text/html; charset=utf-8\"]\n"),
                    "cache.compress_types: expected media types"));
-    CHECK(contains(onlyError("[cache]\ncompress_min_size = \"lots\"\n"),
-                   "cache.compress_min_size"));
+    CHECK(
+        contains(onlyError("[cache]\ncompress_min_size = \"lots\"\n"), "cache.compress_min_size"));
 }
