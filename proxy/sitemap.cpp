@@ -1,32 +1,12 @@
 #include "proxy/sitemap.h"
 
 #include <expat.h>
-#include <zlib.h>
+
+#include "cache/compress.h"
 
 namespace fc::proxy {
 
 namespace {
-
-// gzip -> bytes; false when the stream is corrupt or inflates beyond `limit`.
-bool gunzip(std::string_view in, std::string &out, std::size_t limit) {
-    z_stream z{};
-    if (inflateInit2(&z, 16 + MAX_WBITS) != Z_OK)
-        return false;
-    z.next_in = reinterpret_cast<Bytef *>(const_cast<char *>(in.data()));
-    z.avail_in = static_cast<uInt>(in.size());
-    char buf[65536];
-    int rc = Z_OK;
-    while (rc == Z_OK) {
-        z.next_out = reinterpret_cast<Bytef *>(buf);
-        z.avail_out = sizeof buf;
-        rc = inflate(&z, Z_NO_FLUSH);
-        out.append(buf, sizeof buf - z.avail_out);
-        if (out.size() > limit)
-            rc = Z_MEM_ERROR;
-    }
-    inflateEnd(&z);
-    return rc == Z_STREAM_END;
-}
 
 // Element names without a namespace prefix or URI (expat without namespace processing gives
 // "prefix:name"; sitemaps normally use the default namespace).
@@ -100,7 +80,7 @@ Sitemap parseSitemap(std::string_view bytes) {
     if (bytes.size() >= 2 && static_cast<unsigned char>(bytes[0]) == 0x1f &&
         static_cast<unsigned char>(bytes[1]) == 0x8b) {
         // The protocol caps a sitemap at 50 MB uncompressed; allow some slack.
-        if (!gunzip(bytes, inflated, 256u << 20)) {
+        if (!cache::decodeBody(http::Coding::Gzip, bytes, 256u << 20, inflated)) {
             out.error = "corrupt gzip data";
             return out;
         }
