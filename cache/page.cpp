@@ -53,6 +53,7 @@ void encodePage(char *out, const PageView &f) {
     putLe<std::uint32_t>(out + 36, f.staleIfError);
     putLe<std::uint16_t>(out + 40, static_cast<std::uint16_t>(f.uri.size()));
     putLe<std::uint16_t>(out + 42, static_cast<std::uint16_t>(f.varied.size()));
+    putLe<std::uint32_t>(out + 44, f.initialAge);
     char *p = out + kPageHeaderSize;
     auto put = [&p](std::string_view part) {
         if (!part.empty())
@@ -76,10 +77,11 @@ void encodePage(char *out, const PageView &f) {
 }
 
 bool decodePage(std::string_view v, PageView &out) {
-    if (v.size() < kPageHeaderSize)
+    constexpr std::size_t kV2HeaderSize = 44;
+    if (v.size() < kV2HeaderSize)
         return false;
     const bool v2 = std::memcmp(v.data(), "FCP2", 4) == 0;
-    if (!v2 && std::memcmp(v.data(), "FCP3", 4) != 0)
+    if (!v2 && (std::memcmp(v.data(), "FCP3", 4) != 0 || v.size() < kPageHeaderSize))
         return false;
     const char *p = v.data();
     out.status = getLe<std::uint16_t>(p + 4);
@@ -92,7 +94,8 @@ bool decodePage(std::string_view v, PageView &out) {
     out.staleIfError = getLe<std::uint32_t>(p + 36);
     std::size_t uriLen = getLe<std::uint16_t>(p + 40);
     std::size_t variedLen = getLe<std::uint16_t>(p + 42);
-    std::size_t at = kPageHeaderSize;
+    out.initialAge = v2 ? 0 : getLe<std::uint32_t>(p + 44);
+    std::size_t at = v2 ? kV2HeaderSize : kPageHeaderSize;
     if (v.size() - at < etagLen + uriLen + variedLen)
         return false;
     out.etag = v.substr(at, etagLen);

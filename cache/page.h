@@ -15,8 +15,10 @@
 //          stale-if-error): served instead of an error from the upstream
 //   40  2  URI length U
 //   42  2  varied length V
-//   44  E  the origin's ETag value, as sent (for If-None-Match without re-parsing the head)
-//   44+E U the absolute URI the page was stored for ("http://host/path?query"): purging by path
+//   44  4  age when stored, seconds (RFC 9111 §4.2.3 corrected_initial_age; 0 in django mode):
+//          the page's Age is this plus the time since stored-at. FCP2 pages: none (0)
+//   48  E  the origin's ETag value, as sent (for If-None-Match without re-parsing the head)
+//   48+E U the absolute URI the page was stored for ("http://host/path?query"): purging by path
 //          finds every variant and every Host without a separate index
 //   ...  V what separates this variant from the others: one "META_NAME: value" line per field
 //          its Vary names (cache::variedValues), for GET /variants on the admin port
@@ -59,6 +61,7 @@ struct PageView {
     std::uint32_t ttl = 0;
     std::uint32_t grace = 0;
     std::uint32_t staleIfError = 0;
+    std::uint32_t initialAge = 0; // age when stored (http mode)
     std::string_view etag;
     std::string_view uri;
     std::string_view varied; // may be empty
@@ -67,13 +70,17 @@ struct PageView {
     PageRepresentation reps[kMaxRepresentations];
     std::uint8_t repCount = 0;
 
-    std::int64_t freshUntil() const { return storedAt + ttl; }
+    std::int64_t freshUntil() const { return storedAt + ttl - initialAge; }
+    // RFC 9111 §4.2.3 current_age.
+    std::int64_t age(std::int64_t now) const {
+        return initialAge + (now > storedAt ? now - storedAt : 0);
+    }
     bool fresh(std::int64_t now) const { return now < freshUntil(); }
     bool inGrace(std::int64_t now) const { return now < freshUntil() + grace; }
     bool usableOnError(std::int64_t now) const { return now < freshUntil() + staleIfError; }
 };
 
-constexpr std::size_t kPageHeaderSize = 44;
+constexpr std::size_t kPageHeaderSize = 48; // FCP3; FCP2's was 44
 
 std::size_t encodedPageSize(const PageView &f);
 // Writes the page into `out` (exactly encodedPageSize(f) bytes).

@@ -1,6 +1,8 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include "cache/policy.h"
 
+#include "cache/http_policy.h"
+
 #include <openssl/md5.h>
 
 #include <algorithm>
@@ -110,6 +112,8 @@ const char *notStoredName(NotStored n) {
         return "head";
     case NotStored::Coding:
         return "coding";
+    case NotStored::Request:
+        return "request";
     }
     return "?";
 }
@@ -305,10 +309,20 @@ void pageKey(const PolicyConfig &cfg, std::string_view method, std::string_view 
     while (!headerList.empty()) {
         std::size_t comma = headerList.find(',');
         std::string_view name = headerList.substr(0, comma);
-        if (name == "HTTP_ACCEPT_ENCODING")
+        if (name == "HTTP_ACCEPT_ENCODING") {
             values.append(kNegotiatedCoding); // one entry serves every coding (cache/compress.h)
-        else if (!metaValue(req, name, values))
+        } else if (cfg.mode == Mode::Http) {  // RFC 9111 §4.1: compared after normalisation
+            thread_local std::string raw;
+            raw.clear();
+            if (!metaValue(req, name, raw)) {
+                values.append("-,");
+            } else {
+                normalizeVaryValue(name, raw, values);
+                values.push_back('\n'); // values end unambiguously
+            }
+        } else if (!metaValue(req, name, values)) {
             values.append("-,");
+        }
         if (comma == std::string_view::npos)
             break;
         headerList.remove_prefix(comma + 1);
@@ -384,7 +398,9 @@ bool varyHeaderList(const http::HeaderList &resp, std::string &out) {
 }
 
 StoreDecision decideStore(const http::RequestHead &req, int status, const http::HeaderList &resp,
-                          const PolicyConfig &cfg) {
+                          const PolicyConfig &cfg, ExchangeTimes times) {
+    if (cfg.mode == Mode::Http)
+        return decideStoreHttp(req, status, resp, cfg, times);
     StoreDecision d;
     if (status != 200) {
         d.reason = NotStored::Status;
@@ -444,6 +460,12 @@ StoreDecision renewStoredHead(std::string_view stored, const http::HeaderList &f
     std::size_t eol = stored.find("\r\n");
     std::string_view status = stored.substr(0, eol);
     merged.status = 200;
+    if (status.size() >= 12) { // "HTTP/1.1 NNN": http mode stores other statuses too
+        int code = 0;
+        std::from_chars(status.data() + 9, status.data() + 12, code);
+        if (code >= 200 && code <= 599)
+            merged.status = code;
+    }
     if (std::size_t sp = status.find(' ', 9); sp != std::string_view::npos)
         merged.reason = std::string(status.substr(sp + 1));
     auto updated = [&](std::string_view name) {
@@ -470,13 +492,15 @@ StoreDecision renewStoredHead(std::string_view stored, const http::HeaderList &f
         if (updated(n))
             merged.headers.add(n, v);
     });
-    StoreDecision d = decideStore(req, 200, merged.headers, cfg);
+    // Http mode: the 304 arrived now; its Date and Age give the renewed copy's age.
+    StoreDecision d = decideStore(req, merged.status, merged.headers, cfg, {now, now});
     outVary.clear();
     if (d.reason == NotStored::None && !varyHeaderList(merged.headers, outVary))
         d.reason = NotStored::VaryStar;
     if (d.reason != NotStored::None)
         return d;
-    patchResponseHeaders(merged.headers, d.ttl, now);
+    if (cfg.mode == Mode::Django)
+        patchResponseHeaders(merged.headers, d.ttl, now);
     outHead.clear();
     http::writeResponseHead(merged, false, {}, outHead);
     return d;

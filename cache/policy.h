@@ -18,7 +18,11 @@
 
 namespace fc::cache {
 
+// cache.mode: Django's rules (this file), or a shared cache per RFC 9111 (cache/http_policy.h).
+enum class Mode { Django, Http };
+
 struct PolicyConfig {
+    Mode mode = Mode::Django;
     std::int64_t defaultTtl = 600;          // CACHE_MIDDLEWARE_SECONDS
     std::string keyPrefix;                  // CACHE_MIDDLEWARE_KEY_PREFIX
     bool queryInKey = false;                // cache.query_strings = "key"
@@ -34,6 +38,11 @@ struct PolicyConfig {
     std::vector<std::string> ignoreCookies;     // client-side analytics cookies
     std::vector<std::string> keyCookies;        // when set: only these cookies count
     CompressConfig compress;                    // cache.compress, compress_types, ..._min_size
+    // Http mode (RFC 9111).
+    double heuristicFraction = 0.1;                  // §4.2.2: of the time since Last-Modified
+    std::int64_t heuristicMax = 86400;               // seconds
+    bool honorClientNoCache = true;                  // request no-cache, max-age, Pragma
+    std::string targetedField = "cdn-cache-control"; // RFC 9213, lower case ("" = none)
 };
 
 // '*' globbing over names ("utm_*", "_ga_*"): '*' matches any run of characters, nothing else
@@ -103,8 +112,9 @@ enum class NotStored {
     // Varies on Accept-Encoding in a coding frontcache cannot undo (unknown, several codings,
     // no-transform, a HEAD): every client shares one entry per page, so it must hold identity.
     Coding,
+    Request, // http mode: the request said no-store (§5.2.1.5); says nothing about the page
 };
-constexpr NotStored kLastNotStored = NotStored::Coding;
+constexpr NotStored kLastNotStored = NotStored::Request;
 const char *notStoredName(NotStored n);
 
 struct StoreDecision {
@@ -115,16 +125,37 @@ struct StoreDecision {
     // Cache-Control: no-cache with a validator (spec rule 6): stored for the TTL, but never
     // fresh — every reuse is revalidated with the upstream first (RFC 9111 §5.2.2.4).
     bool revalidate = false;
+    // Http mode (RFC 9111 §4.2.3): the response's age when it arrived (corrected_initial_age),
+    // and how long a stale copy with validators is kept for revalidation.
+    std::int64_t initialAge = 0;
+    std::int64_t keepStale = 0;
+    int status = 200; // the status stored (django mode: always 200)
+    // Named fields (private="..." / no-cache="...") left out of the stored head.
+    std::string_view omitFields, omitFields2;
 
     // How long the page counts as fresh (the TTL, or 0 when every reuse is revalidated).
     std::int64_t freshFor() const { return revalidate ? 0 : ttl; }
     // How long the store keeps the page: its TTL plus the longest stale window.
-    std::int64_t keepFor() const { return ttl + (grace > staleIfError ? grace : staleIfError); }
+    std::int64_t keepFor() const {
+        std::int64_t extra = grace > staleIfError ? grace : staleIfError;
+        if (keepStale > extra)
+            extra = keepStale;
+        std::int64_t left = ttl - initialAge;
+        return (left > 0 ? left : 0) + extra;
+    }
 };
 
-// Update phase, rules 1-6 (size and completeness are checked while the body streams).
+// When the exchange with the origin happened (clock seconds), for RFC 9111's age (§4.2.3).
+struct ExchangeTimes {
+    std::int64_t requestTime = 0;
+    std::int64_t responseTime = 0;
+};
+
+// Update phase, rules 1-6 (size and completeness are checked while the body streams). In http
+// mode: cache::decideStoreHttp (cache/http_policy.h) instead.
 StoreDecision decideStore(const http::RequestHead &req, int status,
-                          const http::HeaderList &respHeaders, const PolicyConfig &cfg);
+                          const http::HeaderList &respHeaders, const PolicyConfig &cfg,
+                          ExchangeTimes times = {});
 
 // RFC 9111 §4.3.4 (freshening a stored response with a 304): the stored head's fields are
 // replaced by the 304's fields of the same name, except Content-Length, Via, Age and hop-by-hop

@@ -76,7 +76,7 @@ SoftPurgeResult softPurgePaths(Store &store, const std::vector<std::string> &pat
         if (!v.fresh(now))
             continue; // already past its freshness
         // Fresh until now, then its grace and stale-if-error windows as they were.
-        v.ttl = static_cast<std::uint32_t>(std::max<std::int64_t>(0, now - v.storedAt));
+        v.ttl = static_cast<std::uint32_t>(std::max<std::int64_t>(0, v.age(now)));
         const std::int64_t keep = std::max(v.grace, v.staleIfError);
         ItemRef fresh = store.allocate(key, old->flags, std::max<std::int64_t>(keep, 1),
                                        static_cast<std::uint32_t>(encodedPageSize(v)));

@@ -447,6 +447,25 @@ public:
                  {"buffer_chunked_bodies", boolean(c.upstream.bufferChunkedBodies)}});
         section(root, "cache",
                 {{"seconds", integer(c.cache.seconds, 0, std::int64_t(10) * 365 * 86400)},
+                 {"mode", choice(c.cache.mode, {{"django", CacheConfig::Mode::Django},
+                                                {"http", CacheConfig::Mode::Http}})},
+                 {"heuristic_fraction",
+                  [&](const toml::node &n, const std::string &key) {
+                      std::optional<double> v = n.value<double>();
+                      if (!v || *v < 0 || *v > 1)
+                          return error(n.source(), key, "expected a number from 0 to 1, e.g. 0.1");
+                      c.cache.heuristicFraction = *v;
+                  }},
+                 {"heuristic_max", duration(c.cache.heuristicMax)},
+                 {"honor_client_no_cache", boolean(c.cache.honorClientNoCache)},
+                 {"targeted_cache_control",
+                  [&](const toml::node &n, const std::string &key) {
+                      string(c.cache.targetedField)(n, key);
+                      for (unsigned char ch : c.cache.targetedField)
+                          if (!(std::isalnum(ch) || ch == '-' || ch == '_'))
+                              return error(n.source(), key,
+                                           "expected a field name such as \"CDN-Cache-Control\"");
+                  }},
                  {"key_prefix", string(c.cache.keyPrefix)},
                  {"query_strings",
                   choice(c.cache.queryStrings, {{"bypass", CacheConfig::QueryStrings::Bypass},

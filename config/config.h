@@ -100,8 +100,16 @@ struct UpstreamConfig {
 
 struct CacheConfig {
     enum class QueryStrings { Bypass, Key };
-    std::int64_t seconds = 600; // CACHE_MIDDLEWARE_SECONDS
-    std::string keyPrefix;      // CACHE_MIDDLEWARE_KEY_PREFIX
+    // "django": Django's per-site cache rules (cache/policy.h). "http": a shared cache per
+    // RFC 9111 (cache/http_policy.h) for applications that say what may be stored.
+    enum class Mode { Django, Http };
+    Mode mode = Mode::Django;
+    double heuristicFraction = 0.1; // http mode: of the time since Last-Modified (§4.2.2)
+    Millis heuristicMax = std::chrono::hours(24); // http mode: cap of a heuristic lifetime
+    bool honorClientNoCache = true; // http mode: request no-cache / max-age / Pragma obeyed
+    std::string targetedField = "CDN-Cache-Control"; // http mode: RFC 9213 ("" = none)
+    std::int64_t seconds = 600;                      // CACHE_MIDDLEWARE_SECONDS
+    std::string keyPrefix;                           // CACHE_MIDDLEWARE_KEY_PREFIX
     QueryStrings queryStrings = QueryStrings::Bypass;
     std::uint64_t memory = 64ull << 20;
     std::uint64_t maxObjectSize = 1ull << 20;

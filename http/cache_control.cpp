@@ -16,38 +16,82 @@ std::optional<std::int64_t> seconds(std::string_view v) {
 }
 } // namespace
 
-CacheControl parseCacheControl(const HeaderList &headers) {
+namespace {
+// The next list member of a Cache-Control value: up to a comma outside a quoted string.
+std::size_t memberEnd(std::string_view v) {
+    bool quoted = false;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        if (v[i] == '\\' && quoted)
+            ++i;
+        else if (v[i] == '"')
+            quoted = !quoted;
+        else if (v[i] == ',' && !quoted)
+            return i;
+    }
+    return std::string_view::npos;
+}
+
+std::string_view unquote(std::string_view v) {
+    if (v.size() >= 2 && v.front() == '"' && v.back() == '"')
+        return v.substr(1, v.size() - 2);
+    return v;
+}
+
+// A delta-seconds directive: the value, and whether it was present but unusable (or repeated
+// with another value).
+void deltaSeconds(std::string_view val, std::optional<std::int64_t> &out, bool &invalid) {
+    std::optional<std::int64_t> v = seconds(val);
+    if (!v || (out && *out != *v))
+        invalid = true;
+    out = v;
+}
+} // namespace
+
+CacheControl parseCacheControl(const HeaderList &headers, std::string_view field) {
     CacheControl cc;
     headers.forEach([&](std::string_view n, std::string_view v) {
-        if (!equalsIgnoreCase(n, "cache-control"))
+        if (!equalsIgnoreCase(n, field))
             return;
         cc.present = true;
         while (!v.empty()) {
-            std::size_t comma = v.find(',');
+            std::size_t comma = memberEnd(v);
             std::string_view item = trimOws(v.substr(0, comma));
             std::size_t eq = item.find('=');
             std::string_view name = trimOws(item.substr(0, eq));
             std::string_view val = eq == std::string_view::npos ? "" : trimOws(item.substr(eq + 1));
-            if (equalsIgnoreCase(name, "private"))
+            if (equalsIgnoreCase(name, "private")) {
                 cc.isPrivate = true;
-            else if (equalsIgnoreCase(name, "public"))
+                cc.privateFields = trimOws(unquote(val));
+            } else if (equalsIgnoreCase(name, "public")) {
                 cc.isPublic = true;
-            else if (equalsIgnoreCase(name, "no-store"))
+            } else if (equalsIgnoreCase(name, "no-store")) {
                 cc.noStore = true;
-            else if (equalsIgnoreCase(name, "no-cache"))
+            } else if (equalsIgnoreCase(name, "no-cache")) {
                 cc.noCache = true;
-            else if (equalsIgnoreCase(name, "must-revalidate"))
+                cc.noCacheFields = trimOws(unquote(val));
+            } else if (equalsIgnoreCase(name, "must-revalidate")) {
                 cc.mustRevalidate = true;
-            else if (equalsIgnoreCase(name, "no-transform"))
+            } else if (equalsIgnoreCase(name, "proxy-revalidate")) {
+                cc.proxyRevalidate = true;
+            } else if (equalsIgnoreCase(name, "no-transform")) {
                 cc.noTransform = true;
-            else if (equalsIgnoreCase(name, "max-age"))
-                cc.maxAge = seconds(val);
-            else if (equalsIgnoreCase(name, "s-maxage"))
-                cc.sMaxAge = seconds(val);
-            else if (equalsIgnoreCase(name, "stale-while-revalidate"))
+            } else if (equalsIgnoreCase(name, "only-if-cached")) {
+                cc.onlyIfCached = true;
+            } else if (equalsIgnoreCase(name, "max-age")) {
+                deltaSeconds(val, cc.maxAge, cc.maxAgeInvalid);
+            } else if (equalsIgnoreCase(name, "s-maxage")) {
+                deltaSeconds(val, cc.sMaxAge, cc.sMaxAgeInvalid);
+            } else if (equalsIgnoreCase(name, "max-stale")) {
+                cc.maxStale = true;
+                if (eq != std::string_view::npos)
+                    cc.maxStaleSeconds = seconds(val);
+            } else if (equalsIgnoreCase(name, "min-fresh")) {
+                cc.minFresh = seconds(val);
+            } else if (equalsIgnoreCase(name, "stale-while-revalidate")) {
                 cc.staleWhileRevalidate = seconds(val);
-            else if (equalsIgnoreCase(name, "stale-if-error"))
+            } else if (equalsIgnoreCase(name, "stale-if-error")) {
                 cc.staleIfError = seconds(val);
+            }
             if (comma == std::string_view::npos)
                 break;
             v.remove_prefix(comma + 1);

@@ -21,10 +21,24 @@ struct CacheControl {
     // background, and instead of an error.
     std::optional<std::int64_t> staleWhileRevalidate;
     std::optional<std::int64_t> staleIfError;
+    // What RFC 9111 mode reads besides (django mode ignores these).
+    bool proxyRevalidate = false;
+    bool onlyIfCached = false;                   // request
+    bool maxStale = false;                       // request: max-stale, with or without a value
+    std::optional<std::int64_t> maxStaleSeconds; // request: max-stale=N (absent: any staleness)
+    std::optional<std::int64_t> minFresh;        // request
+    // max-age / s-maxage present but unusable (not delta-seconds, or listed twice with different
+    // values): §4.2.1 lets a cache consider the response stale; RFC 9111 mode does.
+    bool maxAgeInvalid = false, sMaxAgeInvalid = false;
+    // The field-name forms (§5.2.2.4, §5.2.2.7): isPrivate / noCache are set for both forms;
+    // these hold the names listed (comma-separated, unquoted), empty for the plain form.
+    std::string_view privateFields, noCacheFields;
 };
 
-// Parses every Cache-Control field of `headers` (directive names are case-insensitive).
-CacheControl parseCacheControl(const HeaderList &headers);
+// Parses every Cache-Control field of `headers` (directive names are case-insensitive), or
+// every `field` field (a targeted field such as CDN-Cache-Control, RFC 9213). Quoted values may
+// contain commas. The views point into `headers`.
+CacheControl parseCacheControl(const HeaderList &headers, std::string_view field = "cache-control");
 
 // Calls f(name) for each field name listed by the message's Vary fields.
 template <typename F> void forEachVary(const HeaderList &headers, F &&f) {

@@ -296,7 +296,9 @@ int ResponseParser::onHeadersComplete(llhttp_t *p) {
         s.errorReason_ = "rejected by handler";
         return -1;
     }
-    return s.requestWasHead_ ? 1 : 0;
+    // RFC 9112 §6.3: a response to HEAD, a 204 and a 304 end at their head, whatever their
+    // Content-Length says (llhttp leaves that to its caller, as Node does).
+    return s.requestWasHead_ || h.status == 204 || h.status == 304 ? 1 : 0;
 }
 
 int ResponseParser::onBody(llhttp_t *p, const char *at, size_t len) {

@@ -541,7 +541,7 @@ private:
                     list += ": " + std::to_string(v.reps[r].body.size());
                 }
                 list += "}";
-                list += ", \"age\": " + std::to_string(now - v.storedAt);
+                list += ", \"age\": " + std::to_string(v.age(now));
                 list += ", \"fresh\": ";
                 list += v.fresh(now) ? "true" : "false";
                 list += ", \"varies_on\": {";

@@ -1,9 +1,11 @@
 #include "proxy/exchange.h"
 
+#include "cache/http_policy.h"
 #include "cache/lookup.h"
 #include "http/forwarded.h"
 #include "proxy/client.h"
 #include "proxy/log.h"
+#include "proxy/purge.h"
 #include "proxy/shared_cache.h"
 #include "proxy/worker.h"
 
@@ -206,10 +208,18 @@ void Exchange::lookup() {
     // renewed, fresh or not (a no-cache page is never fresh, but it was validated on our behalf
     // just now: collapsed forwarding, RFC 9111 §4) — is the answer; an expired GET page is kept
     // as the stale copy.
+    // Http mode: what the request says about reusing a stored response (§5.2.1); parsed only
+    // when it has a field that could say anything.
+    const bool httpMode = cc.policy.mode == cache::Mode::Http;
+    cache::RequestDirectives rd;
+    if (httpMode && (h.headers.has("cache-control") || h.headers.has("pragma")))
+        rd = cache::requestDirectives(h.headers, cc.policy);
     struct StoreSource {
         Exchange &x;
         const CacheContext &cc;
         std::int64_t now;
+        bool httpMode;
+        const cache::RequestDirectives &rd;
         cache::ItemRef varyItem, hit;
         std::optional<std::string_view> vary(std::string_view key) {
             varyItem = cc.store->get(key);
@@ -222,7 +232,13 @@ void Exchange::lookup() {
             cache::PageView view;
             if (!page || !cache::decodePage(page->value(), view))
                 return false;
-            if (view.fresh(now) || (x.waitedForFill_ && view.storedAt >= x.waitStartedAt_)) {
+            bool usable = view.fresh(now);
+            if (httpMode) { // the client's limits and max-stale (RFC 9111 §4.2, §5.2.1)
+                const bool mustRevalidate =
+                    !usable && rd.maxStale && cache::storedMustRevalidate(view.head);
+                usable = cache::reuse(view, mustRevalidate, rd, now) != cache::Reuse::Validate;
+            }
+            if (usable || (x.waitedForFill_ && view.storedAt >= x.waitStartedAt_)) {
                 hit = std::move(page);
                 return true;
             }
@@ -230,12 +246,18 @@ void Exchange::lookup() {
                 x.stale_ = std::move(page);
             return false;
         }
-    } src{*this, cc, cc.clock->now(), {}, {}};
+    } src{*this, cc, cc.clock->now(), httpMode, rd, {}, {}};
     auto vary = cache::lookupChain(cc.policy, uri_, h.headers, isHead_, key_, src);
     if (src.hit) {
         if (waitedForFill_)
             counters.inc(counters.coalescedWakeHits);
         deliverPage(std::move(src.hit), CacheStatus::Hit);
+        return;
+    }
+    // §5.2.1.7: only-if-cached and nothing usable stored: 504, the origin untouched.
+    if (rd.onlyIfCached) {
+        stale_.reset();
+        deliverError(504, "only-if-cached: not in the cache");
         return;
     }
     // Not served fresh (computed only now, so that hits copy no key).
@@ -248,7 +270,10 @@ void Exchange::lookup() {
         askShared();
         return;
     }
-    if (stale_) {
+    // A client that asked for validation (no-cache, max-age, min-fresh) is not given a stale
+    // copy while the refresh runs.
+    const bool clientWantsValidation = rd.noCache || rd.maxAge || rd.minFresh;
+    if (stale_ && !clientWantsValidation) {
         cache::PageView view;
         if (cache::decodePage(stale_->value(), view) && view.inGrace(cc.clock->now())) {
             Fetch::startRefresh(worker_, h, uri_, lockKey_, stale_.share(), forwardInfo());
@@ -403,6 +428,21 @@ void Exchange::onFetchHead(http::ResponseHead &resp, cache::NotStored notStored,
     if (!requestComplete_ && requestHasBody_)
         keepAlive_ = false; // answered before the body ended: the rest cannot be skipped safely
     status_ = resp.status;
+    if (cc.policy.mode == cache::Mode::Http) {
+        // RFC 9111 §4.4: a non-error answer to an unsafe method invalidates the target URI and
+        // the same-origin Location / Content-Location (every variant, both schemes, and every
+        // peer with admin.peers, through the one purge function).
+        if (cache::invalidates(req.method, resp.status)) {
+            const http::TargetParts t = http::splitTarget(req.target);
+            std::string host(t.absolute() ? t.authority : req.headers.get("host").value_or(""));
+            std::vector<std::string> paths{std::string(t.originPath())};
+            cache::invalidationTargets(resp.headers, https_ ? "https" : "http", host,
+                                       t.originPath(), paths);
+            proxy::purge(worker_.loop(), cc, paths, host, false, worker_.counters());
+        }
+        if (!cc.policy.targetedField.empty()) // RFC 9213: for this cache, not downstream
+            resp.headers.remove(cc.policy.targetedField);
+    }
     std::string extra;
     std::string_view detail = cacheStatus_ == CacheStatus::Bypass ? cache::bypassName(bypass_)
                               : notStored == cache::NotStored::None

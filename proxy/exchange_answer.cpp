@@ -130,7 +130,7 @@ void Exchange::deliverPage(cache::ItemRef page, CacheStatus status) {
         cache::appendNotModifiedFields(rep.head, dynHead_);
     }
     char num[24];
-    auto r = std::to_chars(num, num + sizeof num, now > v.storedAt ? now - v.storedAt : 0);
+    auto r = std::to_chars(num, num + sizeof num, v.age(now));
     dynHead_.append("Age: ");
     dynHead_.append(num, static_cast<std::size_t>(r.ptr - num));
     dynHead_.append("\r\n");

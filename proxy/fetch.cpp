@@ -161,6 +161,7 @@ void Fetch::onUpstreamReady(UpstreamConnection &conn) {
     upstream_ = &conn;
     server_ = conn.server();
     state_ = State::Sent;
+    requestedAt_ = worker_.cache().clock->now();
     conn.beginExchange(*this, isHead_);
     conn.send(std::string_view(upstreamHead_));
     if (!earlyBody_.empty()) {
@@ -220,7 +221,7 @@ bool Fetch::onUpstreamHead(http::ResponseHead &resp) {
             return true;
         }
         // UpdateCacheMiddleware: decide, and patch the headers both ways.
-        storing_ = fill_.plan(req, resp, isHead_);
+        storing_ = fill_.plan(req, resp, isHead_, requestedAt_);
     }
     if (!sub_)
         return storing_; // nobody to stream to: keep fetching only to store the page

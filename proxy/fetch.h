@@ -165,6 +165,7 @@ private:
     UpstreamConnection *upstream_ = nullptr;
     int server_ = -1;
     std::uint64_t startUs_ = 0;
+    std::int64_t requestedAt_ = 0; // clock seconds when it was sent (RFC 9111 §4.2.3)
     std::int64_t upstreamUs_ = -1;
 };
 

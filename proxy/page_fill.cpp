@@ -4,6 +4,7 @@
 #include <cstring>
 #include <vector>
 
+#include "cache/http_policy.h"
 #include "cache/reuse.h"
 #include "cache/store/watch.h"
 #include "http/cache_control.h"
@@ -120,10 +121,13 @@ void PageFill::Pending::build() {
     store->set(headerKey, vary, keep);
 }
 
-bool PageFill::plan(const http::RequestHead &req, http::ResponseHead &resp, bool isHead) {
+bool PageFill::plan(const http::RequestHead &req, http::ResponseHead &resp, bool isHead,
+                    std::int64_t requestedAt) {
     const CacheContext &cc = worker_.cache();
     storing_ = false;
-    cache::StoreDecision d = cache::decideStore(req, resp.status, resp.headers, cc.policy);
+    const std::int64_t now = cc.clock->now();
+    cache::StoreDecision d = cache::decideStore(req, resp.status, resp.headers, cc.policy,
+                                                {requestedAt ? requestedAt : now, now});
     vary_.clear();
     if (d.reason == cache::NotStored::None && !cache::varyHeaderList(resp.headers, vary_))
         d.reason = cache::NotStored::VaryStar;
@@ -152,14 +156,26 @@ bool PageFill::plan(const http::RequestHead &req, http::ResponseHead &resp, bool
         releaseLock(cache::marksPass(d.reason, resp.status) ? cc.hitForMissSeconds : 0);
         return false;
     }
+    // Fields the shared copy must not keep (private="...", no-cache="..."): copied before the
+    // header list changes (its views would dangle).
+    std::string omit(d.omitFields);
+    omit.push_back(',');
+    omit.append(d.omitFields2);
+    d.omitFields = d.omitFields2 = {};
     decision_ = d;
     isHead_ = isHead;
-    cache::patchResponseHeaders(resp.headers, d.ttl, cc.clock->now());
+    const bool httpMode = cc.policy.mode == cache::Mode::Http;
+    if (!httpMode) // Django's patch_response_headers; an RFC 9111 cache leaves them as sent
+        cache::patchResponseHeaders(resp.headers, d.ttl, now);
     resp.headers.remove("age"); // our Age is computed from the time we stored it
+    if (httpMode && !cc.policy.targetedField.empty()) // RFC 9213 §2.2: for this cache only
+        resp.headers.remove(cc.policy.targetedField);
     storing_ = true;
     head_.clear();
     // A HEAD response keeps the Content-Length the upstream announced for the GET.
     http::writeResponseHead(resp, !isHead, "1.1 frontcache", head_);
+    // private="..." / no-cache="...": those fields are not kept in the shared copy.
+    cache::removeFields(head_, omit);
     if (!isHead)
         head_.append("Content-Length: "); // the number follows at commit()
     auto etag = resp.headers.get("etag");
@@ -276,8 +292,10 @@ std::unique_ptr<PageFill::Pending> PageFill::prepare(const http::RequestHead &re
     auto p = std::make_unique<Pending>();
     p->worker = &worker_;
     p->store = cc.store;
-    p->meta.status = 200; // only 200 responses are stored (decideStore)
+    p->meta.status = decision_.status; // django mode: 200 only
     p->meta.storedAt = cc.clock->now();
+    p->meta.initialAge = static_cast<std::uint32_t>(
+        std::clamp<std::int64_t>(decision_.initialAge, 0, std::int64_t{1} << 30));
     p->meta.lastModified = lastModified_;
     p->meta.ttl = static_cast<std::uint32_t>(decision_.freshFor());
     p->meta.grace = static_cast<std::uint32_t>(decision_.grace);

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
 #include <random>
 #include <utility>
@@ -15,9 +16,20 @@ namespace fc::proxy {
 
 void applyCacheSettings(const config::Config &c, CacheContext &ctx) {
     auto secs = [](config::Millis m) { return static_cast<std::int64_t>(m.count() / 1000); };
+    ctx.policy.mode =
+        c.cache.mode == config::CacheConfig::Mode::Http ? cache::Mode::Http : cache::Mode::Django;
+    ctx.policy.heuristicFraction = c.cache.heuristicFraction;
+    ctx.policy.heuristicMax = secs(c.cache.heuristicMax);
+    ctx.policy.honorClientNoCache = c.cache.honorClientNoCache;
+    ctx.policy.targetedField.clear();
+    for (char ch : c.cache.targetedField)
+        ctx.policy.targetedField.push_back(
+            static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
     ctx.policy.defaultTtl = c.cache.seconds;
     ctx.policy.keyPrefix = c.cache.keyPrefix;
-    ctx.policy.queryInKey = c.cache.queryStrings == config::CacheConfig::QueryStrings::Key;
+    // RFC 9111 keys the whole target, query included.
+    ctx.policy.queryInKey = c.cache.queryStrings == config::CacheConfig::QueryStrings::Key ||
+                            ctx.policy.mode == cache::Mode::Http;
     ctx.policy.bypassPaths = c.cache.bypassPaths;
     ctx.policy.bypassCookies = c.cache.bypassCookies;
     ctx.policy.maxObjectSize = c.cache.maxObjectSize;

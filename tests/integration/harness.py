@@ -377,6 +377,10 @@ class Origin:
         self.requests = []
         self.faults = {}
         self.files = {}
+        # Scripted answers: path (without query) -> a function (method, target, headers) ->
+        # (status, [(name, value)], body bytes). Content-Length is added unless the function
+        # gives one (or the status has no body).
+        self.scripts = {}
         self.not_modified = 0
         self.inflight = 0
         self.max_inflight = 0  # most requests the origin was working on at once
@@ -519,7 +523,16 @@ class Origin:
             if r is not None:
                 return r
         q = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
-        if path in self.files:
+        if path in self.scripts:
+            status, fields, out = self.scripts[path](method, target, headers)
+            head = "HTTP/1.1 %d X\r\n" % status
+            head += "".join("%s: %s\r\n" % (n, v) for n, v in fields)
+            if status not in (204, 304) and not any(n.lower() == "content-length" for n, _ in fields):
+                head += "Content-Length: %d\r\n" % len(out)
+            self._done_working(c)
+            c.sendall((head + "\r\n").encode() + (b"" if method == "HEAD" or status in (204, 304)
+                                                   else out))
+        elif path in self.files:
             self._send(c, 200, self.files[path], "Content-Type: application/xml\r\n")
         elif path == "/echo":
             data = json.dumps({"method": method, "target": target, "headers": headers,

@@ -172,7 +172,7 @@ TEST_CASE("the page format keeps every representation, and FCP2 pages are still 
     // A format-2 page: one representation sent as stored.
     std::string v2 = buf;
     v2.replace(0, 4, "FCP2");
-    std::string old(44, '\0');
+    std::string old(44, '\0'); // the FCP2 header was 44 bytes
     old.replace(0, 4, "FCP2");
     old[28] = 4; // head length 4
     old += "HEADbody";

@@ -251,6 +251,13 @@ TEST_CASE("HEAD response has no body despite Content-Length") {
           "HEAD 200 OK cl=100 ka\nBODY \nEND\n");
 }
 
+TEST_CASE("204 and 304 end at their head despite Content-Length (RFC 9112 section 6.3)") {
+    CHECK(responseEveryWay("HTTP/1.1 304 Not Modified\r\nContent-Length: 999\r\n\r\n") ==
+          "HEAD 304 Not Modified cl=999 ka\nBODY \nEND\n");
+    CHECK(responseEveryWay("HTTP/1.1 204 No Content\r\nContent-Length: 7\r\n\r\n") ==
+          "HEAD 204 No Content cl=7 ka\nBODY \nEND\n");
+}
+
 TEST_CASE("1xx responses are skipped") {
     CHECK(responseEveryWay(
               "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: x\r\n\r\n"

@@ -1,0 +1,319 @@
+#include "cache/http_policy.h"
+
+#include <algorithm>
+#include <charconv>
+
+#include "http/date.h"
+
+namespace fc::cache {
+
+namespace {
+
+// §4.2.2: statuses defined as heuristically cacheable (RFC 9110 §15.1).
+bool heuristicallyCacheable(int status) {
+    switch (status) {
+    case 200:
+    case 203:
+    case 204:
+    case 206:
+    case 300:
+    case 301:
+    case 308:
+    case 404:
+    case 405:
+    case 410:
+    case 414:
+    case 501:
+        return true;
+    default:
+        return false;
+    }
+}
+
+std::optional<std::int64_t> firstDate(const http::HeaderList &h, std::string_view name,
+                                      std::size_t *count = nullptr) {
+    std::optional<std::string_view> v = h.get(name);
+    if (count)
+        *count = h.count(name);
+    if (!v)
+        return std::nullopt;
+    return http::parseHttpDate(*v);
+}
+
+// §5.1: Age is a non-negative integer; anything else is ignored (treated as absent).
+std::int64_t ageValue(const http::HeaderList &h) {
+    std::optional<std::string_view> v = h.get("age");
+    if (!v)
+        return 0;
+    std::string_view s = http::trimOws(*v);
+    std::int64_t x = 0;
+    auto r = std::from_chars(s.data(), s.data() + s.size(), x);
+    if (r.ec != std::errc() || r.ptr != s.data() + s.size() || x < 0)
+        return 0;
+    return x;
+}
+
+bool isAcceptFamily(std::string_view meta) {
+    return meta == "HTTP_ACCEPT" || meta == "HTTP_ACCEPT_CHARSET" ||
+           meta == "HTTP_ACCEPT_ENCODING" || meta == "HTTP_ACCEPT_LANGUAGE";
+}
+
+template <typename F> void forEachListMember(std::string_view v, F &&f) {
+    while (!v.empty()) {
+        std::size_t comma = v.find(',');
+        std::string_view m = http::trimOws(v.substr(0, comma));
+        if (!m.empty())
+            f(m);
+        if (comma == std::string_view::npos)
+            break;
+        v.remove_prefix(comma + 1);
+    }
+}
+
+} // namespace
+
+http::CacheControl responseDirectives(const http::HeaderList &resp, const PolicyConfig &cfg) {
+    if (!cfg.targetedField.empty()) {
+        http::CacheControl targeted = http::parseCacheControl(resp, cfg.targetedField);
+        if (targeted.present)
+            return targeted;
+    }
+    return http::parseCacheControl(resp);
+}
+
+StoreDecision decideStoreHttp(const http::RequestHead &req, int status,
+                              const http::HeaderList &resp, const PolicyConfig &cfg,
+                              ExchangeTimes t) {
+    StoreDecision d;
+    d.status = status;
+    auto no = [&d](NotStored why) {
+        d.reason = why;
+        return d;
+    };
+    // §3: a final status the cache understands. 206 is not stored (storing partial content is
+    // optional; ranges are cut from complete stored responses) and 304 only updates one.
+    if (status < 200 || status > 599 || status == 206 || status == 304)
+        return no(NotStored::Status);
+    if (http::parseCacheControl(req.headers).noStore) // §5.2.1.5
+        return no(NotStored::Request);
+    const http::CacheControl cc = responseDirectives(resp, cfg);
+    if (cc.noStore)
+        return no(NotStored::NoStore);
+    if (cc.isPrivate && cc.privateFields.empty()) // §5.2.2.7, the unqualified form
+        return no(NotStored::Private);
+    // §3.5: a request with credentials only when the response says a shared cache may.
+    if (req.headers.has("authorization") && !cc.isPublic && !cc.sMaxAge && !cc.sMaxAgeInvalid &&
+        !cc.mustRevalidate)
+        return no(NotStored::Authorization);
+    // Not an RFC rule: a stored Set-Cookie would be sent to every client (a session leak), so it
+    // takes cache.store_set_cookie, as in django mode (nginx and Varnish do the same).
+    if (!cfg.storeSetCookie && resp.has("set-cookie"))
+        return no(NotStored::SetCookie);
+    bool star = false;
+    http::forEachVary(resp, [&](std::string_view h) { star = star || h == "*"; });
+    if (star) // §4.1: Vary: * never matches a later request
+        return no(NotStored::VaryStar);
+
+    // §4.2.1: s-maxage, then max-age, then Expires - Date. An unusable or repeated directive,
+    // several Expires fields or an invalid date make the response stale (lifetime 0).
+    const std::int64_t date = firstDate(resp, "date").value_or(t.responseTime);
+    bool explicitLifetime = true;
+    std::int64_t lifetime = 0;
+    std::size_t expiresCount = 0;
+    std::optional<std::int64_t> expires = firstDate(resp, "expires", &expiresCount);
+    if (cc.sMaxAge || cc.sMaxAgeInvalid)
+        lifetime = cc.sMaxAgeInvalid ? 0 : *cc.sMaxAge;
+    else if (cc.maxAge || cc.maxAgeInvalid)
+        lifetime = cc.maxAgeInvalid ? 0 : *cc.maxAge;
+    else if (expiresCount > 0)
+        lifetime = expiresCount == 1 && expires ? std::max<std::int64_t>(0, *expires - date) : 0;
+    else
+        explicitLifetime = false;
+    // §3: without explicit freshness, only a heuristically cacheable status or `public`.
+    if (!explicitLifetime) {
+        if (!heuristicallyCacheable(status) && !cc.isPublic)
+            return no(NotStored::Status);
+        // §4.2.2: a fraction of the time since Last-Modified, capped (cache.heuristic_*).
+        std::optional<std::int64_t> lm = firstDate(resp, "last-modified");
+        if (lm && date > *lm)
+            lifetime = std::min<std::int64_t>(
+                cfg.heuristicMax,
+                static_cast<std::int64_t>(static_cast<double>(date - *lm) * cfg.heuristicFraction));
+    }
+    const bool validator = resp.has("etag") || firstDate(resp, "last-modified").has_value();
+    if (cc.noCache && cc.noCacheFields.empty()) {
+        if (!validator) // every reuse would be a whole new fetch: nothing to gain
+            return no(NotStored::NoCache);
+        d.revalidate = true; // §5.2.2.4
+    } else if (lifetime <= 0 && !validator) {
+        return no(NotStored::ZeroTtl);
+    }
+    d.ttl = lifetime;
+    // A copy with validators is kept an hour past its lifetime to be revalidated (a 304 is
+    // cheaper than the page); without, only for its stale windows.
+    d.keepStale = validator ? 3600 : 0;
+    // §4.2.3: the age it arrived with.
+    const std::int64_t apparent = std::max<std::int64_t>(0, t.responseTime - date);
+    const std::int64_t delay = std::max<std::int64_t>(0, t.responseTime - t.requestTime);
+    d.initialAge = std::max(apparent, ageValue(resp) + delay);
+    // Stale windows: only what the response allows (RFC 5861's directives; stale-if-error also
+    // from cache.stale_if_error, the "disconnected" case of §4.2.4). A shared cache may not
+    // serve stale what says must-revalidate, proxy-revalidate or s-maxage (§5.2.2.2, .8, .10).
+    d.grace = cc.staleWhileRevalidate.value_or(0);
+    d.staleIfError = cc.staleIfError.value_or(cfg.staleIfError);
+    if (cc.mustRevalidate || cc.proxyRevalidate || cc.sMaxAge || cc.sMaxAgeInvalid || d.revalidate)
+        d.grace = d.staleIfError = 0;
+    d.omitFields = cc.privateFields;
+    d.omitFields2 = cc.noCacheFields;
+    return d;
+}
+
+RequestDirectives requestDirectives(const http::HeaderList &req, const PolicyConfig &cfg) {
+    RequestDirectives rd;
+    const http::CacheControl cc = http::parseCacheControl(req);
+    rd.noStore = cc.noStore;
+    rd.onlyIfCached = cc.onlyIfCached;
+    rd.maxStale = cc.maxStale;
+    rd.maxStaleSeconds = cc.maxStaleSeconds;
+    rd.minFresh = cc.minFresh;
+    if (cfg.honorClientNoCache) {
+        bool pragma = false;
+        if (!cc.present) // §5.4: Pragma only counts without Cache-Control
+            req.forEach([&](std::string_view n, std::string_view v) {
+                if (http::equalsIgnoreCase(n, "pragma") && http::listContains(v, "no-cache"))
+                    pragma = true;
+            });
+        rd.noCache = cc.noCache || pragma;
+        if (!cc.maxAgeInvalid)
+            rd.maxAge = cc.maxAge;
+    }
+    return rd;
+}
+
+Reuse reuse(const PageView &page, bool mustRevalidate, const RequestDirectives &rd,
+            std::int64_t now) {
+    if (rd.noCache)
+        return Reuse::Validate;
+    const std::int64_t age = page.age(now);
+    if (rd.maxAge && age > *rd.maxAge)
+        return Reuse::Validate;
+    if (rd.minFresh && page.freshUntil() - now < *rd.minFresh)
+        return Reuse::Validate;
+    if (page.fresh(now))
+        return Reuse::Fresh;
+    if (rd.maxStale && !mustRevalidate &&
+        (!rd.maxStaleSeconds || now - page.freshUntil() <= *rd.maxStaleSeconds))
+        return Reuse::StaleOk;
+    return Reuse::Validate;
+}
+
+bool storedMustRevalidate(std::string_view head) {
+    bool yes = false;
+    while (!head.empty() && !yes) {
+        std::size_t eol = head.find("\r\n");
+        std::string_view line = head.substr(0, eol);
+        head = eol == std::string_view::npos ? std::string_view() : head.substr(eol + 2);
+        std::size_t colon = line.find(':');
+        if (colon == std::string_view::npos || colon < 13)
+            continue;
+        if (!http::equalsIgnoreCase(line.substr(colon - 13, 13), "cache-control"))
+            continue; // Cache-Control, or a targeted field such as CDN-Cache-Control
+        forEachListMember(line.substr(colon + 1), [&](std::string_view m) {
+            std::string_view name = http::trimOws(m.substr(0, m.find('=')));
+            yes = yes || http::equalsIgnoreCase(name, "must-revalidate") ||
+                  http::equalsIgnoreCase(name, "proxy-revalidate") ||
+                  http::equalsIgnoreCase(name, "s-maxage");
+        });
+    }
+    return yes;
+}
+
+bool invalidates(std::string_view method, int status) {
+    const bool safe =
+        method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE";
+    return !safe && status >= 200 && status < 400;
+}
+
+void invalidationTargets(const http::HeaderList &resp, std::string_view scheme,
+                         std::string_view host, std::string_view targetPath,
+                         std::vector<std::string> &out) {
+    for (std::string_view field : {"location", "content-location"}) {
+        std::optional<std::string_view> v = resp.get(field);
+        if (!v)
+            continue;
+        std::string_view ref = http::trimOws(*v);
+        ref = ref.substr(0, ref.find('#'));
+        if (ref.empty())
+            continue;
+        std::size_t colon = ref.find("://");
+        if (colon != std::string_view::npos) { // absolute: same scheme and authority only
+            std::string_view rest = ref.substr(colon + 3);
+            std::string_view authority = rest.substr(0, rest.find_first_of("/?"));
+            if (!http::equalsIgnoreCase(ref.substr(0, colon), scheme) ||
+                !http::equalsIgnoreCase(authority, host))
+                continue;
+            std::string_view path = rest.substr(authority.size());
+            out.emplace_back(path.empty() || path[0] == '?' ? "/" + std::string(path) : path);
+        } else if (ref.substr(0, 2) == "//") {
+            continue; // network-path reference: another authority, or ours spelt oddly
+        } else if (ref[0] == '/') {
+            out.emplace_back(ref);
+        } else { // relative to the target's directory (RFC 3986 §5.2, without dot segments)
+            std::string_view dir = targetPath.substr(0, targetPath.find('?'));
+            dir = dir.substr(0, dir.rfind('/') + 1);
+            out.emplace_back(std::string(dir.empty() ? "/" : dir) + std::string(ref));
+        }
+    }
+}
+
+void normalizeVaryValue(std::string_view metaName, std::string_view value, std::string &out) {
+    if (!isAcceptFamily(metaName)) {
+        out.append(http::trimOws(value));
+        return;
+    }
+    // Members without white space, lower-cased, sorted: "en-US, fr;q=0.5" = "fr; q=0.5,en-us".
+    std::string members[32];
+    std::size_t n = 0;
+    bool overflow = false;
+    forEachListMember(value, [&](std::string_view m) {
+        if (n == 32) {
+            overflow = true;
+            return;
+        }
+        std::string &s = members[n++];
+        for (char c : m)
+            if (c != ' ' && c != '\t')
+                s.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
+    });
+    if (overflow) { // an absurd field: compared as sent
+        out.append(value);
+        return;
+    }
+    std::sort(members, members + n);
+    for (std::size_t i = 0; i < n; ++i) {
+        if (i)
+            out.push_back(',');
+        out.append(members[i]);
+    }
+}
+
+void removeFields(std::string &head, std::string_view names) {
+    forEachListMember(names, [&](std::string_view name) {
+        std::size_t at = head.find("\r\n");
+        while (at != std::string::npos && at + 2 < head.size()) {
+            std::size_t start = at + 2;
+            std::size_t eol = head.find("\r\n", start);
+            std::size_t end = eol == std::string::npos ? head.size() : eol + 2;
+            std::string_view line(head.data() + start, end - start);
+            std::size_t colon = line.find(':');
+            if (colon != std::string_view::npos &&
+                http::equalsIgnoreCase(line.substr(0, colon), name)) {
+                head.erase(start, end - start);
+                continue; // `at` still ends the previous line
+            }
+            at = eol;
+        }
+    });
+}
+
+} // namespace fc::cache

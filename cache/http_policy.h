@@ -1,0 +1,78 @@
+// cache.mode = "http": a shared cache per RFC 9111 (and the parts of RFC 9110, 5861, 9213 it
+// relies on), for applications that say in their responses what may be stored. Django mode's
+// rules are in cache/policy.h; the keys, lookup chain, store and page format are shared. Where a
+// rule below is a choice the RFC leaves open, the comment says which and why.
+//
+// Pure functions; safe from any thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cache/page.h"
+#include "cache/policy.h"
+#include "http/cache_control.h"
+#include "http/headers.h"
+
+namespace fc::cache {
+
+// The directives this cache obeys in a response (RFC 9213 §2.2): the targeted field
+// (cache.targeted_cache_control, CDN-Cache-Control by default) when the response has one,
+// Cache-Control otherwise.
+http::CacheControl responseDirectives(const http::HeaderList &resp, const PolicyConfig &cfg);
+
+// §3 (may it be stored), §4.2.1 (freshness lifetime: s-maxage, max-age, Expires - Date),
+// §4.2.2 (heuristic freshness), §4.2.3 (the age it arrived with), RFC 5861 (stale windows).
+StoreDecision decideStoreHttp(const http::RequestHead &req, int status,
+                              const http::HeaderList &resp, const PolicyConfig &cfg,
+                              ExchangeTimes times);
+
+// The request's cache directives (§5.2.1, and Pragma: no-cache without Cache-Control, §5.4).
+// With cache.honor_client_no_cache off, no-cache, max-age and Pragma are ignored (a reload
+// button cannot empty the cache), as nginx can be told to.
+struct RequestDirectives {
+    bool noCache = false;
+    bool noStore = false;
+    bool onlyIfCached = false;
+    std::optional<std::int64_t> maxAge;
+    bool maxStale = false;
+    std::optional<std::int64_t> maxStaleSeconds; // absent with maxStale: any staleness
+    std::optional<std::int64_t> minFresh;
+};
+RequestDirectives requestDirectives(const http::HeaderList &req, const PolicyConfig &cfg);
+
+// How a stored response may be used for a request (§4, §4.2, §5.2.1, §5.2.2.2).
+enum class Reuse {
+    Fresh,    // as it is
+    StaleOk,  // stale, but the client's max-stale allows it
+    Validate, // only after validation with the origin (stale, no-cache, the client's limits)
+};
+Reuse reuse(const PageView &page, bool mustRevalidate, const RequestDirectives &rd,
+            std::int64_t now);
+// Whether the stored head says must-revalidate / proxy-revalidate / s-maxage (§5.2.2.2, .8, .10:
+// a shared cache may then not serve it stale).
+bool storedMustRevalidate(std::string_view head);
+
+// §4.4: a response to an unsafe request invalidates what the cache holds for the target URI
+// when it is a non-error status (2xx, 3xx).
+bool invalidates(std::string_view method, int status);
+// The paths (with query) named by Location and Content-Location that are on the same origin as
+// the request (`host`, `scheme`): relative references are resolved against `targetPath`.
+void invalidationTargets(const http::HeaderList &resp, std::string_view scheme,
+                         std::string_view host, std::string_view targetPath,
+                         std::vector<std::string> &out);
+
+// §4.1: a request field's value as it is compared for Vary, normalised where the field's syntax
+// allows it: white space around list members and parameters removed; for the Accept family
+// (Accept, Accept-Charset, Accept-Encoding, Accept-Language) tokens lower-cased and members
+// sorted. Other fields: leading and trailing white space only.
+void normalizeVaryValue(std::string_view metaName, std::string_view value, std::string &out);
+
+// Removes the fields named in the comma-separated `names` from a stored head (private="..." and
+// no-cache="..." name fields a shared cache must not store or send from its copy).
+void removeFields(std::string &head, std::string_view names);
+
+} // namespace fc::cache
