@@ -92,6 +92,23 @@ def pin(core):
     return []
 
 
+NGINX_COMMON = """daemon off; worker_processes 1; pid %(tmp)s/%(name)s.pid;
+error_log %(tmp)s/%(name)s-error.log; events { worker_connections 8192; }
+http { access_log off; client_body_temp_path %(tmp)s; proxy_temp_path %(tmp)s;
+  fastcgi_temp_path %(tmp)s; uwsgi_temp_path %(tmp)s; scgi_temp_path %(tmp)s;
+  keepalive_requests 10000000; %(body)s }
+"""
+
+
+def nginx(tmp, name, body, core):
+    """nginx (one worker, on `core`) with `body` inside its http block; files under `tmp`."""
+    conf = os.path.join(tmp, name + ".conf")
+    with open(conf, "w") as f:
+        f.write(NGINX_COMMON % {"tmp": tmp, "name": name, "body": body})
+    return subprocess.Popen(pin(core) + ["nginx", "-c", conf, "-p", tmp],
+                            stderr=subprocess.DEVNULL)
+
+
 def stop_all(procs):
     """SIGTERM each process we started (by PID), then wait; kill what does not exit."""
     for p in procs:

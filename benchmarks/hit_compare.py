@@ -22,23 +22,7 @@ import subprocess
 import sys
 import tempfile
 
-from benchlib import free_port, pin, stop_all, tree_cpu_seconds, wait_port, wrk
-
-NGINX_COMMON = """daemon off; worker_processes 1; pid %(tmp)s/%(name)s.pid;
-error_log %(tmp)s/%(name)s-error.log; events { worker_connections 8192; }
-http { access_log off; client_body_temp_path %(tmp)s; proxy_temp_path %(tmp)s;
-  fastcgi_temp_path %(tmp)s; uwsgi_temp_path %(tmp)s; scgi_temp_path %(tmp)s;
-  keepalive_requests 10000000; %(body)s }
-"""
-
-
-def nginx(tmp, name, body, core):
-    conf = os.path.join(tmp, name + ".conf")
-    with open(conf, "w") as f:
-        f.write(NGINX_COMMON % {"tmp": tmp, "name": name, "body": body})
-    return subprocess.Popen(pin(core) + ["nginx", "-c", conf, "-p", tmp],
-                            stderr=subprocess.DEVNULL)
-
+from benchlib import free_port, nginx, pin, stop_all, tree_cpu_seconds, wait_port, wrk
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])

@@ -481,6 +481,7 @@ public:
                  {"hit_for_miss", duration(c.cache.hitForMiss)},
                  {"store_set_cookie", boolean(c.cache.storeSetCookie)},
                  {"cache_status", boolean(c.cache.cacheStatus)},
+                 {"cache_status_key", boolean(c.cache.cacheStatusKey)},
                  {"bypass_paths", stringList(c.cache.bypassPaths)},
                  {"bypass_cookies", stringList(c.cache.bypassCookies)},
                  {"shared_servers", addressList(c.cache.sharedServers)},

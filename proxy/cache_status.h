@@ -6,6 +6,7 @@
 // Threading: constants only.
 #pragma once
 
+#include <charconv>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -52,12 +53,30 @@ inline const CacheStatusInfo &info(CacheStatus s) {
     return kCacheStatusTable[static_cast<std::size_t>(s)];
 }
 
+// What one answer adds to its status's Cache-Status parameters (RFC 9211 §2).
+struct CacheStatusParams {
+    std::string_view fwd;   // replaces a miss's "uri-miss": "vary-miss", "stale", "request"
+    int fwdStatus = 0;      // the status the origin answered with (fwd-status)
+    bool stored = false;    // the origin's response was stored
+    bool collapsed = false; // the request waited for another request's fetch
+    bool hasTtl = false;    // a stored response was used: its remaining freshness (negative: stale)
+    std::int64_t ttl = 0;
+    std::string_view key; // the cache key (cache.cache_status_key, for debugging)
+};
+
+inline void appendDecimal(std::string &out, std::int64_t v) {
+    char buf[24];
+    auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, static_cast<std::size_t>(r.ptr - buf));
+}
+
 // Appends "<statusHeader>: WORD" and "Cache-Status: frontcache; PARAMS[; detail=D]" (each with
 // its CRLF). `detail` overrides the table's (a miss says why it was not stored, a bypass why it
 // was not looked up). `statusHeader` empty: no X-Cache line; `cacheStatusField` false: no
-// Cache-Status line.
+// Cache-Status line. No allocation once `out` has grown (the hit path uses it).
 inline void appendCacheStatusFields(std::string &out, CacheStatus s, std::string_view detail,
-                                    std::string_view statusHeader, bool cacheStatusField) {
+                                    std::string_view statusHeader, bool cacheStatusField,
+                                    const CacheStatusParams &p = {}) {
     const CacheStatusInfo &i = info(s);
     if (!statusHeader.empty()) {
         out.append(statusHeader);
@@ -68,7 +87,33 @@ inline void appendCacheStatusFields(std::string &out, CacheStatus s, std::string
     if (!cacheStatusField || i.cacheStatus.empty())
         return;
     out.append("Cache-Status: frontcache; ");
-    out.append(i.cacheStatus);
+    if (!p.fwd.empty() && s == CacheStatus::Miss) {
+        out.append("fwd=");
+        out.append(p.fwd);
+    } else {
+        out.append(i.cacheStatus);
+    }
+    if (p.fwdStatus > 0 && i.cacheStatus.find("fwd-status") == std::string_view::npos) {
+        out.append("; fwd-status=");
+        appendDecimal(out, p.fwdStatus);
+    }
+    if (p.hasTtl) {
+        out.append("; ttl=");
+        appendDecimal(out, p.ttl);
+    }
+    if (p.stored)
+        out.append("; stored");
+    if (p.collapsed)
+        out.append("; collapsed");
+    if (!p.key.empty()) {
+        out.append("; key=\"");
+        for (char c : p.key) // an sf-string: escape '"' and '\\'
+            if (c == '"' || c == '\\')
+                out.append(1, '\\').append(1, c);
+            else
+                out.push_back(c);
+        out.push_back('"');
+    }
     if (detail.empty())
         detail = i.detail;
     if (!detail.empty()) {

@@ -43,6 +43,7 @@ bool Exchange::onHead(http::RequestHead &h) {
     cacheStatus_ = CacheStatus::None;
     bypass_ = cache::Bypass::None;
     waitedForFill_ = askedShared_ = false;
+    fwdReason_ = "uri-miss";
     requestComplete_ = false;
     rejectStatus_ = 0;
     stale_.reset();
@@ -254,6 +255,14 @@ void Exchange::lookup() {
         deliverPage(std::move(src.hit), CacheStatus::Hit);
         return;
     }
+    // RFC 9211 fwd: nothing for the URI, no variant for this request, a stale copy, or a stored
+    // copy the request's own directives would not take.
+    fwdReason_ = !vary ? "uri-miss" : !stale_ ? "vary-miss" : "stale";
+    if (stale_) {
+        cache::PageView view;
+        if (cache::decodePage(stale_->value(), view) && view.fresh(src.now))
+            fwdReason_ = "request";
+    }
     // §5.2.1.7: only-if-cached and nothing usable stored: 504, the origin untouched.
     if (rd.onlyIfCached) {
         stale_.reset();
@@ -448,7 +457,16 @@ void Exchange::onFetchHead(http::ResponseHead &resp, cache::NotStored notStored,
                               : notStored == cache::NotStored::None
                                   ? std::string_view()
                                   : cache::notStoredName(notStored);
-    appendCacheStatusFields(extra, cacheStatus_, detail, cc.statusHeader, cc.cacheStatus);
+    CacheStatusParams params;
+    if (cacheStatus_ == CacheStatus::Miss) {
+        params.fwd = fwdReason_;
+        params.stored = notStored == cache::NotStored::None;
+        params.collapsed = waitedForFill_;
+        if (cc.cacheStatusKey)
+            params.key = lockKey_;
+    }
+    params.fwdStatus = resp.status;
+    appendCacheStatusFields(extra, cacheStatus_, detail, cc.statusHeader, cc.cacheStatus, params);
     std::string &dest = held ? heldHead_ : conn_.out(); // flushed with the first body bytes
     if (held)
         heldHead_.clear();

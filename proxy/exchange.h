@@ -135,6 +135,8 @@ private:
     // at most once each).
     bool waitedForFill_ = false;
     bool askedShared_ = false;
+    // Why it went to the origin (RFC 9211 fwd): "uri-miss", "vary-miss", "stale", "request".
+    std::string_view fwdReason_ = "uri-miss";
     std::string uri_;      // the absolute URI the page is stored for
     std::string key_;      // scratch for cache keys (kept: no allocation per hit)
     std::string lockKey_;  // the coalescing key of this request

@@ -134,7 +134,19 @@ void Exchange::deliverPage(cache::ItemRef page, CacheStatus status) {
     dynHead_.append("Age: ");
     dynHead_.append(num, static_cast<std::size_t>(r.ptr - num));
     dynHead_.append("\r\n");
-    appendCacheStatusFields(dynHead_, status, {}, cc.statusHeader, cc.cacheStatus);
+    CacheStatusParams params;
+    if (status == CacheStatus::Miss) { // a page just stored by this request's own fetch
+        params.fwd = fwdReason_;
+        params.fwdStatus = v.status;
+        params.stored = true;
+    } else {
+        params.hasTtl = true;
+        params.ttl = v.freshUntil() - now;
+    }
+    params.collapsed = waitedForFill_;
+    if (cc.cacheStatusKey)
+        params.key = page->key();
+    appendCacheStatusFields(dynHead_, status, {}, cc.statusHeader, cc.cacheStatus, params);
     if (!keepAlive_)
         dynHead_.append("Connection: close\r\n");
     else if (req.versionMinor == 0)

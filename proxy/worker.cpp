@@ -48,6 +48,7 @@ void applyCacheSettings(const config::Config &c, CacheContext &ctx) {
     ctx.policy.compress.minSize = c.cache.compressMinSize;
     ctx.statusHeader = c.cache.statusHeader;
     ctx.cacheStatus = c.cache.cacheStatus;
+    ctx.cacheStatusKey = c.cache.cacheStatusKey;
     ctx.coalesce = c.cache.coalesce;
     ctx.lockTimeout = c.cache.lockTimeout;
     ctx.hitForMissSeconds = secs(c.cache.hitForMiss);

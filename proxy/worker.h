@@ -73,9 +73,10 @@ struct CacheContext {
     cache::MemcachedCluster *shared = nullptr;      // cache.shared_servers (null = none)
     PeerForwarder *peers = nullptr;                 // admin.peers (null = none)
     cache::PolicyConfig policy;
-    std::string statusHeader; // "X-Cache" (empty = off)
-    bool cacheStatus = true;  // RFC 9211 Cache-Status
-    bool coalesce = true;     // cache.coalesce
+    std::string statusHeader;    // "X-Cache" (empty = off)
+    bool cacheStatus = true;     // RFC 9211 Cache-Status
+    bool cacheStatusKey = false; // ... with key="..." (cache.cache_status_key)
+    bool coalesce = true;        // cache.coalesce
     config::Millis lockTimeout{5000};
     std::int64_t hitForMissSeconds = 10;
     std::vector<std::string> allowPurgeFrom; // admin.allow_purge_from: peers allowed to PURGE

@@ -39,7 +39,7 @@ class Cache(OriginAndProxy):
         self.assertEqual(second.header("Age"), "5")
         self.assertEqual(second.body, first.body)
         self.assertEqual(second.header("Cache-Control"), "max-age=600")
-        self.assertEqual(second.header("Cache-Status"), "frontcache; hit")
+        self.assertEqual(second.header("Cache-Status"), "frontcache; hit; ttl=595")  # RFC 9211
         self.assertEqual(self.origin_hits(p), 1)
         self.fc.advance(600)  # expired: fetched again
         third = self.req(p)
