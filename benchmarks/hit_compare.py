@@ -33,6 +33,9 @@ def main():
     ap.add_argument("--sizes", default="200,28000")
     ap.add_argument("--ab", metavar="OLD_BIN", help="a second frontcache build to compare")
     ap.add_argument("--no-peers", action="store_true", help="frontcache build(s) only")
+    ap.add_argument("--http-mode", action="store_true",
+                    help='also frontcache with cache.mode = "http" (the origin then sends '
+                         "Cache-Control: max-age=3600, which both modes store)")
     args = ap.parse_args()
     for tool in ("nginx", "varnishd", "wrk"):
         if not shutil.which(tool):
@@ -48,10 +51,11 @@ def main():
                 body = b"<html><body>" + b"x" * max(0, size - 28) + b"</body></html>\n"
                 f.write(body[:size])
         ports = {n: free_port()
-                 for n in ("origin", "frontcache", "frontcache-ab", "nginx", "varnish", "static")}
+                 for n in ("origin", "frontcache", "frontcache-ab", "frontcache-http", "nginx",
+                           "varnish", "static")}
         # The origin gets core 1 with wrk: it only serves the first request of each page.
-        procs.append(nginx(tmp, "origin", "server { listen 127.0.0.1:%d; root %s; }"
-                           % (ports["origin"], www), 1))
+        procs.append(nginx(tmp, "origin", "server { listen 127.0.0.1:%d; root %s; %s}"
+                           % (ports["origin"], www, "expires 1h; " if args.http_mode else ""), 1))
         procs.append(nginx(tmp, "static", "server { listen 127.0.0.1:%d; root %s; }"
                            % (ports["static"], www), 0))
         procs.append(nginx(tmp, "proxycache", """
@@ -67,21 +71,26 @@ def main():
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
         pids = {"nginx proxy_cache": procs[2].pid, "Varnish": procs[3].pid,
                 "nginx static file": procs[1].pid}
-        for name, binary, port in (("frontcache", args.bin, ports["frontcache"]),
-                                   ("frontcache (--ab)", args.ab, ports["frontcache-ab"])):
+        for name, binary, port, mode in (
+                ("frontcache", args.bin, ports["frontcache"], "django"),
+                ("frontcache (--ab)", args.ab, ports["frontcache-ab"], "django"),
+                ("frontcache (mode=http)", args.bin if args.http_mode else None,
+                 ports["frontcache-http"], "http")):
             if not binary:
                 continue
             conf = os.path.join(tmp, "fc-%d.toml" % port)
             with open(conf, "w") as f:
                 f.write('[server]\nlisten = "127.0.0.1:%d"\nworkers = 1\n[upstream]\n'
-                        'url = "http://127.0.0.1:%d"\n[cache]\nmemory = "256MiB"\n'
-                        '[log]\nlevel = "error"\n' % (port, ports["origin"]))
+                        'url = "http://127.0.0.1:%d"\n[cache]\nmemory = "256MiB"\nmode = "%s"\n'
+                        '[log]\nlevel = "error"\n' % (port, ports["origin"], mode))
             procs.append(subprocess.Popen(pin(0) + [binary, "-c", conf],
                                           stdout=subprocess.DEVNULL))
             pids[name] = procs[-1].pid
         targets = [("frontcache", ports["frontcache"])]
         if args.ab:
             targets.append(("frontcache (--ab)", ports["frontcache-ab"]))
+        if args.http_mode:
+            targets.append(("frontcache (mode=http)", ports["frontcache-http"]))
         if not args.no_peers:
             targets += [("nginx proxy_cache", ports["nginx"]), ("Varnish", ports["varnish"]),
                         ("nginx static file", ports["static"])]

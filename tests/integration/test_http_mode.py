@@ -64,5 +64,41 @@ class CacheStatusKey(HttpMode):
         self.runner.run(9999, c)
 
 
+class EverythingElseWorks(unittest.TestCase):
+    """Coalescing, purge and the memcached port work in http mode as in django mode."""
+
+    def setUp(self):
+        self.origin = Origin()
+        self.fc = Frontcache(self.origin.url, {"cache": {"mode": "http"},
+                                               "admin": {"listen": "127.0.0.1:0"}})
+
+    def tearDown(self):
+        self.fc.stop()
+        self.origin.close()
+
+    def test_coalescing_and_purge(self):
+        import json
+        import threading
+        from harness import admin_request, get_once
+
+        def slow(method, target, headers):
+            time.sleep(0.3)
+            return 200, [("Cache-Control", "max-age=600")], b"slow page"
+        self.origin.scripts["/slow"] = slow
+        results = []
+        threads = [threading.Thread(target=lambda: results.append(get_once(self.fc, "/slow")))
+                   for _ in range(10)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(len([r for r in results if r.body == b"slow page"]), 10)
+        self.assertEqual(self.origin.count("/slow"), 1)  # one fetch for ten clients
+        self.assertEqual(get_once(self.fc, "/slow").header("X-Cache"), "HIT")
+        out = admin_request(self.fc.extra_ports["admin"], "PURGE", "/slow")
+        self.assertEqual(json.loads(out.body), {"purged": 1})
+        self.assertEqual(get_once(self.fc, "/slow").header("X-Cache"), "MISS")
+
+
 if __name__ == "__main__":
     unittest.main()
