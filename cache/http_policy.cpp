@@ -228,6 +228,25 @@ bool storedMustRevalidate(std::string_view head) {
     return yes;
 }
 
+bool headDescribes(const PageView &page, const http::HeaderList &head) {
+    std::optional<std::string_view> etag = head.get("etag");
+    std::optional<std::int64_t> lm = firstDate(head, "last-modified");
+    if (!etag && !lm)
+        return false; // nothing to tell it is the same representation
+    if (etag && http::trimOws(*etag) != page.etag)
+        return false;
+    if (lm && *lm != page.lastModified)
+        return false;
+    if (std::optional<std::string_view> cl = head.get("content-length")) {
+        std::string_view s = http::trimOws(*cl);
+        std::size_t n = 0;
+        auto r = std::from_chars(s.data(), s.data() + s.size(), n);
+        if (r.ec != std::errc() || r.ptr != s.data() + s.size() || n != page.body.size())
+            return false;
+    }
+    return true;
+}
+
 bool invalidates(std::string_view method, int status) {
     const bool safe =
         method == "GET" || method == "HEAD" || method == "OPTIONS" || method == "TRACE";

@@ -1,5 +1,6 @@
 #include "proxy/fetch.h"
 
+#include "cache/http_policy.h"
 #include "cache/reuse.h"
 #include "http/rewrite.h"
 #include "proxy/log.h"
@@ -220,6 +221,11 @@ bool Fetch::onUpstreamHead(http::ResponseHead &resp) {
             discard_ = true;
             return true;
         }
+        // RFC 9111 §4.3.5 (http mode): a 200 to a HEAD whose validators and length match the
+        // stored GET response freshens it, as a 304 would (the HEAD's own answer goes on).
+        if (isHead_ && resp.status == 200 && stale_ && cc.policy.mode == cache::Mode::Http &&
+            cache::decodePage(stale_->value(), v) && cache::headDescribes(v, resp.headers))
+            fill_.renew(req, v, resp.headers);
         // UpdateCacheMiddleware: decide, and patch the headers both ways.
         storing_ = fill_.plan(req, resp, isHead_, requestedAt_);
     }

@@ -412,6 +412,15 @@ case("RFC5861", "must-revalidate cancels stale-while-revalidate",
      [(200, [("Cache-Control", "max-age=10, stale-while-revalidate=60, must-revalidate")])],
      [(G, {}, FETCHED), ("+", 15), (G, {}, dict(hit=False, body="r2"))])
 
+case("4.3.5", "a HEAD response freshens the stored GET it describes",
+     [(200, [("Cache-Control", "max-age=10"), ETAG, ("X-Version", "1")]),
+      (200, [("Cache-Control", "max-age=100"), ETAG, ("X-Version", "2")])],
+     [(G, {}, FETCHED), ("+", 20), ("HEAD", {}, dict(hit=False, st=200)),
+      (G, {}, dict(hit=True, body="r1", h={"X-Version": "2"}))])
+case("4.3.5", "a HEAD response with another ETag does not",
+     [(200, [("Cache-Control", "max-age=10"), ETAG]), (200, [("Cache-Control", "max-age=100"), ("ETag", '"v2"')])],
+     [(G, {}, FETCHED), ("+", 20), ("HEAD", {}, dict(hit=False)), (G, {}, FETCHED)])
+
 # --- more of §4.4 -----------------------------------------------------------------------------
 for m in ("POST", "PUT", "DELETE", "PATCH", "PROPPATCH"):
     for st in (201, 204, 301):
