@@ -28,11 +28,13 @@ def mc_get(port, key):
 
 
 class SharedCluster(unittest.TestCase):
+    MODE = "django"
+
     @classmethod
     def setUpClass(cls):
         cls.mc = RealMemcached()
         cls.origin = Origin()
-        sections = {"cache": {"shared_servers": ["127.0.0.1:%d" % cls.mc.port]},
+        sections = {"cache": {"shared_servers": ["127.0.0.1:%d" % cls.mc.port], "mode": cls.MODE},
                     "admin": {"listen": "127.0.0.1:0"},
                     "memcached": {"listen": "127.0.0.1:0"}}
         cls.a = Frontcache(cls.origin.url, sections)
@@ -111,6 +113,12 @@ class SharedCluster(unittest.TestCase):
             self.assertEqual(get(self.b, p).header("X-Cache"), "MISS")
         after = stats(self.b)
         self.assertEqual(after["shared_lookups_total_miss"], before["shared_lookups_total_miss"])
+
+
+class SharedClusterHttpMode(SharedCluster):
+    """The same, with cache.mode = "http" (issue #14): the cluster, keys and page format are the
+    same code in both modes (the pages here all say max-age)."""
+    MODE = "http"
 
 
 class FrontcacheAsTheCluster(unittest.TestCase):
