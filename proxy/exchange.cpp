@@ -447,7 +447,19 @@ void Exchange::onFetchHead(http::ResponseHead &resp, cache::NotStored notStored,
             std::vector<std::string> paths{std::string(t.originPath())};
             cache::invalidationTargets(resp.headers, https_ ? "https" : "http", host,
                                        t.originPath(), paths);
-            proxy::purge(worker_.loop(), cc, paths, host, false, worker_.counters());
+            // A purge scans the store: only for a URI this instance holds (its header key is
+            // here), so POSTs to pages that are not cached cost one lookup per URI.
+            std::string uri, key;
+            bool held = false;
+            for (const auto &p : paths)
+                for (std::string_view scheme : {"http://", "https://"}) {
+                    uri.assign(scheme).append(host).append(p);
+                    key.clear();
+                    cache::headerKey(cc.policy, uri, key);
+                    held = held || static_cast<bool>(cc.store->get(key));
+                }
+            if (held)
+                proxy::purge(worker_.loop(), cc, paths, host, false, worker_.counters());
         }
         if (!cc.policy.targetedField.empty()) // RFC 9213: for this cache, not downstream
             resp.headers.remove(cc.policy.targetedField);
