@@ -13,6 +13,7 @@ import brotli
 import zstandard
 
 from harness import Frontcache, Origin, admin_request, get_once, request, wait_for
+from test_browsers import Browsers
 
 CHROME = "Accept-Encoding: gzip, deflate, br, zstd\r\n"
 SAFARI = "Accept-Encoding: gzip, deflate, br\r\n"
@@ -42,16 +43,8 @@ def varies_on_accept_encoding(resp):
     return any(n.lower() == "vary" and "accept-encoding" in v.lower() for n, v in resp.headers)
 
 
-class Compression(unittest.TestCase):
+class Compression(Browsers):
     SECTIONS = {"admin": {"listen": "127.0.0.1:0"}}
-
-    def setUp(self):
-        self.origin = Origin()
-        self.fc = Frontcache(self.origin.url, self.SECTIONS, workers=2)
-
-    def tearDown(self):
-        self.fc.stop()
-        self.origin.close()
 
     def test_every_browser_gets_its_best_coding_from_one_stored_copy(self):
         p = '/r/page;type=text/html;size=6000;vary=Accept-Encoding;etag="e1"'
