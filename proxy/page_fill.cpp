@@ -167,15 +167,20 @@ bool PageFill::plan(const http::RequestHead &req, http::ResponseHead &resp, bool
     const bool httpMode = cc.policy.mode == cache::Mode::Http;
     if (!httpMode) // Django's patch_response_headers; an RFC 9111 cache leaves them as sent
         cache::patchResponseHeaders(resp.headers, d.ttl, now);
-    resp.headers.remove("age"); // our Age is computed from the time we stored it
+    if (!httpMode)
+        resp.headers.remove("age"); // our Age is computed from the time we stored it
     if (httpMode && !cc.policy.targetedField.empty()) // RFC 9213 §2.2: for this cache only
         resp.headers.remove(cc.policy.targetedField);
     storing_ = true;
     head_.clear();
     // A HEAD response keeps the Content-Length the upstream announced for the GET.
     http::writeResponseHead(resp, !isHead, "1.1 frontcache", head_);
-    // private="..." / no-cache="...": those fields are not kept in the shared copy.
+    // private="..." / no-cache="...": those fields are not kept in the shared copy; nor is the
+    // origin's Age (http mode passes it on to this client: RFC 9111 §5.1; answers from the store
+    // compute theirs from the age kept in the page).
     cache::removeFields(head_, omit);
+    if (httpMode)
+        cache::removeFields(head_, "age");
     if (!isHead)
         head_.append("Content-Length: "); // the number follows at commit()
     auto etag = resp.headers.get("etag");

@@ -141,6 +141,9 @@ case("4.2.3", "an old Date (apparent age) counts", [(200, [("Cache-Control", "ma
 case("4.2.3", "arrived older than its lifetime: stale at once",
      [(200, [("Cache-Control", "max-age=60"), ("Age", "100")])],
      [(G, {}, FETCHED), (G, {}, FETCHED)])
+case("5.1", "the origin's Age is passed on, and the stored copy's Age counts from it",
+     [(200, [("Cache-Control", "max-age=600"), ("Age", "40")])],
+     [(G, {}, dict(hit=False, h={"Age": "40"})), ("+", 5), (G, {}, dict(hit=True, h={"Age": "45"}))])
 case("5.1", "Age on every answer from the store", [(200, [("Cache-Control", "max-age=60")])],
      [(G, {}, FETCHED), ("+", 7), (G, {}, dict(hit=True, h={"Age": "7"}))])
 case("4.2.3", "a Date in the future does not make it younger",
