@@ -223,46 +223,25 @@ void representationHead(std::string_view base, http::Coding coding, bool transfo
     out.clear();
     bool hadLength = false, varyListsIt = false;
     std::string_view etag;
-    std::size_t eol = base.find("\r\n");
-    if (eol == std::string_view::npos) {
-        out.assign(base);
-        return;
-    }
-    out.append(base.substr(0, eol + 2)); // the status line
-    std::string_view rest = base.substr(eol + 2);
-    while (!rest.empty()) {
-        std::size_t e = rest.find("\r\n");
-        std::string_view line = rest.substr(0, e == std::string_view::npos ? rest.size() : e + 2);
-        rest.remove_prefix(line.size());
-        std::size_t colon = line.find(':');
-        std::string_view name = line.substr(0, colon);
-        std::string_view value =
-            colon == std::string_view::npos
-                ? std::string_view()
-                : http::trimOws(line.substr(colon + 1, line.size() - colon - 1 -
-                                                           (line.ends_with("\r\n") ? 2 : 0)));
-        if (http::equalsIgnoreCase(name, "content-encoding"))
-            continue;
-        if (http::equalsIgnoreCase(name, "content-length")) {
-            hadLength = true;
-            continue;
-        }
-        if (http::equalsIgnoreCase(name, "etag")) {
-            etag = value;
-            continue;
-        }
-        if (http::equalsIgnoreCase(name, "vary")) {
-            for (std::string_view v = value; !v.empty();) {
-                std::size_t comma = v.find(',');
-                std::string_view item = http::trimOws(v.substr(0, comma));
-                varyListsIt |= http::equalsIgnoreCase(item, "accept-encoding") || item == "*";
-                if (comma == std::string_view::npos)
-                    break;
-                v.remove_prefix(comma + 1);
+    out.append(http::headStatusLine(base));
+    http::forEachHeadField(
+        base, [&](std::string_view name, std::string_view value, std::string_view line) {
+            if (http::equalsIgnoreCase(name, "content-encoding"))
+                return;
+            if (http::equalsIgnoreCase(name, "content-length")) {
+                hadLength = true;
+                return;
             }
-        }
-        out.append(line);
-    }
+            if (http::equalsIgnoreCase(name, "etag")) {
+                etag = value;
+                return;
+            }
+            if (http::equalsIgnoreCase(name, "vary"))
+                http::forEachListMember(value, [&](std::string_view item) {
+                    varyListsIt |= http::equalsIgnoreCase(item, "accept-encoding") || item == "*";
+                });
+            out.append(line);
+        });
     if (!varyListsIt)
         out.append("Vary: Accept-Encoding\r\n");
     if (coding != http::Coding::Identity && coding != http::Coding::AsStored) {

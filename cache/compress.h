@@ -1,7 +1,7 @@
 // The representations of one stored copy (issue #13): the body as the origin sent it, plus the
 // codings frontcache produces from it once (br, gzip, zstd for an identity body), or the identity
 // body decoded from an origin's gzip/br/zstd/deflate. A hit then picks the best one the client
-// accepts (http::acceptQuality) and sends it from the item in one writev.
+// accepts (http::AcceptedCodings) and sends it from the item in one writev.
 //
 // The codecs are Debian's zlib, libbrotli and libzstd, called directly (no packaged C++ wrapper
 // covers all three; the calls are one-shot or a bounded streaming loop). Pure functions; safe

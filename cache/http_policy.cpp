@@ -58,18 +58,6 @@ bool isAcceptFamily(std::string_view meta) {
            meta == "HTTP_ACCEPT_ENCODING" || meta == "HTTP_ACCEPT_LANGUAGE";
 }
 
-template <typename F> void forEachListMember(std::string_view v, F &&f) {
-    while (!v.empty()) {
-        std::size_t comma = v.find(',');
-        std::string_view m = http::trimOws(v.substr(0, comma));
-        if (!m.empty())
-            f(m);
-        if (comma == std::string_view::npos)
-            break;
-        v.remove_prefix(comma + 1);
-    }
-}
-
 } // namespace
 
 http::CacheControl responseDirectives(const http::HeaderList &resp, const PolicyConfig &cfg) {
@@ -209,26 +197,23 @@ Reuse reuse(const PageView &page, bool mustRevalidate, const RequestDirectives &
 
 bool storedMustRevalidate(std::string_view head) {
     bool yes = false;
-    while (!head.empty() && !yes) {
-        std::size_t eol = head.find("\r\n");
-        std::string_view line = head.substr(0, eol);
-        head = eol == std::string_view::npos ? std::string_view() : head.substr(eol + 2);
-        std::size_t colon = line.find(':');
-        if (colon == std::string_view::npos || colon < 13)
-            continue;
-        if (!http::equalsIgnoreCase(line.substr(colon - 13, 13), "cache-control"))
-            continue; // Cache-Control, or a targeted field such as CDN-Cache-Control
-        forEachListMember(line.substr(colon + 1), [&](std::string_view m) {
-            std::string_view name = http::trimOws(m.substr(0, m.find('=')));
-            yes = yes || http::equalsIgnoreCase(name, "must-revalidate") ||
-                  http::equalsIgnoreCase(name, "proxy-revalidate") ||
-                  http::equalsIgnoreCase(name, "s-maxage");
+    http::forEachHeadField(
+        head, [&](std::string_view field, std::string_view value, std::string_view) {
+            // Cache-Control, or a targeted field such as CDN-Cache-Control.
+            if (field.size() < 13 ||
+                !http::equalsIgnoreCase(field.substr(field.size() - 13), "cache-control"))
+                return;
+            http::forEachListMember(value, [&](std::string_view m) {
+                std::string_view name = http::trimOws(m.substr(0, m.find('=')));
+                yes = yes || http::equalsIgnoreCase(name, "must-revalidate") ||
+                      http::equalsIgnoreCase(name, "proxy-revalidate") ||
+                      http::equalsIgnoreCase(name, "s-maxage");
+            });
         });
-    }
     return yes;
 }
 
-bool headDescribes(const PageView &page, const http::HeaderList &head) {
+bool headDescribes(const PageView &page, const http::HeaderList &head, std::int64_t contentLength) {
     std::optional<std::string_view> etag = head.get("etag");
     std::optional<std::int64_t> lm = firstDate(head, "last-modified");
     if (!etag && !lm)
@@ -237,14 +222,7 @@ bool headDescribes(const PageView &page, const http::HeaderList &head) {
         return false;
     if (lm && *lm != page.lastModified)
         return false;
-    if (std::optional<std::string_view> cl = head.get("content-length")) {
-        std::string_view s = http::trimOws(*cl);
-        std::size_t n = 0;
-        auto r = std::from_chars(s.data(), s.data() + s.size(), n);
-        if (r.ec != std::errc() || r.ptr != s.data() + s.size() || n != page.body.size())
-            return false;
-    }
-    return true;
+    return contentLength < 0 || static_cast<std::uint64_t>(contentLength) == page.body.size();
 }
 
 bool invalidates(std::string_view method, int status) {
@@ -294,7 +272,7 @@ void normalizeVaryValue(std::string_view metaName, std::string_view value, std::
     std::string members[32];
     std::size_t n = 0;
     bool overflow = false;
-    forEachListMember(value, [&](std::string_view m) {
+    http::forEachListMember(value, [&](std::string_view m) {
         if (n == 32) {
             overflow = true;
             return;
@@ -317,22 +295,17 @@ void normalizeVaryValue(std::string_view metaName, std::string_view value, std::
 }
 
 void removeFields(std::string &head, std::string_view names) {
-    forEachListMember(names, [&](std::string_view name) {
-        std::size_t at = head.find("\r\n");
-        while (at != std::string::npos && at + 2 < head.size()) {
-            std::size_t start = at + 2;
-            std::size_t eol = head.find("\r\n", start);
-            std::size_t end = eol == std::string::npos ? head.size() : eol + 2;
-            std::string_view line(head.data() + start, end - start);
-            std::size_t colon = line.find(':');
-            if (colon != std::string_view::npos &&
-                http::equalsIgnoreCase(line.substr(0, colon), name)) {
-                head.erase(start, end - start);
-                continue; // `at` still ends the previous line
-            }
-            at = eol;
-        }
-    });
+    if (http::trimOws(names).find_first_not_of(", ") == std::string_view::npos)
+        return; // nothing named (the usual case): the head stays as it is
+    std::string kept(http::headStatusLine(head));
+    http::forEachHeadField(head,
+                           [&](std::string_view name, std::string_view, std::string_view line) {
+                               if (http::forEachListMember(names, [&](std::string_view n) {
+                                       return !http::equalsIgnoreCase(n, name);
+                                   }))
+                                   kept.append(line);
+                           });
+    head.swap(kept);
 }
 
 } // namespace fc::cache

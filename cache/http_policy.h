@@ -58,8 +58,8 @@ bool storedMustRevalidate(std::string_view head);
 
 // §4.3.5: does a 200 response to HEAD describe the stored GET response `page`? Its validators
 // (ETag, Last-Modified) match the stored ones — at least one of them given — and so does its
-// Content-Length when it has one.
-bool headDescribes(const PageView &page, const http::HeaderList &head);
+// Content-Length when it has one (-1: none).
+bool headDescribes(const PageView &page, const http::HeaderList &head, std::int64_t contentLength);
 
 // §4.4: a response to an unsafe request invalidates what the cache holds for the target URI
 // when it is a non-error status (2xx, 3xx).

@@ -457,8 +457,9 @@ StoreDecision renewStoredHead(std::string_view stored, const http::HeaderList &f
                               std::int64_t now, std::string &outHead, std::string &outVary) {
     // The stored head is our own serialisation: "HTTP/1.1 200 OK\r\n" then "Name: value\r\n".
     http::ResponseHead merged;
-    std::size_t eol = stored.find("\r\n");
-    std::string_view status = stored.substr(0, eol);
+    std::string_view status = http::headStatusLine(stored);
+    if (status.ends_with("\r\n"))
+        status.remove_suffix(2);
     merged.status = 200;
     if (status.size() >= 12) { // "HTTP/1.1 NNN": http mode stores other statuses too
         int code = 0;
@@ -474,20 +475,11 @@ StoreDecision renewStoredHead(std::string_view stored, const http::HeaderList &f
             return false;
         return fresh.has(name);
     };
-    std::string_view rest = eol == std::string_view::npos ? "" : stored.substr(eol + 2);
-    while (!rest.empty()) {
-        eol = rest.find("\r\n");
-        std::string_view line = rest.substr(0, eol);
-        std::size_t colon = line.find(':');
-        if (colon != std::string_view::npos) {
-            std::string_view name = line.substr(0, colon);
-            if (!updated(name) && !http::equalsIgnoreCase(name, "expires"))
-                merged.headers.add(name, http::trimOws(line.substr(colon + 1)));
-        }
-        if (eol == std::string_view::npos)
-            break;
-        rest.remove_prefix(eol + 2);
-    }
+    http::forEachHeadField(stored,
+                           [&](std::string_view name, std::string_view value, std::string_view) {
+                               if (!updated(name) && !http::equalsIgnoreCase(name, "expires"))
+                                   merged.headers.add(name, value);
+                           });
     fresh.forEach([&](std::string_view n, std::string_view v) {
         if (updated(n))
             merged.headers.add(n, v);

@@ -51,23 +51,15 @@ bool clientNotModified(const http::HeaderList &req, const PageView &stored) {
 }
 
 void appendNotModifiedFields(std::string_view storedHead, std::string &out) {
-    std::string_view h = storedHead;
-    std::size_t eol = h.find("\r\n");
-    h.remove_prefix(eol == std::string_view::npos ? h.size() : eol + 2); // the status line
-    while (!h.empty()) {
-        eol = h.find("\r\n");
-        std::string_view line = h.substr(0, eol);
-        std::string_view name = line.substr(0, line.find(':'));
-        for (std::string_view keep : {"etag", "last-modified", "cache-control", "expires", "vary",
-                                      "date", "content-location"})
-            if (http::equalsIgnoreCase(name, keep)) {
-                out.append(line);
-                out.append("\r\n");
-            }
-        if (eol == std::string_view::npos)
-            break;
-        h.remove_prefix(eol + 2);
-    }
+    http::forEachHeadField(
+        storedHead, [&](std::string_view name, std::string_view, std::string_view line) {
+            for (std::string_view keep : {"etag", "last-modified", "cache-control", "expires",
+                                          "vary", "date", "content-location"})
+                if (http::equalsIgnoreCase(name, keep)) {
+                    out.append(line.substr(0, line.find("\r\n")));
+                    out.append("\r\n");
+                }
+        });
 }
 
 bool marksPass(NotStored why, int status) {

@@ -43,17 +43,8 @@ CacheControl parseCacheControl(const HeaderList &headers, std::string_view field
 // Calls f(name) for each field name listed by the message's Vary fields.
 template <typename F> void forEachVary(const HeaderList &headers, F &&f) {
     headers.forEach([&](std::string_view n, std::string_view v) {
-        if (!equalsIgnoreCase(n, "vary"))
-            return;
-        while (!v.empty()) {
-            std::size_t comma = v.find(',');
-            std::string_view item = trimOws(v.substr(0, comma));
-            if (!item.empty())
-                f(item);
-            if (comma == std::string_view::npos)
-                break;
-            v.remove_prefix(comma + 1);
-        }
+        if (equalsIgnoreCase(n, "vary"))
+            forEachListMember(v, [&](std::string_view item) { f(item); });
     });
 }
 

@@ -94,29 +94,20 @@ AcceptedCodings::AcceptedCodings(std::optional<std::string_view> acceptEncoding)
     if (!acceptEncoding)
         return;
     present_ = true;
-    std::string_view list = *acceptEncoding;
-    while (!list.empty()) {
-        std::size_t comma = list.find(',');
-        std::string_view member =
-            trimOws(list.substr(0, comma == std::string_view::npos ? list.size() : comma));
-        if (!member.empty()) {
-            std::size_t semi = member.find(';');
-            std::string_view token = trimOws(member.substr(0, semi));
-            std::string_view params =
-                semi == std::string_view::npos ? std::string_view() : member.substr(semi);
-            short *slot = nullptr;
-            if (token == "*") {
-                slot = &star_;
-            } else if (auto named = codingOfToken(token)) {
-                slot = &listed_[static_cast<int>(*named)];
-            }
-            if (slot && *slot < 0) // the first listing counts
-                *slot = static_cast<short>(memberQuality(params));
+    forEachListMember(*acceptEncoding, [&](std::string_view member) {
+        std::size_t semi = member.find(';');
+        std::string_view token = trimOws(member.substr(0, semi));
+        std::string_view params =
+            semi == std::string_view::npos ? std::string_view() : member.substr(semi);
+        short *slot = nullptr;
+        if (token == "*") {
+            slot = &star_;
+        } else if (auto named = codingOfToken(token)) {
+            slot = &listed_[static_cast<int>(*named)];
         }
-        if (comma == std::string_view::npos)
-            break;
-        list.remove_prefix(comma + 1);
-    }
+        if (slot && *slot < 0) // the first listing counts
+            *slot = static_cast<short>(memberQuality(params));
+    });
 }
 
 int AcceptedCodings::quality(Coding c) const {
@@ -128,10 +119,6 @@ int AcceptedCodings::quality(Coding c) const {
     if (star_ >= 0)
         return star_;
     return c == Coding::Identity ? 1000 : 0;
-}
-
-int acceptQuality(std::optional<std::string_view> acceptEncoding, Coding c) {
-    return AcceptedCodings(acceptEncoding).quality(c);
 }
 
 } // namespace fc::http

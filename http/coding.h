@@ -28,8 +28,8 @@ std::string_view codingName(Coding c);
 // else, including several codings applied in a row ("gzip, br"): frontcache cannot undo those.
 std::optional<Coding> parseContentCoding(std::optional<std::string_view> contentEncoding);
 
-// How much the client wants coding `c`, in thousandths (RFC 9110 §12.5.3 q-values, 0-1000),
-// from its Accept-Encoding field value:
+// How much a client wants each coding, in thousandths (RFC 9110 §12.5.3 q-values, 0-1000),
+// from its Accept-Encoding field value, parsed once:
 //  - absent field: identity 1000, every other coding 0 (a client that sent nothing, like curl,
 //    cannot be assumed to decode anything, although the RFC allows it);
 //  - a coding listed gets its q (default 1000); "x-gzip" counts as "gzip"; the first listing wins;
@@ -37,10 +37,6 @@ std::optional<Coding> parseContentCoding(std::optional<std::string_view> content
 //    acceptable (1000) unless "identity;q=0", or "*;q=0" without identity listed;
 //  - an empty field value accepts identity only.
 // Malformed members (a bad q) count as q=0 for the coding they name.
-int acceptQuality(std::optional<std::string_view> acceptEncoding, Coding c);
-
-// The same, for every coding at once: the field is parsed in one pass (a hit choosing among a
-// page's representations asks about each of them).
 class AcceptedCodings {
 public:
     explicit AcceptedCodings(std::optional<std::string_view> acceptEncoding);

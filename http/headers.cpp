@@ -28,16 +28,8 @@ std::string_view trimOws(std::string_view s) {
 }
 
 bool listContains(std::string_view value, std::string_view token) {
-    while (!value.empty()) {
-        size_t comma = value.find(',');
-        std::string_view item = trimOws(value.substr(0, comma));
-        if (equalsIgnoreCase(item, token))
-            return true;
-        if (comma == std::string_view::npos)
-            break;
-        value.remove_prefix(comma + 1);
-    }
-    return false;
+    return !forEachListMember(value,
+                              [&](std::string_view m) { return !equalsIgnoreCase(m, token); });
 }
 
 void HeaderList::clear() {

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace fc::http {
@@ -23,6 +24,50 @@ bool listContains(std::string_view value, std::string_view token);
 
 // Trims optional whitespace (SP / HTAB) at both ends (RFC 9110 §5.6.3 OWS).
 std::string_view trimOws(std::string_view s);
+
+// Calls f(member) for each non-empty member of a comma-separated field value, white space
+// trimmed (RFC 9110 §5.6.1). Quoted strings are not special. When f returns bool, false stops
+// the walk; the result says whether it ran to the end.
+template <typename F> bool forEachListMember(std::string_view value, F &&f) {
+    while (!value.empty()) {
+        std::size_t comma = value.find(',');
+        std::string_view m = trimOws(value.substr(0, comma));
+        if (!m.empty()) {
+            if constexpr (std::is_same_v<decltype(f(m)), bool>) {
+                if (!f(m))
+                    return false;
+            } else {
+                f(m);
+            }
+        }
+        if (comma == std::string_view::npos)
+            break;
+        value.remove_prefix(comma + 1);
+    }
+    return true;
+}
+
+// A head as frontcache serialises and stores it: a status line, then "Name: value" field lines,
+// each ending in CRLF (the blank line not included). The status line with its CRLF:
+inline std::string_view headStatusLine(std::string_view head) {
+    std::size_t eol = head.find("\r\n");
+    return eol == std::string_view::npos ? head : head.substr(0, eol + 2);
+}
+// Calls f(name, value, line) for each field line after the status line: `value` trimmed, `line`
+// the whole line with its CRLF (when it has one). Lines without a colon are skipped.
+template <typename F> void forEachHeadField(std::string_view head, F &&f) {
+    std::string_view rest = head.substr(headStatusLine(head).size());
+    while (!rest.empty()) {
+        std::size_t eol = rest.find("\r\n");
+        std::string_view line =
+            rest.substr(0, eol == std::string_view::npos ? rest.size() : eol + 2);
+        rest.remove_prefix(line.size());
+        std::string_view text = line.substr(0, eol == std::string_view::npos ? line.size() : eol);
+        std::size_t colon = text.find(':');
+        if (colon != std::string_view::npos)
+            f(text.substr(0, colon), trimOws(text.substr(colon + 1)), line);
+    }
+}
 
 class HeaderList {
 public:

@@ -222,6 +222,7 @@ void Exchange::lookup() {
         bool httpMode;
         const cache::RequestDirectives &rd;
         cache::ItemRef varyItem, hit;
+        bool staleWasFresh = false;
         std::optional<std::string_view> vary(std::string_view key) {
             varyItem = cc.store->get(key);
             if (!varyItem)
@@ -243,11 +244,13 @@ void Exchange::lookup() {
                 hit = std::move(page);
                 return true;
             }
-            if (method == "GET")
+            if (method == "GET") {
                 x.stale_ = std::move(page);
+                staleWasFresh = view.fresh(now); // passed over for the request's own directives
+            }
             return false;
         }
-    } src{*this, cc, cc.clock->now(), httpMode, rd, {}, {}};
+    } src{*this, cc, cc.clock->now(), httpMode, rd, {}, {}, false};
     auto vary = cache::lookupChain(cc.policy, uri_, h.headers, isHead_, key_, src);
     if (src.hit) {
         if (waitedForFill_)
@@ -257,12 +260,10 @@ void Exchange::lookup() {
     }
     // RFC 9211 fwd: nothing for the URI, no variant for this request, a stale copy, or a stored
     // copy the request's own directives would not take.
-    fwdReason_ = !vary ? "uri-miss" : !stale_ ? "vary-miss" : "stale";
-    if (stale_) {
-        cache::PageView view;
-        if (cache::decodePage(stale_->value(), view) && view.fresh(src.now))
-            fwdReason_ = "request";
-    }
+    fwdReason_ = !vary               ? "uri-miss"
+                 : !stale_           ? "vary-miss"
+                 : src.staleWasFresh ? "request"
+                                     : "stale";
     // §5.2.1.7: only-if-cached and nothing usable stored: 504, the origin untouched.
     if (rd.onlyIfCached) {
         stale_.reset();

@@ -70,7 +70,8 @@ void Exchange::deliverPage(cache::ItemRef page, CacheStatus status) {
     const bool notModified = cache::clientNotModified(req.headers, v);
     // The representation this client gets (cache/compress.h): everything below serves it.
     const cache::PageRepresentation &rep =
-        v.reps[cache::chooseRepresentation(v, req.headers.get("accept-encoding"))];
+        v.reps[v.repCount > 1 ? cache::chooseRepresentation(v, req.headers.get("accept-encoding"))
+                              : 0];
     if (v.repCount > 1) {
         counters.inc(counters.codedAnswers[static_cast<int>(rep.coding)]);
         for (std::size_t i = 0; i < v.repCount; ++i)
@@ -100,17 +101,11 @@ void Exchange::deliverPage(cache::ItemRef page, CacheStatus status) {
         } else {
             // The stored fields but the status line and Content-Length, then the range's.
             rangeHead_.append("HTTP/1.1 206 Partial Content\r\n");
-            std::string_view rest =
-                rep.head.substr(std::min(rep.head.size(), rep.head.find("\r\n") + 2));
-            while (!rest.empty()) {
-                std::size_t eol = rest.find("\r\n");
-                std::string_view line =
-                    rest.substr(0, eol == std::string_view::npos ? rest.size() : eol + 2);
-                rest.remove_prefix(line.size());
-                if (!(line.size() >= 15 &&
-                      http::equalsIgnoreCase(line.substr(0, 15), "content-length:")))
-                    rangeHead_.append(line);
-            }
+            http::forEachHeadField(
+                rep.head, [&](std::string_view name, std::string_view, std::string_view line) {
+                    if (!http::equalsIgnoreCase(name, "content-length"))
+                        rangeHead_.append(line);
+                });
             rangeHead_.append("Content-Range: bytes ");
             rangeHead_.append(num(n1, range.first));
             rangeHead_.push_back('-');

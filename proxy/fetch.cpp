@@ -224,7 +224,8 @@ bool Fetch::onUpstreamHead(http::ResponseHead &resp) {
         // RFC 9111 §4.3.5 (http mode): a 200 to a HEAD whose validators and length match the
         // stored GET response freshens it, as a 304 would (the HEAD's own answer goes on).
         if (isHead_ && resp.status == 200 && stale_ && cc.policy.mode == cache::Mode::Http &&
-            cache::decodePage(stale_->value(), v) && cache::headDescribes(v, resp.headers))
+            cache::decodePage(stale_->value(), v) &&
+            cache::headDescribes(v, resp.headers, resp.contentLength))
             fill_.renew(req, v, resp.headers);
         // UpdateCacheMiddleware: decide, and patch the headers both ways.
         storing_ = fill_.plan(req, resp, isHead_, requestedAt_);

@@ -217,11 +217,13 @@ void PageFill::abandon(cache::NotStored why) {
 
 // Codings are made when the body is coded (its identity form), or is compressible and at least
 // cache.compress_min_size.
+bool PageFill::needsCodings() const {
+    return transform_.decode ||
+           (transform_.compress && body_.size() >= worker_.cache().policy.compress.minSize);
+}
+
 bool PageFill::offloads() const {
-    const bool work =
-        transform_.decode ||
-        (transform_.compress && body_.size() >= worker_.cache().policy.compress.minSize);
-    return storing_ && work && body_.size() > kInlineCodingBytes;
+    return storing_ && needsCodings() && body_.size() > kInlineCodingBytes;
 }
 
 cache::ItemRef PageFill::commit(const http::RequestHead &req) {
@@ -232,8 +234,7 @@ cache::ItemRef PageFill::commit(const http::RequestHead &req) {
         head_.append("\r\n");
     }
     std::unique_ptr<Pending> p = prepare(req, req.method);
-    p->transform = transform_.decode ||
-                   (transform_.compress && body_.size() >= worker_.cache().policy.compress.minSize);
+    p->transform = needsCodings();
     p->plan = transform_;
     p->needsIdentity = transform_.source != http::Coding::Identity &&
                        p->vary.find("HTTP_ACCEPT_ENCODING") != std::string::npos;

@@ -87,6 +87,7 @@ private:
     cache::ItemRef finish(Pending &p);
     void storeOffLoop(std::unique_ptr<Pending> p);
     void notStored(cache::NotStored why);
+    bool needsCodings() const;
 
     Worker &worker_;
     std::string lockKey_;

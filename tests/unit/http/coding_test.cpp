@@ -4,6 +4,12 @@
 
 using namespace fc::http;
 
+namespace {
+int acceptQuality(std::optional<std::string_view> ae, Coding c) {
+    return AcceptedCodings(ae).quality(c);
+}
+} // namespace
+
 TEST_CASE("Content-Encoding names the coding frontcache can undo, or nothing") {
     CHECK(parseContentCoding(std::nullopt) == Coding::Identity);
     CHECK(parseContentCoding("") == Coding::Identity);
