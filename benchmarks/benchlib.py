@@ -109,6 +109,37 @@ def nginx(tmp, name, body, core):
                             stderr=subprocess.DEVNULL)
 
 
+def varnish(tmp, port, backend_port, extra=(), core=None):
+    """varnishd in the foreground on 127.0.0.1:`port` in front of `backend_port`, with the
+    built-in VCL plus `extra` arguments (e.g. "-t", "0"); its files under `tmp`."""
+    return subprocess.Popen((pin(core) if core is not None else []) + [
+        "varnishd", "-F", "-a", "127.0.0.1:%d" % port, "-b", "127.0.0.1:%d" % backend_port,
+        *extra, "-n", os.path.join(tmp, "varnish-%d" % port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def memcached(port, core=None):
+    """memcached on 127.0.0.1:`port`, one thread, no UDP."""
+    user = ["-u", "root"] if os.getuid() == 0 else []
+    return subprocess.Popen((pin(core) if core is not None else []) + [
+        "memcached", *user, "-l", "127.0.0.1", "-p", str(port), "-U", "0", "-t", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+DJANGO_SITE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests",
+                           "django_site")
+
+
+def django_site(port, env, workers, core=None):
+    """The Django test site (tests/django_site) under gunicorn with `workers` sync workers, its
+    settings chosen by `env` (FCSITE_* variables)."""
+    e = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", **env)
+    return subprocess.Popen((pin(core) if core is not None else []) + [
+        "/usr/bin/python3", "-m", "gunicorn", "--chdir", DJANGO_SITE, "-b",
+        "127.0.0.1:%d" % port, "-w", str(workers), "--backlog", "2048", "fcsite.wsgi"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=e)
+
+
 def stop_all(procs):
     """SIGTERM each process we started (by PID), then wait; kill what does not exit."""
     for p in procs:

@@ -29,7 +29,6 @@ import http.client
 import os
 import random
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,9 +41,8 @@ try:
 except ImportError:
     sys.exit("needs python3-brotli and python3-zstandard: scripts/dev deps")
 
-from benchlib import free_port, stop_all, wait_port
+from benchlib import django_site, free_port, memcached, stop_all, varnish, wait_port
 
-SITE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "django_site")
 PAGES = 40
 BROWSERS = [  # (name, share, Accept-Encoding or None)
     ("chrome", 50, "gzip, deflate, br, zstd"),
@@ -180,11 +178,7 @@ def drive(port, visitors, concurrency):
 
 
 def gunicorn(port, env, workers):
-    e = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", FCSITE_GZIP="1", **env)
-    return subprocess.Popen(["/usr/bin/python3", "-m", "gunicorn", "--chdir", SITE, "-b",
-                             "127.0.0.1:%d" % port, "-w", str(workers), "--backlog", "2048",
-                             "fcsite.wsgi"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=e)
+    return django_site(port, dict(env, FCSITE_GZIP="1"), workers)
 
 
 def renders(path):
@@ -211,10 +205,7 @@ def main():
     try:
         ports = {n: free_port() for n in ("mc", "app_fc", "app_dj", "app_vn", "fc", "vn")}
         logs = {n: os.path.join(tmp, "renders-%s" % n) for n in ("fc", "dj", "vn")}
-        user = ["-u", "root"] if os.getuid() == 0 else []
-        procs.append(subprocess.Popen(["memcached", *user, "-l", "127.0.0.1", "-p",
-                                       str(ports["mc"]), "-U", "0", "-t", "1"],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs.append(memcached(ports["mc"]))
         procs.append(gunicorn(ports["app_fc"], {"FCSITE_RENDER_LOG": logs["fc"]},
                               args.gunicorn_workers))
         procs.append(gunicorn(ports["app_dj"], {"FCSITE_RENDER_LOG": logs["dj"],
@@ -230,11 +221,7 @@ def main():
                     % (ports["fc"], ports["app_fc"]))
         procs.append(subprocess.Popen([args.bin, "-c", conf], stdout=subprocess.DEVNULL))
         # Varnish as installed: the built-in VCL, default TTL (120 s).
-        procs.append(subprocess.Popen(
-            ["varnishd", "-F", "-a", "127.0.0.1:%d" % ports["vn"], "-b",
-             "127.0.0.1:%d" % ports["app_vn"], "-s", "malloc,256m",
-             "-n", os.path.join(tmp, "varnish")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs.append(varnish(tmp, ports["vn"], ports["app_vn"], ("-s", "malloc,256m")))
         for port in ports.values():
             wait_port(port, 30)
         # Each gunicorn worker's first request loads Django's middleware and URLs (hundreds of

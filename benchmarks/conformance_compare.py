@@ -21,7 +21,6 @@ import argparse
 import collections
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -30,7 +29,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 
-from benchlib import free_port, nginx, stop_all, wait_port  # noqa: E402
+from benchlib import free_port, nginx, stop_all, varnish, wait_port  # noqa: E402
 
 
 def main():
@@ -61,11 +60,8 @@ def main():
     proxy_cache_revalidate on; proxy_set_header Host $host; proxy_http_version 1.1;
     proxy_set_header Connection ""; } }
 """ % (tmp, ports["nginx"], origins["nginx"].port), 0))
-        procs.append(subprocess.Popen(
-            ["varnishd", "-F", "-a", "127.0.0.1:%d" % ports["varnish"], "-b",
-             "127.0.0.1:%d" % origins["varnish"].port, "-s", "malloc,64m", "-t", "0",
-             "-n", os.path.join(tmp, "varnish")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs.append(varnish(tmp, ports["varnish"], origins["varnish"].port,
+                             ("-s", "malloc,64m", "-t", "0")))
         for port in ports.values():
             wait_port(port, 30)
         results = {}  # name -> {case index: failure or None}

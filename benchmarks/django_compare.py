@@ -16,17 +16,11 @@ import subprocess
 import sys
 import tempfile
 
-from benchlib import free_port, pin, stop_all, wait_port, wrk
-
-SITE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "django_site")
+from benchlib import django_site, free_port, memcached, pin, stop_all, wait_port, wrk
 
 
 def gunicorn(port, env):
-    e = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", **env)
-    return subprocess.Popen(pin(0) + ["/usr/bin/python3", "-m", "gunicorn", "--chdir", SITE,
-                                      "-b", "127.0.0.1:%d" % port, "-w", "4", "--backlog", "2048",
-                                      "fcsite.wsgi"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=e)
+    return django_site(port, env, 4, core=0)
 
 
 def main():
@@ -43,10 +37,7 @@ def main():
     procs = []
     try:
         p = {n: free_port() for n in ("mc", "plain", "cached", "fc")}
-        user = ["-u", "root"] if os.getuid() == 0 else []
-        procs.append(subprocess.Popen(pin(0) + ["memcached", *user, "-l", "127.0.0.1", "-p",
-                                                str(p["mc"]), "-U", "0", "-t", "1"],
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs.append(memcached(p["mc"], core=0))
         procs.append(gunicorn(p["plain"], {}))
         procs.append(gunicorn(p["cached"], {"FCSITE_DJANGO_CACHE": "1",
                                             "FCSITE_MEMCACHED": "127.0.0.1:%d" % p["mc"]}))

@@ -22,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 
-from benchlib import free_port, nginx, pin, stop_all, tree_cpu_seconds, wait_port, wrk
+from benchlib import free_port, nginx, pin, stop_all, tree_cpu_seconds, varnish, wait_port, wrk
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -64,11 +64,8 @@ def main():
   server { listen 127.0.0.1:%d; location / { proxy_pass http://origin; proxy_cache hits;
     proxy_cache_valid 200 10m; proxy_http_version 1.1; proxy_set_header Connection ""; } }
 """ % (tmp, ports["origin"], ports["nginx"]), 0))
-        procs.append(subprocess.Popen(pin(0) + [
-            "varnishd", "-F", "-a", "127.0.0.1:%d" % ports["varnish"], "-b",
-            "127.0.0.1:%d" % ports["origin"], "-s", "malloc,256m", "-t", "600",
-            "-p", "thread_pools=1", "-n", os.path.join(tmp, "varnish")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs.append(varnish(tmp, ports["varnish"], ports["origin"],
+                             ("-s", "malloc,256m", "-t", "600", "-p", "thread_pools=1"), core=0))
         pids = {"nginx proxy_cache": procs[2].pid, "Varnish": procs[3].pid,
                 "nginx static file": procs[1].pid}
         for name, binary, port, mode in (

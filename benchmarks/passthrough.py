@@ -16,7 +16,6 @@ from OLD_BIN with the same config, to the rounds.
 
 import argparse
 import os
-import re
 import shutil
 import statistics
 import subprocess
