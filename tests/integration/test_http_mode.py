@@ -100,5 +100,30 @@ class EverythingElseWorks(unittest.TestCase):
         self.assertEqual(get_once(self.fc, "/slow").header("X-Cache"), "MISS")
 
 
+class OriginGone(unittest.TestCase):
+    """The origin stops answering: a stale copy stands in only where the response allows it."""
+
+    def test_must_revalidate_gives_an_error_not_the_stale_copy(self):
+        from harness import get_once
+        origin = Origin()
+        fc = Frontcache(origin.url, {"cache": {"mode": "http"}})
+        try:
+            origin.scripts["/strict"] = lambda m, t, h: (
+                200, [("Cache-Control", "max-age=10, must-revalidate")], b"strict")
+            origin.scripts["/lenient"] = lambda m, t, h: (
+                200, [("Cache-Control", "max-age=10")], b"lenient")
+            for p in ("/strict", "/lenient"):
+                self.assertEqual(get_once(fc, p).status, 200)
+            origin.close()  # refused from now on
+            fc.advance(20)
+            strict = get_once(fc, "/strict")
+            self.assertEqual(strict.status, 502)  # RFC 9111 §5.2.2.2: never the stale copy
+            lenient = get_once(fc, "/lenient")
+            self.assertEqual((lenient.status, lenient.body), (200, b"lenient"))
+            self.assertEqual(lenient.header("X-Cache"), "STALE")  # §4.2.4, stale-if-error
+        finally:
+            fc.stop()
+
+
 if __name__ == "__main__":
     unittest.main()
