@@ -6,16 +6,13 @@
 #include <string>
 
 #include "cache/protocol/memcache.h"
+#include "tests/fuzz/fuzz_store.h"
 
 using namespace fc::cache;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size) {
     static ManualClock clock;
-    StoreConfig cfg;
-    cfg.memoryLimit = 4 << 20;
-    cfg.itemSizeMax = 64 * 1024;
-    cfg.shardBits = 2;
-    Store store(cfg, clock);
+    Store store(fuzzStoreConfig(), clock);
     ProtocolContext ctx(store, clock, "fuzz");
     MemcacheSession session(ctx);
     std::string carry, out;

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "cache/store/snapshot.h"
+#include "tests/fuzz/fuzz_store.h"
 
 using namespace fc::cache;
 
@@ -25,11 +26,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
     if (size == 0)
         return 0;
     static ManualClock clock;
-    StoreConfig cfg;
-    cfg.memoryLimit = 4 << 20;
-    cfg.itemSizeMax = 64 * 1024;
-    cfg.shardBits = 2;
-    Store store(cfg, clock);
+    Store store(fuzzStoreConfig(), clock);
     std::string file;
     const bool framed = data[0] & 1;
     std::string_view in(reinterpret_cast<const char *>(data + 1), size - 1);
