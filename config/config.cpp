@@ -405,6 +405,7 @@ public:
                       }
                   }},
                  {"proxy_protocol", boolean(c.server.proxyProtocol)},
+                 {"underscores_in_headers", boolean(c.server.underscoresInHeaders)},
                  {"temp_dir", string(c.server.tempDir)}});
         section(root, "upstream",
                 {{"url",

@@ -45,7 +45,12 @@ struct ServerConfig {
     std::vector<std::string> trustedProxiesText;
     std::vector<AddressBlock> trustedProxies;
     // Every connection starts with a PROXY protocol header (v1 or v2); without one it is closed.
+    // With trustedProxies set, only a trusted peer's header is believed.
     bool proxyProtocol = false;
+    // Request fields whose names contain '_' are forwarded (and keyed) instead of dropped.
+    // Off by default, as in nginx: WSGI and CGI servers read `Accept_Language` as
+    // `Accept-Language`, so such a field could change a page its key does not describe.
+    bool underscoresInHeaders = false;
     // Where chunked request bodies over 1 MiB are buffered (unlinked files); "" = $TMPDIR or /tmp.
     std::string tempDir;
 };

@@ -12,10 +12,11 @@
 
 namespace fc::http {
 
-// The client's address behind a trusted `peer`: the right-most address of the first
-// X-Forwarded-For list that is not trusted — or, when every one is, the left-most; `peer` when
-// there is no list. An entry that is not an address ends the walk (the last address accepted
-// stands). `trusted` is called with textual addresses. The view points into `peer` or `req`.
+// The client's address behind a trusted `peer`: the right-most address of the X-Forwarded-For
+// list (every such field, in order) that is not trusted — or, when every one is, the left-most;
+// `peer` when there is no list. An entry that is not an address ends the walk (the last address
+// accepted stands). `trusted` is called with textual addresses. The view points into `peer` or
+// `req`.
 template <typename Trusted>
 std::string_view forwardedClient(std::string_view peer, const HeaderList &req, Trusted &&trusted);
 
@@ -36,22 +37,30 @@ bool isAddressLiteral(std::string_view s, int family = 0);
 
 template <typename Trusted>
 std::string_view forwardedClient(std::string_view peer, const HeaderList &req, Trusted &&trusted) {
-    auto xff = req.get("x-forwarded-for");
-    if (!xff)
-        return peer;
-    std::string_view list = *xff, current = peer;
-    while (!list.empty()) {
-        std::size_t comma = list.rfind(',');
-        std::string_view entry =
-            trimOws(comma == std::string_view::npos ? list : list.substr(comma + 1));
-        list = comma == std::string_view::npos ? std::string_view() : list.substr(0, comma);
-        if (entry.size() > 2 && entry.front() == '[' && entry.back() == ']')
-            entry = entry.substr(1, entry.size() - 2);
-        if (!isAddressLiteral(entry))
-            return current;
-        current = entry;
-        if (!trusted(entry))
-            return entry;
+    // Several X-Forwarded-For fields are one list (RFC 9110 §5.3): a proxy that appends a field
+    // of its own (HAProxy's option forwardfor) puts the address it saw last, after whatever the
+    // client wrote. Walked from the last field's last entry.
+    std::string_view current = peer;
+    for (std::size_t i = req.size(); i-- > 0;) {
+        const HeaderList::Field f = req[i];
+        if (!equalsIgnoreCase(f.name, "x-forwarded-for"))
+            continue;
+        std::string_view list = f.value;
+        while (!list.empty()) {
+            std::size_t comma = list.rfind(',');
+            std::string_view entry =
+                trimOws(comma == std::string_view::npos ? list : list.substr(comma + 1));
+            list = comma == std::string_view::npos ? std::string_view() : list.substr(0, comma);
+            if (entry.empty())
+                continue; // an empty list element (RFC 9110 §5.6.1)
+            if (entry.size() > 2 && entry.front() == '[' && entry.back() == ']')
+                entry = entry.substr(1, entry.size() - 2);
+            if (!isAddressLiteral(entry))
+                return current;
+            current = entry;
+            if (!trusted(entry))
+                return entry;
+        }
     }
     return current;
 }

@@ -1,5 +1,7 @@
 #include "http/head_scanner.h"
 
+#include "http/headers.h"
+
 namespace fc::http {
 
 void HeadScanner::reset() {
@@ -7,7 +9,7 @@ void HeadScanner::reset() {
     lineEmpty_ = false;
     inStartLine_ = true;
     spaces_ = 0;
-    headBytes_ = targetBytes_ = 0;
+    headBytes_ = targetBytes_ = partBytes_ = 0;
 }
 
 HeadScanner::Result HeadScanner::fail(size_t consumed, int status, const char *reason) {
@@ -36,14 +38,32 @@ HeadScanner::Result HeadScanner::scan(const char *data, size_t len) {
             [[fallthrough]];
         case State::StartLine:
             if (c == '\r') {
+                // RFC 9112 §3: method SP request-target SP HTTP-version, nothing less.
+                if (maxTarget_ && (spaces_ != 2 || partBytes_ == 0))
+                    return fail(i, 400, "malformed request line");
                 lineEmpty_ = false;
                 state_ = State::Cr;
             } else if (c == '\n') {
                 return fail(i, 400, "bare LF in start line");
+            } else if (!maxTarget_) {
+                break; // a status line: llhttp and ResponseParser check it
             } else if (c == ' ') {
-                ++spaces_;
-            } else if (spaces_ == 1 && maxTarget_ && ++targetBytes_ > maxTarget_) {
-                return fail(i, 414, "request-target too long");
+                // Exactly one SP between the parts: "GET  /" would put an empty target before
+                // a second one that no size limit counted.
+                if (partBytes_ == 0 || ++spaces_ > 2)
+                    return fail(i, 400, "malformed request line");
+                partBytes_ = 0;
+            } else if (spaces_ == 0 ? !isTokenChar(static_cast<unsigned char>(c))
+                                    : (c <= 0x20 || c >= 0x7f)) {
+                // A method is a token; a target and the version are visible ASCII only
+                // (RFC 9112 §3.2, RFC 3986 §2): no HTAB, no other control, no byte >= 0x80.
+                return fail(i, 400,
+                            spaces_ == 1 ? "invalid character in request-target"
+                                         : "malformed request line");
+            } else {
+                ++partBytes_;
+                if (spaces_ == 1 && ++targetBytes_ > maxTarget_)
+                    return fail(i, 414, "request-target too long");
             }
             break;
         case State::Cr:

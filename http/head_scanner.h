@@ -2,6 +2,9 @@
 // the bytes. It closes the gaps that Debian's llhttp 8.1.0 leaves open (docs/architecture.md,
 // "Parser hardening") and enforces the head-size limits:
 //   - a CR not followed by LF, a bare LF, or NUL anywhere in the head      -> 400 (RFC 9112 §2.2)
+//   - a request line that is not token SP target SP version, with exactly one SP each and a
+//     target of visible ASCII only (llhttp takes "GET  /", HTAB as SP, bytes >= 0x80)
+//                                                                           -> 400 (RFC 9112 §3)
 //   - whitespace between a field name and the colon                         -> 400 (RFC 9112 §5.1)
 //   - an empty field name (line starting with ':')                          -> 400 (RFC 9110 §5.1)
 //   - obs-fold (a field line starting with SP or HTAB)                      -> 400 (RFC 9112 §5.2)
@@ -54,6 +57,7 @@ private:
     bool inStartLine_ = true; // still on the start line (for 414 vs 431)
     std::uint8_t spaces_ = 0; // SPs seen on the start line
     size_t headBytes_ = 0, targetBytes_ = 0;
+    size_t partBytes_ = 0; // bytes of the request line's current part
 };
 
 } // namespace fc::http

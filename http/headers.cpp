@@ -90,6 +90,35 @@ void HeaderList::finishValue() {
     inValue_ = true; // a following name starts a new field, even for an empty value
 }
 
+void HeaderList::joinFields(std::string_view name, std::string_view last) {
+    size_t need = name.size() + last.size();
+    for (const Slot &s : fields_)
+        need += s.valueLen + 2;
+    buf_.reserve(buf_.size() + need); // every append below copies from buf_ itself: no moves
+    Slot joined{};
+    joined.nameOff = static_cast<std::uint32_t>(buf_.size());
+    joined.nameLen = static_cast<std::uint32_t>(name.size());
+    buf_.append(name);
+    joined.valueOff = static_cast<std::uint32_t>(buf_.size());
+    auto piece = [&](const char *p, size_t n) {
+        if (n == 0)
+            return;
+        if (buf_.size() > joined.valueOff)
+            buf_.append(", ");
+        buf_.append(p, n);
+    };
+    std::erase_if(fields_, [&](const Slot &s) {
+        if (!equalsIgnoreCase(std::string_view(buf_).substr(s.nameOff, s.nameLen), name))
+            return false;
+        piece(buf_.data() + s.valueOff, s.valueLen);
+        return true;
+    });
+    piece(last.data(), last.size());
+    joined.valueLen = static_cast<std::uint32_t>(buf_.size() - joined.valueOff);
+    fields_.push_back(joined);
+    inValue_ = true;
+}
+
 std::optional<std::string_view> HeaderList::get(std::string_view name) const {
     for (size_t i = 0; i < fields_.size(); ++i) {
         Field f = (*this)[i];

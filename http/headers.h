@@ -18,6 +18,37 @@ namespace fc::http {
 // ASCII case-insensitive comparison, as field names are case-insensitive (RFC 9110 §5.1).
 bool equalsIgnoreCase(std::string_view a, std::string_view b);
 
+// tchar (RFC 9110 §5.6.2): the characters of a token — a method, a field name, a transfer coding.
+inline bool isTokenChar(unsigned char c) {
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+        return true;
+    switch (c) {
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
+        return true;
+    default:
+        return false;
+    }
+}
+
+// What may appear in a field value (RFC 9110 §5.5: VCHAR, SP, HTAB, obs-text).
+inline bool isFieldValueChar(unsigned char c) {
+    return c == '\t' || (c >= 0x20 && c != 0x7f);
+}
+
 // True if the comma-separated list `value` contains `token` (case-insensitive), e.g.
 // listContains("keep-alive, Upgrade", "upgrade"). Used for Connection and Transfer-Encoding.
 bool listContains(std::string_view value, std::string_view token);
@@ -94,6 +125,19 @@ public:
     size_t count(std::string_view name) const;
     // Removes every field with this name; returns how many were removed.
     size_t remove(std::string_view name);
+    // Replaces every field named `name` with one at the end whose value is theirs joined with
+    // ", " (one list, RFC 9110 §5.3), then `last` (when not empty). Views are invalidated.
+    void joinFields(std::string_view name, std::string_view last);
+    // Removes every field for which pred(name, value) is true, in one pass; returns how many.
+    // Views of the remaining fields (and of removed values) stay valid: the bytes are kept.
+    template <typename F> size_t removeIf(F &&pred) {
+        size_t before = fields_.size();
+        std::erase_if(fields_, [&](const Slot &s) {
+            std::string_view b(buf_);
+            return pred(b.substr(s.nameOff, s.nameLen), b.substr(s.valueOff, s.valueLen));
+        });
+        return before - fields_.size();
+    }
 
     template <typename F> void forEach(F &&f) const {
         for (size_t i = 0; i < fields_.size(); ++i) {

@@ -16,6 +16,7 @@
 #include <llhttp.h>
 #include <string_view>
 
+#include "http/chunked.h"
 #include "http/head_scanner.h"
 #include "http/headers.h"
 
@@ -74,15 +75,19 @@ private:
     static int onBody(llhttp_t *p, const char *at, size_t len);
     static int onMessageComplete(llhttp_t *p);
     ParseResult fail(int status, const char *reason, size_t consumed);
+    ParseResult decodeChunks(const char *data, size_t len, size_t done);
+    void complete();
 
     llhttp_t parser_;
     llhttp_settings_t settings_;
     Sink &sink_;
     Limits limits_;
     HeadScanner scanner_;
+    ChunkedDecoder chunked_;
     RequestHead head_;
     std::uint64_t bodyBytes_ = 0;
     bool inMessage_ = false;
+    bool decodingChunks_ = false; // llhttp was told "no body": the chunks are ours (chunked.h)
     int errorStatus_ = 0;
     const char *errorReason_ = nullptr;
 };
@@ -94,6 +99,9 @@ public:
         virtual ~Sink() = default;
         // A final (non-1xx) response head is complete. Return false to stop parsing.
         virtual bool onResponseHead(ResponseHead &head) = 0;
+        // A 103 Early Hints arrived (RFC 8297): it may be passed on as an interim response.
+        // Other 1xx are consumed here (100: frontcache answers 100-continue itself).
+        virtual void onEarlyHints(ResponseHead &) {}
         virtual void onResponseBody(std::string_view piece) = 0;
         virtual void onResponseComplete() = 0;
     };
@@ -126,14 +134,19 @@ private:
     static int onBody(llhttp_t *p, const char *at, size_t len);
     static int onMessageComplete(llhttp_t *p);
     ParseResult fail(const char *reason, size_t consumed);
+    // Checks a final response head frontcache can frame and forward; the reason if not.
+    static const char *checkHead(const ResponseHead &h, const llhttp_t *p);
 
     llhttp_t parser_;
     llhttp_settings_t settings_;
     Sink &sink_;
     HeadScanner scanner_;
+    ChunkedDecoder chunked_;
     ResponseHead head_;
     bool requestWasHead_ = false;
-    bool informational_ = false; // current message is a 1xx, skipped
+    bool informational_ = false;  // current message is a 1xx, skipped
+    bool decodingChunks_ = false; // the body is chunked and decoded here (chunked.h)
+    std::uint8_t interims_ = 0;   // 1xx responses before the final one
     bool inMessage_ = false;
     bool headDone_ = false;
     int errorStatus_ = 0;

@@ -1,7 +1,11 @@
 #include "http/rewrite.h"
 
+#include <sys/socket.h>
+
 #include <array>
 #include <cstdio>
+
+#include "http/forwarded.h"
 
 namespace fc::http {
 
@@ -73,67 +77,164 @@ bool isHopByHop(std::string_view name, const HeaderList &headers) {
     return isHopByHop(name, ConnectionTokens(headers));
 }
 
+namespace {
+bool isUnreservedOrSubDelim(unsigned char c) {
+    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
+        return true;
+    switch (c) {
+    case '-':
+    case '.':
+    case '_':
+    case '~': // unreserved
+    case '!':
+    case '$':
+    case '&':
+    case '\'':
+    case '(':
+    case ')':
+    case '*':
+    case '+': // sub-delims
+    case ',':
+    case ';':
+    case '=':
+        return true;
+    default:
+        return false;
+    }
+}
+bool isHex(unsigned char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+} // namespace
+
+bool isValidAuthority(std::string_view a) {
+    std::size_t hostEnd = 0;
+    if (!a.empty() && a.front() == '[') { // IP-literal: an IPv6 address (no zone, no IPvFuture)
+        hostEnd = a.find(']');
+        if (hostEnd == std::string_view::npos ||
+            !isAddressLiteral(a.substr(1, hostEnd - 1), AF_INET6))
+            return false;
+        ++hostEnd;
+    } else {
+        while (hostEnd < a.size() && a[hostEnd] != ':') {
+            const auto c = static_cast<unsigned char>(a[hostEnd]);
+            if (c == '%') { // pct-encoded
+                if (hostEnd + 2 >= a.size() || !isHex(static_cast<unsigned char>(a[hostEnd + 1])) ||
+                    !isHex(static_cast<unsigned char>(a[hostEnd + 2])))
+                    return false;
+                hostEnd += 3;
+                continue;
+            }
+            if (!isUnreservedOrSubDelim(c))
+                return false;
+            ++hostEnd;
+        }
+        if (hostEnd == 0)
+            return false;
+    }
+    if (hostEnd == a.size())
+        return true;
+    if (a[hostEnd] != ':')
+        return false;
+    for (char c : a.substr(hostEnd + 1))
+        if (c < '0' || c > '9')
+            return false;
+    return true;
+}
+
+Refusal prepareForwarding(RequestHead &req, const ForwardRules &rules) {
+    // Connection's options (RFC 9110 §7.6.1), from every Connection field.
+    std::string_view connection[8];
+    std::size_t nConnection = 0;
+    bool framingHopByHop = false, tooMany = false;
+    req.headers.forEach([&](std::string_view n, std::string_view v) {
+        if (!equalsIgnoreCase(n, "connection"))
+            return;
+        if (nConnection == std::size(connection)) {
+            tooMany = true;
+            return;
+        }
+        connection[nConnection++] = v;
+        forEachListMember(v, [&](std::string_view m) {
+            framingHopByHop = framingHopByHop || equalsIgnoreCase(m, "host") ||
+                              equalsIgnoreCase(m, "content-length") ||
+                              equalsIgnoreCase(m, "transfer-encoding");
+        });
+    });
+    if (tooMany)
+        return {400, "too many Connection fields"};
+    if (framingHopByHop)
+        return {400, "Connection names Host, Content-Length or Transfer-Encoding"};
+    const TargetParts target = splitTarget(req.target);
+    if (target.absolute() && !isValidAuthority(target.authority))
+        return {400, "invalid authority in the request-target"};
+    if (!target.absolute())
+        if (auto host = req.headers.get("host"); host && !isValidAuthority(*host))
+            return {400, "invalid Host header"};
+
+    const ConnectionTokens named(req.headers);
+    req.headers.removeIf([&](std::string_view n, std::string_view) {
+        for (std::string_view fixed :
+             {"keep-alive", "te", "trailer", "proxy-connection", "proxy-authorization"})
+            if (equalsIgnoreCase(n, fixed))
+                return true;
+        if (!rules.underscoreNames && n.find('_') != std::string_view::npos)
+            return true;
+        if (!rules.trustedPeer &&
+            (equalsIgnoreCase(n, "x-forwarded-proto") || equalsIgnoreCase(n, "forwarded") ||
+             equalsIgnoreCase(n, "x-forwarded-host")))
+            return true; // a client's own claim: never passed on, never keyed
+        // What Connection names, but Connection itself (its options stay readable).
+        return !equalsIgnoreCase(n, "connection") && named.lists(n);
+    });
+    if (target.absolute()) { // RFC 9112 §3.2.2: the target's authority is the Host
+        // Both views point into req.target: copied into the header list before it changes.
+        req.headers.remove("host");
+        req.headers.add("Host", target.authority);
+        if (target.path.empty()) {
+            req.target = "/";
+        } else {
+            const bool query = target.path.front() == '?'; // "http://h?q" is "/?q"
+            req.target.erase(0, static_cast<std::size_t>(target.path.data() - req.target.data()));
+            if (query)
+                req.target.insert(0, 1, '/');
+        }
+    }
+    req.headers.joinFields("X-Forwarded-For", rules.peer);
+    return {};
+}
+
 void writeUpstreamRequest(const RequestHead &req, const ForwardInfo &fwd, std::string &out) {
-    const TargetParts parts = splitTarget(req.target);
-    std::string_view target = parts.originPath();
-    std::string_view hostFromTarget = parts.authority;
     out.append(req.method);
     out.push_back(' ');
-    if (!target.empty() && target[0] == '?')
-        out.push_back('/');
-    out.append(target);
+    out.append(req.target);
     out.append(" HTTP/1.1\r\n");
 
-    std::string_view xff, via;
-    bool sawXff = false, sawVia = false, sawXfp = false;
+    bool sawXfp = false, sawHost = false;
     const ConnectionTokens conn(req.headers);
     req.headers.forEach([&](std::string_view n, std::string_view v) {
         if (isHopByHop(n, conn) || equalsIgnoreCase(n, "content-length") ||
-            equalsIgnoreCase(n, "expect"))
-            return;
-        if (equalsIgnoreCase(n, "x-forwarded-proto") || equalsIgnoreCase(n, "forwarded") ||
-            equalsIgnoreCase(n, "x-forwarded-host")) {
-            if (!fwd.trustedPeer)
-                return; // a client's own claim: never passed on
-            sawXfp = sawXfp || equalsIgnoreCase(n, "x-forwarded-proto");
-        }
-        if (equalsIgnoreCase(n, "host") && !hostFromTarget.empty())
+            equalsIgnoreCase(n, "expect") || equalsIgnoreCase(n, "via"))
             return;
         if (!fwd.requestId.empty() && equalsIgnoreCase(n, "x-request-id"))
             return; // ours follows (the client's own when it was a usable one)
-        if (equalsIgnoreCase(n, "x-forwarded-for")) {
-            if (!sawXff)
-                xff = v, sawXff = true; // several XFF fields: keep the first list (RFC 7239 §7.1)
-            return;
-        }
-        if (equalsIgnoreCase(n, "via")) {
-            if (!sawVia)
-                via = v, sawVia = true;
-            return;
-        }
+        sawXfp = sawXfp || equalsIgnoreCase(n, "x-forwarded-proto");
+        sawHost = sawHost || equalsIgnoreCase(n, "host");
         appendField(out, n, v);
     });
-    if (!hostFromTarget.empty())
-        appendField(out, "Host", hostFromTarget);
-    else if (!req.headers.has("host")) // HTTP/1.0 without Host: the upstream still needs one
+    if (!sawHost) // HTTP/1.0 without Host: the upstream still needs one
         appendField(out, "Host", "localhost");
-
-    out.append("X-Forwarded-For: ");
-    if (sawXff && !xff.empty()) {
-        out.append(xff);
-        out.append(", ");
-    }
-    out.append(fwd.clientAddress);
-    out.append("\r\n");
     if (!sawXfp)
         appendField(out, "X-Forwarded-Proto", fwd.proto);
     if (!fwd.requestId.empty())
         appendField(out, "X-Request-Id", fwd.requestId);
-    out.append("Via: ");
-    if (sawVia && !via.empty()) {
-        out.append(via);
-        out.append(", ");
-    }
+    out.append("Via: "); // every Via field as one list, then ours (RFC 9110 §7.6.3)
+    req.headers.forEach([&](std::string_view n, std::string_view v) {
+        if (equalsIgnoreCase(n, "via") && !v.empty()) {
+            out.append(v);
+            out.append(", ");
+        }
+    });
     out.append(fwd.via);
     out.append("\r\n");
 
@@ -223,6 +324,8 @@ std::string_view reasonPhrase(int status) {
     switch (status) {
     case 100:
         return "Continue";
+    case 103:
+        return "Early Hints";
     case 200:
         return "OK";
     case 201:

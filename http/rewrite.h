@@ -20,24 +20,54 @@ namespace fc::http {
 // it?
 bool isHopByHop(std::string_view name, const HeaderList &headers);
 
+// What a request's head becomes before anything reads it: the request frontcache will forward.
+// Every decision — above all the cache key — and the upstream see the same fields, so no field
+// can key a page without reaching the application, or reach it without keying the page (a
+// poisoned page is one stored under a key that does not describe the request it answers).
+struct ForwardRules {
+    std::string_view peer;        // the address frontcache sees (X-Forwarded-For gets it)
+    bool trustedPeer = false;     // server.trusted_proxies: its X-Forwarded-Proto, Forwarded and
+                                  // X-Forwarded-Host stay; anyone else's are removed
+    bool underscoreNames = false; // server.underscores_in_headers: keep `Accept_Language`
+};
+struct Refusal {
+    int status = 0; // 0: the request may go on; else 400
+    const char *reason = nullptr;
+    explicit operator bool() const { return status != 0; }
+};
+// Rewrites `req` in place (RFC 9110 §7.6.1, RFC 9112 §3.2):
+//  - fields named in Connection are removed, with the fixed hop-by-hop Keep-Alive, TE, Trailer,
+//    Proxy-Connection and Proxy-Authorization; Connection naming Host, Content-Length or
+//    Transfer-Encoding is refused (400): framing and authority cannot be hop-by-hop, and quietly
+//    dropping them would change what the request means;
+//  - field names with '_' are removed unless rules.underscoreNames (nginx's default: CGI and
+//    WSGI servers read `Accept_Language` as `Accept-Language`, a key would not);
+//  - an absolute-form target's authority replaces Host and the target becomes origin-form; its
+//    scheme is not believed (the scheme is the connection's, or a trusted proxy's word);
+//  - Host must be a valid authority (isValidAuthority), else 400;
+//  - every X-Forwarded-For field becomes one list, with rules.peer appended.
+// Connection, Upgrade, Transfer-Encoding and Expect stay in `req` (their meaning was taken by
+// the parser and the exchange); writeUpstreamRequest leaves them out. No allocation once the
+// list's buffers have grown.
+Refusal prepareForwarding(RequestHead &req, const ForwardRules &rules);
+
+// RFC 9110 §7.2 / RFC 3986 §3.2.2-3: uri-host [ ":" port ] — a reg-name of unreserved,
+// pct-encoded and sub-delims characters, or an IPv6 literal in brackets; a port of digits.
+// Empty is not valid here (a reverse proxy has no use for it).
+bool isValidAuthority(std::string_view authority);
+
 struct ForwardInfo {
-    std::string_view clientAddress;          // peer IP, appended to X-Forwarded-For
     std::string_view proto = "http";         // X-Forwarded-Proto we send when we do not pass one on
     std::string_view via = "1.1 frontcache"; // received-protocol + pseudonym (RFC 9110 §7.6.3)
-    // The peer is a trusted proxy (server.trusted_proxies): its X-Forwarded-Proto, Forwarded and
-    // X-Forwarded-Host are passed on. From anyone else they are removed and X-Forwarded-Proto is
-    // ours (`proto`), so a client cannot claim https.
-    bool trustedPeer = false;
     // X-Request-Id sent upstream (replacing the client's); "" = the client's passes as it came.
     std::string_view requestId = {};
 };
 
-// Writes the request head to send upstream. The body framing is re-declared from `req`:
-// chunked when the client sent chunked, Content-Length otherwise (0 is omitted for methods
-// without a body). Absolute-form targets are reduced to origin-form with Host taken from the
-// target (RFC 9112 §3.2.2). `Expect` is removed: frontcache answers 100-continue itself.
-// X-Forwarded-For gets the client address appended; X-Forwarded-Proto, Forwarded and
-// X-Forwarded-Host follow ForwardInfo::trustedPeer.
+// Writes the request head to send upstream from a head prepareForwarding() made. The body
+// framing is re-declared from `req`: chunked when the client sent chunked, Content-Length
+// otherwise (0 is omitted for methods without a body). Hop-by-hop fields, Content-Length and
+// `Expect` (frontcache answers 100-continue itself) are left out. Via gets ours appended (all
+// Via fields as one list), X-Forwarded-Proto is added when the head has none.
 void writeUpstreamRequest(const RequestHead &req, const ForwardInfo &fwd, std::string &out);
 
 enum class BodyFraming {

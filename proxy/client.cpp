@@ -152,9 +152,17 @@ void ClientConnection::handleRead(ssize_t n, const uv_buf_t *buf) {
             break;
         }
         const auto &r = proxyHeader_->result();
-        if (r.hasAddress && r.source.size() < sizeof peer_)
-            std::memcpy(peer_, r.source.c_str(), r.source.size() + 1);
-        proxySsl_ = r.ssl;
+        // The header is a claim of whoever connected: with server.trusted_proxies set, only a
+        // listed peer's word on the client (its address, allow_purge_from, the logs) and on TLS
+        // is taken; anyone else stays who they are.
+        const auto &trusted = cfg().server.trustedProxies;
+        if (!trusted.empty() && !inAnyBlock(trusted, peer_)) {
+            FC_DEBUG("PROXY header from %s ignored: not in server.trusted_proxies", peer_);
+        } else {
+            if (r.hasAddress && r.source.size() < sizeof peer_)
+                std::memcpy(peer_, r.source.c_str(), r.source.size() + 1);
+            proxySsl_ = r.ssl;
+        }
         proxyHeader_.reset();
         if (used == static_cast<size_t>(n))
             return;

@@ -55,9 +55,18 @@ bool Exchange::onHead(http::RequestHead &h) {
     // SECURE_PROXY_SSL_HEADER compares X-Forwarded-Proto with "https" exactly); nobody else's.
     const auto &trusted = worker_.config().server.trustedProxies;
     trustedPeer_ = !trusted.empty() && inAnyBlock(trusted, conn_.peer());
+    // From here on the head is the request as it will be forwarded: what keys a page is what
+    // the application is sent (http::prepareForwarding).
+    const http::ForwardRules rules{conn_.peer(), trustedPeer_,
+                                   worker_.config().server.underscoresInHeaders};
+    if (http::Refusal refused = http::prepareForwarding(h, rules)) {
+        rejectStatus_ = refused.status;
+        rejectReason_ = refused.reason;
+        return false;
+    }
     client_ = conn_.peer();
     std::string_view proto;
-    if (trustedPeer_) {
+    if (trustedPeer_) { // the list ends with the peer itself, which is trusted
         client_ = http::forwardedClient(conn_.peer(), h.headers,
                                         [&](std::string_view a) { return inAnyBlock(trusted, a); });
         proto = http::forwardedProto(h.headers);
@@ -77,6 +86,7 @@ bool Exchange::onHead(http::RequestHead &h) {
         }
         // RFC 9110 §10.1.1: we are ready for the body; say so instead of making the client wait.
         expectContinue_ = requestHasBody_ && h.versionMinor >= 1;
+        h.headers.remove("expect"); // answered here: never forwarded, so never keyed either
     }
     return true;
 }
@@ -486,6 +496,17 @@ void Exchange::onFetchHead(http::ResponseHead &resp, cache::NotStored notStored,
     http::writeClientResponse(resp, framing_, keepAlive_, req.versionMinor == 0, "1.1 frontcache",
                               extra, dest);
     setStep(held ? Step::Hold : Step::Stream);
+}
+
+// RFC 8297: the upstream's 103 is passed on as an interim response, with its end-to-end fields
+// (Link), to an HTTP/1.1 client only (RFC 9110 §15.2), and only before our own final head.
+void Exchange::onFetchEarlyHints(const http::ResponseHead &hints) {
+    if ((step_ != Step::Fetch && step_ != Step::Revalidate) || head().versionMinor == 0)
+        return;
+    std::string &out = conn_.out();
+    http::writeResponseHead(hints, true, {}, out);
+    out.append("\r\n");
+    conn_.flush();
 }
 
 void Exchange::onFetchBody(std::string_view piece) {

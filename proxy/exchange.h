@@ -98,6 +98,7 @@ private:
     // FetchSubscriber
     void onFetchSent(bool revalidating) override;
     void onFetchHead(http::ResponseHead &resp, cache::NotStored notStored, bool held) override;
+    void onFetchEarlyHints(const http::ResponseHead &hints) override;
     void onFetchBody(std::string_view piece) override;
     void onFetchReadDone() override;
     void onFetchUnheld(std::string_view heldBody) override;

@@ -16,9 +16,7 @@ namespace fc::proxy {
 
 http::ForwardInfo Exchange::forwardInfo() {
     http::ForwardInfo f;
-    f.clientAddress = conn_.peer();
     f.proto = conn_.proxySsl() ? "https" : "http";
-    f.trustedPeer = trustedPeer_;
     f.requestId = requestId();
     return f;
 }

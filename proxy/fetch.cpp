@@ -1,5 +1,7 @@
 #include "proxy/fetch.h"
 
+#include <algorithm>
+
 #include "cache/http_policy.h"
 #include "cache/reuse.h"
 #include "http/rewrite.h"
@@ -57,6 +59,8 @@ Fetch *Fetch::create(Worker &worker, FetchSubscriber &sub, Request r) {
     f->idempotent_ = isIdempotent(r.head->method);
     f->earlyBody_ = std::move(r.body);
     f->buffered_ = std::move(r.buffered);
+    f->declaredLength_ = r.head->chunked ? -1 : std::max<std::int64_t>(r.head->contentLength, 0);
+    f->bodyBytes_ = f->earlyBody_.size();
     http::writeUpstreamRequest(*r.head, r.fwd, f->upstreamHead_);
     // An expired copy with validators is revalidated (RFC 9111 §4.3.1) unless the client sent
     // validators of its own (those are for its copy; the answer is then passed through).
@@ -133,6 +137,7 @@ void Fetch::finished() {
 }
 
 void Fetch::sendBody(std::string_view framed) {
+    bodyBytes_ += framed.size();
     if (upstream_ && state_ != State::Queued)
         upstream_->send(framed);
     else
@@ -186,6 +191,7 @@ void Fetch::pumpBody() {
             onUpstreamError(500, "the buffered request body could not be read back", false);
             return;
         }
+        bodyBytes_ += piece.size();
         upstream_->send(piece);
     }
     if (buffered_ && buffered_->atEnd())
@@ -238,6 +244,12 @@ bool Fetch::onUpstreamHead(http::ResponseHead &resp) {
     delivered_ = !holding_;
     sub_->onFetchHead(resp, storesPage_ ? fill_.notStored() : cache::NotStored::None, holding_);
     return true;
+}
+
+void Fetch::onUpstreamEarlyHints(http::ResponseHead &hints) {
+    FetchKeep keep(this);
+    if (sub_ && !delivered_)
+        sub_->onFetchEarlyHints(hints);
 }
 
 // The held response is sent after all: what was held, then the rest as it streams.
@@ -298,8 +310,16 @@ void Fetch::onUpstreamComplete(bool reusable) {
         }
     }
     fill_.releaseLock(0);
+    const bool framed =
+        declaredLength_ < 0 || bodyBytes_ == static_cast<std::uint64_t>(declaredLength_);
+    if (!framed)
+        FC_ERROR("request body of %s %s was %llu bytes, not the %lld declared: upstream "
+                 "connection closed",
+                 req_->method.c_str(), req_->target.c_str(),
+                 static_cast<unsigned long long>(bodyBytes_),
+                 static_cast<long long>(declaredLength_));
     if (UpstreamConnection *u = std::exchange(upstream_, nullptr))
-        u->release(reusable && bodyDone_);
+        u->release(reusable && bodyDone_ && framed);
     if (refresh_ && !renewed_ && !stored)
         worker_.counters().inc(worker_.counters().refreshFailed);
     FetchSubscriber *sub = sub_;

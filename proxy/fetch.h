@@ -49,6 +49,8 @@ public:
     // The response head, to stream (`held` false) or to hold until the page is stored (`held`
     // true: the subscriber keeps its client head aside). `notStored`: why it will not be stored.
     virtual void onFetchHead(http::ResponseHead &resp, cache::NotStored notStored, bool held) = 0;
+    // A 103 Early Hints from the upstream, before the head (RFC 8297): may be passed on.
+    virtual void onFetchEarlyHints(const http::ResponseHead &hints) = 0;
     virtual void onFetchBody(std::string_view piece) = 0;
     // Everything from one upstream read was delivered: flush (one write per read).
     virtual void onFetchReadDone() = 0;
@@ -128,6 +130,7 @@ private:
 
     void onUpstreamReady(UpstreamConnection &conn) override;
     bool onUpstreamHead(http::ResponseHead &head) override;
+    void onUpstreamEarlyHints(http::ResponseHead &hints) override;
     void onUpstreamBody(std::string_view piece) override;
     void onUpstreamComplete(bool reusable) override;
     void onUpstreamError(int status, const char *reason, bool retryable) override;
@@ -148,6 +151,11 @@ private:
     bool renewed_ = false;     // a 304 renewed the page (refresh outcome)
     bool retried_ = false;
     bool bodyDone_ = false;
+    // The request's declared Content-Length (-1 chunked) and the body bytes handed upstream: a
+    // connection is reused only when they agree (the parser guarantees it; this is the check
+    // that a request can never leave bytes of itself for the next one on the connection).
+    std::int64_t declaredLength_ = -1;
+    std::uint64_t bodyBytes_ = 0;
     bool paused_ = false; // the subscriber paused reading (client backpressure)
     bool hasBody_ = false;
     bool isHead_ = false;

@@ -375,6 +375,11 @@ bool UpstreamConnection::onResponseHead(http::ResponseHead &head) {
     return user_ ? user_->onUpstreamHead(head) : false;
 }
 
+void UpstreamConnection::onEarlyHints(http::ResponseHead &head) {
+    if (user_)
+        user_->onUpstreamEarlyHints(head);
+}
+
 void UpstreamConnection::onResponseBody(std::string_view piece) {
     if (user_)
         user_->onUpstreamBody(piece);

@@ -67,6 +67,8 @@ public:
     virtual ~UpstreamUser() = default;
     virtual void onUpstreamReady(UpstreamConnection &conn) = 0;
     virtual bool onUpstreamHead(http::ResponseHead &head) = 0;
+    // A 103 Early Hints before the final response (RFC 8297); other 1xx never reach the user.
+    virtual void onUpstreamEarlyHints(http::ResponseHead &) {}
     virtual void onUpstreamBody(std::string_view piece) = 0;
     virtual void onUpstreamComplete(bool reusable) = 0;
     // status: 502 or 504 (503 when the queue is full or waiting timed out). `retryable`: no
@@ -184,6 +186,7 @@ private:
     void dropSlot();
     void armTimer(config::Millis ms);
     bool onResponseHead(http::ResponseHead &head) override;
+    void onEarlyHints(http::ResponseHead &head) override;
     void onResponseBody(std::string_view piece) override;
     void onResponseComplete() override;
 

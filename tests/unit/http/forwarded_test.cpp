@@ -68,15 +68,18 @@ TEST_CASE("X-Forwarded-Proto, Forwarded and X-Forwarded-Host pass only from a tr
     req.headers.add("X-Forwarded-Proto", "https");
     req.headers.add("Forwarded", "proto=https");
     req.headers.add("X-Forwarded-Host", "evil.example");
-    std::string untrusted, trustedOut;
-    writeUpstreamRequest(req, ForwardInfo{"203.0.113.5"}, untrusted);
+    auto forward = [](RequestHead r, bool trusted, ForwardInfo fwd = {}) {
+        REQUIRE_FALSE(prepareForwarding(r, ForwardRules{"203.0.113.5", trusted}));
+        std::string out;
+        writeUpstreamRequest(r, fwd, out);
+        return out;
+    };
+    std::string untrusted = forward(req, false);
     CHECK(untrusted.find("X-Forwarded-Proto: http\r\n") != std::string::npos);
     CHECK(untrusted.find("https") == std::string::npos);
     CHECK(untrusted.find("X-Forwarded-Host") == std::string::npos);
     CHECK(untrusted.find("\r\nForwarded:") == std::string::npos);
-    ForwardInfo fwd{"10.0.0.1"};
-    fwd.trustedPeer = true;
-    writeUpstreamRequest(req, fwd, trustedOut);
+    std::string trustedOut = forward(req, true);
     CHECK(trustedOut.find("X-Forwarded-Proto: https\r\n") != std::string::npos);
     CHECK(trustedOut.find("X-Forwarded-Proto: http\r\n") == std::string::npos); // not doubled
     CHECK(trustedOut.find("\r\nForwarded: proto=https\r\n") != std::string::npos);
@@ -86,9 +89,19 @@ TEST_CASE("X-Forwarded-Proto, Forwarded and X-Forwarded-Host pass only from a tr
     plain.method = "GET";
     plain.target = "/";
     plain.headers.add("Host", "a");
-    std::string viaTls;
-    ForwardInfo tls{"10.0.0.1", "https"};
-    tls.trustedPeer = true;
-    writeUpstreamRequest(plain, tls, viaTls);
+    std::string viaTls = forward(plain, true, ForwardInfo{"https"});
     CHECK(viaTls.find("X-Forwarded-Proto: https\r\n") != std::string::npos);
+}
+
+TEST_CASE("several X-Forwarded-For fields are walked as one list, from the last") {
+    // HAProxy's option forwardfor appends a field of its own after the client's forged one.
+    auto trusted = [](std::string_view a) { return a.rfind("10.", 0) == 0; };
+    HeaderList h;
+    h.add("X-Forwarded-For", "127.0.0.1");    // written by the client
+    h.add("X-Forwarded-For", "198.51.100.9"); // the proxy's: what it saw
+    CHECK(forwardedClient("10.0.0.1", h, trusted) == "198.51.100.9");
+    HeaderList chain;
+    chain.add("X-Forwarded-For", "198.51.100.9, 10.0.0.5");
+    chain.add("X-Forwarded-For", "10.0.0.6");
+    CHECK(forwardedClient("10.0.0.1", chain, trusted) == "198.51.100.9");
 }

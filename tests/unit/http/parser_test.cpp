@@ -105,12 +105,81 @@ TEST_CASE("pipelined requests come out in order") {
                    "HEAD GET /3 1.1 [Host=a] [Connection=close] close\nEND\n");
 }
 
-TEST_CASE("chunked body is de-chunked") {
+TEST_CASE("chunked body is de-chunked; trailers never join the head") {
     auto o = parseEveryWay("POST /u HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
-                           "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nTrailer: x\r\n\r\n");
+                           "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nHost: evil\r\n"
+                           "Authorization: x\r\n\r\nGET /next HTTP/1.1\r\nHost: a\r\n\r\n");
     CHECK(o.status == 0);
     CHECK(o.log == "HEAD POST /u 1.1 [Host=a] [Transfer-Encoding=chunked] ka chunked\n"
-                   "BODY hello world\nEND\n");
+                   "BODY hello world\nEND\n"
+                   "HEAD GET /next 1.1 [Host=a] ka\nEND\n");
+}
+
+TEST_CASE("Content-Length is unsigned: 2^63 and up is too large, 2^64 and up is malformed") {
+    for (const char *huge : {"9223372036854775808", "18446744073709551615"}) {
+        INFO(huge);
+        auto o = parseEveryWay(std::string("POST /form HTTP/1.1\r\nHost: a\r\nContent-Length: ") +
+                               huge + "\r\n\r\nGET /home HTTP/1.1\r\nHost: a\r\n\r\n");
+        CHECK(o.status == 413);
+        CHECK(o.log.empty()); // refused before any sink saw it
+    }
+    CHECK(parseEveryWay("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 18446744073709551616\r\n"
+                        "\r\n")
+              .status == 400);
+    for (const char *bad : {"+5", "5, 5", "0x5", " ", "5 5"}) {
+        INFO(bad);
+        CHECK(parseEveryWay(std::string("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: ") + bad +
+                            "\r\n\r\nhello")
+                  .status == 400);
+    }
+    CHECK(parseEveryWay("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 005\r\n\r\nhello").log ==
+          "HEAD POST / 1.1 [Host=a] [Content-Length=005] ka cl=5\nBODY hello\nEND\n");
+}
+
+TEST_CASE("transfer codings other than chunked alone are refused") {
+    const std::string post = "POST / HTTP/1.1\r\nHost: a\r\n";
+    CHECK(parseEveryWay(post + "Transfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n").status == 501);
+    CHECK(parseEveryWay(post + "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n"
+                               "0\r\n\r\n")
+              .status == 501);
+    CHECK(parseEveryWay(post + "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
+                               "0\r\n\r\n")
+              .status == 400);
+    CHECK(parseEveryWay(post + "Transfer-Encoding: identity\r\n\r\n").status >= 400);
+    CHECK(parseEveryWay("POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n").status ==
+          400);
+    CHECK(parseEveryWay(post + "Transfer-Encoding: Chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n").log ==
+          "HEAD POST / 1.1 [Host=a] [Transfer-Encoding=Chunked] ka chunked\nBODY abc\nEND\n");
+}
+
+TEST_CASE("chunk framing llhttp 8.1 accepts is refused, and nothing after it is parsed") {
+    const std::string head = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (const char *body : {"5\r\nhelloXX0\r\n\r\n", "5\r\nhello\n0\r\n\r\n",
+                             "5\r\nhello\r\n0\r\n\n", "5 \r\nhello\r\n0\r\n\r\n"}) {
+        INFO(body);
+        auto o = parseEveryWay(head + body + "GET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n");
+        CHECK(o.status == 400);
+        CHECK(o.log.find("smuggled") == std::string::npos);
+        CHECK(o.log.find("END") == std::string::npos);
+    }
+}
+
+TEST_CASE("the request line is method SP target SP version, the target visible ASCII") {
+    for (const char *bad :
+         {"GET  /a HTTP/1.1\r\nHost: a\r\n\r\n", "GET /a  HTTP/1.1\r\nHost: a\r\n\r\n",
+          "GET /a\tb HTTP/1.1\r\nHost: a\r\n\r\n", "GET /\tHTTP/1.1\r\nHost: a\r\n\r\n",
+          "GET /a\xff HTTP/1.1\r\nHost: a\r\n\r\n", "GET /\xc3\xa9 HTTP/1.1\r\nHost: a\r\n\r\n",
+          " GET / HTTP/1.1\r\nHost: a\r\n\r\n", "GET / HTTP/1.1 \r\nHost: a\r\n\r\n",
+          "GET /\r\nHost: a\r\n\r\n", "G(T / HTTP/1.1\r\nHost: a\r\n\r\n"}) {
+        INFO(bad);
+        CHECK(parseEveryWay(bad).status == 400);
+    }
+    RequestParser::Limits l;
+    l.maxTargetSize = 10;
+    CHECK(
+        parseEveryWay("GET  /" + std::string(20, 'x') + " HTTP/1.1\r\nHost: a\r\n\r\n", l).status ==
+        400);
+    CHECK(parseEveryWay("GET /%C3%A9?a=%FF HTTP/1.1\r\nHost: a\r\n\r\n").status == 0);
 }
 
 TEST_CASE("HTTP/1.0 defaults to close, keep-alive on request") {
@@ -194,6 +263,13 @@ struct ResponseLog : ResponseParser::Sink {
         log += h.keepAlive ? " ka\n" : " close\n";
         return true;
     }
+    void onEarlyHints(ResponseHead &h) override {
+        log += "HINTS";
+        h.headers.forEach([&](std::string_view n, std::string_view v) {
+            log += " " + std::string(n) + "=" + std::string(v);
+        });
+        log += "\n";
+    }
     void onResponseBody(std::string_view p) override { body += p; }
     void onResponseComplete() override {
         log += "BODY " + body + "\nEND\n";
@@ -258,10 +334,56 @@ TEST_CASE("204 and 304 end at their head despite Content-Length (RFC 9112 sectio
           "HEAD 204 No Content cl=7 ka\nBODY \nEND\n");
 }
 
-TEST_CASE("1xx responses are skipped") {
-    CHECK(responseEveryWay(
-              "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: x\r\n\r\n"
-              "HTTP/1.1 204 No Content\r\n\r\n") == "HEAD 204 No Content ka\nBODY \nEND\n");
+TEST_CASE("1xx responses are skipped; 103 is reported") {
+    CHECK(
+        responseEveryWay("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: x\r\n\r\n"
+                         "HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n") ==
+        "HINTS Link=x\nHEAD 204 No Content ka\nBODY \nEND\n");
+}
+
+TEST_CASE("a 1xx never carries a body: what follows its head is the next response") {
+    // Whatever the 1xx says about a body, the bytes after its head are parsed as a response.
+    CHECK(responseEveryWay("HTTP/1.1 150 X\r\nContent-Length: 5\r\n\r\n"
+                           "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok") ==
+          "HEAD 200 OK cl=2 ka\nBODY ok\nEND\n");
+    CHECK(responseEveryWay("HTTP/1.1 103 Early Hints\r\nContent-Length: 21\r\n\r\n"
+                           "<script>evil</script>HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+              .find("ERROR") != std::string::npos);
+    std::string many;
+    for (int i = 0; i < 20; ++i)
+        many += "HTTP/1.1 102 Processing\r\n\r\n";
+    CHECK(responseEveryWay(many + "HTTP/1.1 204 No Content\r\n\r\n").find("ERROR") !=
+          std::string::npos);
+}
+
+TEST_CASE("hostile upstream heads are errors") {
+    const char *bad[] = {
+        "HTTP/1.1 099 Low\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 600 High\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 999 High\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 020 Low\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 200 O\x01K\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nabc",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "0\r\n\r\n",
+        "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nContent-Length: 9223372036854775808\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcZZ0\r\n\r\n",
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\n0\r\n\r\n",
+    };
+    for (const char *b : bad) {
+        INFO(b);
+        std::string r = responseEveryWay(b, false, true);
+        CHECK(r.find("ERROR") != std::string::npos);
+        CHECK(r.find("END") == std::string::npos);
+    }
+}
+
+TEST_CASE("response trailers are dropped") {
+    CHECK(responseEveryWay("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                           "2\r\nab\r\n0\r\nSet-Cookie: s=1\r\n\r\n") ==
+          "HEAD 200 OK chunked ka\nBODY ab\nEND\n");
 }
 
 TEST_CASE("truncated body is an error at EOF") {

@@ -14,6 +14,17 @@ RequestHead request(std::string method, std::string target,
         r.headers.add(n, v);
     return r;
 }
+// What goes upstream for `r` from `peer`: the head made into the forwarded request, written.
+std::string forward(RequestHead r, std::string_view peer, bool trusted = false,
+                    ForwardInfo fwd = {}) {
+    ForwardRules rules;
+    rules.peer = peer;
+    rules.trustedPeer = trusted;
+    REQUIRE_FALSE(prepareForwarding(r, rules));
+    std::string out;
+    writeUpstreamRequest(r, fwd, out);
+    return out;
+}
 } // namespace
 
 TEST_CASE("hop-by-hop fields are removed, forwarding fields added") {
@@ -30,8 +41,7 @@ TEST_CASE("hop-by-hop fields are removed, forwarding fields added") {
                       {"Accept", "*/*"},
                       {"X-Forwarded-For", "10.0.0.1"},
                       {"Via", "1.0 edge"}});
-    std::string out;
-    writeUpstreamRequest(r, ForwardInfo{"127.0.0.1"}, out);
+    std::string out = forward(r, "127.0.0.1");
     CHECK(out == "GET /p?q=1 HTTP/1.1\r\n"
                  "Host: example.com\r\n"
                  "Accept: */*\r\n"
@@ -44,29 +54,102 @@ TEST_CASE("hop-by-hop fields are removed, forwarding fields added") {
 TEST_CASE("body framing is re-declared") {
     auto r = request("POST", "/f", {{"Host", "h"}, {"Transfer-Encoding", "chunked"}});
     r.chunked = true;
-    std::string out;
-    writeUpstreamRequest(r, ForwardInfo{"::1"}, out);
+    std::string out = forward(r, "::1");
     CHECK(out.find("Transfer-Encoding: chunked\r\n") != std::string::npos);
     auto c = request("POST", "/f", {{"Host", "h"}, {"Content-Length", "3"}});
     c.contentLength = 3;
-    out.clear();
-    writeUpstreamRequest(c, ForwardInfo{"::1"}, out);
+    out = forward(c, "::1");
     CHECK(out.find("Content-Length: 3\r\n") != std::string::npos);
     CHECK(out.find("X-Forwarded-For: ::1\r\n") != std::string::npos);
     auto p = request("POST", "/f", {{"Host", "h"}});
     p.contentLength = 0;
-    out.clear();
-    writeUpstreamRequest(p, ForwardInfo{"::1"}, out);
+    out = forward(p, "::1");
     CHECK(out.find("Content-Length: 0\r\n") != std::string::npos);
 }
 
-TEST_CASE("absolute-form target becomes origin-form with its Host") {
-    auto r = request("GET", "http://Other.example:8080/x?y", {{"Host", "ignored"}});
+TEST_CASE("absolute-form target becomes origin-form with its Host; its scheme is not believed") {
+    auto r = request("GET", "https://Other.example:8080/x?y", {{"Host", "ignored"}});
+    ForwardRules rules;
+    rules.peer = "1.2.3.4";
+    REQUIRE_FALSE(prepareForwarding(r, rules));
+    CHECK(r.target == "/x?y"); // what every decision reads, the key included
+    CHECK(r.headers.get("host") == "Other.example:8080");
+    CHECK(r.headers.count("host") == 1);
     std::string out;
-    writeUpstreamRequest(r, ForwardInfo{"1.2.3.4"}, out);
+    writeUpstreamRequest(r, ForwardInfo{}, out);
     CHECK(out.rfind("GET /x?y HTTP/1.1\r\n", 0) == 0);
     CHECK(out.find("Host: Other.example:8080\r\n") != std::string::npos);
     CHECK(out.find("ignored") == std::string::npos);
+    CHECK(out.find("X-Forwarded-Proto: http\r\n") != std::string::npos);
+    auto q = request("GET", "http://h?a=1", {});
+    REQUIRE_FALSE(prepareForwarding(q, rules));
+    CHECK(q.target == "/?a=1");
+    auto bare = request("GET", "http://h", {});
+    REQUIRE_FALSE(prepareForwarding(bare, rules));
+    CHECK(bare.target == "/");
+    auto bad = request("GET", "http://x.test@evil/acct", {{"Host", "x.test"}});
+    CHECK(prepareForwarding(bad, rules).status == 400);
+}
+
+TEST_CASE("fields named in Connection are gone before anything keys the request") {
+    auto r = request("GET", "/",
+                     {{"Host", "h"},
+                      {"Accept-Language", "fr"},
+                      {"Cookie", "s=1"},
+                      {"Connection", "Accept-Language"},
+                      {"connection", "cookie, keep-alive"}});
+    REQUIRE_FALSE(prepareForwarding(r, ForwardRules{"1.1.1.1"}));
+    CHECK_FALSE(r.headers.has("accept-language"));
+    CHECK_FALSE(r.headers.has("cookie"));
+    CHECK(r.headers.count("connection") == 2); // its options stay readable
+    for (const char *framing : {"Host", "content-length", "Transfer-Encoding"}) {
+        INFO(framing);
+        auto f =
+            request("GET", "/", {{"Host", "h"}, {"Connection", "close"}, {"Connection", framing}});
+        auto refused = prepareForwarding(f, ForwardRules{"1.1.1.1"});
+        CHECK(refused.status == 400);
+    }
+}
+
+TEST_CASE("field names with underscores are dropped unless server.underscores_in_headers") {
+    auto r = request("GET", "/", {{"Host", "h"}, {"Accept_Language", "fr"}, {"X-A", "1"}});
+    auto kept = r;
+    REQUIRE_FALSE(prepareForwarding(r, ForwardRules{"1.1.1.1"}));
+    CHECK_FALSE(r.headers.has("accept_language"));
+    CHECK(r.headers.has("x-a"));
+    ForwardRules keep{"1.1.1.1"};
+    keep.underscoreNames = true;
+    REQUIRE_FALSE(prepareForwarding(kept, keep));
+    CHECK(kept.headers.get("accept_language") == "fr");
+    CHECK_FALSE(kept.headers.has("accept-language")); // '_' is not '-'
+}
+
+TEST_CASE("Host must be a valid authority (RFC 9110 §7.2, RFC 3986 §3.2.2)") {
+    for (const char *good : {"example.com", "example.com:8080", "EXAMPLE.com.", "127.0.0.1:80",
+                             "[::1]", "[2001:db8::1]:443", "a-b_c~d", "x%41y", "h:"}) {
+        INFO(good);
+        CHECK(isValidAuthority(good));
+    }
+    for (const char *bad :
+         {"", "x.test/static/app.js?", "x.test?", "u@x.test", "a b", "a\tb", ":80", "h:8o", "[::1",
+          "[zz::1]", "[::1]x", "x%4", "x%zz", "a#b", "a\\b", "\xc3\xa9.fr"}) {
+        INFO(bad);
+        CHECK_FALSE(isValidAuthority(bad));
+        auto r = request("GET", "/", {{"Host", bad}});
+        CHECK(prepareForwarding(r, ForwardRules{"1.1.1.1"}).status == 400);
+    }
+}
+
+TEST_CASE("several X-Forwarded-For and Via fields are one list each") {
+    auto r = request("GET", "/",
+                     {{"Host", "h"},
+                      {"X-Forwarded-For", "6.6.6.6"},
+                      {"Via", "1.0 a"},
+                      {"X-Forwarded-For", "198.51.100.7"},
+                      {"Via", "1.1 b"}});
+    std::string out = forward(r, "10.0.0.2", true);
+    CHECK(out.find("X-Forwarded-For: 6.6.6.6, 198.51.100.7, 10.0.0.2\r\n") != std::string::npos);
+    CHECK(out.find("Via: 1.0 a, 1.1 b, 1.1 frontcache\r\n") != std::string::npos);
 }
 
 TEST_CASE("response framing choice") {

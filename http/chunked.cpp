@@ -1,0 +1,214 @@
+#include "http/chunked.h"
+
+#include "http/headers.h"
+
+namespace fc::http {
+
+namespace {
+int hexValue(unsigned char c) {
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+bool isBws(unsigned char c) {
+    return c == ' ' || c == '\t';
+}
+// qdtext (RFC 9110 §5.6.4): HTAB, SP, VCHAR but '"' and '\', obs-text.
+bool isQdText(unsigned char c) {
+    return c == '\t' || c == ' ' || c == 0x21 || (c >= 0x23 && c <= 0x5b) ||
+           (c >= 0x5d && c <= 0x7e) || c >= 0x80;
+}
+} // namespace
+
+void ChunkedDecoder::reset() {
+    state_ = State::Size;
+    size_ = dataBytes_ = 0;
+    lineBytes_ = trailerBytes_ = 0;
+    sawDigit_ = false;
+}
+
+ChunkedDecoder::Result ChunkedDecoder::fail(std::size_t consumed, const char *reason) {
+    state_ = State::Failed;
+    return {Status::Error, consumed, {}, reason};
+}
+
+ChunkedDecoder::Result ChunkedDecoder::feed(std::string_view in) {
+    if (state_ == State::Failed)
+        return {Status::Error, 0, {}, "chunked body already failed"};
+    if (state_ == State::Done)
+        return {Status::Done, 0, {}, nullptr};
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        const auto c = static_cast<unsigned char>(in[i]);
+        if (state_ == State::Data) {
+            // The one state that takes many bytes at once: hand them back as a piece.
+            std::size_t take = in.size() - i;
+            if (take > size_)
+                take = static_cast<std::size_t>(size_);
+            size_ -= take;
+            dataBytes_ += take;
+            if (size_ == 0)
+                state_ = State::DataCr;
+            return {Status::NeedMore, i + take, in.substr(i, take), nullptr};
+        }
+        if (state_ <= State::SizeLf && ++lineBytes_ > kMaxLine)
+            return fail(i, "chunk size line too long");
+        if (state_ >= State::TrailerStart && ++trailerBytes_ > maxTrailer_)
+            return fail(i, "chunked trailer section too large");
+        switch (state_) {
+        case State::Size:
+            if (int v = hexValue(c); v >= 0) {
+                if (size_ > (UINT64_MAX >> 4))
+                    return fail(i, "chunk size overflows 64 bits");
+                size_ = (size_ << 4) | static_cast<std::uint64_t>(v);
+                sawDigit_ = true;
+                break;
+            }
+            if (!sawDigit_)
+                return fail(i, "chunk size is not a hexadecimal number");
+            if (c == '\r')
+                state_ = State::SizeLf;
+            else if (c == ';')
+                state_ = State::ExtSemi;
+            else if (isBws(c))
+                state_ = State::SizeBws;
+            else
+                return fail(i, "invalid character after a chunk size");
+            break;
+        case State::SizeBws: // RFC 9112 §7.1.1: BWS only before an extension's ';'
+            if (c == ';')
+                state_ = State::ExtSemi;
+            else if (!isBws(c))
+                return fail(i, "white space after a chunk size without an extension");
+            break;
+        case State::ExtSemi:
+            if (isTokenChar(c))
+                state_ = State::ExtName;
+            else if (!isBws(c))
+                return fail(i, "invalid chunk extension name");
+            break;
+        case State::ExtName:
+            if (isTokenChar(c))
+                break;
+            if (c == '=')
+                state_ = State::ExtEq;
+            else if (c == ';')
+                state_ = State::ExtSemi;
+            else if (c == '\r')
+                state_ = State::SizeLf;
+            else if (isBws(c))
+                state_ = State::ExtNameEnd;
+            else
+                return fail(i, "invalid character in a chunk extension");
+            break;
+        case State::ExtNameEnd:
+            if (c == '=')
+                state_ = State::ExtEq;
+            else if (c == ';')
+                state_ = State::ExtSemi;
+            else if (c == '\r')
+                state_ = State::SizeLf;
+            else if (!isBws(c))
+                return fail(i, "invalid character in a chunk extension");
+            break;
+        case State::ExtEq:
+            if (c == '"')
+                state_ = State::ExtQuoted;
+            else if (isTokenChar(c))
+                state_ = State::ExtToken;
+            else if (!isBws(c))
+                return fail(i, "invalid chunk extension value");
+            break;
+        case State::ExtToken:
+            if (isTokenChar(c))
+                break;
+            if (c == ';')
+                state_ = State::ExtSemi;
+            else if (c == '\r')
+                state_ = State::SizeLf;
+            else if (isBws(c))
+                state_ = State::ExtValueEnd;
+            else
+                return fail(i, "invalid character in a chunk extension value");
+            break;
+        case State::ExtQuoted:
+            if (c == '"')
+                state_ = State::ExtValueEnd;
+            else if (c == '\\')
+                state_ = State::ExtQuotedPair;
+            else if (!isQdText(c))
+                return fail(i, "invalid character in a quoted chunk extension");
+            break;
+        case State::ExtQuotedPair:
+            if (c != '\t' && (c < 0x20 || c == 0x7f))
+                return fail(i, "invalid character in a quoted chunk extension");
+            state_ = State::ExtQuoted;
+            break;
+        case State::ExtValueEnd:
+            if (c == ';')
+                state_ = State::ExtSemi;
+            else if (c == '\r')
+                state_ = State::SizeLf;
+            else if (!isBws(c))
+                return fail(i, "invalid character after a chunk extension");
+            break;
+        case State::SizeLf:
+            if (c != '\n')
+                return fail(i, "chunk size line not ended by CRLF");
+            lineBytes_ = 0;
+            sawDigit_ = false;
+            state_ = size_ == 0 ? State::TrailerStart : State::Data;
+            break;
+        case State::DataCr:
+            if (c != '\r')
+                return fail(i, "chunk data not followed by CRLF");
+            state_ = State::DataLf;
+            break;
+        case State::DataLf:
+            if (c != '\n')
+                return fail(i, "chunk data not followed by CRLF");
+            state_ = State::Size;
+            break;
+        case State::TrailerStart:
+            if (c == '\r')
+                state_ = State::FinalLf;
+            else if (isTokenChar(c))
+                state_ = State::TrailerName;
+            else
+                return fail(i, "invalid trailer field"); // obs-fold, bare LF, empty name...
+            break;
+        case State::TrailerName:
+            if (c == ':')
+                state_ = State::TrailerValue;
+            else if (!isTokenChar(c))
+                return fail(i, "invalid trailer field name");
+            break;
+        case State::TrailerValue:
+            if (c == '\r')
+                state_ = State::TrailerLf;
+            else if (!isFieldValueChar(c))
+                return fail(i, "invalid character in a trailer field");
+            break;
+        case State::TrailerLf:
+            if (c != '\n')
+                return fail(i, "trailer field not ended by CRLF");
+            state_ = State::TrailerStart;
+            break;
+        case State::FinalLf:
+            if (c != '\n')
+                return fail(i, "chunked body not ended by CRLF");
+            state_ = State::Done;
+            return {Status::Done, i + 1, {}, nullptr};
+        case State::Data:
+        case State::Done:
+        case State::Failed:
+            break; // handled above
+        }
+    }
+    return {Status::NeedMore, in.size(), {}, nullptr};
+}
+
+} // namespace fc::http
