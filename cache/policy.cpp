@@ -298,30 +298,34 @@ namespace {
 // What Accept-Encoding contributes to a page key. A stored copy always holds an identity
 // representation besides its codings (PageFill refuses to store one that cannot), and each hit
 // picks the coding (chooseRepresentation): the raw field, which differs per browser, would only
-// split the page. A string no header value hashes like ("-," is an absent one).
+// split the page. No other element starts with \x01 (see pageKey).
 constexpr std::string_view kNegotiatedCoding = "\x01negotiated,";
 } // namespace
 
 void pageKey(const PolicyConfig &cfg, std::string_view method, std::string_view uri,
              std::string_view headerList, const http::HeaderList &req, std::string &out) {
-    thread_local std::string values; // reused: no allocation per hit once warm
+    // The varied values, each one unambiguous: "=" value "\n" when present (a value never holds
+    // a LF: the parser refuses one), "-\n" when absent. Django concatenates the bare values, so
+    // two headers can trade bytes: "Accept-Language: fr-" with "Cookie: ," hashes like
+    // "Accept-Language: fr" without a cookie, and one request would store its page for every
+    // such visitor. (Pages that vary on nothing keep Django's key exactly: md5 of "".)
+    thread_local std::string values, raw; // reused: no allocation per hit once warm
     values.clear();
     while (!headerList.empty()) {
         std::size_t comma = headerList.find(',');
         std::string_view name = headerList.substr(0, comma);
+        raw.clear();
         if (name == "HTTP_ACCEPT_ENCODING") {
             values.append(kNegotiatedCoding); // one entry serves every coding (cache/compress.h)
-        } else if (cfg.mode == Mode::Http) {  // RFC 9111 §4.1: compared after normalisation
-            thread_local std::string raw;
-            raw.clear();
-            if (!metaValue(req, name, raw)) {
-                values.append("-,");
-            } else {
+        } else if (!metaValue(req, name, raw)) {
+            values.append("-\n");
+        } else {
+            values.push_back('=');
+            if (cfg.mode == Mode::Http) // RFC 9111 §4.1: compared after normalisation
                 normalizeVaryValue(name, raw, values);
-                values.push_back('\n'); // values end unambiguously
-            }
-        } else if (!metaValue(req, name, values)) {
-            values.append("-,");
+            else
+                values.append(raw);
+            values.push_back('\n');
         }
         if (comma == std::string_view::npos)
             break;

@@ -77,9 +77,11 @@ void absoluteUri(const http::RequestHead &req, const PolicyConfig &cfg, std::str
 void headerKey(const PolicyConfig &cfg, std::string_view uri, std::string &out);
 
 // views.decorators.cache.cache_page.<prefix>.<METHOD>.<md5(uri)>.<md5(values)>, where values
-// concatenates the request's values of the headers in `headerList` (Django META names joined by
-// ',': "HTTP_ACCEPT_ENCODING,HTTP_COOKIE"); an absent header contributes "-," (so absent and
-// empty differ — a spec rule, Django itself skips absent headers). Accept-Encoding contributes
+// holds the request's values of the headers in `headerList` (Django META names joined by
+// ',': "HTTP_ACCEPT_ENCODING,HTTP_COOKIE"), each ended unambiguously: "=" value LF, or "-" LF
+// when absent (absent and empty differ — a spec rule, Django itself skips absent headers; and
+// no two requests' values run together into one string, as Django's concatenation lets them:
+// a key an attacker could collide). Accept-Encoding contributes
 // the same constant for every request (spec §5): each stored copy carries every coding it can be
 // served in, identity included, and the coding is chosen per request.
 void pageKey(const PolicyConfig &cfg, std::string_view method, std::string_view uri,
