@@ -31,7 +31,7 @@ from harness import Frontcache, asan_build
 
 ASAN = asan_build()
 SEED = os.environ.get("FC_DIFF_SEED", "1")
-CASES = int(os.environ.get("FC_DIFF_CASES", "600" if ASAN else "1800"))
+CASES = int(os.environ.get("FC_DIFF_CASES", "800" if ASAN else "2500"))
 ONLY = os.environ.get("FC_DIFF_ONLY")
 CASES_PER_CONNECTION = 3
 CLIENTS = 4
