@@ -1,9 +1,15 @@
 #include "config/config.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -64,7 +70,69 @@ Result<SocketAddress> parseSocketAddress(std::string_view text) {
     return a;
 }
 
+std::vector<std::string> exposureWarnings(const Config &c) {
+    static const std::vector<AddressBlock> kLoopback = {*AddressBlock::parse("127.0.0.0/8"),
+                                                        *AddressBlock::parse("::1")};
+    std::vector<std::string> out;
+    const MemcachedConfig &mc = c.memcached;
+    if (mc.listen && !mc.authUsers && !inAnyBlock(kLoopback, mc.listen->host))
+        out.push_back("memcached.listen " + mc.listen->text() +
+                      " is not on loopback and memcached.auth_file is not set: anyone who can "
+                      "reach it can read every cached page, store pages that HTTP clients are "
+                      "then served as hits, and flush the cache; bind it to 127.0.0.1 or ::1, "
+                      "set memcached.auth_file, or firewall it");
+    if (c.admin.listen && c.admin.token.empty() && !inAnyBlock(kLoopback, c.admin.listen->host))
+        out.push_back("admin.listen " + c.admin.listen->text() +
+                      " is not on loopback and admin.token is empty: anyone who reaches it may "
+                      "purge and flush");
+    return out;
+}
+
 namespace {
+
+// memcached.auth_file: opened without blocking (a FIFO would wait for a writer), refused unless
+// a regular file that other users can neither read nor write. A password file anyone on the
+// host can read hands the port to every local user, and one they can write lets them add
+// themselves (ssh refuses such key files for the same reasons); the group may read it, so
+// root:frontcache 0640 works.
+Result<AuthUsers> readAuthFile(const std::string &path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        return Error{"cannot open " + path + ": " + std::strerror(errno)};
+    struct stat st {};
+    std::string text;
+    std::string problem;
+    if (::fstat(fd, &st) != 0) {
+        problem = "cannot stat " + path + ": " + std::strerror(errno);
+    } else if (!S_ISREG(st.st_mode)) {
+        problem = path + " is not a regular file";
+    } else if (st.st_mode & (S_IROTH | S_IWOTH)) {
+        char mode[8];
+        std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+        problem = path + " can be read or written by other users (mode " + mode +
+                  "): it holds passwords; chmod 600 it (or 640 for a group)";
+    } else if (st.st_size > (1 << 20)) {
+        problem = path + " is larger than 1 MiB: not a file of users";
+    } else {
+        char buf[4096];
+        for (;;) {
+            ssize_t n = ::read(fd, buf, sizeof buf);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0) {
+                problem = "cannot read " + path + ": " + std::strerror(errno);
+                break;
+            }
+            if (n == 0)
+                break;
+            text.append(buf, static_cast<std::size_t>(n));
+        }
+    }
+    ::close(fd);
+    if (!problem.empty())
+        return Error{problem};
+    return AuthUsers::parse(text, path);
+}
 
 // Walks a parsed TOML document against the schema, collecting every error with its position.
 class Loader {
@@ -524,7 +592,18 @@ public:
                   }},
                  {"compress_min_size", size(c.cache.compressMinSize)},
                  {"snapshot_interval", duration(c.cache.snapshotInterval)}});
-        section(root, "memcached", {{"listen", address(c.memcached.listen)}});
+        section(root, "memcached",
+                {{"listen", address(c.memcached.listen)},
+                 {"auth_file", [&](const toml::node &n, const std::string &key) {
+                      string(c.memcached.authFile)(n, key);
+                      c.memcached.authUsers.reset();
+                      if (c.memcached.authFile.empty())
+                          return;
+                      auto users = readAuthFile(c.memcached.authFile);
+                      if (!users)
+                          return error(n.source(), key, users.error());
+                      c.memcached.authUsers = std::make_shared<const AuthUsers>(std::move(*users));
+                  }}});
         section(root, "admin",
                 {{"listen", address(c.admin.listen)},
                  {"peers",

@@ -9,11 +9,13 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "common/address_block.h"
+#include "common/auth_users.h"
 #include "config/units.h"
 
 namespace fc::config {
@@ -160,6 +162,12 @@ struct CacheConfig {
 
 struct MemcachedConfig {
     std::optional<SocketAddress> listen;
+    // memcached.auth_file: a file of "username:password" lines (memcached's -Y format); every
+    // connection must then log in first (cache/protocol/memcache_auth.h). Read when the config
+    // is loaded, so on SIGHUP too: a reload picks up new users, and a bad file fails the reload
+    // (the running users stay). "" = no login asked (keep the port on loopback then).
+    std::string authFile;
+    std::shared_ptr<const AuthUsers> authUsers; // the file's users; null when authFile is ""
 };
 
 struct AdminConfig {
@@ -202,6 +210,12 @@ struct LoadResult {
 LoadResult loadConfigFile(const std::string &path);
 // `name` is used in error messages in place of a file name.
 LoadResult loadConfigString(std::string_view toml, const std::string &name = "<string>");
+
+// What a valid config leaves open to the network, one sentence each: a memcached port beyond
+// loopback (anything but 127.0.0.0/8 and ::1, so 0.0.0.0 and :: too) without auth_file, an
+// admin port beyond loopback without a token. Logged at warn level at start-up and on reload,
+// and printed by --check-config.
+std::vector<std::string> exposureWarnings(const Config &c);
 
 // Parses "host:port" / "[v6]:port" with a numeric host. Used for listen addresses.
 Result<SocketAddress> parseSocketAddress(std::string_view text);

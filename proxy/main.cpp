@@ -89,6 +89,8 @@ int main(int argc, char **argv) {
                 std::fprintf(stderr, "%s\n", e.c_str());
             return 1;
         }
+        for (const auto &w : fc::config::exposureWarnings(*r.config))
+            std::fprintf(stderr, "warning: %s\n", w.c_str());
         std::printf("ok\n");
         return 0;
     }
@@ -103,6 +105,9 @@ int main(int argc, char **argv) {
         return 1;
     }
     fc::proxy::setLogLevel(r.config->log.level);
+    // Before anything is bound, so the warning is there even when a listener then fails.
+    for (const auto &w : fc::config::exposureWarnings(*r.config))
+        FC_WARN("%s", w.c_str());
     auto cfg = std::make_shared<const fc::config::Config>(std::move(*r.config));
     return fc::proxy::Server(cfg).run();
 }

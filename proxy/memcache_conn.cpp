@@ -12,7 +12,7 @@ constexpr std::size_t kLowWater = 1 << 20;
 } // namespace
 
 MemcacheConnection::MemcacheConnection(Worker &worker, cache::ProtocolContext &ctx)
-    : worker_(worker), ctx_(ctx), session_(ctx) {}
+    : worker_(worker), ctx_(ctx), session_(ctx, worker.config().memcached.authUsers) {}
 
 bool MemcacheConnection::accept(uv_stream_t *server) {
     if (uvFailed(uv_tcp_init(worker_.loop(), &handle_), "memcached connection") < 0) {

@@ -1,7 +1,9 @@
 // A client of the memcached-protocol port ([memcached] listen), served by the same worker
 // loops as HTTP. Bytes are handed to cache::MemcacheSession; its answers are written back with
 // one write per read. If the client does not read its answers, reading from it stops once
-// kHighWater bytes are queued (backpressure), and resumes when they drain.
+// kHighWater bytes are queued (backpressure), and resumes when they drain. With
+// memcached.auth_file, the connection must log in first (cache/protocol/memcache_auth.h); it is
+// checked against the users of the configuration in force when it was accepted.
 //
 // Threading: one worker's loop only. Ownership: deletes itself in its last close callback.
 #pragma once

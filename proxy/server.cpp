@@ -221,6 +221,8 @@ void reload(SignalState &s) {
         fixed.push_back("cache.shared_servers / shared_timeout");
     for (const auto &k : fixed)
         FC_WARN("reload: %s changed; it takes effect only after a restart", k.c_str());
+    for (const auto &w : config::exposureWarnings(c)) // e.g. memcached.auth_file removed
+        FC_WARN("reload: %s", w.c_str());
     auto next = std::make_shared<const config::Config>(std::move(*r.config));
     setLogLevel(next->log.level);
     if (next->cache.memory != old.cache.memory)
@@ -441,15 +443,6 @@ int Server::run() {
         return 1;
     }
     cacheCtx.peers = &peers;
-    if (c.admin.listen && c.admin.token.empty()) {
-        unsigned char v4[4];
-        bool loopback = c.admin.listen->host == "::1" ||
-                        (inet_pton(AF_INET, c.admin.listen->host.c_str(), v4) == 1 && v4[0] == 127);
-        if (!loopback)
-            FC_WARN("admin.listen %s is not on loopback and admin.token is empty: anyone who "
-                    "reaches it may purge and flush",
-                    c.admin.listen->text().c_str());
-    }
 
     std::vector<std::unique_ptr<Worker>> pool;
     for (unsigned w = 0; w < workers; ++w)

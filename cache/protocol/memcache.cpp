@@ -12,6 +12,8 @@
 #include <type_traits>
 #include <vector>
 
+#include "cache/protocol/line.h"
+
 namespace fc::cache {
 
 namespace {
@@ -84,15 +86,8 @@ bool parseI32(std::string_view s, std::int64_t &v) {
 void tokenize(std::string_view line, Tokens &tok) {
     tok.clear();
     std::size_t i = 0;
-    while (i < line.size()) {
-        while (i < line.size() && line[i] == ' ')
-            ++i;
-        std::size_t start = i;
-        while (i < line.size() && line[i] != ' ')
-            ++i;
-        if (i > start)
-            tok.push_back(line.substr(start, i - start));
-    }
+    for (std::string_view t = nextToken(line, i); !t.empty(); t = nextToken(line, i))
+        tok.push_back(t);
 }
 
 std::string base64Encode(std::string_view in) {
@@ -301,7 +296,8 @@ struct MemcacheSession::Pending {
     std::string line;     // keeps the flag tokens alive
 };
 
-MemcacheSession::MemcacheSession(ProtocolContext &ctx) : ctx_(ctx) {}
+MemcacheSession::MemcacheSession(ProtocolContext &ctx, std::shared_ptr<const AuthUsers> users)
+    : ctx_(ctx), auth_(users ? std::make_unique<AsciiAuth>(std::move(users)) : nullptr) {}
 MemcacheSession::~MemcacheSession() {
     delete pending_;
 }
@@ -309,6 +305,15 @@ MemcacheSession::~MemcacheSession() {
 MemcacheSession::Status MemcacheSession::feed(const char *data, std::size_t len,
                                               std::size_t &consumed, std::string &out) {
     std::size_t pos = 0;
+    if (auth_) {
+        AsciiAuth::Status a = auth_->feed(data, len, pos, out, ctx_.stats);
+        if (a != AsciiAuth::Status::Authenticated) {
+            consumed = pos;
+            return a == AsciiAuth::Status::Close ? Status::Close : Status::NeedMore;
+        }
+        auth_.reset(); // logged in: the rest is ordinary commands
+    }
+    const std::size_t loginBytes = pos; // counted in bytes_read by the login already
     Status st = Status::NeedMore;
     while (pos < len) {
         if (swallow_ > 0) {
@@ -343,8 +348,8 @@ MemcacheSession::Status MemcacheSession::feed(const char *data, std::size_t len,
             finishStore(out);
             continue;
         }
-        const char *nl = static_cast<const char *>(std::memchr(data + pos, '\n', len - pos));
-        if (!nl) {
+        std::string_view line;
+        if (!takeLine(data, len, pos, line)) {
             if (len - pos > kMaxLine) {
                 put(out, "CLIENT_ERROR line too long\r\n");
                 pos = len;
@@ -352,10 +357,6 @@ MemcacheSession::Status MemcacheSession::feed(const char *data, std::size_t len,
             }
             break;
         }
-        std::string_view line(data + pos, static_cast<std::size_t>(nl - (data + pos)));
-        pos = static_cast<std::size_t>(nl - data) + 1;
-        if (!line.empty() && line.back() == '\r')
-            line.remove_suffix(1);
         Status c = command(line, out);
         if (c != Status::NeedMore) {
             st = c;
@@ -365,7 +366,7 @@ MemcacheSession::Status MemcacheSession::feed(const char *data, std::size_t len,
         }
     }
     consumed = pos;
-    ctx_.stats.bytesRead.fetch_add(pos, std::memory_order_relaxed);
+    ctx_.stats.bytesRead.fetch_add(pos - loginBytes, std::memory_order_relaxed);
     return st;
 }
 
@@ -1211,8 +1212,8 @@ void MemcacheSession::textStats(std::string_view *tok, std::size_t n, std::strin
         stat("cas_badval", s.casBadval);
         stat("touch_hits", s.touchHits);
         stat("touch_misses", s.touchMisses);
-        stat("auth_cmds", 0);
-        stat("auth_errors", 0);
+        stat("auth_cmds", ld(p.authCmds));
+        stat("auth_errors", ld(p.authErrors));
         stat("bytes_read", ld(p.bytesRead));
         stat("bytes_written", ld(p.bytesWritten));
         stat("limit_maxbytes", s.limitMaxbytes);

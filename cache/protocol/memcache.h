@@ -9,9 +9,11 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
+#include "cache/protocol/memcache_auth.h"
 #include "cache/store/store.h"
 
 namespace fc::cache {
@@ -22,6 +24,7 @@ struct ProtocolStats {
     std::atomic<std::uint64_t> bytesRead{0}, bytesWritten{0};
     std::atomic<std::uint64_t> currConnections{0}, totalConnections{0};
     std::atomic<std::uint64_t> rejectedConnections{0};
+    std::atomic<std::uint64_t> authCmds{0}, authErrors{0}; // login attempts, failed ones
 };
 
 struct ProtocolContext {
@@ -49,7 +52,11 @@ public:
                   // (watchKinds() says which); further input is ignored, as memcached does
     };
 
-    explicit MemcacheSession(ProtocolContext &ctx);
+    // `users` not null: memcached.auth_file is set, and every command waits for a login
+    // (cache/protocol/memcache_auth.h); the session keeps its own reference, so a reload that
+    // changes the users does not touch a connection already open.
+    explicit MemcacheSession(ProtocolContext &ctx,
+                             std::shared_ptr<const AuthUsers> users = nullptr);
     ~MemcacheSession();
 
     // Processes as many complete commands (and data blocks) from `data` as possible, appending
@@ -78,6 +85,7 @@ private:
     void metaDebug(std::string_view *tok, std::size_t n, std::string &out);
 
     ProtocolContext &ctx_;
+    std::unique_ptr<AsciiAuth> auth_;    // until a login succeeded (null: none needed)
     Pending *pending_ = nullptr;         // storage command whose data block is being read
     std::size_t swallow_ = 0;            // bytes of a refused data block still to discard
     const char *swallowReply_ = nullptr; // answer to send once they are discarded

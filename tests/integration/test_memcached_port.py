@@ -1,18 +1,23 @@
 """The memcached-protocol port ([memcached] listen) against real memcached and its tools:
 memccapable, memcstat/memccat/memcrm/memcflush, a byte-for-byte differential run against
-memcached 1.6 from Debian, pipelined input split at every byte, and garbage that must not
-wedge the server."""
+memcached 1.6 from Debian, pipelined input split at every byte, garbage that must not
+wedge the server, and memcached.auth_file (memcached's ASCII authentication, -Y): nothing
+before a login, a login that fails, one that works, the users read again on SIGHUP, and the
+warning for a port beyond loopback without it."""
 
+import hashlib
 import os
 import random
 import re
 import shutil
 import socket
+import signal
 import subprocess
+import tempfile
 import time
 import unittest
 
-from harness import Frontcache, free_port_closed
+from harness import BIN, Frontcache, Origin, free_port_closed, get_once, toml_value, wait_for
 
 MEMCACHED = shutil.which("memcached") or "/usr/bin/memcached"
 
@@ -203,9 +208,6 @@ class MemcachedPort(unittest.TestCase):
         self.assertIsNone(self.fc.proc.poll())
 
 
-if __name__ == "__main__":
-    unittest.main()
-
 
 class RandomDifferential(unittest.TestCase):
     """Random streams of text and meta commands (tests/integration/mc_differential.py), the same
@@ -238,3 +240,293 @@ class RandomDifferential(unittest.TestCase):
             diffs = [d for d in diffs if d[0] in repeated]
         self.assertEqual([(i, cmd[:120], a[:200], b[:200]) for i, cmd, a, b, _ in diffs[:5]], [],
                          "%d of %d commands answered differently, twice" % (len(diffs), n))
+
+
+USERS = "foo:bar\nbaaaz:quux\n"
+LOGIN = b"set login 0 0 7\r\nfoo bar\r\n"
+UNAUTH = b"CLIENT_ERROR unauthenticated\r\n"
+FAILURE = b"CLIENT_ERROR authentication failure\r\n"
+BAD_FORMAT = b"CLIENT_ERROR bad authentication token format\r\n"
+
+
+class Conn:
+    """One connection to a memcached port; ask() sends bytes and reads the answer up to an
+    expected end (or until the server closes or goes quiet for `timeout`)."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port), 10)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def ask(self, data, until, timeout=5):
+        self.sock.sendall(data)
+        self.sock.settimeout(timeout)
+        out = b""
+        try:
+            while not out.endswith(until):
+                d = self.sock.recv(1 << 20)
+                if not d:
+                    break
+                out += d
+        except socket.timeout:
+            pass
+        return out
+
+    def close(self):
+        self.sock.close()
+
+
+def users_file(directory, text, mode=0o600):
+    path = os.path.join(directory, "memcached-users")
+    with open(path, "w") as f:
+        f.write(text)
+    os.chmod(path, mode)
+    return path
+
+
+def md5(s):
+    return hashlib.md5(s.encode()).hexdigest()
+
+
+class Authentication(unittest.TestCase):
+    """memcached.auth_file: a connection must log in before anything else."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.TemporaryDirectory(prefix="fc-mcauth-")
+        cls.users = users_file(cls.dir.name, USERS)
+        cls.origin = Origin()
+        cls.fc = Frontcache(cls.origin.url, {"memcached": {"listen": "127.0.0.1:0",
+                                                           "auth_file": cls.users},
+                                             "log": {"level": "info"}})
+        cls.port = cls.fc.extra_ports["memcached"]
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.fc.stop() == 0
+        cls.origin.close()
+        cls.dir.cleanup()
+
+    def logged_in(self):
+        c = Conn(self.port)
+        self.assertEqual(c.ask(LOGIN, b"\r\n"), b"STORED\r\n")
+        return c
+
+    def test_nothing_before_a_login(self):
+        admin = self.logged_in()
+        self.assertEqual(admin.ask(b"set kept 0 0 4\r\nkeep\r\n", b"\r\n"), b"STORED\r\n")
+        c = Conn(self.port)
+        for cmd in [b"get kept\r\n", b"flush_all\r\n", b"delete kept\r\n", b"mg kept v\r\n",
+                    b"stats\r\n", b"version\r\n", b"watch\r\n"]:
+            self.assertEqual(c.ask(cmd, b"\r\n"), UNAUTH, cmd)
+        # A set is taken as a login: its data is never stored.
+        self.assertEqual(c.ask(b"set kept 0 0 6\r\nforged\r\n", b"\r\n"), BAD_FORMAT)
+        self.assertEqual(c.ask(b"set kept 0 0 9\r\nfor ged!!\r\n", b"\r\n"), FAILURE)
+        self.assertEqual(c.ask(b"ms kept 6\r\nforged\r\n", UNAUTH + UNAUTH), UNAUTH + UNAUTH)
+        c.close()
+        # The item is still there, unchanged: no flush, no delete, no forged value.
+        self.assertEqual(admin.ask(b"get kept\r\n", b"END\r\n"),
+                         b"VALUE kept 0 4\r\nkeep\r\nEND\r\n")
+        admin.close()
+
+    def test_a_wrong_password_then_the_right_one(self):
+        c = Conn(self.port)
+        self.assertEqual(c.ask(b"set x 0 0 7\r\nfoo bab\r\n", b"\r\n"), FAILURE)
+        self.assertEqual(c.ask(b"set x 0 0 10\r\nbaaaz quix\r\n", b"\r\n"), FAILURE)
+        self.assertEqual(c.ask(b"get x\r\n", b"\r\n"), UNAUTH)  # still not logged in
+        self.assertEqual(c.ask(b"set x 0 0 10\r\nbaaaz quux\r\n", b"\r\n"), b"STORED\r\n")
+        self.assertEqual(c.ask(b"set toast 0 0 2\r\nhi\r\nget toast\r\nmn\r\n", b"MN\r\n"),
+                         b"STORED\r\nVALUE toast 0 2\r\nhi\r\nEND\r\nMN\r\n")
+        stats = c.ask(b"stats\r\n", b"END\r\n")
+        self.assertRegex(stats, rb"STAT auth_cmds [1-9]")
+        self.assertRegex(stats, rb"STAT auth_errors [1-9]")
+        c.close()
+        # libmemcached's tools (memcstat, memccat, memcflush) have no ASCII login: refused.
+        out = subprocess.run(["memcstat", "--servers=127.0.0.1:%d" % self.port],
+                             capture_output=True, text=True, timeout=30)
+        self.assertNotIn("curr_items", out.stdout)
+
+    def test_an_unauthenticated_set_of_a_page_cannot_make_an_http_hit(self):
+        path = "/r/forged"
+        uri = "http://site.test" + path
+        hkey = b"views.decorators.cache.cache_header..%s" % md5(uri).encode()
+        pkey = b"views.decorators.cache.cache_page..GET.%s.%s" % (md5(uri).encode(),
+                                                                  md5("").encode())
+        first = get_once(self.fc, path)
+        self.assertEqual(first.header("X-Cache"), "MISS")
+        admin = self.logged_in()
+        stored = admin.ask(b"get %s %s\r\n" % (hkey, pkey), b"END\r\n")
+        items = re.findall(rb"VALUE (\S+) (\d+) (\d+)\r\n", stored)
+        self.assertEqual([k for k, _, _ in items], [hkey, pkey], stored[:200])
+        # The two items exactly as frontcache stored them: what a forger would send.
+        forged = b""
+        pos = 0
+        for key, flags, length in items:
+            start = stored.index(b"\r\n", stored.index(b"VALUE " + key, pos)) + 2
+            value = stored[start:start + int(length)]
+            pos = start + int(length)
+            forged += b"set %s %s 0 %d\r\n%s\r\n" % (key, flags, len(value), value)
+        self.assertEqual(admin.ask(b"flush_all\r\n", b"\r\n"), b"OK\r\n")
+        before = self.origin.count(path)
+
+        c = Conn(self.port)
+        answers = c.ask(forged + b"mn\r\n", UNAUTH)
+        c.close()
+        self.assertTrue(answers.startswith(b"CLIENT_ERROR"), answers)
+        self.assertNotIn(b"STORED", answers)
+        again = get_once(self.fc, path)
+        self.assertEqual(again.header("X-Cache"), "MISS")  # fetched, not forged
+        self.assertEqual(self.origin.count(path), before + 1)
+
+        # The same bytes after a login do make a hit (so the refusal above is what stopped it).
+        self.assertEqual(admin.ask(b"flush_all\r\n", b"\r\n"), b"OK\r\n")
+        self.assertEqual(admin.ask(forged, b"STORED\r\nSTORED\r\n"), b"STORED\r\nSTORED\r\n")
+        hit = get_once(self.fc, path)
+        self.assertEqual(hit.header("X-Cache"), "HIT")
+        self.assertEqual(hit.body, first.body)
+        self.assertEqual(self.origin.count(path), before + 1)
+        admin.close()
+
+    def test_junk_without_a_newline_closes_the_connection(self):
+        c = Conn(self.port)
+        self.assertEqual(c.ask(b"x" * 3000, b"\r\n"), b"")  # closed, nothing answered
+        c.close()
+        self.logged_in().close()  # the server is fine
+
+
+class AuthReload(unittest.TestCase):
+    """The auth file is read with the config: SIGHUP picks up new users; a bad file fails the
+    reload and the running users stay."""
+
+    def test_sighup_reads_the_users_again_and_a_bad_file_changes_nothing(self):
+        with tempfile.TemporaryDirectory(prefix="fc-mcauth-") as d:
+            users = users_file(d, USERS)
+            fc = Frontcache("http://127.0.0.1:1", {"memcached": {"listen": "127.0.0.1:0",
+                                                                 "auth_file": users},
+                                                   "log": {"level": "info"}})
+            try:
+                port = fc.extra_ports["memcached"]
+
+                def login(user, password):
+                    c = Conn(port)
+                    block = b"%s %s" % (user, password)
+                    out = c.ask(b"set l 0 0 %d\r\n%s\r\n" % (len(block), block), b"\r\n")
+                    c.close()
+                    return out
+
+                def reload(done):
+                    n = fc.log().count(done)
+                    fc.proc.send_signal(signal.SIGHUP)
+                    self.assertTrue(wait_for(lambda: fc.log().count(done) > n), fc.log())
+
+                # A bad line: the reload fails, naming the file and line; foo still logs in.
+                users_file(d, "foo:changed\nno colon here\n")
+                reload("reload failed")
+                self.assertIn("memcached.auth_file: %s:2: expected \"username:password\"" % users,
+                              fc.log())
+                self.assertEqual(login(b"foo", b"bar"), b"STORED\r\n")
+                self.assertEqual(login(b"foo", b"changed"), FAILURE)
+                # Readable by every user: refused the same way.
+                users_file(d, "foo:changed\n", mode=0o644)
+                reload("reload failed")
+                self.assertIn("can be read or written by other users (mode 0644)", fc.log())
+                self.assertEqual(login(b"foo", b"bar"), b"STORED\r\n")
+                # A good file: new connections log in with the new password only.
+                users_file(d, "foo:changed\n")
+                reload("configuration reloaded")
+                self.assertEqual(login(b"foo", b"changed"), b"STORED\r\n")
+                self.assertEqual(login(b"foo", b"bar"), FAILURE)
+                self.assertEqual(login(b"baaaz", b"quux"), FAILURE)
+            finally:
+                self.assertEqual(fc.stop(), 0)
+
+
+class AuthLikeMemcached(unittest.TestCase):
+    """The same conversations with Debian's memcached 1.6 started with -Y and the same file:
+    the same bytes back, where the two agree (cache/protocol/memcache_auth.h lists where
+    frontcache follows newer memcached instead)."""
+
+    SCRIPTS = [
+        [b"get foo\r\n", b"flush_all\r\n", b"set foo 0 0 2\r\nhi\r\n",
+         b"set foo 0 0 7\r\nfoo bab\r\n", b"set foo 0 0 7\r\nfoo bar\r\n", b"get foo\r\n",
+         b"set toast 0 0 2\r\nhi\r\n", b"get toast\r\n"],
+        [b"\r\n", b"quit\r\n", b"mg a v\r\n", b"ms a 2\r\n", b"hi\r\n", b"set a 0 0 -1\r\n",
+         b"add a 0 0 7\r\n", b"foo bar\r\n"],
+        [b"set a 0 0 7\r\nfoo barXY", b"get a\r\n", b"set a 0 0 7\nfoo bar\r\n", b"mn\r\n"],
+        [b"set a 0 0 10 noreply\r\nbaaaz quux\r\n", b"get a\r\n", b"set b 0 0 1\r\n1\r\n",
+         b"incr b 5\r\n"],
+        [b" set a 0 0 7\r\nfoo bar\r\n", b"mn\r\n"],
+    ]
+
+    def test_same_answers_as_memcached_with_an_auth_file(self):
+        with tempfile.TemporaryDirectory(prefix="fc-mcauth-") as d:
+            users = users_file(d, USERS)
+            ref = RealMemcached(["-Y", users, "-B", "ascii"])
+            fc = Frontcache("http://127.0.0.1:1", {"memcached": {"listen": "127.0.0.1:0",
+                                                                 "auth_file": users}})
+            try:
+                ports = (ref.port, fc.extra_ports["memcached"])
+                for script in self.SCRIPTS:
+                    with self.subTest(script=script[0][:40]):
+                        for port in ports:
+                            self.assertTrue(talk(port, [LOGIN, b"flush_all\r\n"]).startswith(
+                                b"STORED\r\nOK\r\n"))
+                        # The login at the end (a set of "foo bar" once logged in) lets talk()
+                        # see where the answers end. One command at a time: memcached keeps only
+                        # the last answer of commands that arrive together before a login.
+                        expected, got = (talk(port, script + [LOGIN], wait=0.05)
+                                         for port in ports)
+                        self.assertEqual(got, expected)
+            finally:
+                self.assertEqual(fc.stop(), 0)
+                ref.stop()
+
+
+class ExposureWarning(unittest.TestCase):
+    """A memcached port beyond loopback without auth_file is announced loudly. Checked without
+    opening such a port: --check-config, and a start on an address this host does not have
+    (TEST-NET-1), which prints the warning and then fails to bind."""
+
+    def config(self, d, memcached):
+        path = os.path.join(d, "frontcache.toml")
+        with open(path, "w") as f:
+            f.write("[upstream]\nurl = \"http://127.0.0.1:1\"\n[server]\nlisten = "
+                    "\"127.0.0.1:0\"\n[memcached]\n")
+            for k, v in memcached.items():
+                f.write("%s = %s\n" % (k, toml_value(v)))
+        return path
+
+    def test_check_config_and_start_up_warn(self):
+        warning = re.compile(r"memcached.listen (\S+) is not on loopback and "
+                             r"memcached.auth_file is not set: anyone who can reach it can read "
+                             r"every cached page")
+        with tempfile.TemporaryDirectory(prefix="fc-mcwarn-") as d:
+            users = users_file(d, USERS)
+            for listen, auth, warns in [("0.0.0.0:11211", None, True),
+                                        ("[::]:11211", None, True),
+                                        ("10.1.2.3:11211", None, True),
+                                        ("0.0.0.0:11211", users, False),
+                                        ("127.0.0.1:11211", None, False),
+                                        ("[::1]:11211", None, False)]:
+                with self.subTest(listen=listen, auth=bool(auth)):
+                    mc = {"listen": listen}
+                    if auth:
+                        mc["auth_file"] = auth
+                    p = subprocess.run([BIN, "--check-config", self.config(d, mc)],
+                                       capture_output=True, text=True, timeout=30)
+                    self.assertEqual((p.returncode, p.stdout), (0, "ok\n"), p.stderr)
+                    m = warning.search(p.stderr)
+                    self.assertEqual(bool(m), warns, p.stderr)
+                    if m:
+                        self.assertEqual(m.group(1), listen)
+            # A real start: the warning is logged (warn level) before the listeners are bound.
+            try:
+                p = subprocess.run([BIN, "-c", self.config(d, {"listen": "192.0.2.1:0"})],
+                                   capture_output=True, text=True, timeout=10)
+            except subprocess.TimeoutExpired:  # killed by run(): it started
+                self.skipTest("192.0.2.1 can be bound here (ip_nonlocal_bind?)")
+            self.assertIn("cannot listen on 192.0.2.1:0", p.stderr)
+            self.assertRegex(p.stderr, r"frontcache warn: " + warning.pattern)
+
+
+if __name__ == "__main__":
+    unittest.main()

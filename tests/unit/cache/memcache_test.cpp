@@ -3,50 +3,10 @@
 #include <string>
 
 #include "cache/protocol/memcache.h"
+#include "memcache_session.h"
 
 using namespace fc::cache;
-
-namespace {
-struct Fixture {
-    ManualClock clock;
-    Store store{StoreConfig{}, clock};
-    ProtocolContext ctx{store, clock, "1.6.18-test"};
-};
-
-// Feeds `input` in pieces split at `split` (0 = whole) and returns everything answered.
-std::string run(ProtocolContext &ctx, const std::string &input, std::size_t split = 0) {
-    MemcacheSession s(ctx);
-    std::string out, carry;
-    auto feed = [&](std::string_view piece) {
-        carry.append(piece);
-        std::size_t consumed = 0;
-        auto st = s.feed(carry.data(), carry.size(), consumed, out);
-        carry.erase(0, consumed);
-        if (st == MemcacheSession::Status::Close)
-            out += "<closed>";
-        return st;
-    };
-    if (split == 0 || split >= input.size()) {
-        feed(input);
-    } else if (feed(std::string_view(input).substr(0, split)) ==
-               MemcacheSession::Status::NeedMore) {
-        feed(std::string_view(input).substr(split));
-    }
-    return out;
-}
-
-// The answer must not depend on how the bytes were split; returns it.
-std::string everySplit(const std::string &input) {
-    Fixture whole;
-    std::string expected = run(whole.ctx, input);
-    for (std::size_t i = 1; i < input.size(); ++i) {
-        Fixture f;
-        INFO("split at " << i);
-        REQUIRE(run(f.ctx, input, i) == expected);
-    }
-    return expected;
-}
-} // namespace
+using namespace fc::cache::test;
 
 TEST_CASE("storage and retrieval, split at every byte") {
     std::string out =

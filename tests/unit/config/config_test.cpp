@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config/config.h"
@@ -344,4 +345,90 @@ TEST_CASE("compression: codings, media types, minimum size") {
                    "cache.compress_types: expected media types"));
     CHECK(
         contains(onlyError("[cache]\ncompress_min_size = \"lots\"\n"), "cache.compress_min_size"));
+}
+
+namespace {
+// A file under /tmp holding `text` with `mode`, removed when it goes.
+struct TempFile {
+    std::string path;
+    TempFile(const std::string &name, const std::string &text, mode_t mode)
+        : path("/tmp/fc_config_test_" + std::to_string(::getpid()) + "_" + name) {
+        std::ofstream(path) << text;
+        ::chmod(path.c_str(), mode);
+    }
+    ~TempFile() { std::remove(path.c_str()); }
+};
+std::string authConfig(const std::string &path) {
+    return "[memcached]\nlisten = \"127.0.0.1:11211\"\nauth_file = \"" + path + "\"\n";
+}
+} // namespace
+
+TEST_CASE("memcached.auth_file: the users are read with the config") {
+    TempFile users("users", "foo:bar\nops:s3cr3t pass\n", 0600);
+    auto r = loadConfigString(authConfig(users.path), "test.toml");
+    REQUIRE(r.config);
+    REQUIRE(r.config->memcached.authUsers);
+    CHECK(r.config->memcached.authFile == users.path);
+    CHECK(r.config->memcached.authUsers->size() == 2);
+    CHECK(r.config->memcached.authUsers->check("ops", "s3cr3t pass"));
+    TempFile group("group", "foo:bar\n", 0640); // group-readable is allowed
+    CHECK(loadConfigString(authConfig(group.path), "test.toml").config);
+    auto none = loadConfigString("[memcached]\nlisten = \"127.0.0.1:11211\"\n", "test.toml");
+    REQUIRE(none.config);
+    CHECK_FALSE(none.config->memcached.authUsers);
+    auto off = loadConfigString("[memcached]\nauth_file = \"\"\n", "test.toml");
+    REQUIRE(off.config);
+    CHECK_FALSE(off.config->memcached.authUsers);
+}
+
+TEST_CASE("memcached.auth_file: errors name the config line and the file's") {
+    TempFile badLine("badline", "foo:bar\nnocolon\n", 0600);
+    CHECK(onlyError(authConfig(badLine.path)) ==
+          "test.toml:3:13: memcached.auth_file: " + badLine.path +
+              ":2: expected \"username:password\"");
+    TempFile world("world", "foo:bar\n", 0644);
+    CHECK(onlyError(authConfig(world.path)) ==
+          "test.toml:3:13: memcached.auth_file: " + world.path +
+              " can be read or written by other users (mode 0644): it holds passwords; chmod "
+              "600 it (or 640 for a group)");
+    TempFile writable("writable", "foo:bar\n", 0602);
+    CHECK(contains(onlyError(authConfig(writable.path)), "(mode 0602)"));
+    TempFile empty("empty", "", 0600);
+    CHECK(contains(onlyError(authConfig(empty.path)), empty.path + ": no users"));
+    CHECK(onlyError(authConfig("/nonexistent/users")) ==
+          "test.toml:3:13: memcached.auth_file: cannot open /nonexistent/users: No such file or "
+          "directory");
+    CHECK(onlyError(authConfig("/tmp")) ==
+          "test.toml:3:13: memcached.auth_file: /tmp is not a regular file");
+    std::string fifo = "/tmp/fc_config_test_" + std::to_string(::getpid()) + "_fifo";
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    CHECK(contains(onlyError(authConfig(fifo)), fifo + " is not a regular file")); // no hang
+    std::remove(fifo.c_str());
+    CHECK(contains(onlyError("[memcached]\nauth_file = 5\n"), "expected a string"));
+}
+
+TEST_CASE("exposure warnings: a memcached or admin port beyond loopback without a secret") {
+    auto warnings = [](const std::string &toml) {
+        auto r = loadConfigString(toml, "test.toml");
+        REQUIRE(r.config);
+        return exposureWarnings(*r.config);
+    };
+    for (const char *lo : {"127.0.0.1:11211", "127.1.2.3:0", "[::1]:11211", "[::ffff:127.0.0.1]:1"})
+        CHECK(warnings(std::string("[memcached]\nlisten = \"") + lo + "\"\n").empty());
+    CHECK(warnings("").empty());
+    for (const char *open : {"0.0.0.0:11211", "[::]:11211", "10.0.0.5:11211", "[2001:db8::1]:1"}) {
+        auto w = warnings(std::string("[memcached]\nlisten = \"") + open + "\"\n");
+        REQUIRE(w.size() == 1);
+        CHECK(w[0].rfind(std::string("memcached.listen ") + open +
+                             " is not on loopback and memcached.auth_file is not set",
+                         0) == 0);
+    }
+    TempFile users("users", "foo:bar\n", 0600);
+    CHECK(warnings("[memcached]\nlisten = \"0.0.0.0:11211\"\nauth_file = \"" + users.path + "\"\n")
+              .empty());
+    auto admin = warnings("[admin]\nlisten = \"0.0.0.0:9090\"\n");
+    REQUIRE(admin.size() == 1);
+    CHECK(admin[0] == "admin.listen 0.0.0.0:9090 is not on loopback and admin.token is empty: "
+                      "anyone who reaches it may purge and flush");
+    CHECK(warnings("[admin]\nlisten = \"0.0.0.0:9090\"\ntoken = \"t\"\n").empty());
 }
