@@ -1,6 +1,7 @@
 #include "proxy/snapshot.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -25,17 +26,66 @@ std::string directoryOf(const std::string &path) {
     return slash == 0 ? "/" : path.substr(0, slash);
 }
 
+// Creates the temporary file, new, ours, mode 0600: O_EXCL never opens what is already at the
+// name (with O_CREAT it does not follow a symlink either, O_NOFOLLOW says so twice), so a
+// symlink planted there cannot make us truncate or write the file it points to. Something at
+// the name is removed and the create tried once more only when it is a regular file of ours
+// with no other name: the file of an earlier process with the same pid that crashed while
+// writing (in a container frontcache is often pid 1 at every start). Anything else (a symlink,
+// a directory, someone else's file) is left alone and the write refused. -1 and `error` set on
+// failure.
+//
+// Not O_TMPFILE + linkat: linkat cannot replace the existing snapshot, so a named temporary file
+// would still be needed before the rename, and O_TMPFILE is missing on some file systems.
+int createTemporary(const std::string &tmp, std::string &error) {
+    constexpr int kFlags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+    int fd = ::open(tmp.c_str(), kFlags, 0600);
+    if (fd < 0 && errno == EEXIST) {
+        struct stat st {};
+        const char *what = nullptr;
+        if (::lstat(tmp.c_str(), &st) != 0)
+            what = "gone again"; // a race with someone else's unlink: refuse, try next time
+        else if (S_ISLNK(st.st_mode))
+            what = "a symlink";
+        else if (!S_ISREG(st.st_mode))
+            what = "not a regular file";
+        else if (st.st_uid != ::geteuid())
+            what = "another user's file";
+        else if (st.st_nlink != 1)
+            what = "a file with other names (hard links)";
+        else if (::unlink(tmp.c_str()) != 0)
+            what = "a stale file that cannot be removed";
+        if (what) {
+            error = "refusing to write the snapshot: " + tmp + " already exists and is " + what +
+                    "; it is not followed or overwritten (remove it)";
+            return -1;
+        }
+        fd = ::open(tmp.c_str(), kFlags, 0600);
+    }
+    if (fd < 0) {
+        error = "cannot create " + tmp + ": " + std::strerror(errno);
+        return -1;
+    }
+    // The umask may have taken bits away (never added any): the snapshot holds every cached
+    // page, so exactly owner read and write.
+    if (::fchmod(fd, 0600) != 0) {
+        error = "cannot chmod " + tmp + ": " + std::strerror(errno);
+        ::close(fd);
+        ::unlink(tmp.c_str());
+        return -1;
+    }
+    return fd;
+}
+
 } // namespace
 
 SnapshotResult saveSnapshot(cache::Store &store, const std::string &path, std::int64_t now) {
     SnapshotResult r;
     auto t0 = std::chrono::steady_clock::now();
     std::string tmp = path + ".tmp." + std::to_string(::getpid());
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        r.error = "cannot create " + tmp + ": " + std::strerror(errno);
+    int fd = createTemporary(tmp, r.error);
+    if (fd < 0)
         return r;
-    }
     int writeErrno = 0;
     bool ok = cache::writeSnapshot(
         store,

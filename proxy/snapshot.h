@@ -3,7 +3,9 @@
 // open. The format is cache/store/snapshot.h; this file does the file I/O and the scheduling.
 //
 // Writing: to "<path>.tmp.<pid>", fsync, rename over <path>, fsync the directory, so a crash or a
-// full disk never leaves a half-written snapshot under the real name. The store is read one shard
+// full disk never leaves a half-written snapshot under the real name. The temporary file is
+// created new (O_EXCL | O_NOFOLLOW: a symlink planted at its name is never followed) with mode
+// 0600, which the snapshot keeps: it holds every cached page. The store is read one shard
 // at a time under its lock (Store::forEachLive), so hits go on during a write.
 //
 // Threading: saveSnapshot and restoreSnapshot run on any thread; SnapshotScheduler lives on the

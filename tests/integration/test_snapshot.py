@@ -1,6 +1,7 @@
 """Warm restarts (issue #15): cache.snapshot is written at exit after draining and every
 snapshot_interval, and read back at start before the listeners open. A missing, truncated,
-corrupt or empty file is logged and ignored; frontcache starts empty and never crashes."""
+corrupt or empty file is logged and ignored; frontcache starts empty and never crashes. The
+temporary file is never opened through a symlink planted at its name, and the snapshot is 0600."""
 
 import os
 import re
@@ -56,12 +57,12 @@ class WarmRestart(unittest.TestCase):
         self.origin.close()
         self.dir.cleanup()
 
-    def start(self, upstream=None, interval="0s", memory="256MiB"):
+    def start(self, upstream=None, interval="0s", memory="256MiB", wrapper=None):
         fc = Frontcache(upstream or self.origin.url,
                         {"cache": {"snapshot": self.snap, "snapshot_interval": interval,
                                    "memory": memory},
                          "admin": {"listen": "127.0.0.1:0"},
-                         "log": {"level": "info"}}, workers=2)
+                         "log": {"level": "info"}}, workers=2, wrapper=wrapper)
         self.started.append(fc)
         return fc
 
@@ -193,6 +194,43 @@ class WarmRestart(unittest.TestCase):
         get_once(fc, "/hello")
         log = self.stop(fc)
         self.assertRegex(log, r"snapshot: cannot create .*missing-dir")
+
+
+    def test_a_symlink_at_the_temporary_name_is_not_followed(self):
+        victim = os.path.join(self.dir.name, "victim")
+        with open(victim, "wb") as f:
+            f.write(b"the test's own file")
+        os.chmod(victim, 0o644)
+        fc = self.start()
+        tmp = "%s.tmp.%d" % (self.snap, fc.proc.pid)  # the name the write will use
+        os.symlink(victim, tmp)
+        get_once(fc, "/r/sym")
+        log = self.stop(fc)
+        self.assertRegex(log, r"snapshot: refusing to write the snapshot: %s already exists and "
+                              r"is a symlink" % re.escape(tmp))
+        with open(victim, "rb") as f:
+            self.assertEqual(f.read(), b"the test's own file")  # not truncated, not written
+        self.assertEqual(os.stat(victim).st_mode & 0o777, 0o644)
+        self.assertTrue(os.path.islink(tmp))  # left alone for the operator to look at
+        self.assertFalse(os.path.exists(self.snap))
+        os.unlink(tmp)
+
+        # A stale temporary file of ours (a crash of an earlier process with the same pid, as
+        # in a container where frontcache is always pid 1) is replaced; the write goes on.
+        # Under umask 277 the file would be created 0400: the snapshot is 0600 all the same.
+        fc = self.start(wrapper=["sh", "-c", 'umask 277; exec "$0" "$@"'])
+        stale = "%s.tmp.%d" % (self.snap, fc.proc.pid)
+        with open(stale, "wb") as f:
+            f.write(b"half a snapshot")
+        get_once(fc, "/r/sym")
+        log = self.stop(fc)
+        self.assertNotIn("refusing", log)
+        self.assertRegex(log, r"snapshot: wrote 2 items")
+        self.assertEqual(os.stat(self.snap).st_mode & 0o777, 0o600)
+        self.assertFalse(os.path.exists(stale))
+        fc = self.start()
+        self.assertRegex(fc.log(), r"snapshot: restored 2 items")
+        self.assertEqual(get_once(fc, "/r/sym").header("X-Cache"), "HIT")
 
 
 if __name__ == "__main__":
