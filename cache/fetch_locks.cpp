@@ -13,10 +13,7 @@ FetchLocks::Shard &FetchLocks::shardFor(std::string_view key) {
 }
 
 void FetchLocks::setMaxWaiters(std::size_t n) {
-    for (auto &s : shards_) {
-        std::lock_guard lock(s.mu);
-        maxWaiters_ = n; // written under every shard's lock, read under one
-    }
+    maxWaiters_.store(n, std::memory_order_relaxed);
 }
 
 // Expired pass marks are dropped when a shard grows past a threshold that doubles with the live
@@ -43,7 +40,7 @@ FetchLocks::Claim FetchLocks::claim(std::string_view key, const WaiterId *waiter
     }
     Entry &e = it->second;
     if (e.held) {
-        if (!waiter || e.waiters.size() >= maxWaiters_)
+        if (!waiter || e.waiters.size() >= maxWaiters_.load(std::memory_order_relaxed))
             return Claim::Busy;
         e.waiters.push_back(*waiter);
         return Claim::Wait;

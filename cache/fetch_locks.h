@@ -14,6 +14,7 @@
 // map update (never across I/O). Only misses come here: the hit path never does.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <string>
@@ -58,6 +59,8 @@ public:
     // True while the key is marked not storable (a claim would return Pass).
     bool passing(std::string_view key) const;
 
+    // The reload's new cache.lock_max_waiters (main thread, while workers claim). A claim in
+    // flight may still use the old limit; the next one sees the new.
     void setMaxWaiters(std::size_t n);
     std::size_t heldCount() const; // keys being fetched now (for /metrics)
 
@@ -79,7 +82,10 @@ private:
     void sweep(Shard &s, std::int64_t now);
 
     const Clock &clock_;
-    std::size_t maxWaiters_;
+    // An atomic, not a field under the shard mutexes: the writer (reload) and the readers
+    // (claim) hold different shard locks, so no one mutex orders them. It guards nothing else,
+    // so relaxed loads and stores are enough.
+    std::atomic<std::size_t> maxWaiters_;
     static constexpr std::size_t kShards = 16;
     Shard shards_[kShards];
 };

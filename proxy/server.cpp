@@ -174,8 +174,20 @@ struct SignalState {
 // threads between callbacks: listeners, connections and in-flight requests are not disturbed,
 // and the store is kept. Settings bound at start-up (listeners, workers, the upstream address,
 // the access log) keep their old values until a restart, with a warning naming them.
+//
+// How a reload reaches the workers: each is posted one immutable snapshot — the new Config
+// behind a shared_ptr<const>, and a copy of the cache settings made from it — which it takes by
+// value under its inbox mutex and switches to on its own thread; nothing a worker reads is
+// changed in place. The objects every thread shares (store, fetch locks, upstream limiter,
+// balancer) take their new limits as atomics. The log level is an atomic too.
 void reload(SignalState &s) {
-    const std::string &path = s.running->sourceFile;
+    // The running Config stays referenced here until reload returns. Once the next one is
+    // posted, a worker switches to it on its own thread and may drop the last other reference
+    // to this one at any moment, freeing it there; yet this function still reads it (`old`,
+    // and `path` in the last log line). Holding it makes the main thread the last to let go,
+    // or the worker's release come after every read here (shared_ptr's count orders them).
+    const std::shared_ptr<const config::Config> previous = s.running;
+    const std::string &path = previous->sourceFile;
     FC_INFO("SIGHUP received: reloading %s", path.c_str());
     config::LoadResult r = config::loadConfigFile(path);
     if (!r.config) {
@@ -186,7 +198,7 @@ void reload(SignalState &s) {
             ++s.adminCtx->reloadFailures;
         return;
     }
-    const config::Config &old = *s.running;
+    const config::Config &old = *previous;
     const config::Config &c = *r.config;
     std::vector<std::string> fixed;
     auto addrs = [](const std::vector<config::SocketAddress> &v) {

@@ -132,3 +132,35 @@ TEST_CASE("concurrent claims from many threads: exactly one owner, everyone else
     locks.release("hot", 0, wake);
     CHECK(wake.size() == static_cast<std::size_t>(kThreads * kPer - 1));
 }
+
+// A reload changes the cap from the main thread while workers claim (the tsan preset runs this
+// under ThreadSanitizer: the cap used to be written under one shard's lock and read under
+// another's). Every claim sees either cap, and the last one set holds afterwards.
+TEST_CASE("the waiter cap changes while other threads claim") {
+    ManualClock clock;
+    FetchLocks locks(clock, 1000);
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> ts;
+    for (int t = 0; t < 4; ++t)
+        ts.emplace_back([&, t] {
+            std::vector<WaiterId> wake;
+            const std::string key = "k" + std::to_string(t % 2); // two threads per key
+            for (std::uint64_t i = 0; !stop.load(); ++i) {
+                WaiterId w{static_cast<std::uint32_t>(t), i};
+                if (locks.claim(key, &w) == FetchLocks::Claim::Owner && i % 64 == 0)
+                    locks.release(key, 0, wake);
+            }
+        });
+    for (std::size_t n = 0; n < 2000; ++n)
+        locks.setMaxWaiters(n % 3);
+    locks.setMaxWaiters(0);
+    stop = true;
+    for (auto &t : ts)
+        t.join();
+    std::vector<WaiterId> wake;
+    for (const char *key : {"k0", "k1"})
+        locks.release(key, 0, wake);
+    WaiterId a{9, 1};
+    CHECK(locks.claim("k0", &a) == FetchLocks::Claim::Owner);
+    CHECK(locks.claim("k0", &a) == FetchLocks::Claim::Busy); // cap 0: nobody waits
+}
