@@ -20,13 +20,18 @@ import unittest
 BIN = os.environ.get("FRONTCACHE_BIN", "")
 
 
-def asan_build():
-    """True when BIN was built with AddressSanitizer (the asan preset)."""
+def links(library, binary=None):
+    """True when `binary` (BIN unless given) links a library whose file name holds `library`."""
     try:
-        out = subprocess.run(["ldd", BIN], capture_output=True, text=True).stdout
-        return "libasan" in out
+        out = subprocess.run(["ldd", binary or BIN], capture_output=True, text=True).stdout
+        return library in out
     except OSError:
         return False
+
+
+def asan_build():
+    """True when BIN was built with AddressSanitizer (the asan preset)."""
+    return links("libasan")
 
 
 def rss_kib(pid):
@@ -46,6 +51,15 @@ def toml_value(v):
     if isinstance(v, list):
         return "[%s]" % ", ".join(toml_value(x) for x in v)
     return json.dumps(v)
+
+
+def write_config(path, cfg):
+    """Writes a frontcache config file from {section: {key: value}}."""
+    with open(path, "w") as f:
+        for sec, kv in cfg.items():
+            f.write("[%s]\n" % sec)
+            for k, v in kv.items():
+                f.write("%s = %s\n" % (k, toml_value(v)))
 
 
 def render(resp):
@@ -76,8 +90,10 @@ def free_port_closed():
 class Frontcache:
     """Runs frontcache with a config built from `sections` ({section: {key: value}})."""
 
-    def __init__(self, upstream_url, sections=None, workers=1, listen=None, wrapper=None):
-        """`upstream_url` None: the [upstream] section in `sections` names the servers."""
+    def __init__(self, upstream_url, sections=None, workers=1, listen=None, wrapper=None,
+                 env=None):
+        """`upstream_url` None: the [upstream] section in `sections` names the servers. `env`:
+        extra environment variables for the process."""
         self.tmp = tempfile.TemporaryDirectory(prefix="fc-it-")
         # The cache's clock, moved by advance() instead of sleeping (FRONTCACHE_TEST_CLOCK).
         self.clock_path = os.path.join(self.tmp.name, "clock")
@@ -92,14 +108,10 @@ class Frontcache:
         for sec, kv in (sections or {}).items():
             cfg.setdefault(sec, {}).update(kv)
         self.config_path = os.path.join(self.tmp.name, "frontcache.toml")
-        with open(self.config_path, "w") as f:
-            for sec, kv in cfg.items():
-                f.write("[%s]\n" % sec)
-                for k, v in kv.items():
-                    f.write("%s = %s\n" % (k, toml_value(v)))
+        write_config(self.config_path, cfg)
         self.stderr_path = os.path.join(self.tmp.name, "stderr.log")
         self.stderr = open(self.stderr_path, "w")
-        env = dict(os.environ, FRONTCACHE_TEST_CLOCK=self.clock_path)
+        env = dict(os.environ, FRONTCACHE_TEST_CLOCK=self.clock_path, **(env or {}))
         self.proc = subprocess.Popen((wrapper or []) + [BIN, "-c", self.config_path],
                                      stdout=subprocess.PIPE, stderr=self.stderr, text=True, env=env)
         line = self.proc.stdout.readline()
