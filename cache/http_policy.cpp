@@ -97,10 +97,15 @@ StoreDecision decideStoreHttp(const http::RequestHead &req, int status,
     // takes cache.store_set_cookie, as in django mode (nginx and Varnish do the same).
     if (!cfg.storeSetCookie && resp.has("set-cookie"))
         return no(NotStored::SetCookie);
-    bool star = false;
-    http::forEachVary(resp, [&](std::string_view h) { star = star || h == "*"; });
+    bool star = false, underscore = false;
+    http::forEachVary(resp, [&](std::string_view h) {
+        star = star || h == "*";
+        underscore = underscore || h.find('_') != std::string_view::npos;
+    });
     if (star) // §4.1: Vary: * never matches a later request
         return no(NotStored::VaryStar);
+    if (underscore) // see NotStored::VaryName
+        return no(NotStored::VaryName);
 
     // §4.2.1: s-maxage, then max-age, then Expires - Date. An unusable or repeated directive,
     // several Expires fields or an invalid date make the response stale (lifetime 0).

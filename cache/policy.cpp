@@ -37,8 +37,11 @@ std::string_view pathOf(const http::RequestHead &req) {
 }
 
 // A request header's value as Django's request.META[name] would hold it (WSGI joins repeated
-// fields with ','); false when absent. `metaName` is "HTTP_ACCEPT_ENCODING"-style.
-bool metaValue(const http::HeaderList &h, std::string_view metaName, std::string &out) {
+// fields with ','); false when absent. `metaName` is "HTTP_ACCEPT_ENCODING"-style. With
+// `wsgiNames` false (http mode: an application that reads names exactly), a field whose name
+// has '_' is not the field spelt with '-' (server.underscores_in_headers keeps such fields).
+bool metaValue(const http::HeaderList &h, std::string_view metaName, std::string &out,
+               bool wsgiNames = true) {
     if (metaName.substr(0, 5) != "HTTP_")
         return false;
     std::string_view want = metaName.substr(5);
@@ -47,7 +50,7 @@ bool metaValue(const http::HeaderList &h, std::string_view metaName, std::string
         return false;
     bool found = false;
     h.forEach([&](std::string_view n, std::string_view v) {
-        if (n.size() != want.size())
+        if (n.size() != want.size() || (!wsgiNames && n.find('_') != std::string_view::npos))
             return;
         for (std::size_t i = 0; i < n.size(); ++i) {
             char c = n[i] == '-' ? '_'
@@ -114,6 +117,8 @@ const char *notStoredName(NotStored n) {
         return "coding";
     case NotStored::Request:
         return "request";
+    case NotStored::VaryName:
+        return "vary-name";
     }
     return "?";
 }
@@ -317,7 +322,7 @@ void pageKey(const PolicyConfig &cfg, std::string_view method, std::string_view 
         raw.clear();
         if (name == "HTTP_ACCEPT_ENCODING") {
             values.append(kNegotiatedCoding); // one entry serves every coding (cache/compress.h)
-        } else if (!metaValue(req, name, raw)) {
+        } else if (!metaValue(req, name, raw, cfg.mode == Mode::Django)) {
             values.append("-\n");
         } else {
             values.push_back('=');

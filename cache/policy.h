@@ -115,8 +115,12 @@ enum class NotStored {
     // no-transform, a HEAD): every client shares one entry per page, so it must hold identity.
     Coding,
     Request, // http mode: the request said no-store (§5.2.1.5); says nothing about the page
+    // http mode: Vary names a field with '_'. Field names are matched exactly there, but the
+    // stored Vary list holds Django's META names, where '_' and '-' are one: such a page could
+    // not be keyed the way an application that reads names exactly varies it.
+    VaryName,
 };
-constexpr NotStored kLastNotStored = NotStored::Request;
+constexpr NotStored kLastNotStored = NotStored::VaryName;
 const char *notStoredName(NotStored n);
 
 struct StoreDecision {

@@ -71,6 +71,7 @@ bool marksPass(NotStored why, int status) {
     case NotStored::NoStore:
     case NotStored::NoCache:
     case NotStored::VaryStar:
+    case NotStored::VaryName:
     case NotStored::ZeroTtl:
     case NotStored::TooBig:
     case NotStored::Coding:

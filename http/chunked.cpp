@@ -160,6 +160,10 @@ ChunkedDecoder::Result ChunkedDecoder::feed(std::string_view in) {
                 return fail(i, "chunk size line not ended by CRLF");
             lineBytes_ = 0;
             sawDigit_ = false;
+            if (size_ > maxData_ - dataBytes_) { // before a byte of it is waited for
+                state_ = State::Failed;
+                return {Status::TooLarge, i + 1, {}, "chunked body larger than allowed"};
+            }
             state_ = size_ == 0 ? State::TrailerStart : State::Data;
             break;
         case State::DataCr:

@@ -35,6 +35,7 @@ public:
         NeedMore, // all of `in` consumed (or `data` returned); more bytes may follow
         Done,     // the message body (and its trailers) ended; `consumed` stops right after it
         Error,    // `reason` says why
+        TooLarge, // a chunk size would take the data past maxData: refused before it arrives
     };
     struct Result {
         Status status;
@@ -43,7 +44,8 @@ public:
         const char *reason;    // with Error; static storage
     };
 
-    explicit ChunkedDecoder(std::size_t maxTrailer = 16 * 1024) : maxTrailer_(maxTrailer) {}
+    explicit ChunkedDecoder(std::size_t maxTrailer = 16 * 1024, std::uint64_t maxData = UINT64_MAX)
+        : maxTrailer_(maxTrailer), maxData_(maxData) {}
 
     // Decodes from `in`. Returns at the latest after one piece of data: call again with the
     // bytes not consumed. After Done or Error, call reset() before the next body.
@@ -79,6 +81,7 @@ private:
     Result fail(std::size_t consumed, const char *reason);
 
     std::size_t maxTrailer_;
+    std::uint64_t maxData_;
     State state_ = State::Size;
     std::uint64_t size_ = 0;      // the chunk size being read, then the data left of it
     std::uint64_t dataBytes_ = 0; // decoded so far

@@ -14,7 +14,8 @@ template <typename P> P &self(llhttp_t *p) {
 // RequestParser
 
 RequestParser::RequestParser(Sink &sink, Limits limits)
-    : sink_(sink), limits_(limits), scanner_(limits.maxHeadSize, limits.maxTargetSize) {
+    : sink_(sink), limits_(limits), scanner_(limits.maxHeadSize, limits.maxTargetSize),
+      chunked_(limits.maxHeadSize, limits.maxBody) {
     llhttp_settings_init(&settings_);
     settings_.on_message_begin = &RequestParser::onMessageBegin;
     settings_.on_url = &RequestParser::onUrl;
@@ -78,6 +79,8 @@ ParseResult RequestParser::decodeChunks(const char *data, size_t len, size_t don
         }
         if (r.status == ChunkedDecoder::Status::Error)
             return fail(400, r.reason, done);
+        if (r.status == ChunkedDecoder::Status::TooLarge)
+            return fail(413, "request body larger than server.max_body", done);
         if (r.status == ChunkedDecoder::Status::Done) {
             decodingChunks_ = false;
             complete();
@@ -169,8 +172,9 @@ int RequestParser::onHeadersComplete(llhttp_t *p) {
         return reject(405, "CONNECT is not supported by a reverse proxy");
     if (h.versionMajor != 1)
         return reject(505, "only HTTP/1.x is supported");
-    if (h.target.empty() ||
-        (h.target[0] != '/' && h.target != "*" && !splitTarget(h.target).absolute()))
+    // RFC 9112 §3.2: origin-form, absolute-form, or asterisk-form for OPTIONS only.
+    if (h.target.empty() || (h.target[0] != '/' && !(h.target == "*" && h.method == "OPTIONS") &&
+                             !splitTarget(h.target).absolute()))
         return reject(400, "invalid request-target");
     // RFC 9112 §3.2: a client MUST send Host in HTTP/1.1; exactly one (§3.2 "more than one").
     size_t hosts = h.headers.count("host");
@@ -232,7 +236,7 @@ int RequestParser::onMessageComplete(llhttp_t *p) {
 // ResponseParser
 
 ResponseParser::ResponseParser(Sink &sink, size_t maxHeadSize)
-    : sink_(sink), scanner_(maxHeadSize, 0) {
+    : sink_(sink), scanner_(maxHeadSize, 0), chunked_(maxHeadSize) {
     llhttp_settings_init(&settings_);
     settings_.on_message_begin = &ResponseParser::onMessageBegin;
     settings_.on_status = &ResponseParser::onStatus;
@@ -277,7 +281,8 @@ ParseResult ResponseParser::feed(const char *data, size_t len) {
                 done += r.consumed;
                 if (!r.data.empty())
                     sink_.onResponseBody(r.data);
-                if (r.status == ChunkedDecoder::Status::Error)
+                if (r.status == ChunkedDecoder::Status::Error ||
+                    r.status == ChunkedDecoder::Status::TooLarge)
                     return fail(r.reason, done);
                 if (r.status == ChunkedDecoder::Status::Done) {
                     decodingChunks_ = false;

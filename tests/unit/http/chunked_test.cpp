@@ -129,6 +129,16 @@ TEST_CASE("the largest size parses; the trailer section and size line are bounde
     CHECK(zeros.feed(std::string(100, '0') + "5\r\nhello\r\n").data == "hello");
 }
 
+TEST_CASE("a chunk size past maxData is refused at its size line") {
+    ChunkedDecoder d(64, 10);
+    CHECK(d.feed("6\r\nabcdef\r\n").data == "abcdef");
+    auto r = d.feed(std::string_view("6\r\nabcdef\r\n").substr(9)); // the CRLF after the data
+    CHECK(r.status == ChunkedDecoder::Status::NeedMore);
+    CHECK(d.feed("5\r\n").status == ChunkedDecoder::Status::TooLarge);
+    ChunkedDecoder exact(64, 10);
+    CHECK(exact.feed("a\r\n").status == ChunkedDecoder::Status::NeedMore);
+}
+
 TEST_CASE("a decoder is reusable after reset, and says how much data it decoded") {
     ChunkedDecoder d;
     CHECK(d.feed("3\r\nabc\r\n0\r\n\r\n").data == "abc");

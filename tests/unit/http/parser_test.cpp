@@ -233,6 +233,14 @@ TEST_CASE("limits give 413, 414, 431, 405, 505") {
                         "6\r\nabcdef\r\n6\r\nghijkl\r\n0\r\n\r\n",
                         l)
               .status == 413);
+    // A chunk size past max_body is refused at its size line, not after waiting for its data.
+    auto big = parseEveryWay("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                             "ffffffff\r\n",
+                             l);
+    CHECK(big.status == 413);
+    CHECK(big.log.find("BODY") == std::string::npos);
+    CHECK(parseEveryWay("GET * HTTP/1.1\r\nHost: a\r\n\r\n").status == 400);
+    CHECK(parseEveryWay("OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n").status == 0);
     CHECK(
         parseEveryWay("GET /" + std::string(400, 'x') + " HTTP/1.1\r\nHost: a\r\n\r\n", l).status ==
         414);
