@@ -23,6 +23,25 @@ HeadScanner::Result HeadScanner::scan(const char *data, size_t len) {
     if (state_ == State::Done)
         return {Status::Done, 0, 0, nullptr};
     for (size_t i = 0; i < len; ++i) {
+        if (state_ == State::Value || state_ == State::Name) {
+            // Most of a head is field names and values: skip their ordinary bytes in a tight
+            // loop (no per-byte dispatch), up to the byte the state machine must see, within
+            // the size limit; that byte then goes through the switch below.
+            const size_t room = maxHead_ > headBytes_ ? maxHead_ - headBytes_ : 0;
+            const size_t end = len - i > room ? i + room : len;
+            size_t j = i;
+            if (state_ == State::Value)
+                while (j < end && data[j] != '\r' && data[j] != '\n' && data[j] != '\0')
+                    ++j;
+            else
+                while (j < end && data[j] != ':' && data[j] != ' ' && data[j] != '\t' &&
+                       data[j] != '\r' && data[j] != '\n' && data[j] != '\0')
+                    ++j;
+            headBytes_ += j - i;
+            i = j;
+            if (i == len)
+                break;
+        }
         const char c = data[i];
         if (state_ != State::Leading && ++headBytes_ > maxHead_)
             return inStartLine_ ? fail(i, maxTarget_ ? 414 : 431, "start line too long")

@@ -10,9 +10,7 @@ inline char lower(char c) {
 }
 } // namespace
 
-bool equalsIgnoreCase(std::string_view a, std::string_view b) {
-    if (a.size() != b.size())
-        return false;
+bool equalsIgnoreCaseBytes(std::string_view a, std::string_view b) {
     for (size_t i = 0; i < a.size(); ++i)
         if (lower(a[i]) != lower(b[i]))
             return false;

@@ -16,7 +16,11 @@
 namespace fc::http {
 
 // ASCII case-insensitive comparison, as field names are case-insensitive (RFC 9110 §5.1).
-bool equalsIgnoreCase(std::string_view a, std::string_view b);
+// Inline: most comparisons of field names end at their lengths.
+bool equalsIgnoreCaseBytes(std::string_view a, std::string_view b); // same length
+inline bool equalsIgnoreCase(std::string_view a, std::string_view b) {
+    return a.size() == b.size() && equalsIgnoreCaseBytes(a, b);
+}
 
 // tchar (RFC 9110 §5.6.2): the characters of a token — a method, a field name, a transfer coding.
 inline bool isTokenChar(unsigned char c) {

@@ -143,26 +143,31 @@ bool isValidAuthority(std::string_view a) {
 }
 
 Refusal prepareForwarding(RequestHead &req, const ForwardRules &rules) {
-    // Connection's options (RFC 9110 §7.6.1), from every Connection field.
-    std::string_view connection[8];
-    std::size_t nConnection = 0;
+    // The fields Connection names (RFC 9110 §7.6.1), from every Connection field: its options
+    // that are not field names of their own (close), or are taken out anyway (keep-alive), or
+    // stay for what reads them (Upgrade: classify bypasses such a request; Connection itself)
+    // are not collected, so the usual "Connection: keep-alive" costs no per-field check.
+    std::string_view named[16];
+    std::size_t nNamed = 0;
     bool framingHopByHop = false, tooMany = false;
     req.headers.forEach([&](std::string_view n, std::string_view v) {
         if (!equalsIgnoreCase(n, "connection"))
             return;
-        if (nConnection == std::size(connection)) {
-            tooMany = true;
-            return;
-        }
-        connection[nConnection++] = v;
         forEachListMember(v, [&](std::string_view m) {
             framingHopByHop = framingHopByHop || equalsIgnoreCase(m, "host") ||
                               equalsIgnoreCase(m, "content-length") ||
                               equalsIgnoreCase(m, "transfer-encoding");
+            if (equalsIgnoreCase(m, "close") || equalsIgnoreCase(m, "keep-alive") ||
+                equalsIgnoreCase(m, "upgrade") || equalsIgnoreCase(m, "connection"))
+                return;
+            if (nNamed == std::size(named))
+                tooMany = true;
+            else
+                named[nNamed++] = m;
         });
     });
     if (tooMany)
-        return {400, "too many Connection fields"};
+        return {400, "too many fields named in Connection"};
     if (framingHopByHop)
         return {400, "Connection names Host, Content-Length or Transfer-Encoding"};
     const TargetParts target = splitTarget(req.target);
@@ -172,20 +177,24 @@ Refusal prepareForwarding(RequestHead &req, const ForwardRules &rules) {
         if (auto host = req.headers.get("host"); host && !isValidAuthority(*host))
             return {400, "invalid Host header"};
 
-    const ConnectionTokens named(req.headers);
+    static constexpr std::string_view kFixed[] = {"keep-alive", "te", "trailer", "proxy-connection",
+                                                  "proxy-authorization"};
+    static constexpr std::string_view kClaims[] = {"x-forwarded-proto", "forwarded",
+                                                   "x-forwarded-host"};
     req.headers.removeIf([&](std::string_view n, std::string_view) {
-        for (std::string_view fixed :
-             {"keep-alive", "te", "trailer", "proxy-connection", "proxy-authorization"})
+        for (std::string_view fixed : kFixed)
             if (equalsIgnoreCase(n, fixed))
                 return true;
         if (!rules.underscoreNames && n.find('_') != std::string_view::npos)
             return true;
-        if (!rules.trustedPeer &&
-            (equalsIgnoreCase(n, "x-forwarded-proto") || equalsIgnoreCase(n, "forwarded") ||
-             equalsIgnoreCase(n, "x-forwarded-host")))
-            return true; // a client's own claim: never passed on, never keyed
-        // What Connection names, but Connection itself (its options stay readable).
-        return !equalsIgnoreCase(n, "connection") && named.lists(n);
+        if (!rules.trustedPeer)
+            for (std::string_view claim : kClaims)
+                if (equalsIgnoreCase(n, claim))
+                    return true; // a client's own claim: never passed on, never keyed
+        for (std::size_t k = 0; k < nNamed; ++k)
+            if (equalsIgnoreCase(n, named[k]))
+                return true;
+        return false;
     });
     if (target.absolute()) { // RFC 9112 §3.2.2: the target's authority is the Host
         // Both views point into req.target: copied into the header list before it changes.

@@ -102,6 +102,10 @@ TEST_CASE("fields named in Connection are gone before anything keys the request"
     CHECK_FALSE(r.headers.has("accept-language"));
     CHECK_FALSE(r.headers.has("cookie"));
     CHECK(r.headers.count("connection") == 2); // its options stay readable
+    auto up =
+        request("GET", "/ws", {{"Host", "h"}, {"Connection", "Upgrade"}, {"Upgrade", "websocket"}});
+    REQUIRE_FALSE(prepareForwarding(up, ForwardRules{"1.1.1.1"}));
+    CHECK(up.headers.has("upgrade")); // classify bypasses it; never forwarded (hop-by-hop)
     for (const char *framing : {"Host", "content-length", "Transfer-Encoding"}) {
         INFO(framing);
         auto f =
