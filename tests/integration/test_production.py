@@ -117,6 +117,17 @@ class DjangoBehindTerminator(unittest.TestCase):
         line = logged()[-1]
         self.assertEqual(line.split()[1], "203.0.113.9", line)
 
+    def test_several_x_forwarded_for_fields_are_one_list(self):
+        # HAProxy's option forwardfor appends a field of its own: the client wrote the first.
+        r = ask(self.trusted.port, "PURGE /nothing HTTP/1.1\r\nHost: site.test\r\n"
+                "X-Forwarded-For: 198.51.100.7\r\nX-Forwarded-For: 203.0.113.9\r\n"
+                "Connection: close\r\n\r\n")
+        self.assertEqual(r.status, 405)  # the client is 203.0.113.9, whatever it wrote
+        r = ask(self.trusted.port, "PURGE /nothing HTTP/1.1\r\nHost: site.test\r\n"
+                "X-Forwarded-For: 203.0.113.9\r\nX-Forwarded-For: 198.51.100.7\r\n"
+                "Connection: close\r\n\r\n")
+        self.assertEqual(r.status, 200)  # appended by the trusted peer: believed
+
 
 class SchemeInTheKey(unittest.TestCase):
     def test_https_and_http_pages_are_separate_entries_and_purged_together(self):
@@ -261,6 +272,26 @@ class ProxyProtocol(unittest.TestCase):
         t0 = time.monotonic()
         self.assertEqual(self.closed_without_answer(b"PROXY TCP4 192.0.2", wait=10), b"")
         self.assertLess(time.monotonic() - t0, 5)  # header_timeout is 1 s
+
+
+class ProxyProtocolFromUntrustedPeers(unittest.TestCase):
+    """With server.trusted_proxies set, a PROXY header is believed only from a listed peer."""
+
+    def purge_as(self, trusted):
+        origin = Origin()
+        fc = Frontcache(origin.url, {
+            "server": {"proxy_protocol": True, "trusted_proxies": trusted},
+            "admin": {"allow_purge_from": ["198.51.100.7"]}})
+        try:
+            return ask(fc.port, proxy_v2("198.51.100.7", "198.51.100.1", 51000, 80) +
+                       b"PURGE /nothing HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n\r\n")
+        finally:
+            fc.stop()
+            origin.close()
+
+    def test_the_header_of_an_untrusted_peer_is_not_believed(self):
+        self.assertEqual(self.purge_as(["10.0.0.0/8"]).status, 405)
+        self.assertEqual(self.purge_as(["127.0.0.1"]).status, 200)
 
 
 class ChunkedUploads(unittest.TestCase):
