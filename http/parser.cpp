@@ -271,6 +271,10 @@ ParseResult ResponseParser::fail(const char *reason, size_t consumed) {
 }
 
 ParseResult ResponseParser::feed(const char *data, size_t len) {
+    // After the final response, nothing more is parsed until start() (as RequestParser does
+    // until resume()); llhttp's error position then points into an earlier buffer.
+    if (!decodingChunks_ && errorReason_ == nullptr && llhttp_get_errno(&parser_) == HPE_PAUSED)
+        return {ParseStatus::Paused, 0};
     size_t done = 0;
     for (;;) {
         if (errorReason_ != nullptr)

@@ -388,6 +388,22 @@ TEST_CASE("hostile upstream heads are errors") {
     }
 }
 
+TEST_CASE("after the final response nothing more is parsed until start()") {
+    ResponseLog sink;
+    ResponseParser p(sink, 65536);
+    p.start(false);
+    std::string a = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
+    auto r = p.feed(a.data(), a.size());
+    CHECK(r.status == ParseStatus::Paused);
+    CHECK(r.consumed == a.size());
+    std::string b = a;
+    r = p.feed(b.data(), b.size());
+    CHECK(r.status == ParseStatus::Paused);
+    CHECK(r.consumed == 0);
+    p.start(false);
+    CHECK(p.feed(b.data(), b.size()).consumed == b.size());
+}
+
 TEST_CASE("response trailers are dropped") {
     CHECK(responseEveryWay("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
                            "2\r\nab\r\n0\r\nSet-Cookie: s=1\r\n\r\n") ==
