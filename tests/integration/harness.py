@@ -166,13 +166,18 @@ class Frontcache:
 
 
 class OriginAndProxy(unittest.TestCase):
-    """A test class sharing one Origin and one Frontcache in front of it (config: SECTIONS)."""
+    """A test class sharing one origin (make_origin(): an Origin unless overridden) and one
+    Frontcache in front of it (config: SECTIONS)."""
 
     SECTIONS = None
 
     @classmethod
+    def make_origin(cls):
+        return Origin()
+
+    @classmethod
     def setUpClass(cls):
-        cls.origin = Origin()
+        cls.origin = cls.make_origin()
         cls.fc = Frontcache(cls.origin.url, cls.SECTIONS)
 
     @classmethod
@@ -344,6 +349,79 @@ def get(fc, path, headers=""):
     return resp
 
 
+# --- a raw TCP server ---------------------------------------------------------------------
+
+class RawServer:
+    """A raw TCP server on 127.0.0.1:`port` (0: a free port; SO_REUSEADDR, so a port just
+    given up binds again), or on the Unix socket `unix_path`. A daemon thread accepts; each
+    connection is handed to `serve(sock, number)` on a daemon thread of its own (`number`: 1 for
+    the first connection, in the order accepted) and closed when `serve` returns.
+    `accepted(sock, number)`, when given, runs on the accepting thread first, before the next
+    connection is accepted. close() stops accepting and closes the listener and every
+    connection still open. Connections are served from the moment it is made: an owner makes
+    it last, once what `serve` uses is in place."""
+
+    def __init__(self, serve, port=0, unix_path=None, backlog=128, accepted=None):
+        self.serve, self.on_accept = serve, accepted
+        if unix_path:
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.bind(unix_path)
+            self.url = "unix:" + unix_path
+        else:
+            self.sock = socket.socket()
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.sock.bind(("127.0.0.1", port))
+            self.port = self.sock.getsockname()[1]
+            self.address = "127.0.0.1:%d" % self.port
+            self.url = "http://" + self.address
+        self.sock.listen(backlog)
+        self.lock = threading.Lock()
+        self.accepted = 0  # connections accepted so far
+        self.open = set()  # accepted connections whose `serve` has not returned
+        self.stopping = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.stopping:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.accepted += 1
+                number = self.accepted
+                self.open.add(c)
+            if self.on_accept:
+                self.on_accept(c, number)
+            threading.Thread(target=self._run, args=(c, number), daemon=True).start()
+
+    def _run(self, c, number):
+        try:
+            self.serve(c, number)
+        finally:
+            with self.lock:
+                self.open.discard(c)
+            close_quietly(c)
+
+    def close(self):
+        self.stopping = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+        with self.lock:
+            for c in self.open:
+                close_quietly(c)
+
+
+def close_quietly(sock):
+    try:
+        sock.close()
+    except OSError:
+        pass
+
+
 # --- a scriptable origin ------------------------------------------------------------------
 
 class Origin:
@@ -374,18 +452,6 @@ class Origin:
     """
 
     def __init__(self, unix_path=None, port=0):
-        if unix_path:
-            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            self.sock.bind(unix_path)
-            self.url = "unix:" + unix_path
-        else:
-            self.sock = socket.socket()
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self.sock.bind(("127.0.0.1", port))
-            self.port = self.sock.getsockname()[1]
-            self.url = "http://127.0.0.1:%d" % self.port
-        self.sock.listen(1024)
-        self.connections = 0
         self.requests = []
         self.faults = {}
         self.files = {}
@@ -398,36 +464,20 @@ class Origin:
         self.max_inflight = 0  # most requests the origin was working on at once
         self.working = set()   # connections whose request is being worked on
         self.lock = threading.Lock()
-        self.stopping = False
-        self.conns = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.server = RawServer(self._serve, port=port, unix_path=unix_path, backlog=1024)
+        self.url = self.server.url
+        if not unix_path:
+            self.port = self.server.port
 
-    def _accept(self):
-        while not self.stopping:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            with self.lock:
-                self.connections += 1
-                self.conns.append(c)
-            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+    @property
+    def connections(self):
+        """Connections accepted so far."""
+        return self.server.accepted
 
     def close(self):
-        self.stopping = True
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.sock.close()
-        with self.lock:
-            for c in self.conns:
-                try:
-                    c.close()
-                except OSError:
-                    pass
+        self.server.close()
 
-    def _serve(self, c):
+    def _serve(self, c, _):
         buf = b""
         poisoned = False
         try:
@@ -481,11 +531,6 @@ class Origin:
                     self._done_working(c)
         except (OSError, ValueError):
             pass
-        finally:
-            try:
-                c.close()
-            except OSError:
-                pass
 
     def _done_working(self, c):
         """The work on `c`'s request ends when its answer starts going out: the proxy cannot have

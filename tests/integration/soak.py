@@ -155,37 +155,29 @@ class PeerStub:
     {"purged": 0} and closes, and counts them."""
 
     def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.address = "127.0.0.1:%d" % self.sock.getsockname()[1]
+        self.lock = threading.Lock()
         self.received = 0
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.server = harness.RawServer(self._serve, backlog=64)
+        self.address = self.server.address
 
-    def _accept(self):
-        while True:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            try:
-                c.settimeout(5)
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    d = c.recv(65536)
-                    if not d:
-                        break
-                    data += d
+    def _serve(self, c, _):
+        try:
+            c.settimeout(5)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                d = c.recv(65536)
+                if not d:
+                    break
+                data += d
+            with self.lock:
                 self.received += 1
-                c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\nConnection: close\r\n\r\n"
-                          b'{"purged": 0}')
-            except OSError:
-                pass
-            finally:
-                c.close()
+            c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\nConnection: close\r\n\r\n"
+                      b'{"purged": 0}')
+        except OSError:
+            pass
 
     def close(self):
-        self.sock.close()
+        self.server.close()
 
 
 class Counts:

@@ -27,7 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 import h11
 
 import framing_gen as G
-from harness import Frontcache, asan_build
+from harness import Frontcache, RawServer, asan_build
 
 ASAN = asan_build()
 SEED = os.environ.get("FC_DIFF_SEED", "1")
@@ -73,46 +73,17 @@ class RecordingOrigin:
     what each upstream connection carried and every parse error."""
 
     def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(512)
-        self.url = "http://127.0.0.1:%d" % self.sock.getsockname()[1]
         self.lock = threading.Lock()
         self.heads = {}    # id -> [connection number] for every request head h11 parsed
         self.records = {}  # id -> [Record] for every complete request
         self.errors = []   # (connection, kind, message, bytes around it, last id)
         self.live = {}     # connection -> (h11.Connection, raw bytearray)
         self.order = {}    # connection -> [id of each request head, in order]
-        self.socks = []
-        self.count = 0
-        self.stopping = False
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while not self.stopping:
-            try:
-                c, _ = self.sock.accept()
-            except OSError:
-                return
-            with self.lock:
-                self.count += 1
-                no = self.count
-                self.socks.append(c)
-            threading.Thread(target=self._serve, args=(c, no), daemon=True).start()
+        self.server = RawServer(self._serve, backlog=512)
+        self.url = self.server.url
 
     def close(self):
-        self.stopping = True
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.sock.close()
-        with self.lock:
-            for c in self.socks:
-                try:
-                    c.close()
-                except OSError:
-                    pass
+        self.server.close()
 
     def _error(self, no, kind, msg, raw, pos, last):
         # The request being parsed when it failed: the first request line after `pos`.
@@ -196,10 +167,6 @@ class RecordingOrigin:
         finally:
             with self.lock:
                 self.live.pop(no, None)
-            try:
-                c.close()
-            except OSError:
-                pass
 
     def pending(self):
         """Connections holding the start of a request that never completed: (connection, id of

@@ -22,7 +22,7 @@ import threading
 import time
 import unittest
 
-from harness import Frontcache, asan_build
+from harness import OriginAndProxy, RawServer, asan_build
 
 SLOW = asan_build()
 T = 30 if SLOW else 5  # seconds to wait for anything that should happen
@@ -59,41 +59,21 @@ def fresh(target, n):
 
 class RawOrigin:
     def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.url = "http://127.0.0.1:%d" % self.sock.getsockname()[1]
         self.lock = threading.Lock()
-        self.conns = []
+        self.conns = []  # OriginConn of each connection, by id (its number from 0)
         self.scripts = {}  # target -> Step for its first request
         self.seen = {}  # target -> [connection id of each request for it]
         self.methods = {}  # target -> [method of each request for it]
-        threading.Thread(target=self._accept, daemon=True).start()
+        self.server = RawServer(self._serve, backlog=64, accepted=self._accepted)
+        self.url = self.server.url
 
     def close(self):
-        try:
-            self.sock.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-        self.sock.close()
-        with self.lock:
-            for c in self.conns:
-                try:
-                    c.sock.close()
-                except OSError:
-                    pass
+        self.server.close()
 
-    def _accept(self):
-        while True:
-            try:
-                s, _ = self.sock.accept()
-            except OSError:
-                return
-            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            with self.lock:
-                conn = OriginConn(len(self.conns), s)
-                self.conns.append(conn)
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+    def _accepted(self, s, number):
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.lock:
+            self.conns.append(OriginConn(number - 1, s))
 
     @staticmethod
     def _read_body(s, buf, length):
@@ -104,8 +84,8 @@ class RawOrigin:
             buf += d
         return buf[length:]
 
-    def _serve(self, conn):
-        s, buf = conn.sock, b""
+    def _serve(self, s, number):
+        conn, buf = self.conn(number - 1), b""
         try:
             while True:
                 while b"\r\n\r\n" not in buf:
@@ -586,21 +566,12 @@ ROWS = [
 ]
 
 
-class HostileOrigin:
+class HostileOrigin(OriginAndProxy):
     """The table against one frontcache (SECTIONS) in front of one RawOrigin."""
 
-    SECTIONS = None
-
     @classmethod
-    def setUpClass(cls):
-        cls.origin = RawOrigin()
-        cls.fc = Frontcache(cls.origin.url, cls.SECTIONS)
-
-    @classmethod
-    def tearDownClass(cls):
-        rc = cls.fc.stop()
-        cls.origin.close()
-        assert rc == 0, "frontcache exited with %s" % rc
+    def make_origin(cls):
+        return RawOrigin()
 
     def setUp(self):
         self.assertTrue(self.origin.drain(), "frontcache kept an upstream connection open")
@@ -731,12 +702,12 @@ def add_rows(cls):
 
 
 @add_rows
-class DjangoMode(HostileOrigin, unittest.TestCase):
+class DjangoMode(HostileOrigin):
     SECTIONS = None  # the default config
 
 
 @add_rows
-class HttpMode(HostileOrigin, unittest.TestCase):
+class HttpMode(HostileOrigin):
     SECTIONS = {"cache": {"mode": "http"}}
 
 
