@@ -14,22 +14,18 @@
 // needed — and the data in each case.
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
-#include <memory>
 #include <string>
 #include <string_view>
 
+#include "fuzz_check.h"
 #include "http/chunked.h"
 
+using fc::fuzz::heapCopy;
+using fc::fuzz::splitAt;
+using fc::fuzz::tchar;
 using fc::http::ChunkedDecoder;
 
 namespace {
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            __builtin_trap();                                                                      \
-    } while (0)
 
 enum class Outcome { NeedMore, Done, Error, TooLarge };
 
@@ -110,9 +106,7 @@ Run decodeWhole(ChunkedDecoder &d, std::string_view body) {
 Run decodeSplit(ChunkedDecoder &d, std::string_view body, std::size_t at) {
     Run run;
     // Each half in a heap buffer of exactly its size.
-    std::unique_ptr<char[]> a(new char[at + 1]), b(new char[body.size() - at + 1]);
-    std::memcpy(a.get(), body.data(), at);
-    std::memcpy(b.get(), body.data() + at, body.size() - at);
+    const auto a = heapCopy(body.substr(0, at)), b = heapCopy(body.substr(at));
     if (feedPiece(d, {a.get(), at}, 0, run))
         feedPiece(d, {b.get(), body.size() - at}, at, run);
     CHECK(d.dataBytes() == run.data.size());
@@ -123,8 +117,7 @@ Run decodeSplit(ChunkedDecoder &d, std::string_view body, std::size_t at) {
 Run decodeBytes(ChunkedDecoder &d, std::string_view body) {
     Run run;
     for (std::size_t i = 0; i < body.size(); ++i) {
-        std::unique_ptr<char[]> one(new char[1]);
-        one[0] = body[i];
+        const auto one = heapCopy(body.substr(i, 1));
         if (!feedPiece(d, {one.get(), 1}, i, run))
             break;
     }
@@ -142,10 +135,6 @@ Run decodeBytes(ChunkedDecoder &d, std::string_view body) {
 //   trailer-section = *( token ":" *( HTAB / SP / VCHAR / obs-text ) CRLF ) (with its CRLF, at
 //                     most the trailer limit)
 
-bool tchar(unsigned char c) {
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-           (c != 0 && std::strchr("!#$%&'*+-.^_`|~", c) != nullptr);
-}
 bool bws(unsigned char c) {
     return c == ' ' || c == '\t';
 }
@@ -356,7 +345,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
     const std::size_t maxTrailer = data[2] < 0x80 ? data[2] : 16 * 1024;
     const std::uint64_t maxData = data[3] < 0x80 ? data[3] : UINT64_MAX;
     std::string_view body(reinterpret_cast<const char *>(data) + 4, size - 4);
-    const std::size_t at = (data[0] | (std::size_t{data[1]} << 8)) % (body.size() + 1);
+    const std::size_t at = splitAt(data[0], data[1], body.size());
 
     ChunkedDecoder d(maxTrailer, maxData);
     const Run whole = decodeWhole(d, body);

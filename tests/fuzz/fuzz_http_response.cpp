@@ -20,35 +20,19 @@
 //   - after whatever came before, start() and a plain response parse normally.
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "fuzz_check.h"
 #include "http/parser.h"
 
 using namespace fc::http;
+using fc::fuzz::heapCopy;
+using fc::fuzz::splitAt;
+using fc::fuzz::token;
 
 namespace {
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            __builtin_trap();                                                                      \
-    } while (0)
-
-bool token(std::string_view s) {
-    if (s.empty())
-        return false;
-    for (unsigned char c : s)
-        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-              std::strchr("!#$%&'*+-.^_`|~", c) != nullptr) ||
-            c == 0)
-            return false;
-    return true;
-}
-
 
 using Log = std::vector<std::string>; // one entry per event; adjacent body bytes are one entry
 
@@ -140,8 +124,7 @@ Log drive(ResponseParser &p, Sink &sink, std::string_view in, bool wasHead, cons
     std::size_t base = 0;
     bool ended = false;
     for (std::size_t len : pieces) {
-        std::unique_ptr<char[]> buf(new char[len + 1]);
-        std::memcpy(buf.get(), in.data() + base, len);
+        const auto buf = heapCopy(in.substr(base, len));
         const int before = sink.completions;
         auto r = p.feed(buf.get(), len);
         CHECK(r.consumed <= len);
@@ -212,7 +195,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data, std::size_t size
     if (size < 3 || size > (1 << 16))
         return 0;
     std::string_view in(reinterpret_cast<const char *>(data) + 3, size - 3);
-    const std::size_t at = (data[1] | (std::size_t{data[2]} << 8)) % (in.size() + 1);
+    const std::size_t at = splitAt(data[1], data[2], in.size());
     Sink sink;
     ResponseParser parser(sink, 4096);
     for (bool wasHead : {(data[0] & 1) != 0, (data[0] & 1) == 0}) {
