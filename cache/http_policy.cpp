@@ -268,34 +268,75 @@ void invalidationTargets(const http::HeaderList &resp, std::string_view scheme,
     }
 }
 
+namespace {
+// A member's weight in thousandths (RFC 9110 §12.4.2): 1000 without a q parameter, -1 when its
+// q is not a valid qvalue.
+int memberWeight(std::string_view member) {
+    std::size_t semi = member.find(';');
+    while (semi != std::string_view::npos) {
+        std::string_view rest = member.substr(semi + 1);
+        const std::size_t next = rest.find(';');
+        std::string_view param = http::trimOws(rest.substr(0, next));
+        semi = next == std::string_view::npos ? next : semi + 1 + next;
+        const std::size_t eq = param.find('=');
+        if (eq == std::string_view::npos ||
+            !http::equalsIgnoreCase(http::trimOws(param.substr(0, eq)), "q"))
+            continue;
+        std::string_view q = http::trimOws(param.substr(eq + 1));
+        if (q.empty() || (q[0] != '0' && q[0] != '1') || q.size() > 5 ||
+            (q.size() > 1 && q[1] != '.'))
+            return -1;
+        int w = (q[0] - '0') * 1000;
+        for (std::size_t i = 2, scale = 100; i < q.size(); ++i, scale /= 10) {
+            if (q[i] < '0' || q[i] > '9')
+                return -1;
+            w += (q[i] - '0') * static_cast<int>(scale);
+        }
+        return w <= 1000 ? w : -1;
+    }
+    return 1000;
+}
+} // namespace
+
 void normalizeVaryValue(std::string_view metaName, std::string_view value, std::string &out) {
     if (!isAcceptFamily(metaName)) {
         out.append(http::trimOws(value));
         return;
     }
-    // Members without white space, lower-cased, sorted: "en-US, fr;q=0.5" = "fr; q=0.5,en-us".
-    std::string members[32];
+    // Members without white space, lower-cased, ordered by weight — and, among equal weights,
+    // kept in their order: "en;q=0.8, FR" is "fr,en;q=0.8", but "en, fr" is not "fr, en" (with
+    // equal weights the first is the one preferred, as Django's parse_accept_lang_header and
+    // content negotiation read it). Only a transformation with identical semantics may make
+    // two requests one (§4.1). No allocation: at most 32 members, else compared as sent.
+    struct Member {
+        std::string_view text;
+        int weight;
+    };
+    Member members[32];
     std::size_t n = 0;
-    bool overflow = false;
+    bool reorder = true;
     http::forEachListMember(value, [&](std::string_view m) {
-        if (n == 32) {
-            overflow = true;
+        if (n == std::size(members)) {
+            reorder = false;
             return;
         }
-        std::string &s = members[n++];
-        for (char c : m)
-            if (c != ' ' && c != '\t')
-                s.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
+        members[n] = {m, memberWeight(m)};
+        reorder = reorder && members[n].weight >= 0;
+        ++n;
     });
-    if (overflow) { // an absurd field: compared as sent
+    if (reorder)
+        std::stable_sort(members, members + n,
+                         [](const Member &a, const Member &b) { return a.weight > b.weight; });
+    if (!reorder && n == std::size(members)) { // an absurd field: compared as sent
         out.append(value);
         return;
     }
-    std::sort(members, members + n);
     for (std::size_t i = 0; i < n; ++i) {
         if (i)
             out.push_back(',');
-        out.append(members[i]);
+        for (char c : members[i].text)
+            if (c != ' ' && c != '\t')
+                out.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
     }
 }
 

@@ -72,8 +72,9 @@ void invalidationTargets(const http::HeaderList &resp, std::string_view scheme,
 
 // §4.1: a request field's value as it is compared for Vary, normalised where the field's syntax
 // allows it: white space around list members and parameters removed; for the Accept family
-// (Accept, Accept-Charset, Accept-Encoding, Accept-Language) tokens lower-cased and members
-// sorted. Other fields: leading and trailing white space only.
+// (Accept, Accept-Charset, Accept-Encoding, Accept-Language) tokens lower-cased, members ordered
+// by weight but kept in their order among equal weights (that order says which is preferred).
+// Other fields: leading and trailing white space.
 void normalizeVaryValue(std::string_view metaName, std::string_view value, std::string &out);
 
 // Removes the fields named in the comma-separated `names` from a stored head (private="..." and

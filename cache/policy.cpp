@@ -45,9 +45,9 @@ bool metaValue(const http::HeaderList &h, std::string_view metaName, std::string
     if (metaName.substr(0, 5) != "HTTP_")
         return false;
     std::string_view want = metaName.substr(5);
-    // WSGI puts Content-Type / Content-Length in CONTENT_TYPE / CONTENT_LENGTH, never HTTP_*.
-    if (want == "CONTENT_TYPE" || want == "CONTENT_LENGTH")
-        return false;
+    // WSGI puts Content-Type / Content-Length in CONTENT_TYPE / CONTENT_LENGTH, never HTTP_*, so
+    // Django keys `Vary: Content-Type` as absent — yet the application reads the field. Keyed
+    // here as sent (stricter than Django, never looser).
     bool found = false;
     h.forEach([&](std::string_view n, std::string_view v) {
         if (n.size() != want.size() || (!wsgiNames && n.find('_') != std::string_view::npos))
@@ -336,6 +336,20 @@ void pageKey(const PolicyConfig &cfg, std::string_view method, std::string_view 
             break;
         headerList.remove_prefix(comma + 1);
     }
+    // Fields that override the request (http::isKeyedOverride: a trusted proxy's
+    // X-Forwarded-Host, -Port, -Prefix..., X-HTTP-Method-Override) key every page they come
+    // with, whatever its Vary says: frameworks build pages from them without saying so. "\x02"
+    // starts no other element; without any, the key is unchanged.
+    req.forEach([&](std::string_view n, std::string_view v) {
+        if (!http::isKeyedOverride(n))
+            return;
+        values.push_back('\x02');
+        for (char c : n)
+            values.push_back(static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c));
+        values.push_back(':');
+        values.append(v);
+        values.push_back('\n');
+    });
     out.append("views.decorators.cache.cache_page.");
     out.append(cfg.keyPrefix);
     out.push_back('.');

@@ -311,8 +311,12 @@ ParseResult ResponseParser::feed(const char *data, size_t len) {
         size_t at = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data);
         if (err == HPE_PAUSED) {
             if (informational_) { // a 1xx ended: go on with the final response
+                // A fresh llhttp, not a resumed one: after a 1xx with "Connection: close" (or
+                // an HTTP/1.0 one) Debian's llhttp, built without strict mode, would swallow
+                // everything that follows in its "closed" state.
                 informational_ = false;
-                llhttp_resume(&parser_);
+                llhttp_init(&parser_, HTTP_RESPONSE, &settings_);
+                parser_.data = this;
                 done = at;
                 continue;
             }
@@ -419,7 +423,9 @@ int ResponseParser::onHeadersComplete(llhttp_t *p) {
         return 1;
     }
     h.keepAlive = llhttp_should_keep_alive(p) != 0;
-    h.chunked = (p->flags & F_CHUNKED) != 0;
+    // From our reading of the field (checkHead: chunked alone), not llhttp's F_CHUNKED, which
+    // "chunked," leaves unset — llhttp would then read the framing as a body until close.
+    h.chunked = transferCodings(h.headers).fields > 0;
     h.contentLength = (p->flags & F_CONTENT_LENGTH) && !h.chunked
                           ? static_cast<std::int64_t>(p->content_length)
                           : -1;

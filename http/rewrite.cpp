@@ -107,6 +107,58 @@ bool isHex(unsigned char c) {
 }
 } // namespace
 
+namespace {
+constexpr std::string_view kProxyClaims[] = {
+    "forwarded",       "x-forwarded-host",   "x-forwarded-port", "x-forwarded-prefix",
+    "x-forwarded-ssl", "x-forwarded-scheme", "front-end-https",  "x-url-scheme",
+    "x-original-url",  "x-rewrite-url"};
+constexpr std::string_view kMethodOverrides[] = {"x-http-method-override", "x-http-method",
+                                                 "x-method-override"};
+// Names frontcache reads or writes itself: spelt with '_' they would reach a WSGI application
+// as the same META name (server.underscores_in_headers keeps other such names).
+constexpr std::string_view kOurs[] = {"host",
+                                      "content-length",
+                                      "transfer-encoding",
+                                      "connection",
+                                      "upgrade",
+                                      "expect",
+                                      "via",
+                                      "x-forwarded-for",
+                                      "x-forwarded-proto",
+                                      "x-request-id",
+                                      "keep-alive",
+                                      "proxy-connection",
+                                      "proxy-authorization",
+                                      "content-type"};
+
+template <std::size_t N> bool listed(const std::string_view (&names)[N], std::string_view n) {
+    for (std::string_view name : names)
+        if (equalsIgnoreCase(n, name))
+            return true;
+    return false;
+}
+
+// `n`, read as WSGI reads it ('_' is '-'), names a field frontcache reads, writes or keys.
+bool spellsOneWeRead(std::string_view n) {
+    char folded[64];
+    if (n.size() > sizeof folded)
+        return false;
+    for (std::size_t i = 0; i < n.size(); ++i)
+        folded[i] = n[i] == '_' ? '-' : n[i];
+    const std::string_view f(folded, n.size());
+    return listed(kOurs, f) || listed(kProxyClaims, f) || listed(kMethodOverrides, f);
+}
+} // namespace
+
+bool isProxyClaim(std::string_view name) {
+    return listed(kProxyClaims, name);
+}
+
+bool isKeyedOverride(std::string_view name) {
+    return (listed(kProxyClaims, name) && !equalsIgnoreCase(name, "forwarded")) ||
+           listed(kMethodOverrides, name);
+}
+
 bool isValidAuthority(std::string_view a) {
     std::size_t hostEnd = 0;
     if (!a.empty() && a.front() == '[') { // IP-literal: an IPv6 address (no zone, no IPvFuture)
@@ -145,7 +197,7 @@ bool isValidAuthority(std::string_view a) {
 Refusal prepareForwarding(RequestHead &req, const ForwardRules &rules) {
     // The fields Connection names (RFC 9110 §7.6.1), from every Connection field: its options
     // that are not field names of their own (close), or are taken out anyway (keep-alive), or
-    // stay for what reads them (Upgrade: classify bypasses such a request; Connection itself)
+    // stay for what reads them (Connection itself; Upgrade, never forwarded: it is hop-by-hop)
     // are not collected, so the usual "Connection: keep-alive" costs no per-field check.
     std::string_view named[16];
     std::size_t nNamed = 0;
@@ -177,20 +229,17 @@ Refusal prepareForwarding(RequestHead &req, const ForwardRules &rules) {
         if (auto host = req.headers.get("host"); host && !isValidAuthority(*host))
             return {400, "invalid Host header"};
 
-    static constexpr std::string_view kFixed[] = {"keep-alive", "te", "trailer", "proxy-connection",
-                                                  "proxy-authorization"};
-    static constexpr std::string_view kClaims[] = {"x-forwarded-proto", "forwarded",
-                                                   "x-forwarded-host"};
+    static constexpr std::string_view kFixed[] = {
+        "keep-alive",       "te", "trailer", "proxy-connection", "proxy-authorization",
+        "x-forwarded-proto"};
     req.headers.removeIf([&](std::string_view n, std::string_view) {
         for (std::string_view fixed : kFixed)
             if (equalsIgnoreCase(n, fixed))
                 return true;
-        if (!rules.underscoreNames && n.find('_') != std::string_view::npos)
+        if (n.find('_') != std::string_view::npos && (!rules.underscoreNames || spellsOneWeRead(n)))
             return true;
-        if (!rules.trustedPeer)
-            for (std::string_view claim : kClaims)
-                if (equalsIgnoreCase(n, claim))
-                    return true; // a client's own claim: never passed on, never keyed
+        if (!rules.trustedPeer && isProxyClaim(n))
+            return true; // a client's own claim: never passed on, never keyed
         for (std::size_t k = 0; k < nNamed; ++k)
             if (equalsIgnoreCase(n, named[k]))
                 return true;
@@ -219,22 +268,22 @@ void writeUpstreamRequest(const RequestHead &req, const ForwardInfo &fwd, std::s
     out.append(req.target);
     out.append(" HTTP/1.1\r\n");
 
-    bool sawXfp = false, sawHost = false;
+    bool sawHost = false;
     const ConnectionTokens conn(req.headers);
     req.headers.forEach([&](std::string_view n, std::string_view v) {
         if (isHopByHop(n, conn) || equalsIgnoreCase(n, "content-length") ||
-            equalsIgnoreCase(n, "expect") || equalsIgnoreCase(n, "via"))
+            equalsIgnoreCase(n, "expect") || equalsIgnoreCase(n, "via") ||
+            equalsIgnoreCase(n, "x-forwarded-proto"))
             return;
         if (!fwd.requestId.empty() && equalsIgnoreCase(n, "x-request-id"))
             return; // ours follows (the client's own when it was a usable one)
-        sawXfp = sawXfp || equalsIgnoreCase(n, "x-forwarded-proto");
         sawHost = sawHost || equalsIgnoreCase(n, "host");
         appendField(out, n, v);
     });
     if (!sawHost) // HTTP/1.0 without Host: the upstream still needs one
         appendField(out, "Host", "localhost");
-    if (!sawXfp)
-        appendField(out, "X-Forwarded-Proto", fwd.proto);
+    // The scheme the key uses, and only that: a trusted peer's own field was read into it.
+    appendField(out, "X-Forwarded-Proto", fwd.proto);
     if (!fwd.requestId.empty())
         appendField(out, "X-Request-Id", fwd.requestId);
     out.append("Via: "); // every Via field as one list, then ours (RFC 9110 §7.6.3)

@@ -26,8 +26,8 @@ bool isHopByHop(std::string_view name, const HeaderList &headers);
 // poisoned page is one stored under a key that does not describe the request it answers).
 struct ForwardRules {
     std::string_view peer;        // the address frontcache sees (X-Forwarded-For gets it)
-    bool trustedPeer = false;     // server.trusted_proxies: its X-Forwarded-Proto, Forwarded and
-                                  // X-Forwarded-Host stay; anyone else's are removed
+    bool trustedPeer = false;     // server.trusted_proxies: its proxy claims stay (isProxyClaim);
+                                  // anyone else's are removed
     bool underscoreNames = false; // server.underscores_in_headers: keep `Accept_Language`
 };
 struct Refusal {
@@ -41,9 +41,13 @@ struct Refusal {
 //    Transfer-Encoding is refused (400): framing and authority cannot be hop-by-hop, and quietly
 //    dropping them would change what the request means;
 //  - field names with '_' are removed unless rules.underscoreNames (nginx's default: CGI and
-//    WSGI servers read `Accept_Language` as `Accept-Language`, a key would not);
+//    WSGI servers read `Accept_Language` as `Accept-Language`, a key would not); with them kept,
+//    one spelling a field frontcache itself reads or writes (X_Forwarded_Proto, Content_Length,
+//    X_Forwarded_For...) is still removed;
 //  - an absolute-form target's authority replaces Host and the target becomes origin-form; its
 //    scheme is not believed (the scheme is the connection's, or a trusted proxy's word);
+//  - an untrusted peer's proxy claims (isProxyClaim) are removed; X-Forwarded-Proto always is
+//    (writeUpstreamRequest sends ours, the scheme the key uses);
 //  - Host must be a valid authority (isValidAuthority), else 400;
 //  - every X-Forwarded-For field becomes one list, with rules.peer appended.
 // Connection, Upgrade, Transfer-Encoding and Expect stay in `req` (their meaning was taken by
@@ -51,13 +55,25 @@ struct Refusal {
 // list's buffers have grown.
 Refusal prepareForwarding(RequestHead &req, const ForwardRules &rules);
 
+// Fields a proxy in front writes about the client's request — its scheme, host, port, path
+// prefix, the URL before a rewrite — which frameworks read to build their pages (Django's
+// USE_X_FORWARDED_HOST/PORT, Symfony's X-Forwarded-Prefix and X-Original-URL, Rack's
+// X-Forwarded-Ssl...): the classic cache-poisoning fields. An untrusted peer's are removed
+// (prepareForwarding); a trusted peer's pass on and key the page (isKeyedOverride), except
+// X-Forwarded-Proto (the key's scheme; replaced by ours, which says the same) and Forwarded.
+bool isProxyClaim(std::string_view name);
+// Fields that override what the request says, and so take part in every page key when present
+// (cache::pageKey): a trusted peer's proxy claims above, and the method overrides anyone may
+// send (X-HTTP-Method-Override and its spellings: a GET some frameworks answer as a POST).
+bool isKeyedOverride(std::string_view name);
+
 // RFC 9110 §7.2 / RFC 3986 §3.2.2-3: uri-host [ ":" port ] — a reg-name of unreserved,
 // pct-encoded and sub-delims characters, or an IPv6 literal in brackets; a port of digits.
 // Empty is not valid here (a reverse proxy has no use for it).
 bool isValidAuthority(std::string_view authority);
 
 struct ForwardInfo {
-    std::string_view proto = "http";         // X-Forwarded-Proto we send when we do not pass one on
+    std::string_view proto = "http";         // X-Forwarded-Proto: the scheme the key uses
     std::string_view via = "1.1 frontcache"; // received-protocol + pseudonym (RFC 9110 §7.6.3)
     // X-Request-Id sent upstream (replacing the client's); "" = the client's passes as it came.
     std::string_view requestId = {};
@@ -67,7 +83,7 @@ struct ForwardInfo {
 // framing is re-declared from `req`: chunked when the client sent chunked, Content-Length
 // otherwise (0 is omitted for methods without a body). Hop-by-hop fields, Content-Length and
 // `Expect` (frontcache answers 100-continue itself) are left out. Via gets ours appended (all
-// Via fields as one list), X-Forwarded-Proto is added when the head has none.
+// Via fields as one list); X-Forwarded-Proto is fwd.proto, whatever the head holds.
 void writeUpstreamRequest(const RequestHead &req, const ForwardInfo &fwd, std::string &out);
 
 enum class BodyFraming {

@@ -1,5 +1,8 @@
 #include "proxy/exchange.h"
 
+#include <algorithm>
+#include <cstring>
+
 #include "cache/http_policy.h"
 #include "cache/lookup.h"
 #include "http/forwarded.h"
@@ -55,6 +58,10 @@ bool Exchange::onHead(http::RequestHead &h) {
     // SECURE_PROXY_SSL_HEADER compares X-Forwarded-Proto with "https" exactly); nobody else's.
     const auto &trusted = worker_.config().server.trustedProxies;
     trustedPeer_ = !trusted.empty() && inAnyBlock(trusted, conn_.peer());
+    // The scheme, read before prepareForwarding replaces X-Forwarded-Proto: the key uses it and
+    // the upstream is told it (forwardInfo), one value for both.
+    const std::string_view proto = trustedPeer_ ? http::forwardedProto(h.headers) : "";
+    https_ = proto.empty() ? conn_.proxySsl() : proto == "https";
     // From here on the head is the request as it will be forwarded: what keys a page is what
     // the application is sent (http::prepareForwarding).
     const http::ForwardRules rules{conn_.peer(), trustedPeer_,
@@ -65,13 +72,13 @@ bool Exchange::onHead(http::RequestHead &h) {
         return false;
     }
     client_ = conn_.peer();
-    std::string_view proto;
     if (trustedPeer_) { // the list ends with the peer itself, which is trusted
-        client_ = http::forwardedClient(conn_.peer(), h.headers,
-                                        [&](std::string_view a) { return inAnyBlock(trusted, a); });
-        proto = http::forwardedProto(h.headers);
+        std::string_view c = http::forwardedClient(
+            conn_.peer(), h.headers, [&](std::string_view a) { return inAnyBlock(trusted, a); });
+        const std::size_t n = std::min(c.size(), sizeof clientBuf_); // an address literal: < 46
+        std::memcpy(clientBuf_, c.data(), n);
+        client_ = {clientBuf_, n};
     }
-    https_ = proto.empty() ? conn_.proxySsl() : proto == "https";
     isHead_ = h.method == "HEAD";
     wantsRange_ = false;
     keepAlive_ = h.keepAlive && !worker_.draining();

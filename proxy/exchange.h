@@ -121,7 +121,10 @@ private:
     // Where it came from (server.trusted_proxies, the PROXY protocol).
     bool trustedPeer_ = false; // the peer is a trusted proxy: its X-Forwarded-* are believed
     bool https_ = false;       // the client used https (the key's scheme)
-    std::string_view client_;  // the client's address (logs, allow_purge_from)
+    // The client's address (logs, allow_purge_from): a copy, since the head's fields it may come
+    // from move when the head changes (normalizeCacheableRequest adds a Cookie field).
+    std::string_view client_;
+    char clientBuf_[64];
     std::unique_ptr<BodyBuffer> buffered_; // Step::Buffer: the chunked body read whole
     bool bufferFailed_ = false;
     char requestId_[64];

@@ -16,7 +16,7 @@ namespace fc::proxy {
 
 http::ForwardInfo Exchange::forwardInfo() {
     http::ForwardInfo f;
-    f.proto = conn_.proxySsl() ? "https" : "http";
+    f.proto = https_ ? "https" : "http"; // the key's scheme (Exchange::onHead)
     f.requestId = requestId();
     return f;
 }

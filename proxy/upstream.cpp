@@ -1,7 +1,10 @@
 #include "proxy/upstream.h"
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <cassert>
+#include <cerrno>
 
 #include "proxy/log.h"
 #include "proxy/stream_write.h"
@@ -77,12 +80,15 @@ void UpstreamPool::start(UpstreamUser &user, bool fresh, std::uint64_t avoid) {
 
 UpstreamConnection *UpstreamPool::takeIdle(int server) {
     auto &list = idle_[static_cast<size_t>(server)];
-    if (list.empty())
-        return nullptr;
-    UpstreamConnection *c = list.back();
-    list.pop_back();
-    --idleTotal_;
-    return c;
+    while (!list.empty()) {
+        UpstreamConnection *c = list.back();
+        list.pop_back();
+        --idleTotal_;
+        if (c->quiet())
+            return c;
+        c->close(); // it spoke (or closed) since its last response: never reused
+    }
+    return nullptr;
 }
 
 void UpstreamPool::dropIdle(UpstreamConnection *c) {
@@ -498,6 +504,19 @@ void UpstreamConnection::dropSlot() {
         pool_.balancer().end(static_cast<size_t>(server_));
         pool_.limiter_.release();
     }
+}
+
+// An idle connection is reused only if nothing arrived on it since its last response: bytes the
+// loop has not read yet (a buggy origin's stray body after a HEAD, a 204 or a 304, sent in a
+// later segment) would otherwise be parsed as the next request's response. One non-blocking
+// peek per reuse.
+bool UpstreamConnection::quiet() {
+    uv_os_fd_t fd;
+    if (!handleInit_ || uv_fileno(h_.handle(), &fd) != 0)
+        return false;
+    char b;
+    const ssize_t n = ::recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 void UpstreamConnection::close() {

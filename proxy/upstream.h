@@ -167,6 +167,8 @@ public:
     void release(bool reusable);
     // The user gives up (client gone, error): the connection is closed, no more callbacks.
     void abort();
+    // Idle and nothing to read: safe to send the next request on (UpstreamPool::takeIdle).
+    bool quiet();
     void pauseReading();
     void resumeReading();
     size_t writeQueueSize() const;

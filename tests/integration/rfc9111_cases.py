@@ -301,8 +301,8 @@ case("4.1", "token case does not matter", VL,
      [(G, {"Accept-Language": "en-US"}, FETCHED), (G, {"Accept-Language": "EN-us"}, CACHED)])
 case("4.1", "white space does not matter", VL,
      [(G, {"Accept-Language": "en, fr;q=0.5"}, FETCHED), (G, {"Accept-Language": "en,fr; q=0.5"}, CACHED)])
-case("4.1", "the order of list members does not matter", VL,
-     [(G, {"Accept-Language": "en, fr"}, FETCHED), (G, {"Accept-Language": "fr, en"}, CACHED)])
+case("4.1", "the order of list members matters (equal weights: the first is preferred)", VL,
+     [(G, {"Accept-Language": "en, fr"}, FETCHED), (G, {"Accept-Language": "fr, en"}, FETCHED)])
 case("4.1", "absent and present differ", VL,
      [(G, {}, FETCHED), (G, {"Accept-Language": "en"}, FETCHED), (G, {}, CACHED)])
 case("4.1", "a custom field: only surrounding white space is ignored",
@@ -436,7 +436,8 @@ case("4.4", "a POST invalidates only its own URI", [(200, [("Cache-Control", "ma
       (G, {"_query": "?a=2"}, CACHED), (G, {"_query": "?a=1"}, FETCHED)])
 
 # --- more of §4.1 -----------------------------------------------------------------------------
-for field, a, b in (("Accept", "text/html, application/json", "application/json,text/html"),
+for field, a, b in (("Accept", "text/html;q=0.9, application/json",
+                     "application/json,text/html; q=0.9"),
                     ("Accept-Charset", "UTF-8", "utf-8"),
                     ("Accept-Language", "en;q=0.8, fr", "fr,en; q=0.8")):
     case("4.1", "%s: %r and %r are the same" % (field, a, b),

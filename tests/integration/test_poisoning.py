@@ -49,15 +49,22 @@ class EchoHandler(http.server.BaseHTTPRequestHandler):
             meta = lambda name: name.upper().replace("-", "_")
         else:
             meta = lambda name: name.upper()
-        varied = {}
-        for v in vary:
-            values = [val for (n, val) in self.headers.items() if meta(n) == meta(v)]
-            varied[v] = ",".join(values) if values else None
+
+        def field(name):  # as the application reads it: WSGI joins what maps to one META name
+            values = [val for (n, val) in self.headers.items() if meta(n) == meta(name)]
+            return ",".join(values) if values else None
+
+        varied = {v: field(v) for v in vary}
+        # What frameworks read besides the request itself, without saying Vary (Django's
+        # USE_X_FORWARDED_HOST, Symfony's X-Forwarded-Prefix and X-Original-URL, Rails'
+        # X-HTTP-Method-Override): the page is built from them.
         page = {
-            "method": "GET" if self.command == "HEAD" else self.command,
-            "target": target,
-            "host": self.headers.get("Host"),
-            "proto": self.headers.get("X-Forwarded-Proto"),
+            "method": field("X-HTTP-Method-Override") or
+                      ("GET" if self.command == "HEAD" else self.command),
+            "target": field("X-Original-URL") or target,
+            "host": field("X-Forwarded-Host") or field("Host"),
+            "prefix": field("X-Forwarded-Prefix"),
+            "proto": field("X-Forwarded-Proto"),
             "varied": varied,
         }
         data = json.dumps(page, sort_keys=True).encode()
@@ -164,6 +171,24 @@ CASES = [
     ("a tab in the target", "none", get("{p}"), get("{p}\tx")),
     ("a byte >= 0x80 in the target", "none", get("{p}"), get("{p}\xe9")),
     ("HEAD beside GET", "none", get("{p}"), ("HEAD", "{p}", [("Host", HOST)])),
+    # What frameworks read without a Vary: removed from strangers, keyed from a trusted proxy.
+    ("X-Forwarded-Host", "none", get("{p}"), get("{p}", ("X-Forwarded-Host", "evil.test"))),
+    ("X-Forwarded-Prefix", "none", get("{p}"), get("{p}", ("X-Forwarded-Prefix", "/evil"))),
+    ("X-Original-URL", "none", get("{p}"), get("{p}", ("X-Original-URL", "/admin"))),
+    ("X-HTTP-Method-Override", "none", get("{p}"),
+     get("{p}", ("X-HTTP-Method-Override", "POST"))),
+    ("X-Forwarded-Proto https", "none", get("{p}"), get("{p}", ("X-Forwarded-Proto", "https"))),
+    ("Forwarded proto=https", "none", get("{p}"), get("{p}", ("Forwarded", "proto=https"))),
+    ("an empty first X-Forwarded-Proto element", "none", get("{p}"),
+     get("{p}", ("X-Forwarded-Proto", ", https"))),
+    ("X_Forwarded_Proto and X_Forwarded_Host", "none", get("{p}"),
+     get("{p}", ("X_Forwarded_Proto", "https"), ("X_Forwarded_Host", "evil.test"))),
+    # A varied field that WSGI does not file under HTTP_*.
+    ("Content-Type, varied on", "Content-Type", get("{p}"),
+     get("{p}", ("Content-Type", "application/json"))),
+    # With equal weights the first language is the one preferred.
+    ("the order of languages", "Accept-Language", get("{p}", ("Accept-Language", "en, fr")),
+     get("{p}", ("Accept-Language", "fr, en"))),
 ]
 
 
@@ -247,6 +272,17 @@ class DjangoMode(Poisoning, unittest.TestCase):
 class HttpMode(Poisoning, unittest.TestCase):
     """RFC 9111's rules in front of an application that reads field names exactly."""
     SECTIONS = {"cache": {"mode": "http"}}
+    WSGI = False
+
+
+class BehindATrustedProxy(Poisoning, unittest.TestCase):
+    """The client's connection comes through a proxy frontcache trusts (nginx, which passes the
+    client's fields on): what a framework reads without a Vary must key the page."""
+    SECTIONS = {"server": {"trusted_proxies": ["127.0.0.1"]}}
+
+
+class BehindATrustedProxyHttpMode(Poisoning, unittest.TestCase):
+    SECTIONS = {"server": {"trusted_proxies": ["127.0.0.1"]}, "cache": {"mode": "http"}}
     WSGI = False
 
 

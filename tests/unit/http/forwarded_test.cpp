@@ -60,7 +60,7 @@ TEST_CASE("the scheme a trusted proxy reports") {
     CHECK(forwardedProto(headers({})).empty());
 }
 
-TEST_CASE("X-Forwarded-Proto, Forwarded and X-Forwarded-Host pass only from a trusted peer") {
+TEST_CASE("a proxy's claims pass only from a trusted peer; X-Forwarded-Proto is the key's scheme") {
     RequestHead req;
     req.method = "GET";
     req.target = "/";
@@ -68,6 +68,8 @@ TEST_CASE("X-Forwarded-Proto, Forwarded and X-Forwarded-Host pass only from a tr
     req.headers.add("X-Forwarded-Proto", "https");
     req.headers.add("Forwarded", "proto=https");
     req.headers.add("X-Forwarded-Host", "evil.example");
+    req.headers.add("X-Forwarded-Prefix", "/evil");
+    req.headers.add("X-Original-URL", "/admin");
     auto forward = [](RequestHead r, bool trusted, ForwardInfo fwd = {}) {
         REQUIRE_FALSE(prepareForwarding(r, ForwardRules{"203.0.113.5", trusted}));
         std::string out;
@@ -79,9 +81,16 @@ TEST_CASE("X-Forwarded-Proto, Forwarded and X-Forwarded-Host pass only from a tr
     CHECK(untrusted.find("https") == std::string::npos);
     CHECK(untrusted.find("X-Forwarded-Host") == std::string::npos);
     CHECK(untrusted.find("\r\nForwarded:") == std::string::npos);
-    std::string trustedOut = forward(req, true);
+    CHECK(untrusted.find("evil") == std::string::npos);
+    CHECK(untrusted.find("admin") == std::string::npos);
+    // Trusted: the exchange reads the scheme (forwardedProto) before the head is rewritten, and
+    // the one X-Forwarded-Proto that goes upstream says exactly that.
+    CHECK(forwardedProto(req.headers) == "https");
+    std::string trustedOut = forward(req, true, ForwardInfo{"https"});
     CHECK(trustedOut.find("X-Forwarded-Proto: https\r\n") != std::string::npos);
     CHECK(trustedOut.find("X-Forwarded-Proto: http\r\n") == std::string::npos); // not doubled
+    CHECK(trustedOut.find("X-Forwarded-Prefix: /evil\r\n") != std::string::npos);
+    CHECK(trustedOut.find("X-Original-URL: /admin\r\n") != std::string::npos);
     CHECK(trustedOut.find("\r\nForwarded: proto=https\r\n") != std::string::npos);
     CHECK(trustedOut.find("X-Forwarded-Host: evil.example\r\n") != std::string::npos);
     // A trusted peer that says nothing of the scheme: ours (https from a PROXY v2 SSL TLV).

@@ -404,6 +404,25 @@ TEST_CASE("after the final response nothing more is parsed until start()") {
     CHECK(p.feed(b.data(), b.size()).consumed == b.size());
 }
 
+TEST_CASE("a transfer coding llhttp reads loosely is still decoded as chunked") {
+    for (const char *te : {"chunked,", "chunked\t", ", chunked", "chunked , "}) {
+        INFO(te);
+        std::string r = responseEveryWay(std::string("HTTP/1.1 200 OK\r\nTransfer-Encoding: ") +
+                                         te + "\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+        CHECK(r.rfind("HEAD 200 OK chunked ", 0) == 0); // keep-alive is llhttp's reading
+        CHECK(r.find("\nBODY hello\nEND\n") != std::string::npos);
+    }
+}
+
+TEST_CASE("a 1xx saying Connection: close does not hide the final response") {
+    CHECK(responseEveryWay("HTTP/1.1 100 Continue\r\nConnection: close\r\n\r\n"
+                           "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok") ==
+          "HEAD 200 OK cl=2 ka\nBODY ok\nEND\n");
+    CHECK(responseEveryWay("HTTP/1.0 102 Processing\r\n\r\n"
+                           "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok") ==
+          "HEAD 200 OK cl=2 ka\nBODY ok\nEND\n");
+}
+
 TEST_CASE("response trailers are dropped") {
     CHECK(responseEveryWay("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
                            "2\r\nab\r\n0\r\nSet-Cookie: s=1\r\n\r\n") ==

@@ -241,3 +241,33 @@ TEST_CASE("cannedResponse: the one short response frontcache writes itself") {
     CHECK(cannedResponse(503, "text/plain", "x", false).find("Retry-After: 1\r\n") !=
           std::string::npos);
 }
+
+TEST_CASE("kept underscore names cannot spell a field frontcache reads, writes or keys") {
+    ForwardRules keep{"1.1.1.1"};
+    keep.underscoreNames = true;
+    auto r = request("GET", "/",
+                     {{"Host", "h"},
+                      {"X_Forwarded_Proto", "https"},
+                      {"X_Forwarded_Host", "evil.test"},
+                      {"Content_Length", "5"},
+                      {"X_HTTP_Method_Override", "POST"},
+                      {"Accept_Language", "fr"}});
+    REQUIRE_FALSE(prepareForwarding(r, keep));
+    CHECK(r.headers.size() == 3); // Host, Accept_Language, X-Forwarded-For
+    CHECK(r.headers.has("accept_language"));
+}
+
+TEST_CASE("the overriding fields are listed once: removed from strangers, keyed from proxies") {
+    for (const char *claim : {"X-Forwarded-Host", "x-forwarded-port", "X-Forwarded-Prefix",
+                              "X-Original-URL", "X-Rewrite-URL", "X-Forwarded-Ssl"}) {
+        INFO(claim);
+        CHECK(isProxyClaim(claim));
+        CHECK(isKeyedOverride(claim));
+    }
+    CHECK(isProxyClaim("Forwarded"));
+    CHECK_FALSE(isKeyedOverride("Forwarded")); // its for= differs per client
+    CHECK_FALSE(isProxyClaim("X-HTTP-Method-Override"));
+    CHECK(isKeyedOverride("X-HTTP-Method-Override"));
+    CHECK_FALSE(isKeyedOverride("X-Forwarded-For"));
+    CHECK_FALSE(isKeyedOverride("Accept-Language"));
+}
