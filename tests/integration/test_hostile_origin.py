@@ -427,6 +427,16 @@ ROWS = [
          b"Cache-Control: max-age=60\r\n\r\n8\r\nINJECTED\r\n0\r\n\r\n"],
         "502", stored=False, reuse=False),
     # RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message is faulty framing.
+    # RFC 9112 §6.1 / §7: "chunked," is chunked alone (an empty list member); llhttp reads it as
+    # another coding and would take the framing for a body read until close.
+    Row("te_chunked_trailing_comma",
+        [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked,\r\nCache-Control: max-age=60\r\n\r\n"
+         b"5\r\nfinal\r\n0\r\n\r\n"], "ok", stored=True, reuse=None, body=b"final"),
+    # RFC 9110 §15.2: a 1xx says nothing of the connection's fate; the final response follows.
+    Row("interim_100_connection_close",
+        [b"HTTP/1.1 100 Continue\r\nConnection: close\r\n\r\n"
+         b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nCache-Control: max-age=60\r\n\r\nfinal"],
+        "ok", stored=True, reuse=None, body=b"final"),
     Row("te_chunked_in_http10",
         [b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\nCache-Control: max-age=60\r\n\r\n"
          b"8\r\nINJECTED\r\n0\r\n\r\n"], "502", stored=False, reuse=False, after="close"),
