@@ -48,6 +48,18 @@ void Fetch::drop() {
         delete this;
 }
 
+void Fetch::setStep(FetchStep next) {
+    if (!fetchStepAllowed(step_, next))
+        FC_ERROR("fetch step %s -> %s is not in the table (%s %s)", fetchStepName(step_).data(),
+                 fetchStepName(next).data(), req_ ? req_->method.c_str() : "-",
+                 req_ ? req_->target.c_str() : "-");
+    else
+        FC_DEBUG("fetch %s %s: %s -> %s", req_ ? req_->method.c_str() : "-",
+                 req_ ? req_->target.c_str() : "-", fetchStepName(step_).data(),
+                 fetchStepName(next).data());
+    step_ = next;
+}
+
 Fetch *Fetch::create(Worker &worker, FetchSubscriber &sub, Request r) {
     auto *f = new Fetch(worker, &sub);
     f->refs_ = 1; // the subscriber's
@@ -114,7 +126,7 @@ bool Fetch::startRefresh(Worker &worker, const http::RequestHead &req, std::stri
 void Fetch::go() {
     FetchKeep keep(this);
     hold(); // the upstream exchange's reference, dropped by finished()
-    state_ = State::Queued;
+    setStep(FetchStep::Queued);
     startUs_ = nowUs();
     worker_.pool().acquire(*this);
 }
@@ -124,21 +136,21 @@ void Fetch::retry() {
     // as we sent; an idempotent request is retried once on a fresh connection — to another
     // server when there are several (RFC 9110 §9.2.2).
     retried_ = true;
-    state_ = State::Queued;
+    setStep(FetchStep::Queued);
     worker_.pool().acquire(*this, true, std::uint64_t{1} << static_cast<unsigned>(server_));
 }
 
 void Fetch::finished() {
-    if (state_ == State::Done)
+    if (step_ == FetchStep::Done)
         return;
-    state_ = State::Done;
+    setStep(FetchStep::Done);
     fill_.releaseLock(0); // whatever happened, waiters may look again now
     drop();
 }
 
 void Fetch::sendBody(std::string_view framed) {
     bodyBytes_ += framed.size();
-    if (upstream_ && state_ != State::Queued)
+    if (upstream_ && step_ != FetchStep::Queued)
         upstream_->send(framed);
     else
         earlyBody_.append(framed);
@@ -166,7 +178,7 @@ void Fetch::onUpstreamReady(UpstreamConnection &conn) {
     FetchKeep keep(this);
     upstream_ = &conn;
     server_ = conn.server();
-    state_ = State::Sent;
+    setStep(FetchStep::Sent);
     requestedAt_ = worker_.cache().clock->now();
     conn.beginExchange(*this, isHead_);
     conn.send(std::string_view(upstreamHead_));
@@ -200,10 +212,10 @@ void Fetch::pumpBody() {
 
 bool Fetch::onUpstreamHead(http::ResponseHead &resp) {
     FetchKeep keep(this);
-    state_ = State::Receiving;
     upstreamUs_ = static_cast<std::int64_t>(nowUs() - startUs_);
     worker_.counters().observeUpstream(static_cast<std::uint64_t>(upstreamUs_));
     const http::RequestHead &req = *req_;
+    bool stores = false;
     if (storesPage_) {
         const CacheContext &cc = worker_.cache();
         cache::PageView v;
@@ -215,7 +227,7 @@ bool Fetch::onUpstreamHead(http::ResponseHead &resp) {
             if (!answer_)
                 answer_ = stale_.share(); // no longer storable, but validated just now
             answerStatus_ = CacheStatus::Revalidated;
-            discard_ = true;
+            setStep(FetchStep::Answer);
             return sub_ != nullptr || refresh_;
         }
         if (sub_ && resp.status >= 500 && stale_ && cache::decodePage(stale_->value(), v) &&
@@ -224,7 +236,7 @@ bool Fetch::onUpstreamHead(http::ResponseHead &resp) {
             fill_.releaseLock(0);
             answer_ = stale_.share();
             answerStatus_ = CacheStatus::StaleIfError;
-            discard_ = true;
+            setStep(FetchStep::Answer);
             return true;
         }
         // RFC 9111 §4.3.5 (http mode): a 200 to a HEAD whose validators and length match the
@@ -234,79 +246,84 @@ bool Fetch::onUpstreamHead(http::ResponseHead &resp) {
             cache::headDescribes(v, resp.headers, resp.contentLength))
             fill_.renew(req, v, resp.headers);
         // UpdateCacheMiddleware: decide, and patch the headers both ways.
-        storing_ = fill_.plan(req, resp, isHead_, requestedAt_);
+        stores = fill_.plan(req, resp, isHead_, requestedAt_);
     }
-    if (!sub_)
-        return storing_; // nobody to stream to: keep fetching only to store the page
+    if (!sub_) { // nobody to stream to: keep fetching only to store the page
+        if (stores)
+            setStep(FetchStep::StoreOnly);
+        return stores;
+    }
     // A stale copy can still stand in if this fetch fails mid-body (stale-if-error), so nothing
     // is sent until the whole page has arrived and been stored.
-    holding_ = storing_ && (stale_ || holdUntilStored_) && !isHead_;
-    delivered_ = !holding_;
-    sub_->onFetchHead(resp, storesPage_ ? fill_.notStored() : cache::NotStored::None, holding_);
+    const bool hold = stores && (stale_ || holdUntilStored_) && !isHead_;
+    setStep(hold ? FetchStep::Hold : stores ? FetchStep::StreamStore : FetchStep::Stream);
+    sub_->onFetchHead(resp, storesPage_ ? fill_.notStored() : cache::NotStored::None, hold);
     return true;
 }
 
 void Fetch::onUpstreamEarlyHints(http::ResponseHead &hints) {
     FetchKeep keep(this);
-    if (sub_ && !delivered_)
+    if (sub_ && step_ == FetchStep::Sent)
         sub_->onFetchEarlyHints(hints);
 }
 
-// The held response is sent after all: what was held, then the rest as it streams.
-void Fetch::unhold() {
-    holding_ = false;
-    delivered_ = true;
+// The held response is sent after all: what was held, then the rest as it streams (and is still
+// stored, unless it outgrew the object size: the caller says).
+void Fetch::unhold(FetchStep next) {
+    setStep(next);
     if (sub_)
         sub_->onFetchUnheld(fill_.body());
 }
 
 void Fetch::onUpstreamBody(std::string_view piece) {
     FetchKeep keep(this);
-    if (holding_) {
+    if (step_ == FetchStep::Answer)
+        return; // a page replaces this body
+    if (step_ == FetchStep::Hold) {
         if (fill_.body().size() + piece.size() <= worker_.cache().policy.maxObjectSize) {
             fill_.append(piece);
             return;
         }
-        unhold(); // outgrew cache.max_object_size: never stored, streamed on
+        unhold(FetchStep::StreamStore); // outgrows cache.max_object_size: streamed on
     }
-    if (storing_ && !fill_.append(piece)) {
-        storing_ = false;         // too big: streamed on, never stored
-        if (!sub_ && upstream_) { // nobody to stream it to either: stop fetching
-            upstream_->abort();
-            upstream_ = nullptr;
+    if (fetchStores(step_) && !fill_.append(piece)) { // too big: never stored
+        if (step_ == FetchStep::StoreOnly) { // nobody to stream it to either: stop fetching
+            if (upstream_) {
+                upstream_->abort();
+                upstream_ = nullptr;
+            }
             if (refresh_)
                 worker_.counters().inc(worker_.counters().refreshFailed);
             finished();
             return;
         }
+        setStep(FetchStep::Stream);
     }
-    if (sub_ && !discard_)
+    if (sub_ && fetchDelivered(step_))
         sub_->onFetchBody(piece);
 }
 
 void Fetch::onUpstreamReadDone() {
-    if (sub_ && !holding_ && !discard_)
+    if (sub_ && step_ != FetchStep::Hold && step_ != FetchStep::Answer)
         sub_->onFetchReadDone();
 }
 
 void Fetch::onUpstreamComplete(bool reusable) {
     FetchKeep keep(this);
     cache::ItemRef stored;
-    if (storing_) {
-        storing_ = false;
+    if (fetchStores(step_)) {
         // A large body's codings are made on the thread pool and the page is linked from there:
         // a held response cannot wait for it and goes out as the upstream sent it.
-        if (holding_ && fill_.offloads())
-            unhold();
+        if (step_ == FetchStep::Hold && fill_.offloads())
+            unhold(FetchStep::StreamStore);
         stored = fill_.commit(*req_); // the whole body arrived intact
     }
-    if (holding_) {
+    if (step_ == FetchStep::Hold) {
         if (stored) { // answer from the page just stored
-            holding_ = false;
             answer_ = stored.share();
             answerStatus_ = CacheStatus::Miss;
         } else {
-            unhold(); // the store refused it: send what the upstream sent
+            unhold(FetchStep::Stream); // the store refused it: send what the upstream sent
         }
     }
     fill_.releaseLock(0);
@@ -335,10 +352,8 @@ void Fetch::onUpstreamComplete(bool reusable) {
 void Fetch::onUpstreamError(int status, const char *reason, bool retryable) {
     FetchKeep keep(this);
     upstream_ = nullptr;
-    if (storing_) { // cut short: a truncated page is never stored
-        storing_ = false;
+    if (fetchStores(step_)) // cut short: a truncated page is never stored
         fill_.abandon(cache::NotStored::Truncated);
-    }
     if (!sub_) {
         if (refresh_) {
             FC_INFO("background refresh of %s failed (%d: %s); the stale copy stays",
@@ -348,14 +363,14 @@ void Fetch::onUpstreamError(int status, const char *reason, bool retryable) {
         finished();
         return;
     }
-    if (retryable && !retried_ && !hasBody_ && !delivered_ && idempotent_) {
+    if (retryable && !retried_ && !hasBody_ && step_ == FetchStep::Sent && idempotent_) {
         FC_DEBUG("retrying %s %s on a fresh upstream connection (%s)", req_->method.c_str(),
                  req_->target.c_str(), reason);
         retry();
         return;
     }
     FetchSubscriber *sub = sub_;
-    const bool started = delivered_;
+    const bool started = fetchDelivered(step_);
     fill_.releaseLock(0);
     cache::PageView v;
     if (!answer_ && storesPage_ && !started && stale_ && cache::decodePage(stale_->value(), v) &&
@@ -387,36 +402,36 @@ void Fetch::unsubscribe() {
     FetchKeep keep(this);
     sub_ = nullptr;
     drop(); // the subscriber's reference
-    if (state_ == State::Done || state_ == State::Created)
+    if (step_ == FetchStep::Done || step_ == FetchStep::Created)
         return;
     // A client that goes away does not stop a cacheable fetch: other clients want the page. It
     // is finished (and stored) without a client, unless the worker is shutting down.
-    const bool keepFetching =
-        upstream_ && storesPage_ && !worker_.draining() && (storing_ || !delivered_) && !discard_;
+    const bool keepFetching = upstream_ && storesPage_ && !worker_.draining() &&
+                              (step_ == FetchStep::Sent || fetchStores(step_));
     if (keepFetching) {
+        if (fetchStores(step_))
+            setStep(FetchStep::StoreOnly);
         ownReq_ = *req_; // the client's head goes with its connection
         req_ = &ownReq_;
         if (paused_)
             resumeReading();
         return;
     }
-    if (state_ == State::Queued)
+    if (step_ == FetchStep::Queued)
         worker_.pool().cancel(*this);
     if (UpstreamConnection *u = std::exchange(upstream_, nullptr))
         u->abort();
-    storing_ = false;
     fill_.abandon(cache::NotStored::Truncated); // and wake whoever waited for this fetch
     finished();
 }
 
 void Fetch::abort() {
     FetchKeep keep(this);
-    if (state_ == State::Queued)
+    if (step_ == FetchStep::Queued)
         worker_.pool().cancel(*this);
     if (UpstreamConnection *u = std::exchange(upstream_, nullptr))
         u->abort();
-    if (state_ != State::Done) {
-        storing_ = false;
+    if (step_ != FetchStep::Done) {
         fill_.abandon(cache::NotStored::Truncated);
         if (refresh_)
             worker_.counters().inc(worker_.counters().refreshFailed);

@@ -30,6 +30,7 @@
 #include "http/rewrite.h"
 #include "proxy/body_buffer.h"
 #include "proxy/cache_status.h"
+#include "proxy/fetch_step.h"
 #include "proxy/page_fill.h"
 #include "proxy/upstream.h"
 
@@ -116,16 +117,17 @@ public:
     Fetch *prev_ = nullptr, *next_ = nullptr; // the worker's list of background refreshes
 
 private:
-    enum class State : std::uint8_t { Created, Queued, Sent, Receiving, Done };
-
     friend class FetchKeep;
     Fetch(Worker &worker, FetchSubscriber *sub);
     ~Fetch();
     void hold() { ++refs_; }
     void drop();
+    // The one place a fetch changes step: checked against the table (fetch_step.h), logged at
+    // debug level.
+    void setStep(FetchStep next);
     void finished(); // the upstream exchange is over: drops its reference
     void retry();
-    void unhold();
+    void unhold(FetchStep next);
     void pumpBody(); // sends the buffered body while the upstream takes it
 
     void onUpstreamReady(UpstreamConnection &conn) override;
@@ -140,26 +142,24 @@ private:
     Worker &worker_;
     FetchSubscriber *sub_;
     int refs_ = 0;
-    State state_ = State::Created;
+    FetchStep step_ = FetchStep::Created; // where it is, and so what it does with the bytes
+    // What the fetch is for (set once, at creation).
     bool refresh_ = false;     // a background refresh (no subscriber ever)
     bool storesPage_ = false;  // looked up: the response may be stored
     bool conditional_ = false; // our validators went upstream
-    bool storing_ = false;     // the body is being accumulated for the store
-    bool holding_ = false;     // ... and held back from the subscriber until stored
-    bool delivered_ = false;   // the response head reached the subscriber
-    bool discard_ = false;     // the body is not for the subscriber (answer_ is)
-    bool renewed_ = false;     // a 304 renewed the page (refresh outcome)
-    bool retried_ = false;
+    bool hasBody_ = false;
+    bool isHead_ = false;
+    bool idempotent_ = false;
+    // Beside the steps: the request body, the client's backpressure, and what happened once.
     bool bodyDone_ = false;
+    bool paused_ = false;  // the subscriber paused reading (client backpressure)
+    bool retried_ = false; // an idempotent request is retried at most once
+    bool renewed_ = false; // a 304 renewed the stored page (a refresh's outcome)
     // The request's declared Content-Length (-1 chunked) and the body bytes handed upstream: a
     // connection is reused only when they agree (the parser guarantees it; this is the check
     // that a request can never leave bytes of itself for the next one on the connection).
     std::int64_t declaredLength_ = -1;
     std::uint64_t bodyBytes_ = 0;
-    bool paused_ = false; // the subscriber paused reading (client backpressure)
-    bool hasBody_ = false;
-    bool isHead_ = false;
-    bool idempotent_ = false;
     const http::RequestHead *req_ = nullptr;
     http::RequestHead ownReq_; // a copy, once the request outlives its subscriber
     std::string upstreamHead_; // the request head as sent (kept for one retry)
