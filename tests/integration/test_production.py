@@ -339,7 +339,7 @@ class ChunkedUploads(unittest.TestCase):
             before = rss_kib(self.fc.proc.pid)
             self.upload(data)
             grown = rss_kib(self.fc.proc.pid) - before
-            # The figure README quotes (run this class with -v to see it).
+            # The figure docs/operating.md quotes (run this class with -v to see it).
             sys.stderr.write("\n  chunked upload of %d bytes: frontcache RSS %+d KiB\n"
                              % (size, grown))
             if not asan_build():  # ASan's quarantine holds freed memory on purpose

@@ -12,8 +12,8 @@ ALLOWED_HOSTS = ["*"]
 ROOT_URLCONF = "fcsite.urls"
 USE_I18N = False
 # USE_I18N / USE_TZ make Django append the language and time zone to cache keys
-# (_i18n_cache_key_suffix); a proxy cannot know them (see README), so the reference site has both
-# off and its keys can be compared with frontcache's byte for byte.
+# (_i18n_cache_key_suffix); a proxy cannot know them (docs/request-flow.md), so the reference
+# site has both off and its keys can be compared with frontcache's byte for byte.
 USE_TZ = False
 INSTALLED_APPS = ["django.contrib.sessions"]
 SESSION_ENGINE = "django.contrib.sessions.backends.signed_cookies"
