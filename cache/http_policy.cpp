@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "http/date.h"
+#include "http/rewrite.h"
 
 namespace fc::cache {
 
@@ -266,6 +267,30 @@ void invalidationTargets(const http::HeaderList &resp, std::string_view scheme,
             out.emplace_back(std::string(dir.empty() ? "/" : dir) + std::string(ref));
         }
     }
+}
+
+std::vector<std::string> invalidatedPaths(Store &store, const PolicyConfig &cfg,
+                                          const http::RequestHead &req, int status,
+                                          const http::HeaderList &resp, bool https,
+                                          std::string &host) {
+    std::vector<std::string> paths;
+    if (!invalidates(req.method, status))
+        return paths;
+    const http::TargetParts t = http::splitTarget(req.target);
+    host.assign(t.absolute() ? t.authority : req.headers.get("host").value_or(""));
+    paths.emplace_back(t.originPath());
+    invalidationTargets(resp, https ? "https" : "http", host, t.originPath(), paths);
+    std::string uri, key;
+    for (const auto &p : paths)
+        for (std::string_view scheme : {"http://", "https://"}) {
+            uri.assign(scheme).append(host).append(p);
+            key.clear();
+            headerKey(cfg, uri, key);
+            if (store.get(key))
+                return paths;
+        }
+    paths.clear();
+    return paths;
 }
 
 namespace {

@@ -14,6 +14,7 @@
 
 #include "cache/page.h"
 #include "cache/policy.h"
+#include "cache/store/store.h"
 #include "http/cache_control.h"
 #include "http/headers.h"
 
@@ -69,6 +70,15 @@ bool invalidates(std::string_view method, int status);
 void invalidationTargets(const http::HeaderList &resp, std::string_view scheme,
                          std::string_view host, std::string_view targetPath,
                          std::vector<std::string> &out);
+// §4.4 as a whole: what `req`'s response (`status`, `resp`) invalidates in `store` — the target
+// and its same-origin Location / Content-Location, both schemes — as paths for a purge on
+// `host`; empty when nothing is to purge. A purge scans the store, so the paths are returned
+// only when the store holds one of those URIs (its header key is present): POSTs to pages that
+// are not cached cost one lookup per URI.
+std::vector<std::string> invalidatedPaths(Store &store, const PolicyConfig &cfg,
+                                          const http::RequestHead &req, int status,
+                                          const http::HeaderList &resp, bool https,
+                                          std::string &host);
 
 // §4.1: a request field's value as it is compared for Vary, normalised where the field's syntax
 // allows it: white space around list members and parameters removed; for the Accept family

@@ -459,26 +459,11 @@ void Exchange::onFetchHead(http::ResponseHead &resp, cache::NotStored notStored,
         // RFC 9111 §4.4: a non-error answer to an unsafe method invalidates the target URI and
         // the same-origin Location / Content-Location (every variant, both schemes, and every
         // peer with admin.peers, through the one purge function).
-        if (cache::invalidates(req.method, resp.status)) {
-            const http::TargetParts t = http::splitTarget(req.target);
-            std::string host(t.absolute() ? t.authority : req.headers.get("host").value_or(""));
-            std::vector<std::string> paths{std::string(t.originPath())};
-            cache::invalidationTargets(resp.headers, https_ ? "https" : "http", host,
-                                       t.originPath(), paths);
-            // A purge scans the store: only for a URI this instance holds (its header key is
-            // here), so POSTs to pages that are not cached cost one lookup per URI.
-            std::string uri, key;
-            bool held = false;
-            for (const auto &p : paths)
-                for (std::string_view scheme : {"http://", "https://"}) {
-                    uri.assign(scheme).append(host).append(p);
-                    key.clear();
-                    cache::headerKey(cc.policy, uri, key);
-                    held = held || static_cast<bool>(cc.store->get(key));
-                }
-            if (held)
-                proxy::purge(worker_.loop(), cc, paths, host, false, worker_.counters());
-        }
+        std::string host;
+        const std::vector<std::string> paths = cache::invalidatedPaths(
+            *cc.store, cc.policy, req, resp.status, resp.headers, https_, host);
+        if (!paths.empty())
+            proxy::purge(worker_.loop(), cc, paths, host, false, worker_.counters());
         if (!cc.policy.targetedField.empty()) // RFC 9213: for this cache, not downstream
             resp.headers.remove(cc.policy.targetedField);
     }

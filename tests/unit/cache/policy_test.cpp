@@ -3,7 +3,6 @@
 #include <string>
 
 #include "cache/page.h"
-#include "cache/http_policy.h"
 #include "cache/policy.h"
 
 using namespace fc::cache;
@@ -419,19 +418,4 @@ TEST_CASE("varied values: one line per Vary field; cookies by name and fingerpri
     CHECK(out.find("secret") == std::string::npos);
     CHECK(out.find("; a=#") != std::string::npos);
     CHECK(out.find("HTTP_X_MISSING: (absent)\n") != std::string::npos);
-}
-
-TEST_CASE("http mode: Accept-family values are normalised only as far as their meaning allows") {
-    auto norm = [](std::string_view name, std::string_view v) {
-        std::string out;
-        normalizeVaryValue(name, v, out);
-        return out;
-    };
-    CHECK(norm("HTTP_ACCEPT_LANGUAGE", "en-US, FR;q=0.5") == "en-us,fr;q=0.5");
-    CHECK(norm("HTTP_ACCEPT_LANGUAGE", "fr;q=0.5, en-US") == "en-us,fr;q=0.5"); // by weight
-    CHECK(norm("HTTP_ACCEPT_LANGUAGE", "en, fr") != norm("HTTP_ACCEPT_LANGUAGE", "fr, en"));
-    CHECK(norm("HTTP_ACCEPT_LANGUAGE", "de;q=0.5, en, fr;q=0.5") == "en,de;q=0.5,fr;q=0.5");
-    CHECK(norm("HTTP_ACCEPT", "a/b;q=1.000, c/d;Q=0.9") == "a/b;q=1.000,c/d;q=0.9");
-    CHECK(norm("HTTP_ACCEPT", "a/b;q=2, c/d") == "a/b;q=2,c/d"); // an invalid weight: no reorder
-    CHECK(norm("HTTP_X_CUSTOM", "  B, a ") == "B, a");
 }

@@ -1,0 +1,118 @@
+// cache/http_policy: cache.mode = "http", RFC 9111's rules (and RFC 5861, RFC 9213). The
+// integration table (tests/integration/rfc9111_cases.py) checks them end to end; these pin the
+// pure functions, one rule per case.
+#include <doctest/doctest.h>
+
+#include <string>
+#include <vector>
+
+#include "cache/http_policy.h"
+#include "cache/store/clock.h"
+
+using namespace fc::cache;
+using fc::http::HeaderList;
+using fc::http::RequestHead;
+
+namespace {
+HeaderList fields(std::initializer_list<std::pair<const char *, const char *>> fs) {
+    HeaderList h;
+    for (auto &[n, v] : fs)
+        h.add(n, v);
+    return h;
+}
+RequestHead request(std::string method, std::string target,
+                    std::initializer_list<std::pair<const char *, const char *>> fs) {
+    RequestHead r;
+    r.method = std::move(method);
+    r.target = std::move(target);
+    r.headers = fields(fs);
+    return r;
+}
+PolicyConfig httpMode() {
+    PolicyConfig c;
+    c.mode = Mode::Http;
+    return c;
+}
+StoreDecision decide(int status, HeaderList resp,
+                     RequestHead req = request("GET", "/", {{"Host", "h"}})) {
+    return decideStoreHttp(req, status, resp, httpMode(), {1000, 1000});
+}
+} // namespace
+
+TEST_CASE("§3: only what the response allows is stored") {
+    CHECK(decide(200, fields({{"Cache-Control", "max-age=60"}})).reason == NotStored::None);
+    CHECK(decide(200, fields({{"Cache-Control", "no-store, max-age=60"}})).reason ==
+          NotStored::NoStore);
+    CHECK(decide(200, fields({{"Cache-Control", "private, max-age=60"}})).reason ==
+          NotStored::Private);
+    CHECK(decide(200, fields({{"Cache-Control", "max-age=60"}, {"Vary", "*"}})).reason ==
+          NotStored::VaryStar);
+    CHECK(decide(200, fields({{"Cache-Control", "max-age=60"}, {"Vary", "X_Token"}})).reason ==
+          NotStored::VaryName);
+    // §3.5: credentials only with public, s-maxage or must-revalidate.
+    auto withAuth = request("GET", "/", {{"Host", "h"}, {"Authorization", "Basic x"}});
+    CHECK(decide(200, fields({{"Cache-Control", "max-age=60"}}), withAuth).reason ==
+          NotStored::Authorization);
+    CHECK(decide(200, fields({{"Cache-Control", "public, max-age=60"}}), withAuth).reason ==
+          NotStored::None);
+}
+
+TEST_CASE("§4.2.1: s-maxage, then max-age, then Expires - Date") {
+    CHECK(decide(200, fields({{"Cache-Control", "max-age=60, s-maxage=30"}})).ttl == 30);
+    CHECK(decide(200, fields({{"Cache-Control", "max-age=60"}})).ttl == 60);
+    CHECK(decide(200, fields({{"Date", "Thu, 01 Jan 1970 00:16:40 GMT"},
+                              {"Expires", "Thu, 01 Jan 1970 00:18:20 GMT"}}))
+              .ttl == 100);
+}
+
+TEST_CASE("§4.4: unsafe methods invalidate on 2xx and 3xx only") {
+    CHECK(invalidates("POST", 200));
+    CHECK(invalidates("DELETE", 303));
+    CHECK_FALSE(invalidates("POST", 404));
+    CHECK_FALSE(invalidates("GET", 200));
+    CHECK_FALSE(invalidates("OPTIONS", 200));
+    std::vector<std::string> out;
+    invalidationTargets(
+        fields({{"Location", "/thanks"}, {"Content-Location", "http://other.test/x"}}), "http", "h",
+        "/form", out);
+    CHECK(out == std::vector<std::string>{"/thanks"}); // another origin's is not ours to purge
+    out.clear();
+    invalidationTargets(fields({{"Location", "done"}}), "http", "h", "/a/form?x", out);
+    CHECK(out == std::vector<std::string>{"/a/done"});
+}
+
+TEST_CASE("§4.4 as a whole: paths to purge only when the store holds one of the URIs") {
+    ManualClock clock;
+    StoreConfig sc;
+    sc.memoryLimit = 1 << 20;
+    Store store(sc, clock);
+    const PolicyConfig cfg = httpMode();
+    auto post = request("POST", "/form", {{"Host", "h"}});
+    const HeaderList resp = fields({{"Location", "/thanks"}});
+    std::string host;
+    CHECK(invalidatedPaths(store, cfg, post, 303, resp, false, host).empty()); // nothing held
+    std::string key;
+    headerKey(cfg, "https://h/thanks", key); // the https copy of the redirect's target
+    ItemRef h = store.allocate(key, 0, 0, 0);
+    REQUIRE(h);
+    store.store(StoreMode::Set, h);
+    auto paths = invalidatedPaths(store, cfg, post, 303, resp, false, host);
+    CHECK(paths == std::vector<std::string>{"/form", "/thanks"});
+    CHECK(host == "h");
+    CHECK(invalidatedPaths(store, cfg, post, 500, resp, false, host).empty()); // an error
+}
+
+TEST_CASE("http mode: Accept-family values are normalised only as far as their meaning allows") {
+    auto norm = [](std::string_view name, std::string_view v) {
+        std::string out;
+        normalizeVaryValue(name, v, out);
+        return out;
+    };
+    CHECK(norm("HTTP_ACCEPT_LANGUAGE", "en-US, FR;q=0.5") == "en-us,fr;q=0.5");
+    CHECK(norm("HTTP_ACCEPT_LANGUAGE", "fr;q=0.5, en-US") == "en-us,fr;q=0.5"); // by weight
+    CHECK(norm("HTTP_ACCEPT_LANGUAGE", "en, fr") != norm("HTTP_ACCEPT_LANGUAGE", "fr, en"));
+    CHECK(norm("HTTP_ACCEPT_LANGUAGE", "de;q=0.5, en, fr;q=0.5") == "en,de;q=0.5,fr;q=0.5");
+    CHECK(norm("HTTP_ACCEPT", "a/b;q=1.000, c/d;Q=0.9") == "a/b;q=1.000,c/d;q=0.9");
+    CHECK(norm("HTTP_ACCEPT", "a/b;q=2, c/d") == "a/b;q=2,c/d"); // an invalid weight: no reorder
+    CHECK(norm("HTTP_X_CUSTOM", "  B, a ") == "B, a");
+}
