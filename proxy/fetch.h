@@ -64,8 +64,9 @@ public:
     // a stale copy instead of an error (StaleIfError) or the page just stored from a held
     // response (Miss). The fetch is over.
     virtual void onFetchAnswer(cache::ItemRef page, CacheStatus status) = 0;
-    // The fetch failed: `status` 502/503/504. `started`: the response head was already
-    // delivered (too late for an error status).
+    // The fetch failed: `status` 502 or 504 from the upstream side (503 when the pool's queue is
+    // full or the wait timed out), 500 when a buffered request body could not be read back.
+    // `started`: the response head was already delivered (too late for an error status).
     virtual void onFetchError(int status, const char *reason, bool started) = 0;
     // The upstream's send queue drained (request-body backpressure).
     virtual void onFetchWritable() = 0;
