@@ -32,6 +32,12 @@ ALLOWED = {
     "benchmarks": None,
     "tests": None,
 }
+# Files that may include more than their folder, each with why. Temporary: they move.
+FILE_ALLOWED = {
+    # The composition root creates the admin port; it moves to server/ (#22). Its own CMake
+    # target (fc_server) links fc_admin; fc_proxy does not.
+    "proxy/server.cpp": ["admin"],
+}
 UV = {"io", "proxy", "fleet", "admin", "server", "benchmarks", "tests"}
 SKIP = {"build", "cmake", "docs", "packaging", "scripts", "results", ".git", ".ci"}
 SOURCE = re.compile(r"\.(c|cc|cpp|h|hpp)$")
@@ -51,9 +57,11 @@ def check(root):
             errors.append("%s/: a folder of sources that cmake/layers.py does not know: add it "
                           "to ALLOWED with the folders it may include" % top)
             continue
-        allowed = ALLOWED[top]
         for f in sorted(files):
             rel = os.path.relpath(f, root)
+            allowed = ALLOWED[top]
+            if allowed is not None and rel in FILE_ALLOWED:
+                allowed = allowed + FILE_ALLOWED[rel]
             with open(f, encoding="utf-8", errors="replace") as src:
                 for n, line in enumerate(src, 1):
                     m = INCLUDE.match(line)

@@ -1,51 +1,124 @@
 // HTTP cache counters, one set per worker (only that worker writes them, so increments never
 // contend; readers on other threads sum them with relaxed loads).
+//
+// Every counter is defined once, as a row of FC_CACHE_COUNTERS: the row declares the field of
+// CacheCounters and says how it is exported — its Prometheus family, labels, type and help
+// (admin/metrics.cpp's /metrics, and so /stats, whose names are made from those), and its name
+// in the memcached port's `stats` (appendCacheStats). Adding a counter is adding a row; the
+// dashboard test (tests/integration/test_dashboard.py) checks what it queries against /metrics.
+//
+// Threading: the owning worker's thread increments; any thread reads (relaxed loads).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cache/policy.h"
+#include "http/coding.h"
 
 namespace fc::proxy {
 
+// The rows, in the order /metrics exports them (a family's rows together: Prometheus wants
+// them so). `help` is said on a family's first row only ("" on the rows that follow it).
+//
+//   ONE(field, family, labels, type, stat, help)      one counter, one sample
+//   MANY(field, cells, family, label, first, last, name, type, stat, help)
+//       an array indexed by an enum; cells first..last are exported, one sample each, labelled
+//       label="name(cell)"; `stat` is a prefix there, with '-' in the name written '_'
+//   HISTOGRAM(field, bounds, family, help)            a Prometheus histogram of durations
+//   SUM(family, labels, type, help, value)             no field: a sample adding up other rows
+//                                                      (`value`: of one set `c`, with load())
+//   OUTSIDE(family, type, help)                        no field: a number the reader has (the
+//                                                      admin port: the coalescing locks held)
+//
+// `stat`: the name after "STAT http_" in the memcached port's `stats` ("" = not there).
+#define FC_CACHE_COUNTERS(ONE, MANY, HISTOGRAM, SUM, OUTSIDE)                                      \
+    ONE(hits, "requests_total", "cache=\"hit\"", "counter", "hits",                                \
+        "Requests answered, by cache status.")                                                     \
+    ONE(misses, "requests_total", "cache=\"miss\"", "counter", "misses", "")                       \
+    SUM("requests_total", "cache=\"stale\"", "counter", "",                                        \
+        load(c.staleServed) + load(c.staleOnError))                                                \
+    ONE(revalidatedServed, "requests_total", "cache=\"revalidated\"", "counter", "", "")           \
+    ONE(notModified, "requests_total", "cache=\"not_modified\"", "counter", "not_modified", "")    \
+    SUM("requests_total", "cache=\"bypass\"", "counter", "",                                       \
+        load(c.bypass, 1, int(cache::Bypass::Upgrade)))                                            \
+    MANY(bypass, 8, "bypass_total", "reason", 1, int(cache::Bypass::Upgrade), bypassLabel,         \
+         "counter", "bypass_", "Requests not looked up, by reason.")                               \
+    ONE(stored, "stores_total", "", "counter", "stored", "Pages written to the store.")            \
+    MANY(notStored, 16, "not_stored_total", "reason", 1, int(cache::kLastNotStored),               \
+         notStoredLabel, "counter", "not_stored_", "Fetched responses not stored, by reason.")     \
+    ONE(bytesFromCache, "bytes_from_cache_total", "", "counter", "bytes_from_cache",               \
+        "Bytes of responses answered from the store.")                                             \
+    /* Under load and failure. */                                                                  \
+    ONE(staleServed, "stale_served_total", "reason=\"grace\"", "counter", "",                      \
+        "Requests answered from a stale copy, by why.")                                            \
+    ONE(staleOnError, "stale_served_total", "reason=\"error\"", "counter", "", "")                 \
+    ONE(coalescedWaits, "coalesced_waits_total", "", "counter", "",                                \
+        "Misses that waited for another request's fetch of the same page.")                        \
+    ONE(coalescedWakeHits, "coalesced_wake_hits_total", "", "counter", "",                         \
+        "Waiters answered from the page the fetch they waited for stored.")                        \
+    ONE(lockTimeouts, "lock_timeouts_total", "", "counter", "",                                    \
+        "Waiters that gave up after cache.lock_timeout and fetched themselves.")                   \
+    ONE(passMarked, "hit_for_miss_marks_total", "", "counter", "",                                 \
+        "Pages marked not storable (later misses skip coalescing).")                               \
+    OUTSIDE("fetches_in_flight", "gauge", "Pages being fetched now (coalescing locks held).")      \
+    /* Live objects (gauges: each worker adds and removes its own). */                             \
+    ONE(fetchesLive, "upstream_fetches", "", "gauge", "",                                          \
+        "Upstream fetches alive: for clients, finishing alone after their client left (storing a " \
+        "page), and background refreshes.")                                                        \
+    ONE(clientsOpen, "client_connections", "", "gauge", "",                                        \
+        "Client connections open (objects alive, in every worker).")                               \
+    ONE(refreshes, "refreshes_total", "", "counter", "", "Background refreshes started (grace).")  \
+    ONE(refreshFailed, "refresh_failures_total", "", "counter", "",                                \
+        "Background refreshes that left the stale copy in place.")                                 \
+    ONE(revalidated, "revalidated_total", "", "counter", "",                                       \
+        "Stored pages renewed by a 304 from the upstream.")                                        \
+    ONE(purged, "purged_total", "", "counter", "", "Pages removed by purges.")                     \
+    ONE(softPurged, "soft_purged_total", "", "counter", "",                                        \
+        "Pages a soft purge marked expired (served stale while one fetch renews each).")           \
+    ONE(proxyProtocolRejected, "proxy_protocol_rejected_total", "", "counter", "",                 \
+        "Connections closed for a missing or invalid PROXY protocol header.")                      \
+    /* The shared memcached cluster (cache.shared_servers). */                                     \
+    ONE(sharedHits, "shared_lookups_total", "result=\"hit\"", "counter", "",                       \
+        "Shared memcached cluster (cache.shared_servers): misses here, by whether the cluster "    \
+        "had the page.")                                                                           \
+    ONE(sharedMisses, "shared_lookups_total", "result=\"miss\"", "counter", "", "")                \
+    ONE(sharedStores, "shared_stores_total", "", "counter", "",                                    \
+        "Pages written to the shared cluster.")                                                    \
+    ONE(sharedErrors, "shared_errors_total", "", "counter", "",                                    \
+        "Lookups or stores the shared cluster could not take (down, timeout).")                    \
+    /* Compression of stored copies (by http::Coding; Deflate is decoded only, never made). */     \
+    MANY(codingsMade, 5, "codings_made_total", "coding", 0, int(http::Coding::Zstd), codingLabel,  \
+         "counter", "",                                                                            \
+         "Representations frontcache made for stored copies, by coding (identity: decoded from "   \
+         "the origin's coding).")                                                                  \
+    MANY(codedAnswers, 5, "coded_answers_total", "coding", 0, int(http::Coding::Zstd),             \
+         codingLabel, "counter", "",                                                               \
+         "Answers from stored copies held in several codings, by the coding sent.")                \
+    ONE(codingsOffloaded, "codings_offloaded_total", "", "counter", "",                            \
+        "Stored copies whose codings were made on the thread pool (large bodies).")                \
+    ONE(codingSavedBytes, "compression_saved_bytes_total", "", "counter", "",                      \
+        "Bytes not sent thanks to compression: identity size minus the size sent, over coded "     \
+        "answers.")                                                                                \
+    MANY(upstreamErrors, 3, "upstream_errors_total", "status", 0, 2, statusLabel, "counter", "",   \
+         "Error responses frontcache generated for upstream failures.")                            \
+    HISTOGRAM(upstreamLatency, kUpstreamBounds, "upstream_response_seconds",                       \
+              "Upstream time to response head, seconds.")                                          \
+    HISTOGRAM(wakeLatency, kWakeBounds, "coalesced_wake_seconds",                                  \
+              "Coalesced waiters: from the fill to the answer written, seconds.")
+
+// The label values of the MANY rows, by cell.
+std::string_view bypassLabel(int cell);    // cache::bypassName
+std::string_view notStoredLabel(int cell); // cache::notStoredName
+std::string_view codingLabel(int cell);    // http::codingName
+std::string_view statusLabel(int cell);    // "502", "503", "504"
+
 struct CacheCounters {
     using C = std::atomic<std::uint64_t>;
-    C hits{0}, misses{0}, notModified{0}, stored{0}, bytesFromCache{0};
-    C bypass[8] = {};     // by cache::Bypass
-    C notStored[16] = {}; // by cache::NotStored
-    // Under load and failure (#6).
-    C staleServed{0};         // answered from a copy in its grace window (refresh in background)
-    C staleOnError{0};        // answered from a stale copy instead of an upstream error
-    C coalescedWaits{0};      // misses that waited for another request's fetch
-    C coalescedWakeHits{0};   // ... and were then answered from the page it stored
-    C lockTimeouts{0};        // waiters that gave up after cache.lock_timeout and fetched
-    C passMarked{0};          // keys marked not storable (hit-for-miss)
-    C refreshes{0};           // background refreshes started
-    C refreshFailed{0};       // background refreshes that ended without a new or renewed page
-    C revalidated{0};         // stored pages renewed by a 304 from the upstream
-    C revalidatedServed{0};   // requests answered REVALIDATED (a foreground 304)
-    C purged{0};              // pages removed by PURGE / POST /purge
-    C softPurged{0};          // pages marked expired by a soft purge
-    C upstreamErrors[3] = {}; // 502, 503, 504 answered by frontcache itself
-    C bytesToClients{0};
-    C proxyProtocolRejected{0}; // connections closed for a missing or invalid PROXY header
-    // Compression of stored copies (#13).
-    C codingsMade[5] = {};  // representations produced, by http::Coding (identity = decoded)
-    C codingsOffloaded{0};  // stored copies whose codings were made on the thread pool
-    C codingSavedBytes{0};  // identity size minus the size sent, over coded answers
-    C codedAnswers[5] = {}; // answers from the store, by the coding sent
-    // Live objects (gauges: this worker adds and removes its own).
-    C clientsOpen{0}; // ClientConnection objects alive
-    C fetchesLive{0}; // Fetch objects alive (client fetches, ones finishing alone, refreshes)
-    // The shared memcached cluster (cache.shared_servers).
-    C sharedHits{0};   // misses here answered from a page the cluster had
-    C sharedMisses{0}; // misses here the cluster did not have either
-    C sharedStores{0}; // pages written to the cluster
-    C sharedErrors{0}; // lookups or stores the cluster could not take (down, timeout)
     // A Prometheus-style histogram of durations: a count per bucket (upper bounds in seconds, a
     // last +Inf bucket implied), the sum and the count.
     struct Histogram {
@@ -63,57 +136,61 @@ struct CacheCounters {
             count.fetch_add(1, std::memory_order_relaxed);
         }
     };
+    // Upstream time to the response head.
     static constexpr double kUpstreamBounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                                  0.25,  0.5,    1,     2.5,  5,     10};
+    // Coalescing: from the fill (the lock released) to a woken waiter's answer written.
     static constexpr double kWakeBounds[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,
                                              0.005,  0.01,    0.025,  0.1};
-    // Upstream time to the response head.
-    Histogram upstreamLatency{kUpstreamBounds};
-    // Coalescing: from the fill (the lock released) to a woken waiter's answer written.
-    Histogram wakeLatency{kWakeBounds};
 
-    void observeUpstream(std::uint64_t us) { upstreamLatency.observe(us); }
+#define FC_COUNTER_FIELD_ONE(field, ...) C field{0};
+#define FC_COUNTER_FIELD_MANY(field, cells, ...) C field[cells] = {};
+#define FC_COUNTER_FIELD_HISTOGRAM(field, bounds, ...) Histogram field{bounds};
+#define FC_COUNTER_NO_FIELD(...)
+    FC_CACHE_COUNTERS(FC_COUNTER_FIELD_ONE, FC_COUNTER_FIELD_MANY, FC_COUNTER_FIELD_HISTOGRAM,
+                      FC_COUNTER_NO_FIELD, FC_COUNTER_NO_FIELD)
+#undef FC_COUNTER_FIELD_ONE
+#undef FC_COUNTER_FIELD_MANY
+#undef FC_COUNTER_FIELD_HISTOGRAM
+#undef FC_COUNTER_NO_FIELD
+
+    void observeUpstream(std::uint64_t us) {
+        upstreamLatency.observe(us);
+    }
     void upstreamError(int status) {
         if (status >= 502 && status <= 504)
             inc(upstreamErrors[status - 502]);
     }
 
-    void inc(C &c, std::uint64_t n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
-    void dec(C &c) { c.fetch_sub(1, std::memory_order_relaxed); }
+    void inc(C &c, std::uint64_t n = 1) {
+        c.fetch_add(n, std::memory_order_relaxed);
+    }
+    void dec(C &c) {
+        c.fetch_sub(1, std::memory_order_relaxed);
+    }
 };
 
-// Appends "STAT http_<name> <sum>\r\n" lines (memcached stats format) summed over `all`.
-inline void appendCacheStats(const std::vector<const CacheCounters *> &all, std::string &out) {
-    auto sum = [&](auto field) {
-        std::uint64_t t = 0;
-        for (auto *c : all)
-            t += field(*c).load(std::memory_order_relaxed);
-        return t;
-    };
-    auto stat = [&](const std::string &name, std::uint64_t v) {
-        out += "STAT http_" + name + " " + std::to_string(v) + "\r\n";
-    };
-    stat("hits", sum([](const CacheCounters &c) -> const CacheCounters::C & { return c.hits; }));
-    stat("misses",
-         sum([](const CacheCounters &c) -> const CacheCounters::C & { return c.misses; }));
-    stat("not_modified",
-         sum([](const CacheCounters &c) -> const CacheCounters::C & { return c.notModified; }));
-    stat("stored",
-         sum([](const CacheCounters &c) -> const CacheCounters::C & { return c.stored; }));
-    stat("bytes_from_cache",
-         sum([](const CacheCounters &c) -> const CacheCounters::C & { return c.bytesFromCache; }));
-    for (int b = 1; b <= static_cast<int>(cache::Bypass::Upgrade); ++b)
-        stat(std::string("bypass_") + cache::bypassName(static_cast<cache::Bypass>(b)),
-             sum([b](const CacheCounters &c) -> const CacheCounters::C & { return c.bypass[b]; }));
-    for (int n = 1; n <= static_cast<int>(cache::kLastNotStored); ++n) {
-        std::string name = cache::notStoredName(static_cast<cache::NotStored>(n));
-        for (char &ch : name)
-            if (ch == '-')
-                ch = '_';
-        stat("not_stored_" + name, sum([n](const CacheCounters &c) -> const CacheCounters::C & {
-                 return c.notStored[n];
-             }));
-    }
-}
+// One row of FC_CACHE_COUNTERS as data, for whoever exports the counters.
+struct CounterRow {
+    enum class Kind : std::uint8_t { One, Many, Histogram, Sum, Outside };
+    Kind kind = Kind::One;
+    std::string_view family = {}; // Prometheus family, without "frontcache_"
+    std::string_view labels = {}; // One, Sum: `key="value"` ("" = none); Many: the key alone
+    std::string_view type = {};   // "counter", "gauge", "histogram"
+    std::string_view help = {};   // "": the family's help is said by an earlier row
+    std::string_view stat = {};   // memcached `stats` name after "http_" (Many: prefix); "" = none
+    int first = 0, last = 0;      // Many: the cells exported
+    std::string_view (*label)(int cell) = nullptr; // Many: the label value of a cell
+    // One, Many, Sum: the value in one set (a relaxed load; `cell` for Many).
+    std::uint64_t (*read)(const CacheCounters &, int cell) = nullptr;
+    const CacheCounters::Histogram &(*histogram)(const CacheCounters &) = nullptr;
+};
+
+// Every row, in FC_CACHE_COUNTERS's order. Constant; any thread.
+std::span<const CounterRow> counterRows();
+
+// Appends "STAT http_<stat> <sum>\r\n" lines (memcached stats format) summed over `all`: the
+// One rows first, then the Many rows' cells.
+void appendCacheStats(const std::vector<const CacheCounters *> &all, std::string &out);
 
 } // namespace fc::proxy

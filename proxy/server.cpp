@@ -16,10 +16,10 @@
 #include <cstring>
 #include <thread>
 
+#include "admin/admin_server.h"
 #include "cache/fetch_locks.h"
 #include "cache/protocol/memcache.h"
 #include "cache/store/store.h"
-#include "proxy/admin.h"
 #include "proxy/balancer.h"
 #include "proxy/health_check.h"
 #include "proxy/log.h"
@@ -155,7 +155,7 @@ struct SignalState {
     std::vector<std::unique_ptr<Worker>> *workers;
     uv_signal_t term, intr, hup, usr1;
     uv_timer_t *reclaim = nullptr;
-    AdminServer *admin = nullptr;
+    admin::AdminServer *admin = nullptr;
     HealthChecker *health = nullptr;
     SnapshotScheduler *snapshots = nullptr;
     PeerForwarder *peers = nullptr;
@@ -165,7 +165,7 @@ struct SignalState {
     CacheContext *cache = nullptr; // the main thread's copy (the admin port reads it)
     cache::FetchLocks *locks = nullptr;
     cache::Store *store = nullptr;
-    AdminContext *adminCtx = nullptr;
+    admin::AdminContext *adminCtx = nullptr;
     std::string accessLogPath; // as opened at start-up (log.access_log is bound to it)
 };
 
@@ -469,9 +469,11 @@ int Server::run() {
     counters.push_back(&adminCounters);
     mc.extraStats = [&counters](std::string &out) { appendCacheStats(counters, out); };
 
-    AdminContext adminCtx;
+    admin::AdminContext adminCtx;
     adminCtx.store = &store;
     adminCtx.locks = &locks;
+    adminCtx.clock = cacheCtx.clock;
+    adminCtx.balancer = cacheCtx.balancer;
     adminCtx.counters = counters;
     adminCtx.ownCounters = &adminCounters;
     for (auto &w : pool)
@@ -480,7 +482,7 @@ int Server::run() {
     adminCtx.peers = &peers;
     adminCtx.token = c.admin.token;
     adminCtx.startedAt = static_cast<std::int64_t>(::time(nullptr));
-    AdminServer admin(&loop, adminCtx);
+    admin::AdminServer admin(&loop, adminCtx);
     if (c.admin.listen) {
         std::uint16_t port = 0;
         if (!admin.listen(*c.admin.listen, err, port)) {
