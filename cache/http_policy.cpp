@@ -31,29 +31,6 @@ bool heuristicallyCacheable(int status) {
     }
 }
 
-std::optional<std::int64_t> firstDate(const http::HeaderList &h, std::string_view name,
-                                      std::size_t *count = nullptr) {
-    std::optional<std::string_view> v = h.get(name);
-    if (count)
-        *count = h.count(name);
-    if (!v)
-        return std::nullopt;
-    return http::parseHttpDate(*v);
-}
-
-// §5.1: Age is a non-negative integer; anything else is ignored (treated as absent).
-std::int64_t ageValue(const http::HeaderList &h) {
-    std::optional<std::string_view> v = h.get("age");
-    if (!v)
-        return 0;
-    std::string_view s = http::trimOws(*v);
-    std::int64_t x = 0;
-    auto r = std::from_chars(s.data(), s.data() + s.size(), x);
-    if (r.ec != std::errc() || r.ptr != s.data() + s.size() || x < 0)
-        return 0;
-    return x;
-}
-
 bool isAcceptFamily(std::string_view meta) {
     return meta == "HTTP_ACCEPT" || meta == "HTTP_ACCEPT_CHARSET" ||
            meta == "HTTP_ACCEPT_ENCODING" || meta == "HTTP_ACCEPT_LANGUAGE";
@@ -61,19 +38,16 @@ bool isAcceptFamily(std::string_view meta) {
 
 } // namespace
 
-http::CacheControl responseDirectives(const http::HeaderList &resp, const PolicyConfig &cfg) {
-    if (!cfg.targetedField.empty()) {
-        http::CacheControl targeted = http::parseCacheControl(resp, cfg.targetedField);
-        if (targeted.present)
-            return targeted;
-    }
-    return http::parseCacheControl(resp);
-}
-
 StoreDecision decideStoreHttp(const http::RequestHead &req, int status,
                               const http::HeaderList &resp, const PolicyConfig &cfg,
                               ExchangeTimes t) {
+    return decideStoreHttp(req, responseFacts(status, -1, resp, cfg), cfg, t);
+}
+
+StoreDecision decideStoreHttp(const http::RequestHead &req, const ResponseFacts &resp,
+                              const PolicyConfig &cfg, ExchangeTimes t) {
     StoreDecision d;
+    const int status = resp.status;
     d.status = status;
     auto no = [&d](NotStored why) {
         d.reason = why;
@@ -85,7 +59,7 @@ StoreDecision decideStoreHttp(const http::RequestHead &req, int status,
         return no(NotStored::Status);
     if (http::parseCacheControl(req.headers).noStore) // §5.2.1.5
         return no(NotStored::Request);
-    const http::CacheControl cc = responseDirectives(resp, cfg);
+    const http::CacheControl &cc = resp.directives;
     if (cc.noStore)
         return no(NotStored::NoStore);
     if (cc.isPrivate && cc.privateFields.empty()) // §5.2.2.7, the unqualified form
@@ -96,31 +70,26 @@ StoreDecision decideStoreHttp(const http::RequestHead &req, int status,
         return no(NotStored::Authorization);
     // Not an RFC rule: a stored Set-Cookie would be sent to every client (a session leak), so it
     // takes cache.store_set_cookie, as in django mode (nginx and Varnish do the same).
-    if (!cfg.storeSetCookie && resp.has("set-cookie"))
+    if (!cfg.storeSetCookie && resp.setCookie)
         return no(NotStored::SetCookie);
-    bool star = false, underscore = false;
-    http::forEachVary(resp, [&](std::string_view h) {
-        star = star || h == "*";
-        underscore = underscore || h.find('_') != std::string_view::npos;
-    });
-    if (star) // §4.1: Vary: * never matches a later request
+    if (resp.varyStar) // §4.1: Vary: * never matches a later request
         return no(NotStored::VaryStar);
-    if (underscore) // see NotStored::VaryName
+    if (resp.varyUnderscore) // see NotStored::VaryName
         return no(NotStored::VaryName);
 
     // §4.2.1: s-maxage, then max-age, then Expires - Date. An unusable or repeated directive,
     // several Expires fields or an invalid date make the response stale (lifetime 0).
-    const std::int64_t date = firstDate(resp, "date").value_or(t.responseTime);
+    const std::int64_t date = resp.date.value_or(t.responseTime);
     bool explicitLifetime = true;
     std::int64_t lifetime = 0;
-    std::size_t expiresCount = 0;
-    std::optional<std::int64_t> expires = firstDate(resp, "expires", &expiresCount);
     if (cc.sMaxAge || cc.sMaxAgeInvalid)
         lifetime = cc.sMaxAgeInvalid ? 0 : *cc.sMaxAge;
     else if (cc.maxAge || cc.maxAgeInvalid)
         lifetime = cc.maxAgeInvalid ? 0 : *cc.maxAge;
-    else if (expiresCount > 0)
-        lifetime = expiresCount == 1 && expires ? std::max<std::int64_t>(0, *expires - date) : 0;
+    else if (resp.expiresCount > 0)
+        lifetime = resp.expiresCount == 1 && resp.expires
+                       ? std::max<std::int64_t>(0, *resp.expires - date)
+                       : 0;
     else
         explicitLifetime = false;
     // §3: without explicit freshness, only a heuristically cacheable status or `public`.
@@ -128,13 +97,13 @@ StoreDecision decideStoreHttp(const http::RequestHead &req, int status,
         if (!heuristicallyCacheable(status) && !cc.isPublic)
             return no(NotStored::Status);
         // §4.2.2: a fraction of the time since Last-Modified, capped (cache.heuristic_*).
-        std::optional<std::int64_t> lm = firstDate(resp, "last-modified");
-        if (lm && date > *lm)
+        if (resp.lastModified && date > *resp.lastModified)
             lifetime = std::min<std::int64_t>(
                 cfg.heuristicMax,
-                static_cast<std::int64_t>(static_cast<double>(date - *lm) * cfg.heuristicFraction));
+                static_cast<std::int64_t>(static_cast<double>(date - *resp.lastModified) *
+                                          cfg.heuristicFraction));
     }
-    const bool validator = resp.has("etag") || firstDate(resp, "last-modified").has_value();
+    const bool validator = resp.hasEtag || resp.lastModified.has_value();
     if (cc.noCache && cc.noCacheFields.empty()) {
         if (!validator) // every reuse would be a whole new fetch: nothing to gain
             return no(NotStored::NoCache);
@@ -149,7 +118,7 @@ StoreDecision decideStoreHttp(const http::RequestHead &req, int status,
     // §4.2.3: the age it arrived with.
     const std::int64_t apparent = std::max<std::int64_t>(0, t.responseTime - date);
     const std::int64_t delay = std::max<std::int64_t>(0, t.responseTime - t.requestTime);
-    d.initialAge = std::max(apparent, ageValue(resp) + delay);
+    d.initialAge = std::max(apparent, resp.age + delay);
     // Stale windows: only what the response allows (RFC 5861's directives; stale-if-error also
     // from cache.stale_if_error, the "disconnected" case of §4.2.4). A shared cache may not
     // serve stale what says must-revalidate, proxy-revalidate or s-maxage (§5.2.2.2, .8, .10).

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cache/facts.h"
 #include "cache/page.h"
 #include "cache/policy.h"
 #include "cache/store/store.h"
@@ -20,13 +21,11 @@
 
 namespace fc::cache {
 
-// The directives this cache obeys in a response (RFC 9213 §2.2): the targeted field
-// (cache.targeted_cache_control, CDN-Cache-Control by default) when the response has one,
-// Cache-Control otherwise.
-http::CacheControl responseDirectives(const http::HeaderList &resp, const PolicyConfig &cfg);
-
 // §3 (may it be stored), §4.2.1 (freshness lifetime: s-maxage, max-age, Expires - Date),
 // §4.2.2 (heuristic freshness), §4.2.3 (the age it arrived with), RFC 5861 (stale windows).
+StoreDecision decideStoreHttp(const http::RequestHead &req, const ResponseFacts &resp,
+                              const PolicyConfig &cfg, ExchangeTimes times);
+// The same from a head's fields, parsed first (tests).
 StoreDecision decideStoreHttp(const http::RequestHead &req, int status,
                               const http::HeaderList &resp, const PolicyConfig &cfg,
                               ExchangeTimes times);

@@ -1,6 +1,7 @@
 #define OPENSSL_SUPPRESS_DEPRECATED
 #include "cache/policy.h"
 
+#include "cache/facts.h"
 #include "cache/http_policy.h"
 
 #include <openssl/md5.h>
@@ -422,18 +423,23 @@ bool varyHeaderList(const http::HeaderList &resp, std::string &out) {
 
 StoreDecision decideStore(const http::RequestHead &req, int status, const http::HeaderList &resp,
                           const PolicyConfig &cfg, ExchangeTimes times) {
+    return decideStore(req, responseFacts(status, -1, resp, cfg), cfg, times);
+}
+
+StoreDecision decideStore(const http::RequestHead &req, const ResponseFacts &resp,
+                          const PolicyConfig &cfg, ExchangeTimes times) {
     if (cfg.mode == Mode::Http)
-        return decideStoreHttp(req, status, resp, cfg, times);
+        return decideStoreHttp(req, resp, cfg, times);
     StoreDecision d;
-    if (status != 200) {
+    if (resp.status != 200) {
         d.reason = NotStored::Status;
         return d;
     }
-    if (!cfg.storeSetCookie && resp.has("set-cookie")) {
+    if (!cfg.storeSetCookie && resp.setCookie) {
         d.reason = NotStored::SetCookie;
         return d;
     }
-    http::CacheControl cc = http::parseCacheControl(resp);
+    const http::CacheControl &cc = resp.cacheControl;
     if (cc.isPrivate) {
         d.reason = NotStored::Private;
         return d;
@@ -445,8 +451,7 @@ StoreDecision decideStore(const http::RequestHead &req, int status, const http::
     if (cc.noCache) {
         // Stricter than Django (which ignores no-cache): stored only when it can be revalidated
         // — an ETag, or a Last-Modified we can send back in If-Modified-Since.
-        auto lm = resp.get("last-modified");
-        if (!resp.has("etag") && !(lm && http::parseHttpDate(*lm))) {
+        if (!resp.hasEtag && !resp.lastModified) {
             d.reason = NotStored::NoCache;
             return d;
         }
@@ -456,9 +461,7 @@ StoreDecision decideStore(const http::RequestHead &req, int status, const http::
         d.reason = NotStored::Authorization;
         return d;
     }
-    bool star = false;
-    http::forEachVary(resp, [&](std::string_view h) { star = star || h == "*"; });
-    if (star) {
+    if (resp.varyStar) {
         d.reason = NotStored::VaryStar;
         return d;
     }

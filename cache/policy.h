@@ -157,8 +157,14 @@ struct ExchangeTimes {
     std::int64_t responseTime = 0;
 };
 
-// Update phase, rules 1-6 (size and completeness are checked while the body streams). In http
-// mode: cache::decideStoreHttp (cache/http_policy.h) instead.
+struct ResponseFacts; // cache/facts.h
+
+// Update phase, rules 1-6 (size and completeness are checked while the body streams), from what
+// the response's head says, parsed once (cache/facts.h). In http mode: cache::decideStoreHttp
+// (cache/http_policy.h) instead.
+StoreDecision decideStore(const http::RequestHead &req, const ResponseFacts &resp,
+                          const PolicyConfig &cfg, ExchangeTimes times = {});
+// The same from a head's fields, parsed first (a renewed head, tests).
 StoreDecision decideStore(const http::RequestHead &req, int status,
                           const http::HeaderList &respHeaders, const PolicyConfig &cfg,
                           ExchangeTimes times = {});

@@ -76,12 +76,11 @@ Fetch *Fetch::create(Worker &worker, FetchSubscriber &sub, Request r) {
     http::writeUpstreamRequest(*r.head, r.fwd, f->upstreamHead_);
     // An expired copy with validators is revalidated (RFC 9111 §4.3.1) unless the client sent
     // validators of its own (those are for its copy; the answer is then passed through).
-    cache::PageView v;
-    if (r.stale && cache::decodePage(r.stale->value(), v) && cache::revalidates(v, *r.head)) {
-        cache::appendValidators(v, f->upstreamHead_);
+    f->adoptStale(std::move(r.stale));
+    if (f->stale_ && cache::revalidates(f->staleView_, *r.head)) {
+        cache::appendValidators(f->staleView_, f->upstreamHead_);
         f->conditional_ = true;
     }
-    f->stale_ = std::move(r.stale);
     f->holdUntilStored_ = r.holdUntilStored;
     return f;
 }
@@ -116,11 +115,20 @@ bool Fetch::startRefresh(Worker &worker, const http::RequestHead &req, std::stri
     f->conditional_ = cache::revalidates(view, f->ownReq_);
     if (f->conditional_)
         cache::appendValidators(view, f->upstreamHead_);
+    f->staleView_ = view; // decoded above: it points into the item, which stale_ keeps
     f->stale_ = std::move(stale);
     worker.counters().inc(worker.counters().refreshes);
     FC_DEBUG("background refresh of %.*s", static_cast<int>(uri.size()), uri.data());
     f->go();
     return true;
+}
+
+// The expired copy, decoded once for every decision about it (revalidation, a 304, a 5xx, a
+// failure): `staleView_` points into the item, which `stale_` keeps alive. One that does not
+// decode is no copy at all.
+void Fetch::adoptStale(cache::ItemRef stale) {
+    if (stale && cache::decodePage(stale->value(), staleView_))
+        stale_ = std::move(stale);
 }
 
 void Fetch::go() {
@@ -218,8 +226,8 @@ bool Fetch::onUpstreamHead(http::ResponseHead &resp) {
     bool stores = false;
     if (storesPage_) {
         const CacheContext &cc = worker_.cache();
-        cache::PageView v;
-        if (conditional_ && resp.status == 304 && cache::decodePage(stale_->value(), v)) {
+        const cache::PageView &v = staleView_;
+        if (conditional_ && resp.status == 304 && stale_) {
             // Our validators matched: the stored copy is still good. Renew it (new Date,
             // lifetime and fields from the 304) and answer from it once this exchange is over.
             answer_ = fill_.renew(req, v, resp.headers);
@@ -230,8 +238,7 @@ bool Fetch::onUpstreamHead(http::ResponseHead &resp) {
             setStep(FetchStep::Answer);
             return sub_ != nullptr || refresh_;
         }
-        if (sub_ && resp.status >= 500 && stale_ && cache::decodePage(stale_->value(), v) &&
-            v.usableOnError(cc.clock->now())) {
+        if (sub_ && resp.status >= 500 && stale_ && v.usableOnError(cc.clock->now())) {
             // stale-if-error (RFC 5861 §4): the stale copy instead of the upstream's 5xx.
             fill_.releaseLock(0);
             answer_ = stale_.share();
@@ -242,11 +249,13 @@ bool Fetch::onUpstreamHead(http::ResponseHead &resp) {
         // RFC 9111 §4.3.5 (http mode): a 200 to a HEAD whose validators and length match the
         // stored GET response freshens it, as a 304 would (the HEAD's own answer goes on).
         if (isHead_ && resp.status == 200 && stale_ && cc.policy.mode == cache::Mode::Http &&
-            cache::decodePage(stale_->value(), v) &&
             cache::headDescribes(v, resp.headers, resp.contentLength))
             fill_.renew(req, v, resp.headers);
-        // UpdateCacheMiddleware: decide, and patch the headers both ways.
-        stores = fill_.plan(req, resp, isHead_, requestedAt_);
+        // UpdateCacheMiddleware: decide, and patch the headers both ways — from what the head
+        // says, parsed once for every rule (cache/facts.h).
+        const cache::ResponseFacts facts =
+            cache::responseFacts(resp.status, resp.contentLength, resp.headers, cc.policy);
+        stores = fill_.plan(req, resp, facts, isHead_, requestedAt_);
     }
     if (!sub_) { // nobody to stream to: keep fetching only to store the page
         if (stores)
@@ -372,9 +381,8 @@ void Fetch::onUpstreamError(int status, const char *reason, bool retryable) {
     FetchSubscriber *sub = sub_;
     const bool started = fetchDelivered(step_);
     fill_.releaseLock(0);
-    cache::PageView v;
-    if (!answer_ && storesPage_ && !started && stale_ && cache::decodePage(stale_->value(), v) &&
-        v.usableOnError(worker_.cache().clock->now())) {
+    if (!answer_ && storesPage_ && !started && stale_ &&
+        staleView_.usableOnError(worker_.cache().clock->now())) {
         // stale-if-error: an upstream failure (refused, timeout, reset) is answered from the
         // expired copy while it is within its stale-if-error window.
         FC_INFO("serving a stale copy of %s instead of an upstream error (%s)", fill_.uri().c_str(),

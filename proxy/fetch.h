@@ -128,6 +128,7 @@ private:
     void setStep(FetchStep next);
     void finished(); // the upstream exchange is over: drops its reference
     void retry();
+    void adoptStale(cache::ItemRef stale);
     void unhold(FetchStep next);
     void pumpBody(); // sends the buffered body while the upstream takes it
 
@@ -168,6 +169,7 @@ private:
     std::unique_ptr<BodyBuffer> buffered_;
     PageFill fill_;
     cache::ItemRef stale_;
+    cache::PageView staleView_; // stale_ decoded (adoptStale), valid while stale_ is held
     bool holdUntilStored_ = false;
     cache::ItemRef answer_;
     CacheStatus answerStatus_ = CacheStatus::None;

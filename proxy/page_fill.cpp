@@ -121,16 +121,14 @@ void PageFill::Pending::build() {
     store->set(headerKey, vary, keep);
 }
 
-bool PageFill::plan(const http::RequestHead &req, http::ResponseHead &resp, bool isHead,
-                    std::int64_t requestedAt) {
+bool PageFill::plan(const http::RequestHead &req, http::ResponseHead &resp,
+                    const cache::ResponseFacts &facts, bool isHead, std::int64_t requestedAt) {
     const CacheContext &cc = worker_.cache();
     storing_ = false;
     const std::int64_t now = cc.clock->now();
-    cache::StoreDecision d = cache::decideStore(req, resp.status, resp.headers, cc.policy,
-                                                {requestedAt ? requestedAt : now, now});
-    vary_.clear();
-    if (d.reason == cache::NotStored::None && !cache::varyHeaderList(resp.headers, vary_))
-        d.reason = cache::NotStored::VaryStar;
+    cache::StoreDecision d =
+        cache::decideStore(req, facts, cc.policy, {requestedAt ? requestedAt : now, now});
+    vary_.assign(facts.varyList); // decideStore refused Vary: * already
     if (d.reason == cache::NotStored::None && resp.contentLength >= 0 && !isHead &&
         static_cast<std::uint64_t>(resp.contentLength) > cc.policy.maxObjectSize)
         d.reason = cache::NotStored::TooBig;
@@ -139,13 +137,15 @@ bool PageFill::plan(const http::RequestHead &req, http::ResponseHead &resp, bool
     // client (cache::pageKey), so it is stored only if identity can be served from it.
     transform_ = {};
     transform_.maxOut = cc.policy.maxObjectSize;
-    auto source = http::parseContentCoding(resp.headers.get("content-encoding"));
-    transform_.source = source.value_or(http::Coding::AsStored);
-    const bool mayTransform = !isHead && !http::parseCacheControl(resp.headers).noTransform;
+    transform_.source = facts.contentEncoding.value_or(http::Coding::AsStored);
+    const bool mayTransform = !isHead && !facts.cacheControl.noTransform;
     if (transform_.source == http::Coding::Identity)
         transform_.compress =
             mayTransform && !cc.policy.compress.codings.empty() &&
-            cache::compressibleType(resp.headers.get("content-type"), cc.policy.compress.types);
+            cache::compressibleType(facts.contentType
+                                        ? std::optional<std::string_view>(*facts.contentType)
+                                        : std::nullopt,
+                                    cc.policy.compress.types);
     else
         transform_.decode = mayTransform && transform_.source != http::Coding::AsStored;
     if (d.reason == cache::NotStored::None && transform_.source != http::Coding::Identity &&
@@ -183,11 +183,8 @@ bool PageFill::plan(const http::RequestHead &req, http::ResponseHead &resp, bool
         cache::removeFields(head_, "age");
     if (!isHead)
         head_.append("Content-Length: "); // the number follows at commit()
-    auto etag = resp.headers.get("etag");
-    etag_.assign(etag ? *etag : std::string_view());
-    auto lm = resp.headers.get("last-modified");
-    auto lmt = lm ? http::parseHttpDate(*lm) : std::nullopt;
-    lastModified_ = lmt ? *lmt : 0;
+    etag_.assign(facts.etag);
+    lastModified_ = facts.lastModified.value_or(0);
     body_.clear();
     if (resp.contentLength > 0)
         body_.reserve(static_cast<std::size_t>(resp.contentLength));

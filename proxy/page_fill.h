@@ -21,6 +21,7 @@
 #include <string>
 #include <string_view>
 
+#include "cache/facts.h"
 #include "cache/fetch_locks.h"
 #include "cache/page.h"
 #include "cache/policy.h"
@@ -54,8 +55,9 @@ public:
     // At the response head of a looked-up GET/HEAD: decides, patches `resp` for the client and the
     // store, and starts accumulating. Not storable: the lock is released (marked pass when the
     // reason is a property of the page, not of this one attempt). Returns whether it stores.
-    bool plan(const http::RequestHead &req, http::ResponseHead &resp, bool isHead,
-              std::int64_t requestedAt = 0);
+    // `facts` is what `resp`'s head says, parsed once (cache/facts.h).
+    bool plan(const http::RequestHead &req, http::ResponseHead &resp,
+              const cache::ResponseFacts &facts, bool isHead, std::int64_t requestedAt = 0);
     // A body piece. False once the body outgrew cache.max_object_size (it is then dropped).
     bool append(std::string_view piece);
     // Whether commit() will hand the body to the thread pool (it then returns no page and
