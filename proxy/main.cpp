@@ -1,4 +1,5 @@
-// frontcache entry point: command line (CLI11), config loading, then Server::run().
+// frontcache entry point: command line (CLI11), config loading, then Server::run(); the
+// subcommands `top` and `warm` run the client tools (tools/).
 #include <CLI/CLI.hpp>
 
 #include <malloc.h>
@@ -7,40 +8,36 @@
 #include <memory>
 
 #include "config/config.h"
+#include "http/headers.h"
 #include "proxy/log.h"
 #include "proxy/server.h"
-#include "proxy/top.h"
-#include "proxy/warm.h"
+#include "tools/top.h"
+#include "tools/warm.h"
 
 #ifndef FC_VERSION
 #define FC_VERSION "0.0.0"
 #endif
 
-int main(int argc, char **argv) {
-    // Stored values up to cache.max_object_size are malloc'd one by one. glibc serves blocks
-    // above 128 KiB with mmap/munmap, which serialises threads on the kernel's mm lock and faults
-    // every page again; keep such values on the heap, and do not hand freed heap back to the
-    // kernel eagerly either (benchmarks/store_bench BM_Set/262144: 16.5 -> 12.3 us on 1 thread,
-    // 214 -> 89 us on 2).
-    mallopt(M_MMAP_THRESHOLD, 8 << 20);
-    mallopt(M_TRIM_THRESHOLD, 64 << 20);
-    CLI::App app{"frontcache: a caching HTTP reverse proxy in front of your web application"};
-    std::string configFile, checkFile;
-    app.add_option("-c,--config", configFile, "Run with this config file (TOML)");
-    app.add_option("--check-config", checkFile,
-                   "Validate a config file: prints \"ok\" or the errors, exits 0 or 1");
-    app.set_version_flag("-V,--version", std::string("frontcache ") + FC_VERSION);
-    std::string topAdmin = "127.0.0.1:9090";
-    bool topOnce = false;
+namespace {
+
+struct TopArgs {
+    std::string admin = "127.0.0.1:9090";
+    bool once = false;
+    std::string token;
+};
+
+CLI::App *addTopCommand(CLI::App &app, TopArgs &a) {
     CLI::App *top = app.add_subcommand(
         "top", "A live view of a running frontcache from its admin port (q quits)");
-    top->add_option("--admin", topAdmin, "the admin port, HOST:PORT (admin.listen)");
-    top->add_flag("--once", topOnce, "print one snapshot as text and exit (for scripts)");
-    std::string topToken;
-    top->add_option("--token", topToken, "admin.token, when the admin port wants one")
+    top->add_option("--admin", a.admin, "the admin port, HOST:PORT (admin.listen)");
+    top->add_flag("--once", a.once, "print one snapshot as text and exit (for scripts)");
+    top->add_option("--token", a.token, "admin.token, when the admin port wants one")
         ->envname("FRONTCACHE_ADMIN_TOKEN");
-    fc::proxy::WarmOptions warm;
-    std::string encodings;
+    return top;
+}
+
+// `encodings`: the --encodings list as given (split after parsing).
+CLI::App *addWarmCommand(CLI::App &app, fc::tools::WarmOptions &warm, std::string &encodings) {
     CLI::App *warmCmd = app.add_subcommand(
         "warm", "Request URLs through a running frontcache so they are stored before the traffic "
                 "comes: from files, - (stdin), sitemap.xml files or http:// sitemap URLs");
@@ -61,25 +58,38 @@ int main(int argc, char **argv) {
     warmCmd->add_option("--timeout", warm.timeoutSeconds, "seconds per request")
         ->capture_default_str();
     warmCmd->add_flag("-q,--quiet", warm.quiet, "no progress lines, only the summary");
+    return warmCmd;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+    // Stored values up to cache.max_object_size are malloc'd one by one. glibc serves blocks
+    // above 128 KiB with mmap/munmap, which serialises threads on the kernel's mm lock and faults
+    // every page again; keep such values on the heap, and do not hand freed heap back to the
+    // kernel eagerly either (benchmarks/store_bench BM_Set/262144: 16.5 -> 12.3 us on 1 thread,
+    // 214 -> 89 us on 2).
+    mallopt(M_MMAP_THRESHOLD, 8 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
+    CLI::App app{"frontcache: a caching HTTP reverse proxy in front of your web application"};
+    std::string configFile, checkFile;
+    app.add_option("-c,--config", configFile, "Run with this config file (TOML)");
+    app.add_option("--check-config", checkFile,
+                   "Validate a config file: prints \"ok\" or the errors, exits 0 or 1");
+    app.set_version_flag("-V,--version", std::string("frontcache ") + FC_VERSION);
+    TopArgs topArgs;
+    CLI::App *top = addTopCommand(app, topArgs);
+    fc::tools::WarmOptions warm;
+    std::string encodings;
+    CLI::App *warmCmd = addWarmCommand(app, warm, encodings);
     CLI11_PARSE(app, argc, argv);
     if (top->parsed())
-        return fc::proxy::runTop(topAdmin, topOnce, topToken);
+        return fc::tools::runTop(topArgs.admin, topArgs.once, topArgs.token);
     if (warmCmd->parsed()) {
-        std::string_view rest = encodings;
-        while (!rest.empty()) {
-            std::size_t comma = rest.find(',');
-            std::string_view e = rest.substr(0, comma);
-            while (!e.empty() && e.front() == ' ')
-                e.remove_prefix(1);
-            while (!e.empty() && e.back() == ' ')
-                e.remove_suffix(1);
-            if (!e.empty())
-                warm.encodings.emplace_back(e);
-            if (comma == std::string_view::npos)
-                break;
-            rest.remove_prefix(comma + 1);
-        }
-        return fc::proxy::runWarm(warm);
+        fc::http::forEachListMember(encodings, [&](std::string_view e) {
+            warm.encodings.emplace_back(e); // trimmed, empty members skipped
+        });
+        return fc::tools::runWarm(warm);
     }
 
     if (!checkFile.empty()) {

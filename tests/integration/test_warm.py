@@ -97,6 +97,22 @@ class Warm(unittest.TestCase):
         self.assertEqual(s["stored"] + s["already fresh"], 8, r.stdout)
         self.assertEqual(get_once(self.fc, "/r/f1").header("X-Cache"), "HIT")
 
+    def test_stored_behind_a_vary_miss_or_a_stale_copy_counts_stored(self):
+        # A miss frontcache stores says `stored` whatever its fwd reason. warm used to match
+        # "fwd=uri-miss" in Cache-Status, so these two were counted "not storable" (#22).
+        varied = "/r/varied;cc=max-age=600;vary=Accept-Language"
+        stale = "/r/stale;cc=max-age=10"
+        get_once(self.fc, varied, "Accept-Language: fr\r\n")  # the Vary list is known now
+        get_once(self.fc, stale)
+        self.fc.advance(100)  # stale: beyond the 60 s grace, within the 300 s stale-if-error
+        r = self.warm("--host", "site.test", "--rate", "0", "-", stdin=varied + "\n" + stale + "\n")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        s = summary(r.stdout)
+        self.assertEqual(s["stored"], 2, r.stdout)  # fwd=vary-miss; stored and fwd=stale; stored
+        self.assertEqual(s["not storable"], 0, r.stdout)
+        for p in (varied, stale):
+            self.assertEqual(get_once(self.fc, p).header("X-Cache"), "HIT", p)
+
     def test_nothing_to_warm_or_nobody_to_warm(self):
         r = self.warm(os.path.join(self.dir.name, "missing.txt"))
         self.assertEqual(r.returncode, 2)

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <vector>
 
-namespace fc::proxy {
+namespace fc::tools {
 
 struct Sitemap {
     bool index = false;            // a <sitemapindex>: `locs` are sitemaps, not pages
@@ -24,4 +24,4 @@ Sitemap parseSitemap(std::string_view bytes);
 // Does this look like XML (rather than a plain list of URLs, one per line)?
 bool looksLikeXml(std::string_view bytes);
 
-} // namespace fc::proxy
+} // namespace fc::tools

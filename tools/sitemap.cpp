@@ -1,10 +1,10 @@
-#include "proxy/sitemap.h"
+#include "tools/sitemap.h"
 
 #include <expat.h>
 
 #include "cache/compress.h"
 
-namespace fc::proxy {
+namespace fc::tools {
 
 namespace {
 
@@ -114,4 +114,4 @@ Sitemap parseSitemap(std::string_view bytes) {
     return out;
 }
 
-} // namespace fc::proxy
+} // namespace fc::tools

@@ -5,15 +5,16 @@
 // `q` quits. With `once` (or when standard output is not a terminal) it prints one snapshot as
 // text, for scripts.
 //
-// Threading: its own process's main thread; plain blocking sockets (a tool, not the data path).
+// Threading: its own process's main thread; the tools' blocking HttpClient (a tool, not the data
+// path).
 #pragma once
 
 #include <string>
 
-namespace fc::proxy {
+namespace fc::tools {
 
 // `admin` is "HOST:PORT" (IPv4, or "[IPv6]:PORT"); `token` is admin.token ("" = none). Returns
 // the exit status.
 int runTop(const std::string &admin, bool once, const std::string &token);
 
-} // namespace fc::proxy
+} // namespace fc::tools

@@ -1,9 +1,6 @@
-#include "proxy/top.h"
+#include "tools/top.h"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
-#include <sys/socket.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -17,71 +14,44 @@
 #include <string>
 #include <vector>
 
-namespace fc::proxy {
+#include "tools/http_client.h"
+
+namespace fc::tools {
 
 namespace {
 
-// One GET on a fresh connection; the body, or "" with `error` set.
+// The admin port answers within this, or top says it does not.
+constexpr double kTimeoutSeconds = 2;
+// /metrics grows with the upstream servers and /top with its page lists; neither comes near.
+constexpr std::size_t kMaxBody = 64u << 20;
+
+// One GET to the admin port (which closes the connection after each answer); the body, or ""
+// with `error` set.
 std::string fetch(const std::string &admin, const std::string &token, const char *path,
                   std::string &error) {
-    std::string host = admin, port;
-    std::size_t colon = admin.rfind(':');
-    if (colon == std::string::npos) {
+    auto server = splitHostPort(admin, nullptr);
+    if (!server) {
         error = "expected HOST:PORT, got " + admin;
         return {};
     }
-    host = admin.substr(0, colon);
-    port = admin.substr(colon + 1);
-    if (host.size() > 2 && host.front() == '[')
-        host = host.substr(1, host.size() - 2);
-    sockaddr_storage ss{};
-    socklen_t len;
-    auto *a4 = reinterpret_cast<sockaddr_in *>(&ss);
-    auto *a6 = reinterpret_cast<sockaddr_in6 *>(&ss);
-    const int p = std::atoi(port.c_str());
-    if (inet_pton(AF_INET, host.c_str(), &a4->sin_addr) == 1) {
-        a4->sin_family = AF_INET;
-        a4->sin_port = htons(static_cast<std::uint16_t>(p));
-        len = sizeof *a4;
-    } else if (inet_pton(AF_INET6, host.c_str(), &a6->sin6_addr) == 1) {
-        a6->sin6_family = AF_INET6;
-        a6->sin6_port = htons(static_cast<std::uint16_t>(p));
-        len = sizeof *a6;
-    } else {
-        error = "not a numeric address: " + host;
+    HttpClient client(std::move(*server), kTimeoutSeconds, kMaxBody);
+    if (std::string err = client.connect(); !err.empty()) {
+        error = "cannot connect to " + admin + ": " + err;
         return {};
     }
-    int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || ::connect(fd, reinterpret_cast<sockaddr *>(&ss), len) != 0) {
-        error = "cannot connect to " + admin + ": " + std::strerror(errno);
-        if (fd >= 0)
-            ::close(fd);
+    std::string fields = token.empty() ? "" : "Authorization: Bearer " + token + "\r\n";
+    HttpReply reply;
+    if (std::string err = client.roundTrip(getRequest(path, admin, fields), reply); !err.empty()) {
+        error = std::string("no answer to GET ") + path + " from " + admin + ": " + err;
         return {};
     }
-    timeval tv{2, 0};
-    ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    std::string req = std::string("GET ") + path + " HTTP/1.1\r\nHost: " + admin + "\r\n";
-    if (!token.empty())
-        req += "Authorization: Bearer " + token + "\r\n";
-    req += "\r\n";
-    if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
-        error = "cannot send to " + admin;
-        ::close(fd);
-        return {};
-    }
-    std::string resp;
-    char buf[65536];
-    for (ssize_t n; (n = ::recv(fd, buf, sizeof buf, 0)) > 0;)
-        resp.append(buf, static_cast<std::size_t>(n));
-    ::close(fd);
-    std::size_t body = resp.find("\r\n\r\n");
-    if (resp.compare(0, 12, "HTTP/1.1 200") != 0 || body == std::string::npos) {
-        error = resp.compare(0, 12, "HTTP/1.1 401") == 0
+    if (reply.status != 200) {
+        error = reply.status == 401
                     ? "the admin port wants a token: --token or FRONTCACHE_ADMIN_TOKEN"
                     : std::string("unexpected answer to GET ") + path + " from " + admin;
         return {};
     }
-    return resp.substr(body + 4);
+    return std::move(reply.body);
 }
 
 // Prometheus text: "name{labels} value" -> value.
@@ -151,11 +121,20 @@ std::string fit(std::string s, std::size_t width) {
     return s;
 }
 
-// The screen: at most 24 lines of at most 80 columns.
-std::string render(const std::string &admin, const Snapshot &a, const Snapshot &b) {
-    const double dt = std::max(1e-3, std::chrono::duration<double>(b.at - a.at).count());
-    auto rate = [&](const std::string &k) { return (get(b, k) - get(a, k)) / dt; };
-    std::vector<std::string> lines;
+// What changed between two snapshots, per second.
+struct Delta {
+    const Snapshot &a, &b;
+    double dt;
+    double rate(const std::string &k) const { return (get(b, k) - get(a, k)) / dt; }
+};
+
+std::string milliseconds(double ms) {
+    return std::isnan(ms) ? "-" : std::to_string(static_cast<int>(ms + 0.5)) + " ms";
+}
+
+// The summary: requests by cache status, hit ratio, upstream, store and clients.
+void summaryLines(const std::string &admin, const Delta &d, std::vector<std::string> &lines) {
+    const Snapshot &b = d.b;
     char l[256];
     std::snprintf(l, sizeof l, "frontcache top - %s - up %.0f s   (q quits)", admin.c_str(),
                   std::time(nullptr) - get(b, "frontcache_start_time_seconds"));
@@ -164,7 +143,7 @@ std::string render(const std::string &admin, const Snapshot &a, const Snapshot &
     double total = 0, cached = 0;
     std::string by;
     for (const char *k : kinds) {
-        double r = rate(std::string("frontcache_requests_total{cache=\"") + k + "\"}");
+        double r = d.rate(std::string("frontcache_requests_total{cache=\"") + k + "\"}");
         total += r;
         if (std::strcmp(k, "miss") && std::strcmp(k, "bypass"))
             cached += r;
@@ -175,51 +154,58 @@ std::string render(const std::string &admin, const Snapshot &a, const Snapshot &
     lines.push_back(fit(l, 80));
     std::snprintf(l, sizeof l, "hit ratio  %5.1f %%   from the store %s/s   stores/s %.0f",
                   total > 0 ? 100 * cached / total : 0.0,
-                  human(rate("frontcache_bytes_from_cache_total")).c_str(),
-                  rate("frontcache_stores_total"));
+                  human(d.rate("frontcache_bytes_from_cache_total")).c_str(),
+                  d.rate("frontcache_stores_total"));
     lines.push_back(fit(l, 80));
-    double p50 = quantileMs(a, b, 0.5), p99 = quantileMs(a, b, 0.99);
     std::snprintf(
         l, sizeof l, "upstream   p50 %s  p99 %s   in flight %.0f   waits/s %.0f   errors/s %.0f",
-        std::isnan(p50) ? "-" : (std::to_string(static_cast<int>(p50 + 0.5)) + " ms").c_str(),
-        std::isnan(p99) ? "-" : (std::to_string(static_cast<int>(p99 + 0.5)) + " ms").c_str(),
-        get(b, "frontcache_fetches_in_flight"), rate("frontcache_coalesced_waits_total"),
-        rate("frontcache_upstream_errors_total{status=\"502\"}") +
-            rate("frontcache_upstream_errors_total{status=\"503\"}") +
-            rate("frontcache_upstream_errors_total{status=\"504\"}"));
+        milliseconds(quantileMs(d.a, b, 0.5)).c_str(),
+        milliseconds(quantileMs(d.a, b, 0.99)).c_str(), get(b, "frontcache_fetches_in_flight"),
+        d.rate("frontcache_coalesced_waits_total"),
+        d.rate("frontcache_upstream_errors_total{status=\"502\"}") +
+            d.rate("frontcache_upstream_errors_total{status=\"503\"}") +
+            d.rate("frontcache_upstream_errors_total{status=\"504\"}"));
     lines.push_back(fit(l, 80));
     const double used = get(b, "frontcache_store_bytes"),
                  limit = get(b, "frontcache_store_limit_bytes");
     std::snprintf(l, sizeof l, "store      %s of %s (%.0f %%)   items %.0f   evictions/s %.0f",
                   human(used).c_str(), human(limit).c_str(), limit > 0 ? 100 * used / limit : 0.0,
-                  get(b, "frontcache_store_items"), rate("frontcache_store_evictions_total"));
+                  get(b, "frontcache_store_items"), d.rate("frontcache_store_evictions_total"));
     lines.push_back(fit(l, 80));
     std::snprintf(l, sizeof l, "clients    %.0f connections   upstream fetches %.0f",
                   get(b, "frontcache_client_connections"), get(b, "frontcache_upstream_fetches"));
     lines.push_back(fit(l, 80));
-    // Upstream servers: up or down, requests and failures per second.
+}
+
+// Upstream servers (four at most): up or down, requests and failures per second.
+void serverLines(const Delta &d, std::vector<std::string> &lines) {
     const std::string up = "frontcache_upstream_server_up{server=\"";
     int shown = 0;
-    for (const auto &[k, v] : b.m) {
+    char l[256];
+    for (const auto &[k, v] : d.b.m) {
         if (k.rfind(up, 0) != 0 || shown >= 4)
             continue;
         std::string server = k.substr(up.size(), k.size() - up.size() - 2);
         std::string label = "{server=\"" + server + "\"}";
         std::snprintf(l, sizeof l, "%s %-4s %6.0f req/s %4.0f fail/s  %s",
                       shown ? "          " : "servers   ", v > 0 ? "up" : "DOWN",
-                      rate("frontcache_upstream_server_requests_total" + label),
-                      rate("frontcache_upstream_server_failures_total" + label), server.c_str());
+                      d.rate("frontcache_upstream_server_requests_total" + label),
+                      d.rate("frontcache_upstream_server_failures_total" + label), server.c_str());
         lines.push_back(fit(l, 80));
         ++shown;
     }
-    // The pages: GET /top's last second (sampled).
+}
+
+// The pages most missed and most hit: GET /top's last second (sampled), side by side in the
+// rows the screen has left.
+void pageLines(const std::string &top, std::vector<std::string> &lines) {
     std::vector<std::string> misses, hits;
     std::string stride = "1";
     std::size_t pos = 0;
-    while (pos < b.top.size()) {
-        std::size_t eol = b.top.find('\n', pos);
-        std::string line = b.top.substr(pos, eol - pos);
-        pos = eol == std::string::npos ? b.top.size() : eol + 1;
+    while (pos < top.size()) {
+        std::size_t eol = top.find('\n', pos);
+        std::string line = top.substr(pos, eol - pos);
+        pos = eol == std::string::npos ? top.size() : eol + 1;
         if (line.rfind("stride ", 0) == 0)
             stride = line.substr(7);
         else if (line.rfind("miss ", 0) == 0)
@@ -240,6 +226,15 @@ std::string render(const std::string &admin, const Snapshot &a, const Snapshot &
     }
     if (misses.empty() && hits.empty())
         lines.push_back("(no page requests sampled in the last second)");
+}
+
+// The screen: at most 24 lines of at most 80 columns.
+std::string render(const std::string &admin, const Snapshot &a, const Snapshot &b) {
+    const Delta d{a, b, std::max(1e-3, std::chrono::duration<double>(b.at - a.at).count())};
+    std::vector<std::string> lines;
+    summaryLines(admin, d, lines);
+    serverLines(d, lines);
+    pageLines(b.top, lines);
     std::string out;
     for (std::size_t i = 0; i < lines.size() && i < 24; ++i)
         out += lines[i] + "\n";
@@ -326,4 +321,4 @@ int runTop(const std::string &admin, bool once, const std::string &token) {
     return 0;
 }
 
-} // namespace fc::proxy
+} // namespace fc::tools

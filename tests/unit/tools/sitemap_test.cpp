@@ -4,9 +4,9 @@
 
 #include <string>
 
-#include "proxy/sitemap.h"
+#include "tools/sitemap.h"
 
-using namespace fc::proxy;
+using namespace fc::tools;
 
 namespace {
 std::string gzip(const std::string &in) {

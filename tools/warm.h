@@ -5,24 +5,25 @@
 // — coalesced, capped by upstream.max_connections, stored by the usual rules — so warming never
 // asks more of the application than the same traffic would.
 //
-// Each answer is classified by frontcache's own Cache-Status field: stored (a miss with nothing
-// against storing it), already fresh (a hit), stale (served from the store while one background
-// fetch renews it), revalidated, not storable (with the reason frontcache gave: set-cookie,
-// private, status…), or an error by kind (HTTP 5xx, refused, timeout, reset). Progress goes to
-// standard error each second, the summary to standard output.
+// Each answer is classified by frontcache's own Cache-Status field (tools/warm_tally.h): stored
+// (a miss frontcache says it stored, whatever its fwd reason), already fresh (a hit), stale
+// (served from the store while one background fetch renews it), revalidated, not storable (with
+// the reason frontcache gave: set-cookie, private, status…), or an error by kind (HTTP 5xx,
+// refused, timeout, reset). Progress goes to standard error each second, the summary to standard
+// output.
 //
 // An https:// URL is requested with X-Forwarded-Proto: https, which frontcache believes only from
 // server.trusted_proxies: list the warming host there (127.0.0.1 when run on the same machine),
 // or pages of an https site are stored under http:// keys that its visitors never ask for.
 //
-// Threading: its own process; blocking sockets on --concurrency threads (a tool, not the data
-// path).
+// Threading: its own process; one blocking HttpClient on each of --concurrency threads (a tool,
+// not the data path).
 #pragma once
 
 #include <string>
 #include <vector>
 
-namespace fc::proxy {
+namespace fc::tools {
 
 struct WarmOptions {
     std::string target = "127.0.0.1:8080"; // frontcache's public port: HOST:PORT
@@ -39,4 +40,4 @@ struct WarmOptions {
 // failed, 2 when nothing could be read or frontcache could not be reached at all.
 int runWarm(const WarmOptions &opts);
 
-} // namespace fc::proxy
+} // namespace fc::tools
