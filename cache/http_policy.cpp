@@ -44,6 +44,34 @@ StoreDecision decideStoreHttp(const http::RequestHead &req, int status,
     return decideStoreHttp(req, responseFacts(status, -1, resp, cfg), cfg, t);
 }
 
+namespace {
+// §4.2.1: s-maxage, then max-age, then Expires - Date; nullopt when the response gives none. An
+// unusable or repeated directive, several Expires fields or an invalid date make the response
+// stale (lifetime 0).
+std::optional<std::int64_t> freshnessLifetime(const ResponseFacts &resp, std::int64_t date) {
+    const http::CacheControl &cc = resp.directives;
+    if (cc.sMaxAge || cc.sMaxAgeInvalid)
+        return cc.sMaxAgeInvalid ? 0 : *cc.sMaxAge;
+    if (cc.maxAge || cc.maxAgeInvalid)
+        return cc.maxAgeInvalid ? 0 : *cc.maxAge;
+    if (resp.expiresCount > 0)
+        return resp.expiresCount == 1 && resp.expires
+                   ? std::max<std::int64_t>(0, *resp.expires - date)
+                   : 0;
+    return std::nullopt;
+}
+
+// §4.2.2: a fraction of the time since Last-Modified, capped (cache.heuristic_*).
+std::int64_t heuristicLifetime(const ResponseFacts &resp, std::int64_t date,
+                               const PolicyConfig &cfg) {
+    if (!resp.lastModified || date <= *resp.lastModified)
+        return 0;
+    return std::min<std::int64_t>(
+        cfg.heuristicMax, static_cast<std::int64_t>(static_cast<double>(date - *resp.lastModified) *
+                                                    cfg.heuristicFraction));
+}
+} // namespace
+
 StoreDecision decideStoreHttp(const http::RequestHead &req, const ResponseFacts &resp,
                               const PolicyConfig &cfg, ExchangeTimes t) {
     StoreDecision d;
@@ -77,32 +105,13 @@ StoreDecision decideStoreHttp(const http::RequestHead &req, const ResponseFacts 
     if (resp.varyUnderscore) // see NotStored::VaryName
         return no(NotStored::VaryName);
 
-    // §4.2.1: s-maxage, then max-age, then Expires - Date. An unusable or repeated directive,
-    // several Expires fields or an invalid date make the response stale (lifetime 0).
     const std::int64_t date = resp.date.value_or(t.responseTime);
-    bool explicitLifetime = true;
-    std::int64_t lifetime = 0;
-    if (cc.sMaxAge || cc.sMaxAgeInvalid)
-        lifetime = cc.sMaxAgeInvalid ? 0 : *cc.sMaxAge;
-    else if (cc.maxAge || cc.maxAgeInvalid)
-        lifetime = cc.maxAgeInvalid ? 0 : *cc.maxAge;
-    else if (resp.expiresCount > 0)
-        lifetime = resp.expiresCount == 1 && resp.expires
-                       ? std::max<std::int64_t>(0, *resp.expires - date)
-                       : 0;
-    else
-        explicitLifetime = false;
+    const std::optional<std::int64_t> explicitLifetime = freshnessLifetime(resp, date);
     // §3: without explicit freshness, only a heuristically cacheable status or `public`.
-    if (!explicitLifetime) {
-        if (!heuristicallyCacheable(status) && !cc.isPublic)
-            return no(NotStored::Status);
-        // §4.2.2: a fraction of the time since Last-Modified, capped (cache.heuristic_*).
-        if (resp.lastModified && date > *resp.lastModified)
-            lifetime = std::min<std::int64_t>(
-                cfg.heuristicMax,
-                static_cast<std::int64_t>(static_cast<double>(date - *resp.lastModified) *
-                                          cfg.heuristicFraction));
-    }
+    if (!explicitLifetime && !heuristicallyCacheable(status) && !cc.isPublic)
+        return no(NotStored::Status);
+    const std::int64_t lifetime =
+        explicitLifetime ? *explicitLifetime : heuristicLifetime(resp, date, cfg);
     const bool validator = resp.hasEtag || resp.lastModified.has_value();
     if (cc.noCache && cc.noCacheFields.empty()) {
         if (!validator) // every reuse would be a whole new fetch: nothing to gain

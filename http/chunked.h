@@ -79,6 +79,12 @@ private:
         Failed,
     };
     Result fail(std::size_t consumed, const char *reason);
+    // One byte of each part of the grammar: nullptr, or why the body is refused.
+    const char *sizeLine(unsigned char c);
+    const char *extension(unsigned char c);
+    const char *afterData(unsigned char c);
+    const char *trailer(unsigned char c);
+    static constexpr const char *kTooLarge = "chunked body larger than allowed";
 
     std::size_t maxTrailer_;
     std::uint64_t maxData_;

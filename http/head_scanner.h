@@ -50,6 +50,13 @@ private:
         Failed
     };
     Result fail(size_t consumed, int status, const char *reason);
+    struct Refusal {
+        int status = 0; // 0: the byte is fine
+        const char *reason = nullptr;
+    };
+    size_t skipOrdinary(const char *data, size_t i, size_t len);
+    Refusal startLine(char c);
+    Refusal fieldLine(char c);
 
     size_t maxHead_, maxTarget_;
     State state_ = State::Leading;

@@ -27,6 +27,7 @@
 #include "cache/policy.h"
 #include "cache/store/item.h"
 #include "http/parser.h"
+#include "http/range.h"
 #include "http/rewrite.h"
 #include "proxy/cache_status.h"
 #include "proxy/exchange_step.h"
@@ -82,6 +83,7 @@ private:
     // with the access log off never needs one).
     std::string_view requestId();
     void lookup();
+    void missed(bool clientWantsValidation);
     void askShared();
     void onSharedLookup(SharedLookupResult &r);
     void startFetch(bool ownsLock);
@@ -89,6 +91,11 @@ private:
     void stopWaiting();
     void purge(const http::RequestHead &head);
     void deliverPage(cache::ItemRef page, CacheStatus status);
+    const cache::PageRepresentation &representationFor(const cache::PageView &v, bool notModified);
+    std::string_view rangeAnswer(const http::ByteRange &range,
+                                 const cache::PageRepresentation &rep);
+    void pageFields(const cache::PageView &v, const cache::PageRepresentation &rep,
+                    CacheStatus status, bool notModified, std::string_view key);
     void deliverError(int status, const char *reason);
     void responseFinished();
     void finish();

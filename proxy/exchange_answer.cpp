@@ -52,70 +52,64 @@ void Exchange::deliverError(int status, const char *reason) {
     responseFinished();
 }
 
-// A page answer: [stored head][Age, status fields, Connection, blank line][body] in one writev
-// from the item's memory; a 304 instead when the client's validators match.
-void Exchange::deliverPage(cache::ItemRef page, CacheStatus status) {
-    const CacheContext &cc = worker_.cache();
+// The representation a client gets of a page in several codings (cache/compress.h), counted.
+const cache::PageRepresentation &Exchange::representationFor(const cache::PageView &v,
+                                                             bool notModified) {
+    if (v.repCount <= 1)
+        return v.reps[0];
     auto &counters = worker_.counters();
-    cache::PageView v;
-    if (!page || !cache::decodePage(page->value(), v)) { // never stored by us: not servable
-        deliverError(502, "stored page unreadable");
-        return;
-    }
-    setStep(Step::Deliver);
-    const http::RequestHead &req = head();
-    const std::int64_t now = cc.clock->now();
-    const bool notModified = cache::clientNotModified(req.headers, v);
-    // The representation this client gets (cache/compress.h): everything below serves it.
     const cache::PageRepresentation &rep =
-        v.reps[v.repCount > 1 ? cache::chooseRepresentation(v, req.headers.get("accept-encoding"))
-                              : 0];
-    if (v.repCount > 1) {
-        counters.inc(counters.codedAnswers[static_cast<int>(rep.coding)]);
-        for (std::size_t i = 0; i < v.repCount; ++i)
-            if (v.reps[i].coding == http::Coding::Identity && !notModified && !isHead_ &&
-                v.reps[i].body.size() > rep.body.size())
-                counters.inc(counters.codingSavedBytes, v.reps[i].body.size() - rep.body.size());
+        v.reps[cache::chooseRepresentation(v, head().headers.get("accept-encoding"))];
+    counters.inc(counters.codedAnswers[static_cast<int>(rep.coding)]);
+    for (std::size_t i = 0; i < v.repCount; ++i)
+        if (v.reps[i].coding == http::Coding::Identity && !notModified && !isHead_ &&
+            v.reps[i].body.size() > rep.body.size())
+            counters.inc(counters.codingSavedBytes, v.reps[i].body.size() - rep.body.size());
+    return rep;
+}
+
+// A single range of a stored 200 (RFC 9110 §14): the 206 or 416 head in rangeHead_, and the
+// body to send — that slice of the item, or nothing.
+std::string_view Exchange::rangeAnswer(const http::ByteRange &range,
+                                       const cache::PageRepresentation &rep) {
+    rangeHead_.clear();
+    char n1[24], n2[24], n3[24];
+    auto num = [](char *b, std::uint64_t x) {
+        return std::string_view(b, static_cast<std::size_t>(std::to_chars(b, b + 24, x).ptr - b));
+    };
+    if (range.kind == http::ByteRange::Kind::Unsatisfiable) {
+        rangeHead_.append("HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */");
+        rangeHead_.append(num(n1, rep.body.size()));
+        rangeHead_.append("\r\nContent-Length: 0\r\n");
+        return {};
     }
-    // A single range of a stored 200 (RFC 9110 §14): 206 with that slice of the item, 416 when
-    // it selects nothing; an If-Range that does not match, or several ranges, get the whole page.
-    http::ByteRange range;
-    if (wantsRange_ && !notModified && !isHead_ && v.status == 200 &&
-        http::ifRangeAllows(ifRange_, v.etag, v.lastModified))
-        range = http::parseRange(range_, rep.body.size());
-    std::string_view body = rep.body;
-    if (range.kind != http::ByteRange::Kind::Ignore) {
-        rangeHead_.clear();
-        char n1[24], n2[24], n3[24];
-        auto num = [](char *b, std::uint64_t x) {
-            return std::string_view(b,
-                                    static_cast<std::size_t>(std::to_chars(b, b + 24, x).ptr - b));
-        };
-        if (range.kind == http::ByteRange::Kind::Unsatisfiable) {
-            rangeHead_.append("HTTP/1.1 416 Range Not Satisfiable\r\nContent-Range: bytes */");
-            rangeHead_.append(num(n1, rep.body.size()));
-            rangeHead_.append("\r\nContent-Length: 0\r\n");
-            body = {};
-        } else {
-            // The stored fields but the status line and Content-Length, then the range's.
-            rangeHead_.append("HTTP/1.1 206 Partial Content\r\n");
-            http::forEachHeadField(
-                rep.head, [&](std::string_view name, std::string_view, std::string_view line) {
-                    if (!http::equalsIgnoreCase(name, "content-length"))
-                        rangeHead_.append(line);
-                });
-            rangeHead_.append("Content-Range: bytes ");
-            rangeHead_.append(num(n1, range.first));
-            rangeHead_.push_back('-');
-            rangeHead_.append(num(n2, range.last));
-            rangeHead_.push_back('/');
-            rangeHead_.append(num(n3, rep.body.size()));
-            rangeHead_.append("\r\nContent-Length: ");
-            body = rep.body.substr(range.first, range.last - range.first + 1);
-            rangeHead_.append(num(n1, body.size()));
-            rangeHead_.append("\r\n");
-        }
-    }
+    // The stored fields but the status line and Content-Length, then the range's.
+    rangeHead_.append("HTTP/1.1 206 Partial Content\r\n");
+    http::forEachHeadField(rep.head,
+                           [&](std::string_view name, std::string_view, std::string_view line) {
+                               if (!http::equalsIgnoreCase(name, "content-length"))
+                                   rangeHead_.append(line);
+                           });
+    rangeHead_.append("Content-Range: bytes ");
+    rangeHead_.append(num(n1, range.first));
+    rangeHead_.push_back('-');
+    rangeHead_.append(num(n2, range.last));
+    rangeHead_.push_back('/');
+    rangeHead_.append(num(n3, rep.body.size()));
+    rangeHead_.append("\r\nContent-Length: ");
+    std::string_view body = rep.body.substr(range.first, range.last - range.first + 1);
+    rangeHead_.append(num(n1, body.size()));
+    rangeHead_.append("\r\n");
+    return body;
+}
+
+// The per-answer fields of a page (dynHead_, reused: no allocation once warm): the 304 status
+// line and its fields when the client's validators match, Age, the cache status fields,
+// Connection, the blank line.
+void Exchange::pageFields(const cache::PageView &v, const cache::PageRepresentation &rep,
+                          CacheStatus status, bool notModified, std::string_view key) {
+    const CacheContext &cc = worker_.cache();
+    const std::int64_t now = cc.clock->now();
     dynHead_.clear();
     if (notModified) {
         // 304 carries the validators and caching fields of the stored response, no body.
@@ -138,19 +132,41 @@ void Exchange::deliverPage(cache::ItemRef page, CacheStatus status) {
     }
     params.collapsed = waitedForFill_;
     if (cc.cacheStatusKey)
-        params.key = page->key();
+        params.key = key;
     appendCacheStatusFields(dynHead_, status, {}, cc.statusHeader, cc.cacheStatus, params);
     if (!keepAlive_)
         dynHead_.append("Connection: close\r\n");
-    else if (req.versionMinor == 0)
+    else if (head().versionMinor == 0)
         dynHead_.append("Connection: keep-alive\r\n");
     dynHead_.append("\r\n");
+}
+
+// A page answer: [stored head][Age, status fields, Connection, blank line][body] in one writev
+// from the item's memory; a 304 instead when the client's validators match.
+void Exchange::deliverPage(cache::ItemRef page, CacheStatus status) {
+    auto &counters = worker_.counters();
+    cache::PageView v;
+    if (!page || !cache::decodePage(page->value(), v)) { // never stored by us: not servable
+        deliverError(502, "stored page unreadable");
+        return;
+    }
+    setStep(Step::Deliver);
+    const bool notModified = cache::clientNotModified(head().headers, v);
+    const cache::PageRepresentation &rep = representationFor(v, notModified);
+    // An If-Range that does not match, or several ranges, get the whole page.
+    http::ByteRange range;
+    if (wantsRange_ && !notModified && !isHead_ && v.status == 200 &&
+        http::ifRangeAllows(ifRange_, v.etag, v.lastModified))
+        range = http::parseRange(range_, rep.body.size());
+    const bool ranged = range.kind != http::ByteRange::Kind::Ignore;
+    const std::string_view body = ranged ? rangeAnswer(range, rep) : rep.body;
+    pageFields(v, rep, status, notModified, page->key());
 
     std::string_view parts[3];
     std::size_t n = 0;
     unsigned inItem = 0;
     std::uint64_t bytes = dynHead_.size();
-    if (range.kind != http::ByteRange::Kind::Ignore) {
+    if (ranged) {
         parts[n++] = rangeHead_;
         bytes += rangeHead_.size();
     } else if (!notModified) {
