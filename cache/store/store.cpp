@@ -1,13 +1,12 @@
 #include "cache/store/store.h"
 
-#include <xxhash.h>
-
-#include <algorithm>
 #include <cassert>
 #include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <new>
+
+#include "cache/store/shard.h"
 
 namespace fc::cache {
 
@@ -31,91 +30,6 @@ std::size_t Store::itemFootprint(std::size_t keyLen, std::size_t valueLen) {
     std::size_t raw = sizeof(Item) + keyLen + valueLen + 8;
     return (raw + 15) & ~std::size_t(15);
 }
-
-// ---------------------------------------------------------------------------------------------
-
-namespace {
-struct Queue {
-    Item *head = nullptr; // newest
-    Item *tail = nullptr; // oldest
-    std::uint64_t bytes = 0;
-
-    void pushHead(Item *it, std::size_t sz) {
-        it->prev = nullptr;
-        it->next = head;
-        if (head)
-            head->prev = it;
-        head = it;
-        if (!tail)
-            tail = it;
-        bytes += sz;
-    }
-    void remove(Item *it, std::size_t sz) {
-        if (it->prev)
-            it->prev->next = it->next;
-        else
-            head = it->next;
-        if (it->next)
-            it->next->prev = it->prev;
-        else
-            tail = it->prev;
-        it->prev = it->next = nullptr;
-        bytes -= sz;
-    }
-};
-
-inline std::uint64_t hashKey(std::string_view key) {
-    return XXH3_64bits(key.data(), key.size());
-}
-inline std::size_t footprintOf(const Item *it) {
-    return Store::itemFootprint(it->keyLen, it->valueLen);
-}
-} // namespace
-
-struct Store::Shard {
-    std::mutex mu;
-    std::vector<Item *> buckets = std::vector<Item *>(256, nullptr);
-    std::size_t count = 0;
-    Queue small, main;
-    std::vector<std::uint32_t> ghost = std::vector<std::uint32_t>(256, 0);
-    std::size_t reclaimCursor = 0;
-    StoreStats st; // counters guarded by mu
-
-    Item *find(std::uint64_t h, std::string_view key) const {
-        for (Item *it = buckets[h & (buckets.size() - 1)]; it; it = it->hnext)
-            if (it->keyLen == key.size() && std::memcmp(it->data(), key.data(), key.size()) == 0)
-                return it;
-        return nullptr;
-    }
-    void grow() {
-        std::vector<Item *> nb(buckets.size() * 2, nullptr);
-        for (Item *head : buckets) {
-            while (head) {
-                Item *next = head->hnext;
-                std::uint64_t h = hashKey(head->key());
-                Item *&slot = nb[h & (nb.size() - 1)];
-                head->hnext = slot;
-                slot = head;
-                head = next;
-            }
-        }
-        buckets.swap(nb);
-        reclaimCursor = 0;
-        if (ghost.size() < buckets.size())
-            ghost.assign(buckets.size(), 0);
-    }
-    static std::uint32_t fingerprint(std::uint64_t h) {
-        return static_cast<std::uint32_t>(h >> 32) | 1u;
-    }
-    void ghostAdd(std::uint64_t h) { ghost[h & (ghost.size() - 1)] = fingerprint(h); }
-    bool ghostTake(std::uint64_t h) {
-        std::uint32_t &slot = ghost[h & (ghost.size() - 1)];
-        if (slot != fingerprint(h))
-            return false;
-        slot = 0;
-        return true;
-    }
-};
 
 Store::Store(StoreConfig cfg, const Clock &clock)
     : cfg_(cfg), clock_(clock), epoch_(clock.now() - 2), limit_(cfg.memoryLimit) {
@@ -360,6 +274,41 @@ ItemRef Store::set(std::string_view key, std::string_view value, std::int64_t ex
     return it;
 }
 
+// The watch line of a store: the command (a set or replace with a CAS is "cas"), the outcome,
+// the TTL left, the item's size and flags.
+void Store::watchStore(const Item &it, StoreMode mode, std::uint64_t casIn, StoreStatus st,
+                       std::uint32_t now) {
+    static constexpr std::string_view kCmd[] = {"set", "add", "replace", "append", "prepend"};
+    static constexpr std::string_view kStatus[] = {"stored",    "not_stored", "exists",
+                                                   "not_found", "too_large",  "no_memory"};
+    const bool concat = mode == StoreMode::Append || mode == StoreMode::Prepend;
+    std::uint32_t e = it.expiresAt.load(std::memory_order_relaxed);
+    watch_.logStore(it.key(), kStatus[static_cast<int>(st)],
+                    casIn && !concat && mode != StoreMode::Add ? "cas"
+                                                               : kCmd[static_cast<int>(mode)],
+                    e > now ? static_cast<std::int64_t>(e - now) : 0, it.valueLen, it.flags);
+}
+
+// append and prepend: `item` becomes a new item holding the old value and the new one, joined.
+// Stored when it did (the caller links it), else why not.
+StoreStatus Store::concatenate(StoreMode mode, const Item &old, ItemRef &item) {
+    const Item *it = item.get();
+    std::uint64_t len = std::uint64_t(old.valueLen) + it->valueLen;
+    if (len > cfg_.itemSizeMax)
+        return StoreStatus::TooLarge;
+    // The old item keeps its flags and expiry (protocol.txt: append ignores them).
+    Item *combined = newItem(it->key(), old.flags, old.expiresAt.load(std::memory_order_relaxed),
+                             static_cast<std::uint32_t>(len));
+    if (!combined)
+        return StoreStatus::OutOfMemory;
+    std::string_view a = mode == StoreMode::Append ? old.value() : it->value();
+    std::string_view b = mode == StoreMode::Append ? it->value() : old.value();
+    std::memcpy(combined->valueData(), a.data(), a.size());
+    std::memcpy(combined->valueData() + a.size(), b.data(), b.size());
+    item = ItemRef(combined);
+    return StoreStatus::Stored;
+}
+
 StoreStatus Store::store(StoreMode mode, ItemRef &item, std::uint64_t casIn, std::uint64_t *casOut,
                          bool invalidate) {
     Item *it = item.get();
@@ -375,17 +324,8 @@ StoreStatus Store::store(StoreMode mode, ItemRef &item, std::uint64_t casIn, std
     watchGet(it->key(), old);
     // memcached's logger: the old item's lookup, then the outcome of the store.
     auto outcome = [&](StoreStatus st) {
-        if (watch_.wants(kWatchMutations)) {
-            static constexpr std::string_view kCmd[] = {"set", "add", "replace", "append",
-                                                        "prepend"};
-            static constexpr std::string_view kStatus[] = {"stored",    "not_stored", "exists",
-                                                           "not_found", "too_large",  "no_memory"};
-            std::uint32_t e = it->expiresAt.load(std::memory_order_relaxed);
-            watch_.logStore(
-                it->key(), kStatus[static_cast<int>(st)],
-                casIn && !concat && mode != StoreMode::Add ? "cas" : kCmd[static_cast<int>(mode)],
-                e > now ? static_cast<std::int64_t>(e - now) : 0, it->valueLen, it->flags);
-        }
+        if (watch_.wants(kWatchMutations))
+            watchStore(*it, mode, casIn, st, now);
         return st;
     };
     // A CAS makes set and replace a compare-and-swap; append and prepend compare only when the
@@ -427,21 +367,9 @@ StoreStatus Store::store(StoreMode mode, ItemRef &item, std::uint64_t casIn, std
     case StoreMode::Prepend: {
         if (!old)
             return outcome(StoreStatus::NotStored);
-        std::uint64_t len = std::uint64_t(old->valueLen) + it->valueLen;
-        if (len > cfg_.itemSizeMax)
-            return outcome(StoreStatus::TooLarge);
-        // The old item keeps its flags and expiry (protocol.txt: append ignores them).
-        Item *combined =
-            newItem(it->key(), old->flags, old->expiresAt.load(std::memory_order_relaxed),
-                    static_cast<std::uint32_t>(len));
-        if (!combined)
-            return outcome(StoreStatus::OutOfMemory);
-        std::string_view a = mode == StoreMode::Append ? old->value() : it->value();
-        std::string_view b = mode == StoreMode::Append ? it->value() : old->value();
-        std::memcpy(combined->valueData(), a.data(), a.size());
-        std::memcpy(combined->valueData() + a.size(), b.data(), b.size());
-        item = ItemRef(combined);
-        it = combined;
+        if (StoreStatus st = concatenate(mode, *old, item); st != StoreStatus::Stored)
+            return outcome(st);
+        it = item.get();
         break;
     }
     }
@@ -457,41 +385,6 @@ StoreStatus Store::store(StoreMode mode, ItemRef &item, std::uint64_t casIn, std
     if (concat)
         ensureRoom(0);
     return StoreStatus::Stored;
-}
-
-// delete and md: find the live item, check the CAS, count, then apply `act` under the lock.
-template <typename Act>
-DeleteStatus Store::deleteLike(std::string_view key, std::uint64_t casIn, Act &&act) {
-    std::uint64_t h = hashKey(key);
-    Shard &s = shardFor(h);
-    std::lock_guard lock(s.mu);
-    Item *it = findLive(s, h, key);
-    watchGet(key, it);
-    if (!it) {
-        ++s.st.deleteMisses;
-        return DeleteStatus::NotFound;
-    }
-    if (casIn != 0 && it->cas.load(std::memory_order_relaxed) != casIn)
-        return DeleteStatus::Exists;
-    ++s.st.deleteHits;
-    act(s, it, h);
-    return DeleteStatus::Deleted;
-}
-
-DeleteStatus Store::remove(std::string_view key, std::uint64_t casIn) {
-    return deleteLike(key, casIn,
-                      [this](Shard &s, Item *it, std::uint64_t h) { unlink(s, it, h); });
-}
-
-DeleteStatus Store::invalidate(std::string_view key, std::uint64_t casIn, bool setExptime,
-                               std::int64_t exptime) {
-    return deleteLike(key, casIn, [&](Shard &, Item *it, std::uint64_t) {
-        it->bits |= Item::kStale;
-        it->bits &= static_cast<std::uint8_t>(~Item::kWonSent);
-        it->cas.store(nextCas_.fetch_add(1, std::memory_order_relaxed), std::memory_order_relaxed);
-        if (setExptime)
-            it->expiresAt.store(relativeExpiry(exptime), std::memory_order_relaxed);
-    });
 }
 
 namespace {
@@ -595,35 +488,9 @@ ArithStatus Store::arithmetic(std::string_view key, bool incr, std::uint64_t del
     return ArithStatus::Ok;
 }
 
-TouchStatus Store::touch(std::string_view key, std::int64_t exptime) {
-    std::uint64_t h = hashKey(key);
-    Shard &s = shardFor(h);
-    std::lock_guard lock(s.mu);
-    std::uint32_t now = relNow();
-    Item *it = findLive(s, h, key);
-    watchGet(key, it);
-    if (!it) {
-        ++s.st.touchMisses;
-        return TouchStatus::NotFound;
-    }
-    ++s.st.touchHits;
-    it->expiresAt.store(relativeExpiry(exptime), std::memory_order_relaxed);
-    bumpAccess(*it, now); // memcached's touch is a fetch too (mg h answers h1 after it)
-    return TouchStatus::Touched;
-}
-
-void Store::flushAll(std::int64_t delaySeconds) {
-    if (delaySeconds > 0) {
-        flushAt_.store(relativeExpiry(delaySeconds), std::memory_order_relaxed);
-    } else {
-        flushAt_.store(0, std::memory_order_relaxed);
-        flushCas_.store(nextCas_.fetch_add(1, std::memory_order_relaxed),
-                        std::memory_order_relaxed);
-    }
-}
-
 // ---------------------------------------------------------------------------------------------
-// Eviction
+// Room for a write. ensureRoom stays in this file, with the writes that call it first, so its
+// fast path (nothing to evict) can inline into them; the eviction itself is in evict.cpp.
 
 bool Store::ensureRoom(std::size_t bytes) {
     // Evict (outside any shard lock held by the caller) until the new bytes fit. A few rounds
@@ -635,201 +502,6 @@ bool Store::ensureRoom(std::size_t bytes) {
                    limit_.load(std::memory_order_relaxed);
     }
     return true;
-}
-
-bool Store::evictOne() {
-    const std::size_t n = shards_.size();
-    for (std::size_t tries = 0; tries < n; ++tries) {
-        Shard &s = *shards_[evictHand_.fetch_add(1, std::memory_order_relaxed) & (n - 1)];
-        std::lock_guard lock(s.mu);
-        if (s.count == 0)
-            continue;
-        std::uint32_t now = relNow();
-        // S3-FIFO: evict from the small queue while it holds more than 10% of the bytes; items
-        // accessed while there graduate to main. Main is a FIFO with lazy promotion: an item
-        // whose counter is non-zero is re-inserted with the counter decremented. LRU: main only,
-        // its tail.
-        for (int guard = 0; guard < 1 << 16; ++guard) {
-            const bool fromSmall =
-                s.small.tail &&
-                (s.small.bytes * 10 > (s.small.bytes + s.main.bytes) || !s.main.tail);
-            Item *victim = fromSmall ? s.small.tail : s.main.tail;
-            if (!victim)
-                break;
-            std::uint64_t h = hashKey(victim->key());
-            if (!isLive(*victim, now)) {
-                ++s.st.reclaimed;
-                if (!(victim->bits & Item::kFetched))
-                    ++s.st.expiredUnfetched;
-                unlink(s, victim, h);
-                return true;
-            }
-            std::uint8_t f = victim->freq.load(std::memory_order_relaxed);
-            std::size_t sz = footprintOf(victim);
-            if (cfg_.policy == EvictionPolicy::S3Fifo && f > 0) {
-                if (fromSmall) {
-                    s.small.remove(victim, sz);
-                    victim->bits |= Item::kMain;
-                    victim->freq.store(0, std::memory_order_relaxed);
-                } else {
-                    s.main.remove(victim, sz);
-                    victim->freq.store(static_cast<std::uint8_t>(f - 1), std::memory_order_relaxed);
-                }
-                s.main.pushHead(victim, sz);
-                continue;
-            }
-            ++s.st.evictions;
-            if (!(victim->bits & Item::kFetched))
-                ++s.st.evictedUnfetched;
-            if (watch_.wants(kWatchEvictions)) {
-                std::uint32_t e = victim->expiresAt.load(std::memory_order_relaxed);
-                watch_.logEviction(victim->key(), (victim->bits & Item::kFetched) != 0,
-                                   e == 0 ? -1 : static_cast<std::int64_t>(e) - now,
-                                   now > victim->lastAccess ? now - victim->lastAccess : 0,
-                                   victim->valueLen, victim->flags);
-            }
-            if (cfg_.policy == EvictionPolicy::S3Fifo && fromSmall)
-                s.ghostAdd(h);
-            unlink(s, victim, h);
-            return true;
-        }
-    }
-    return false;
-}
-
-std::size_t Store::reclaimExpired(std::size_t budget) {
-    std::size_t freed = 0;
-    const std::size_t n = shards_.size();
-    std::uint32_t now = relNow();
-    while (budget > 0) {
-        std::size_t idx = reclaimHand_.fetch_add(1, std::memory_order_relaxed) & (n - 1);
-        Shard &s = *shards_[idx];
-        std::lock_guard lock(s.mu);
-        std::size_t steps = std::min<std::size_t>(budget, 64);
-        budget -= steps;
-        for (; steps > 0; --steps) {
-            std::size_t b = s.reclaimCursor++ & (s.buckets.size() - 1);
-            Item *it = s.buckets[b];
-            while (it) {
-                Item *next = it->hnext;
-                if (!isLive(*it, now)) {
-                    ++s.st.reclaimed;
-                    if (!(it->bits & Item::kFetched))
-                        ++s.st.expiredUnfetched;
-                    unlink(s, it, hashKey(it->key()));
-                    ++freed;
-                }
-                it = next;
-            }
-        }
-    }
-    return freed;
-}
-
-std::size_t Store::removeIf(const std::function<bool(std::string_view, std::string_view)> &pred) {
-    std::size_t removed = 0;
-    std::uint32_t now = relNow();
-    for (auto &sp : shards_) {
-        Shard &s = *sp;
-        std::lock_guard lock(s.mu);
-        for (std::size_t b = 0; b < s.buckets.size(); ++b) {
-            Item *it = s.buckets[b];
-            while (it) {
-                Item *next = it->hnext;
-                if (isLive(*it, now) && pred(it->key(), it->value())) {
-                    ++s.st.deleteHits;
-                    unlink(s, it, hashKey(it->key()));
-                    ++removed;
-                }
-                it = next;
-            }
-        }
-    }
-    return removed;
-}
-
-void Store::bump(Item &it) {
-    Shard &s = shardFor(hashKey(it.key()));
-    std::lock_guard lock(s.mu);
-    if (!(it.bits & Item::kLinked))
-        return;
-    std::uint8_t f = it.freq.load(std::memory_order_relaxed);
-    if (f < 3)
-        it.freq.store(static_cast<std::uint8_t>(f + 1), std::memory_order_relaxed);
-    bumpAccess(it, relNow());
-}
-
-bool Store::claimWin(Item &it) {
-    Shard &s = shardFor(hashKey(it.key()));
-    std::lock_guard lock(s.mu);
-    if (it.bits & Item::kWonSent)
-        return false;
-    it.bits |= Item::kWonSent;
-    return true;
-}
-
-void Store::forEachLive(const std::function<void(std::vector<ItemRef> &)> &visit) {
-    std::vector<ItemRef> refs;
-    for (auto &sp : shards_) {
-        Shard &s = *sp;
-        refs.clear();
-        {
-            std::lock_guard lock(s.mu);
-            std::uint32_t now = relNow();
-            refs.reserve(s.count);
-            for (Item *head : s.buckets)
-                for (Item *it = head; it; it = it->hnext)
-                    if (isLive(*it, now)) {
-                        retainItem(it);
-                        refs.emplace_back(it);
-                    }
-        }
-        visit(refs);
-    }
-}
-
-std::int64_t Store::absoluteExpiry(const Item &it) const {
-    std::uint32_t e = it.expiresAt.load(std::memory_order_relaxed);
-    return e == 0 ? 0 : epoch_ + e;
-}
-
-void Store::setMemoryLimit(std::uint64_t bytes) {
-    limit_.store(bytes, std::memory_order_relaxed);
-    ensureRoom(0);
-}
-
-StoreStats Store::stats() const {
-    StoreStats t;
-    for (auto &sp : shards_) {
-        Shard &s = *sp;
-        std::lock_guard lock(s.mu);
-        const StoreStats &x = s.st;
-        t.currItems += s.count;
-        t.totalItems += x.totalItems;
-        t.getHits += x.getHits;
-        t.getMisses += x.getMisses;
-        t.getExpired += x.getExpired;
-        t.getFlushed += x.getFlushed;
-        t.evictions += x.evictions;
-        t.evictedUnfetched += x.evictedUnfetched;
-        t.expiredUnfetched += x.expiredUnfetched;
-        t.reclaimed += x.reclaimed;
-        t.deleteHits += x.deleteHits;
-        t.deleteMisses += x.deleteMisses;
-        t.incrHits += x.incrHits;
-        t.incrMisses += x.incrMisses;
-        t.decrHits += x.decrHits;
-        t.decrMisses += x.decrMisses;
-        t.casHits += x.casHits;
-        t.casMisses += x.casMisses;
-        t.casBadval += x.casBadval;
-        t.touchHits += x.touchHits;
-        t.touchMisses += x.touchMisses;
-        t.hashBuckets += s.buckets.size();
-    }
-    t.bytes = used_.load(std::memory_order_relaxed);
-    t.limitMaxbytes = limit_.load(std::memory_order_relaxed);
-    return t;
 }
 
 } // namespace fc::cache

@@ -209,6 +209,11 @@ private:
     }
     template <typename Act>
     DeleteStatus deleteLike(std::string_view key, std::uint64_t casIn, Act &&act);
+    // store()'s parts: its watch line (the caller checks wants(kWatchMutations)), and append and
+    // prepend's joined item.
+    void watchStore(const Item &it, StoreMode mode, std::uint64_t casIn, StoreStatus st,
+                    std::uint32_t now);
+    StoreStatus concatenate(StoreMode mode, const Item &old, ItemRef &item);
 
     StoreConfig cfg_;
     const Clock &clock_;
