@@ -75,6 +75,23 @@ std::int64_t Balancer::backoff(std::uint32_t retries) const {
            << std::min(retries, kMaxBackoffDoublings);
 }
 
+// Fewest exchanges in flight per unit of weight: a/wa < b/wb, cross-multiplied. The walk starts
+// at avail[first], whose turn it is, so a tie goes to it.
+int Balancer::fewestActive(const int *avail, std::size_t count, std::size_t first) const {
+    int best = avail[first];
+    std::int64_t bestActive = state_[best].active.load(std::memory_order_relaxed);
+    for (std::size_t k = 1; k < count; ++k) {
+        int i = avail[(first + k) % count];
+        std::int64_t a = state_[i].active.load(std::memory_order_relaxed);
+        if (a * targets_[static_cast<std::size_t>(best)].weight <
+            bestActive * targets_[static_cast<std::size_t>(i)].weight) {
+            best = i;
+            bestActive = a;
+        }
+    }
+    return best;
+}
+
 Balancer::Pick Balancer::pick(std::int64_t nowMs, std::uint64_t exclude) {
     const std::size_t n = targets_.size();
     if (n == 1) {
@@ -132,17 +149,7 @@ Balancer::Pick Balancer::pick(std::int64_t nowMs, std::uint64_t exclude) {
                 }
             }
         } else {
-            // Fewest exchanges in flight per unit of weight: a/wa < b/wb, cross-multiplied.
-            std::int64_t bestActive = state_[best].active.load(std::memory_order_relaxed);
-            for (std::size_t k = 1; k < count; ++k) {
-                int i = avail[(first + k) % count];
-                std::int64_t a = state_[i].active.load(std::memory_order_relaxed);
-                if (a * targets_[static_cast<std::size_t>(best)].weight <
-                    bestActive * targets_[static_cast<std::size_t>(i)].weight) {
-                    best = i;
-                    bestActive = a;
-                }
-            }
+            best = fewestActive(avail, count, first);
         }
         State &s = state_[best];
         std::int64_t d = s.downUntil.load(std::memory_order_acquire);

@@ -112,6 +112,8 @@ private:
         return targets_.size() > 1 && maxFails_.load(std::memory_order_relaxed) > 0;
     }
     std::int64_t backoff(std::uint32_t retries) const;
+    // least_connections: the server of avail[0..count) to pick, avail[first]'s turn.
+    int fewestActive(const int *avail, std::size_t count, std::size_t first) const;
 
     std::vector<UpstreamTarget> targets_;
     std::unique_ptr<State[]> state_;
