@@ -1,5 +1,5 @@
 // What the admin port reads and acts on: the pointed-to objects belong to the server
-// (proxy/server.cpp builds this once before the workers start) and outlive the admin port.
+// (server/server.cpp builds this once before the workers start) and outlive the admin port.
 //
 // Threading: the main loop's thread only. The workers' counters and URL samplers are read with
 // relaxed loads; reloads (SIGHUP) change `token` and the counts of reloads on this thread too.
@@ -20,10 +20,13 @@ class Store;
 
 namespace fc::proxy {
 class Balancer;
-class PeerForwarder;
 struct CacheContext;
-struct SnapshotStatus;
 } // namespace fc::proxy
+
+namespace fc::fleet {
+class PeerForwarder;
+struct SnapshotStatus;
+} // namespace fc::fleet
 
 namespace fc::admin {
 
@@ -41,8 +44,8 @@ struct AdminContext {
     std::string selfAddress; // "127.0.0.1:9090", as bound
     std::int64_t startedAt = 0;
     std::uint64_t reloads = 0, reloadFailures = 0;
-    const proxy::SnapshotStatus *snapshots = nullptr; // cache.snapshot set
-    proxy::PeerForwarder *peers = nullptr;            // admin.peers (flushes are forwarded too)
+    const fleet::SnapshotStatus *snapshots = nullptr; // cache.snapshot set
+    fleet::PeerForwarder *peers = nullptr;            // admin.peers (flushes are forwarded too)
     std::string token;                                // admin.token: "" = no Authorization needed
 };
 

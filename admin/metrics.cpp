@@ -8,9 +8,9 @@
 #include "cache/fetch_locks.h"
 #include "cache/store/clock.h"
 #include "cache/store/store.h"
+#include "fleet/peer_forward.h"
+#include "fleet/snapshot.h"
 #include "proxy/balancer.h"
-#include "proxy/peer_forward.h"
-#include "proxy/snapshot.h"
 
 namespace fc::admin {
 
@@ -121,23 +121,23 @@ void appendProcessSamples(const AdminContext &ctx, std::vector<Sample> &out) {
         {"start_time_seconds", "", d(ctx.startedAt), "gauge", "Unix time frontcache started."});
 }
 
-void appendPeerSamples(const proxy::PeerForwarder &peerForwarder, std::vector<Sample> &out) {
-    const std::vector<proxy::PeerStats> peers = peerForwarder.stats();
+void appendPeerSamples(const fleet::PeerForwarder &peerForwarder, std::vector<Sample> &out) {
+    const std::vector<fleet::PeerStats> peers = peerForwarder.stats();
     const char *help = "Purges and flushes forwarded to admin.peers, by outcome (failed: after "
                        "every retry; dropped: the peer's queue was full).";
     for (const char *result : {"ok", "failed", "dropped"})
-        for (const proxy::PeerStats &p : peers) {
+        for (const fleet::PeerStats &p : peers) {
             std::uint64_t v = result[0] == 'o' ? p.ok : result[0] == 'f' ? p.failed : p.dropped;
             out.push_back({"peer_forwards_total",
                            quoted("peer", p.address) + "," + quoted("result", result),
                            static_cast<double>(v), "counter", help});
         }
-    for (const proxy::PeerStats &p : peers)
+    for (const fleet::PeerStats &p : peers)
         out.push_back({"peer_queue", quoted("peer", p.address), static_cast<double>(p.queued),
                        "gauge", "Messages waiting to be forwarded to the peer."});
 }
 
-void appendSnapshotSamples(const proxy::SnapshotStatus &sn, std::vector<Sample> &out) {
+void appendSnapshotSamples(const fleet::SnapshotStatus &sn, std::vector<Sample> &out) {
     auto d = [](auto v) { return static_cast<double>(v); };
     const char *help = "Snapshots of the store written (cache.snapshot).";
     out.push_back({"snapshots_total", "result=\"ok\"", d(sn.written), "counter", help});

@@ -8,8 +8,8 @@
 #include "admin/variants.h"
 #include "cache/store/clock.h"
 #include "cache/store/store.h"
+#include "fleet/peer_forward.h"
 #include "proxy/log.h"
-#include "proxy/peer_forward.h"
 #include "proxy/purge.h"
 
 namespace fc::admin {

@@ -13,7 +13,7 @@
 //   GET  /health    "ok"
 //
 // With admin.token set, every request but GET /health needs `Authorization: Bearer <token>`
-// (401 otherwise). Purges and flushes are forwarded to admin.peers (proxy/peer_forward.h) unless
+// (401 otherwise). Purges and flushes are forwarded to admin.peers (fleet/peer_forward.h) unless
 // they carry X-Frontcache-Forwarded (they came from a peer).
 //
 // Threading: the main loop's thread.

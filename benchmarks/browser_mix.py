@@ -19,7 +19,7 @@ the right page for the right visitor. "Ideal" is one render per page per encodin
 (gzip for clients that accept it, identity for the others) per signed-in visitor: what an ideal
 cache would have asked the app for, counted over the requests actually sent.
 
-    python3 benchmarks/browser_mix.py --bin build/release/proxy/frontcache [--visitors 400]
+    python3 benchmarks/browser_mix.py --bin build/release/server/frontcache [--visitors 400]
 """
 
 import argparse
@@ -187,7 +187,7 @@ def renders(path):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--bin", default="build/release/proxy/frontcache")
+    ap.add_argument("--bin", default="build/release/server/frontcache")
     ap.add_argument("--visitors", type=int, default=400)
     ap.add_argument("--concurrency", type=int, default=40)
     ap.add_argument("--seed", type=int, default=13)

@@ -76,7 +76,7 @@ def main():
             f.write('[server]\nlisten = "127.0.0.1:0"\nworkers = 2\n[upstream]\n'
                     'url = "http://127.0.0.1:%d"\n[cache]\nlock_timeout = "20s"\n'
                     '[admin]\nlisten = "127.0.0.1:0"\n[log]\nlevel = "error"\n' % oports["main"])
-        fc, ports = start([os.path.join(args.build, "proxy", "frontcache"), "-c", conf])
+        fc, ports = start([os.path.join(args.build, "server", "frontcache"), "-c", conf])
         procs.append(fc)
         rows = []
         for r in range(args.rounds):

@@ -6,7 +6,7 @@ gzip and br. With --ab OLD_BIN, a build from before compression serves the ident
 the uncompressed hit path can be compared before/after in the same run. Set-ups alternate round
 after round; medians of --rounds. frontcache on core 0, wrk on core 1.
 
-    python3 benchmarks/compressed_hits.py --bin build/release/proxy/frontcache [--ab OLD_BIN]
+    python3 benchmarks/compressed_hits.py --bin build/release/server/frontcache [--ab OLD_BIN]
 """
 
 import argparse
@@ -58,7 +58,7 @@ def page(size):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--bin", default="build/release/proxy/frontcache")
+    ap.add_argument("--bin", default="build/release/server/frontcache")
     ap.add_argument("--ab", metavar="OLD_BIN", help="a build from before compression")
     ap.add_argument("--size", type=int, default=28000)
     ap.add_argument("--rounds", type=int, default=3)

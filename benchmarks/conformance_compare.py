@@ -14,7 +14,7 @@ nginx is configured as its documentation suggests for a shared cache in front of
 proxy_cache with the default key ($scheme$proxy_host$request_uri), proxy_cache_revalidate on,
 and Host passed on.
 
-    python3 benchmarks/conformance_compare.py --bin build/release/proxy/frontcache [--list]
+    python3 benchmarks/conformance_compare.py --bin build/release/server/frontcache [--list]
 """
 
 import argparse
@@ -34,7 +34,7 @@ from benchlib import free_port, nginx, stop_all, varnish, wait_port  # noqa: E40
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--bin", default="build/release/proxy/frontcache")
+    ap.add_argument("--bin", default="build/release/server/frontcache")
     ap.add_argument("--max-wait", type=int, default=35,
                     help="leave out cases that need more seconds of waiting than this")
     ap.add_argument("--list", action="store_true", help="print each failed case")

@@ -5,7 +5,7 @@ middleware over memcached (the set-up frontcache replaces); and uncached behind 
 The site is tests/django_site (Debian's python3-django, gunicorn, 4 sync workers); its /slow
 view sleeps 20 ms per render, a stand-in for database work. Servers on core 0, wrk on core 1.
 
-    python3 benchmarks/django_compare.py --bin build/release/proxy/frontcache [--rounds 3]
+    python3 benchmarks/django_compare.py --bin build/release/server/frontcache [--rounds 3]
 """
 
 import argparse
@@ -25,7 +25,7 @@ def gunicorn(port, env):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--bin", default="build/release/proxy/frontcache")
+    ap.add_argument("--bin", default="build/release/server/frontcache")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--connections", type=int, default=100)

@@ -80,7 +80,7 @@ def one_run(build, tmp, name, upstream, users, seconds):
                     '[upstream]\nservers = ["http://127.0.0.1:%d", "%s"]\n%s\n'
                     '[admin]\nlisten = "127.0.0.1:0"\n[log]\nlevel = "error"\n'
                     % (pa, b_url, "\n".join("%s = %s" % kv for kv in upstream.items())))
-        fc = subprocess.Popen(pin(0) + [os.path.join(build, "proxy", "frontcache"), "-c", conf],
+        fc = subprocess.Popen(pin(0) + [os.path.join(build, "server", "frontcache"), "-c", conf],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         procs.append(fc)
         port = int(re.search(r":(\d+)$", fc.stdout.readline().strip()).group(1))

@@ -35,7 +35,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--json", help="also write the result to this file")
     args = ap.parse_args()
-    binary = os.path.join(args.build, "proxy", "frontcache")
+    binary = os.path.join(args.build, "server", "frontcache")
     result = soak.Soak(binary, seconds=args.seconds, reload_every=args.reload_every,
                        origin_every=args.origin_every, clients=args.clients,
                        resetters=args.resetters, seed=args.seed,

@@ -7,7 +7,7 @@ Each server runs one worker/thread pool, pinned to core 0; wrk (-t1) runs on cor
 request is a hit. Rounds alternate the servers; the table shows medians, and the server CPU
 per request (utime+stime of the server's processes over the run / requests).
 
-    python3 benchmarks/hit_compare.py --bin build/release/proxy/frontcache [--rounds 3]
+    python3 benchmarks/hit_compare.py --bin build/release/server/frontcache [--rounds 3]
 
 A/B of two builds (before/after a change): `--ab OLD_BIN` adds a second frontcache, started
 from OLD_BIN with the same config, as the target "frontcache (--ab)"; `--no-peers` leaves out
@@ -26,7 +26,7 @@ from benchlib import free_port, nginx, pin, stop_all, tree_cpu_seconds, varnish,
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--bin", default="build/release/proxy/frontcache")
+    ap.add_argument("--bin", default="build/release/server/frontcache")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--connections", default="100,400")

@@ -3,7 +3,7 @@
 client (benchmarks/mc_load), the same keys and load, servers pinned to core 0 and the client to
 core 1, rounds alternating, medians reported.
 
-    python3 benchmarks/memcached_compare.py --bin build/release/proxy/frontcache \
+    python3 benchmarks/memcached_compare.py --bin build/release/server/frontcache \
         --load build/release/benchmarks/mc_load [--rounds 3] [--seconds 5]
 """
 
@@ -20,7 +20,7 @@ from benchlib import free_port, pin, stop_all, wait_port
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--bin", default="build/release/proxy/frontcache")
+    ap.add_argument("--bin", default="build/release/server/frontcache")
     ap.add_argument("--load", default="build/release/benchmarks/mc_load")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=float, default=5)

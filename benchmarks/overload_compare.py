@@ -44,7 +44,7 @@ def one_run(build, tmp, name, cache, users, seconds):
         procs.append(origin)
         conf = proxy_config(os.path.join(tmp, "fc.toml"), oport,
                             "[cache]\n" + "\n".join("%s = %s" % kv for kv in cache.items()))
-        fc, fport = start(pin(0) + [os.path.join(build, "proxy", "frontcache"), "-c", conf],
+        fc, fport = start(pin(0) + [os.path.join(build, "server", "frontcache"), "-c", conf],
                           r"listening on \S+:(\d+)")
         procs.append(fc)
         run = os.path.join(tmp, "run.toml")

@@ -8,7 +8,7 @@ machine has 2+ cores), so a proxy shares its core with the origin. Rounds altern
 the table shows medians of the rounds. Throughput is measured with --connections (default 50);
 the added latency of the extra hop with one connection (c=1), where nothing queues.
 
-    python3 benchmarks/passthrough.py --bin build/release/proxy/frontcache [--rounds 3]
+    python3 benchmarks/passthrough.py --bin build/release/server/frontcache [--rounds 3]
 
 A/B of two builds: `--ab OLD_BIN` adds "through frontcache (--ab)", a second frontcache started
 from OLD_BIN with the same config, to the rounds.
@@ -26,7 +26,7 @@ from benchlib import free_port, pin, stop_all, wait_port, wrk
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--bin", default="build/release/proxy/frontcache")
+    ap.add_argument("--bin", default="build/release/server/frontcache")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--seconds", type=int, default=5)
     ap.add_argument("--connections", type=int, default=50)

@@ -32,7 +32,7 @@ def one_run(build, tmp, name, target, users, seconds):
         procs.append(origin)
         conf = proxy_config(os.path.join(tmp, "fc.toml"), oport,
                             '[cache]\nseconds = 600\n[admin]\nlisten = "127.0.0.1:0"')
-        fc = subprocess.Popen(pin(0) + [os.path.join(build, "proxy", "frontcache"), "-c", conf],
+        fc = subprocess.Popen(pin(0) + [os.path.join(build, "server", "frontcache"), "-c", conf],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
         procs.append(fc)
         ports = [int(re.search(r":(\d+)$", fc.stdout.readline().strip()).group(1))

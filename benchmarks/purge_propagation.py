@@ -66,7 +66,7 @@ def main():
                         '[upstream]\nurl = "http://127.0.0.1:%d"\n'
                         '[admin]\nlisten = "127.0.0.1:%d"\npeers = [%s]\ntoken = "%s"\n'
                         '[log]\nlevel = "error"\n' % (oport, ap_, peers, TOKEN))
-            p = subprocess.Popen([os.path.join(a.build, "proxy", "frontcache"), "-c", conf],
+            p = subprocess.Popen([os.path.join(a.build, "server", "frontcache"), "-c", conf],
                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
             procs.append(p)
             fronts.append(int(re.search(r":(\d+)$", p.stdout.readline().strip()).group(1)))

@@ -70,7 +70,7 @@ def main():
     ap.add_argument("--size-mib", type=int, default=1024)
     ap.add_argument("--rounds", type=int, default=3)
     a = ap.parse_args()
-    binary = os.path.join(a.build, "proxy", "frontcache")
+    binary = os.path.join(a.build, "server", "frontcache")
     tmp = tempfile.TemporaryDirectory(prefix="fc-snapbench-")
     snap = os.path.join(tmp.name, "store.snap")
     config = os.path.join(tmp.name, "frontcache.toml")

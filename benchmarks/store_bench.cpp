@@ -19,7 +19,7 @@ using namespace fc::cache;
 
 namespace {
 SystemClock gClock;
-// As frontcache's main() does: keep large values off mmap (see proxy/main.cpp).
+// As frontcache's main() does: keep large values off mmap (see server/main.cpp).
 const int gMallopt = mallopt(M_MMAP_THRESHOLD, 8 << 20) + mallopt(M_TRIM_THRESHOLD, 64 << 20);
 
 std::string keyOf(std::size_t i) {

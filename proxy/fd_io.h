@@ -1,6 +1,6 @@
 // Writing a whole buffer to a file descriptor (files, not sockets: no MSG_NOSIGNAL), retrying
 // short writes and EINTR. For the unlinked files of buffered uploads (proxy/body_buffer) and the
-// store's snapshot (proxy/snapshot); errno says why when it returns false.
+// store's snapshot (fleet/snapshot); errno says why when it returns false.
 //
 // Threading: any thread; blocking (a file).
 #pragma once

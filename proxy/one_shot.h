@@ -1,5 +1,5 @@
 // One HTTP/1.1 request on a fresh connection whose answer is only its status line: the active
-// health checks (proxy/health_check.h) and the purges forwarded to peers (proxy/peer_forward.h).
+// health checks (proxy/health_check.h) and the purges forwarded to peers (fleet/peer_forward.h).
 // The request should say `Connection: close`; the connection is closed as soon as the status
 // line arrived, so a check or a forward costs the other side one cheap exchange.
 //

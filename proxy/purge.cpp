@@ -5,7 +5,7 @@
 #include <charconv>
 
 #include "cache/purge.h"
-#include "proxy/peer_forward.h"
+#include "proxy/purge_forwarding.h"
 #include "proxy/shared_cache.h"
 #include "proxy/worker.h"
 

@@ -31,7 +31,7 @@ class ClientConnection;
 class MemcacheConnection;
 class Fetch;
 class Worker;
-class PeerForwarder;
+class PurgeForwarding;
 
 // A doubly-linked list threaded through T::prev_/next_, so a connection can leave it in O(1).
 template <typename T> struct IntrusiveList {
@@ -71,7 +71,7 @@ struct CacheContext {
     UpstreamLimiter *limiter = nullptr;             // upstream.max_connections across workers
     Balancer *balancer = nullptr;                   // the upstream servers and their health
     cache::MemcachedCluster *shared = nullptr;      // cache.shared_servers (null = none)
-    PeerForwarder *peers = nullptr;                 // admin.peers (null = none)
+    PurgeForwarding *peers = nullptr;               // admin.peers (null = none)
     cache::PolicyConfig policy;
     std::string statusHeader;    // "X-Cache" (empty = off)
     bool cacheStatus = true;     // RFC 9211 Cache-Status

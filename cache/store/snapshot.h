@@ -22,7 +22,7 @@
 // Not kept: CAS values (new ones are assigned), eviction order and access counts (restored
 // items start in the small FIFO), and items marked stale by `md I` (written as ordinary items).
 //
-// Pure: no I/O here. The bytes go to a sink the caller provides (proxy/snapshot.cpp writes a
+// Pure: no I/O here. The bytes go to a sink the caller provides (fleet/snapshot.cpp writes a
 // temporary file and renames it), and come back through feed(). Threading: a writer or reader is
 // used from one thread; the Store it reads or fills may be used by others at the same time.
 #pragma once

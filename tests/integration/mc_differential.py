@@ -5,7 +5,7 @@ normalised: CAS values (each server's own; a generated `<CAS>` placeholder is re
 last CAS that server returned for the key, so compare-and-swap succeeds on both), and a TTL
 that crossed a second boundary between the two requests (±1).
 
-    python3 tests/integration/mc_differential.py --bin build/dev/proxy/frontcache \\
+    python3 tests/integration/mc_differential.py --bin build/dev/server/frontcache \\
         [--seed 1] [--count 20000] [--show 20]
 
 The test suite runs it (test_memcached_port.RandomDifferential) with a fixed seed.

@@ -1,4 +1,4 @@
-#include "proxy/snapshot.h"
+#include "fleet/snapshot.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -11,7 +11,7 @@
 #include "proxy/fd_io.h"
 #include "proxy/log.h"
 
-namespace fc::proxy {
+namespace fc::fleet {
 
 namespace {
 
@@ -90,7 +90,7 @@ SnapshotResult saveSnapshot(cache::Store &store, const std::string &path, std::i
     bool ok = cache::writeSnapshot(
         store,
         [&](std::string_view b) {
-            if (writeAll(fd, b))
+            if (proxy::writeAll(fd, b))
                 return true;
             writeErrno = errno;
             return false;
@@ -214,7 +214,7 @@ void SnapshotScheduler::onTimer() {
             self->writing_ = false;
             self->record(self->pending_);
         });
-    if (uvFailed(rc, "snapshot: queue work") < 0)
+    if (proxy::uvFailed(rc, "snapshot: queue work") < 0)
         writing_ = false;
 }
 
@@ -238,4 +238,4 @@ void SnapshotScheduler::record(const SnapshotResult &r) {
             static_cast<double>(r.counts.fileBytes) / (1 << 20), path_.c_str(), r.seconds);
 }
 
-} // namespace fc::proxy
+} // namespace fc::fleet

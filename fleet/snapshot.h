@@ -22,7 +22,7 @@
 
 #include "cache/store/snapshot.h"
 
-namespace fc::proxy {
+namespace fc::fleet {
 
 struct SnapshotResult {
     bool ok = false;
@@ -78,4 +78,4 @@ private:
     SnapshotStatus status_;
 };
 
-} // namespace fc::proxy
+} // namespace fc::fleet

@@ -1,4 +1,4 @@
-#include "proxy/peer_forward.h"
+#include "fleet/peer_forward.h"
 
 #include <arpa/inet.h>
 
@@ -8,14 +8,17 @@
 #include "proxy/log.h"
 #include "proxy/one_shot.h"
 
-namespace fc::proxy {
+namespace fc::fleet {
+
+using proxy::PeerMessage;
+using proxy::UpstreamTarget;
 
 struct PeerForwarder::Peer {
     PeerForwarder *owner;
     UpstreamTarget target;
     PeerStats stats;
     std::deque<PeerMessage> queue;
-    OneShot *inFlight = nullptr;
+    proxy::OneShot *inFlight = nullptr;
     unsigned attempts = 0; // of the message at the front
     uv_timer_t retry;      // closed with the peer (frees it)
     bool waiting = false;  // a retry is scheduled
@@ -76,7 +79,7 @@ void PeerForwarder::configure(const std::vector<config::SocketAddress> &peers,
             FC_WARN("admin.peers: %s removed with %zu message(s) still queued",
                     gone->stats.address.c_str(), gone->queue.size());
         if (gone->inFlight)
-            cancelOneShot(gone->inFlight);
+            proxy::cancelOneShot(gone->inFlight);
         Peer *p = gone.release();
         uv_close(reinterpret_cast<uv_handle_t *>(&p->retry),
                  [](uv_handle_t *h) noexcept { delete static_cast<Peer *>(h->data); });
@@ -155,11 +158,11 @@ void PeerForwarder::attempt(Peer &p) {
     req += m.body;
     ++p.attempts;
     Peer *peer = &p;
-    p.inFlight = startOneShot(loop_, p.target, std::move(req), kTimeoutMs,
-                              [this, peer](int status, const std::string &why) {
-                                  peer->inFlight = nullptr;
-                                  onDone(*peer, status, why);
-                              });
+    p.inFlight = proxy::startOneShot(loop_, p.target, std::move(req), kTimeoutMs,
+                                     [this, peer](int status, const std::string &why) {
+                                         peer->inFlight = nullptr;
+                                         onDone(*peer, status, why);
+                                     });
 }
 
 void PeerForwarder::onDone(Peer &p, int status, const std::string &why) {
@@ -204,4 +207,4 @@ std::vector<PeerStats> PeerForwarder::stats() const {
     return out;
 }
 
-} // namespace fc::proxy
+} // namespace fc::fleet

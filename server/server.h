@@ -1,16 +1,16 @@
 // The process: loads nothing itself (main does), but given a Config it creates the listening
 // sockets, resolves the upstream, starts the workers and handles signals on the main thread.
+// The composition root: the one place that links the data path (proxy/), the fleet (fleet/)
+// and the admin port (admin/) together.
 //
 // Threading: run() is called once from the main thread and returns after a graceful stop.
 #pragma once
 
 #include <memory>
-#include <string>
-#include <vector>
 
 #include "config/config.h"
 
-namespace fc::proxy {
+namespace fc::server {
 
 class Server {
 public:
@@ -23,7 +23,4 @@ private:
     std::shared_ptr<const config::Config> cfg_;
 };
 
-// Raises RLIMIT_NOFILE's soft limit to the hard limit; returns the resulting soft limit.
-unsigned long raiseFileLimit();
-
-} // namespace fc::proxy
+} // namespace fc::server

@@ -10,7 +10,7 @@
 #include "config/config.h"
 #include "http/headers.h"
 #include "proxy/log.h"
-#include "proxy/server.h"
+#include "server/server.h"
 #include "tools/top.h"
 #include "tools/warm.h"
 
@@ -61,6 +61,42 @@ CLI::App *addWarmCommand(CLI::App &app, fc::tools::WarmOptions &warm, std::strin
     return warmCmd;
 }
 
+// Loads and validates `file` into `r`; false after printing every error (FILE:LINE:COL: key).
+bool loadConfig(const std::string &file, fc::config::LoadResult &r) {
+    r = fc::config::loadConfigFile(file);
+    if (r.config)
+        return true;
+    for (auto &e : r.errors)
+        std::fprintf(stderr, "%s\n", e.c_str());
+    return false;
+}
+
+// --check-config FILE: prints "ok" (and the exposure warnings) and returns 0, or prints every
+// error and returns 1.
+int checkConfig(const std::string &file) {
+    fc::config::LoadResult r;
+    if (!loadConfig(file, r))
+        return 1;
+    for (const auto &w : fc::config::exposureWarnings(*r.config))
+        std::fprintf(stderr, "warning: %s\n", w.c_str());
+    std::printf("ok\n");
+    return 0;
+}
+
+// -c FILE: the first phase of a run, loading the configuration (every error printed, exit 1),
+// then the server's own phases (server/server.cpp).
+int runServer(const std::string &file) {
+    fc::config::LoadResult r;
+    if (!loadConfig(file, r))
+        return 1;
+    fc::proxy::setLogLevel(r.config->log.level);
+    // Before anything is bound, so the warning is there even when a listener then fails.
+    for (const auto &w : fc::config::exposureWarnings(*r.config))
+        FC_WARN("%s", w.c_str());
+    auto cfg = std::make_shared<const fc::config::Config>(std::move(*r.config));
+    return fc::server::Server(cfg).run();
+}
+
 } // namespace
 
 int main(int argc, char **argv) {
@@ -92,32 +128,11 @@ int main(int argc, char **argv) {
         return fc::tools::runWarm(warm);
     }
 
-    if (!checkFile.empty()) {
-        auto r = fc::config::loadConfigFile(checkFile);
-        if (!r.config) {
-            for (auto &e : r.errors)
-                std::fprintf(stderr, "%s\n", e.c_str());
-            return 1;
-        }
-        for (const auto &w : fc::config::exposureWarnings(*r.config))
-            std::fprintf(stderr, "warning: %s\n", w.c_str());
-        std::printf("ok\n");
-        return 0;
-    }
+    if (!checkFile.empty())
+        return checkConfig(checkFile);
     if (configFile.empty()) {
         std::fprintf(stderr, "frontcache: no config file given (use -c FILE; see --help)\n");
         return 2;
     }
-    auto r = fc::config::loadConfigFile(configFile);
-    if (!r.config) {
-        for (auto &e : r.errors)
-            std::fprintf(stderr, "%s\n", e.c_str());
-        return 1;
-    }
-    fc::proxy::setLogLevel(r.config->log.level);
-    // Before anything is bound, so the warning is there even when a listener then fails.
-    for (const auto &w : fc::config::exposureWarnings(*r.config))
-        FC_WARN("%s", w.c_str());
-    auto cfg = std::make_shared<const fc::config::Config>(std::move(*r.config));
-    return fc::proxy::Server(cfg).run();
+    return runServer(configFile);
 }

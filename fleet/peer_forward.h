@@ -1,6 +1,9 @@
 // admin.peers: every purge and flush this instance accepts (admin port, or a public PURGE) is
 // sent on to the admin port of each peer, so one request reaches the whole fleet.
 //
+// The data path reaches it through proxy::PurgeForwarding (proxy/purge_forwarding.h), which it
+// owns; the admin port holds it whole (its flushes, /metrics' peer_forwards_total).
+//
 // Off the worker loops: submit() (any thread) only appends to an inbox and wakes the main loop;
 // the main loop sends each peer its messages one at a time, on a fresh connection each
 // (proxy/one_shot.h), retrying a failure up to kAttempts times with a doubling delay. A peer
@@ -26,18 +29,13 @@
 #include <vector>
 
 #include "config/config.h"
+#include "proxy/purge_forwarding.h"
 
 namespace fc::proxy {
-
 class OneShot;
+}
 
-// What a peer is asked to do: an admin request.
-struct PeerMessage {
-    std::string method; // "POST"
-    std::string target; // "/purge?soft=1&host=example.com", "/flush"
-    std::string body;
-    std::string what; // for the log: "purge of 3 path(s)"
-};
+namespace fc::fleet {
 
 struct PeerStats {
     std::string address;
@@ -45,7 +43,7 @@ struct PeerStats {
     std::size_t queued = 0;
 };
 
-class PeerForwarder {
+class PeerForwarder final : public proxy::PurgeForwarding {
 public:
     static constexpr unsigned kAttempts = 5;            // per message, per peer
     static constexpr std::uint64_t kFirstRetryMs = 100; // then 200, 400, 800
@@ -64,7 +62,7 @@ public:
     void close();
 
     // Any thread: queue `m` for every peer.
-    void submit(PeerMessage m);
+    void submit(proxy::PeerMessage m) override;
     std::vector<PeerStats> stats() const;
 
 private:
@@ -80,8 +78,8 @@ private:
     uv_async_t async_;
     std::mutex inboxMu_;
     bool started_ = false; // guarded by inboxMu_
-    std::vector<PeerMessage> inbox_;
+    std::vector<proxy::PeerMessage> inbox_;
     std::vector<std::unique_ptr<Peer>> peers_;
 };
 
-} // namespace fc::proxy
+} // namespace fc::fleet
