@@ -19,6 +19,7 @@
 #include "admin/context.h"
 #include "admin/top_sampler.h"
 #include "config/config.h"
+#include "io/listener.h"
 
 namespace fc::admin {
 
@@ -50,8 +51,7 @@ private:
 
     uv_loop_t *loop_;
     AdminContext &ctx_;
-    uv_tcp_t listener_;
-    bool listening_ = false;
+    io::Listener listener_;
     std::set<AdminConnection *> conns_;
     TopSampler top_;
 };

@@ -2,12 +2,11 @@
 // answers it with admin/router.h's reply framed by http::cannedResponse (Connection: close),
 // then shuts the write side down and closes.
 //
-// This is the third copy of the libuv connection plumbing (accept, read, write, close) after
-// proxy/client.cpp and proxy/memcache_conn.cpp; it belongs in the io/ library the three will
-// share (#22), and moves there with them.
+// The libuv plumbing (accept, reads, the write, the shutdown, closing) is io::Connection's,
+// shared with the data path's connections.
 //
-// Threading: the main loop's thread. Ownership: owns its TCP handle and deletes itself in the
-// handle's close callback, after telling its AdminServer (forget()).
+// Threading: the main loop's thread. Ownership: owns its io::Connection and deletes itself once
+// that has closed its handle, after telling its AdminServer (forget()).
 #pragma once
 
 #include <uv.h>
@@ -15,12 +14,13 @@
 #include <string>
 
 #include "http/parser.h"
+#include "io/connection.h"
 
 namespace fc::admin {
 
 class AdminServer;
 
-class AdminConnection final : private http::RequestParser::Sink {
+class AdminConnection final : private http::RequestParser::Sink, private io::Connection::Owner {
 public:
     explicit AdminConnection(AdminServer &server);
 
@@ -31,7 +31,12 @@ public:
     void close();
 
 private:
-    void onRead(ssize_t n, const uv_buf_t *b);
+    // io::Connection::Owner
+    void onRead(ssize_t n, const uv_buf_t *b) override;
+    void onWritten(int) override { shutdown(); }
+    void onShutdown(int) override { close(); }
+    void onClosed() override;
+
     bool onRequestHead(http::RequestHead &) override { return true; }
     void onRequestBody(std::string_view piece) override { body_.append(piece); }
     void onRequestComplete() override;
@@ -40,11 +45,9 @@ private:
 
     AdminServer &server_;
     http::RequestParser parser_;
-    uv_tcp_t handle_;
-    uv_shutdown_t shutdownReq_;
+    io::Connection conn_{*this};
     std::string body_, out_;
     bool answered_ = false;
-    bool closing_ = false;
 };
 
 } // namespace fc::admin

@@ -1,7 +1,7 @@
 // The users of the memcached port (memcached.auth_file): the text of a file of
 // "username:password" lines, the format memcached's own -Y option reads (memcached authfile.c),
 // and the check of one login against them. config/ parses and validates the file; the protocol
-// (cache/protocol/memcache_auth.h) checks the "username password" a client sends.
+// (cache/memcache/auth.h) checks the "username password" a client sends.
 //
 // Pure: no I/O. An AuthUsers is immutable once parsed and safe to read from any thread; the
 // config shares one as shared_ptr<const AuthUsers> between the workers.

@@ -163,7 +163,7 @@ struct CacheConfig {
 struct MemcachedConfig {
     std::optional<SocketAddress> listen;
     // memcached.auth_file: a file of "username:password" lines (memcached's -Y format); every
-    // connection must then log in first (cache/protocol/memcache_auth.h). Read when the config
+    // connection must then log in first (cache/memcache/auth.h). Read when the config
     // is loaded, so on SIGHUP too: a reload picks up new users, and a bad file fails the reload
     // (the running users stay). "" = no login asked (keep the port on loopback then).
     std::string authFile;

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <string_view>
 
-#include "proxy/fd_io.h"
+#include "io/fd_io.h"
 #include "proxy/log.h"
 
 namespace fc::fleet {
@@ -90,7 +90,7 @@ SnapshotResult saveSnapshot(cache::Store &store, const std::string &path, std::i
     bool ok = cache::writeSnapshot(
         store,
         [&](std::string_view b) {
-            if (proxy::writeAll(fd, b))
+            if (io::writeAll(fd, b))
                 return true;
             writeErrno = errno;
             return false;

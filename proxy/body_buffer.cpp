@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "proxy/fd_io.h"
+#include "io/fd_io.h"
 
 namespace fc::proxy {
 
@@ -48,14 +48,14 @@ bool BodyBuffer::append(std::string_view piece) {
         fd_ = openUnlinked(dir, error_);
         if (fd_ < 0)
             return false;
-        if (!writeAll(fd_, memory_)) {
+        if (!io::writeAll(fd_, memory_)) {
             error_ = std::string("cannot write the request body to a temporary file: ") +
                      std::strerror(errno);
             return false;
         }
         std::string().swap(memory_);
     }
-    if (!writeAll(fd_, piece)) {
+    if (!io::writeAll(fd_, piece)) {
         error_ = std::string("cannot write the request body to a temporary file: ") +
                  std::strerror(errno);
         return false;

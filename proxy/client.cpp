@@ -1,12 +1,9 @@
 #include "proxy/client.h"
 
-#include <arpa/inet.h>
-
 #include <cstring>
 
 #include "cache/store/watch.h"
 #include "proxy/log.h"
-#include "proxy/stream_write.h"
 #include "proxy/worker.h"
 
 namespace fc::proxy {
@@ -37,35 +34,17 @@ const config::Config &ClientConnection::cfg() const {
 }
 
 bool ClientConnection::accept(uv_stream_t *server) {
-    uv_timer_init(worker_.loop(), &timer_); // cannot fail (libuv only links it into the loop)
-    timer_.data = this;
-    if (int rc = uv_tcp_init(worker_.loop(), &handle_); rc < 0) {
-        // Drop this connection only (common/failure.h): free it once its timer has closed.
-        uvFailed(rc, "client connection");
-        state_ = State::Closing;
-        uv_close(reinterpret_cast<uv_handle_t *>(&timer_),
-                 [](uv_handle_t *h) noexcept { delete static_cast<ClientConnection *>(h->data); });
+    if (uvFailed(conn_.open(worker_.loop(), io::Connection::Timer::Yes), "client connection") < 0) {
+        delete this; // nothing was initialised: drop this connection only (common/failure.h)
         return false;
     }
-    handle_.data = this;
-    openHandles_ = 2;
     worker_.track(this);
-    if (uv_accept(server, reinterpret_cast<uv_stream_t *>(&handle_)) != 0) {
+    if (conn_.accept(server, io::Connection::NoDelay::Yes) != 0) {
         closeNow();
         return false;
     }
-    uv_tcp_nodelay(&handle_, 1);
-    uv_os_fd_t fd;
-    if (uv_fileno(reinterpret_cast<uv_handle_t *>(&handle_), &fd) == 0)
-        fd_ = fd;
-    sockaddr_storage ss{};
-    int len = sizeof ss;
-    if (uv_tcp_getpeername(&handle_, reinterpret_cast<sockaddr *>(&ss), &len) == 0) {
-        if (ss.ss_family == AF_INET)
-            uv_ip4_name(reinterpret_cast<sockaddr_in *>(&ss), peer_, sizeof peer_);
-        else if (ss.ss_family == AF_INET6)
-            uv_ip6_name(reinterpret_cast<sockaddr_in6 *>(&ss), peer_, sizeof peer_);
-    }
+    conn_.peerName(peer_, sizeof peer_);
+    conn_.setReadBuffer(worker_.readBuffer(), worker_.readBufferSize());
     if (cfg().server.proxyProtocol) // read under header_timeout, like a request head
         proxyHeader_ = std::make_unique<http::ProxyHeaderParser>();
     startTimer(TimerMode::Header, cfg().server.headerTimeout);
@@ -75,32 +54,13 @@ bool ClientConnection::accept(uv_stream_t *server) {
 
 // --- reading ----------------------------------------------------------------------------------
 
-void ClientConnection::onAlloc(uv_handle_t *h, size_t, uv_buf_t *buf) noexcept {
-    auto *c = static_cast<ClientConnection *>(h->data);
-    *buf = uv_buf_init(c->worker_.readBuffer(), static_cast<unsigned>(c->worker_.readBufferSize()));
-}
-
-void ClientConnection::onRead(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) noexcept {
-    static_cast<ClientConnection *>(s->data)->handleRead(n, buf);
-}
-
 void ClientConnection::pauseReading() {
-    if (reading_ && state_ != State::Closing) {
-        uv_read_stop(reinterpret_cast<uv_stream_t *>(&handle_));
-        reading_ = false;
-    }
+    conn_.stopReading();
 }
 
 void ClientConnection::resumeReading() {
-    if (!reading_ && state_ != State::Closing && !clientEof_) {
-        int rc = uv_read_start(reinterpret_cast<uv_stream_t *>(&handle_),
-                               &ClientConnection::onAlloc, &ClientConnection::onRead);
-        if (rc < 0) {
-            closeNow(); // the socket is unusable
-            return;
-        }
-        reading_ = true;
-    }
+    if (!clientEof_ && conn_.startReading() < 0)
+        closeNow(); // the socket is unusable
 }
 
 void ClientConnection::pauseForBackpressure() {
@@ -115,12 +75,11 @@ void ClientConnection::resumeAfterBackpressure() {
     }
 }
 
-void ClientConnection::handleRead(ssize_t n, const uv_buf_t *buf) {
-    if (n == 0 || state_ == State::Closing)
-        return;
-    cache::setWatchClientFd(fd_); // memcached's `watch` names a lookup's connection (cfd=)
+// Never called with n == 0 or once closing (io::Connection filters them).
+void ClientConnection::onRead(ssize_t n, const uv_buf_t *buf) {
+    cache::setWatchClientFd(conn_.fd()); // memcached's `watch` names a lookup's connection (cfd=)
     if (n < 0) {
-        if (state_ == State::Lingering) {
+        if (lingering_) {
             closeNow();
             return;
         }
@@ -136,7 +95,7 @@ void ClientConnection::handleRead(ssize_t n, const uv_buf_t *buf) {
         closeNow();
         return;
     }
-    if (state_ == State::Lingering)
+    if (lingering_)
         return;         // discard what arrives after our last response
     if (proxyHeader_) { // server.proxy_protocol: the PROXY header comes before any HTTP
         std::size_t used = 0;
@@ -167,7 +126,7 @@ void ClientConnection::handleRead(ssize_t n, const uv_buf_t *buf) {
         if (used == static_cast<size_t>(n))
             return;
         uv_buf_t rest = uv_buf_init(buf->base + used, static_cast<unsigned>(n - used));
-        handleRead(static_cast<ssize_t>(rest.len), &rest);
+        onRead(static_cast<ssize_t>(rest.len), &rest);
         return;
     }
     if (timerMode_ == TimerMode::Idle) // first byte of the next request: the head clock starts
@@ -187,7 +146,7 @@ void ClientConnection::handleRead(ssize_t n, const uv_buf_t *buf) {
 }
 
 void ClientConnection::processPending() {
-    if (state_ != State::Open || pending_.empty() || exchange_.active())
+    if (!serving() || pending_.empty() || exchange_.active())
         return;
     // consume() may append leftovers to pending_, so feed from a swapped-out buffer.
     std::string data;
@@ -197,14 +156,14 @@ void ClientConnection::processPending() {
         data.clear();
         pending_.swap(data);
     }
-    if (state_ == State::Open && timerMode_ == TimerMode::Idle && parser_.inMessage())
+    if (serving() && timerMode_ == TimerMode::Idle && parser_.inMessage())
         startTimer(TimerMode::Header, cfg().server.headerTimeout);
 }
 
 // Parses what arrived. The parser's callbacks only record; a new head is acted on here, once
 // feed() has returned — so an answer is never written from inside the parser.
 void ClientConnection::consume(const char *data, size_t len) {
-    if (len == 0 || state_ != State::Open)
+    if (len == 0 || !serving())
         return;
     auto r = parser_.feed(data, len);
     if (r.status == http::ParseStatus::Error) {
@@ -220,7 +179,7 @@ void ClientConnection::consume(const char *data, size_t len) {
 }
 
 bool ClientConnection::onRequestHead(http::RequestHead &head) {
-    uv_timer_stop(&timer_);
+    conn_.stopTimer();
     timerMode_ = TimerMode::None;
     bytesOut_ = 0;
     return exchange_.onHead(head);
@@ -264,22 +223,20 @@ void ClientConnection::rejectRequest(int status, const char *reason) {
 }
 
 void ClientConnection::drain() {
-    if (!exchange_.active() && pending_.empty() && state_ == State::Open)
+    if (!exchange_.active() && pending_.empty() && serving())
         closeNow();
     else
         exchange_.noKeepAlive();
 }
 
 void ClientConnection::closeGracefully() {
-    if (state_ != State::Open)
+    if (!serving())
         return;
-    state_ = State::Lingering;
-    // uv_shutdown waits for queued writes, then sends FIN. We keep reading (and discarding) for
+    lingering_ = true;
+    // The shutdown waits for queued writes, then sends FIN. We keep reading (and discarding) for
     // a short while so unread input does not turn our close into a RST that could destroy the
     // response in flight (lingering close).
-    shutdownReq_.data = this;
-    if (uv_shutdown(&shutdownReq_, reinterpret_cast<uv_stream_t *>(&handle_),
-                    &ClientConnection::onShutdown) != 0) {
+    if (conn_.shutdown() != 0) {
         closeNow();
         return;
     }
@@ -287,50 +244,35 @@ void ClientConnection::closeGracefully() {
         resumeReading();
 }
 
-void ClientConnection::onShutdown(uv_shutdown_t *req, int status) noexcept {
-    auto *c = static_cast<ClientConnection *>(req->data);
-    if (c->state_ == State::Closing)
-        return;
-    if (status < 0 || c->clientEof_) {
-        c->closeNow();
+void ClientConnection::onShutdown(int status) {
+    if (status < 0 || clientEof_) {
+        closeNow();
         return;
     }
-    c->startTimer(TimerMode::Linger, kLingerTime);
+    startTimer(TimerMode::Linger, kLingerTime);
 }
 
 void ClientConnection::closeNow() {
-    if (state_ == State::Closing)
+    if (conn_.closing())
         return;
-    state_ = State::Closing;
+    // Closing first: what the teardown writes or reads back is dropped. The handles' close
+    // callbacks (and onClosed) come later, from the loop.
+    conn_.close();
     exchange_.teardown(); // leaves its fetch, stops waiting: nothing refers to us afterwards
-    uv_timer_stop(&timer_);
     worker_.untrack(this);
-    uv_close(reinterpret_cast<uv_handle_t *>(&handle_), &ClientConnection::onClose);
-    uv_close(reinterpret_cast<uv_handle_t *>(&timer_), &ClientConnection::onClose);
-}
-
-void ClientConnection::onClose(uv_handle_t *h) noexcept {
-    auto *c = static_cast<ClientConnection *>(h->data);
-    if (--c->openHandles_ == 0)
-        delete c;
 }
 
 // --- writing ----------------------------------------------------------------------------------
 
-size_t ClientConnection::writeQueueSize() const {
-    return uv_stream_get_write_queue_size(reinterpret_cast<const uv_stream_t *>(&handle_));
-}
-
 void ClientConnection::flush() {
-    if (state_ == State::Closing) {
+    if (conn_.closing()) {
         out_.clear();
         return;
     }
     if (out_.empty())
         return;
     bytesOut_ += out_.size();
-    int rc = streamWrite(reinterpret_cast<uv_stream_t *>(&handle_), out_, this,
-                         &ClientConnection::onWrite);
+    int rc = conn_.write(out_);
     out_.clear();
     if (rc < 0)
         closeNow();
@@ -339,70 +281,68 @@ void ClientConnection::flush() {
 bool ClientConnection::writeHeld(const std::string_view *parts, std::size_t n, unsigned inItem,
                                  cache::ItemRef page) {
     flush(); // anything queued before (never the case for a bodyless GET) goes first
-    if (state_ == State::Closing)
+    if (conn_.closing())
         return false;
     for (std::size_t i = 0; i < n; ++i)
         bytesOut_ += parts[i].size();
-    if (streamWriteHeld(reinterpret_cast<uv_stream_t *>(&handle_), parts, n, inItem,
-                        std::move(page), this, &ClientConnection::onWrite) < 0) {
+    // The item's reference travels as an io::BufferRef: released on return when the socket took
+    // everything (a hit's one writev), else when the queued remainder has been sent.
+    io::BufferRef pinned(page.release(), [](void *item) noexcept {
+        cache::releaseItem(static_cast<cache::Item *>(item));
+    });
+    if (conn_.write(parts, n, inItem, std::move(pinned)) < 0) {
         closeNow();
         return false;
     }
     return true;
 }
 
-void ClientConnection::onWrite(uv_write_t *req, int status) noexcept {
-    auto *w = static_cast<WriteReq *>(req->data);
-    auto *c = static_cast<ClientConnection *>(w->owner);
-    delete w;
-    if (c->state_ == State::Closing)
-        return;
+void ClientConnection::onWritten(int status) {
     if (status < 0) {
-        c->closeNow(); // the client went away
+        closeNow(); // the client went away
         return;
     }
-    if (c->writeQueueSize() < kLowWater)
-        c->exchange_.onClientDrained();
+    if (writeQueueSize() < kLowWater)
+        exchange_.onClientDrained();
 }
 
 // --- timers -----------------------------------------------------------------------------------
 
 void ClientConnection::startTimer(TimerMode mode, config::Millis ms) {
     timerMode_ = mode;
-    uv_timer_start(&timer_, &ClientConnection::onTimer, static_cast<uint64_t>(ms.count()), 0);
+    conn_.startTimer(static_cast<uint64_t>(ms.count()));
 }
 
 void ClientConnection::stopTimer(TimerMode mode) {
     if (timerMode_ == mode) {
-        uv_timer_stop(&timer_);
+        conn_.stopTimer();
         timerMode_ = TimerMode::None;
     }
 }
 
-void ClientConnection::onTimer(uv_timer_t *t) noexcept {
-    auto *c = static_cast<ClientConnection *>(t->data);
-    TimerMode mode = c->timerMode_;
-    c->timerMode_ = TimerMode::None;
+void ClientConnection::onTimer() {
+    TimerMode mode = timerMode_;
+    timerMode_ = TimerMode::None;
     switch (mode) {
     case TimerMode::Header:
-        if (c->parser_.inMessage())
-            c->rejectRequest(408, "request head not received within server.header_timeout");
+        if (parser_.inMessage())
+            rejectRequest(408, "request head not received within server.header_timeout");
         else
-            c->closeNow(); // nothing sent at all
+            closeNow(); // nothing sent at all
         break;
     case TimerMode::Body:
-        c->rejectRequest(408, "request body stalled longer than server.body_timeout");
+        rejectRequest(408, "request body stalled longer than server.body_timeout");
         break;
     case TimerMode::Idle:
     case TimerMode::Linger:
-        c->closeNow();
+        closeNow();
         break;
     case TimerMode::Deferred:
-        c->startTimer(TimerMode::Idle, c->cfg().server.idleTimeout);
-        c->processPending();
+        startTimer(TimerMode::Idle, cfg().server.idleTimeout);
+        processPending();
         break;
     case TimerMode::LockWait: // cache.lock_timeout: stop waiting, fetch for ourselves
-        c->exchange_.onLockTimeout();
+        exchange_.onLockTimeout();
         break;
     case TimerMode::None:
         break;

@@ -9,9 +9,13 @@
 // upstream reads until the queue drains below kLowWater; when the upstream's send queue passes
 // kHighWater, reading from the client stops until it drains.
 //
-// Ownership: the worker's accept creates it; it deletes itself in the close callback of its last
-// handle (its TCP handle and its timer, both owned here). At closeNow() its exchange leaves its
-// fetch (which may finish alone), so nothing refers to the connection once its handles close.
+// The libuv plumbing (accept, reads into the worker's buffer, the writes and their queue, the
+// timer, closing every handle once) is io::Connection's (io/connection.h), shared with the
+// memcached and admin ports; what it means for HTTP is here.
+//
+// Ownership: the worker's accept creates it; it deletes itself once its io::Connection has
+// closed its handles (its TCP handle and its timer). At closeNow() its exchange leaves its fetch
+// (which may finish alone), so nothing refers to the connection once its handles close.
 // Threading: one worker's loop thread; never touched from another thread.
 #pragma once
 
@@ -24,6 +28,7 @@
 #include "config/config.h"
 #include "http/parser.h"
 #include "http/proxy_protocol.h"
+#include "io/connection.h"
 #include "proxy/exchange.h"
 
 namespace fc::proxy {
@@ -33,7 +38,7 @@ class Worker;
 inline constexpr std::size_t kHighWater = 256 * 1024;
 inline constexpr std::size_t kLowWater = 64 * 1024;
 
-class ClientConnection final : private http::RequestParser::Sink {
+class ClientConnection final : private http::RequestParser::Sink, private io::Connection::Owner {
 public:
     explicit ClientConnection(Worker &worker);
     ~ClientConnection();
@@ -58,7 +63,7 @@ public:
     // Returns false when the connection failed (it is then closing).
     bool writeHeld(const std::string_view *parts, std::size_t n, unsigned inItem,
                    cache::ItemRef page);
-    std::size_t writeQueueSize() const;
+    std::size_t writeQueueSize() const { return conn_.writeQueueSize(); }
     std::uint64_t bytesOut() const { return bytesOut_; }
     // Request-body backpressure: stop / resume reading from the client.
     void pauseForBackpressure();
@@ -80,15 +85,20 @@ public:
     ClientConnection *prev_ = nullptr, *next_ = nullptr; // worker's intrusive list
 
 private:
-    // The connection's own life, apart from the exchange's steps.
-    enum class State { Open, Lingering, Closing };
-
     // RequestParser::Sink: record only; the exchange acts once the parser has returned.
     bool onRequestHead(http::RequestHead &head) override;
     void onRequestBody(std::string_view piece) override { exchange_.onBody(piece); }
     void onRequestComplete() override;
 
-    void handleRead(ssize_t n, const uv_buf_t *buf);
+    // io::Connection::Owner
+    void onRead(ssize_t n, const uv_buf_t *buf) override;
+    void onWritten(int status) override;
+    void onShutdown(int status) override;
+    void onTimer() override;
+    void onClosed() override { delete this; }
+    // Reading and answering requests: neither lingering after our last response nor closing.
+    bool serving() const { return !lingering_ && !conn_.closing(); }
+
     void consume(const char *data, size_t len);
     void processPending();
     void rejectRequest(int status, const char *reason);
@@ -96,32 +106,20 @@ private:
     void resumeReading();
     const config::Config &cfg() const;
 
-    static void onAlloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf) noexcept;
-    static void onRead(uv_stream_t *s, ssize_t n, const uv_buf_t *buf) noexcept;
-    static void onWrite(uv_write_t *req, int status) noexcept;
-    static void onShutdown(uv_shutdown_t *req, int status) noexcept;
-    static void onTimer(uv_timer_t *t) noexcept;
-    static void onClose(uv_handle_t *h) noexcept;
-
     Worker &worker_;
-    uv_tcp_t handle_;
-    uv_timer_t timer_;
-    uv_shutdown_t shutdownReq_;
+    io::Connection conn_{*this};
     http::RequestParser parser_;
     Exchange exchange_;
     std::string pending_; // received, not yet parsed (pipelined requests)
     std::string out_;     // response bytes batched until the end of an upstream read
-    State state_ = State::Open;
     TimerMode timerMode_ = TimerMode::None;
-    int openHandles_ = 0;
-    bool reading_ = false;
+    bool lingering_ = false; // our last response is out: what arrives is read and dropped
     bool readPausedForBackpressure_ = false;
     bool clientEof_ = false; // the client half-closed after a complete request
     bool proxySsl_ = false;
     std::unique_ptr<http::ProxyHeaderParser> proxyHeader_; // until the PROXY header is read
     std::uint64_t bytesOut_ = 0;
     char peer_[INET6_ADDRSTRLEN] = "unknown";
-    int fd_ = -1; // the socket, for memcached's `watch` (cfd=)
 };
 
 } // namespace fc::proxy

@@ -6,8 +6,8 @@
 #include <cassert>
 #include <cerrno>
 
+#include "io/stream_write.h"
 #include "proxy/log.h"
-#include "proxy/stream_write.h"
 
 namespace fc::proxy {
 
@@ -268,13 +268,13 @@ void UpstreamConnection::beginExchange(UpstreamUser &user, bool isHead) {
 void UpstreamConnection::send(std::string_view data) {
     if (state_ == State::Closing || data.empty())
         return;
-    if (streamWrite(reinterpret_cast<uv_stream_t *>(&h_.tcp), data, this,
-                    &UpstreamConnection::onWrite) < 0)
+    if (io::streamWrite(reinterpret_cast<uv_stream_t *>(&h_.tcp), data, this,
+                        &UpstreamConnection::onWrite) < 0)
         fail(502, "could not send the request upstream");
 }
 
 void UpstreamConnection::onWrite(uv_write_t *req, int status) noexcept {
-    auto *w = static_cast<WriteReq *>(req->data);
+    auto *w = static_cast<io::WriteReq *>(req->data);
     auto *c = static_cast<UpstreamConnection *>(w->owner);
     delete w;
     if (c->state_ == State::Closing)

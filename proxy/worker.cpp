@@ -107,17 +107,14 @@ bool Worker::start(std::string &error) {
         return false;
     }
     auto open = [&](int fd, uv_connection_cb cb) {
-        auto h = std::make_unique<uv_tcp_t>();
-        int rc = uv_tcp_init(&loop_, h.get());
+        auto l = std::make_unique<io::Listener>();
+        int rc = l->init(&loop_, this);
         if (rc < 0) {
             error = std::string("listen failed: ") + uv_strerror(rc);
             return false;
         }
-        h->data = this;
-        rc = uv_tcp_open(h.get(), fd);
-        if (rc == 0)
-            rc = uv_listen(reinterpret_cast<uv_stream_t *>(h.get()), 4096, cb);
-        listeners_.push_back(std::move(h));
+        rc = l->listen(fd, 4096, cb);
+        listeners_.push_back(std::move(l));
         if (rc != 0)
             error = std::string("listen failed: ") + uv_strerror(rc);
         return rc == 0;
@@ -155,7 +152,7 @@ void Worker::beginDrain() {
         return;
     draining_ = true;
     for (auto &l : listeners_)
-        uv_close(reinterpret_cast<uv_handle_t *>(l.get()), nullptr);
+        l->close();
     uv_close(reinterpret_cast<uv_handle_t *>(&stopAsync_), nullptr);
     // drain() may close (and untrack) the connection: walk a snapshot of the list.
     std::vector<ClientConnection *> all;

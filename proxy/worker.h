@@ -16,10 +16,11 @@
 
 #include "cache/backend/memcached_cluster.h"
 #include "cache/fetch_locks.h"
+#include "cache/memcache/session.h"
 #include "cache/policy.h"
-#include "cache/protocol/memcache.h"
 #include "cache/store/store.h"
 #include "config/config.h"
+#include "io/listener.h"
 #include "proxy/access_log.h"
 #include "proxy/cache_counters.h"
 #include "proxy/upstream.h"
@@ -166,7 +167,7 @@ private:
     uv_loop_t loop_;
     uv_async_t stopAsync_;
     uv_timer_t drainTimer_;
-    std::vector<std::unique_ptr<uv_tcp_t>> listeners_;
+    std::vector<std::unique_ptr<io::Listener>> listeners_;
     std::unique_ptr<UpstreamPool> pool_;
     std::unique_ptr<char[]> readBuf_;
     IntrusiveList<ClientConnection> clients_;

@@ -16,10 +16,11 @@
 
 #include "admin/admin_server.h"
 #include "cache/fetch_locks.h"
-#include "cache/protocol/memcache.h"
+#include "cache/memcache/session.h"
 #include "cache/store/store.h"
 #include "fleet/peer_forward.h"
 #include "fleet/snapshot.h"
+#include "io/listener.h"
 #include "proxy/balancer.h"
 #include "proxy/health_check.h"
 #include "proxy/log.h"
@@ -131,7 +132,7 @@ bool Process::resolveUpstreams() {
 bool Process::bindAll(const config::SocketAddress &addr, bool memcache, const char *what) {
     std::uint16_t port = addr.port;
     for (unsigned w = 0; w < workers_; ++w) {
-        int fd = bindSocket(addr, port);
+        int fd = io::bindReusePort(addr, port);
         if (fd < 0) {
             std::fprintf(stderr, "frontcache: cannot listen on %s (%s): %s\n", addr.text().c_str(),
                          what, std::strerror(-fd));
@@ -144,7 +145,7 @@ bool Process::bindAll(const config::SocketAddress &addr, bool memcache, const ch
             return false;
         }
         if (port == 0)
-            port = boundPort(fd);
+            port = io::boundPort(fd);
         (memcache ? fds_[w].memcache : fds_[w].http).push_back(fd);
     }
     config::SocketAddress shown = addr;

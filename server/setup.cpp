@@ -1,15 +1,12 @@
 #include "server/setup.h"
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netdb.h>
-#include <netinet/in.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <cstdlib>
 #include <ctime>
 
@@ -27,47 +24,6 @@ unsigned long raiseFileLimit() {
         getrlimit(RLIMIT_NOFILE, &rl);
     }
     return static_cast<unsigned long>(rl.rlim_cur);
-}
-
-int bindSocket(const config::SocketAddress &a, std::uint16_t port) {
-    sockaddr_storage ss{};
-    socklen_t len;
-    if (a.ipv6) {
-        auto *s6 = reinterpret_cast<sockaddr_in6 *>(&ss);
-        s6->sin6_family = AF_INET6;
-        s6->sin6_port = htons(port);
-        inet_pton(AF_INET6, a.host.c_str(), &s6->sin6_addr);
-        len = sizeof *s6;
-    } else {
-        auto *s4 = reinterpret_cast<sockaddr_in *>(&ss);
-        s4->sin_family = AF_INET;
-        s4->sin_port = htons(port);
-        inet_pton(AF_INET, a.host.c_str(), &s4->sin_addr);
-        len = sizeof *s4;
-    }
-    int fd = ::socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
-    if (a.ipv6)
-        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-    if (::bind(fd, reinterpret_cast<sockaddr *>(&ss), len) != 0) {
-        int e = errno;
-        ::close(fd);
-        return -e;
-    }
-    return fd;
-}
-
-std::uint16_t boundPort(int fd) {
-    sockaddr_storage ss{};
-    socklen_t len = sizeof ss;
-    getsockname(fd, reinterpret_cast<sockaddr *>(&ss), &len);
-    if (ss.ss_family == AF_INET6)
-        return ntohs(reinterpret_cast<sockaddr_in6 *>(&ss)->sin6_port);
-    return ntohs(reinterpret_cast<sockaddr_in *>(&ss)->sin_port);
 }
 
 bool resolveUpstream(const config::UpstreamServer &up, std::vector<proxy::UpstreamTarget> &out,

@@ -1,6 +1,6 @@
-// What the process asks of the system before it serves: the open-file limit, the listening
-// sockets, the upstream servers' addresses and the cache's clock. Plain functions, each called
-// once by one phase of Server::run (server/server.cpp).
+// What the process asks of the system before it serves: the open-file limit, the upstream
+// servers' addresses and the cache's clock (the listening sockets are io/listener.h's). Plain
+// functions, each called once by one phase of Server::run (server/server.cpp).
 //
 // Threading: the main thread, at start-up.
 #pragma once
@@ -18,11 +18,6 @@ namespace fc::server {
 
 // Raises RLIMIT_NOFILE's soft limit to the hard limit; returns the resulting soft limit.
 unsigned long raiseFileLimit();
-
-// Creates one bound SO_REUSEPORT socket (each worker has its own). Returns the fd or -errno.
-int bindSocket(const config::SocketAddress &a, std::uint16_t port);
-// The port `fd` is bound to (what port 0 picked).
-std::uint16_t boundPort(int fd);
 
 // One server's targets, appended to `out`: a host name with several addresses (a scaled service
 // behind one DNS name, or "localhost" as 127.0.0.1 and ::1) becomes one target per address, as

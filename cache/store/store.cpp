@@ -6,6 +6,7 @@
 #include <cstring>
 #include <new>
 
+#include "cache/store/number.h"
 #include "cache/store/shard.h"
 
 namespace fc::cache {
@@ -354,8 +355,9 @@ StoreStatus Store::store(StoreMode mode, ItemRef &item, std::uint64_t casIn, std
         break;
     case StoreMode::Add:
         if (old) {
-            if (now - old->lastAccess >= kItemUpdateInterval) // memcached's do_item_update
-                old->lastAccess = now;
+            // memcached's do_item_update (segmented LRU, 1.6's default): the refused add is an
+            // access of the item that is there, whenever it was last accessed.
+            old->lastAccess = now;
             return outcome(StoreStatus::NotStored);
         }
         break;
@@ -388,29 +390,9 @@ StoreStatus Store::store(StoreMode mode, ItemRef &item, std::uint64_t casIn, std
 }
 
 namespace {
-// memcached's safe_strtoull on an item value: digits, optionally followed by spaces (values it
-// padded itself in older versions); anything else is non-numeric.
-// A counter as memcached reads one (strtoull, then safe_strtoull's checks): leading white space
-// skipped, digits, then the end of the value or white space — whatever follows that ("12 x" is
-// 12, as after a decr that padded "12" to the old length and an append). A minus sign is refused
-// unless the number is 0.
-bool isSpace(char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
-}
-bool parseCounter(std::string_view v, std::uint64_t &out) {
-    std::size_t i = 0;
-    while (i < v.size() && isSpace(v[i]))
-        ++i;
-    bool negative = false;
-    if (i < v.size() && (v[i] == '+' || v[i] == '-'))
-        negative = v[i++] == '-';
-    auto r = std::from_chars(v.data() + i, v.data() + v.size(), out);
-    if (r.ec != std::errc() || r.ptr == v.data() + i)
-        return false;
-    if (r.ptr != v.data() + v.size() && !isSpace(*r.ptr))
-        return false;
-    return !negative || out == 0;
-}
+// memcached (1.6.18, slab_chunk_size_max) splits an item over this many bytes into chunks, and
+// do_add_delta calls a chunked item non-numeric whatever its value ("1" and 600,000 spaces).
+constexpr std::size_t kSlabChunkMax = 512 * 1024;
 } // namespace
 
 ArithStatus Store::arithmetic(std::string_view key, bool incr, std::uint64_t delta,
@@ -432,13 +414,15 @@ ArithStatus Store::arithmetic(std::string_view key, bool incr, std::uint64_t del
         value = initial;
         expiresAt = relativeExpiry(createExptime);
     } else {
-        // memcached's do_add_delta: an empty value is non-numeric before any CAS is compared.
-        if (old->valueLen == 0)
+        // memcached's do_add_delta: an empty or chunked value is non-numeric before any CAS is
+        // compared; then the value is read with safe_strtoull's rules (cache/store/number.h).
+        if (old->valueLen == 0 ||
+            memcachedItemSize(old->keyLen, old->valueLen, old->flags) > kSlabChunkMax)
             return ArithStatus::NonNumeric;
         if (casIn != 0 && old->cas.load(std::memory_order_relaxed) != casIn)
             return ArithStatus::Exists;
         std::uint64_t cur;
-        if (!parseCounter(old->value(), cur))
+        if (!safeStrtoull(old->value(), cur))
             return ArithStatus::NonNumeric;
         ++(incr ? s.st.incrHits : s.st.decrHits);
         value = incr ? cur + delta : (delta > cur ? 0 : cur - delta); // incr wraps at 2^64
@@ -466,18 +450,15 @@ ArithStatus Store::arithmetic(std::string_view key, bool incr, std::uint64_t del
     it->cas.store(cas, std::memory_order_relaxed);
     const bool inPlace = old && stored == old->valueLen; // memcached's in-place rewrite
     // The same item to memcached: it keeps its fetched, active and stale marks, a token already
-    // handed out, its binary key and its last access.
+    // handed out and its binary key; its last access is now (do_add_delta's do_item_update), as
+    // link() sets it.
     constexpr std::uint8_t kKept =
         Item::kFetched | Item::kActive | Item::kStale | Item::kWonSent | Item::kBinaryKey;
     const std::uint8_t keptBits = inPlace ? (old->bits & kKept) : 0;
-    const std::uint32_t lastAccess = inPlace ? old->lastAccess : 0;
     if (old)
         unlink(s, old, h);
     link(s, it, h);
-    if (inPlace) {
-        it->bits |= keptBits;
-        it->lastAccess = lastAccess;
-    }
+    it->bits |= keptBits;
     releaseItem(it); // the store's reference is the only one
     lock.unlock();
     ensureRoom(0);

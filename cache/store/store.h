@@ -36,7 +36,6 @@ namespace fc::cache {
 
 constexpr std::size_t kMaxKeyLength = 250;
 constexpr std::int64_t kRelativeExptimeMax = 60 * 60 * 24 * 30; // memcached's REALTIME_MAXDELTA
-constexpr std::uint32_t kItemUpdateInterval = 60;               // memcached's ITEM_UPDATE_INTERVAL
 
 // Is `key` a valid memcached key (1-250 bytes, no control characters or spaces)?
 bool validKey(std::string_view key);

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <string>
 
-#include "cache/protocol/memcache.h"
+#include "cache/memcache/session.h"
 #include "tests/fuzz/fuzz_store.h"
 
 using namespace fc::cache;

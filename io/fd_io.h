@@ -10,7 +10,7 @@
 #include <cerrno>
 #include <string_view>
 
-namespace fc::proxy {
+namespace fc::io {
 
 inline bool writeAll(int fd, std::string_view data) {
     while (!data.empty()) {
@@ -24,4 +24,4 @@ inline bool writeAll(int fd, std::string_view data) {
     return true;
 }
 
-} // namespace fc::proxy
+} // namespace fc::io

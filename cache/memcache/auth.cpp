@@ -1,10 +1,10 @@
-#include "cache/protocol/memcache_auth.h"
+#include "cache/memcache/auth.h"
 
 #include <cstdint>
 #include <string_view>
 
-#include "cache/protocol/line.h"
-#include "cache/protocol/memcache.h"
+#include "cache/memcache/line.h"
+#include "cache/memcache/session.h"
 
 namespace fc::cache {
 

@@ -1,17 +1,17 @@
-#include "proxy/stream_write.h"
+#include "io/stream_write.h"
 
 #include <cassert>
 
-namespace fc::proxy {
+namespace fc::io {
 
 int streamWrite(uv_stream_t *s, const std::string_view *parts, size_t count, void *owner,
                 uv_write_cb cb) {
-    // No part lives in an item: whatever the socket does not take is copied into the request.
-    return streamWriteHeld(s, parts, count, 0, cache::ItemRef(), owner, cb);
+    // No part is pinned: whatever the socket does not take is copied into the request.
+    return streamWriteHeld(s, parts, count, 0, BufferRef(), owner, cb);
 }
 
-int streamWriteHeld(uv_stream_t *s, const std::string_view *parts, size_t count, unsigned inItem,
-                    cache::ItemRef item, void *owner, uv_write_cb cb) {
+int streamWriteHeld(uv_stream_t *s, const std::string_view *parts, size_t count, unsigned inPinned,
+                    BufferRef pinned, void *owner, uv_write_cb cb) {
     assert(count <= 4);
     uv_buf_t bufs[4];
     size_t total = 0;
@@ -27,11 +27,11 @@ int streamWriteHeld(uv_stream_t *s, const std::string_view *parts, size_t count,
     else if (n < 0 && n != UV_EAGAIN && n != UV_ENOSYS)
         return n;
     if (written == total)
-        return 0; // the common case: one writev, no allocation, item released here
-    auto *w = new WriteReq{{}, {}, owner, std::move(item), {}};
+        return 0; // the common case: one writev, no allocation, `pinned` released here
+    auto *w = new WriteReq{{}, {}, owner, std::move(pinned), {}};
     size_t copyBytes = 0;
     for (size_t i = 0; i < count; ++i)
-        if (!(inItem & (1u << i)))
+        if (!(inPinned & (1u << i)))
             copyBytes += parts[i].size();
     w->data.reserve(copyBytes); // no reallocation below: the bufs may point into it
     unsigned nb = 0;
@@ -43,7 +43,7 @@ int streamWriteHeld(uv_stream_t *s, const std::string_view *parts, size_t count,
         }
         p.remove_prefix(written);
         written = 0;
-        if (inItem & (1u << i)) {
+        if (inPinned & (1u << i)) {
             w->bufs[nb++] =
                 uv_buf_init(const_cast<char *>(p.data()), static_cast<unsigned>(p.size()));
         } else {
@@ -59,4 +59,4 @@ int streamWriteHeld(uv_stream_t *s, const std::string_view *parts, size_t count,
     return rc;
 }
 
-} // namespace fc::proxy
+} // namespace fc::io

@@ -8,7 +8,7 @@
 #include <string>
 #include <string_view>
 
-#include "cache/protocol/memcache.h"
+#include "cache/memcache/session.h"
 
 namespace fc::cache::test {
 

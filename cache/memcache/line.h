@@ -1,5 +1,5 @@
 // A command line of memcached's text protocol and its tokens, read as memcached reads them.
-// Shared by the protocol (memcache.cpp) and the login before it (memcache_auth.cpp).
+// Shared by the commands (parse.cpp) and the login before them (auth.cpp).
 //
 // Pure; no state.
 #pragma once

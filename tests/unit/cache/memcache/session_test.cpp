@@ -2,8 +2,8 @@
 
 #include <string>
 
-#include "cache/protocol/memcache.h"
-#include "memcache_session.h"
+#include "cache/memcache/session.h"
+#include "session_fixture.h"
 
 using namespace fc::cache;
 using namespace fc::cache::test;
@@ -110,4 +110,20 @@ TEST_CASE("a line without a newline is bounded") {
     Fixture f;
     std::string junk(MemcacheSession::kMaxLine + 10, 'a');
     CHECK(run(f.ctx, junk) == "CLIENT_ERROR line too long\r\n<closed>");
+}
+
+TEST_CASE("me names an item stored under a binary key in base64, whatever the request said") {
+    std::string out = everySplit("ms a2V5 1 b\r\nq\r\nme key\r\nme a2V5 b\r\n");
+    CHECK(out.rfind("HD\r\nME a2V5 exp=-1 la=0 cas=", 0) == 0);
+    CHECK(out.find("\r\nME a2V5 exp=-1 la=0 cas=", 4) != std::string::npos);
+}
+
+TEST_CASE(
+    "ma: T and N after an opaque over 32 bytes change nothing (memcached's loop stops there)") {
+    const std::string o = "O" + std::string(40, 'o');
+    CHECK(everySplit("set c 0 0 1\r\n5\r\nma c " + o + " T-1\r\nmg c v\r\nma c T-1 " + o +
+                     "\r\nmg c v\r\nma n N0 " + o + " N-1\r\nma n2 N-1 " + o + "\r\nmg n2 v\r\n") ==
+          "STORED\r\nCLIENT_ERROR opaque token too long\r\nVA 1\r\n6\r\n"
+          "CLIENT_ERROR opaque token too long\r\nEN\r\n"
+          "CLIENT_ERROR invalid or duplicate flag\r\nCLIENT_ERROR opaque token too long\r\nEN\r\n");
 }

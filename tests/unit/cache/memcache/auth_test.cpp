@@ -1,12 +1,12 @@
-// memcached's ASCII authentication (cache/protocol/memcache_auth.h) through a MemcacheSession,
+// memcached's ASCII authentication (cache/memcache/auth.h) through a MemcacheSession,
 // every script fed whole and split at every byte.
 #include <doctest/doctest.h>
 
 #include <memory>
 #include <string>
 
-#include "cache/protocol/memcache.h"
-#include "memcache_session.h"
+#include "cache/memcache/session.h"
+#include "session_fixture.h"
 
 using namespace fc::cache;
 using fc::cache::test::Fixture;

@@ -2,6 +2,10 @@
 // store: bytes in -> commands -> bytes out. No sockets: the proxy's listener feeds received
 // bytes and writes what comes out, so everything here is unit-testable and fuzzable.
 //
+// A session reads a line, parses it into a typed command (cache/memcache/command.h), runs it
+// with one switch on its family (execute.cpp: text commands, meta.cpp: meta commands, stats.cpp)
+// and, for a storage command, reads its data block into the item before storing it.
+//
 // Threading: one MemcacheSession per connection, used from one thread. The ProtocolContext is
 // shared by every session of every worker; its counters are relaxed atomics.
 #pragma once
@@ -13,10 +17,14 @@
 #include <string>
 #include <string_view>
 
-#include "cache/protocol/memcache_auth.h"
+#include "cache/memcache/auth.h"
 #include "cache/store/store.h"
 
 namespace fc::cache {
+
+namespace memcache {
+struct Command;
+}
 
 struct ProtocolStats {
     std::atomic<std::uint64_t> cmdGet{0}, cmdSet{0}, cmdFlush{0}, cmdTouch{0}, cmdMeta{0};
@@ -53,7 +61,7 @@ public:
     };
 
     // `users` not null: memcached.auth_file is set, and every command waits for a login
-    // (cache/protocol/memcache_auth.h); the session keeps its own reference, so a reload that
+    // (cache/memcache/auth.h); the session keeps its own reference, so a reload that
     // changes the users does not touch a connection already open.
     explicit MemcacheSession(ProtocolContext &ctx,
                              std::shared_ptr<const AuthUsers> users = nullptr);
@@ -71,22 +79,33 @@ public:
     std::uint32_t watchKinds() const { return watchKinds_; }
 
 private:
-    struct Pending; // a storage command waiting for its data block
-    Status command(std::string_view line, std::string &out);
-    void textGet(std::string_view *tok, std::size_t n, bool withCas, bool touch, std::string &out);
-    void textStore(std::string_view *tok, std::size_t n, std::string &out);
+    struct Pending; // a storage command waiting for its data block (cache/memcache/execute.h)
+    bool readBlock(const char *data, std::size_t len, std::size_t &pos, std::string &out);
+    // The dispatch: one switch on the command's family. The functions below take the family
+    // the switch found (Command::as).
+    Status execute(const memcache::Command &c, std::string &out);
+    void retrieve(const memcache::Command &c, std::string &out);
+    void startStore(const memcache::Command &c, std::string &out);
     void finishStore(std::string &out);
-    void textArith(std::string_view *tok, std::size_t n, bool incr, std::string &out);
-    void textStats(std::string_view *tok, std::size_t n, std::string &out);
-    void metaGet(std::string_view *tok, std::size_t n, std::string &out);
-    void metaSet(std::string_view *tok, std::size_t n, std::string &out);
-    void metaDelete(std::string_view *tok, std::size_t n, std::string &out);
-    void metaArith(std::string_view *tok, std::size_t n, std::string &out);
-    void metaDebug(std::string_view *tok, std::size_t n, std::string &out);
+    void remove(const memcache::Command &c, std::string &out);
+    void arithmetic(const memcache::Command &c, std::string &out);
+    void touch(const memcache::Command &c, std::string &out);
+    void flushAll(const memcache::Command &c, std::string &out);
+    void verbosity(const memcache::Command &c, std::string &out);
+    void cacheMemlimit(const memcache::Command &c, std::string &out);
+    void stats(const memcache::Command &c, std::string &out);
+    void metaGet(const memcache::Command &c, std::string &out);
+    void metaSet(const memcache::Command &c, std::string &out);
+    void metaDelete(const memcache::Command &c, std::string &out);
+    void metaArithmetic(const memcache::Command &c, std::string &out);
+    void metaDebug(const memcache::Command &c, std::string &out);
+    // A data block the store refused (too large) or memcached reads past (a refused ms):
+    // `bytes` are discarded, then `reply` (may be null) is answered.
+    void readPast(std::size_t bytes, const char *reply);
 
     ProtocolContext &ctx_;
     std::unique_ptr<AsciiAuth> auth_;    // until a login succeeded (null: none needed)
-    Pending *pending_ = nullptr;         // storage command whose data block is being read
+    std::unique_ptr<Pending> pending_;   // storage command whose data block is being read
     std::size_t swallow_ = 0;            // bytes of a refused data block still to discard
     const char *swallowReply_ = nullptr; // answer to send once they are discarded
     std::uint32_t watchKinds_ = 0;
