@@ -4,7 +4,7 @@
 #include <unordered_map>
 
 #include "admin/request_parse.h"
-#include "cache/page.h"
+#include "cache/page/page.h"
 #include "cache/store/store.h"
 #include "http/coding.h"
 #include "proxy/access_log.h"

@@ -21,7 +21,7 @@ namespace fc::admin {
 
 // GET /variants?path=/x[&host=H] (percent-encoded): the stored variants of one page (every Host
 // unless host= narrows it), each with its key, status, size per coding held, age, freshness and
-// what separates it (cache/page.h's varied lines). 400 without a path.
+// what separates it (cache/page/page.h's varied lines). 400 without a path.
 Reply variantsReply(cache::Store &store, std::int64_t now, std::string_view query);
 
 // Stored pages (by URI) by their number of variants: the upper bounds of the buckets, a last

@@ -11,8 +11,8 @@
 #include <string>
 #include <vector>
 
-#include "cache/compress.h"
-#include "cache/page.h"
+#include "cache/page/compress.h"
+#include "cache/page/page.h"
 #include "cache/store/store.h"
 
 using namespace fc::cache;

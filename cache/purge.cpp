@@ -2,7 +2,8 @@
 
 #include <algorithm>
 
-#include "cache/page.h"
+#include "cache/page/page.h"
+#include "cache/policy/keys.h"
 #include "http/rewrite.h"
 
 namespace fc::cache {

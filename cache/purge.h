@@ -1,6 +1,6 @@
 // Invalidation by path: removes every stored variant of a page (all Vary variants, under every
 // Host it was stored for, unless `host` narrows it) and the header keys of those URIs. Pages
-// record their absolute URI (cache/page.h), so one walk over the store finds them without an
+// record their absolute URI (cache/page/page.h), so one walk over the store finds them without an
 // index that would have to be kept in step with evictions.
 //
 // Threading: any thread (the store locks one shard at a time). Cost: one pass over the store per
@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "cache/policy.h"
+#include "cache/policy/policy.h"
 #include "cache/store/store.h"
 
 namespace fc::cache {

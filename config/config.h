@@ -107,8 +107,8 @@ struct UpstreamConfig {
 
 struct CacheConfig {
     enum class QueryStrings { Bypass, Key };
-    // "django": Django's per-site cache rules (cache/policy.h). "http": a shared cache per
-    // RFC 9111 (cache/http_policy.h) for applications that say what may be stored.
+    // "django": Django's per-site cache rules (cache/policy/policy.h). "http": a shared cache per
+    // RFC 9111 (cache/policy/http.h) for applications that say what may be stored.
     enum class Mode { Django, Http };
     Mode mode = Mode::Django;
     double heuristicFraction = 0.1; // http mode: of the time since Last-Modified (§4.2.2)

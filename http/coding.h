@@ -8,7 +8,7 @@
 
 namespace fc::http {
 
-// The codings frontcache can produce or undo. The numbers are stored in pages (cache/page.h):
+// The codings frontcache can produce or undo. The numbers are stored in pages (cache/page/page.h):
 // never renumber.
 enum class Coding : std::uint8_t {
     Identity = 0,

@@ -1,5 +1,6 @@
 #include "proxy/cache_counters.h"
 
+#include "cache/policy/request.h"
 namespace fc::proxy {
 
 std::string_view bypassLabel(int cell) {

@@ -17,7 +17,8 @@
 #include <string_view>
 #include <vector>
 
-#include "cache/policy.h"
+#include "cache/policy/policy.h"
+#include "cache/policy/request.h"
 #include "http/coding.h"
 
 namespace fc::proxy {

@@ -3,8 +3,9 @@
 #include <algorithm>
 #include <cstring>
 
-#include "cache/http_policy.h"
-#include "cache/lookup.h"
+#include "cache/policy/http.h"
+#include "cache/policy/lookup.h"
+#include "cache/policy/request.h"
 #include "http/forwarded.h"
 #include "proxy/client.h"
 #include "proxy/log.h"
@@ -270,18 +271,15 @@ void Exchange::onFetchHead(http::ResponseHead &resp, cache::NotStored notStored,
     if (!requestComplete_ && requestHasBody_)
         keepAlive_ = false; // answered before the body ended: the rest cannot be skipped safely
     status_ = resp.status;
-    if (cc.policy.mode == cache::Mode::Http) {
-        // RFC 9111 §4.4: a non-error answer to an unsafe method invalidates the target URI and
-        // the same-origin Location / Content-Location (every variant, both schemes, and every
-        // peer with admin.peers, through the one purge function).
-        std::string host;
-        const std::vector<std::string> paths = cache::invalidatedPaths(
-            *cc.store, cc.policy, req, resp.status, resp.headers, https_, host);
-        if (!paths.empty())
-            proxy::purge(worker_.loop(), cc, paths, host, false, worker_.counters());
-        if (!cc.policy.targetedField.empty()) // RFC 9213: for this cache, not downstream
-            resp.headers.remove(cc.policy.targetedField);
-    }
+    // RFC 9111 §4.4 (http mode): a non-error answer to an unsafe method invalidates the target
+    // URI and the same-origin Location / Content-Location (every variant, both schemes, and every
+    // peer with admin.peers, through the one purge function).
+    std::string host;
+    const std::vector<std::string> paths =
+        cache::invalidatedPaths(*cc.store, cc.policy, req, resp.status, resp.headers, https_, host);
+    if (!paths.empty())
+        proxy::purge(worker_.loop(), cc, paths, host, false, worker_.counters());
+    cache::removeTargetedField(cc.policy, resp.headers);
     std::string extra;
     std::string_view detail = cacheStatus_ == CacheStatus::Bypass ? cache::bypassName(bypass_)
                               : notStored == cache::NotStored::None

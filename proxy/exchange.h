@@ -23,8 +23,9 @@
 #include <optional>
 #include <string>
 
-#include "cache/page.h"
-#include "cache/policy.h"
+#include "cache/page/page.h"
+#include "cache/policy/policy.h"
+#include "cache/policy/request.h"
 #include "cache/store/item.h"
 #include "http/parser.h"
 #include "http/range.h"

@@ -4,7 +4,7 @@
 #include <charconv>
 #include <cstring>
 
-#include "cache/reuse.h"
+#include "cache/policy/reuse.h"
 #include "http/range.h"
 #include "proxy/client.h"
 #include "proxy/exchange.h"
@@ -52,7 +52,7 @@ void Exchange::deliverError(int status, const char *reason) {
     responseFinished();
 }
 
-// The representation a client gets of a page in several codings (cache/compress.h), counted.
+// The representation a client gets of a page in several codings (cache/page/compress.h), counted.
 const cache::PageRepresentation &Exchange::representationFor(const cache::PageView &v,
                                                              bool notModified) {
     if (v.repCount <= 1)

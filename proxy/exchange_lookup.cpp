@@ -1,8 +1,9 @@
 // The exchange's lookup steps: the store as the lookup chain's source, a hit, a miss (the shared
 // cluster, grace, coalescing), and the waits they start. Split from exchange.cpp to keep each
 // file readable; see proxy/exchange.h.
-#include "cache/http_policy.h"
-#include "cache/lookup.h"
+#include "cache/policy/http.h"
+#include "cache/policy/keys.h"
+#include "cache/policy/lookup.h"
 #include "proxy/client.h"
 #include "proxy/exchange.h"
 #include "proxy/log.h"
@@ -14,15 +15,14 @@ namespace fc::proxy {
 // --- lookup -------------------------------------------------------------------------------------
 
 namespace {
-// The in-process store as the lookup chain's source (cache/lookup.h): the Vary list item stays
-// referenced while its value is in use; a page that is fresh — or that the fetch this request
+// The in-process store as the lookup chain's source (cache/policy/lookup.h): the Vary list item
+// stays referenced while its value is in use; a page that is fresh — or that the fetch this request
 // waited for stored or renewed, fresh or not (a no-cache page is never fresh, but it was
 // validated on our behalf just now: collapsed forwarding, RFC 9111 §4) — is the answer; an
 // expired GET page is kept as the stale copy.
 struct StoreSource {
     const CacheContext &cc;
     std::int64_t now;
-    bool httpMode;
     const cache::RequestDirectives &rd;
     bool waited;              // this request waited for another's fetch...
     std::int64_t waitStarted; // ... from then
@@ -39,13 +39,8 @@ struct StoreSource {
         cache::PageView view;
         if (!page || !cache::decodePage(page->value(), view))
             return false;
-        bool usable = view.fresh(now);
-        if (httpMode) { // the client's limits and max-stale (RFC 9111 §4.2, §5.2.1)
-            const bool mustRevalidate =
-                !usable && rd.maxStale && cache::storedMustRevalidate(view.head);
-            usable = cache::reuse(view, mustRevalidate, rd, now) != cache::Reuse::Validate;
-        }
-        if (usable || (waited && view.storedAt >= waitStarted)) {
+        if (cache::answersRequest(cc.policy, view, rd, now) ||
+            (waited && view.storedAt >= waitStarted)) {
             hit = std::move(page);
             return true;
         }
@@ -59,20 +54,16 @@ struct StoreSource {
 } // namespace
 
 // FetchFromCacheMiddleware.process_request: header key -> Vary list -> page key -> page
-// (cache/lookup.h). A fresh page is served; otherwise the request misses (missed()).
+// (cache/policy/lookup.h). A fresh page is served; otherwise the request misses (missed()).
 void Exchange::lookup() {
     setStep(Step::Lookup);
     const CacheContext &cc = worker_.cache();
     http::RequestHead &h = head();
     uri_.clear();
     cache::absoluteUri(h, cc.policy, uri_, https_ ? "https" : "http");
-    // Http mode: what the request says about reusing a stored response (§5.2.1); parsed only
-    // when it has a field that could say anything.
-    const bool httpMode = cc.policy.mode == cache::Mode::Http;
-    cache::RequestDirectives rd;
-    if (httpMode && (h.headers.has("cache-control") || h.headers.has("pragma")))
-        rd = cache::requestDirectives(h.headers, cc.policy);
-    StoreSource src{cc, cc.clock->now(), httpMode, rd, waitedForFill_, waitStartedAt_, {}, {}, {}};
+    // Http mode: what the request says about reusing a stored response (§5.2.1).
+    const cache::RequestDirectives rd = cache::requestDirectives(h.headers, cc.policy);
+    StoreSource src{cc, cc.clock->now(), rd, waitedForFill_, waitStartedAt_, {}, {}, {}};
     auto vary = cache::lookupChain(cc.policy, uri_, h.headers, isHead_, key_, src);
     stale_ = std::move(src.stale);
     if (src.hit) {

@@ -2,8 +2,8 @@
 
 #include <algorithm>
 
-#include "cache/http_policy.h"
-#include "cache/reuse.h"
+#include "cache/policy/http.h"
+#include "cache/policy/reuse.h"
 #include "http/rewrite.h"
 #include "proxy/log.h"
 #include "proxy/worker.h"
@@ -248,11 +248,11 @@ bool Fetch::onUpstreamHead(http::ResponseHead &resp) {
         }
         // RFC 9111 §4.3.5 (http mode): a 200 to a HEAD whose validators and length match the
         // stored GET response freshens it, as a 304 would (the HEAD's own answer goes on).
-        if (isHead_ && resp.status == 200 && stale_ && cc.policy.mode == cache::Mode::Http &&
-            cache::headDescribes(v, resp.headers, resp.contentLength))
+        if (isHead_ && resp.status == 200 && stale_ &&
+            cache::headFreshens(cc.policy, v, resp.headers, resp.contentLength))
             fill_.renew(req, v, resp.headers);
         // UpdateCacheMiddleware: decide, and patch the headers both ways — from what the head
-        // says, parsed once for every rule (cache/facts.h).
+        // says, parsed once for every rule (cache/policy/facts.h).
         const cache::ResponseFacts facts =
             cache::responseFacts(resp.status, resp.contentLength, resp.headers, cc.policy);
         stores = fill_.plan(req, resp, facts, isHead_, requestedAt_);

@@ -4,8 +4,9 @@
 #include <cstring>
 #include <vector>
 
-#include "cache/http_policy.h"
-#include "cache/reuse.h"
+#include "cache/policy/http.h"
+#include "cache/policy/keys.h"
+#include "cache/policy/reuse.h"
 #include "cache/store/watch.h"
 #include "http/cache_control.h"
 #include "http/date.h"
@@ -132,7 +133,7 @@ bool PageFill::plan(const http::RequestHead &req, http::ResponseHead &resp,
     if (d.reason == cache::NotStored::None && resp.contentLength >= 0 && !isHead &&
         static_cast<std::uint64_t>(resp.contentLength) > cc.policy.maxObjectSize)
         d.reason = cache::NotStored::TooBig;
-    // The codings (cache/compress.h): an identity body of a compressible type gets them; a
+    // The codings (cache/page/compress.h): an identity body of a compressible type gets them; a
     // coded one gets its identity form. A page varying on Accept-Encoding is one entry for every
     // client (cache::pageKey), so it is stored only if identity can be served from it.
     transform_ = {};
@@ -161,26 +162,19 @@ bool PageFill::plan(const http::RequestHead &req, http::ResponseHead &resp,
     std::string omit(d.omitFields);
     omit.push_back(',');
     omit.append(d.omitFields2);
+    omit.push_back(',');
+    omit.append(cache::storedCopyOmits(cc.policy));
     d.omitFields = d.omitFields2 = {};
     decision_ = d;
     isHead_ = isHead;
-    const bool httpMode = cc.policy.mode == cache::Mode::Http;
-    if (!httpMode) // Django's patch_response_headers; an RFC 9111 cache leaves them as sent
-        cache::patchResponseHeaders(resp.headers, d.ttl, now);
-    if (!httpMode)
-        resp.headers.remove("age"); // our Age is computed from the time we stored it
-    if (httpMode && !cc.policy.targetedField.empty()) // RFC 9213 §2.2: for this cache only
-        resp.headers.remove(cc.policy.targetedField);
+    cache::patchStoredResponse(cc.policy, resp.headers, d.ttl, now);
     storing_ = true;
     head_.clear();
     // A HEAD response keeps the Content-Length the upstream announced for the GET.
     http::writeResponseHead(resp, !isHead, "1.1 frontcache", head_);
-    // private="..." / no-cache="...": those fields are not kept in the shared copy; nor is the
-    // origin's Age (http mode passes it on to this client: RFC 9111 §5.1; answers from the store
-    // compute theirs from the age kept in the page).
+    // private="..." / no-cache="...": those fields are not kept in the shared copy; nor is what
+    // the mode leaves out of every stored copy (cache::storedCopyOmits).
     cache::removeFields(head_, omit);
-    if (httpMode)
-        cache::removeFields(head_, "age");
     if (!isHead)
         head_.append("Content-Length: "); // the number follows at commit()
     etag_.assign(facts.etag);

@@ -2,7 +2,7 @@
 // refresh alike: the coalescing lock it may hold, the decision at the
 // response head (UpdateCacheMiddleware.process_response), the body accumulated while it streams,
 // and the page written when — and only when — the whole body arrived, with the codings it is
-// served in (cache/compress.h). Also the 304 path that renews a stored page without its body
+// served in (cache/page/compress.h). Also the 304 path that renews a stored page without its body
 // (RFC 9111 §4.3.4).
 //
 // Codings are made once per stored copy, before the page is linked: inline when the body is at
@@ -21,10 +21,10 @@
 #include <string>
 #include <string_view>
 
-#include "cache/facts.h"
 #include "cache/fetch_locks.h"
-#include "cache/page.h"
-#include "cache/policy.h"
+#include "cache/page/page.h"
+#include "cache/policy/facts.h"
+#include "cache/policy/policy.h"
 #include "cache/store/item.h"
 #include "http/headers.h"
 
@@ -55,7 +55,7 @@ public:
     // At the response head of a looked-up GET/HEAD: decides, patches `resp` for the client and the
     // store, and starts accumulating. Not storable: the lock is released (marked pass when the
     // reason is a property of the page, not of this one attempt). Returns whether it stores.
-    // `facts` is what `resp`'s head says, parsed once (cache/facts.h).
+    // `facts` is what `resp`'s head says, parsed once (cache/policy/facts.h).
     bool plan(const http::RequestHead &req, http::ResponseHead &resp,
               const cache::ResponseFacts &facts, bool isHead, std::int64_t requestedAt = 0);
     // A body piece. False once the body outgrew cache.max_object_size (it is then dropped).

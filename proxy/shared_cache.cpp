@@ -2,7 +2,7 @@
 
 #include <memory>
 
-#include "cache/lookup.h"
+#include "cache/policy/lookup.h"
 #include "proxy/log.h"
 
 namespace fc::proxy {
@@ -43,7 +43,7 @@ void sharedLookup(uv_loop_t *loop, cache::MemcachedCluster &cluster,
     queue(
         loop,
         [&cluster, policy, uri = std::move(uri), headers = std::move(headers), result] {
-            // The same chain as the in-process lookup (cache/lookup.h), GET variant only.
+            // The same chain as the in-process lookup (cache/policy/lookup.h), GET variant only.
             SharedLookupResult &r = *result;
             using R = cache::MemcachedCluster::Result;
             struct ClusterSource {

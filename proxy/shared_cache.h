@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "cache/backend/memcached_cluster.h"
-#include "cache/policy.h"
+#include "cache/policy/policy.h"
 #include "cache/store/item.h"
 #include "http/headers.h"
 #include "proxy/cache_counters.h"
@@ -30,7 +30,7 @@ struct SharedLookupResult {
     std::string pageKey;   // the page key for this request's variant (when the Vary list was
                            // found)
     std::string varyList;  // the header key's value
-    std::string page;      // the page's bytes (cache/page.h)
+    std::string page;      // the page's bytes (cache/page/page.h)
 };
 
 // FetchFromCacheMiddleware against the cluster: header key -> Vary list -> page key -> page.

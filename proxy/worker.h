@@ -17,7 +17,7 @@
 #include "cache/backend/memcached_cluster.h"
 #include "cache/fetch_locks.h"
 #include "cache/memcache/session.h"
-#include "cache/policy.h"
+#include "cache/policy/policy.h"
 #include "cache/store/store.h"
 #include "config/config.h"
 #include "io/listener.h"

@@ -2,7 +2,7 @@
 
 #include <expat.h>
 
-#include "cache/compress.h"
+#include "cache/page/compress.h"
 
 namespace fc::tools {
 

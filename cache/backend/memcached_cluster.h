@@ -1,6 +1,6 @@
 // A shared memcached cluster (cache.shared_servers) behind the in-process store: pages that one
 // frontcache instance stored are found by the others, with the same keys and the same page
-// format (cache/page.h) as the in-process store.
+// format (cache/page/page.h) as the in-process store.
 //
 // libmemcached does the protocol, key distribution (consistent hashing, ketama) and failure
 // handling (a server that fails is skipped for a while). Its calls block, so the proxy never

@@ -17,8 +17,8 @@
 // its end record (truncated), with a hash that does not match (corrupt), or of another version is
 // rejected as a whole: SnapshotReader::feed returns false and the caller empties the store.
 //
-// Items keep their absolute expiry; the page format (cache/page.h) carries its own freshness and
-// stale windows, so a restored page is fresh, in grace or usable on error exactly as before.
+// Items keep their absolute expiry; the page format (cache/page/page.h) carries its own freshness
+// and stale windows, so a restored page is fresh, in grace or usable on error exactly as before.
 // Not kept: CAS values (new ones are assigned), eviction order and access counts (restored
 // items start in the small FIFO), and items marked stale by `md I` (written as ordinary items).
 //

@@ -6,6 +6,7 @@
 
 #include "admin/metrics.h"
 
+#include "cache/policy/request.h"
 using fc::admin::appendCounterSamples;
 using fc::admin::Sample;
 using fc::proxy::CacheCounters;

@@ -3,7 +3,8 @@
 #include <string>
 #include <vector>
 
-#include "cache/page.h"
+#include "cache/page/page.h"
+#include "cache/policy/keys.h"
 #include "cache/purge.h"
 #include "cache/store/clock.h"
 

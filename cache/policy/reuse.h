@@ -10,8 +10,8 @@
 #include <string>
 #include <string_view>
 
-#include "cache/page.h"
-#include "cache/policy.h"
+#include "cache/page/page.h"
+#include "cache/policy/policy.h"
 #include "http/headers.h"
 
 namespace fc::cache {

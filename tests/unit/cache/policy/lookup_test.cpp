@@ -4,8 +4,9 @@
 #include <string>
 #include <vector>
 
-#include "cache/lookup.h"
+#include "cache/policy/lookup.h"
 
+#include "cache/policy/keys.h"
 using namespace fc::cache;
 using fc::http::HeaderList;
 

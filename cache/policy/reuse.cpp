@@ -1,4 +1,4 @@
-#include "cache/reuse.h"
+#include "cache/policy/reuse.h"
 
 #include "http/cache_control.h"
 #include "http/date.h"

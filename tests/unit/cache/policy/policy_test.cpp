@@ -2,8 +2,10 @@
 
 #include <string>
 
-#include "cache/page.h"
-#include "cache/policy.h"
+#include "cache/page/page.h"
+#include "cache/policy/keys.h"
+#include "cache/policy/policy.h"
+#include "cache/policy/request.h"
 
 using namespace fc::cache;
 using fc::http::HeaderList;

@@ -1,7 +1,7 @@
 // cache/facts: what a response's head says, parsed once for every rule.
 #include <doctest/doctest.h>
 
-#include "cache/facts.h"
+#include "cache/policy/facts.h"
 
 using namespace fc::cache;
 using fc::http::HeaderList;

@@ -1,8 +1,9 @@
-#include "cache/facts.h"
+#include "cache/policy/facts.h"
 
 #include <charconv>
 
-#include "cache/http_policy.h"
+#include "cache/policy/http.h"
+#include "cache/policy/keys.h"
 #include "http/date.h"
 
 namespace fc::cache {

@@ -28,7 +28,7 @@
 //          fields, each ending in CRLF, without the blank line (Age, the cache status and
 //          Connection are added per response) — then its body.
 // Representation 0 is the response as the origin sent it (patched); the others are the codings
-// frontcache produced from it (cache/compress.h). A page with one representation is sent as
+// frontcache produced from it (cache/page/compress.h). A page with one representation is sent as
 // stored to every client; with several, each client gets the best its Accept-Encoding allows.
 //
 // Pure functions over bytes; safe from any thread.

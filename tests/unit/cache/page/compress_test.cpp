@@ -3,8 +3,8 @@
 #include <random>
 #include <string>
 
-#include "cache/compress.h"
-#include "cache/page.h"
+#include "cache/page/compress.h"
+#include "cache/page/page.h"
 
 using namespace fc::cache;
 using fc::http::Coding;

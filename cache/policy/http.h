@@ -1,6 +1,7 @@
 // cache.mode = "http": a shared cache per RFC 9111 (and the parts of RFC 9110, 5861, 9213 it
 // relies on), for applications that say in their responses what may be stored. Django mode's
-// rules are in cache/policy.h; the keys, lookup chain, store and page format are shared. Where a
+// rules are in cache/policy/policy.h; the keys (cache/policy/keys.h), lookup chain, store and page
+// format are shared. Where a
 // rule below is a choice the RFC leaves open, the comment says which and why.
 //
 // Pure functions; safe from any thread.
@@ -12,9 +13,9 @@
 #include <string_view>
 #include <vector>
 
-#include "cache/facts.h"
-#include "cache/page.h"
-#include "cache/policy.h"
+#include "cache/page/page.h"
+#include "cache/policy/facts.h"
+#include "cache/policy/policy.h"
 #include "cache/store/store.h"
 #include "http/cache_control.h"
 #include "http/headers.h"
@@ -42,6 +43,8 @@ struct RequestDirectives {
     std::optional<std::int64_t> maxStaleSeconds; // absent with maxStale: any staleness
     std::optional<std::int64_t> minFresh;
 };
+// The defaults (nothing asked) in django mode, and for a request with neither Cache-Control nor
+// Pragma, without parsing anything.
 RequestDirectives requestDirectives(const http::HeaderList &req, const PolicyConfig &cfg);
 
 // How a stored response may be used for a request (§4, §4.2, §5.2.1, §5.2.2.2).
@@ -56,10 +59,26 @@ Reuse reuse(const PageView &page, bool mustRevalidate, const RequestDirectives &
 // a shared cache may then not serve it stale).
 bool storedMustRevalidate(std::string_view head);
 
+// Does the stored page answer this request without the origin? In django mode when it is fresh;
+// in http mode when the request's own limits (max-age, min-fresh, max-stale: §4.2, §5.2.1) take
+// it too, a stale one only as far as max-stale allows and must-revalidate does not forbid.
+bool answersRequest(const PolicyConfig &cfg, const PageView &page, const RequestDirectives &rd,
+                    std::int64_t now);
+
 // §4.3.5: does a 200 response to HEAD describe the stored GET response `page`? Its validators
 // (ETag, Last-Modified) match the stored ones — at least one of them given — and so does its
 // Content-Length when it has one (-1: none).
 bool headDescribes(const PageView &page, const http::HeaderList &head, std::int64_t contentLength);
+// ... and so freshens it, as a 304 would: in http mode only (django mode stores GETs alone).
+inline bool headFreshens(const PolicyConfig &cfg, const PageView &page,
+                         const http::HeaderList &head, std::int64_t contentLength) {
+    return cfg.mode == Mode::Http && headDescribes(page, head, contentLength);
+}
+
+// RFC 9213 §2.2: the targeted field (cache.targeted_field, CDN-Cache-Control) is for this cache,
+// not for caches downstream: removed from what is passed on and stored, in http mode (django mode
+// does not read it and passes it on).
+void removeTargetedField(const PolicyConfig &cfg, http::HeaderList &headers);
 
 // §4.4: a response to an unsafe request invalidates what the cache holds for the target URI
 // when it is a non-error status (2xx, 3xx).
@@ -74,6 +93,7 @@ void invalidationTargets(const http::HeaderList &resp, std::string_view scheme,
 // `host`; empty when nothing is to purge. A purge scans the store, so the paths are returned
 // only when the store holds one of those URIs (its header key is present): POSTs to pages that
 // are not cached cost one lookup per URI.
+// Empty in django mode (Django's cache does not invalidate).
 std::vector<std::string> invalidatedPaths(Store &store, const PolicyConfig &cfg,
                                           const http::RequestHead &req, int status,
                                           const http::HeaderList &resp, bool https,

@@ -1,8 +1,9 @@
-#include "cache/http_policy.h"
+#include "cache/policy/http.h"
 
 #include <algorithm>
 #include <charconv>
 
+#include "cache/policy/keys.h"
 #include "http/date.h"
 #include "http/rewrite.h"
 
@@ -142,6 +143,8 @@ StoreDecision decideStoreHttp(const http::RequestHead &req, const ResponseFacts 
 
 RequestDirectives requestDirectives(const http::HeaderList &req, const PolicyConfig &cfg) {
     RequestDirectives rd;
+    if (cfg.mode != Mode::Http || (!req.has("cache-control") && !req.has("pragma")))
+        return rd; // nothing to say (a hit parses nothing)
     const http::CacheControl cc = http::parseCacheControl(req);
     rd.noStore = cc.noStore;
     rd.onlyIfCached = cc.onlyIfCached;
@@ -247,12 +250,26 @@ void invalidationTargets(const http::HeaderList &resp, std::string_view scheme,
     }
 }
 
+bool answersRequest(const PolicyConfig &cfg, const PageView &page, const RequestDirectives &rd,
+                    std::int64_t now) {
+    const bool fresh = page.fresh(now);
+    if (cfg.mode != Mode::Http)
+        return fresh;
+    const bool mustRevalidate = !fresh && rd.maxStale && storedMustRevalidate(page.head);
+    return reuse(page, mustRevalidate, rd, now) != Reuse::Validate;
+}
+
+void removeTargetedField(const PolicyConfig &cfg, http::HeaderList &headers) {
+    if (cfg.mode == Mode::Http && !cfg.targetedField.empty())
+        headers.remove(cfg.targetedField);
+}
+
 std::vector<std::string> invalidatedPaths(Store &store, const PolicyConfig &cfg,
                                           const http::RequestHead &req, int status,
                                           const http::HeaderList &resp, bool https,
                                           std::string &host) {
     std::vector<std::string> paths;
-    if (!invalidates(req.method, status))
+    if (cfg.mode != Mode::Http || !invalidates(req.method, status))
         return paths;
     const http::TargetParts t = http::splitTarget(req.target);
     host.assign(t.absolute() ? t.authority : req.headers.get("host").value_or(""));

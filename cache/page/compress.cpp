@@ -1,4 +1,4 @@
-#include "cache/compress.h"
+#include "cache/page/compress.h"
 
 #include <brotli/decode.h>
 #include <brotli/encode.h>
@@ -7,7 +7,8 @@
 
 #include <cstring>
 
-#include "cache/policy.h"
+#include "cache/policy/policy.h"
+#include "cache/policy/request.h"
 #include "http/headers.h"
 
 namespace fc::cache {

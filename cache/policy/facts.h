@@ -13,7 +13,7 @@
 #include <optional>
 #include <string>
 
-#include "cache/policy.h"
+#include "cache/policy/policy.h"
 #include "http/cache_control.h"
 #include "http/coding.h"
 #include "http/headers.h"

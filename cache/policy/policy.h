@@ -1,6 +1,8 @@
-// The Django per-site cache rules (docs/architecture.md, "Where each Django rule lives"), applied
-// in front of the application: which requests are looked up, the two cache keys, which responses
-// are stored and for how long, and the headers added on the way out.
+// The cache's one interface for storing a response, whichever the mode: cache.mode's settings
+// (PolicyConfig), the decision (decideStore: Django's UpdateCacheMiddleware rules here, RFC 9111's
+// in cache/policy/http.h when cache.mode = "http"), renewing a stored head with a 304, and the
+// headers Django adds on the way out. Which requests are looked up: cache/policy/request.h; the
+// keys: cache/policy/keys.h (docs/architecture.md, "Where each Django rule lives").
 //
 // Mirrors django/middleware/cache.py (FetchFromCacheMiddleware, UpdateCacheMiddleware) and
 // django/utils/cache.py (get_cache_key, learn_cache_key, _generate_cache_key, get_max_age,
@@ -13,12 +15,12 @@
 #include <string_view>
 #include <vector>
 
-#include "cache/compress.h"
+#include "cache/page/compress.h"
 #include "http/headers.h"
 
 namespace fc::cache {
 
-// cache.mode: Django's rules (this file), or a shared cache per RFC 9111 (cache/http_policy.h).
+// cache.mode: Django's rules (this file), or a shared cache per RFC 9111 (cache/policy/http.h).
 enum class Mode { Django, Http };
 
 struct PolicyConfig {
@@ -44,58 +46,6 @@ struct PolicyConfig {
     bool honorClientNoCache = true;                  // request no-cache, max-age, Pragma
     std::string targetedField = "cdn-cache-control"; // RFC 9213, lower case ("" = none)
 };
-
-// '*' globbing over names ("utm_*", "_ga_*"): '*' matches any run of characters, nothing else
-// is special.
-bool globMatch(std::string_view pattern, std::string_view name);
-
-// For a request that may be looked up (GET/HEAD without a body), before anything else reads
-// it: removes the query parameters cache.ignore_query_params names (a target left with none
-// loses its '?', so it counts as parameterless for query_strings = "bypass"), and from the
-// Cookie field the cookies that cannot change a page — those cache.ignore_cookies names, or,
-// with cache.key_cookies, every one it does not name — keeping the rest sorted by name. The key
-// is then computed from what is left, and the application, which fills shared pages, never sees
-// what the key ignored. A Cookie field with nothing to remove is left exactly as sent (Django's
-// own key for it). Returns true when the head changed.
-bool normalizeCacheableRequest(http::RequestHead &req, const PolicyConfig &cfg);
-
-// Why a request is not looked up (BYPASS).
-enum class Bypass { None, Method, QueryString, Path, Cookie, Body, Upgrade };
-const char *bypassName(Bypass b);
-
-// Fetch phase, rules 1-2 and the configured bypass rules.
-Bypass classify(const http::RequestHead &req, const PolicyConfig &cfg);
-
-// Django's request.build_absolute_uri(): scheme + "://" + Host + path [+ "?" + query when the
-// query is part of the key]. `scheme` is the one the request arrived with: "https" when a
-// trusted proxy says so (Django's request.scheme under SECURE_PROXY_SSL_HEADER) or the PROXY
-// protocol reports TLS. Absolute-form targets are used as sent. X-Forwarded-Host is never used.
-void absoluteUri(const http::RequestHead &req, const PolicyConfig &cfg, std::string &out,
-                 std::string_view scheme = "http");
-
-// views.decorators.cache.cache_header.<prefix>.<md5(uri)>
-void headerKey(const PolicyConfig &cfg, std::string_view uri, std::string &out);
-
-// views.decorators.cache.cache_page.<prefix>.<METHOD>.<md5(uri)>.<md5(values)>, where values
-// holds the request's values of the headers in `headerList` (Django META names joined by
-// ',': "HTTP_ACCEPT_ENCODING,HTTP_COOKIE"), each ended unambiguously: "=" value LF, or "-" LF
-// when absent (absent and empty differ — a spec rule, Django itself skips absent headers; and
-// no two requests' values run together into one string, as Django's concatenation lets them:
-// a key an attacker could collide). Accept-Encoding contributes
-// the same constant for every request (spec §5): each stored copy carries every coding it can be
-// served in, identity included, and the coding is chosen per request.
-void pageKey(const PolicyConfig &cfg, std::string_view method, std::string_view uri,
-             std::string_view headerList, const http::HeaderList &req, std::string &out);
-
-// What separates a variant, for the admin port's GET /variants: one "META_NAME: value" line per
-// name in `headerList` ("(absent)" when the request had none). Cookie values are not shown, only
-// their names and a fingerprint of each value ("sessionid=#1a2b3c4d"), so the listing never
-// hands out a session. At most 4 KiB (longer values are cut).
-void variedValues(std::string_view headerList, const http::HeaderList &req, std::string &out);
-
-// learn_cache_key: the response's Vary as Django's sorted META names joined by ','. Returns false
-// for "Vary: *" (never stored).
-bool varyHeaderList(const http::HeaderList &resp, std::string &out);
 
 // Why a fetched response was not stored.
 enum class NotStored {
@@ -157,11 +107,11 @@ struct ExchangeTimes {
     std::int64_t responseTime = 0;
 };
 
-struct ResponseFacts; // cache/facts.h
+struct ResponseFacts; // cache/policy/facts.h
 
 // Update phase, rules 1-6 (size and completeness are checked while the body streams), from what
-// the response's head says, parsed once (cache/facts.h). In http mode: cache::decideStoreHttp
-// (cache/http_policy.h) instead.
+// the response's head says, parsed once (cache/policy/facts.h). In http mode:
+// cache::decideStoreHttp (cache/policy/http.h) instead.
 StoreDecision decideStore(const http::RequestHead &req, const ResponseFacts &resp,
                           const PolicyConfig &cfg, ExchangeTimes times = {});
 // The same from a head's fields, parsed first (a renewed head, tests).
@@ -182,5 +132,15 @@ StoreDecision renewStoredHead(std::string_view storedHead, const http::HeaderLis
 // patch_response_headers(response, ttl): Expires = now + ttl when absent; Cache-Control gets
 // max-age = min(existing, ttl), other directives kept (names lower-cased, as Django does).
 void patchResponseHeaders(http::HeaderList &headers, std::int64_t ttl, std::int64_t now);
+
+// A response about to be stored, as it goes on to the client: in django mode, Django's
+// patch_response_headers and the origin's Age removed (ours is computed from when it was
+// stored); in http mode, left as sent but for the targeted field (RFC 9213 §2.2).
+void patchStoredResponse(const PolicyConfig &cfg, http::HeaderList &headers, std::int64_t ttl,
+                         std::int64_t now);
+// Fields the stored copy leaves out beyond those the response names (private="...",
+// no-cache="..."), as a comma list: in http mode the origin's Age, which this client is passed
+// (RFC 9111 §5.1) but which answers from the store compute from the age kept in the page.
+std::string_view storedCopyOmits(const PolicyConfig &cfg);
 
 } // namespace fc::cache

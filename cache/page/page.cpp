@@ -1,4 +1,4 @@
-#include "cache/page.h"
+#include "cache/page/page.h"
 
 #include <cstring>
 

@@ -11,7 +11,8 @@
 #include <string>
 #include <string_view>
 
-#include "cache/policy.h"
+#include "cache/policy/keys.h"
+#include "cache/policy/policy.h"
 #include "http/headers.h"
 
 namespace fc::cache {

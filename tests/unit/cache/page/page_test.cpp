@@ -3,7 +3,7 @@
 
 #include <string>
 
-#include "cache/page.h"
+#include "cache/page/page.h"
 
 using namespace fc::cache;
 

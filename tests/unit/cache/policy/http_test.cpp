@@ -1,4 +1,4 @@
-// cache/http_policy: cache.mode = "http", RFC 9111's rules (and RFC 5861, RFC 9213). The
+// cache/policy/http: cache.mode = "http", RFC 9111's rules (and RFC 5861, RFC 9213). The
 // integration table (tests/integration/rfc9111_cases.py) checks them end to end; these pin the
 // pure functions, one rule per case.
 #include <doctest/doctest.h>
@@ -6,7 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "cache/http_policy.h"
+#include "cache/policy/http.h"
+#include "cache/policy/keys.h"
 #include "cache/store/clock.h"
 
 using namespace fc::cache;
@@ -115,4 +116,81 @@ TEST_CASE("http mode: Accept-family values are normalised only as far as their m
     CHECK(norm("HTTP_ACCEPT", "a/b;q=1.000, c/d;Q=0.9") == "a/b;q=1.000,c/d;q=0.9");
     CHECK(norm("HTTP_ACCEPT", "a/b;q=2, c/d") == "a/b;q=2,c/d"); // an invalid weight: no reorder
     CHECK(norm("HTTP_X_CUSTOM", "  B, a ") == "B, a");
+}
+
+// The one interface: each rule below is called by the data path in both modes and does nothing,
+// or Django's thing, in django mode — proxy/ holds no branch on the mode.
+TEST_CASE("the mode's rules answer for django mode too") {
+    PolicyConfig django;
+    const PolicyConfig http = httpMode();
+    PageView page;
+    page.storedAt = 1000;
+    page.ttl = 60;
+    page.head = "HTTP/1.1 200 OK\r\n\r\n";
+
+    SUBCASE("a request's directives are read in http mode only") {
+        const HeaderList h = fields({{"Cache-Control", "max-stale=30, only-if-cached"}});
+        CHECK_FALSE(requestDirectives(h, django).onlyIfCached);
+        CHECK_FALSE(requestDirectives(h, django).maxStale);
+        CHECK(requestDirectives(h, http).onlyIfCached);
+        CHECK(requestDirectives(h, http).maxStale);
+        CHECK_FALSE(requestDirectives(fields({{"Accept", "*/*"}}), http).onlyIfCached);
+    }
+    SUBCASE("a stored page answers: fresh in django mode; within the request's limits in http") {
+        const RequestDirectives none;
+        CHECK(answersRequest(django, page, none, 1059));
+        CHECK_FALSE(answersRequest(django, page, none, 1060));
+        CHECK(answersRequest(http, page, none, 1059));
+        CHECK_FALSE(answersRequest(http, page, none, 1060));
+        const RequestDirectives stale =
+            requestDirectives(fields({{"Cache-Control", "max-stale=30"}}), http);
+        CHECK(answersRequest(http, page, stale, 1080));         // 20 s stale: within max-stale
+        CHECK_FALSE(answersRequest(http, page, stale, 1100));   // 40 s: beyond it
+        CHECK_FALSE(answersRequest(django, page, stale, 1080)); // django reads no directives
+        const RequestDirectives young =
+            requestDirectives(fields({{"Cache-Control", "max-age=10"}}), http);
+        CHECK_FALSE(answersRequest(http, page, young, 1020)); // 20 s old, the client says 10
+        PageView mustRevalidate = page;
+        mustRevalidate.head = "HTTP/1.1 200 OK\r\nCache-Control: must-revalidate\r\n\r\n";
+        CHECK_FALSE(answersRequest(http, mustRevalidate, stale, 1080));
+    }
+    SUBCASE("nothing is invalidated in django mode") {
+        ManualClock clock;
+        StoreConfig sc;
+        sc.memoryLimit = 1 << 20;
+        Store store(sc, clock);
+        std::string key, host;
+        headerKey(django, "http://h/form", key);
+        ItemRef item = store.allocate(key, 0, 0, 0);
+        REQUIRE(item);
+        store.store(StoreMode::Set, item);
+        auto post = request("POST", "/form", {{"Host", "h"}});
+        CHECK(invalidatedPaths(store, django, post, 200, {}, false, host).empty());
+        CHECK(invalidatedPaths(store, http, post, 200, {}, false, host) ==
+              std::vector<std::string>{"/form"});
+    }
+    SUBCASE("the targeted field: removed in http mode only") {
+        HeaderList h = fields({{"CDN-Cache-Control", "max-age=60"}, {"Cache-Control", "no-cache"}});
+        removeTargetedField(django, h);
+        CHECK(h.has("cdn-cache-control"));
+        removeTargetedField(http, h);
+        CHECK_FALSE(h.has("cdn-cache-control"));
+        CHECK(h.has("cache-control"));
+    }
+    SUBCASE("a stored response as passed on, and what its stored copy leaves out") {
+        HeaderList d = fields({{"Age", "5"}, {"CDN-Cache-Control", "max-age=9"}});
+        patchStoredResponse(django, d, 60, 1000); // Django's patch_response_headers, no Age
+        CHECK_FALSE(d.has("age"));
+        CHECK(d.get("cache-control") == std::optional<std::string_view>("max-age=60"));
+        CHECK(d.has("expires"));
+        CHECK(d.has("cdn-cache-control"));
+        HeaderList h = fields({{"Age", "5"}, {"CDN-Cache-Control", "max-age=9"}});
+        patchStoredResponse(http, h, 60, 1000); // as sent, but for the targeted field
+        CHECK(h.get("age") == std::optional<std::string_view>("5"));
+        CHECK_FALSE(h.has("cache-control"));
+        CHECK_FALSE(h.has("expires"));
+        CHECK_FALSE(h.has("cdn-cache-control"));
+        CHECK(storedCopyOmits(django).empty());
+        CHECK(storedCopyOmits(http) == "age");
+    }
 }

@@ -2,7 +2,7 @@
 
 #include <string>
 
-#include "cache/reuse.h"
+#include "cache/policy/reuse.h"
 
 using namespace fc::cache;
 using fc::http::HeaderList;
