@@ -40,60 +40,48 @@ void Exchange::setStep(Step next) {
 
 bool Exchange::onHead(http::RequestHead &h) {
     setStep(Step::Begin);
-    startUs_ = nowUs();
-    upstreamUs_ = -1;
-    upstreamServer_ = -1;
-    status_ = 0;
-    cacheStatus_ = CacheStatus::None;
-    bypass_ = cache::Bypass::None;
-    waitedForFill_ = askedShared_ = false;
-    fwdReason_ = "uri-miss";
-    requestComplete_ = false;
-    rejectStatus_ = 0;
+    req_ = {}; // nothing carries over from the previous request
+    req_.startUs = nowUs();
     stale_.reset();
     earlyBody_.clear();
     buffered_.reset();
-    bufferFailed_ = false;
-    requestIdLen_ = 0;
     // A trusted proxy's word on the client and its scheme (nginx real_ip_recursive; Django's
     // SECURE_PROXY_SSL_HEADER compares X-Forwarded-Proto with "https" exactly); nobody else's.
     const auto &trusted = worker_.config().server.trustedProxies;
-    trustedPeer_ = !trusted.empty() && inAnyBlock(trusted, conn_.peer());
+    req_.trustedPeer = !trusted.empty() && inAnyBlock(trusted, conn_.peer());
     // The scheme, read before prepareForwarding replaces X-Forwarded-Proto: the key uses it and
     // the upstream is told it (forwardInfo), one value for both.
-    const std::string_view proto = trustedPeer_ ? http::forwardedProto(h.headers) : "";
-    https_ = proto.empty() ? conn_.proxySsl() : proto == "https";
+    const std::string_view proto = req_.trustedPeer ? http::forwardedProto(h.headers) : "";
+    req_.https = proto.empty() ? conn_.proxySsl() : proto == "https";
     // From here on the head is the request as it will be forwarded: what keys a page is what
     // the application is sent (http::prepareForwarding).
-    const http::ForwardRules rules{conn_.peer(), trustedPeer_,
+    const http::ForwardRules rules{conn_.peer(), req_.trustedPeer,
                                    worker_.config().server.underscoresInHeaders};
     if (http::Refusal refused = http::prepareForwarding(h, rules)) {
-        rejectStatus_ = refused.status;
-        rejectReason_ = refused.reason;
+        req_.rejectStatus = refused.status;
+        req_.rejectReason = refused.reason;
         return false;
     }
-    client_ = conn_.peer();
-    if (trustedPeer_) { // the list ends with the peer itself, which is trusted
+    req_.client = conn_.peer();
+    if (req_.trustedPeer) { // the list ends with the peer itself, which is trusted
         std::string_view c = http::forwardedClient(
             conn_.peer(), h.headers, [&](std::string_view a) { return inAnyBlock(trusted, a); });
         const std::size_t n = std::min(c.size(), sizeof clientBuf_); // an address literal: < 46
         std::memcpy(clientBuf_, c.data(), n);
-        client_ = {clientBuf_, n};
+        req_.client = {clientBuf_, n};
     }
-    isHead_ = h.method == "HEAD";
-    wantsRange_ = false;
-    keepAlive_ = h.keepAlive && !worker_.draining();
-    requestHasBody_ = h.hasBody();
-    requestChunked_ = h.chunked;
-    expectContinue_ = false;
+    req_.isHead = h.method == "HEAD";
+    req_.keepAlive = h.keepAlive && !worker_.draining();
+    req_.hasBody = h.hasBody();
+    req_.chunked = h.chunked;
     if (auto expect = h.headers.get("expect")) {
         if (!http::equalsIgnoreCase(http::trimOws(*expect), "100-continue")) {
-            rejectStatus_ = 417;
-            rejectReason_ = "only Expect: 100-continue is supported";
+            req_.rejectStatus = 417;
+            req_.rejectReason = "only Expect: 100-continue is supported";
             return false;
         }
         // RFC 9110 §10.1.1: we are ready for the body; say so instead of making the client wait.
-        expectContinue_ = requestHasBody_ && h.versionMinor >= 1;
+        req_.expectContinue = req_.hasBody && h.versionMinor >= 1;
         h.headers.remove("expect"); // answered here: never forwarded, so never keyed either
     }
     return true;
@@ -101,8 +89,8 @@ bool Exchange::onHead(http::RequestHead &h) {
 
 void Exchange::onBody(std::string_view piece) {
     if (buffered_) { // Step::Buffer: the whole body first
-        if (!bufferFailed_ && !buffered_->append(piece))
-            bufferFailed_ = true; // answered once the parser has returned (afterParse)
+        if (!req_.bufferFailed && !buffered_->append(piece))
+            req_.bufferFailed = true; // answered once the parser has returned (afterParse)
         return;
     }
     if (!fetch_) {
@@ -111,7 +99,7 @@ void Exchange::onBody(std::string_view piece) {
             conn_.pauseForBackpressure();
         return;
     }
-    if (requestChunked_) {
+    if (req_.chunked) {
         std::string framed;
         http::appendChunk(framed, piece);
         fetch_->sendBody(framed);
@@ -123,10 +111,10 @@ void Exchange::onBody(std::string_view piece) {
 }
 
 void Exchange::onRequestComplete() {
-    requestComplete_ = true;
+    req_.complete = true;
     if (!fetch_)
         return; // begin() or finishBuffering() takes it from here
-    if (requestChunked_)
+    if (req_.chunked)
         fetch_->sendBody(http::kLastChunk);
     fetch_->bodyDone();
 }
@@ -138,11 +126,11 @@ void Exchange::afterParse() {
     }
     if (step_ != Step::Buffer)
         return;
-    if (bufferFailed_) {
+    if (req_.bufferFailed) {
         FC_ERROR("%s", buffered_->error().c_str());
         buffered_.reset();
         deliverError(500, "the request body could not be buffered");
-    } else if (requestComplete_) {
+    } else if (req_.complete) {
         finishBuffering();
     }
 }
@@ -154,7 +142,7 @@ void Exchange::finishBuffering() {
     http::RequestHead &h = head();
     h.chunked = false;
     h.contentLength = static_cast<std::int64_t>(buffered_->size());
-    requestChunked_ = false;
+    req_.chunked = false;
     startFetch(false);
 }
 
@@ -162,7 +150,7 @@ void Exchange::finishBuffering() {
 
 void Exchange::begin() { // Step::Begin
     http::RequestHead &h = head();
-    if (expectContinue_) {
+    if (req_.expectContinue) {
         conn_.write("HTTP/1.1 100 Continue\r\n\r\n");
         if (step_ == Step::Closed)
             return; // the write failed: the connection closed under us
@@ -176,12 +164,12 @@ void Exchange::begin() { // Step::Begin
     if ((h.method == "GET" || h.method == "HEAD") && !h.hasBody())
         cache::normalizeCacheableRequest(h, worker_.cache().policy);
     // FetchFromCacheMiddleware: look the page up before troubling the application.
-    bypass_ = cache::classify(h, worker_.cache().policy);
-    if (bypass_ == cache::Bypass::None) {
+    req_.bypass = cache::classify(h, worker_.cache().policy);
+    if (req_.bypass == cache::Bypass::None) {
         // Ranges are answered from the stored page (RFC 9110 §14): the upstream is asked for the
         // whole page, so a miss stores it and a 206 never marks the page not storable.
         if (auto range = h.headers.get("range"); range && h.method == "GET") {
-            wantsRange_ = true;
+            req_.wantsRange = true;
             range_.assign(*range);
             auto ifRange = h.headers.get("if-range");
             ifRange_.assign(ifRange ? *ifRange : std::string_view());
@@ -191,15 +179,15 @@ void Exchange::begin() { // Step::Begin
         lookup();
         return;
     }
-    cacheStatus_ = CacheStatus::Bypass;
-    worker_.counters().inc(worker_.counters().bypass[static_cast<int>(bypass_)]);
-    if (requestChunked_ && worker_.config().upstream.bufferChunkedBodies) {
+    req_.cacheStatus = CacheStatus::Bypass;
+    worker_.counters().inc(worker_.counters().bypass[static_cast<int>(req_.bypass)]);
+    if (req_.chunked && worker_.config().upstream.bufferChunkedBodies) {
         setStep(Step::Buffer);
         buffered_ = std::make_unique<BodyBuffer>(worker_.config().server.tempDir);
         if (!buffered_->append(earlyBody_))
-            bufferFailed_ = true;
+            req_.bufferFailed = true;
         earlyBody_.clear();
-        if (!requestComplete_ && !bufferFailed_)
+        if (!req_.complete && !req_.bufferFailed)
             conn_.startTimer(ClientConnection::TimerMode::Body,
                              worker_.config().server.bodyTimeout);
         afterParse(); // complete already, or failed
@@ -211,9 +199,9 @@ void Exchange::begin() { // Step::Begin
 // --- the fetch ----------------------------------------------------------------------------------
 
 void Exchange::startFetch(bool ownsLock) {
-    const bool storesPage = bypass_ == cache::Bypass::None;
+    const bool storesPage = req_.bypass == cache::Bypass::None;
     if (storesPage) {
-        cacheStatus_ = CacheStatus::Miss;
+        req_.cacheStatus = CacheStatus::Miss;
         worker_.counters().inc(worker_.counters().misses);
     }
     Fetch::Request r;
@@ -221,10 +209,10 @@ void Exchange::startFetch(bool ownsLock) {
     r.fwd = forwardInfo();
     r.storesPage = storesPage;
     r.stale = std::move(stale_);
-    r.holdUntilStored = wantsRange_ && storesPage; // the range is cut from the stored page
-    if (requestChunked_) { // what arrived with the head, framed for upstream
+    r.holdUntilStored = req_.wantsRange && storesPage; // the range is cut from the stored page
+    if (req_.chunked) { // what arrived with the head, framed for upstream
         http::appendChunk(r.body, earlyBody_);
-        if (requestComplete_)
+        if (req_.complete)
             r.body.append(http::kLastChunk);
     } else {
         r.body = std::move(earlyBody_);
@@ -236,9 +224,9 @@ void Exchange::startFetch(bool ownsLock) {
         fetch_->fill().uri() = uri_;
     if (ownsLock)
         fetch_->fill().adoptLock(lockKey_);
-    if (requestComplete_)
+    if (req_.complete)
         fetch_->bodyDone();
-    else if (requestHasBody_)
+    else if (req_.hasBody)
         conn_.startTimer(ClientConnection::TimerMode::Body, worker_.config().server.bodyTimeout);
     setStep(Step::Queued);
     fetch_->go(); // may answer at once (a full queue, no server): fetch_ may be gone after
@@ -247,8 +235,8 @@ void Exchange::startFetch(bool ownsLock) {
 void Exchange::releaseFetch() {
     if (!fetch_)
         return;
-    upstreamUs_ = fetch_->upstreamMicros();
-    upstreamServer_ = fetch_->server();
+    req_.upstreamUs = fetch_->upstreamMicros();
+    req_.upstreamServer = fetch_->server();
     std::exchange(fetch_, nullptr)->unsubscribe();
 }
 
@@ -265,41 +253,42 @@ void Exchange::onFetchWritable() {
 void Exchange::onFetchHead(http::ResponseHead &resp, cache::NotStored notStored, bool held) {
     const CacheContext &cc = worker_.cache();
     http::RequestHead &req = head();
-    framing_ = http::chooseResponseFraming(resp, isHead_, req);
+    framing_ = http::chooseResponseFraming(resp, req_.isHead, req);
     if (framing_ == http::BodyFraming::Close)
-        keepAlive_ = false;
-    if (!requestComplete_ && requestHasBody_)
-        keepAlive_ = false; // answered before the body ended: the rest cannot be skipped safely
-    status_ = resp.status;
+        req_.keepAlive = false;
+    if (!req_.complete && req_.hasBody)
+        req_.keepAlive = false; // answered before the body ended: the rest cannot be skipped safely
+    req_.status = resp.status;
     // RFC 9111 §4.4 (http mode): a non-error answer to an unsafe method invalidates the target
     // URI and the same-origin Location / Content-Location (every variant, both schemes, and every
     // peer with admin.peers, through the one purge function).
     std::string host;
-    const std::vector<std::string> paths =
-        cache::invalidatedPaths(*cc.store, cc.policy, req, resp.status, resp.headers, https_, host);
+    const std::vector<std::string> paths = cache::invalidatedPaths(
+        *cc.store, cc.policy, req, resp.status, resp.headers, req_.https, host);
     if (!paths.empty())
         proxy::purge(worker_.loop(), cc, paths, host, false, worker_.counters());
     cache::removeTargetedField(cc.policy, resp.headers);
     std::string extra;
-    std::string_view detail = cacheStatus_ == CacheStatus::Bypass ? cache::bypassName(bypass_)
-                              : notStored == cache::NotStored::None
-                                  ? std::string_view()
-                                  : cache::notStoredName(notStored);
+    std::string_view detail =
+        req_.cacheStatus == CacheStatus::Bypass ? cache::bypassName(req_.bypass)
+        : notStored == cache::NotStored::None   ? std::string_view()
+                                                : cache::notStoredName(notStored);
     CacheStatusParams params;
-    if (cacheStatus_ == CacheStatus::Miss) {
-        params.fwd = fwdReason_;
+    if (req_.cacheStatus == CacheStatus::Miss) {
+        params.fwd = req_.fwdReason;
         params.stored = notStored == cache::NotStored::None;
-        params.collapsed = waitedForFill_;
+        params.collapsed = req_.waitedForFill;
         if (cc.cacheStatusKey)
             params.key = lockKey_;
     }
     params.fwdStatus = resp.status;
-    appendCacheStatusFields(extra, cacheStatus_, detail, cc.statusHeader, cc.cacheStatus, params);
+    appendCacheStatusFields(extra, req_.cacheStatus, detail, cc.statusHeader, cc.cacheStatus,
+                            params);
     std::string &dest = held ? heldHead_ : conn_.out(); // flushed with the first body bytes
     if (held)
         heldHead_.clear();
-    http::writeClientResponse(resp, framing_, keepAlive_, req.versionMinor == 0, "1.1 frontcache",
-                              extra, dest);
+    http::writeClientResponse(resp, framing_, req_.keepAlive, req.versionMinor == 0,
+                              "1.1 frontcache", extra, dest);
     setStep(held ? Step::Hold : Step::Stream);
 }
 
@@ -375,12 +364,12 @@ void Exchange::responseFinished() {
     }
     setStep(Step::Done);
     logExchange();
-    if (cacheStatus_ == CacheStatus::Miss)
+    if (req_.cacheStatus == CacheStatus::Miss)
         worker_.urlSampler().record(uri_, false);
-    else if (cacheStatus_ != CacheStatus::None && cacheStatus_ != CacheStatus::Bypass &&
-             cacheStatus_ != CacheStatus::Purge)
+    else if (req_.cacheStatus != CacheStatus::None && req_.cacheStatus != CacheStatus::Bypass &&
+             req_.cacheStatus != CacheStatus::Purge)
         worker_.urlSampler().record(uri_, true); // answered from the store
-    if (requestComplete_) {
+    if (req_.complete) {
         finish();
         return;
     }
@@ -398,7 +387,7 @@ void Exchange::finish() {
         if (b->capacity() > 4096)
             std::string().swap(*b);
     setStep(Step::Idle);
-    conn_.exchangeDone(keepAlive_);
+    conn_.exchangeDone(req_.keepAlive);
 }
 
 void Exchange::teardown() {

@@ -52,15 +52,15 @@ public:
     bool responseStarted() const {
         return step_ == Step::Stream || step_ == Step::Deliver || step_ == Step::Done;
     }
-    bool requestComplete() const { return requestComplete_; }
+    bool requestComplete() const { return req_.complete; }
 
     // From the request parser (record only). onHead returns false when the request is refused
     // before anything else happens (rejectStatus() says with what).
     bool onHead(http::RequestHead &head);
     void onBody(std::string_view piece);
     void onRequestComplete();
-    int rejectStatus() const { return rejectStatus_; }
-    const char *rejectReason() const { return rejectReason_; }
+    int rejectStatus() const { return req_.rejectStatus; }
+    const char *rejectReason() const { return req_.rejectReason; }
 
     // After each parse that did not fail: act on a new head (begin()), or answer a body that
     // could not be buffered.
@@ -71,7 +71,7 @@ public:
     // The client's write queue drained below the low-water mark.
     void onClientDrained();
     // The response must close the connection (half-close, shutdown).
-    void noKeepAlive() { keepAlive_ = false; }
+    void noKeepAlive() { req_.keepAlive = false; }
     // The connection closes: stop waiting, leave the fetch (which may finish alone).
     void teardown();
 
@@ -118,37 +118,48 @@ private:
     ClientConnection &conn_;
     Worker &worker_;
     Step step_ = Step::Idle;
-    // The request.
-    bool isHead_ = false;
-    bool requestHasBody_ = false;
-    bool requestChunked_ = false;
-    bool requestComplete_ = false; // the whole request body arrived (runs beside the steps)
-    bool expectContinue_ = false;
-    int rejectStatus_ = 0;
-    const char *rejectReason_ = nullptr;
-    // Where it came from (server.trusted_proxies, the PROXY protocol).
-    bool trustedPeer_ = false; // the peer is a trusted proxy: its X-Forwarded-* are believed
-    bool https_ = false;       // the client used https (the key's scheme)
-    // The client's address (logs, allow_purge_from): a copy, since the head's fields it may come
-    // from move when the head changes (normalizeCacheableRequest adds a Cookie field).
-    std::string_view client_;
+    // What this request is, read from its head once (onHead), and what its exchange has decided
+    // and learnt since: reset as a whole for each request on the connection (`req_ = {}`), so
+    // nothing carries over from the one before. The buffers kept between requests for their
+    // capacity (keys, heads, the early body) are members below.
+    struct PerRequest {
+        bool isHead = false;
+        bool hasBody = false;
+        bool chunked = false;
+        bool complete = false; // the whole request body arrived (runs beside the steps)
+        bool expectContinue = false;
+        int rejectStatus = 0; // refused before anything else happened (onHead)
+        const char *rejectReason = nullptr;
+        // Where it came from (server.trusted_proxies, the PROXY protocol).
+        bool trustedPeer = false; // the peer is a trusted proxy: its X-Forwarded-* are believed
+        bool https = false;       // the client used https (the key's scheme)
+        // The client's address (logs, allow_purge_from): in clientBuf_ or the peer's name, not
+        // in the head, whose fields move when it changes (normalizeCacheableRequest).
+        std::string_view client;
+        bool wantsRange = false;   // a GET's Range kept aside (range_, ifRange_)
+        bool bufferFailed = false; // Step::Buffer: the body could not be kept
+        std::uint8_t requestIdLen = 0;
+        // The response.
+        bool keepAlive = true;
+        int status = 0;
+        CacheStatus cacheStatus = CacheStatus::None;
+        cache::Bypass bypass = cache::Bypass::None;
+        // What the lookups learnt (decisions, not positions: a request waits and asks the
+        // cluster at most once each).
+        bool waitedForFill = false;
+        bool askedShared = false;
+        // Why it went to the origin (RFC 9211 fwd): "uri-miss", "vary-miss", "stale", "request".
+        std::string_view fwdReason = "uri-miss";
+        // Access log.
+        std::uint64_t startUs = 0;
+        std::int64_t upstreamUs = -1;
+        int upstreamServer = -1;
+    };
+    PerRequest req_;
     char clientBuf_[64];
     std::unique_ptr<BodyBuffer> buffered_; // Step::Buffer: the chunked body read whole
-    bool bufferFailed_ = false;
     char requestId_[64];
-    std::uint8_t requestIdLen_ = 0;
-    // The response.
-    bool keepAlive_ = true;
     http::BodyFraming framing_ = http::BodyFraming::None;
-    int status_ = 0;
-    CacheStatus cacheStatus_ = CacheStatus::None;
-    cache::Bypass bypass_ = cache::Bypass::None;
-    // What the lookups learnt (decisions, not positions: a request waits and asks the cluster
-    // at most once each).
-    bool waitedForFill_ = false;
-    bool askedShared_ = false;
-    // Why it went to the origin (RFC 9211 fwd): "uri-miss", "vary-miss", "stale", "request".
-    std::string_view fwdReason_ = "uri-miss";
     std::string uri_;      // the absolute URI the page is stored for
     std::string key_;      // scratch for cache keys (kept: no allocation per hit)
     std::string lockKey_;  // the coalescing key of this request
@@ -163,12 +174,7 @@ private:
     // A GET's Range and If-Range, kept aside (and taken out of the request) when it is looked
     // up: answered from the stored page, and the upstream is asked for the whole page.
     std::string range_, ifRange_;
-    bool wantsRange_ = false;
     std::string rangeHead_; // the 206 / 416 head, reused
-    // Access log.
-    std::uint64_t startUs_ = 0;
-    std::int64_t upstreamUs_ = -1;
-    int upstreamServer_ = -1;
 };
 
 } // namespace fc::proxy

@@ -16,13 +16,13 @@ namespace fc::proxy {
 
 http::ForwardInfo Exchange::forwardInfo() {
     http::ForwardInfo f;
-    f.proto = https_ ? "https" : "http"; // the key's scheme (Exchange::onHead)
+    f.proto = req_.https ? "https" : "http"; // the key's scheme (Exchange::onHead)
     f.requestId = requestId();
     return f;
 }
 
 std::string_view Exchange::requestId() {
-    if (requestIdLen_ == 0) {
+    if (req_.requestIdLen == 0) {
         // A client's (or a proxy's in front) id is kept when it is 1-63 visible characters
         // without quotes or backslashes (it goes into logs and JSON as it is); else ours.
         auto theirs = head().headers.get("x-request-id");
@@ -33,22 +33,22 @@ std::string_view Exchange::requestId() {
         }
         if (usable) {
             std::memcpy(requestId_, theirs->data(), theirs->size());
-            requestIdLen_ = static_cast<std::uint8_t>(theirs->size());
+            req_.requestIdLen = static_cast<std::uint8_t>(theirs->size());
         } else {
-            requestIdLen_ = static_cast<std::uint8_t>(worker_.makeRequestId(requestId_));
+            req_.requestIdLen = static_cast<std::uint8_t>(worker_.makeRequestId(requestId_));
         }
     }
-    return {requestId_, requestIdLen_};
+    return {requestId_, req_.requestIdLen};
 }
 
 // --- answers from memory ----------------------------------------------------------------------
 
 void Exchange::deliverError(int status, const char *reason) {
-    if (!requestComplete_ && requestHasBody_)
-        keepAlive_ = false;
-    status_ = status;
+    if (!req_.complete && req_.hasBody)
+        req_.keepAlive = false;
+    req_.status = status;
     setStep(Step::Deliver);
-    conn_.write(http::errorResponse(status, !keepAlive_, reason));
+    conn_.write(http::errorResponse(status, !req_.keepAlive, reason));
     responseFinished();
 }
 
@@ -62,7 +62,7 @@ const cache::PageRepresentation &Exchange::representationFor(const cache::PageVi
         v.reps[cache::chooseRepresentation(v, head().headers.get("accept-encoding"))];
     counters.inc(counters.codedAnswers[static_cast<int>(rep.coding)]);
     for (std::size_t i = 0; i < v.repCount; ++i)
-        if (v.reps[i].coding == http::Coding::Identity && !notModified && !isHead_ &&
+        if (v.reps[i].coding == http::Coding::Identity && !notModified && !req_.isHead &&
             v.reps[i].body.size() > rep.body.size())
             counters.inc(counters.codingSavedBytes, v.reps[i].body.size() - rep.body.size());
     return rep;
@@ -123,18 +123,18 @@ void Exchange::pageFields(const cache::PageView &v, const cache::PageRepresentat
     dynHead_.append("\r\n");
     CacheStatusParams params;
     if (status == CacheStatus::Miss) { // a page just stored by this request's own fetch
-        params.fwd = fwdReason_;
+        params.fwd = req_.fwdReason;
         params.fwdStatus = v.status;
         params.stored = true;
     } else {
         params.hasTtl = true;
         params.ttl = v.freshUntil() - now;
     }
-    params.collapsed = waitedForFill_;
+    params.collapsed = req_.waitedForFill;
     if (cc.cacheStatusKey)
         params.key = key;
     appendCacheStatusFields(dynHead_, status, {}, cc.statusHeader, cc.cacheStatus, params);
-    if (!keepAlive_)
+    if (!req_.keepAlive)
         dynHead_.append("Connection: close\r\n");
     else if (head().versionMinor == 0)
         dynHead_.append("Connection: keep-alive\r\n");
@@ -155,7 +155,7 @@ void Exchange::deliverPage(cache::ItemRef page, CacheStatus status) {
     const cache::PageRepresentation &rep = representationFor(v, notModified);
     // An If-Range that does not match, or several ranges, get the whole page.
     http::ByteRange range;
-    if (wantsRange_ && !notModified && !isHead_ && v.status == 200 &&
+    if (req_.wantsRange && !notModified && !req_.isHead && v.status == 200 &&
         http::ifRangeAllows(ifRange_, v.etag, v.lastModified))
         range = http::parseRange(range_, rep.body.size());
     const bool ranged = range.kind != http::ByteRange::Kind::Ignore;
@@ -175,7 +175,7 @@ void Exchange::deliverPage(cache::ItemRef page, CacheStatus status) {
         bytes += rep.head.size();
     }
     parts[n++] = dynHead_;
-    if (!notModified && !isHead_ && !body.empty()) {
+    if (!notModified && !req_.isHead && !body.empty()) {
         parts[n] = body;
         inItem |= 1u << n++;
         bytes += body.size();
@@ -186,11 +186,11 @@ void Exchange::deliverPage(cache::ItemRef page, CacheStatus status) {
     if (si.countedOnServe && si.counter && !(notModified && status == CacheStatus::Hit))
         counters.inc(counters.*si.counter);
     counters.inc(counters.bytesFromCache, bytes);
-    status_ = notModified                                          ? 304
-              : range.kind == http::ByteRange::Kind::Satisfiable   ? 206
-              : range.kind == http::ByteRange::Kind::Unsatisfiable ? 416
-                                                                   : v.status;
-    cacheStatus_ = status;
+    req_.status = notModified                                          ? 304
+                  : range.kind == http::ByteRange::Kind::Satisfiable   ? 206
+                  : range.kind == http::ByteRange::Kind::Unsatisfiable ? 416
+                                                                       : v.status;
+    req_.cacheStatus = status;
     if (!conn_.writeHeld(parts, n, inItem, std::move(page)))
         return; // the connection failed and is closing
     responseFinished();
@@ -200,17 +200,17 @@ void Exchange::deliverPage(cache::ItemRef page, CacheStatus status) {
 // for the Host it is sent to (or the authority of an absolute-form target).
 void Exchange::purge(const http::RequestHead &h) {
     const CacheContext &cc = worker_.cache();
-    cacheStatus_ = CacheStatus::Purge;
+    req_.cacheStatus = CacheStatus::Purge;
     setStep(Step::Deliver);
     if (h.hasBody())
-        keepAlive_ = false;
+        req_.keepAlive = false;
     bool allowed = false;
     for (const auto &a : cc.allowPurgeFrom)
-        allowed = allowed || a == client_;
+        allowed = allowed || a == req_.client;
     if (!allowed) {
-        status_ = 405;
+        req_.status = 405;
         conn_.write(http::errorResponse(
-            405, !keepAlive_, "PURGE is accepted only from admin.allow_purge_from addresses"));
+            405, !req_.keepAlive, "PURGE is accepted only from admin.allow_purge_from addresses"));
         responseFinished();
         return;
     }
@@ -221,8 +221,9 @@ void Exchange::purge(const http::RequestHead &h) {
     const bool soft = softHeader && http::trimOws(*softHeader) == "1";
     PurgeOutcome o = proxy::purge(worker_.loop(), cc, {std::string(t.originPath())}, host, soft,
                                   worker_.counters());
-    status_ = 200;
-    conn_.write(http::cannedResponse(200, "application/json", purgeAnswer(o, soft), !keepAlive_));
+    req_.status = 200;
+    conn_.write(
+        http::cannedResponse(200, "application/json", purgeAnswer(o, soft), !req_.keepAlive));
     responseFinished();
 }
 
@@ -234,20 +235,20 @@ void Exchange::logExchange() {
         return;
     const http::RequestHead &req = head();
     std::string_view server = "-";
-    if (upstreamServer_ >= 0)
+    if (req_.upstreamServer >= 0)
         server =
-            worker_.cache().balancer->target(static_cast<std::size_t>(upstreamServer_)).display;
+            worker_.cache().balancer->target(static_cast<std::size_t>(req_.upstreamServer)).display;
     AccessLogEntry e;
-    e.client = client_;
+    e.client = req_.client;
     e.method = req.method;
     e.target = req.target;
     e.versionMinor = req.versionMinor;
-    e.status = status_;
+    e.status = req_.status;
     e.bytes = conn_.bytesOut();
-    e.cacheStatus = info(cacheStatus_).word;
-    e.upstreamUs = upstreamUs_;
+    e.cacheStatus = info(req_.cacheStatus).word;
+    e.upstreamUs = req_.upstreamUs;
     e.server = server;
-    e.totalUs = static_cast<std::int64_t>(uv_hrtime() / 1000 - startUs_);
+    e.totalUs = static_cast<std::int64_t>(uv_hrtime() / 1000 - req_.startUs);
     e.requestId = requestId();
     log.add(e);
 }

@@ -60,24 +60,24 @@ void Exchange::lookup() {
     const CacheContext &cc = worker_.cache();
     http::RequestHead &h = head();
     uri_.clear();
-    cache::absoluteUri(h, cc.policy, uri_, https_ ? "https" : "http");
+    cache::absoluteUri(h, cc.policy, uri_, req_.https ? "https" : "http");
     // Http mode: what the request says about reusing a stored response (§5.2.1).
     const cache::RequestDirectives rd = cache::requestDirectives(h.headers, cc.policy);
-    StoreSource src{cc, cc.clock->now(), rd, waitedForFill_, waitStartedAt_, {}, {}, {}};
-    auto vary = cache::lookupChain(cc.policy, uri_, h.headers, isHead_, key_, src);
+    StoreSource src{cc, cc.clock->now(), rd, req_.waitedForFill, waitStartedAt_, {}, {}, {}};
+    auto vary = cache::lookupChain(cc.policy, uri_, h.headers, req_.isHead, key_, src);
     stale_ = std::move(src.stale);
     if (src.hit) {
-        if (waitedForFill_)
+        if (req_.waitedForFill)
             worker_.counters().inc(worker_.counters().coalescedWakeHits);
         deliverPage(std::move(src.hit), CacheStatus::Hit);
         return;
     }
     // RFC 9211 fwd: nothing for the URI, no variant for this request, a stale copy, or a stored
     // copy the request's own directives would not take.
-    fwdReason_ = !vary               ? "uri-miss"
-                 : !stale_           ? "vary-miss"
-                 : src.staleWasFresh ? "request"
-                                     : "stale";
+    req_.fwdReason = !vary               ? "uri-miss"
+                     : !stale_           ? "vary-miss"
+                     : src.staleWasFresh ? "request"
+                                         : "stale";
     // §5.2.1.7: only-if-cached and nothing usable stored: 504, the origin untouched.
     if (rd.onlyIfCached) {
         stale_.reset();
@@ -100,7 +100,7 @@ void Exchange::missed(bool clientWantsValidation) {
     // Another instance may have stored it in the shared cluster. Asked once per request, before
     // coalescing (a waiter woken later looks here only), and not for a page just found not
     // storable (hit-for-miss: the cluster will not have it either).
-    if (cc.shared && !askedShared_ && !waitedForFill_ && !cc.locks->passing(lockKey_)) {
+    if (cc.shared && !req_.askedShared && !req_.waitedForFill && !cc.locks->passing(lockKey_)) {
         askShared();
         return;
     }
@@ -113,7 +113,7 @@ void Exchange::missed(bool clientWantsValidation) {
             return;
         }
     }
-    if (!cc.coalesce || waitedForFill_) {
+    if (!cc.coalesce || req_.waitedForFill) {
         startFetch(false);
         return;
     }
@@ -121,7 +121,7 @@ void Exchange::missed(bool clientWantsValidation) {
     const cache::WaiterId me{worker_.index(), id};
     // A HEAD waits for a GET fetch in flight (it is then answered from the GET's page), but
     // never holds the key itself: what a HEAD fetch stores is of no use to GET waiters.
-    const auto claim = cc.locks->claim(lockKey_, &me, !isHead_);
+    const auto claim = cc.locks->claim(lockKey_, &me, !req_.isHead);
     if (claim != cache::FetchLocks::Claim::Wait) {
         worker_.removeLockWaiter(id); // the fetcher (Owner), or not coalesced (Busy, Pass)
         startFetch(claim == cache::FetchLocks::Claim::Owner);
@@ -129,7 +129,7 @@ void Exchange::missed(bool clientWantsValidation) {
     }
     waiterId_ = id;
     waitStartedAt_ = cc.clock->now();
-    cacheStatus_ = CacheStatus::Miss;
+    req_.cacheStatus = CacheStatus::Miss;
     counters.inc(counters.coalescedWaits);
     setStep(Step::WaitFill);
     conn_.startTimer(ClientConnection::TimerMode::LockWait, cc.lockTimeout);
@@ -137,7 +137,7 @@ void Exchange::missed(bool clientWantsValidation) {
 
 void Exchange::askShared() {
     const CacheContext &cc = worker_.cache();
-    askedShared_ = true;
+    req_.askedShared = true;
     stale_.reset();
     setStep(Step::SharedLookup);
     sharedToken_ = std::make_shared<Exchange *>(this);
@@ -192,7 +192,7 @@ void Exchange::onLockReleased() {
     if (step_ != Step::WaitFill)
         return;
     conn_.stopTimer(ClientConnection::TimerMode::LockWait);
-    waitedForFill_ = true; // one wait per request: a miss now fetches for itself
+    req_.waitedForFill = true; // one wait per request: a miss now fetches for itself
     lookup();
 }
 
