@@ -2,8 +2,9 @@
 
 #include "admin/admin_server.h"
 #include "admin/router.h"
+#include "common/log.h"
 #include "http/rewrite.h"
-#include "proxy/log.h"
+#include "io/uv_error.h"
 
 namespace fc::admin {
 
@@ -11,7 +12,7 @@ AdminConnection::AdminConnection(AdminServer &server)
     : server_(server), parser_(*this, http::RequestParser::Limits{16384, 8192, 1 << 20}) {}
 
 bool AdminConnection::accept(uv_loop_t *loop, uv_stream_t *listener) {
-    if (proxy::uvFailed(conn_.open(loop, io::Connection::Timer::No), "admin connection") < 0) {
+    if (io::uvFailed(conn_.open(loop, io::Connection::Timer::No), "admin connection") < 0) {
         server_.forget(this); // never initialised: nothing to close (common/failure.h)
         delete this;
         return false;

@@ -8,8 +8,8 @@
 #include "admin/variants.h"
 #include "cache/store/clock.h"
 #include "cache/store/store.h"
+#include "common/log.h"
 #include "fleet/peer_forward.h"
-#include "proxy/log.h"
 #include "proxy/purge.h"
 
 namespace fc::admin {

@@ -16,6 +16,7 @@
 
 #include "common/address_block.h"
 #include "common/auth_users.h"
+#include "common/log.h"
 #include "config/units.h"
 
 namespace fc::config {
@@ -183,7 +184,7 @@ struct AdminConfig {
 };
 
 struct LogConfig {
-    enum class Level { Error, Warn, Info, Debug };
+    using Level = common::LogLevel;
     enum class Format { Text, Json };
     Level level = Level::Info;
     std::string accessLog;        // "" = off, "-" = standard output, else a file appended to

@@ -4,8 +4,8 @@
 
 #include <cstring>
 
+#include "common/log.h"
 #include "proxy/balancer.h"
-#include "proxy/log.h"
 #include "proxy/one_shot.h"
 
 namespace fc::fleet {

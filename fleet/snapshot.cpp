@@ -8,8 +8,9 @@
 #include <cstring>
 #include <string_view>
 
+#include "common/log.h"
 #include "io/fd_io.h"
-#include "proxy/log.h"
+#include "io/uv_error.h"
 
 namespace fc::fleet {
 
@@ -214,7 +215,7 @@ void SnapshotScheduler::onTimer() {
             self->writing_ = false;
             self->record(self->pending_);
         });
-    if (proxy::uvFailed(rc, "snapshot: queue work") < 0)
+    if (io::uvFailed(rc, "snapshot: queue work") < 0)
         writing_ = false;
 }
 

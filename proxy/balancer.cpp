@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "proxy/log.h"
+#include "common/log.h"
 
 namespace fc::proxy {
 

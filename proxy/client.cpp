@@ -3,7 +3,8 @@
 #include <cstring>
 
 #include "cache/store/watch.h"
-#include "proxy/log.h"
+#include "common/log.h"
+#include "io/uv_error.h"
 #include "proxy/worker.h"
 
 namespace fc::proxy {
@@ -34,7 +35,8 @@ const config::Config &ClientConnection::cfg() const {
 }
 
 bool ClientConnection::accept(uv_stream_t *server) {
-    if (uvFailed(conn_.open(worker_.loop(), io::Connection::Timer::Yes), "client connection") < 0) {
+    if (io::uvFailed(conn_.open(worker_.loop(), io::Connection::Timer::Yes), "client connection") <
+        0) {
         delete this; // nothing was initialised: drop this connection only (common/failure.h)
         return false;
     }

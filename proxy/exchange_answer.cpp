@@ -5,10 +5,10 @@
 #include <cstring>
 
 #include "cache/policy/reuse.h"
+#include "common/log.h"
 #include "http/range.h"
 #include "proxy/client.h"
 #include "proxy/exchange.h"
-#include "proxy/log.h"
 #include "proxy/purge.h"
 #include "proxy/worker.h"
 

@@ -4,9 +4,9 @@
 #include "cache/policy/http.h"
 #include "cache/policy/keys.h"
 #include "cache/policy/lookup.h"
+#include "common/log.h"
 #include "proxy/client.h"
 #include "proxy/exchange.h"
-#include "proxy/log.h"
 #include "proxy/shared_cache.h"
 #include "proxy/worker.h"
 

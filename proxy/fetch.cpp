@@ -4,8 +4,8 @@
 
 #include "cache/policy/http.h"
 #include "cache/policy/reuse.h"
+#include "common/log.h"
 #include "http/rewrite.h"
-#include "proxy/log.h"
 #include "proxy/worker.h"
 
 namespace fc::proxy {

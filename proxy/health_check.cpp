@@ -2,7 +2,7 @@
 
 #include <cstring>
 
-#include "proxy/log.h"
+#include "common/log.h"
 #include "proxy/one_shot.h"
 
 namespace fc::proxy {

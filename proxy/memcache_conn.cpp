@@ -1,6 +1,7 @@
 #include "proxy/memcache_conn.h"
 
-#include "proxy/log.h"
+#include "common/log.h"
+#include "io/uv_error.h"
 #include "proxy/worker.h"
 
 namespace fc::proxy {
@@ -14,8 +15,8 @@ MemcacheConnection::MemcacheConnection(Worker &worker, cache::ProtocolContext &c
     : worker_(worker), ctx_(ctx), session_(ctx, worker.config().memcached.authUsers) {}
 
 bool MemcacheConnection::accept(uv_stream_t *server) {
-    if (uvFailed(conn_.open(worker_.loop(), io::Connection::Timer::No), "memcached connection") <
-        0) {
+    if (io::uvFailed(conn_.open(worker_.loop(), io::Connection::Timer::No),
+                     "memcached connection") < 0) {
         delete this; // never initialised: nothing to close (common/failure.h)
         return false;
     }
@@ -99,11 +100,11 @@ void MemcacheConnection::onWritten(int status) {
 // thread by the WatchLog; a client that does not read them is not written more than kHighWater
 // (the WatchLog keeps up to 1 MiB more for it, then counts what it drops as skipped).
 void MemcacheConnection::startWatching() {
-    if (uvFailed(uv_async_init(worker_.loop(), &watchAsync_,
-                               [](uv_async_t *a) noexcept {
-                                   static_cast<MemcacheConnection *>(a->data)->sendWatchLines();
-                               }),
-                 "watch") < 0) {
+    if (io::uvFailed(uv_async_init(worker_.loop(), &watchAsync_,
+                                   [](uv_async_t *a) noexcept {
+                                       static_cast<MemcacheConnection *>(a->data)->sendWatchLines();
+                                   }),
+                     "watch") < 0) {
         closeNow();
         return;
     }

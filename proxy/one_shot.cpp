@@ -1,7 +1,8 @@
 #include "proxy/one_shot.h"
 
+#include "common/log.h"
+#include "io/uv_error.h"
 #include "proxy/connect.h"
-#include "proxy/log.h"
 
 namespace fc::proxy {
 
@@ -113,7 +114,7 @@ OneShot *startOneShot(uv_loop_t *loop, const UpstreamTarget &target, std::string
     if (int rc = initHandle(loop, target, s->h); rc < 0) {
         // Not initialised: only the timer is closed; the outcome is reported from its callback,
         // so `done` never runs inside this call.
-        uvFailed(rc, "one-shot request");
+        io::uvFailed(rc, "one-shot request");
         s->finished = true;
         s->openHandles = 1;
         s->why = std::string("socket: ") + uv_strerror(rc);

@@ -5,9 +5,9 @@
 #include <charconv>
 
 #include "cache/purge.h"
+#include "proxy/cache_context.h"
 #include "proxy/purge_forwarding.h"
 #include "proxy/shared_cache.h"
-#include "proxy/worker.h"
 
 namespace fc::proxy {
 

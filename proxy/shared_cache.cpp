@@ -3,7 +3,7 @@
 #include <memory>
 
 #include "cache/policy/lookup.h"
-#include "proxy/log.h"
+#include "common/log.h"
 
 namespace fc::proxy {
 

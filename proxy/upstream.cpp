@@ -6,8 +6,9 @@
 #include <cassert>
 #include <cerrno>
 
+#include "common/log.h"
 #include "io/stream_write.h"
-#include "proxy/log.h"
+#include "io/uv_error.h"
 
 namespace fc::proxy {
 
@@ -214,7 +215,7 @@ void UpstreamConnection::connect(UpstreamUser &user) {
     if (rc < 0) {
         // No socket (descriptors or memory exhausted): reported asynchronously like any other
         // connect failure — failing from here would re-enter the caller of acquire().
-        uvFailed(rc, "upstream socket");
+        io::uvFailed(rc, "upstream socket");
         openHandles_ = 1;
         handleInit_ = false;
         connectFailed_ = true;

@@ -19,9 +19,11 @@
 #include "cache/memcache/session.h"
 #include "cache/policy/policy.h"
 #include "cache/store/store.h"
+#include "common/intrusive_list.h"
 #include "config/config.h"
 #include "io/listener.h"
 #include "proxy/access_log.h"
+#include "proxy/cache_context.h"
 #include "proxy/cache_counters.h"
 #include "proxy/upstream.h"
 #include "proxy/url_sampler.h"
@@ -34,58 +36,11 @@ class Fetch;
 class Worker;
 class PurgeForwarding;
 
-// A doubly-linked list threaded through T::prev_/next_, so a connection can leave it in O(1).
-template <typename T> struct IntrusiveList {
-    T *head = nullptr;
-    std::size_t size = 0;
-    void push(T *c) {
-        c->prev_ = nullptr;
-        c->next_ = head;
-        if (head)
-            head->prev_ = c;
-        head = c;
-        ++size;
-    }
-    void remove(T *c) {
-        (c->prev_ ? c->prev_->next_ : head) = c->next_;
-        if (c->next_)
-            c->next_->prev_ = c->prev_;
-        c->prev_ = c->next_ = nullptr;
-        --size;
-    }
-};
-
 // The bound listening sockets a worker serves; it takes ownership of them.
 struct WorkerSockets {
     std::vector<int> http;
     std::vector<int> memcache; // empty unless [memcached] listen is set
 };
-
-// What the HTTP cache needs. The pointed-to objects are shared by every worker and outlive them;
-// the settings are a per-worker copy, replaced on the worker's own thread when the configuration
-// is reloaded (SIGHUP).
-struct CacheContext {
-    cache::Store *store = nullptr;
-    const cache::Clock *clock = nullptr;
-    cache::FetchLocks *locks = nullptr;
-    const std::vector<Worker *> *workers = nullptr; // every worker, to wake coalesced waiters
-    UpstreamLimiter *limiter = nullptr;             // upstream.max_connections across workers
-    Balancer *balancer = nullptr;                   // the upstream servers and their health
-    cache::MemcachedCluster *shared = nullptr;      // cache.shared_servers (null = none)
-    PurgeForwarding *peers = nullptr;               // admin.peers (null = none)
-    cache::PolicyConfig policy;
-    std::string statusHeader;    // "X-Cache" (empty = off)
-    bool cacheStatus = true;     // RFC 9211 Cache-Status
-    bool cacheStatusKey = false; // ... with key="..." (cache.cache_status_key)
-    bool coalesce = true;        // cache.coalesce
-    config::Millis lockTimeout{5000};
-    std::int64_t hitForMissSeconds = 10;
-    std::vector<std::string> allowPurgeFrom; // admin.allow_purge_from: peers allowed to PURGE
-    int accessLogFd = -1;                    // -1 = no access log
-};
-
-// The cache settings of a Config (everything but the shared pointers and the log descriptor).
-void applyCacheSettings(const config::Config &c, CacheContext &ctx);
 
 class Worker {
 public:
@@ -163,15 +118,15 @@ private:
     UrlSampler urlSampler_;
     AccessLog accessLog_;
     uv_timer_t logTimer_; // flushes the access log once a second
-    IntrusiveList<MemcacheConnection> mcClients_;
+    common::IntrusiveList<MemcacheConnection> mcClients_;
     uv_loop_t loop_;
     uv_async_t stopAsync_;
     uv_timer_t drainTimer_;
     std::vector<std::unique_ptr<io::Listener>> listeners_;
     std::unique_ptr<UpstreamPool> pool_;
     std::unique_ptr<char[]> readBuf_;
-    IntrusiveList<ClientConnection> clients_;
-    IntrusiveList<Fetch> refreshes_;
+    common::IntrusiveList<ClientConnection> clients_;
+    common::IntrusiveList<Fetch> refreshes_;
     std::unordered_map<std::uint64_t, ClientConnection *> lockWaiters_;
     std::uint64_t nextWaiterId_ = 1;
     // Inbox: filled by any thread under inboxMu_, drained on the loop thread.

@@ -7,9 +7,9 @@
 #include <cstdio>
 #include <memory>
 
+#include "common/log.h"
 #include "config/config.h"
 #include "http/headers.h"
-#include "proxy/log.h"
 #include "server/server.h"
 #include "tools/top.h"
 #include "tools/warm.h"
@@ -89,7 +89,7 @@ int runServer(const std::string &file) {
     fc::config::LoadResult r;
     if (!loadConfig(file, r))
         return 1;
-    fc::proxy::setLogLevel(r.config->log.level);
+    fc::common::setLogLevel(r.config->log.level);
     // Before anything is bound, so the warning is there even when a listener then fails.
     for (const auto &w : fc::config::exposureWarnings(*r.config))
         FC_WARN("%s", w.c_str());

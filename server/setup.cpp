@@ -10,7 +10,7 @@
 #include <cstdlib>
 #include <ctime>
 
-#include "proxy/log.h"
+#include "common/log.h"
 
 namespace fc::server {
 

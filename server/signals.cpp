@@ -9,10 +9,10 @@
 #include "admin/admin_server.h"
 #include "cache/fetch_locks.h"
 #include "cache/store/store.h"
+#include "common/log.h"
 #include "fleet/peer_forward.h"
 #include "fleet/snapshot.h"
 #include "proxy/health_check.h"
-#include "proxy/log.h"
 #include "proxy/worker.h"
 
 namespace fc::server {
@@ -63,7 +63,7 @@ std::vector<std::string> restartOnlyChanges(const config::Config &old, const con
 // (store, fetch locks, upstream limiter, balancer) take their new limits as atomics. The log
 // level is an atomic too.
 void apply(SignalState &s, const config::Config &old, std::shared_ptr<const config::Config> next) {
-    proxy::setLogLevel(next->log.level);
+    common::setLogLevel(next->log.level);
     if (next->cache.memory != old.cache.memory)
         s.store->setMemoryLimit(next->cache.memory);
     s.locks->setMaxWaiters(next->cache.lockMaxWaiters);

@@ -7,8 +7,8 @@
 #include <thread>
 #include <vector>
 
+#include "common/log.h"
 #include "proxy/balancer.h"
-#include "proxy/log.h"
 
 using fc::config::Millis;
 using fc::config::UpstreamConfig;
@@ -26,7 +26,7 @@ std::vector<UpstreamTarget> targets(int n) {
 
 UpstreamConfig config(unsigned maxFails = 3, Millis failTimeout = Millis(1000),
                       UpstreamConfig::Balance b = UpstreamConfig::Balance::RoundRobin) {
-    fc::proxy::setLogLevel(fc::proxy::LogLevel::Error); // marks are logged as warnings
+    fc::common::setLogLevel(fc::common::LogLevel::Error); // marks are logged as warnings
     UpstreamConfig c;
     c.maxFails = maxFails;
     c.failTimeout = failTimeout;

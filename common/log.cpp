@@ -1,12 +1,11 @@
-#include "proxy/log.h"
+#include "common/log.h"
 
 #include <cstdarg>
 #include <ctime>
 #include <sys/time.h>
 #include <unistd.h>
-#include <uv.h>
 
-namespace fc::proxy {
+namespace fc::common {
 
 namespace {
 std::atomic<int> gLevel{static_cast<int>(LogLevel::Info)};
@@ -55,14 +54,4 @@ void logLine(LogLevel level, const char *fmt, ...) {
     (void)w;
 }
 
-} // namespace fc::proxy
-
-namespace fc::proxy {
-
-int uvFailed(int rc, const char *what) {
-    if (rc < 0)
-        FC_ERROR("%s: %s", what, uv_strerror(rc));
-    return rc;
-}
-
-} // namespace fc::proxy
+} // namespace fc::common
