@@ -2,6 +2,8 @@
 
 #include <netinet/in.h>
 
+#include <cassert>
+
 namespace fc::io {
 
 int Connection::open(uv_loop_t *loop, Timer timer) {
@@ -106,10 +108,12 @@ void Connection::onShutdownCb(uv_shutdown_t *req, int status) noexcept {
 // --- the timer, closing -----------------------------------------------------------------------
 
 void Connection::startTimer(std::uint64_t ms) {
+    assert(hasTimer_); // open(..., Timer::Yes): the timer handle is initialised only then
     uv_timer_start(&timer_, &Connection::onTimerCb, ms, 0);
 }
 
 void Connection::stopTimer() {
+    assert(hasTimer_);
     uv_timer_stop(&timer_);
 }
 
