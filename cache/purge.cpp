@@ -79,7 +79,7 @@ SoftPurgeResult softPurgePaths(Store &store, const std::vector<std::string> &pat
         // Fresh until now, then its grace and stale-if-error windows as they were.
         v.ttl = static_cast<std::uint32_t>(std::max<std::int64_t>(0, v.age(now)));
         const std::int64_t keep = std::max(v.grace, v.staleIfError);
-        ItemRef fresh = store.allocate(key, old->flags, std::max<std::int64_t>(keep, 1),
+        ItemRef fresh = store.allocate(key, old->flags, Lifetime{std::max<std::int64_t>(keep, 1)},
                                        static_cast<std::uint32_t>(encodedPageSize(v)));
         if (!fresh)
             continue;

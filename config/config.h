@@ -123,6 +123,9 @@ struct CacheConfig {
     std::uint64_t memory = 64ull << 20;
     std::uint64_t maxObjectSize = 1ull << 20;
     std::string statusHeader = "X-Cache"; // empty = off
+    // The longest a page is kept fresh in the store, whatever its response says (nginx's and
+    // Varnish's users expect a ceiling); the response's own headers are not rewritten for it.
+    Millis maxTtl = std::chrono::hours(24 * 365);
     Millis grace = 60s;         // serve stale this long after the TTL while one fetch refreshes
     Millis staleIfError = 300s; // serve stale this long after the TTL instead of an upstream error
     bool coalesce = true;       // one upstream fetch per cold/expired page; others wait for it

@@ -145,6 +145,13 @@ void Loader::loadCache(const toml::table &root, CacheConfig &c) {
          {"memory", size(c.memory, 1 << 20)},
          {"max_object_size", size(c.maxObjectSize, 1024)},
          {"status_header", string(c.statusHeader)},
+         {"max_ttl",
+          [&](const toml::node &n, const std::string &key) {
+              // Within what a page's 32-bit lifetime fields hold, with room for its windows.
+              duration(c.maxTtl, Millis(1000))(n, key);
+              if (c.maxTtl > std::chrono::hours(24 * 365 * 100))
+                  error(n.source(), key, "must be at most 100 years");
+          }},
          {"grace", duration(c.grace)},
          {"stale_if_error", duration(c.staleIfError)},
          {"lock_timeout", duration(c.lockTimeout, Millis(1))},

@@ -24,6 +24,7 @@ void applyCacheSettings(const config::Config &c, CacheContext &ctx) {
     ctx.policy.bypassCookies = c.cache.bypassCookies;
     ctx.policy.maxObjectSize = c.cache.maxObjectSize;
     ctx.policy.storeSetCookie = c.cache.storeSetCookie;
+    ctx.policy.maxTtl = secs(c.cache.maxTtl);
     ctx.policy.grace = secs(c.cache.grace);
     ctx.policy.staleIfError = secs(c.cache.staleIfError);
     ctx.policy.ignoreQueryParams = c.cache.ignoreQueryParams;

@@ -167,8 +167,8 @@ void Exchange::onSharedLookup(SharedLookupResult &r) {
         cache::ItemRef mine = cc.store->get(r.pageKey);
         const bool newer =
             !mine || !cache::decodePage(mine->value(), local) || remote.storedAt > local.storedAt;
-        if (keep > 0 && newer && cc.store->set(r.pageKey, r.page, keep) &&
-            cc.store->set(r.headerKey, r.varyList, keep))
+        if (keep > 0 && newer && cc.store->set(r.pageKey, r.page, cache::Lifetime{keep}) &&
+            cc.store->set(r.headerKey, r.varyList, cache::Lifetime{keep}))
             taken = remote.fresh(now);
     }
     counters.inc(taken ? counters.sharedHits : counters.sharedMisses);

@@ -108,10 +108,10 @@ void PageFill::Pending::build() {
     };
     cache::setWatchClientFd(-1); // `watch`: a store made from the upstream's response
     std::uint32_t size = encodeAs(givenCount);
-    page = store->allocate(pageKey, 0, keep, size);
+    page = store->allocate(pageKey, 0, cache::Lifetime{keep}, size);
     if (!page && givenCount > 1 && !needsIdentity) { // the codings made it too big: origin's only
         size = encodeAs(1);
-        page = store->allocate(pageKey, 0, keep, size);
+        page = store->allocate(pageKey, 0, cache::Lifetime{keep}, size);
     }
     if (!page) {
         failure = cache::NotStored::TooBig;
@@ -119,7 +119,7 @@ void PageFill::Pending::build() {
     }
     cache::encodePage(page->valueData(), f);
     store->store(cache::StoreMode::Set, page);
-    store->set(headerKey, vary, keep);
+    store->set(headerKey, vary, cache::Lifetime{keep});
 }
 
 bool PageFill::plan(const http::RequestHead &req, http::ResponseHead &resp,
@@ -286,17 +286,19 @@ cache::ItemRef PageFill::renew(const http::RequestHead &req, const cache::PageVi
 std::unique_ptr<PageFill::Pending> PageFill::prepare(const http::RequestHead &req,
                                                      std::string_view method) {
     const CacheContext &cc = worker_.cache();
+    // cache.max_ttl: what the store keeps (the response as sent keeps its own lifetime).
+    const cache::StoreDecision d = decision_.capped(cc.policy.maxTtl);
     auto p = std::make_unique<Pending>();
     p->worker = &worker_;
     p->store = cc.store;
-    p->meta.status = decision_.status; // django mode: 200 only
+    p->meta.status = d.status; // django mode: 200 only
     p->meta.storedAt = cc.clock->now();
     p->meta.initialAge = static_cast<std::uint32_t>(
-        std::clamp<std::int64_t>(decision_.initialAge, 0, std::int64_t{1} << 30));
+        std::clamp<std::int64_t>(d.initialAge, 0, std::int64_t{1} << 30));
     p->meta.lastModified = lastModified_;
-    p->meta.ttl = static_cast<std::uint32_t>(decision_.freshFor());
-    p->meta.grace = static_cast<std::uint32_t>(decision_.grace);
-    p->meta.staleIfError = static_cast<std::uint32_t>(decision_.staleIfError);
+    p->meta.ttl = static_cast<std::uint32_t>(d.freshFor());
+    p->meta.grace = static_cast<std::uint32_t>(d.grace);
+    p->meta.staleIfError = static_cast<std::uint32_t>(d.staleIfError);
     p->etag = etag_;
     p->uri = uri_;
     p->vary = vary_;
@@ -304,7 +306,7 @@ std::unique_ptr<PageFill::Pending> PageFill::prepare(const http::RequestHead &re
     p->baseHead = head_;
     cache::pageKey(cc.policy, method, uri_, vary_, req.headers, p->pageKey);
     cache::headerKey(cc.policy, uri_, p->headerKey);
-    p->keep = decision_.keepFor();
+    p->keep = d.keepFor();
     return p;
 }
 

@@ -32,8 +32,9 @@ struct PolicyConfig {
     std::vector<std::string> bypassCookies; // "anonymous only": a request with one is passed
     std::uint64_t maxObjectSize = 1 << 20;
     bool storeSetCookie = false;
-    std::int64_t grace = 60;         // cache.grace, seconds (stale-while-revalidate overrides)
-    std::int64_t staleIfError = 300; // cache.stale_if_error, seconds (stale-if-error overrides)
+    std::int64_t maxTtl = 365 * 86400; // cache.max_ttl, seconds: the longest a page stays fresh
+    std::int64_t grace = 60;           // cache.grace, seconds (stale-while-revalidate overrides)
+    std::int64_t staleIfError = 300;   // cache.stale_if_error, seconds (stale-if-error overrides)
     // Issue #13: what cannot change a page does not split it. Name patterns ('*' matches any
     // run of characters).
     std::vector<std::string> ignoreQueryParams; // campaign parameters: out of key and request
@@ -89,6 +90,15 @@ struct StoreDecision {
     // Named fields (private="..." / no-cache="...") left out of the stored head.
     std::string_view omitFields, omitFields2;
 
+    // The decision as the store keeps it: the TTL and each stale window at most `maxTtl`
+    // seconds (cache.max_ttl; what the response's headers say is not changed).
+    StoreDecision capped(std::int64_t maxTtl) const {
+        StoreDecision d = *this;
+        for (std::int64_t *v : {&d.ttl, &d.grace, &d.staleIfError, &d.keepStale})
+            if (*v > maxTtl)
+                *v = maxTtl;
+        return d;
+    }
     // How long the page counts as fresh (the TTL, or 0 when every reuse is revalidated).
     std::int64_t freshFor() const { return revalidate ? 0 : ttl; }
     // How long the store keeps the page: its TTL plus the longest stale window.

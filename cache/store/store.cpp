@@ -78,6 +78,13 @@ std::uint32_t Store::relativeExpiry(std::int64_t exptime) const {
     return relNow() + static_cast<std::uint32_t>(exptime);
 }
 
+std::uint32_t Store::expiryAfter(Lifetime l) const {
+    if (l.seconds <= 0)
+        return 1; // already expired
+    const std::int64_t at = static_cast<std::int64_t>(relNow()) + l.seconds;
+    return at >= 0xffffffffLL ? 0xffffffffu : static_cast<std::uint32_t>(at);
+}
+
 std::int64_t Store::ttlRemaining(const Item &it) const {
     std::uint32_t e = it.expiresAt.load(std::memory_order_relaxed);
     if (e == 0)
@@ -118,10 +125,20 @@ Item *Store::newItem(std::string_view key, std::uint32_t flags, std::uint32_t ex
 
 ItemRef Store::allocate(std::string_view key, std::uint32_t flags, std::int64_t exptime,
                         std::uint32_t valueLen) {
+    return allocateAt(key, flags, relativeExpiry(exptime), valueLen);
+}
+
+ItemRef Store::allocate(std::string_view key, std::uint32_t flags, Lifetime lifetime,
+                        std::uint32_t valueLen) {
+    return allocateAt(key, flags, expiryAfter(lifetime), valueLen);
+}
+
+ItemRef Store::allocateAt(std::string_view key, std::uint32_t flags, std::uint32_t expiresAt,
+                          std::uint32_t valueLen) {
     assert(!key.empty() && key.size() <= kMaxKeyLength); // binary keys (meta "b") allowed
     if (valueLen > cfg_.itemSizeMax)
         return {};
-    return ItemRef(newItem(key, flags, relativeExpiry(exptime), valueLen));
+    return ItemRef(newItem(key, flags, expiresAt, valueLen));
 }
 
 // Links a new item (shard lock held). Takes the store's own reference.
@@ -265,7 +282,15 @@ ItemRef Store::lookup(std::string_view key, const GetOptions &o, LookupInfo *inf
 }
 
 ItemRef Store::set(std::string_view key, std::string_view value, std::int64_t exptime) {
-    ItemRef it = allocate(key, 0, exptime, static_cast<std::uint32_t>(value.size()));
+    return setAt(key, value, relativeExpiry(exptime));
+}
+
+ItemRef Store::set(std::string_view key, std::string_view value, Lifetime lifetime) {
+    return setAt(key, value, expiryAfter(lifetime));
+}
+
+ItemRef Store::setAt(std::string_view key, std::string_view value, std::uint32_t expiresAt) {
+    ItemRef it = allocateAt(key, 0, expiresAt, static_cast<std::uint32_t>(value.size()));
     if (!it)
         return it;
     if (!value.empty())

@@ -37,6 +37,14 @@ namespace fc::cache {
 constexpr std::size_t kMaxKeyLength = 250;
 constexpr std::int64_t kRelativeExptimeMax = 60 * 60 * 24 * 30; // memcached's REALTIME_MAXDELTA
 
+// How long an item lives, in seconds from now, whatever the length: the HTTP side keeps pages as
+// long as their responses say (years, for hashed static files), capped by cache.max_ttl. A
+// memcached exptime (an int64) is read by memcached's rules instead: beyond 30 days it is an
+// absolute Unix time, so a page's lifetime must never travel as one.
+struct Lifetime {
+    std::int64_t seconds = 0;
+};
+
 // Is `key` a valid memcached key (1-250 bytes, no control characters or spaces)?
 bool validKey(std::string_view key);
 
@@ -87,6 +95,8 @@ public:
     // Converts a memcached exptime to the store's relative time (0 = never; 1 = already
     // expired, used for negative and past absolute times).
     std::uint32_t relativeExpiry(std::int64_t exptime) const;
+    // The store's time `l` seconds from now (<= 0: already expired), clamped to its range.
+    std::uint32_t expiryAfter(Lifetime l) const;
     std::uint32_t relNow() const;
     // Seconds of TTL left for an item, -1 when it never expires.
     std::int64_t ttlRemaining(const Item &it) const;
@@ -114,6 +124,9 @@ public:
     // valueData() and then calls store(). Empty ref if valueLen exceeds itemSizeMax.
     ItemRef allocate(std::string_view key, std::uint32_t flags, std::int64_t exptime,
                      std::uint32_t valueLen);
+    // The same for a lifetime of any length (the HTTP side's pages).
+    ItemRef allocate(std::string_view key, std::uint32_t flags, Lifetime lifetime,
+                     std::uint32_t valueLen);
     // Links `item` according to `mode`. `casIn` != 0 makes it a compare-and-swap (memcached's
     // "cas" command, or ms C). On success *casOut (if given) receives the new CAS.
     // `invalidate` (ms I): with a CAS older than the item's, store it but mark it stale.
@@ -122,6 +135,7 @@ public:
     // allocate + copy `value` + store(Set): memcached's plain "set". Returns the linked item, or
     // an empty ref when the value does not fit.
     ItemRef set(std::string_view key, std::string_view value, std::int64_t exptime);
+    ItemRef set(std::string_view key, std::string_view value, Lifetime lifetime);
     DeleteStatus remove(std::string_view key, std::uint64_t casIn = 0);
     // md I: mark stale and bump the CAS instead of removing; optional new exptime.
     DeleteStatus invalidate(std::string_view key, std::uint64_t casIn, bool setExptime,
@@ -183,6 +197,10 @@ private:
     bool ensureRoom(std::size_t bytes);
     bool evictOne();
     bool isLive(const Item &it, std::uint32_t now) const;
+    // allocate and set at the store's time `expiresAt` (relativeExpiry or expiryAfter).
+    ItemRef allocateAt(std::string_view key, std::uint32_t flags, std::uint32_t expiresAt,
+                       std::uint32_t valueLen);
+    ItemRef setAt(std::string_view key, std::string_view value, std::uint32_t expiresAt);
     Item *newItem(std::string_view key, std::uint32_t flags, std::uint32_t expiresAt,
                   std::uint32_t valueLen);
     void link(Shard &s, Item *it, std::uint64_t hash);

@@ -46,6 +46,24 @@ class Cache(OriginAndProxy):
         self.assertEqual(third.header("X-Cache"), "MISS")
         self.assertEqual(self.origin_hits(p), 2)
 
+    def test_long_lifetimes_are_stored_up_to_max_ttl(self):
+        # Issue #23: WhiteNoise's hashed static files say ten years. Django stores them (its
+        # memcached backend turns a long timeout into a date); frontcache keeps them fresh for
+        # cache.max_ttl (a year by default) and tells the client what the app said.
+        p = "/r/static;cc=public%2C%20max-age=315360000%2C%20immutable"
+        first = self.req(p)
+        self.assertEqual(first.header("X-Cache"), "MISS")
+        self.assertIn("max-age=315360000", first.header("Cache-Control"))
+        second = self.req(p)
+        self.assertEqual(second.header("X-Cache"), "HIT")
+        self.assertEqual(second.header("Cache-Status"), "frontcache; hit; ttl=31536000")
+        self.assertIn("max-age=315360000", second.header("Cache-Control"))
+        self.fc.advance(365 * 86400 - 10)
+        self.assertEqual(self.req(p).header("X-Cache"), "HIT")
+        self.fc.advance(20)  # past cache.max_ttl
+        self.assertEqual(self.req(p).header("X-Cache"), "MISS")
+        self.assertEqual(self.origin_hits(p), 2)
+
     def test_query_string_bypass(self):
         p = "/r/q?q=1"
         for _ in range(2):

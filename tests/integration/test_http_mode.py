@@ -40,6 +40,36 @@ class HttpMode(unittest.TestCase):
         self.assertEqual(failures, [])
 
 
+class LongLifetimes(HttpMode):
+    """Lifetimes past memcached's 30-day relative limit (issue #23): a year or ten (WhiteNoise's
+    hashed static files, `immutable`) are stored, kept fresh for cache.max_ttl at most. Before,
+    such a lifetime reached the store as a memcached exptime, read as a date in 1970-80: never
+    stored."""
+
+    SECTIONS = {"cache": {"mode": "http", "max_ttl": "400d"}}
+    YEAR = 365 * 86400
+
+    def test_cases(self):
+        y = self.YEAR
+        cases = [
+            ("ten years, immutable: stored, fresh until cache.max_ttl",
+             [(200, [("Cache-Control", "public, max-age=315360000, immutable")])],
+             [("GET", {}, FETCHED), ("+", 300 * 86400), ("GET", {}, CACHED),
+              ("+", 100 * 86400), ("GET", {}, FETCHED)]),
+            ("an Expires a year away: stored",
+             [(200, [("Date", "{now}"), ("Expires", "{now+%d}" % y)])],
+             [("GET", {}, FETCHED), ("+", 200 * 86400), ("GET", {}, CACHED)]),
+            ("s-maxage of 31 days: stored past the 30-day line",
+             [(200, [("Cache-Control", "s-maxage=2678400")])],
+             [("GET", {}, FETCHED), ("+", 2678400 - 60), ("GET", {}, CACHED),
+              ("+", 120), ("GET", {}, FETCHED)]),
+        ]
+        for k, (name, resp, steps) in enumerate(cases):
+            with self.subTest(name):
+                self.runner.run(1000 + k, dict(sec="4.2.1", name=name, resp=resp, steps=steps,
+                                               fc_only=True))
+
+
 class ClientNoCacheIgnored(HttpMode):
     """cache.honor_client_no_cache = false: reload buttons cannot empty the cache."""
     SECTIONS = {"cache": {"mode": "http", "honor_client_no_cache": False}}

@@ -432,3 +432,15 @@ TEST_CASE("exposure warnings: a memcached or admin port beyond loopback without 
                       "anyone who reaches it may purge and flush");
     CHECK(warnings("[admin]\nlisten = \"0.0.0.0:9090\"\ntoken = \"t\"\n").empty());
 }
+
+TEST_CASE("cache.max_ttl: a year by default, at least a second, at most 100 years") {
+    auto d = loadConfigString("", "test.toml");
+    REQUIRE(d.config);
+    CHECK(d.config->cache.maxTtl == Millis(365LL * 86400 * 1000));
+    auto r = loadConfigString("[cache]\nmax_ttl = \"3650d\"\n", "test.toml");
+    REQUIRE(r.config);
+    CHECK(r.config->cache.maxTtl == Millis(3650LL * 86400 * 1000));
+    CHECK(contains(onlyError("[cache]\nmax_ttl = \"500ms\"\n"), "test.toml:2:"));
+    CHECK(contains(onlyError("[cache]\nmax_ttl = \"500ms\"\n"), "cache.max_ttl"));
+    CHECK(contains(onlyError("[cache]\nmax_ttl = \"36600d\"\n"), "at most 100 years"));
+}

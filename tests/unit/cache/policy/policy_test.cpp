@@ -137,3 +137,29 @@ TEST_CASE("a 304 renews the stored head (RFC 9111 §4.3.4)") {
     HeaderList priv = headers({{"Cache-Control", "private"}});
     CHECK(renewStoredHead(stored, priv, req, cfg, now, head, vary).reason == NotStored::Private);
 }
+
+TEST_CASE("cache.max_ttl caps what the store keeps, not what the response says") {
+    PolicyConfig c;
+    c.maxTtl = 365 * 86400;
+    RequestHead r = get("/static/app.3f2a.css", {});
+    const HeaderList resp = headers({{"Cache-Control", "max-age=315360000, public, immutable"}});
+    StoreDecision d = decideStore(r, 200, resp, c);
+    REQUIRE(d.reason == NotStored::None);
+    CHECK(d.ttl == 315360000); // ten years, as WhiteNoise says: stored (Django stores it too)
+    const StoreDecision kept = d.capped(c.maxTtl);
+    CHECK(kept.ttl == 365 * 86400);
+    CHECK(kept.freshFor() == 365 * 86400);
+    CHECK(kept.keepFor() == 365 * 86400 + std::max(kept.grace, kept.staleIfError));
+    StoreDecision windows = d;
+    windows.grace = windows.staleIfError = windows.keepStale = 400LL * 86400;
+    const StoreDecision w = windows.capped(c.maxTtl);
+    CHECK(w.grace == 365 * 86400);
+    CHECK(w.staleIfError == 365 * 86400);
+    CHECK(w.keepStale == 365 * 86400);
+    const StoreDecision shortOne =
+        decideStore(r, 200, headers({{"Cache-Control", "max-age=60"}}), c);
+    CHECK(shortOne.capped(c.maxTtl).ttl == 60); // under the cap: unchanged
+    HeaderList patched = resp;
+    patchStoredResponse(c, patched, d.ttl, 1000); // the client is told the app's own lifetime
+    CHECK(patched.get("cache-control")->find("max-age=315360000") != std::string_view::npos);
+}

@@ -307,3 +307,30 @@ TEST_CASE("concurrent readers and writers keep every value intact") {
         th.join();
     CHECK(bad == 0);
 }
+
+TEST_CASE("a lifetime of any length is seconds from now; a memcached exptime that long is a date") {
+    ManualClock clock(1'800'000'000);
+    Store s(small(), clock);
+    const std::int64_t tenYears = 10LL * 365 * 86400; // WhiteNoise's max-age for hashed files
+    REQUIRE(s.set("page", "v", Lifetime{tenYears}));
+    REQUIRE(s.set("mc", "v", tenYears)); // memcached: beyond 30 days, an absolute time (1979)
+    CHECK(s.get("page"));
+    CHECK_FALSE(s.get("mc"));
+    ItemRef page = s.get("page");
+    REQUIRE(page);
+    CHECK(s.ttlRemaining(*page) == tenYears);
+    ItemRef big = s.allocate("big", 0, Lifetime{tenYears}, 1);
+    REQUIRE(big);
+    CHECK(s.store(StoreMode::Set, big) == StoreStatus::Stored);
+    clock.advance(tenYears - 1);
+    CHECK(s.get("page"));
+    CHECK(s.get("big"));
+    clock.advance(1);
+    CHECK_FALSE(s.get("page"));
+    // Zero or negative: already expired (never "forever", as memcached's 0 is).
+    REQUIRE(s.set("gone", "v", Lifetime{0}));
+    CHECK_FALSE(s.get("gone"));
+    // Beyond what the store's clock holds: kept as long as it can be.
+    REQUIRE(s.set("far", "v", Lifetime{INT64_MAX / 2}));
+    CHECK(s.get("far"));
+}
