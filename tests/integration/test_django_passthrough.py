@@ -14,11 +14,14 @@ SITE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "django_si
 
 
 class Gunicorn:
-    def __init__(self, workers=2, env=None):
+    """The test site under gunicorn on a port it picks; `access_log`: a file for its access log
+    (one line per request that reached the app)."""
+
+    def __init__(self, workers=2, env=None, access_log="-"):
         e = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", **(env or {}))
         self.proc = subprocess.Popen(
             ["/usr/bin/python3", "-m", "gunicorn", "--chdir", SITE, "-b", "127.0.0.1:0",
-             "-w", str(workers), "--access-logfile", "-", "fcsite.wsgi"],
+             "-w", str(workers), "--access-logfile", access_log, "fcsite.wsgi"],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=e)
         for line in self.proc.stderr:
             m = re.search(r"Listening at: http://127\.0\.0\.1:(\d+)", line)
