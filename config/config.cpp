@@ -84,12 +84,13 @@ std::vector<std::string> exposureWarnings(const Config &c) {
     return out;
 }
 
-// memcached.auth_file: opened without blocking (a FIFO would wait for a writer), refused unless
-// a regular file that other users can neither read nor write. A password file anyone on the
-// host can read hands the port to every local user, and one they can write lets them add
-// themselves (ssh refuses such key files for the same reasons); the group may read it, so
-// root:frontcache 0640 works.
-Result<AuthUsers> readAuthFile(const std::string &path) {
+// A small file named in the config, read whole when the config is loaded: opened without
+// blocking (a FIFO would wait for a writer), refused unless a regular file of at most `maxBytes`.
+// A `secret` (memcached.auth_file) is also refused when other users can read or write it: a
+// password file anyone on the host can read hands the port to every local user, and one they can
+// write lets them add themselves (ssh refuses such key files for the same reasons); the group may
+// read it, so root:frontcache 0640 works.
+Result<std::string> readSmallFile(const std::string &path, std::size_t maxBytes, bool secret) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0)
         return Error{"cannot open " + path + ": " + std::strerror(errno)};
@@ -100,13 +101,13 @@ Result<AuthUsers> readAuthFile(const std::string &path) {
         problem = "cannot stat " + path + ": " + std::strerror(errno);
     } else if (!S_ISREG(st.st_mode)) {
         problem = path + " is not a regular file";
-    } else if (st.st_mode & (S_IROTH | S_IWOTH)) {
+    } else if (secret && (st.st_mode & (S_IROTH | S_IWOTH))) {
         char mode[8];
         std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
         problem = path + " can be read or written by other users (mode " + mode +
                   "): it holds passwords; chmod 600 it (or 640 for a group)";
-    } else if (st.st_size > (1 << 20)) {
-        problem = path + " is larger than 1 MiB: not a file of users";
+    } else if (static_cast<std::uint64_t>(st.st_size) > maxBytes) {
+        problem = path + " is larger than " + std::to_string(maxBytes >> 10) + " KiB";
     } else {
         char buf[4096];
         for (;;) {
@@ -125,7 +126,14 @@ Result<AuthUsers> readAuthFile(const std::string &path) {
     ::close(fd);
     if (!problem.empty())
         return Error{problem};
-    return AuthUsers::parse(text, path);
+    return text;
+}
+
+Result<AuthUsers> readAuthFile(const std::string &path) {
+    Result<std::string> text = readSmallFile(path, 1 << 20, true);
+    if (!text)
+        return Error{text.error()};
+    return AuthUsers::parse(*text, path);
 }
 
 void Loader::error(const toml::source_region &where, std::string_view key, const std::string &msg) {

@@ -97,6 +97,13 @@ struct UpstreamConfig {
     Millis queueTimeout = 5s;     // waiting for a free upstream connection: 503 after this
     unsigned maxConnections = 64; // concurrent upstream requests, all workers together
     unsigned maxQueue = 1024;     // per worker; requests beyond get 503 at once
+    // upstream.unavailable_page: a file answered with 503 and Retry-After when the app cannot be
+    // reached (no server up, every connect failed) and no stale copy exists, instead of a bare
+    // 502. Read when the config is loaded (a SIGHUP re-reads it); "" = off.
+    std::string unavailablePage;
+    std::shared_ptr<const std::string> unavailableBody; // its bytes (null when off)
+    std::string unavailableType;                        // its Content-Type, from its extension
+    Millis unavailableRetryAfter = 30s;                 // upstream.unavailable_retry_after
     // A chunked request body is read whole and sent with Content-Length (WSGI servers read
     // CONTENT_LENGTH only); false passes it through chunked, as it arrives.
     bool bufferChunkedBodies = true;

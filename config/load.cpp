@@ -12,6 +12,23 @@
 namespace fc::config {
 
 namespace {
+
+// The Content-Type of upstream.unavailable_page, from its extension: a maintenance page is HTML
+// unless its name says otherwise.
+std::string mediaTypeOfFile(std::string_view path) {
+    const std::size_t dot = path.rfind('.');
+    std::string ext;
+    if (dot != std::string_view::npos && path.find('/', dot) == std::string_view::npos)
+        for (char ch : path.substr(dot + 1))
+            ext.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
+    if (ext == "txt")
+        return "text/plain; charset=utf-8";
+    if (ext == "json")
+        return "application/json";
+    if (ext == "xml")
+        return "application/xml";
+    return "text/html; charset=utf-8";
+}
 // The bound of counts that have no natural one (connections, queued requests, waiters).
 constexpr std::int64_t kCountMax = 1 << 30;
 } // namespace
@@ -113,7 +130,20 @@ void Loader::loadUpstream(const toml::table &root, UpstreamConfig &c) {
          {"queue_timeout", duration(c.queueTimeout, Millis(1))},
          {"max_connections", integer(c.maxConnections, 1, 100000)},
          {"max_queue", integer(c.maxQueue, 0, kCountMax)},
-         {"buffer_chunked_bodies", boolean(c.bufferChunkedBodies)}});
+         {"buffer_chunked_bodies", boolean(c.bufferChunkedBodies)},
+         {"unavailable_page",
+          [&](const toml::node &n, const std::string &key) {
+              string(c.unavailablePage)(n, key);
+              c.unavailableBody.reset();
+              if (c.unavailablePage.empty())
+                  return;
+              Result<std::string> body = readSmallFile(c.unavailablePage, 1 << 20, false);
+              if (!body)
+                  return error(n.source(), key, body.error());
+              c.unavailableBody = std::make_shared<const std::string>(std::move(*body));
+              c.unavailableType = mediaTypeOfFile(c.unavailablePage);
+          }},
+         {"unavailable_retry_after", duration(c.unavailableRetryAfter, Millis(1000))}});
 }
 
 void Loader::loadCache(const toml::table &root, CacheConfig &c) {

@@ -21,6 +21,8 @@ namespace fc::config {
 
 // memcached.auth_file's users, read when the config is loaded (config.cpp says what is refused).
 Result<AuthUsers> readAuthFile(const std::string &path);
+// A small regular file read whole (config/config.cpp says what is refused).
+Result<std::string> readSmallFile(const std::string &path, std::size_t maxBytes, bool secret);
 
 class Loader {
 public:

@@ -446,7 +446,7 @@ std::string_view reasonPhrase(int status) {
 }
 
 std::string cannedResponse(int status, std::string_view contentType, std::string_view body,
-                           bool close) {
+                           bool close, std::int64_t retryAfter) {
     std::string out;
     out.reserve(160 + body.size());
     out.append("HTTP/1.1 ");
@@ -458,8 +458,11 @@ std::string cannedResponse(int status, std::string_view contentType, std::string
     out.append("\r\nContent-Length: ");
     appendNumber(out, body.size());
     out.append("\r\n");
-    if (status == 503)
-        out.append("Retry-After: 1\r\n");
+    if (status == 503) {
+        out.append("Retry-After: ");
+        appendNumber(out, static_cast<std::uint64_t>(retryAfter > 0 ? retryAfter : 0));
+        out.append("\r\n");
+    }
     if (status == 401) // RFC 9110 §11.6.1: a 401 names the scheme it wants
         out.append("WWW-Authenticate: Bearer realm=\"frontcache admin\"\r\n");
     if (close)

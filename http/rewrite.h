@@ -113,10 +113,11 @@ void writeClientResponse(const ResponseHead &resp, BodyFraming framing, bool kee
 std::string_view reasonPhrase(int status);
 
 // A complete, short response frontcache itself generates (an error, a purge's answer, the admin
-// port's pages): status line, Content-Type, Content-Length, Retry-After for a 503, Connection:
-// close when `close`, then `body`. The one place such responses are written.
+// port's pages, upstream.unavailable_page): status line, Content-Type, Content-Length,
+// Retry-After (`retryAfter` seconds) for a 503, Connection: close when `close`, then `body`. The
+// one place such responses are written.
 std::string cannedResponse(int status, std::string_view contentType, std::string_view body,
-                           bool close);
+                           bool close, std::int64_t retryAfter = 1);
 
 // An error answer (400, 408, 413, 502, 504...): a canned text/plain response whose body is
 // "<status> <reason>[: detail]".

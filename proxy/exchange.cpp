@@ -341,7 +341,7 @@ void Exchange::onFetchAnswer(cache::ItemRef page, CacheStatus status) {
     deliverPage(std::move(page), status);
 }
 
-void Exchange::onFetchError(int status, const char *reason, bool started) {
+void Exchange::onFetchError(int status, const char *reason, bool started, UpstreamFailure kind) {
     releaseFetch();
     const http::RequestHead &req = head();
     if (started) {
@@ -354,6 +354,10 @@ void Exchange::onFetchError(int status, const char *reason, bool started) {
     FC_WARN("%d for %s %s from %s: %s", status, req.method.c_str(), req.target.c_str(),
             conn_.peer(), reason);
     worker_.counters().upstreamError(status);
+    if (kind == UpstreamFailure::Unreachable && worker_.config().upstream.unavailableBody) {
+        deliverUnavailable(); // upstream.unavailable_page instead of a bare 502
+        return;
+    }
     deliverError(status, reason);
 }
 

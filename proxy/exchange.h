@@ -92,6 +92,7 @@ private:
     void stopWaiting();
     void purge(const http::RequestHead &head);
     void deliverPage(cache::ItemRef page, CacheStatus status);
+    void deliverUnavailable();
     const cache::PageRepresentation &representationFor(const cache::PageView &v, bool notModified);
     std::string_view rangeAnswer(const http::ByteRange &range,
                                  const cache::PageRepresentation &rep);
@@ -112,7 +113,7 @@ private:
     void onFetchUnheld(std::string_view heldBody) override;
     void onFetchComplete() override;
     void onFetchAnswer(cache::ItemRef page, CacheStatus status) override;
-    void onFetchError(int status, const char *reason, bool started) override;
+    void onFetchError(int status, const char *reason, bool started, UpstreamFailure kind) override;
     void onFetchWritable() override;
 
     ClientConnection &conn_;

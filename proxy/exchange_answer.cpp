@@ -52,6 +52,23 @@ void Exchange::deliverError(int status, const char *reason) {
     responseFinished();
 }
 
+// upstream.unavailable_page: the app cannot be reached and no stale copy stands in (the fetch
+// answers with one when it can): the operator's page, 503 with Retry-After, never stored.
+void Exchange::deliverUnavailable() {
+    const config::UpstreamConfig &u = worker_.config().upstream;
+    if (!req_.complete && req_.hasBody)
+        req_.keepAlive = false;
+    req_.status = 503;
+    setStep(Step::Deliver);
+    const std::string &body = *u.unavailableBody;
+    std::string out = http::cannedResponse(503, u.unavailableType, body, !req_.keepAlive,
+                                           u.unavailableRetryAfter.count() / 1000);
+    if (req_.isHead)
+        out.resize(out.size() - body.size()); // the length of what a GET would get, no body
+    conn_.write(out);
+    responseFinished();
+}
+
 // The representation a client gets of a page in several codings (cache/page/compress.h), counted.
 const cache::PageRepresentation &Exchange::representationFor(const cache::PageView &v,
                                                              bool notModified) {

@@ -208,7 +208,8 @@ void Fetch::pumpBody() {
             FC_ERROR("%s", buffered_->error().c_str());
             UpstreamConnection *u = std::exchange(upstream_, nullptr);
             u->abort();
-            onUpstreamError(500, "the buffered request body could not be read back", false);
+            onUpstreamError(500, "the buffered request body could not be read back", false,
+                            UpstreamFailure::Failed);
             return;
         }
         bodyBytes_ += piece.size();
@@ -358,7 +359,7 @@ void Fetch::onUpstreamComplete(bool reusable) {
         sub->onFetchComplete();
 }
 
-void Fetch::onUpstreamError(int status, const char *reason, bool retryable) {
+void Fetch::onUpstreamError(int status, const char *reason, bool retryable, UpstreamFailure kind) {
     FetchKeep keep(this);
     upstream_ = nullptr;
     if (fetchStores(step_)) // cut short: a truncated page is never stored
@@ -394,7 +395,7 @@ void Fetch::onUpstreamError(int status, const char *reason, bool retryable) {
     if (answer_ && !started) // the error came after a 304, during a discarded 5xx, or stale
         sub->onFetchAnswer(std::move(answer_), answerStatus_);
     else
-        sub->onFetchError(status, reason, started);
+        sub->onFetchError(status, reason, started, kind);
 }
 
 void Fetch::onUpstreamWritable() {

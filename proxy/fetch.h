@@ -67,7 +67,9 @@ public:
     // The fetch failed: `status` 502 or 504 from the upstream side (503 when the pool's queue is
     // full or the wait timed out), 500 when a buffered request body could not be read back.
     // `started`: the response head was already delivered (too late for an error status).
-    virtual void onFetchError(int status, const char *reason, bool started) = 0;
+    // `kind`: whether the app could not be reached at all (UpstreamUser::onUpstreamError).
+    virtual void onFetchError(int status, const char *reason, bool started,
+                              UpstreamFailure kind) = 0;
     // The upstream's send queue drained (request-body backpressure).
     virtual void onFetchWritable() = 0;
 };
@@ -137,7 +139,8 @@ private:
     void onUpstreamEarlyHints(http::ResponseHead &hints) override;
     void onUpstreamBody(std::string_view piece) override;
     void onUpstreamComplete(bool reusable) override;
-    void onUpstreamError(int status, const char *reason, bool retryable) override;
+    void onUpstreamError(int status, const char *reason, bool retryable,
+                         UpstreamFailure kind) override;
     void onUpstreamWritable() override;
     void onUpstreamReadDone() override;
 

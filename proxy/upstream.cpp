@@ -33,7 +33,7 @@ UpstreamPool::~UpstreamPool() {
 
 void UpstreamPool::acquire(UpstreamUser &user, bool fresh, std::uint64_t avoid) {
     if (shutdown_) {
-        user.onUpstreamError(503, "shutting down", false);
+        user.onUpstreamError(503, "shutting down", false, UpstreamFailure::Failed);
         return;
     }
     if (queue_.empty() && limiter_.tryAcquire()) {
@@ -41,7 +41,8 @@ void UpstreamPool::acquire(UpstreamUser &user, bool fresh, std::uint64_t avoid) 
         return;
     }
     if (queue_.size() >= cfg_.maxQueue) {
-        user.onUpstreamError(503, "too many requests waiting for an upstream connection", false);
+        user.onUpstreamError(503, "too many requests waiting for an upstream connection", false,
+                             UpstreamFailure::Failed);
         return;
     }
     queue_.push_back(
@@ -60,7 +61,7 @@ void UpstreamPool::start(UpstreamUser &user, bool fresh, std::uint64_t avoid) {
     if (p.server < 0) {
         limiter_.release();
         user.onUpstreamError(502, "no upstream server is available (every one is marked down)",
-                             false);
+                             false, UpstreamFailure::Unreachable);
         return;
     }
     if (!fresh) {
@@ -171,7 +172,8 @@ void UpstreamPool::onQueueTimer(uv_timer_t *t) noexcept {
         UpstreamUser *u = p->queue_.front().user;
         p->queue_.pop_front();
         p->popQueued(1);
-        u->onUpstreamError(503, "timed out waiting for a free upstream connection", false);
+        u->onUpstreamError(503, "timed out waiting for a free upstream connection", false,
+                           UpstreamFailure::Failed);
     }
     p->armQueueTimer();
 }
@@ -189,7 +191,7 @@ void UpstreamPool::shutdown() {
     queue_.clear();
     popQueued(waiting.size());
     for (auto &w : waiting)
-        w.user->onUpstreamError(503, "shutting down", false);
+        w.user->onUpstreamError(503, "shutting down", false, UpstreamFailure::Failed);
     // The worker shuts down only when no client connection is left, so a connection still busy
     // here serves a fetch that outlived its client (a cacheable page being stored): give it up
     // rather than keep the process alive until the upstream answers.
@@ -442,7 +444,7 @@ void UpstreamConnection::fail(int status, const char *reason) {
         pool_.balancer().failed(static_cast<size_t>(server_), pool_.nowMs(), trial_, reason);
     close();
     if (u)
-        u->onUpstreamError(status, reason, retryable);
+        u->onUpstreamError(status, reason, retryable, UpstreamFailure::Failed);
 }
 
 // A connect that failed: nothing was sent, so any request may go to another server. The user
@@ -460,7 +462,7 @@ void UpstreamConnection::failConnect(int status, const char *reason) {
     if (next.server < 0) {
         user_ = nullptr;
         close();
-        u->onUpstreamError(status, reason, false);
+        u->onUpstreamError(status, reason, false, UpstreamFailure::Unreachable); // none connected
         return;
     }
     FC_DEBUG("upstream %s: %s; trying %s", b.target(static_cast<size_t>(server_)).display.c_str(),

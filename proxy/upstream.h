@@ -62,6 +62,9 @@ private:
 
 // What the pool and a connection report to the request that uses them. All calls come from the
 // loop thread. After onUpstreamError/onUpstreamComplete the user no longer owns the connection.
+// What an upstream error says about the app (UpstreamUser::onUpstreamError).
+enum class UpstreamFailure : bool { Failed, Unreachable };
+
 class UpstreamUser {
 public:
     virtual ~UpstreamUser() = default;
@@ -76,7 +79,11 @@ public:
     // may have closed it just as we sent) or, with several servers, it was reset or closed (not
     // timed out): an idempotent request may be sent again on a fresh connection, avoiding the
     // server that failed (RFC 9110 §9.2.2).
-    virtual void onUpstreamError(int status, const char *reason, bool retryable) = 0;
+    // `kind`: Unreachable when the app could not be reached at all (every server marked down,
+    // or no connect to any server succeeded), Failed otherwise (upstream.unavailable_page is
+    // answered only for the first).
+    virtual void onUpstreamError(int status, const char *reason, bool retryable,
+                                 UpstreamFailure kind) = 0;
     // The upstream's send queue drained below the low-water mark (request-body backpressure).
     virtual void onUpstreamWritable() = 0;
     // Everything from one read of the upstream socket has been delivered: a good moment to flush

@@ -163,6 +163,79 @@ class UpstreamFailures(unittest.TestCase):
         del port
 
 
+class UnavailablePage(unittest.TestCase):
+    """upstream.unavailable_page (issue #23): when the app cannot be reached and no stale copy
+    exists, the operator's page with 503 and Retry-After instead of a bare 502; an app that is up
+    but fails keeps its 502/504, and a stale copy still wins."""
+
+    PAGE = b"<!doctype html><title>Back soon</title><h1>We are upgrading the site</h1>\n"
+
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.page = os.path.join(self.tmp.name, "maintenance.html")
+        with open(self.page, "wb") as f:
+            f.write(self.PAGE)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def sections(self, **upstream):
+        return {"upstream": dict(unavailable_page=self.page, unavailable_retry_after="120s",
+                                 **upstream)}
+
+    def test_refused_everywhere_gets_the_page(self):
+        fc = Frontcache("http://127.0.0.1:%d" % free_port_closed(), self.sections())
+        try:
+            resp = get(fc, "/any/page")
+            self.assertEqual(resp.status, 503)
+            self.assertEqual(resp.body, self.PAGE)
+            self.assertEqual(resp.header("Retry-After"), "120")
+            self.assertEqual(resp.header("Content-Type"), "text/html; charset=utf-8")
+            head, r = request(fc, "HEAD / HTTP/1.1\r\nHost: t\r\n\r\n", head_request=True)
+            r.sock.close()
+            self.assertEqual(head.status, 503)
+            self.assertEqual(head.body, b"")
+            self.assertEqual(head.header("Content-Length"), str(len(self.PAGE)))
+        finally:
+            self.assertEqual(fc.stop(), 0)
+
+    def test_an_app_that_answers_badly_or_slowly_keeps_its_status(self):
+        origin = Origin()
+        fc = Frontcache(origin.url, self.sections(read_timeout="1s"))
+        try:
+            self.assertEqual(get(fc, "/garbage").status, 502)  # reached: not "unavailable"
+            self.assertEqual(get(fc, "/hang").status, 504)
+            self.assertEqual(get(fc, "/hello").body, b"hello")
+        finally:
+            self.assertEqual(fc.stop(), 0)
+            origin.close()
+
+    def test_a_stale_copy_wins_then_the_page_when_there_is_none(self):
+        origin = Origin()
+        fc = Frontcache(origin.url, self.sections())
+        try:
+            p = "/r/kept;cc=max-age=10"
+            self.assertEqual(get(fc, p).header("X-Cache"), "MISS")
+            origin.close()
+            time.sleep(0.2)
+            fc.advance(11 + 60)  # past its TTL and cache.grace, inside stale_if_error
+            stale = get(fc, p)
+            self.assertEqual(stale.status, 200)
+            self.assertIn("STALE", stale.header("X-Cache"))
+            self.assertEqual(get(fc, "/r/never-stored").status, 503)
+        finally:
+            self.assertEqual(fc.stop(), 0)
+
+    def test_a_missing_file_is_a_config_error(self):
+        path = os.path.join(self.tmp.name, "fc.toml")
+        with open(path, "w") as f:
+            f.write('[upstream]\nurl = "http://127.0.0.1:1"\nunavailable_page = "/nonexistent/x.html"\n')
+        p = subprocess.run([BIN, "--check-config", path], capture_output=True, text=True)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(path + ":3:", p.stderr + p.stdout)
+        self.assertIn("upstream.unavailable_page", p.stderr + p.stdout)
+
+
 class UpstreamQueue(unittest.TestCase):
     def test_requests_queue_for_a_connection_then_503(self):
         origin = Origin()

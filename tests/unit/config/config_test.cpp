@@ -1,6 +1,7 @@
 #include <doctest/doctest.h>
 
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <string>
 #include <sys/stat.h>
@@ -443,4 +444,33 @@ TEST_CASE("cache.max_ttl: a year by default, at least a second, at most 100 year
     CHECK(contains(onlyError("[cache]\nmax_ttl = \"500ms\"\n"), "test.toml:2:"));
     CHECK(contains(onlyError("[cache]\nmax_ttl = \"500ms\"\n"), "cache.max_ttl"));
     CHECK(contains(onlyError("[cache]\nmax_ttl = \"36600d\"\n"), "at most 100 years"));
+}
+
+TEST_CASE("upstream.unavailable_page: read with the config, typed by its extension") {
+    auto d = loadConfigString("", "test.toml");
+    REQUIRE(d.config);
+    CHECK_FALSE(d.config->upstream.unavailableBody); // off
+    CHECK(d.config->upstream.unavailableRetryAfter == Millis(30000));
+    char dir[] = "/tmp/fc-unavailable-XXXXXX";
+    REQUIRE(mkdtemp(dir));
+    const std::string txt = std::string(dir) + "/Down.TXT";
+    { std::ofstream(txt) << "down for maintenance\n"; }
+    auto r = loadConfigString("[upstream]\nunavailable_page = \"" + txt +
+                                  "\"\nunavailable_retry_after = \"2m\"\n",
+                              "test.toml");
+    INFO((r.errors.empty() ? "" : r.errors[0]));
+    REQUIRE(r.config);
+    REQUIRE(r.config->upstream.unavailableBody);
+    CHECK(*r.config->upstream.unavailableBody == "down for maintenance\n");
+    CHECK(r.config->upstream.unavailableType == "text/plain; charset=utf-8");
+    CHECK(r.config->upstream.unavailableRetryAfter == Millis(120000));
+    const std::string missing =
+        onlyError("[upstream]\nunavailable_page = \"" + std::string(dir) + "/nope.html\"\n");
+    CHECK(contains(missing, "test.toml:2:"));
+    CHECK(contains(missing, "upstream.unavailable_page"));
+    CHECK(contains(missing, "nope.html"));
+    CHECK(contains(onlyError("[upstream]\nunavailable_page = \"" + std::string(dir) + "\"\n"),
+                   "not a regular file"));
+    std::remove(txt.c_str());
+    rmdir(dir);
 }
