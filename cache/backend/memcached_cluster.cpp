@@ -4,6 +4,7 @@
 
 #include <cstdlib>
 #include <ctime>
+#include <limits>
 
 namespace fc::cache {
 
@@ -94,8 +95,13 @@ bool MemcachedCluster::set(std::string_view key, std::string_view value, std::in
     memcached_st *m = borrow();
     if (!m)
         return false;
+    // memcached keeps an absolute exptime in 32 bits: past 2038 it would wrap into the past (the
+    // item gone at once, though the set says STORED), so the date stops at the last second.
     const std::int64_t exptime =
-        keep > kRelativeLimit ? static_cast<std::int64_t>(std::time(nullptr)) + keep : keep;
+        keep > kRelativeLimit
+            ? std::min<std::int64_t>(static_cast<std::int64_t>(std::time(nullptr)) + keep,
+                                     std::numeric_limits<std::int32_t>::max())
+            : keep;
     memcached_return_t rc = memcached_set(m, key.data(), key.size(), value.data(), value.size(),
                                           static_cast<time_t>(exptime), 0);
     const bool ok = memcached_success(rc);

@@ -156,8 +156,10 @@ void patchResponseHeaders(http::HeaderList &headers, std::int64_t ttl, std::int6
     if (ttl < 0)
         ttl = 0;
     if (!headers.has("expires")) {
+        // Expires within what an HTTP date can say (a max-age near 2^63 would overflow).
+        constexpr std::int64_t kCentury = 100LL * 365 * 86400;
         char date[http::kHttpDateLen];
-        http::formatHttpDate(now + ttl, date);
+        http::formatHttpDate(now + std::min(ttl, kCentury), date);
         headers.add("Expires", std::string_view(date, sizeof date));
     }
     // patch_cache_control(max_age=ttl): directives keep their order, names lower-cased;

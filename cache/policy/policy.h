@@ -90,11 +90,18 @@ struct StoreDecision {
     // Named fields (private="..." / no-cache="...") left out of the stored head.
     std::string_view omitFields, omitFields2;
 
-    // The decision as the store keeps it: the TTL and each stale window at most `maxTtl`
-    // seconds (cache.max_ttl; what the response's headers say is not changed).
+    // The decision as the store keeps it: fresh here for at most `maxTtl` seconds after it
+    // arrives (the TTL counts from the age it arrived with), each stale window at most `maxTtl`
+    // (cache.max_ttl; what the response's headers say is not changed).
     StoreDecision capped(std::int64_t maxTtl) const {
         StoreDecision d = *this;
-        for (std::int64_t *v : {&d.ttl, &d.grace, &d.staleIfError, &d.keepStale})
+        if (d.initialAge < 0)
+            d.initialAge = 0;
+        if (d.initialAge > (std::int64_t{1} << 30)) // as the page records it
+            d.initialAge = std::int64_t{1} << 30;
+        if (d.ttl - d.initialAge > maxTtl)
+            d.ttl = d.initialAge + maxTtl;
+        for (std::int64_t *v : {&d.grace, &d.staleIfError, &d.keepStale})
             if (*v > maxTtl)
                 *v = maxTtl;
         return d;

@@ -81,8 +81,10 @@ std::uint32_t Store::relativeExpiry(std::int64_t exptime) const {
 std::uint32_t Store::expiryAfter(Lifetime l) const {
     if (l.seconds <= 0)
         return 1; // already expired
-    const std::int64_t at = static_cast<std::int64_t>(relNow()) + l.seconds;
-    return at >= 0xffffffffLL ? 0xffffffffu : static_cast<std::uint32_t>(at);
+    const std::int64_t now = relNow();
+    if (l.seconds >= 0xffffffffLL - now)
+        return 0xffffffffu; // as long as the store's clock reaches
+    return static_cast<std::uint32_t>(now + l.seconds);
 }
 
 std::int64_t Store::ttlRemaining(const Item &it) const {

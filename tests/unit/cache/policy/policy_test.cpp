@@ -159,6 +159,12 @@ TEST_CASE("cache.max_ttl caps what the store keeps, not what the response says")
     const StoreDecision shortOne =
         decideStore(r, 200, headers({{"Cache-Control", "max-age=60"}}), c);
     CHECK(shortOne.capped(c.maxTtl).ttl == 60); // under the cap: unchanged
+    // Fresh here for a year from arrival, whatever age it arrived with (a CDN in front).
+    StoreDecision aged = d;
+    aged.initialAge = 2LL * 365 * 86400;
+    const StoreDecision a = aged.capped(c.maxTtl);
+    CHECK(a.ttl == 3LL * 365 * 86400);
+    CHECK(a.ttl - a.initialAge == 365 * 86400);
     HeaderList patched = resp;
     patchStoredResponse(c, patched, d.ttl, 1000); // the client is told the app's own lifetime
     CHECK(patched.get("cache-control")->find("max-age=315360000") != std::string_view::npos);

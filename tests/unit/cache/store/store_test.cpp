@@ -333,4 +333,6 @@ TEST_CASE("a lifetime of any length is seconds from now; a memcached exptime tha
     // Beyond what the store's clock holds: kept as long as it can be.
     REQUIRE(s.set("far", "v", Lifetime{INT64_MAX / 2}));
     CHECK(s.get("far"));
+    REQUIRE(s.set("farthest", "v", Lifetime{INT64_MAX}));
+    CHECK(s.get("farthest"));
 }
