@@ -83,6 +83,8 @@ namespace fc::proxy {
         "Pages a soft purge marked expired (served stale while one fetch renews each).")           \
     ONE(proxyProtocolRejected, "proxy_protocol_rejected_total", "", "counter", "",                 \
         "Connections closed for a missing or invalid PROXY protocol header.")                      \
+    ONE(unavailablePages, "unavailable_pages_total", "", "counter", "",                            \
+        "Answers from upstream.unavailable_page: the app could not be reached, no stale copy.")    \
     /* The shared memcached cluster (cache.shared_servers). */                                     \
     ONE(sharedHits, "shared_lookups_total", "result=\"hit\"", "counter", "",                       \
         "Shared memcached cluster (cache.shared_servers): misses here, by whether the cluster "    \

@@ -60,6 +60,7 @@ void Exchange::deliverUnavailable() {
         req_.keepAlive = false;
     req_.status = 503;
     setStep(Step::Deliver);
+    worker_.counters().inc(worker_.counters().unavailablePages);
     const std::string &body = *u.unavailableBody;
     std::string out = http::cannedResponse(503, u.unavailableType, body, !req_.keepAlive,
                                            u.unavailableRetryAfter.count() / 1000);

@@ -9,7 +9,8 @@ import threading
 import time
 import unittest
 
-from harness import OriginAndProxy, BIN, Frontcache, Origin, Reader, free_port_closed, get, request
+from harness import (OriginAndProxy, BIN, Frontcache, Origin, Reader, admin_request,
+                     free_port_closed, get, request)
 
 
 class Limits(OriginAndProxy):
@@ -198,6 +199,42 @@ class UnavailablePage(unittest.TestCase):
             self.assertEqual(head.header("Content-Length"), str(len(self.PAGE)))
         finally:
             self.assertEqual(fc.stop(), 0)
+
+    def test_one_server_up_of_two_serves_and_a_connect_timeout_is_unreachable(self):
+        origin = Origin()
+        fc = Frontcache(None, self.sections(
+            servers=["http://127.0.0.1:%d" % free_port_closed(), origin.url]))
+        try:
+            for _ in range(4):  # the refused server is skipped; the live one answers
+                self.assertEqual(get(fc, "/hello").body, b"hello")
+        finally:
+            self.assertEqual(fc.stop(), 0)
+            origin.close()
+        # A listener that never accepts, its backlog full: the connect times out.
+        ls = socket.socket()
+        ls.bind(("127.0.0.1", 0))
+        ls.listen(0)
+        fillers = []
+        for _ in range(4):
+            f = socket.socket()
+            f.setblocking(False)
+            f.connect_ex(ls.getsockname())
+            fillers.append(f)
+        time.sleep(0.2)
+        sections = self.sections(connect_timeout="300ms")
+        sections["admin"] = {"listen": "127.0.0.1:0"}
+        fc = Frontcache("http://127.0.0.1:%d" % ls.getsockname()[1], sections)
+        try:
+            resp = get(fc, "/")
+            self.assertEqual(resp.status, 503)
+            self.assertEqual(resp.body, self.PAGE)
+            metrics = admin_request(fc.extra_ports["admin"], "GET", "/metrics").body
+            self.assertIn(b"unavailable_pages_total 1\n", metrics)
+        finally:
+            self.assertEqual(fc.stop(), 0)
+            for f in fillers:
+                f.close()
+            ls.close()
 
     def test_an_app_that_answers_badly_or_slowly_keeps_its_status(self):
         origin = Origin()
