@@ -91,6 +91,30 @@ class Limits(OriginAndProxy):
                     "Expect: something-else\r\n\r\nx", 417)
 
 
+class UnacceptingListener:
+    """A listener that never accepts, its backlog full: further SYNs are dropped on loopback, so
+    a connect to its port times out. A context manager giving the port."""
+
+    def __enter__(self):
+        self.ls = socket.socket()
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(0)
+        port = self.ls.getsockname()[1]
+        self.fillers = []
+        for _ in range(4):
+            f = socket.socket()
+            f.setblocking(False)
+            f.connect_ex(("127.0.0.1", port))
+            self.fillers.append(f)
+        time.sleep(0.2)
+        return port
+
+    def __exit__(self, *exc):
+        for f in self.fillers:
+            f.close()
+        self.ls.close()
+
+
 class UpstreamFailures(unittest.TestCase):
     def test_502_connection_refused(self):
         fc = Frontcache("http://127.0.0.1:%d" % free_port_closed())
@@ -102,29 +126,16 @@ class UpstreamFailures(unittest.TestCase):
             self.assertEqual(fc.stop(), 0)
 
     def test_504_connect_timeout(self):
-        # A listener that never accepts, its backlog full: further SYNs are dropped on loopback.
-        ls = socket.socket()
-        ls.bind(("127.0.0.1", 0))
-        ls.listen(0)
-        port = ls.getsockname()[1]
-        fillers = []
-        for _ in range(4):
-            f = socket.socket()
-            f.setblocking(False)
-            f.connect_ex(("127.0.0.1", port))
-            fillers.append(f)
-        time.sleep(0.2)
-        fc = Frontcache("http://127.0.0.1:%d" % port, {"upstream": {"connect_timeout": "500ms"}})
-        try:
-            start = time.monotonic()
-            resp = get(fc, "/")
-            self.assertEqual(resp.status, 504)
-            self.assertLess(time.monotonic() - start, 4)
-        finally:
-            self.assertEqual(fc.stop(), 0)
-            for f in fillers:
-                f.close()
-            ls.close()
+        with UnacceptingListener() as port:
+            fc = Frontcache("http://127.0.0.1:%d" % port,
+                            {"upstream": {"connect_timeout": "500ms"}})
+            try:
+                start = time.monotonic()
+                resp = get(fc, "/")
+                self.assertEqual(resp.status, 504)
+                self.assertLess(time.monotonic() - start, 4)
+            finally:
+                self.assertEqual(fc.stop(), 0)
 
     def test_upstream_behaviours(self):
         origin = Origin()
@@ -210,31 +221,18 @@ class UnavailablePage(unittest.TestCase):
         finally:
             self.assertEqual(fc.stop(), 0)
             origin.close()
-        # A listener that never accepts, its backlog full: the connect times out.
-        ls = socket.socket()
-        ls.bind(("127.0.0.1", 0))
-        ls.listen(0)
-        fillers = []
-        for _ in range(4):
-            f = socket.socket()
-            f.setblocking(False)
-            f.connect_ex(ls.getsockname())
-            fillers.append(f)
-        time.sleep(0.2)
         sections = self.sections(connect_timeout="300ms")
         sections["admin"] = {"listen": "127.0.0.1:0"}
-        fc = Frontcache("http://127.0.0.1:%d" % ls.getsockname()[1], sections)
-        try:
-            resp = get(fc, "/")
-            self.assertEqual(resp.status, 503)
-            self.assertEqual(resp.body, self.PAGE)
-            metrics = admin_request(fc.extra_ports["admin"], "GET", "/metrics").body
-            self.assertIn(b"unavailable_pages_total 1\n", metrics)
-        finally:
-            self.assertEqual(fc.stop(), 0)
-            for f in fillers:
-                f.close()
-            ls.close()
+        with UnacceptingListener() as port:  # the connect times out
+            fc = Frontcache("http://127.0.0.1:%d" % port, sections)
+            try:
+                resp = get(fc, "/")
+                self.assertEqual(resp.status, 503)
+                self.assertEqual(resp.body, self.PAGE)
+                metrics = admin_request(fc.extra_ports["admin"], "GET", "/metrics").body
+                self.assertIn(b"unavailable_pages_total 1\n", metrics)
+            finally:
+                self.assertEqual(fc.stop(), 0)
 
     def test_an_app_that_answers_badly_or_slowly_keeps_its_status(self):
         origin = Origin()

@@ -1,33 +1,26 @@
-// cache/facts: what a response's head says, parsed once for every rule.
+// cache/policy/facts: what a response's head says, parsed once for every rule.
 #include <doctest/doctest.h>
 
 #include "cache/policy/facts.h"
+#include "requests.h"
 
 using namespace fc::cache;
+using fc::cache::testing::headers;
 using fc::http::HeaderList;
-
-namespace {
-HeaderList fields(std::initializer_list<std::pair<const char *, const char *>> fs) {
-    HeaderList h;
-    for (auto &[n, v] : fs)
-        h.add(n, v);
-    return h;
-}
-} // namespace
 
 TEST_CASE("every fact of a head, parsed once") {
     PolicyConfig cfg;
-    const HeaderList h = fields({{"Cache-Control", "max-age=60, no-transform"},
-                                 {"Set-Cookie", "a=1"},
-                                 {"Vary", "Cookie, accept-encoding"},
-                                 {"Date", "Thu, 01 Jan 1970 00:16:40 GMT"},
-                                 {"Last-Modified", "Thu, 01 Jan 1970 00:00:10 GMT"},
-                                 {"Expires", "Thu, 01 Jan 1970 00:18:20 GMT"},
-                                 {"Expires", "0"},
-                                 {"Age", "7"},
-                                 {"ETag", "\"v1\""},
-                                 {"Content-Encoding", "gzip"},
-                                 {"Content-Type", "text/html"}});
+    const HeaderList h = headers({{"Cache-Control", "max-age=60, no-transform"},
+                                  {"Set-Cookie", "a=1"},
+                                  {"Vary", "Cookie, accept-encoding"},
+                                  {"Date", "Thu, 01 Jan 1970 00:16:40 GMT"},
+                                  {"Last-Modified", "Thu, 01 Jan 1970 00:00:10 GMT"},
+                                  {"Expires", "Thu, 01 Jan 1970 00:18:20 GMT"},
+                                  {"Expires", "0"},
+                                  {"Age", "7"},
+                                  {"ETag", "\"v1\""},
+                                  {"Content-Encoding", "gzip"},
+                                  {"Content-Type", "text/html"}});
     const ResponseFacts f = responseFacts(200, 42, h, cfg);
     CHECK(f.status == 200);
     CHECK(f.contentLength == 42);
@@ -50,7 +43,7 @@ TEST_CASE("every fact of a head, parsed once") {
 }
 
 TEST_CASE("what a head leaves out reads as absent") {
-    const ResponseFacts f = responseFacts(404, -1, fields({{"Age", "-3"}, {"Vary", "*"}}), {});
+    const ResponseFacts f = responseFacts(404, -1, headers({{"Age", "-3"}, {"Vary", "*"}}), {});
     CHECK_FALSE(f.cacheControl.present);
     CHECK_FALSE(f.setCookie);
     CHECK(f.varyStar);
@@ -66,9 +59,9 @@ TEST_CASE("what a head leaves out reads as absent") {
 TEST_CASE("the targeted field is what http mode obeys, Cache-Control what django mode reads") {
     PolicyConfig http;
     http.mode = Mode::Http;
-    const HeaderList h = fields({{"Cache-Control", "max-age=60"},
-                                 {"CDN-Cache-Control", "max-age=600"},
-                                 {"Vary", "X_Token"}});
+    const HeaderList h = headers({{"Cache-Control", "max-age=60"},
+                                  {"CDN-Cache-Control", "max-age=600"},
+                                  {"Vary", "X_Token"}});
     const ResponseFacts f = responseFacts(200, -1, h, http);
     CHECK(f.cacheControl.maxAge == 60);
     CHECK(f.directives.maxAge == 600);

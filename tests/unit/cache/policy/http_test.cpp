@@ -9,24 +9,20 @@
 #include "cache/policy/http.h"
 #include "cache/policy/keys.h"
 #include "cache/store/clock.h"
+#include "requests.h"
 
 using namespace fc::cache;
+using fc::cache::testing::headers;
 using fc::http::HeaderList;
 using fc::http::RequestHead;
 
 namespace {
-HeaderList fields(std::initializer_list<std::pair<const char *, const char *>> fs) {
-    HeaderList h;
-    for (auto &[n, v] : fs)
-        h.add(n, v);
-    return h;
-}
 RequestHead request(std::string method, std::string target,
                     std::initializer_list<std::pair<const char *, const char *>> fs) {
     RequestHead r;
     r.method = std::move(method);
     r.target = std::move(target);
-    r.headers = fields(fs);
+    r.headers = headers(fs);
     return r;
 }
 PolicyConfig httpMode() {
@@ -41,28 +37,28 @@ StoreDecision decide(int status, HeaderList resp,
 } // namespace
 
 TEST_CASE("§3: only what the response allows is stored") {
-    CHECK(decide(200, fields({{"Cache-Control", "max-age=60"}})).reason == NotStored::None);
-    CHECK(decide(200, fields({{"Cache-Control", "no-store, max-age=60"}})).reason ==
+    CHECK(decide(200, headers({{"Cache-Control", "max-age=60"}})).reason == NotStored::None);
+    CHECK(decide(200, headers({{"Cache-Control", "no-store, max-age=60"}})).reason ==
           NotStored::NoStore);
-    CHECK(decide(200, fields({{"Cache-Control", "private, max-age=60"}})).reason ==
+    CHECK(decide(200, headers({{"Cache-Control", "private, max-age=60"}})).reason ==
           NotStored::Private);
-    CHECK(decide(200, fields({{"Cache-Control", "max-age=60"}, {"Vary", "*"}})).reason ==
+    CHECK(decide(200, headers({{"Cache-Control", "max-age=60"}, {"Vary", "*"}})).reason ==
           NotStored::VaryStar);
-    CHECK(decide(200, fields({{"Cache-Control", "max-age=60"}, {"Vary", "X_Token"}})).reason ==
+    CHECK(decide(200, headers({{"Cache-Control", "max-age=60"}, {"Vary", "X_Token"}})).reason ==
           NotStored::VaryName);
     // §3.5: credentials only with public, s-maxage or must-revalidate.
     auto withAuth = request("GET", "/", {{"Host", "h"}, {"Authorization", "Basic x"}});
-    CHECK(decide(200, fields({{"Cache-Control", "max-age=60"}}), withAuth).reason ==
+    CHECK(decide(200, headers({{"Cache-Control", "max-age=60"}}), withAuth).reason ==
           NotStored::Authorization);
-    CHECK(decide(200, fields({{"Cache-Control", "public, max-age=60"}}), withAuth).reason ==
+    CHECK(decide(200, headers({{"Cache-Control", "public, max-age=60"}}), withAuth).reason ==
           NotStored::None);
 }
 
 TEST_CASE("§4.2.1: s-maxage, then max-age, then Expires - Date") {
-    CHECK(decide(200, fields({{"Cache-Control", "max-age=60, s-maxage=30"}})).ttl == 30);
-    CHECK(decide(200, fields({{"Cache-Control", "max-age=60"}})).ttl == 60);
-    CHECK(decide(200, fields({{"Date", "Thu, 01 Jan 1970 00:16:40 GMT"},
-                              {"Expires", "Thu, 01 Jan 1970 00:18:20 GMT"}}))
+    CHECK(decide(200, headers({{"Cache-Control", "max-age=60, s-maxage=30"}})).ttl == 30);
+    CHECK(decide(200, headers({{"Cache-Control", "max-age=60"}})).ttl == 60);
+    CHECK(decide(200, headers({{"Date", "Thu, 01 Jan 1970 00:16:40 GMT"},
+                               {"Expires", "Thu, 01 Jan 1970 00:18:20 GMT"}}))
               .ttl == 100);
 }
 
@@ -74,11 +70,11 @@ TEST_CASE("§4.4: unsafe methods invalidate on 2xx and 3xx only") {
     CHECK_FALSE(invalidates("OPTIONS", 200));
     std::vector<std::string> out;
     invalidationTargets(
-        fields({{"Location", "/thanks"}, {"Content-Location", "http://other.test/x"}}), "http", "h",
-        "/form", out);
+        headers({{"Location", "/thanks"}, {"Content-Location", "http://other.test/x"}}), "http",
+        "h", "/form", out);
     CHECK(out == std::vector<std::string>{"/thanks"}); // another origin's is not ours to purge
     out.clear();
-    invalidationTargets(fields({{"Location", "done"}}), "http", "h", "/a/form?x", out);
+    invalidationTargets(headers({{"Location", "done"}}), "http", "h", "/a/form?x", out);
     CHECK(out == std::vector<std::string>{"/a/done"});
 }
 
@@ -89,7 +85,7 @@ TEST_CASE("§4.4 as a whole: paths to purge only when the store holds one of the
     Store store(sc, clock);
     const PolicyConfig cfg = httpMode();
     auto post = request("POST", "/form", {{"Host", "h"}});
-    const HeaderList resp = fields({{"Location", "/thanks"}});
+    const HeaderList resp = headers({{"Location", "/thanks"}});
     std::string host;
     CHECK(invalidatedPaths(store, cfg, post, 303, resp, false, host).empty()); // nothing held
     std::string key;
@@ -129,12 +125,12 @@ TEST_CASE("the mode's rules answer for django mode too") {
     page.head = "HTTP/1.1 200 OK\r\n\r\n";
 
     SUBCASE("a request's directives are read in http mode only") {
-        const HeaderList h = fields({{"Cache-Control", "max-stale=30, only-if-cached"}});
+        const HeaderList h = headers({{"Cache-Control", "max-stale=30, only-if-cached"}});
         CHECK_FALSE(requestDirectives(h, django).onlyIfCached);
         CHECK_FALSE(requestDirectives(h, django).maxStale);
         CHECK(requestDirectives(h, http).onlyIfCached);
         CHECK(requestDirectives(h, http).maxStale);
-        CHECK_FALSE(requestDirectives(fields({{"Accept", "*/*"}}), http).onlyIfCached);
+        CHECK_FALSE(requestDirectives(headers({{"Accept", "*/*"}}), http).onlyIfCached);
     }
     SUBCASE("a stored page answers: fresh in django mode; within the request's limits in http") {
         const RequestDirectives none;
@@ -143,12 +139,12 @@ TEST_CASE("the mode's rules answer for django mode too") {
         CHECK(answersRequest(http, page, none, 1059));
         CHECK_FALSE(answersRequest(http, page, none, 1060));
         const RequestDirectives stale =
-            requestDirectives(fields({{"Cache-Control", "max-stale=30"}}), http);
+            requestDirectives(headers({{"Cache-Control", "max-stale=30"}}), http);
         CHECK(answersRequest(http, page, stale, 1080));         // 20 s stale: within max-stale
         CHECK_FALSE(answersRequest(http, page, stale, 1100));   // 40 s: beyond it
         CHECK_FALSE(answersRequest(django, page, stale, 1080)); // django reads no directives
         const RequestDirectives young =
-            requestDirectives(fields({{"Cache-Control", "max-age=10"}}), http);
+            requestDirectives(headers({{"Cache-Control", "max-age=10"}}), http);
         CHECK_FALSE(answersRequest(http, page, young, 1020)); // 20 s old, the client says 10
         PageView mustRevalidate = page;
         mustRevalidate.head = "HTTP/1.1 200 OK\r\nCache-Control: must-revalidate\r\n\r\n";
@@ -170,7 +166,8 @@ TEST_CASE("the mode's rules answer for django mode too") {
               std::vector<std::string>{"/form"});
     }
     SUBCASE("the targeted field: removed in http mode only") {
-        HeaderList h = fields({{"CDN-Cache-Control", "max-age=60"}, {"Cache-Control", "no-cache"}});
+        HeaderList h =
+            headers({{"CDN-Cache-Control", "max-age=60"}, {"Cache-Control", "no-cache"}});
         removeTargetedField(django, h);
         CHECK(h.has("cdn-cache-control"));
         removeTargetedField(http, h);
@@ -178,13 +175,13 @@ TEST_CASE("the mode's rules answer for django mode too") {
         CHECK(h.has("cache-control"));
     }
     SUBCASE("a stored response as passed on, and what its stored copy leaves out") {
-        HeaderList d = fields({{"Age", "5"}, {"CDN-Cache-Control", "max-age=9"}});
+        HeaderList d = headers({{"Age", "5"}, {"CDN-Cache-Control", "max-age=9"}});
         patchStoredResponse(django, d, 60, 1000); // Django's patch_response_headers, no Age
         CHECK_FALSE(d.has("age"));
         CHECK(d.get("cache-control") == std::optional<std::string_view>("max-age=60"));
         CHECK(d.has("expires"));
         CHECK(d.has("cdn-cache-control"));
-        HeaderList h = fields({{"Age", "5"}, {"CDN-Cache-Control", "max-age=9"}});
+        HeaderList h = headers({{"Age", "5"}, {"CDN-Cache-Control", "max-age=9"}});
         patchStoredResponse(http, h, 60, 1000); // as sent, but for the targeted field
         CHECK(h.get("age") == std::optional<std::string_view>("5"));
         CHECK_FALSE(h.has("cache-control"));
