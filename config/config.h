@@ -56,6 +56,11 @@ struct ServerConfig {
     bool underscoresInHeaders = false;
     // Where chunked request bodies over 1 MiB are buffered (unlinked files); "" = $TMPDIR or /tmp.
     std::string tempDir;
+    // WebSocket handshakes go upstream with their Upgrade; a 101 turns the connection into a
+    // two-way byte tunnel (proxy/client.h). Off: Upgrade is dropped, as for any other protocol.
+    bool websockets = true;
+    Millis tunnelIdleTimeout = 300s; // a tunnel with no byte either way for this long is closed
+    unsigned maxTunnels = 4096;      // per worker; handshakes beyond get 503
 };
 
 // One application server: `url` as written, and what it names.

@@ -90,7 +90,10 @@ void Loader::loadServer(const toml::table &root, ServerConfig &c) {
               }},
              {"proxy_protocol", boolean(c.proxyProtocol)},
              {"underscores_in_headers", boolean(c.underscoresInHeaders)},
-             {"temp_dir", string(c.tempDir)}});
+             {"temp_dir", string(c.tempDir)},
+             {"websockets", boolean(c.websockets)},
+             {"tunnel_idle_timeout", duration(c.tunnelIdleTimeout, Millis(1))},
+             {"max_tunnels", integer(c.maxTunnels, 1, kCountMax)}});
 }
 
 void Loader::loadUpstream(const toml::table &root, UpstreamConfig &c) {

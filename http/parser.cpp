@@ -250,14 +250,15 @@ ResponseParser::ResponseParser(Sink &sink, size_t maxHeadSize)
     parser_.data = this;
 }
 
-void ResponseParser::start(bool requestWasHead) {
+void ResponseParser::start(bool requestWasHead, bool upgrade) {
     llhttp_init(&parser_, HTTP_RESPONSE, &settings_);
     parser_.data = this;
     scanner_.reset();
     chunked_.reset();
     head_.clear();
     requestWasHead_ = requestWasHead;
-    informational_ = inMessage_ = headDone_ = decodingChunks_ = false;
+    upgradeAsked_ = upgrade;
+    informational_ = inMessage_ = headDone_ = decodingChunks_ = upgraded_ = false;
     interims_ = 0;
     errorStatus_ = 0;
     errorReason_ = nullptr;
@@ -273,7 +274,8 @@ ParseResult ResponseParser::fail(const char *reason, size_t consumed) {
 ParseResult ResponseParser::feed(const char *data, size_t len) {
     // After the final response, nothing more is parsed until start() (as RequestParser does
     // until resume()); llhttp's error position then points into an earlier buffer.
-    if (!decodingChunks_ && errorReason_ == nullptr && llhttp_get_errno(&parser_) == HPE_PAUSED)
+    if (upgraded_ ||
+        (!decodingChunks_ && errorReason_ == nullptr && llhttp_get_errno(&parser_) == HPE_PAUSED))
         return {ParseStatus::Paused, 0};
     size_t done = 0;
     for (;;) {
@@ -309,6 +311,8 @@ ParseResult ResponseParser::feed(const char *data, size_t len) {
         if (err == HPE_OK)
             return {ParseStatus::NeedMore, len};
         size_t at = static_cast<size_t>(llhttp_get_error_pos(&parser_) - data);
+        if (upgraded_ && (err == HPE_PAUSED || err == HPE_PAUSED_UPGRADE))
+            return {ParseStatus::Paused, at}; // the tunnel's bytes follow
         if (err == HPE_PAUSED) {
             if (informational_) { // a 1xx ended: go on with the final response
                 // A fresh llhttp, not a resumed one: after a 1xx with "Connection: close" (or
@@ -407,8 +411,21 @@ int ResponseParser::onHeadersComplete(llhttp_t *p) {
         return -1;
     }
     if (h.status == 101) {
-        s.errorReason_ = "unexpected 101 Switching Protocols from upstream";
-        return -1;
+        // RFC 9110 §15.2.2: only to a request that asked, and only to the protocol asked for.
+        const auto up = h.headers.get("upgrade");
+        if (!s.upgradeAsked_ || !up || !listContains(*up, "websocket")) {
+            s.errorReason_ = "unexpected 101 Switching Protocols from upstream";
+            return -1;
+        }
+        s.headDone_ = true;
+        s.upgraded_ = true;
+        h.keepAlive = false;
+        h.contentLength = -1;
+        if (!s.sink_.onResponseHead(h)) {
+            s.errorReason_ = "rejected by handler";
+            return -1;
+        }
+        return 1; // no body: the message ends here and llhttp stops (onMessageComplete)
     }
     if (h.status < 200) {
         // RFC 9110 §15.2: a 1xx ends at its head, whatever it says about a body. 103 may be
@@ -452,6 +469,10 @@ int ResponseParser::onBody(llhttp_t *p, const char *at, size_t len) {
 
 int ResponseParser::onMessageComplete(llhttp_t *p) {
     auto &s = self<ResponseParser>(p);
+    if (s.upgraded_) {
+        s.inMessage_ = false;
+        return HPE_PAUSED; // the tunnel is the caller's: not a complete response to release
+    }
     if (s.informational_) {
         s.head_.clear();
         s.scanner_.reset();

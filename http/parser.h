@@ -111,14 +111,18 @@ public:
     ResponseParser &operator=(const ResponseParser &) = delete;
 
     // Must be called before each response is parsed: HEAD responses carry no body
-    // (RFC 9112 §6.3 rule 1).
-    void start(bool requestWasHead);
+    // (RFC 9112 §6.3 rule 1). `upgrade`: the request was a WebSocket handshake, so a 101 whose
+    // Upgrade lists "websocket" is its final response (any other 101 is an error): onResponseHead
+    // gets it, feed() returns Paused with `consumed` just past its head — what follows is the
+    // tunnel's, not HTTP — and upgraded() is true. onResponseComplete is not called for it.
+    void start(bool requestWasHead, bool upgrade = false);
     ParseResult feed(const char *data, size_t len);
     // The upstream closed the connection. Completes a read-until-close body; otherwise returns
     // Error if a message was in progress (the response was cut short).
     ParseResult finish();
     bool inMessage() const { return inMessage_; }
     bool headReceived() const { return headDone_; }
+    bool upgraded() const { return upgraded_; }
 
     int errorStatus() const { return errorStatus_; }
     const char *errorReason() const { return errorReason_; }
@@ -145,6 +149,8 @@ private:
     ResponseHead head_;
     bool requestWasHead_ = false;
     bool informational_ = false;  // current message is a 1xx, skipped
+    bool upgradeAsked_ = false;   // start(_, true): a 101 may end the HTTP part
+    bool upgraded_ = false;       // ... and did
     bool decodingChunks_ = false; // the body is chunked and decoded here (chunked.h)
     std::uint8_t interims_ = 0;   // 1xx responses before the final one
     bool inMessage_ = false;

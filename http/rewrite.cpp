@@ -262,6 +262,19 @@ Refusal prepareForwarding(RequestHead &req, const ForwardRules &rules) {
     return {};
 }
 
+bool isWebSocketUpgrade(const RequestHead &req) {
+    if (req.method != "GET" || req.versionMajor != 1 || req.versionMinor < 1 || req.hasBody())
+        return false;
+    bool connection = false, websocket = false;
+    req.headers.forEach([&](std::string_view n, std::string_view v) {
+        if (equalsIgnoreCase(n, "connection"))
+            connection = connection || listContains(v, "upgrade");
+        else if (equalsIgnoreCase(n, "upgrade"))
+            websocket = websocket || listContains(v, "websocket");
+    });
+    return connection && websocket;
+}
+
 void writeUpstreamRequest(const RequestHead &req, const ForwardInfo &fwd, std::string &out) {
     out.append(req.method);
     out.push_back(' ');
@@ -295,6 +308,8 @@ void writeUpstreamRequest(const RequestHead &req, const ForwardInfo &fwd, std::s
     });
     out.append(fwd.via);
     out.append("\r\n");
+    if (fwd.upgrade)
+        out.append("Connection: upgrade\r\nUpgrade: websocket\r\n");
 
     if (req.chunked) {
         out.append("Transfer-Encoding: chunked\r\n");
@@ -370,7 +385,9 @@ void writeClientResponse(const ResponseHead &resp, BodyFraming framing, bool kee
     case BodyFraming::Close:
         break;
     }
-    if (!keepAlive)
+    if (resp.status == 101)
+        out.append("Connection: upgrade\r\nUpgrade: websocket\r\n");
+    else if (!keepAlive)
         out.append("Connection: close\r\n");
     else if (clientIs10)
         out.append("Connection: keep-alive\r\n");

@@ -72,11 +72,20 @@ bool isKeyedOverride(std::string_view name);
 // Empty is not valid here (a reverse proxy has no use for it).
 bool isValidAuthority(std::string_view authority);
 
+// A WebSocket opening handshake (RFC 6455 §4.1, RFC 9110 §7.8): an HTTP/1.1 GET without a body
+// whose Connection lists "upgrade" and whose Upgrade lists "websocket". The one protocol
+// frontcache tunnels: any other Upgrade (h2c above all) is dropped as hop-by-hop and the request
+// answered as HTTP/1.1, which RFC 9110 §7.8 allows a server to do.
+bool isWebSocketUpgrade(const RequestHead &req);
+
 struct ForwardInfo {
     std::string_view proto = "http";         // X-Forwarded-Proto: the scheme the key uses
     std::string_view via = "1.1 frontcache"; // received-protocol + pseudonym (RFC 9110 §7.6.3)
     // X-Request-Id sent upstream (replacing the client's); "" = the client's passes as it came.
     std::string_view requestId = {};
+    // The request is a WebSocket handshake (isWebSocketUpgrade): `Connection: upgrade` and
+    // `Upgrade: websocket` go upstream, ours, in place of the client's hop-by-hop fields.
+    bool upgrade = false;
 };
 
 // Writes the request head to send upstream from a head prepareForwarding() made. The body
@@ -105,6 +114,8 @@ void writeResponseHead(const ResponseHead &resp, bool dropLength, std::string_vi
 
 // Writes the response head to send to the client. `keepAlive` says whether the connection
 // stays open after this response; `extra` is appended verbatim (each field ending in CRLF).
+// A 101 (the upstream accepted a WebSocket handshake) says `Connection: upgrade` and
+// `Upgrade: websocket` instead: what follows is the tunnel, not HTTP.
 void writeClientResponse(const ResponseHead &resp, BodyFraming framing, bool keepAlive,
                          bool clientIs10, std::string_view via, std::string_view extra,
                          std::string &out);

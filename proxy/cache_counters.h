@@ -73,6 +73,16 @@ namespace fc::proxy {
         "page), and background refreshes.")                                                        \
     ONE(clientsOpen, "client_connections", "", "gauge", "",                                        \
         "Client connections open (objects alive, in every worker).")                               \
+    ONE(tunnelsOpen, "tunnels", "", "gauge", "",                                                   \
+        "WebSocket tunnels open (the upstream answered 101; bytes relayed both ways).")            \
+    ONE(tunnelsOpened, "tunnels_opened_total", "", "counter", "", "WebSocket tunnels opened.")     \
+    ONE(tunnelsRefused, "tunnels_refused_total", "", "counter", "",                                \
+        "WebSocket handshakes answered 503: server.max_tunnels were open in the worker.")          \
+    ONE(tunnelsIdleClosed, "tunnels_idle_closed_total", "", "counter", "",                         \
+        "Tunnels closed after server.tunnel_idle_timeout without a byte either way.")              \
+    ONE(tunnelBytesUp, "tunnel_bytes_total", "direction=\"to_upstream\"", "counter", "",           \
+        "Bytes relayed through WebSocket tunnels, by direction.")                                  \
+    ONE(tunnelBytesDown, "tunnel_bytes_total", "direction=\"to_client\"", "counter", "", "")       \
     ONE(refreshes, "refreshes_total", "", "counter", "", "Background refreshes started (grace).")  \
     ONE(refreshFailed, "refresh_failures_total", "", "counter", "",                                \
         "Background refreshes that left the stale copy in place.")                                 \

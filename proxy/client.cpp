@@ -81,7 +81,7 @@ void ClientConnection::resumeAfterBackpressure() {
 void ClientConnection::onRead(ssize_t n, const uv_buf_t *buf) {
     cache::setWatchClientFd(conn_.fd()); // memcached's `watch` names a lookup's connection (cfd=)
     if (n < 0) {
-        if (lingering_) {
+        if (lingering_ || tunneling_) { // a tunnel ends when either end closes
             closeNow();
             return;
         }
@@ -98,7 +98,12 @@ void ClientConnection::onRead(ssize_t n, const uv_buf_t *buf) {
         return;
     }
     if (lingering_)
-        return;         // discard what arrives after our last response
+        return; // discard what arrives after our last response
+    if (tunneling_) {
+        tunnelActivity();
+        exchange_.onTunnelData({buf->base, static_cast<size_t>(n)});
+        return;
+    }
     if (proxyHeader_) { // server.proxy_protocol: the PROXY header comes before any HTTP
         std::size_t used = 0;
         switch (proxyHeader_->feed(buf->base, static_cast<size_t>(n), used)) {
@@ -212,6 +217,34 @@ void ClientConnection::exchangeDone(bool keepAlive) {
     resumeReading();
 }
 
+void ClientConnection::startTunnel() {
+    tunneling_ = true;
+    auto &counters = worker_.counters();
+    counters.inc(counters.tunnelsOpen);
+    counters.inc(counters.tunnelsOpened);
+    startTimer(TimerMode::Tunnel, cfg().server.tunnelIdleTimeout);
+    if (!pending_.empty()) { // sent right behind the handshake (RFC 6455 says wait; some do not)
+        std::string early;
+        early.swap(pending_);
+        exchange_.onTunnelData(early);
+    }
+    if (!readPausedForBackpressure_)
+        resumeReading(); // reading stops while a complete request waits with bytes behind it
+}
+
+void ClientConnection::tunnelActivity() {
+    if (timerMode_ == TimerMode::Tunnel)
+        conn_.startTimer(static_cast<uint64_t>(cfg().server.tunnelIdleTimeout.count()));
+}
+
+void ClientConnection::endTunnel() {
+    if (tunneling_) {
+        tunneling_ = false;
+        worker_.counters().dec(worker_.counters().tunnelsOpen);
+        stopTimer(TimerMode::Tunnel);
+    }
+}
+
 void ClientConnection::rejectRequest(int status, const char *reason) {
     FC_INFO("%d for client %s: %s", status, peer_, reason ? reason : "");
     const bool started = exchange_.responseStarted();
@@ -232,6 +265,7 @@ void ClientConnection::drain() {
 }
 
 void ClientConnection::closeGracefully() {
+    endTunnel();
     if (!serving())
         return;
     lingering_ = true;
@@ -259,6 +293,7 @@ void ClientConnection::closeNow() {
         return;
     // Closing first: what the teardown writes or reads back is dropped. The handles' close
     // callbacks (and onClosed) come later, from the loop.
+    endTunnel();
     conn_.close();
     exchange_.teardown(); // leaves its fetch, stops waiting: nothing refers to us afterwards
     worker_.untrack(this);
@@ -342,6 +377,13 @@ void ClientConnection::onTimer() {
     case TimerMode::Deferred:
         startTimer(TimerMode::Idle, cfg().server.idleTimeout);
         processPending();
+        break;
+    case TimerMode::Tunnel:
+        FC_INFO("closing the WebSocket tunnel of %s: nothing either way for "
+                "server.tunnel_idle_timeout",
+                peer_);
+        worker_.counters().inc(worker_.counters().tunnelsIdleClosed);
+        closeNow();
         break;
     case TimerMode::LockWait: // cache.lock_timeout: stop waiting, fetch for ourselves
         exchange_.onLockTimeout();

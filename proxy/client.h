@@ -5,6 +5,10 @@
 // to each request — cache lookup, waiting, the upstream fetch, the answer — is the Exchange's
 // (proxy/exchange.h).
 //
+// A WebSocket handshake the upstream accepts (101) turns the connection into a byte tunnel
+// (startTunnel): each side's bytes are relayed to the other as they come, with the same
+// backpressure both ways, under server.tunnel_idle_timeout; either end closing closes both.
+//
 // Backpressure: when the client's write queue passes kHighWater, the exchange pauses its fetch's
 // upstream reads until the queue drains below kLowWater; when the upstream's send queue passes
 // kHighWater, reading from the client stops until it drains.
@@ -52,7 +56,7 @@ public:
     void onLockReleased() { exchange_.onLockReleased(); }
 
     // --- for the exchange ---
-    enum class TimerMode { None, Header, Idle, Body, Linger, Deferred, LockWait };
+    enum class TimerMode { None, Header, Idle, Body, Linger, Deferred, LockWait, Tunnel };
     std::string &out() { return out_; } // response bytes, batched until flush()
     void flush();
     void write(std::string_view data) { // queue + flush
@@ -75,6 +79,13 @@ public:
     void exchangeDone(bool keepAlive);
     // Send what is queued, then close without losing the response (lingering close).
     void closeGracefully();
+    // The upstream accepted a WebSocket handshake (its 101 is queued): from here every byte the
+    // client sends goes to Exchange::onTunnelData, unparsed — what it pipelined after the
+    // handshake first — under server.tunnel_idle_timeout, until either end closes. Counted in
+    // the worker's open tunnels until then.
+    void startTunnel();
+    // A byte went through the tunnel (either way): the idle clock starts again.
+    void tunnelActivity();
     // The client's address as the connection knows it: the TCP peer, or the source address of
     // a PROXY protocol header.
     const char *peer() const { return peer_; }
@@ -98,6 +109,7 @@ private:
     void onClosed() override { delete this; }
     // Reading and answering requests: neither lingering after our last response nor closing.
     bool serving() const { return !lingering_ && !conn_.closing(); }
+    void endTunnel();
 
     void consume(const char *data, size_t len);
     void processPending();
@@ -116,6 +128,7 @@ private:
     bool lingering_ = false; // our last response is out: what arrives is read and dropped
     bool readPausedForBackpressure_ = false;
     bool clientEof_ = false; // the client half-closed after a complete request
+    bool tunneling_ = false; // startTunnel(): bytes go to the exchange unparsed
     bool proxySsl_ = false;
     std::unique_ptr<http::ProxyHeaderParser> proxyHeader_; // until the PROXY header is read
     std::uint64_t bytesOut_ = 0;

@@ -70,6 +70,7 @@ bool Exchange::onHead(http::RequestHead &h) {
         std::memcpy(clientBuf_, c.data(), n);
         req_.client = {clientBuf_, n};
     }
+    req_.tunnel = worker_.config().server.websockets && http::isWebSocketUpgrade(h);
     req_.isHead = h.method == "HEAD";
     req_.keepAlive = h.keepAlive && !worker_.draining();
     req_.hasBody = h.hasBody();
@@ -159,6 +160,10 @@ void Exchange::begin() { // Step::Begin
         purge(h);
         return;
     }
+    if (req_.tunnel) {
+        beginTunnel();
+        return;
+    }
     // What cannot change a page (campaign parameters, analytics cookies) is taken out of a
     // request that may be looked up, before its key is computed or it is sent upstream.
     if ((h.method == "GET" || h.method == "HEAD") && !h.hasBody())
@@ -196,6 +201,45 @@ void Exchange::begin() { // Step::Begin
     startFetch(false);
 }
 
+// A WebSocket handshake: never looked up, stored or coalesced; straight to the upstream, with a
+// tunnel slot of the worker's (server.max_tunnels) or a 503.
+void Exchange::beginTunnel() {
+    auto &counters = worker_.counters();
+    req_.bypass = cache::Bypass::Upgrade;
+    req_.cacheStatus = CacheStatus::Bypass;
+    counters.inc(counters.bypass[static_cast<int>(req_.bypass)]);
+    if (counters.tunnelsOpen.load(std::memory_order_relaxed) >=
+        worker_.config().server.maxTunnels) {
+        counters.inc(counters.tunnelsRefused);
+        deliverError(503, "too many WebSocket tunnels open (server.max_tunnels)");
+        return;
+    }
+    startFetch(false);
+}
+
+// The upstream answered the handshake with 101: its head goes to the client, and from here the
+// connection is a tunnel (ClientConnection::startTunnel) until either end closes.
+void Exchange::openTunnel(http::ResponseHead &resp) {
+    req_.status = 101;
+    req_.keepAlive = false; // what follows the tunnel is not HTTP
+    http::writeClientResponse(resp, http::BodyFraming::None, false, false, "1.1 frontcache", {},
+                              conn_.out());
+    conn_.flush();
+    if (step_ == Step::Closed)
+        return; // the write failed: the connection closed under us
+    setStep(Step::Tunnel);
+    conn_.startTunnel();
+}
+
+void Exchange::onTunnelData(std::string_view data) {
+    if (!fetch_ || data.empty())
+        return;
+    worker_.counters().inc(worker_.counters().tunnelBytesUp, data.size());
+    fetch_->sendBody(data);
+    if (fetch_ && fetch_->pendingUpstream() > kHighWater)
+        conn_.pauseForBackpressure(); // resumed by onFetchWritable
+}
+
 // --- the fetch ----------------------------------------------------------------------------------
 
 void Exchange::startFetch(bool ownsLock) {
@@ -210,6 +254,7 @@ void Exchange::startFetch(bool ownsLock) {
     r.storesPage = storesPage;
     r.stale = std::move(stale_);
     r.holdUntilStored = req_.wantsRange && storesPage; // the range is cut from the stored page
+    r.upgrade = req_.tunnel;
     if (req_.chunked) { // what arrived with the head, framed for upstream
         http::appendChunk(r.body, earlyBody_);
         if (req_.complete)
@@ -251,6 +296,10 @@ void Exchange::onFetchWritable() {
 }
 
 void Exchange::onFetchHead(http::ResponseHead &resp, cache::NotStored notStored, bool held) {
+    if (resp.status == 101) { // only ever to a handshake (http::ResponseParser::start)
+        openTunnel(resp);
+        return;
+    }
     const CacheContext &cc = worker_.cache();
     http::RequestHead &req = head();
     framing_ = http::chooseResponseFraming(resp, req_.isHead, req);
@@ -304,6 +353,12 @@ void Exchange::onFetchEarlyHints(const http::ResponseHead &hints) {
 }
 
 void Exchange::onFetchBody(std::string_view piece) {
+    if (step_ == Step::Tunnel) {
+        worker_.counters().inc(worker_.counters().tunnelBytesDown, piece.size());
+        conn_.tunnelActivity();
+        conn_.out().append(piece);
+        return;
+    }
     // Batched in the connection's output and flushed once per upstream read (onFetchReadDone).
     if (framing_ == http::BodyFraming::Chunked)
         http::appendChunk(conn_.out(), piece);

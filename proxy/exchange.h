@@ -50,7 +50,8 @@ public:
     bool active() const { return step_ != Step::Idle && step_ != Step::Closed; }
     // Bytes of the response were written (too late for an error status).
     bool responseStarted() const {
-        return step_ == Step::Stream || step_ == Step::Deliver || step_ == Step::Done;
+        return step_ == Step::Stream || step_ == Step::Deliver || step_ == Step::Done ||
+               step_ == Step::Tunnel;
     }
     bool requestComplete() const { return req_.complete; }
 
@@ -70,6 +71,8 @@ public:
     void onLockTimeout();
     // The client's write queue drained below the low-water mark.
     void onClientDrained();
+    // Step::Tunnel: bytes from the client, relayed to the upstream as they came.
+    void onTunnelData(std::string_view data);
     // The response must close the connection (half-close, shutdown).
     void noKeepAlive() { req_.keepAlive = false; }
     // The connection closes: stop waiting, leave the fetch (which may finish alone).
@@ -78,6 +81,8 @@ public:
 private:
     void setStep(Step next);
     void begin();
+    void beginTunnel();
+    void openTunnel(http::ResponseHead &resp);
     void finishBuffering();
     http::ForwardInfo forwardInfo();
     // X-Request-Id: the client's when usable, else one made here; computed on first use (a hit
@@ -129,6 +134,7 @@ private:
         bool chunked = false;
         bool complete = false; // the whole request body arrived (runs beside the steps)
         bool expectContinue = false;
+        bool tunnel = false;  // a WebSocket handshake (http::isWebSocketUpgrade), server.websockets
         int rejectStatus = 0; // refused before anything else happened (onHead)
         const char *rejectReason = nullptr;
         // Where it came from (server.trusted_proxies, the PROXY protocol).

@@ -22,14 +22,15 @@ enum class Step : std::uint8_t {
     Revalidate,   // ... with our own validators: a 304 renews the stored page
     Stream,       // the upstream's response streams to the client as it arrives
     Hold,         // the response is held until stored (a stale copy may still stand in)
+    Tunnel,       // the upstream accepted a WebSocket handshake (101): bytes relayed both ways
     Deliver,      // an answer from memory (page, error, purge) is being written
     Done,         // the response is complete (logged); the exchange ends or the connection closes
     Closed,       // the client connection closed (client gone, rejected, shut down)
 };
 
 inline constexpr std::string_view kStepNames[] = {
-    "idle",  "begin",      "buffer", "lookup", "shared-lookup", "wait-fill", "queued",
-    "fetch", "revalidate", "stream", "hold",   "deliver",       "done",      "closed",
+    "idle",       "begin",  "buffer", "lookup", "shared-lookup", "wait-fill", "queued", "fetch",
+    "revalidate", "stream", "hold",   "tunnel", "deliver",       "done",      "closed",
 };
 
 inline std::string_view stepName(Step s) {
@@ -58,8 +59,9 @@ constexpr bool stepAllowed(Step from, Step to) {
     case S::Fetch:  // a retry queues again; an error or a renewed page is delivered
     case S::Revalidate:
         return to == S::Queued || to == S::Fetch || to == S::Revalidate || to == S::Stream ||
-               to == S::Hold || to == S::Deliver;
+               to == S::Hold || to == S::Deliver || (from == S::Fetch && to == S::Tunnel);
     case S::Stream:
+    case S::Tunnel: // the upstream closed its end
         return to == S::Done;
     case S::Hold: // stored: answered from the page; refused or outgrown: streamed after all
         return to == S::Deliver || to == S::Stream;

@@ -73,6 +73,8 @@ Fetch *Fetch::create(Worker &worker, FetchSubscriber &sub, Request r) {
     f->buffered_ = std::move(r.buffered);
     f->declaredLength_ = r.head->chunked ? -1 : std::max<std::int64_t>(r.head->contentLength, 0);
     f->bodyBytes_ = f->earlyBody_.size();
+    f->upgrade_ = r.upgrade;
+    r.fwd.upgrade = r.upgrade;
     http::writeUpstreamRequest(*r.head, r.fwd, f->upstreamHead_);
     // An expired copy with validators is revalidated (RFC 9111 §4.3.1) unless the client sent
     // validators of its own (those are for its copy; the answer is then passed through).
@@ -188,7 +190,7 @@ void Fetch::onUpstreamReady(UpstreamConnection &conn) {
     server_ = conn.server();
     setStep(FetchStep::Sent);
     requestedAt_ = worker_.cache().clock->now();
-    conn.beginExchange(*this, isHead_);
+    conn.beginExchange(*this, isHead_, upgrade_);
     conn.send(std::string_view(upstreamHead_));
     if (!earlyBody_.empty()) {
         conn.send(std::string_view(earlyBody_));
@@ -337,8 +339,9 @@ void Fetch::onUpstreamComplete(bool reusable) {
         }
     }
     fill_.releaseLock(0);
-    const bool framed =
-        declaredLength_ < 0 || bodyBytes_ == static_cast<std::uint64_t>(declaredLength_);
+    // (A tunnel's bytes are not a request body; its connection is never reused.)
+    const bool framed = upgrade_ || declaredLength_ < 0 ||
+                        bodyBytes_ == static_cast<std::uint64_t>(declaredLength_);
     if (!framed)
         FC_ERROR("request body of %s %s was %llu bytes, not the %lld declared: upstream "
                  "connection closed",

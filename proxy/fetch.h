@@ -86,6 +86,10 @@ public:
         std::unique_ptr<BodyBuffer> buffered; // or the whole body, read before (chunked)
         // Answer from the page once stored, even without a stale copy (a range request).
         bool holdUntilStored = false;
+        // A WebSocket handshake (http::isWebSocketUpgrade): sent with its Upgrade; a 101 is
+        // delivered as the head (onFetchHead), then the upstream's bytes as they come
+        // (onFetchBody) until it closes (onFetchComplete); sendBody() relays the client's.
+        bool upgrade = false;
     };
     // A fetch for `sub`, which holds the returned reference until unsubscribe(). The fill's URI
     // and coalescing lock are set on fill() before go().
@@ -155,6 +159,7 @@ private:
     bool hasBody_ = false;
     bool isHead_ = false;
     bool idempotent_ = false;
+    bool upgrade_ = false; // a WebSocket handshake (Request::upgrade)
     // Beside the steps: the request body, the client's backpressure, and what happened once.
     bool bodyDone_ = false;
     bool paused_ = false;  // the subscriber paused reading (client backpressure)

@@ -137,8 +137,16 @@ void UpstreamPool::onIdle(UpstreamConnection *c) {
     serveQueue();
 }
 
-void UpstreamPool::onClosed(UpstreamConnection *c) {
+// A connection became a tunnel's: it no longer counts against upstream.max_connections in this
+// worker either (server.max_tunnels bounds tunnels), so a queued request may take its place.
+void UpstreamPool::onTunnel() {
     --total_;
+    serveQueue();
+}
+
+void UpstreamPool::onClosed(UpstreamConnection *c) {
+    if (!c->tunnel_)
+        --total_;
     dropIdle(c);
     std::erase(all_, c);
     serveQueue();
@@ -259,10 +267,10 @@ void UpstreamConnection::onConnect(uv_connect_t *req, int status) noexcept {
         u->onUpstreamReady(*c);
 }
 
-void UpstreamConnection::beginExchange(UpstreamUser &user, bool isHead) {
+void UpstreamConnection::beginExchange(UpstreamUser &user, bool isHead, bool upgrade) {
     user_ = &user;
     state_ = State::Busy;
-    parser_.start(isHead);
+    parser_.start(isHead, upgrade);
     gotBytes_ = complete_ = false;
     armTimer(pool_.config().readTimeout);
     resumeReading();
@@ -331,6 +339,10 @@ void UpstreamConnection::handleRead(ssize_t n, const uv_buf_t *buf) {
         close(); // the upstream closed (or wrote to) an idle keep-alive connection
         return;
     }
+    if (tunnel_) {
+        tunnelRead(n, buf);
+        return;
+    }
     if (n < 0) {
         if (n == UV_EOF) {
             inFeed_ = true;
@@ -370,6 +382,19 @@ void UpstreamConnection::handleRead(ssize_t n, const uv_buf_t *buf) {
                   r.consumed == static_cast<size_t>(n));
         return;
     }
+    if (parser_.upgraded() && r.status == http::ParseStatus::Paused && u && u == user_) {
+        // The 101 is delivered: from here on this is the upstream end of a tunnel.
+        tunnel_ = true;
+        uv_timer_stop(&timer_);
+        dropSlot();
+        pool_.onTunnel();
+        const auto used = r.consumed;
+        if (used < static_cast<size_t>(n))
+            u->onUpstreamBody({buf->base + used, static_cast<size_t>(n) - used});
+        if (u == user_)
+            u->onUpstreamReadDone();
+        return;
+    }
     if (u && u == user_)
         u->onUpstreamReadDone();
     if (r.status == http::ParseStatus::Error && state_ != State::Closing)
@@ -377,6 +402,27 @@ void UpstreamConnection::handleRead(ssize_t n, const uv_buf_t *buf) {
     else if (r.status == http::ParseStatus::Paused && r.consumed < static_cast<size_t>(n) &&
              state_ == State::Busy)
         close(); // extra bytes after the response: the connection cannot be trusted
+}
+
+// The upstream end of a WebSocket tunnel: bytes as they come; its close ends the tunnel.
+void UpstreamConnection::tunnelRead(ssize_t n, const uv_buf_t *buf) {
+    UpstreamUser *u = user_;
+    if (!u) {
+        close();
+        return;
+    }
+    if (n == UV_EOF) {
+        complete_ = true;
+        u->onUpstreamComplete(false);
+        return;
+    }
+    if (n < 0) {
+        fail(502, uv_strerror(static_cast<int>(n)));
+        return;
+    }
+    u->onUpstreamBody({buf->base, static_cast<size_t>(n)});
+    if (u == user_)
+        u->onUpstreamReadDone();
 }
 
 bool UpstreamConnection::onResponseHead(http::ResponseHead &head) {
@@ -440,7 +486,8 @@ void UpstreamConnection::fail(int status, const char *reason) {
         staleKeepAlive || (!gotBytes_ && status == 502 && pool_.balancer().size() > 1);
     // A stale keep-alive connection closed by the server says nothing about its health, and
     // neither does our own shutdown.
-    if (!pool_.shutdown_ && !staleKeepAlive && state_ != State::Closing)
+    // Nor does a tunnel cut after its 101 (the far end of a WebSocket going away).
+    if (!pool_.shutdown_ && !staleKeepAlive && !tunnel_ && state_ != State::Closing)
         pool_.balancer().failed(static_cast<size_t>(server_), pool_.nowMs(), trial_, reason);
     close();
     if (u)

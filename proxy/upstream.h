@@ -125,6 +125,7 @@ public:
     // Internal: connection life cycle.
     void onIdle(UpstreamConnection *c);
     void onClosed(UpstreamConnection *c);
+    void onTunnel();
     uv_loop_t *loop() const { return loop_; }
     const config::UpstreamConfig &config() const { return cfg_; }
     Balancer &balancer() { return balancer_; }
@@ -157,7 +158,7 @@ private:
     std::vector<UpstreamConnection *> all_; // every open connection (shutdown closes them)
     std::deque<Waiter> queue_;
     uv_timer_t *queueTimer_; // heap-allocated: freed in its close callback
-    size_t total_ = 0;
+    size_t total_ = 0; // open connections but tunnels (upstream.max_connections per worker)
     bool shutdown_ = false;
 };
 
@@ -168,7 +169,11 @@ public:
     // Sends bytes of the request (copied only if the socket cannot take them at once).
     void send(std::string_view data);
     // Starts expecting the response to a request (call before or with the first send()).
-    void beginExchange(UpstreamUser &user, bool isHead);
+    // `upgrade`: the request is a WebSocket handshake. If the upstream answers 101 the connection
+    // becomes the upstream end of a tunnel: it gives back its upstream.max_connections slot, has
+    // no read timeout (the client side's tunnel_idle_timeout covers both ways), and every byte
+    // read is onUpstreamBody as it came; the upstream closing is onUpstreamComplete(false).
+    void beginExchange(UpstreamUser &user, bool isHead, bool upgrade = false);
     // The user is done with a response that completed normally; `reusable` when the request was
     // fully sent and both sides allow keep-alive.
     void release(bool reusable);
@@ -206,6 +211,7 @@ private:
     static void onTimer(uv_timer_t *t) noexcept;
     static void onClose(uv_handle_t *h) noexcept;
     void handleRead(ssize_t n, const uv_buf_t *buf);
+    void tunnelRead(ssize_t n, const uv_buf_t *buf);
 
     UpstreamPool &pool_;
     const int server_;        // index in the balancer
@@ -222,6 +228,7 @@ private:
     bool handleInit_ = true; // h_ was initialised (false only when its socket could not be made)
     bool complete_ = false;  // the current response completed
     bool connectFailed_ = false;
+    bool tunnel_ = false;         // a 101 came: raw bytes both ways from here on
     bool slot_ = false;           // holds one of upstream.max_connections' slots (an exchange)
     bool trial_ = false;          // the exchange is its server's trial after a back-off
     bool inFeed_ = false;         // inside parser_.feed()/finish()

@@ -446,3 +446,59 @@ TEST_CASE("garbage response is an error") {
     CHECK(responseEveryWay("HTTP/1.1 101 Switching Protocols\r\n\r\n").find("ERROR") !=
           std::string::npos);
 }
+
+namespace {
+// A handshake's response, split at every byte: what the parser reports, then "TUNNEL " and the
+// bytes it left to the tunnel (the rest of the piece it stopped in, and every later piece).
+std::string upgradeEveryWay(const std::string &input) {
+    auto run = [](const std::vector<std::string> &pieces) {
+        ResponseLog sink;
+        ResponseParser p(sink, 65536);
+        p.start(false, true);
+        std::string out;
+        for (std::size_t i = 0; i < pieces.size(); ++i) {
+            auto r = p.feed(pieces[i].data(), pieces[i].size());
+            if (r.status == ParseStatus::Error)
+                return sink.log + "ERROR " + p.errorReason();
+            if (r.status == ParseStatus::Paused) {
+                if (!p.upgraded())
+                    return sink.log;
+                out = sink.log + "TUNNEL " + pieces[i].substr(r.consumed);
+                for (++i; i < pieces.size(); ++i)
+                    out += pieces[i];
+                // Nothing more is parsed: the bytes are the tunnel's.
+                CHECK(p.feed("HTTP/1.1 200 OK\r\n\r\n", 19).consumed == 0);
+                return out;
+            }
+        }
+        return sink.log + "NEEDMORE";
+    };
+    const std::string whole = run({input});
+    for (std::size_t i = 1; i < input.size(); ++i) {
+        INFO("split at " << i);
+        REQUIRE(run({input.substr(0, i), input.substr(i)}) == whole);
+    }
+    return whole;
+}
+} // namespace
+
+TEST_CASE("a 101 to a WebSocket handshake ends the HTTP part; what follows is the tunnel's") {
+    // The frame bytes right behind the head are not parsed (a server may speak first).
+    CHECK(
+        upgradeEveryWay("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                        "Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+                        "\r\n\r\n\x81\x05hello") == "HEAD 101 Switching Protocols close\n"
+                                                    "TUNNEL \x81\x05hello");
+    // A 100 before it is skipped as ever.
+    CHECK(upgradeEveryWay("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 101 OK\r\nUpgrade: WebSocket\r\n"
+                          "Connection: upgrade\r\n\r\n") == "HEAD 101 OK close\nTUNNEL ");
+    // An ordinary answer to a handshake is an ordinary response.
+    CHECK(upgradeEveryWay("HTTP/1.1 403 Forbidden\r\nContent-Length: 2\r\n\r\nno") ==
+          "HEAD 403 Forbidden cl=2 ka\nBODY no\nEND\n");
+    // A switch to anything but what was asked for is refused: never a tunnel to h2c or to a
+    // protocol nobody named.
+    CHECK(upgradeEveryWay("HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n")
+              .find("ERROR unexpected 101") != std::string::npos);
+    CHECK(upgradeEveryWay("HTTP/1.1 101 Switching Protocols\r\n\r\nxyz")
+              .find("ERROR unexpected 101") != std::string::npos);
+}

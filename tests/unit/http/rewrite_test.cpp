@@ -271,3 +271,63 @@ TEST_CASE("the overriding fields are listed once: removed from strangers, keyed 
     CHECK_FALSE(isKeyedOverride("X-Forwarded-For"));
     CHECK_FALSE(isKeyedOverride("Accept-Language"));
 }
+
+TEST_CASE("a WebSocket handshake is recognised, and only that upgrade is forwarded") {
+    auto ws = [](const char *method, int minor, const char *connection, const char *upgrade) {
+        RequestHead r = request(method, "/ws", {{"Host", "h"}});
+        r.versionMajor = 1;
+        r.versionMinor = minor;
+        if (connection)
+            r.headers.add("Connection", connection);
+        if (upgrade)
+            r.headers.add("Upgrade", upgrade);
+        return isWebSocketUpgrade(r);
+    };
+    CHECK(ws("GET", 1, "Upgrade", "websocket"));
+    CHECK(ws("GET", 1, "keep-alive, Upgrade", "WebSocket")); // Firefox's Connection
+    CHECK_FALSE(ws("GET", 1, "Upgrade", "h2c"));             // never h2c
+    CHECK_FALSE(ws("GET", 1, nullptr, "websocket"));         // Upgrade not named in Connection
+    CHECK_FALSE(ws("GET", 1, "Upgrade", nullptr));
+    CHECK_FALSE(ws("POST", 1, "Upgrade", "websocket"));
+    CHECK_FALSE(ws("GET", 0, "Upgrade", "websocket")); // HTTP/1.0 has no upgrade
+    RequestHead body = request("GET", "/ws", {{"Host", "h"}, {"Connection", "Upgrade"}});
+    body.versionMajor = body.versionMinor = 1;
+    body.headers.add("Upgrade", "websocket");
+    body.contentLength = 5;
+    CHECK_FALSE(isWebSocketUpgrade(body));
+
+    // Upstream: the client's Connection and Upgrade never pass as they came; ours say websocket.
+    auto r = request("GET", "/ws",
+                     {{"Host", "h"},
+                      {"Connection", "Upgrade, X-Secret"},
+                      {"X-Secret", "s"},
+                      {"Upgrade", "websocket, h2c"},
+                      {"Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="},
+                      {"Sec-WebSocket-Version", "13"}});
+    ForwardInfo fwd;
+    fwd.upgrade = true;
+    CHECK(forward(r, "127.0.0.1", false, fwd) == "GET /ws HTTP/1.1\r\n"
+                                                 "Host: h\r\n"
+                                                 "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                                                 "Sec-WebSocket-Version: 13\r\n"
+                                                 "X-Forwarded-For: 127.0.0.1\r\n"
+                                                 "X-Forwarded-Proto: http\r\n"
+                                                 "Via: 1.1 frontcache\r\n"
+                                                 "Connection: upgrade\r\n"
+                                                 "Upgrade: websocket\r\n"
+                                                 "\r\n");
+
+    // The client hears the 101 with its Upgrade, never "Connection: close".
+    ResponseHead resp;
+    resp.status = 101;
+    resp.reason = "Switching Protocols";
+    resp.headers.add("Upgrade", "websocket");
+    resp.headers.add("Connection", "Upgrade");
+    resp.headers.add("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    std::string out;
+    writeClientResponse(resp, BodyFraming::None, false, false, "1.1 frontcache", {}, out);
+    CHECK(out == "HTTP/1.1 101 Switching Protocols\r\n"
+                 "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
+                 "Via: 1.1 frontcache\r\n"
+                 "Connection: upgrade\r\nUpgrade: websocket\r\n\r\n");
+}

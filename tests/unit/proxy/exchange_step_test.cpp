@@ -11,8 +11,8 @@ using fc::proxy::stepName;
 namespace {
 constexpr Step kAll[] = {Step::Idle,         Step::Begin,    Step::Buffer, Step::Lookup,
                          Step::SharedLookup, Step::WaitFill, Step::Queued, Step::Fetch,
-                         Step::Revalidate,   Step::Stream,   Step::Hold,   Step::Deliver,
-                         Step::Done,         Step::Closed};
+                         Step::Revalidate,   Step::Stream,   Step::Hold,   Step::Tunnel,
+                         Step::Deliver,      Step::Done,     Step::Closed};
 
 // Every consecutive pair of `path` is a step the table allows.
 bool walks(std::vector<Step> path) {
@@ -57,6 +57,8 @@ TEST_CASE("the paths of the architecture diagram are allowed") {
     // A chunked upload read whole first, then sent with Content-Length.
     CHECK(walks({S::Idle, S::Begin, S::Buffer, S::Queued, S::Fetch, S::Stream, S::Done}));
     CHECK_FALSE(stepAllowed(S::Buffer, S::Lookup)); // an upload is never looked up
+    // A WebSocket handshake the upstream accepted: a tunnel until the upstream closes.
+    CHECK(walks({S::Idle, S::Begin, S::Queued, S::Fetch, S::Tunnel, S::Done}));
     // Public PURGE.
     CHECK(walks({S::Idle, S::Begin, S::Deliver, S::Done, S::Idle}));
 }
@@ -73,6 +75,11 @@ TEST_CASE("steps that would skip the cache's decisions are refused") {
     CHECK_FALSE(stepAllowed(S::Deliver, S::Idle));   // the end goes through done (logged)
     CHECK_FALSE(stepAllowed(S::Done, S::Begin));
     CHECK_FALSE(stepAllowed(S::Hold, S::Queued));
+    CHECK_FALSE(stepAllowed(S::Lookup, S::Tunnel)); // a tunnel is never looked up or stored
+    CHECK_FALSE(stepAllowed(S::Hold, S::Tunnel));
+    CHECK_FALSE(stepAllowed(S::Revalidate, S::Tunnel));
+    CHECK_FALSE(stepAllowed(S::Tunnel, S::Deliver)); // nor replaced once relaying
+    CHECK_FALSE(stepAllowed(S::Tunnel, S::Idle));    // nor kept alive as HTTP afterwards
 }
 
 TEST_CASE("a connection may close at any step, and nothing follows closed") {
