@@ -20,6 +20,7 @@ class Store;
 
 namespace fc::proxy {
 class Balancer;
+class Resolver;
 struct CacheContext;
 } // namespace fc::proxy
 
@@ -35,6 +36,7 @@ struct AdminContext {
     cache::FetchLocks *locks = nullptr;
     const cache::Clock *clock = nullptr;                // the store's clock (ages, /variants)
     const proxy::Balancer *balancer = nullptr;          // the upstream servers (per-server series)
+    const proxy::Resolver *resolver = nullptr;          // their host names' lookups
     std::vector<const proxy::CacheCounters *> counters; // one per worker, and ownCounters
     proxy::CacheCounters *ownCounters = nullptr;        // the admin port's own (its purges)
     std::vector<proxy::UrlSampler *> samplers;          // one per worker (GET /top)

@@ -11,6 +11,7 @@
 #include "fleet/peer_forward.h"
 #include "fleet/snapshot.h"
 #include "proxy/balancer.h"
+#include "proxy/resolver.h"
 
 namespace fc::admin {
 
@@ -97,6 +98,34 @@ void appendServerSamples(const proxy::Balancer &balancer, std::vector<Sample> &o
               [](V v) { return v.failures; });
     perServer("upstream_server_marked_down_total", "counter",
               "Times the server was left out of rotation.", [](V v) { return v.markedDown; });
+}
+
+// Host names looked up while running (proxy/resolver.h), one sample per configured name.
+void appendResolverSamples(const proxy::Resolver &resolver, std::vector<Sample> &out) {
+    const auto names = resolver.status();
+    const std::int64_t now = resolver.nowMs();
+    using N = const proxy::Resolver::NameStatus &;
+    auto perName = [&](const char *name, const char *labels, const char *type, const char *help,
+                       auto value) {
+        for (N n : names) {
+            std::string l = quoted("server", n.url);
+            if (*labels)
+                l += std::string(",") + labels;
+            out.push_back({name, l, static_cast<double>(value(n)), type, help});
+        }
+    };
+    perName("upstream_resolve_age_seconds", "", "gauge",
+            "Seconds since the server's host name last resolved to at least one address.",
+            [&](N n) { return n.lastGoodMs < 0 ? -1.0 : double(now - n.lastGoodMs) / 1000.0; });
+    perName("upstream_resolve_addresses", "", "gauge",
+            "Addresses of the server's host name in use or being checked.",
+            [](N n) { return n.addresses; });
+    perName("upstream_resolutions_total", "result=\"ok\"", "counter",
+            "Lookups of the server's host name, by result (a failed one keeps the last good set).",
+            [](N n) { return n.ok; });
+    perName("upstream_resolutions_total", "result=\"failed\"", "counter",
+            "Lookups of the server's host name, by result (a failed one keeps the last good set).",
+            [](N n) { return n.failed; });
 }
 
 // The store, the reloads and the start time.
@@ -212,6 +241,8 @@ std::vector<Sample> collect(const AdminContext &ctx) {
     appendVariantSamples(ctx, out);
     if (ctx.balancer)
         appendServerSamples(*ctx.balancer, out);
+    if (ctx.resolver)
+        appendResolverSamples(*ctx.resolver, out);
     appendProcessSamples(ctx, out);
     if (ctx.peers)
         appendPeerSamples(*ctx.peers, out);

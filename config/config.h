@@ -112,6 +112,12 @@ struct UpstreamConfig {
     // A chunked request body is read whole and sent with Content-Length (WSGI servers read
     // CONTENT_LENGTH only); false passes it through chunked, as it arrives.
     bool bufferChunkedBodies = true;
+    // Host names in url/servers are resolved again while running (proxy/resolver.h), each as
+    // often as its records' TTL says, kept within these bounds; "" resolver = the system's
+    // (/etc/resolv.conf), else DNS servers as "host[:port]" separated by commas.
+    std::string resolver;
+    Millis resolveMinTtl = 1s;
+    Millis resolveMaxTtl = 300s;
 
     // "http://a:1, http://b:2 (weight 3), http://c:3 (backup)": for logs and for noticing a
     // change on reload.

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdint>
 #include <fstream>
@@ -127,6 +128,9 @@ void Loader::loadUpstream(const toml::table &root, UpstreamConfig &c) {
           }},
          {"health_interval", duration(c.healthInterval, Millis(10))},
          {"health_timeout", duration(c.healthTimeout, Millis(1))},
+         {"resolver", string(c.resolver)},
+         {"resolve_min_ttl", duration(c.resolveMinTtl, Millis(1))},
+         {"resolve_max_ttl", duration(c.resolveMaxTtl, Millis(1))},
          {"connect_timeout", duration(c.connectTimeout, Millis(1))},
          {"read_timeout", duration(c.readTimeout, Millis(1))},
          {"pool_idle_timeout", duration(c.poolIdleTimeout, Millis(1))},
@@ -288,6 +292,36 @@ void Loader::checkAcrossFields(const toml::table &root, const Config &c) {
     }
 
     if (auto *u = root.get("upstream"); u && u->is_table()) {
+        if (auto *r = u->as_table()->get("resolver")) {
+            // DNS servers for c-ares: numeric addresses, each with an optional port (53).
+            std::string_view rest = c.upstream.resolver;
+            auto trimSpaces = [](std::string_view v) {
+                while (!v.empty() && v.front() == ' ')
+                    v.remove_prefix(1);
+                while (!v.empty() && v.back() == ' ')
+                    v.remove_suffix(1);
+                return v;
+            };
+            while (!rest.empty()) {
+                const auto comma = rest.find(',');
+                std::string one(trimSpaces(rest.substr(0, comma)));
+                rest = comma == std::string_view::npos ? "" : rest.substr(comma + 1);
+                const bool hasPort = one.starts_with('[')
+                                         ? one.find("]:") != std::string::npos
+                                         : std::count(one.begin(), one.end(), ':') == 1;
+                if (!hasPort)
+                    one = (one.find(':') != std::string::npos && !one.starts_with('['))
+                              ? "[" + one + "]:53"
+                              : one + ":53";
+                if (auto a = parseSocketAddress(one); !a)
+                    error(r->source(), "upstream.resolver",
+                          "\"" + one + "\": " + a.error() +
+                              " (DNS servers as numeric addresses, e.g. \"127.0.0.1:5353, ::1\")");
+            }
+        }
+        if (c.upstream.resolveMaxTtl < c.upstream.resolveMinTtl)
+            if (auto *m = u->as_table()->get("resolve_max_ttl"))
+                error(m->source(), "upstream.resolve_max_ttl", "must not be below resolve_min_ttl");
         auto *servers = u->as_table()->get("servers");
         if (servers && u->as_table()->get("url"))
             error(servers->source(), "upstream.servers",

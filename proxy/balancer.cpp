@@ -38,29 +38,126 @@ std::vector<UpstreamTarget> targetsFor(const UpstreamTarget &base, const std::st
 }
 
 Balancer::Balancer(std::vector<UpstreamTarget> targets, const config::UpstreamConfig &cfg)
-    : targets_(std::move(targets)), state_(new State[targets_.size()]) {
+    : slots_(new Slot[kSlots]) {
     configure(cfg);
-    // nginx's smooth weighted round-robin, unrolled once: each step every server gains its
-    // weight, the one with most is picked and pays the total back. Weights 5, 1, 1 give
-    // a a b a c a a — spread out, not a a a a a b c.
-    std::vector<std::int64_t> current(targets_.size(), 0);
+    for (auto &t : targets)
+        add(std::move(t), true, 0);
+    if (!wheel_.load(std::memory_order_relaxed))
+        rebuildWheel(0); // no target at all (tests)
+}
+
+Balancer::~Balancer() {
+    for (std::size_t i = 0; i < kSlots; ++i)
+        delete slots_[i].target.load(std::memory_order_relaxed);
+    delete wheel_.load(std::memory_order_relaxed);
+}
+
+void Balancer::State::reset() {
+    for (auto *a : {&fails, &retries, &checkFails})
+        a->store(0, std::memory_order_relaxed);
+    for (auto *a : {&downUntil, &active})
+        a->store(0, std::memory_order_relaxed);
+    for (auto *a : {&requests, &failures, &markedDown})
+        a->store(0, std::memory_order_relaxed);
+    checkDown.store(false, std::memory_order_relaxed);
+}
+
+// The target of slot i becomes `t`; the one it replaces is kept an hour for readers still on it.
+void Balancer::publish(std::size_t i, UpstreamTarget t, std::int64_t nowMs) {
+    const UpstreamTarget *old =
+        slots_[i].target.exchange(new UpstreamTarget(std::move(t)), std::memory_order_acq_rel);
+    if (old)
+        oldTargets_.emplace_back(nowMs, old);
+}
+
+int Balancer::add(UpstreamTarget t, bool live, std::int64_t nowMs) {
+    collect(nowMs);
+    std::size_t used = size();
+    std::size_t i = 0;
+    for (; i < used; ++i) {
+        Slot &s = slots_[i];
+        const Phase p = s.phase.load(std::memory_order_relaxed);
+        if (p == Phase::Empty ||
+            (p == Phase::Retired && s.refs.load(std::memory_order_acquire) == 0 &&
+             s.state.active.load(std::memory_order_relaxed) == 0 &&
+             nowMs - s.retiredAt >= kReuseAfterMs))
+            break;
+    }
+    if (i == kSlots)
+        return -1;
+    Slot &s = slots_[i];
+    s.state.reset();
+    publish(i, std::move(t), nowMs);
+    s.phase.store(live ? Phase::Live : Phase::Warming, std::memory_order_release);
+    if (i == used)
+        used_.store(used + 1, std::memory_order_release);
+    if (live)
+        rebuildWheel(nowMs);
+    return static_cast<int>(i);
+}
+
+void Balancer::promote(std::size_t i, std::int64_t nowMs) {
+    if (phase(i) != Phase::Warming)
+        return;
+    slots_[i].phase.store(Phase::Live, std::memory_order_release);
+    rebuildWheel(nowMs);
+}
+
+void Balancer::retire(std::size_t i, std::int64_t nowMs) {
+    const Phase p = phase(i);
+    if (p == Phase::Retired || p == Phase::Empty)
+        return;
+    slots_[i].retiredAt = nowMs;
+    slots_[i].phase.store(Phase::Retired, std::memory_order_release);
+    if (p == Phase::Live)
+        rebuildWheel(nowMs);
+}
+
+void Balancer::update(std::size_t i, UpstreamTarget t, std::int64_t nowMs) {
+    publish(i, std::move(t), nowMs);
+    if (phase(i) == Phase::Live)
+        rebuildWheel(nowMs);
+}
+
+// nginx's smooth weighted round-robin, unrolled once: each step every server gains its weight,
+// the one with most is picked and pays the total back. Weights 5, 1, 1 give a a b a c a a —
+// spread out, not a a a a a b c.
+void Balancer::rebuildWheel(std::int64_t nowMs) {
+    auto w = std::make_unique<Wheel>();
+    const std::size_t n = size();
+    std::vector<std::int64_t> current(n, 0);
     std::int64_t total = 0;
-    for (const auto &t : targets_)
-        total += t.backup ? 0 : t.weight;
+    int last = -1;
+    for (std::size_t i = 0; i < n; ++i) {
+        if (phase(i) != Phase::Live)
+            continue;
+        ++w->live;
+        last = static_cast<int>(i);
+        if (!target(i).backup) {
+            total += target(i).weight;
+            ++w->servers;
+        }
+    }
+    w->only = w->live == 1 ? last : -1;
     for (std::int64_t step = 0; step < total; ++step) {
         int best = -1;
-        for (std::size_t i = 0; i < targets_.size(); ++i) {
-            if (targets_[i].backup)
+        for (std::size_t i = 0; i < n; ++i) {
+            if (phase(i) != Phase::Live || target(i).backup)
                 continue;
-            current[i] += targets_[i].weight;
+            current[i] += target(i).weight;
             if (best < 0 || current[i] > current[static_cast<std::size_t>(best)])
                 best = static_cast<int>(i);
         }
         current[static_cast<std::size_t>(best)] -= total;
-        wheel_.push_back(best);
+        w->order.push_back(best);
     }
-    for (const auto &t : targets_)
-        wheelServers_ += t.backup ? 0 : 1;
+    if (const Wheel *old = wheel_.exchange(w.release(), std::memory_order_acq_rel))
+        oldWheels_.emplace_back(nowMs, old);
+}
+
+void Balancer::collect(std::int64_t nowMs) {
+    std::erase_if(oldTargets_, [&](const auto &e) { return nowMs - e.first >= kGraceMs; });
+    std::erase_if(oldWheels_, [&](const auto &e) { return nowMs - e.first >= kGraceMs; });
 }
 
 void Balancer::configure(const config::UpstreamConfig &cfg) {
@@ -79,12 +176,13 @@ std::int64_t Balancer::backoff(std::uint32_t retries) const {
 // at avail[first], whose turn it is, so a tie goes to it.
 int Balancer::fewestActive(const int *avail, std::size_t count, std::size_t first) const {
     int best = avail[first];
-    std::int64_t bestActive = state_[best].active.load(std::memory_order_relaxed);
+    std::int64_t bestActive =
+        slots_[static_cast<std::size_t>(best)].state.active.load(std::memory_order_relaxed);
     for (std::size_t k = 1; k < count; ++k) {
         int i = avail[(first + k) % count];
-        std::int64_t a = state_[i].active.load(std::memory_order_relaxed);
-        if (a * targets_[static_cast<std::size_t>(best)].weight <
-            bestActive * targets_[static_cast<std::size_t>(i)].weight) {
+        std::int64_t a = slots_[i].state.active.load(std::memory_order_relaxed);
+        if (a * target(static_cast<std::size_t>(best)).weight <
+            bestActive * target(static_cast<std::size_t>(i)).weight) {
             best = i;
             bestActive = a;
         }
@@ -93,12 +191,14 @@ int Balancer::fewestActive(const int *avail, std::size_t count, std::size_t firs
 }
 
 Balancer::Pick Balancer::pick(std::int64_t nowMs, std::uint64_t exclude) {
-    const std::size_t n = targets_.size();
-    if (n == 1) {
-        if ((exclude & 1) || state_[0].checkDown.load(std::memory_order_relaxed))
+    const Wheel &w = *wheel_.load(std::memory_order_acquire);
+    if (w.only >= 0) { // one server: no turn to take (no shared counter written)
+        const auto i = static_cast<std::size_t>(w.only);
+        if ((exclude >> i) & 1 || slots_[i].state.checkDown.load(std::memory_order_relaxed))
             return {};
-        return {0, false};
+        return {w.only, false};
     }
+    const std::size_t n = size();
     const bool least = leastConnections_.load(std::memory_order_relaxed);
     // Whose turn it is rotates, so round-robin takes turns and least-connections breaks ties
     // evenly. A retry (something excluded) does not take a turn: otherwise, with one server
@@ -107,14 +207,14 @@ Balancer::Pick Balancer::pick(std::int64_t nowMs, std::uint64_t exclude) {
                                        : next_.fetch_add(1, std::memory_order_relaxed);
     for (std::size_t attempt = 0; attempt < n; ++attempt) {
         // The servers available now: the non-backup ones, or the backups when none is.
-        int avail[config::UpstreamConfig::kMaxServers];
+        int avail[kSlots];
         std::size_t count = 0;
-        bool inAvail[config::UpstreamConfig::kMaxServers] = {};
+        bool inAvail[kSlots] = {};
         for (int tier = 0; tier < 2 && count == 0; ++tier) {
             for (std::size_t i = 0; i < n; ++i) {
-                const State &s = state_[i];
-                if (targets_[i].backup != (tier == 1) || (exclude >> i) & 1 ||
-                    s.checkDown.load(std::memory_order_relaxed))
+                const State &s = slots_[i].state;
+                if (phase(i) != Phase::Live || target(i).backup != (tier == 1) ||
+                    (exclude >> i) & 1 || s.checkDown.load(std::memory_order_relaxed))
                     continue;
                 std::int64_t d = s.downUntil.load(std::memory_order_relaxed);
                 if (d == 0 || d <= nowMs) {
@@ -132,26 +232,26 @@ Balancer::Pick Balancer::pick(std::int64_t nowMs, std::uint64_t exclude) {
         const std::size_t first = turn % count;
         int best = avail[first];
         if (!least) {
-            if (count == wheelServers_ && inAvail[wheel_[0]]) {
-                best = wheel_[turn % wheel_.size()];
+            if (count == w.servers && !w.order.empty() && inAvail[w.order[0]]) {
+                best = w.order[turn % w.order.size()];
             } else {
                 std::uint64_t sum = 0;
                 for (std::size_t k = 0; k < count; ++k)
-                    sum += targets_[static_cast<std::size_t>(avail[k])].weight;
+                    sum += target(static_cast<std::size_t>(avail[k])).weight;
                 std::uint64_t r = turn % sum;
                 for (std::size_t k = 0; k < count; ++k) {
-                    const unsigned w = targets_[static_cast<std::size_t>(avail[k])].weight;
-                    if (r < w) {
+                    const unsigned weight = target(static_cast<std::size_t>(avail[k])).weight;
+                    if (r < weight) {
                         best = avail[k];
                         break;
                     }
-                    r -= w;
+                    r -= weight;
                 }
             }
         } else {
             best = fewestActive(avail, count, first);
         }
-        State &s = state_[best];
+        State &s = slots_[static_cast<std::size_t>(best)].state;
         std::int64_t d = s.downUntil.load(std::memory_order_acquire);
         if (d == 0)
             return {best, false};
@@ -166,28 +266,28 @@ Balancer::Pick Balancer::pick(std::int64_t nowMs, std::uint64_t exclude) {
 }
 
 void Balancer::begin(std::size_t i) {
-    state_[i].active.fetch_add(1, std::memory_order_relaxed);
-    state_[i].requests.fetch_add(1, std::memory_order_relaxed);
+    slots_[i].state.active.fetch_add(1, std::memory_order_relaxed);
+    slots_[i].state.requests.fetch_add(1, std::memory_order_relaxed);
 }
 
 void Balancer::end(std::size_t i) {
-    state_[i].active.fetch_sub(1, std::memory_order_relaxed);
+    slots_[i].state.active.fetch_sub(1, std::memory_order_relaxed);
 }
 
 void Balancer::succeeded(std::size_t i) {
-    State &s = state_[i];
+    State &s = slots_[i].state;
     // Loads first: the common case (nothing to reset) writes no shared cache line.
     if (s.fails.load(std::memory_order_relaxed) != 0)
         s.fails.store(0, std::memory_order_relaxed);
     if (s.downUntil.load(std::memory_order_relaxed) != 0 &&
         s.downUntil.exchange(0, std::memory_order_acq_rel) != 0) {
         s.retries.store(0, std::memory_order_relaxed);
-        FC_WARN("upstream %s answers again: back in rotation", targets_[i].display.c_str());
+        FC_WARN("upstream %s answers again: back in rotation", target(i).display.c_str());
     }
 }
 
 void Balancer::failed(std::size_t i, std::int64_t nowMs, bool trial, const char *reason) {
-    State &s = state_[i];
+    State &s = slots_[i].state;
     s.failures.fetch_add(1, std::memory_order_relaxed);
     if (!passive())
         return;
@@ -196,7 +296,7 @@ void Balancer::failed(std::size_t i, std::int64_t nowMs, bool trial, const char 
         std::uint32_t r = s.retries.fetch_add(1, std::memory_order_relaxed) + 1;
         std::int64_t wait = backoff(r);
         s.downUntil.store(nowMs + wait, std::memory_order_release);
-        FC_WARN("upstream %s still failing (%s): next try in %lld ms", targets_[i].display.c_str(),
+        FC_WARN("upstream %s still failing (%s): next try in %lld ms", target(i).display.c_str(),
                 reason, static_cast<long long>(wait));
         return;
     }
@@ -209,17 +309,17 @@ void Balancer::failed(std::size_t i, std::int64_t nowMs, bool trial, const char 
         s.markedDown.fetch_add(1, std::memory_order_relaxed);
         FC_WARN("upstream %s marked down after %u failures in a row (last: %s); next try in %lld "
                 "ms",
-                targets_[i].display.c_str(), f, reason, static_cast<long long>(wait));
+                target(i).display.c_str(), f, reason, static_cast<long long>(wait));
     }
 }
 
 void Balancer::checked(std::size_t i, bool ok, const std::string &why) {
-    State &s = state_[i];
+    State &s = slots_[i].state;
     if (ok) {
         s.checkFails.store(0, std::memory_order_relaxed);
         if (s.checkDown.exchange(false, std::memory_order_acq_rel))
             FC_WARN("upstream %s passes its health check: back in rotation",
-                    targets_[i].display.c_str());
+                    target(i).display.c_str());
         succeeded(i); // evidence it is up: lifts a passive mark too
         return;
     }
@@ -228,23 +328,29 @@ void Balancer::checked(std::size_t i, bool ok, const std::string &why) {
     if (f >= need && !s.checkDown.exchange(true, std::memory_order_acq_rel)) {
         s.markedDown.fetch_add(1, std::memory_order_relaxed);
         FC_WARN("upstream %s marked down: health check failed %u time(s) in a row (%s)",
-                targets_[i].display.c_str(), f, why.c_str());
+                target(i).display.c_str(), f, why.c_str());
     }
 }
 
 bool Balancer::up(std::size_t i) const {
-    const State &s = state_[i];
+    const State &s = slots_[i].state;
     return !s.checkDown.load(std::memory_order_relaxed) &&
            s.downUntil.load(std::memory_order_relaxed) == 0;
 }
 
 std::vector<ServerSnapshot> Balancer::snapshot() const {
     std::vector<ServerSnapshot> out;
-    for (std::size_t i = 0; i < targets_.size(); ++i) {
-        const State &s = state_[i];
+    for (std::size_t i = 0; i < size(); ++i) {
+        const Phase p = phase(i);
+        const State &s = slots_[i].state;
+        // A retired address is shown while connections to it drain, then no more.
+        if (p == Phase::Empty ||
+            (p == Phase::Retired && slots_[i].refs.load(std::memory_order_relaxed) == 0))
+            continue;
         ServerSnapshot v;
-        v.display = targets_[i].display;
-        v.up = up(i);
+        v.display = target(i).display;
+        v.phase = p == Phase::Warming ? "warming" : p == Phase::Live ? "live" : "retired";
+        v.up = p == Phase::Live && up(i);
         v.checkFailing = s.checkDown.load(std::memory_order_relaxed);
         v.active = s.active.load(std::memory_order_relaxed);
         v.requests = s.requests.load(std::memory_order_relaxed);

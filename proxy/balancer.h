@@ -22,7 +22,19 @@
 // - With one server the passive rule is off (leaving out the only server helps nobody; its
 //   errors are answered, or served stale, as they come); the active rule applies.
 //
-// Threading: every method may be called from any thread. Ownership: holds the resolved targets.
+// Membership changes while it runs (proxy/resolver.h: a host name's addresses change, SIGHUP
+// changes upstream.servers). Targets live in a fixed table of slots (kSlots, the most servers
+// upstream.servers may name — the bit masks of tried servers have one bit each); a slot is
+//   Empty -> Warming (added; not picked until its first check passes: promote())
+//         -> Live (in rotation) -> Retired (no new exchange; those in flight and idle
+//            keep-alive connections drain) -> reused for another address once no connection
+//            is left to it (hold/unhold) and kReuseAfterMs have passed.
+// A slot's target and the rotation are immutable objects published through atomic pointers;
+// one that is replaced is freed an hour later (nothing reads one longer than a log line takes),
+// so a worker never sees a target change under it and picks take no lock.
+//
+// Threading: picks, outcomes and reads from any thread; membership changes (add, promote,
+// retire, update) from one thread at a time (the main loop). Ownership: owns the targets.
 #pragma once
 
 #include <netdb.h>
@@ -38,7 +50,7 @@
 
 namespace fc::proxy {
 
-// Resolved address of one upstream server, computed once at start-up.
+// One address of one upstream server: what a connection dials.
 struct UpstreamTarget {
     config::UpstreamConfig::Kind kind = config::UpstreamConfig::Kind::Tcp;
     sockaddr_storage addr{};
@@ -47,6 +59,7 @@ struct UpstreamTarget {
     std::string hostField; // Host header for health checks: "host:port" (or "localhost")
     unsigned weight = 1;   // upstream.servers' weight
     bool backup = false;   // used only while no other server is available
+    std::size_t group = 0; // the upstream.servers entry it came from (proxy/resolver.h)
 };
 
 // The targets of one server whose host name resolved to `addresses` (getaddrinfo's list): one per
@@ -58,9 +71,10 @@ std::vector<UpstreamTarget> targetsFor(const UpstreamTarget &base, const std::st
 // One server as the admin port shows it.
 struct ServerSnapshot {
     std::string display;
-    bool up = true;            // not left out by either rule
-    bool checkFailing = false; // the active check has it down
-    std::int64_t active = 0;   // exchanges in flight, all workers
+    const char *phase = "live"; // "warming" (added, not yet checked), "live", "retired" (draining)
+    bool up = true;             // not left out by either rule
+    bool checkFailing = false;  // the active check has it down
+    std::int64_t active = 0;    // exchanges in flight, all workers
     std::uint64_t requests = 0, failures = 0, markedDown = 0;
 };
 
@@ -71,15 +85,40 @@ public:
         bool trial = false; // the one request allowed to a server after its back-off
     };
 
-    Balancer(std::vector<UpstreamTarget> targets, const config::UpstreamConfig &cfg);
     Balancer(const Balancer &) = delete;
     Balancer &operator=(const Balancer &) = delete;
 
-    // balance, max_fails and fail_timeout (SIGHUP reload); the server list is fixed.
+    enum class Phase : std::uint8_t { Empty, Warming, Live, Retired };
+    static constexpr std::size_t kSlots = config::UpstreamConfig::kMaxServers;
+    static constexpr std::int64_t kReuseAfterMs = 10'000;
+
+    // Every target given is Live (start-up: resolved and configured, checked as before).
+    Balancer(std::vector<UpstreamTarget> targets, const config::UpstreamConfig &cfg);
+    ~Balancer();
+    // balance, max_fails and fail_timeout (SIGHUP reload).
     void configure(const config::UpstreamConfig &cfg);
 
-    std::size_t size() const { return targets_.size(); }
-    const UpstreamTarget &target(std::size_t i) const { return targets_[i]; }
+    // Slots used so far: every index below it has a target (whatever its phase now).
+    std::size_t size() const { return used_.load(std::memory_order_acquire); }
+    const UpstreamTarget &target(std::size_t i) const {
+        return *slots_[i].target.load(std::memory_order_acquire);
+    }
+    Phase phase(std::size_t i) const { return slots_[i].phase.load(std::memory_order_acquire); }
+    // Servers in rotation now.
+    std::size_t liveCount() const { return wheel_.load(std::memory_order_acquire)->live; }
+
+    // --- membership (one thread at a time) ---
+    // A new target in an Empty slot (or a Retired one that has drained), Live at once or
+    // Warming until promote(). Returns the slot, or -1 when every slot is taken.
+    int add(UpstreamTarget t, bool live, std::int64_t nowMs);
+    void promote(std::size_t i, std::int64_t nowMs);
+    // Out of rotation for good: nothing new goes there; what is in flight finishes.
+    void retire(std::size_t i, std::int64_t nowMs);
+    // The same address with new settings (weight, backup): in rotation as it is.
+    void update(std::size_t i, UpstreamTarget t, std::int64_t nowMs);
+    // A connection to slot i opens / is gone (the pools): a slot is reused only when none is left.
+    void hold(std::size_t i) { slots_[i].refs.fetch_add(1, std::memory_order_relaxed); }
+    void unhold(std::size_t i) { slots_[i].refs.fetch_sub(1, std::memory_order_relaxed); }
 
     // Chooses the server for a new exchange, skipping servers in `exclude` (bit i = server i,
     // those already tried for this request).
@@ -107,18 +146,40 @@ private:
         std::atomic<bool> checkDown{false};
         std::atomic<std::int64_t> active{0};
         std::atomic<std::uint64_t> requests{0}, failures{0}, markedDown{0};
+        void reset();
+    };
+    struct Slot {
+        std::atomic<const UpstreamTarget *> target{nullptr};
+        std::atomic<Phase> phase{Phase::Empty};
+        std::atomic<std::int64_t> refs{0}; // connections open to it, every worker
+        std::int64_t retiredAt = 0;        // membership thread only
+        State state;
+    };
+    // The rotation: nginx's smooth weighted round-robin over the Live non-backup servers,
+    // unrolled once, and what picks need to know about the Live set. Rebuilt on each change.
+    struct Wheel {
+        std::vector<int> order;
+        std::size_t servers = 0; // Live non-backup servers (those `order` holds)
+        std::size_t live = 0;    // Live servers, backups too
+        int only = -1;           // the one Live server when there is exactly one
     };
     bool passive() const {
-        return targets_.size() > 1 && maxFails_.load(std::memory_order_relaxed) > 0;
+        return liveCount() > 1 && maxFails_.load(std::memory_order_relaxed) > 0;
     }
     std::int64_t backoff(std::uint32_t retries) const;
     // least_connections: the server of avail[0..count) to pick, avail[first]'s turn.
     int fewestActive(const int *avail, std::size_t count, std::size_t first) const;
+    void publish(std::size_t i, UpstreamTarget t, std::int64_t nowMs);
+    void rebuildWheel(std::int64_t nowMs);
+    void collect(std::int64_t nowMs); // frees what was replaced more than an hour ago
 
-    std::vector<UpstreamTarget> targets_;
-    std::unique_ptr<State[]> state_;
-    std::vector<int> wheel_;       // the non-backup servers in smooth weighted round-robin order
-    std::size_t wheelServers_ = 0; // how many servers the wheel holds
+    std::unique_ptr<Slot[]> slots_;
+    std::atomic<std::size_t> used_{0};
+    std::atomic<const Wheel *> wheel_{nullptr};
+    // Replaced targets and wheels, with when: freed by collect() after kGraceMs.
+    static constexpr std::int64_t kGraceMs = 3'600'000;
+    std::vector<std::pair<std::int64_t, std::unique_ptr<const UpstreamTarget>>> oldTargets_;
+    std::vector<std::pair<std::int64_t, std::unique_ptr<const Wheel>>> oldWheels_;
     std::atomic<std::uint64_t> next_{0}; // round-robin position
     std::atomic<bool> leastConnections_{false};
     std::atomic<std::uint32_t> maxFails_{3};

@@ -82,6 +82,8 @@ void OneShot::onConnect(int status) {
         return;
     if (status < 0)
         return finish(0, std::string("connect: ") + uv_strerror(status));
+    if (request.empty())
+        return finish(kOneShotConnected, "connected");
     uv_buf_t b = uv_buf_init(request.data(), static_cast<unsigned>(request.size()));
     writeReq.data = this;
     int rc = uv_write(&writeReq, stream(), &b, 1, [](uv_write_t *w, int st) noexcept {

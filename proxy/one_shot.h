@@ -20,7 +20,9 @@ namespace fc::proxy {
 class OneShot;
 
 // `status` is the response's status code, or 0 when there was none (refused, reset, timeout,
-// not HTTP): `why` then says what happened.
+// not HTTP): `why` then says what happened. With an empty request nothing is sent: the connect
+// is the check, and `status` is kOneShotConnected once it succeeded.
+inline constexpr int kOneShotConnected = 1;
 using OneShotDone = std::function<void(int status, const std::string &why)>;
 
 // Connects to `target`, sends `request`, reads the status line within `timeoutMs`. `done` is

@@ -21,7 +21,7 @@ constexpr size_t kLowWater = 64 * 1024;
 
 UpstreamPool::UpstreamPool(uv_loop_t *loop, const config::UpstreamConfig &cfg, Balancer &balancer,
                            UpstreamLimiter &limiter)
-    : loop_(loop), limiter_(limiter), cfg_(cfg), balancer_(balancer), idle_(balancer.size()),
+    : loop_(loop), limiter_(limiter), cfg_(cfg), balancer_(balancer), idle_(Balancer::kSlots),
       queueTimer_(new uv_timer_t) {
     uv_timer_init(loop_, queueTimer_); // cannot fail
     queueTimer_->data = this;
@@ -121,6 +121,7 @@ void UpstreamPool::cancel(UpstreamUser &user) {
 void UpstreamPool::connectNew(UpstreamUser &user, Balancer::Pick pick, std::uint64_t tried) {
     ++total_;
     auto *c = new UpstreamConnection(*this, pick.server);
+    balancer_.hold(static_cast<std::size_t>(pick.server)); // its slot is not reused under it
     c->takeSlot(pick.trial);
     c->tried_ = tried | (std::uint64_t{1} << pick.server);
     all_.push_back(c);
@@ -145,6 +146,7 @@ void UpstreamPool::onTunnel() {
 }
 
 void UpstreamPool::onClosed(UpstreamConnection *c) {
+    balancer_.unhold(static_cast<std::size_t>(c->server_));
     if (!c->tunnel_)
         --total_;
     dropIdle(c);
@@ -483,7 +485,7 @@ void UpstreamConnection::fail(int status, const char *reason) {
     user_ = nullptr;
     const bool staleKeepAlive = reused_ && !gotBytes_;
     const bool retryable =
-        staleKeepAlive || (!gotBytes_ && status == 502 && pool_.balancer().size() > 1);
+        staleKeepAlive || (!gotBytes_ && status == 502 && pool_.balancer().liveCount() > 1);
     // A stale keep-alive connection closed by the server says nothing about its health, and
     // neither does our own shutdown.
     // Nor does a tunnel cut after its 101 (the far end of a WebSocket going away).

@@ -24,6 +24,7 @@
 #include "io/listener.h"
 #include "proxy/balancer.h"
 #include "proxy/health_check.h"
+#include "proxy/resolver.h"
 #include "proxy/worker.h"
 #include "server/setup.h"
 #include "server/signals.h"
@@ -87,6 +88,7 @@ private:
     admin::AdminContext adminCtx_;
     std::optional<admin::AdminServer> admin_;
     std::optional<proxy::HealthChecker> health_;
+    std::optional<proxy::Resolver> resolver_;
     std::unique_ptr<fleet::SnapshotScheduler> snapshots_;
     SignalState sig_;
     uv_timer_t reclaim_;
@@ -108,11 +110,14 @@ void Process::sizeWorkers() {
 bool Process::resolveUpstreams() {
     std::vector<proxy::UpstreamTarget> targets;
     std::string err;
-    for (const auto &server : c_.upstream.servers) {
-        if (!resolveUpstream(server, targets, err)) {
+    for (std::size_t g = 0; g < c_.upstream.servers.size(); ++g) {
+        const std::size_t first = targets.size();
+        if (!resolveUpstream(c_.upstream.servers[g], c_.upstream.resolver, targets, err)) {
             std::fprintf(stderr, "frontcache: %s\n", err.c_str());
             return false;
         }
+        for (std::size_t i = first; i < targets.size(); ++i)
+            targets[i].group = g; // proxy::Resolver keeps each server's addresses current
     }
     if (targets.size() > config::UpstreamConfig::kMaxServers) {
         std::fprintf(stderr,
@@ -301,6 +306,9 @@ void Process::openAdmin() {
 // pays for a scan).
 void Process::prepareMainLoop() {
     health_.emplace(&loop_, *balancer_, c_.upstream);
+    resolver_.emplace(&loop_, *balancer_, *health_, c_.upstream);
+    health_->onPromoted = [this](std::size_t server) { resolver_->onPromoted(server); };
+    adminCtx_.resolver = &*resolver_;
     if (!c_.cache.snapshot.empty()) {
         snapshots_ = std::make_unique<fleet::SnapshotScheduler>(
             &loop_, *store_, *clock_, c_.cache.snapshot, c_.cache.snapshotInterval);
@@ -310,6 +318,7 @@ void Process::prepareMainLoop() {
     sig_.snapshots = snapshots_.get();
     sig_.peers = &*peers_;
     sig_.health = &*health_;
+    sig_.resolver = &*resolver_;
     sig_.workers = &pool_;
     sig_.admin = c_.admin.listen ? &*admin_ : nullptr;
     sig_.running = cfg_;
@@ -346,6 +355,7 @@ void Process::startWorkers() {
     std::fflush(stdout);
     FC_INFO("%u worker(s), upstream %s", workers_, c_.upstream.describe().c_str());
     health_->start();
+    resolver_->start();
     if (snapshots_)
         snapshots_->start();
 }

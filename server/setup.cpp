@@ -11,6 +11,7 @@
 #include <ctime>
 
 #include "common/log.h"
+#include "proxy/resolver.h"
 
 namespace fc::server {
 
@@ -26,8 +27,8 @@ unsigned long raiseFileLimit() {
     return static_cast<unsigned long>(rl.rlim_cur);
 }
 
-bool resolveUpstream(const config::UpstreamServer &up, std::vector<proxy::UpstreamTarget> &out,
-                     std::string &err) {
+bool resolveUpstream(const config::UpstreamServer &up, const std::string &resolver,
+                     std::vector<proxy::UpstreamTarget> &out, std::string &err) {
     proxy::UpstreamTarget t;
     t.kind = up.kind;
     t.display = up.url;
@@ -44,15 +45,33 @@ bool resolveUpstream(const config::UpstreamServer &up, std::vector<proxy::Upstre
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
-    addrinfo *res = nullptr;
-    std::string port = std::to_string(up.port);
-    int rc = getaddrinfo(up.host.c_str(), port.c_str(), &hints, &res);
-    if (rc != 0 || !res) {
-        err = "cannot resolve upstream host \"" + up.host + "\": " + gai_strerror(rc);
-        return false;
+    std::vector<proxy::UpstreamTarget> found;
+    if (!resolver.empty()) { // upstream.resolver: as proxy::Resolver will look it up again
+        proxy::LookupAnswer a = proxy::lookupNow(up.host, up.port, resolver, 2000);
+        if (!a.error.empty()) {
+            err = "cannot resolve upstream host \"" + up.host + "\" (upstream.resolver " +
+                  resolver + "): " + a.error;
+            return false;
+        }
+        std::vector<addrinfo> chain(a.addresses.size());
+        for (std::size_t i = 0; i < chain.size(); ++i) {
+            chain[i].ai_addr = reinterpret_cast<sockaddr *>(&a.addresses[i]);
+            chain[i].ai_addrlen =
+                a.addresses[i].ss_family == AF_INET6 ? sizeof(sockaddr_in6) : sizeof(sockaddr_in);
+            chain[i].ai_next = i + 1 < chain.size() ? &chain[i + 1] : nullptr;
+        }
+        found = proxy::targetsFor(t, up.url, chain.data());
+    } else {
+        addrinfo *res = nullptr;
+        std::string port = std::to_string(up.port);
+        int rc = getaddrinfo(up.host.c_str(), port.c_str(), &hints, &res);
+        if (rc != 0 || !res) {
+            err = "cannot resolve upstream host \"" + up.host + "\": " + gai_strerror(rc);
+            return false;
+        }
+        found = proxy::targetsFor(t, up.url, res);
+        freeaddrinfo(res);
     }
-    std::vector<proxy::UpstreamTarget> found = proxy::targetsFor(t, up.url, res);
-    freeaddrinfo(res);
     for (auto &f : found)
         out.push_back(std::move(f));
     return true;

@@ -23,8 +23,9 @@ unsigned long raiseFileLimit();
 // behind one DNS name, or "localhost" as 127.0.0.1 and ::1) becomes one target per address, as
 // nginx does, so they are balanced and health-checked one by one; the display then names the
 // address. False with `err` set when the name does not resolve.
-bool resolveUpstream(const config::UpstreamServer &up, std::vector<proxy::UpstreamTarget> &out,
-                     std::string &err);
+// `resolver`: upstream.resolver ("" = getaddrinfo, the system's way).
+bool resolveUpstream(const config::UpstreamServer &up, const std::string &resolver,
+                     std::vector<proxy::UpstreamTarget> &out, std::string &err);
 
 // The cache's clock: the system's, or for tests (FRONTCACHE_TEST_CLOCK) one that reads an offset
 // from a shared file, so tests move the cache's time without sleeping.

@@ -13,6 +13,7 @@
 #include "fleet/peer_forward.h"
 #include "fleet/snapshot.h"
 #include "proxy/health_check.h"
+#include "proxy/resolver.h"
 #include "proxy/worker.h"
 
 namespace fc::server {
@@ -34,8 +35,6 @@ std::vector<std::string> restartOnlyChanges(const config::Config &old, const con
         fixed.push_back("server.listen");
     if (old.server.workers != c.server.workers)
         fixed.push_back("server.workers");
-    if (old.upstream.describe() != c.upstream.describe())
-        fixed.push_back("upstream.url / upstream.servers");
     if (old.upstream.healthCheck != c.upstream.healthCheck ||
         old.upstream.healthCheckHost != c.upstream.healthCheckHost ||
         old.upstream.healthInterval != c.upstream.healthInterval ||
@@ -69,6 +68,7 @@ void apply(SignalState &s, const config::Config &old, std::shared_ptr<const conf
     s.locks->setMaxWaiters(next->cache.lockMaxWaiters);
     s.cache->limiter->setMax(next->upstream.maxConnections);
     s.cache->balancer->configure(next->upstream);
+    s.resolver->configure(next->upstream); // servers added, removed, re-weighted
     proxy::applyCacheSettings(*next, *s.cache);
     if (s.peers)
         s.peers->configure(next->admin.peers, next->admin.token);
@@ -150,6 +150,7 @@ void stop(SignalState &s, int signum) {
     if (s.peers)
         s.peers->close(); // what is still queued for peers is dropped at exit
     s.health->close();
+    s.resolver->close();
 }
 
 void onSignal(uv_signal_t *h, int signum) noexcept {

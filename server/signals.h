@@ -22,6 +22,7 @@ class Store;
 
 namespace fc::proxy {
 class HealthChecker;
+class Resolver;
 class Worker;
 struct CacheContext;
 } // namespace fc::proxy
@@ -44,6 +45,7 @@ struct SignalState {
     uv_timer_t *reclaim = nullptr;
     admin::AdminServer *admin = nullptr; // null without admin.listen
     proxy::HealthChecker *health = nullptr;
+    proxy::Resolver *resolver = nullptr;
     fleet::SnapshotScheduler *snapshots = nullptr; // null without cache.snapshot
     fleet::PeerForwarder *peers = nullptr;
     bool stopping = false;

@@ -361,7 +361,8 @@ class RawServer:
     connection still open. Connections are served from the moment it is made: an owner makes
     it last, once what `serve` uses is in place."""
 
-    def __init__(self, serve, port=0, unix_path=None, backlog=128, accepted=None):
+    def __init__(self, serve, port=0, unix_path=None, backlog=128, accepted=None,
+                 host="127.0.0.1"):
         self.serve, self.on_accept = serve, accepted
         if unix_path:
             self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -370,9 +371,9 @@ class RawServer:
         else:
             self.sock = socket.socket()
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            self.sock.bind(("127.0.0.1", port))
+            self.sock.bind((host, port))
             self.port = self.sock.getsockname()[1]
-            self.address = "127.0.0.1:%d" % self.port
+            self.address = "%s:%d" % (host, self.port)
             self.url = "http://" + self.address
         self.sock.listen(backlog)
         self.lock = threading.Lock()
@@ -451,7 +452,8 @@ class Origin:
     reset), "garbage" (bytes that are not HTTP), "drop" (close without answering).
     """
 
-    def __init__(self, unix_path=None, port=0):
+    def __init__(self, unix_path=None, port=0, host="127.0.0.1"):
+        """`host`: another loopback address (127.0.0.2...) for tests of moving upstreams."""
         self.requests = []
         self.faults = {}
         self.files = {}
@@ -464,7 +466,8 @@ class Origin:
         self.max_inflight = 0  # most requests the origin was working on at once
         self.working = set()   # connections whose request is being worked on
         self.lock = threading.Lock()
-        self.server = RawServer(self._serve, port=port, unix_path=unix_path, backlog=1024)
+        self.server = RawServer(self._serve, port=port, unix_path=unix_path, backlog=1024,
+                                host=host)
         self.url = self.server.url
         if not unix_path:
             self.port = self.server.port

@@ -261,7 +261,14 @@ class PassiveHealth(Servers):
 
 
 class Reload(Servers):
-    def test_sighup_changes_the_rules_but_not_the_server_list(self):
+    def sighup(self, edit):
+        with open(self.fc.config_path) as f:
+            cfg = f.read()
+        with open(self.fc.config_path, "w") as f:
+            f.write(edit(cfg))
+        self.fc.proc.send_signal(signal.SIGHUP)
+
+    def test_sighup_changes_the_rules_and_the_server_list(self):
         a = Origin()
         dead = free_port_closed()
         dead_url = "http://127.0.0.1:%d" % dead
@@ -271,26 +278,53 @@ class Reload(Servers):
         m = metrics(self.fc)
         self.assertEqual(m[("upstream_server_failures_total", dead_url)], 3)
         self.assertEqual(m[("upstream_server_up", dead_url)], 1)  # max_fails = 0: never out
-        with open(self.fc.config_path) as f:
-            cfg = f.read()
         other = Origin()
         self.addCleanup(other.close)
-        with open(self.fc.config_path, "w") as f:
-            f.write(cfg.replace("max_fails = 0", "max_fails = 1")
+        self.sighup(lambda cfg: cfg.replace("max_fails = 0", "max_fails = 1")
                     .replace('"%s"]' % dead_url, '"%s"]' % other.url))
-        self.fc.proc.send_signal(signal.SIGHUP)
-        self.assertTrue(wait_for(lambda: "upstream.url / upstream.servers changed; it takes "
-                                 "effect only after a restart" in self.fc.log()))
-        # max_fails = 1 now applies: the next refused connect leaves the dead server out.
+        # The new server is checked (a connect), then takes its turns; the removed one is gone
+        # (retired while another serves, no connection left to drain).
         statuses = []
 
-        def marked():
+        def swapped():
             statuses.append(get(self.fc, uncached(100 + len(statuses))).status)
-            return metrics(self.fc)[("upstream_server_up", dead_url)] == 0
+            m = metrics(self.fc)
+            return served(other) > 0 and ("upstream_server_up", dead_url) not in m
 
-        self.assertTrue(wait_for(marked, timeout=5))
+        self.assertTrue(wait_for(swapped, timeout=10), self.fc.log())
         self.assertEqual(set(statuses), {200})
-        self.assertEqual(served(other), 0)  # the server list is kept until a restart
+        self.assertEqual(metrics(self.fc)[("upstream_server_up", other.url)], 1)
+
+    def test_sighup_swapping_every_server_under_load_fails_no_request(self):
+        # [a] becomes [b] while clients keep asking; a is shut down once b serves. The old list
+        # serves until b has passed its check, so there is never a moment with no server.
+        a, b = Origin(), Origin()
+        self.addCleanup(b.close)
+        self.start([a], max_fails=1, fail_timeout="60s")
+        statuses, stop = [], threading.Event()
+
+        def client(n):
+            i = 0
+            while not stop.is_set():
+                statuses.append(get(self.fc, uncached(10000 * n + i)).status)
+                i += 1
+
+        threads = [threading.Thread(target=client, args=(n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        try:
+            time.sleep(0.3)
+            self.sighup(lambda cfg: cfg.replace('"%s"' % a.url, '"%s"' % b.url))
+            self.assertTrue(wait_for(lambda: served(b) > 20, timeout=10), self.fc.log())
+            a.close()  # the old server goes away for good
+            before = len(statuses)
+            self.assertTrue(wait_for(lambda: len(statuses) > before + 100, timeout=10))
+        finally:
+            stop.set()
+            for t in threads:
+                t.join()
+        self.assertGreater(len(statuses), 200)
+        self.assertEqual(set(statuses), {200}, [s for s in statuses if s != 200][:5])
 
 
 class ActiveHealth(Servers):

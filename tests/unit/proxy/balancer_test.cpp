@@ -330,3 +330,51 @@ TEST_CASE("a host name with several addresses becomes one target per address") {
     REQUIRE(t.size() == 1);
     CHECK(t[0].display == "http://app:8000");
 }
+
+TEST_CASE("membership: added Warming until promoted, retired slots drain and are reused") {
+    Balancer b(targets(1), config(3, Millis(1000)));
+    CHECK(b.liveCount() == 1);
+    UpstreamTarget t;
+    t.display = "http://10.0.0.9:80";
+    const int slot = b.add(t, false, 0);
+    REQUIRE(slot == 1);
+    CHECK(b.phase(1) == Balancer::Phase::Warming);
+    CHECK(spread(b, 10)[1] == 0); // not picked before its check passed
+    b.promote(1, 0);
+    CHECK(b.liveCount() == 2);
+    CHECK(spread(b, 10) == std::map<int, int>{{0, 5}, {1, 5}});
+    // Retired: no new exchange; shown while a connection drains, then gone.
+    b.hold(0);
+    b.retire(0, 100);
+    CHECK(b.liveCount() == 1);
+    CHECK(spread(b, 10)[0] == 0);
+    CHECK(b.snapshot().size() == 2);
+    CHECK(std::string(b.snapshot()[0].phase) == "retired");
+    // Not reused while a connection to it is open, nor before kReuseAfterMs.
+    t.display = "http://10.0.0.10:80";
+    CHECK(b.add(t, true, 100 + Balancer::kReuseAfterMs) == 2);
+    b.unhold(0);
+    CHECK(b.snapshot().size() == 2); // slots 1 and 2
+    t.display = "http://10.0.0.11:80";
+    CHECK(b.add(t, true, 100 + Balancer::kReuseAfterMs - 1) == 3);
+    t.display = "http://10.0.0.12:80";
+    const int reused = b.add(t, true, 100 + Balancer::kReuseAfterMs);
+    CHECK(reused == 0);
+    CHECK(b.target(0).display == "http://10.0.0.12:80");
+    CHECK(b.snapshot()[0].requests == 0); // a reused slot starts afresh
+    // A changed weight takes effect in the rotation at once.
+    UpstreamTarget heavy = b.target(1);
+    heavy.weight = 3;
+    b.update(1, heavy, 200);
+    auto s = spread(b, 60);
+    CHECK(s[1] == 3 * s[2]);
+}
+
+TEST_CASE("every slot taken: add says so") {
+    Balancer b(targets(static_cast<int>(Balancer::kSlots)), config());
+    UpstreamTarget t;
+    CHECK(b.add(t, true, 0) == -1);
+    b.retire(5, 0);
+    CHECK(b.add(t, true, 1) == -1); // draining: not yet reusable
+    CHECK(b.add(t, true, Balancer::kReuseAfterMs) == 5);
+}
