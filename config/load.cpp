@@ -129,7 +129,7 @@ void Loader::loadUpstream(const toml::table &root, UpstreamConfig &c) {
          {"health_interval", duration(c.healthInterval, Millis(10))},
          {"health_timeout", duration(c.healthTimeout, Millis(1))},
          {"resolver", string(c.resolver)},
-         {"resolve_min_ttl", duration(c.resolveMinTtl, Millis(1))},
+         {"resolve_min_ttl", duration(c.resolveMinTtl, Millis(1000))},
          {"resolve_max_ttl", duration(c.resolveMaxTtl, Millis(1))},
          {"connect_timeout", duration(c.connectTimeout, Millis(1))},
          {"read_timeout", duration(c.readTimeout, Millis(1))},
@@ -319,9 +319,15 @@ void Loader::checkAcrossFields(const toml::table &root, const Config &c) {
                               " (DNS servers as numeric addresses, e.g. \"127.0.0.1:5353, ::1\")");
             }
         }
-        if (c.upstream.resolveMaxTtl < c.upstream.resolveMinTtl)
-            if (auto *m = u->as_table()->get("resolve_max_ttl"))
-                error(m->source(), "upstream.resolve_max_ttl", "must not be below resolve_min_ttl");
+        if (c.upstream.resolveMaxTtl < c.upstream.resolveMinTtl) {
+            auto *m = u->as_table()->get("resolve_max_ttl");
+            if (!m)
+                m = u->as_table()->get("resolve_min_ttl");
+            error(m->source(),
+                  m == u->as_table()->get("resolve_max_ttl") ? "upstream.resolve_max_ttl"
+                                                             : "upstream.resolve_min_ttl",
+                  "resolve_min_ttl must not exceed resolve_max_ttl (default 5m)");
+        }
         auto *servers = u->as_table()->get("servers");
         if (servers && u->as_table()->get("url"))
             error(servers->source(), "upstream.servers",

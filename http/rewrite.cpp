@@ -5,6 +5,8 @@
 #include <array>
 #include <cstdio>
 
+#include <openssl/evp.h>
+
 #include "http/forwarded.h"
 
 namespace fc::http {
@@ -272,7 +274,24 @@ bool isWebSocketUpgrade(const RequestHead &req) {
         else if (equalsIgnoreCase(n, "upgrade"))
             websocket = websocket || listContains(v, "websocket");
     });
-    return connection && websocket;
+    return connection && websocket && req.headers.count("sec-websocket-key") == 1;
+}
+
+bool webSocketAcceptMatches(const HeaderList &request, const HeaderList &response) {
+    const auto key = request.get("sec-websocket-key");
+    const auto accept = response.get("sec-websocket-accept");
+    if (!key || !accept || response.count("sec-websocket-accept") != 1)
+        return false;
+    const std::string input =
+        std::string(trimOws(*key)) + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"; // RFC 6455 §1.3
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (EVP_Digest(input.data(), input.size(), digest, &len, EVP_sha1(), nullptr) != 1)
+        return false;
+    unsigned char expected[64];
+    const int n = EVP_EncodeBlock(expected, digest, static_cast<int>(len));
+    return trimOws(*accept) ==
+           std::string_view(reinterpret_cast<char *>(expected), static_cast<std::size_t>(n));
 }
 
 void writeUpstreamRequest(const RequestHead &req, const ForwardInfo &fwd, std::string &out) {
@@ -371,7 +390,8 @@ void writeResponseHead(const ResponseHead &resp, bool dropLength, std::string_vi
 void writeClientResponse(const ResponseHead &resp, BodyFraming framing, bool keepAlive,
                          bool clientIs10, std::string_view via, std::string_view extra,
                          std::string &out) {
-    writeResponseHead(resp, framing != BodyFraming::None, via, out);
+    // A 1xx has no content (RFC 9110 §8.6): a 101's Content-Length is not passed on.
+    writeResponseHead(resp, framing != BodyFraming::None || resp.status == 101, via, out);
     switch (framing) {
     case BodyFraming::ContentLength:
         out.append("Content-Length: ");

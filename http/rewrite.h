@@ -76,7 +76,11 @@ bool isValidAuthority(std::string_view authority);
 // whose Connection lists "upgrade" and whose Upgrade lists "websocket". The one protocol
 // frontcache tunnels: any other Upgrade (h2c above all) is dropped as hop-by-hop and the request
 // answered as HTTP/1.1, which RFC 9110 §7.8 allows a server to do.
+// Also required, as RFC 6455 §4.1 does: exactly one Sec-WebSocket-Key.
 bool isWebSocketUpgrade(const RequestHead &req);
+// RFC 6455 §4.2.2: the upstream's 101 carries Sec-WebSocket-Accept, the base64 of the SHA-1 of
+// the request's Sec-WebSocket-Key and the protocol's GUID — proof it read this handshake.
+bool webSocketAcceptMatches(const HeaderList &request, const HeaderList &response);
 
 struct ForwardInfo {
     std::string_view proto = "http";         // X-Forwarded-Proto: the scheme the key uses

@@ -123,6 +123,7 @@ void Balancer::update(std::size_t i, UpstreamTarget t, std::int64_t nowMs) {
 // the one with most is picked and pays the total back. Weights 5, 1, 1 give a a b a c a a —
 // spread out, not a a a a a b c.
 void Balancer::rebuildWheel(std::int64_t nowMs) {
+    collect(nowMs);
     auto w = std::make_unique<Wheel>();
     const std::size_t n = size();
     std::vector<std::int64_t> current(n, 0);
@@ -192,7 +193,9 @@ int Balancer::fewestActive(const int *avail, std::size_t count, std::size_t firs
 
 Balancer::Pick Balancer::pick(std::int64_t nowMs, std::uint64_t exclude) {
     const Wheel &w = *wheel_.load(std::memory_order_acquire);
-    if (w.only >= 0) { // one server: no turn to take (no shared counter written)
+    // One server: no turn to take (no shared counter written). The wheel is published after the
+    // phases it was made from: a slot retired since falls through to the general walk.
+    if (w.only >= 0 && phase(static_cast<std::size_t>(w.only)) == Phase::Live) {
         const auto i = static_cast<std::size_t>(w.only);
         if ((exclude >> i) & 1 || slots_[i].state.checkDown.load(std::memory_order_relaxed))
             return {};
@@ -232,7 +235,9 @@ Balancer::Pick Balancer::pick(std::int64_t nowMs, std::uint64_t exclude) {
         const std::size_t first = turn % count;
         int best = avail[first];
         if (!least) {
-            if (count == w.servers && !w.order.empty() && inAvail[w.order[0]]) {
+            // (The wheel may predate a phase change a moment ago: its choice must be available.)
+            if (count == w.servers && !w.order.empty() && inAvail[w.order[0]] &&
+                inAvail[w.order[turn % w.order.size()]]) {
                 best = w.order[turn % w.order.size()];
             } else {
                 std::uint64_t sum = 0;
@@ -348,7 +353,9 @@ std::vector<ServerSnapshot> Balancer::snapshot() const {
             (p == Phase::Retired && slots_[i].refs.load(std::memory_order_relaxed) == 0))
             continue;
         ServerSnapshot v;
-        v.display = target(i).display;
+        // A retired address may come back in a new slot while this one drains: its series
+        // are told apart.
+        v.display = target(i).display + (p == Phase::Retired ? " (draining)" : "");
         v.phase = p == Phase::Warming ? "warming" : p == Phase::Live ? "live" : "retired";
         v.up = p == Phase::Live && up(i);
         v.checkFailing = s.checkDown.load(std::memory_order_relaxed);

@@ -80,8 +80,12 @@ void ClientConnection::resumeAfterBackpressure() {
 // Never called with n == 0 or once closing (io::Connection filters them).
 void ClientConnection::onRead(ssize_t n, const uv_buf_t *buf) {
     cache::setWatchClientFd(conn_.fd()); // memcached's `watch` names a lookup's connection (cfd=)
+    if (tunneling_ && !lingering_) {
+        tunnelRead(n, buf);
+        return;
+    }
     if (n < 0) {
-        if (lingering_ || tunneling_) { // a tunnel ends when either end closes
+        if (lingering_) {
             closeNow();
             return;
         }
@@ -98,12 +102,7 @@ void ClientConnection::onRead(ssize_t n, const uv_buf_t *buf) {
         return;
     }
     if (lingering_)
-        return; // discard what arrives after our last response
-    if (tunneling_) {
-        tunnelActivity();
-        exchange_.onTunnelData({buf->base, static_cast<size_t>(n)});
-        return;
-    }
+        return;         // discard what arrives after our last response
     if (proxyHeader_) { // server.proxy_protocol: the PROXY header comes before any HTTP
         std::size_t used = 0;
         switch (proxyHeader_->feed(buf->base, static_cast<size_t>(n), used)) {
@@ -230,6 +229,23 @@ void ClientConnection::startTunnel() {
     }
     if (!readPausedForBackpressure_)
         resumeReading(); // reading stops while a complete request waits with bytes behind it
+}
+
+void ClientConnection::tunnelRead(ssize_t n, const uv_buf_t *buf) {
+    if (n == UV_EOF) {
+        // Half-close (RFC 9293 §3.6): what the client sent still goes up, then its FIN; the
+        // upstream's answer comes back until it closes (or the idle timeout).
+        clientEof_ = true;
+        pauseReading();
+        exchange_.onTunnelClientEof();
+        return;
+    }
+    if (n < 0) {
+        closeNow();
+        return;
+    }
+    tunnelActivity();
+    exchange_.onTunnelData({buf->base, static_cast<size_t>(n)});
 }
 
 void ClientConnection::tunnelActivity() {

@@ -110,6 +110,7 @@ private:
     // Reading and answering requests: neither lingering after our last response nor closing.
     bool serving() const { return !lingering_ && !conn_.closing(); }
     void endTunnel();
+    void tunnelRead(ssize_t n, const uv_buf_t *buf);
 
     void consume(const char *data, size_t len);
     void processPending();

@@ -41,6 +41,7 @@ void Exchange::setStep(Step next) {
 bool Exchange::onHead(http::RequestHead &h) {
     setStep(Step::Begin);
     req_ = {}; // nothing carries over from the previous request
+    framing_ = http::BodyFraming::None;
     req_.startUs = nowUs();
     stale_.reset();
     earlyBody_.clear();
@@ -208,18 +209,36 @@ void Exchange::beginTunnel() {
     req_.bypass = cache::Bypass::Upgrade;
     req_.cacheStatus = CacheStatus::Bypass;
     counters.inc(counters.bypass[static_cast<int>(req_.bypass)]);
-    if (counters.tunnelsOpen.load(std::memory_order_relaxed) >=
-        worker_.config().server.maxTunnels) {
+    if (worker_.draining()) {
+        deliverError(503, "shutting down: no new WebSocket tunnel");
+        return;
+    }
+    if (!worker_.takeTunnelSlot(worker_.config().server.maxTunnels)) {
         counters.inc(counters.tunnelsRefused);
         deliverError(503, "too many WebSocket tunnels open (server.max_tunnels)");
         return;
     }
+    req_.tunnelSlot = true;
     startFetch(false);
+}
+
+void Exchange::giveTunnelSlot() {
+    if (std::exchange(req_.tunnelSlot, false))
+        worker_.giveTunnelSlot();
 }
 
 // The upstream answered the handshake with 101: its head goes to the client, and from here the
 // connection is a tunnel (ClientConnection::startTunnel) until either end closes.
 void Exchange::openTunnel(http::ResponseHead &resp) {
+    // RFC 6455 §4.2.2: the 101 must prove the server read this handshake. An origin that can be
+    // made to answer 101 to anything would otherwise give the client a raw channel past every
+    // rule here.
+    if (!http::webSocketAcceptMatches(head().headers, resp.headers)) {
+        releaseFetch(); // and its connection: it is no longer HTTP
+        deliverError(502, "upstream 101 without the Sec-WebSocket-Accept of this handshake");
+        return;
+    }
+    framing_ = http::BodyFraming::None;
     req_.status = 101;
     req_.keepAlive = false; // what follows the tunnel is not HTTP
     http::writeClientResponse(resp, http::BodyFraming::None, false, false, "1.1 frontcache", {},
@@ -229,6 +248,11 @@ void Exchange::openTunnel(http::ResponseHead &resp) {
         return; // the write failed: the connection closed under us
     setStep(Step::Tunnel);
     conn_.startTunnel();
+}
+
+void Exchange::onTunnelClientEof() {
+    if (fetch_)
+        fetch_->shutdownUpstream();
 }
 
 void Exchange::onTunnelData(std::string_view data) {
@@ -439,6 +463,7 @@ void Exchange::responseFinished() {
 
 void Exchange::finish() {
     releaseFetch();
+    giveTunnelSlot();
     stale_.reset();
     buffered_.reset();
     // An idle keep-alive connection keeps no large buffers: 10,000 of them must stay cheap.
@@ -458,6 +483,9 @@ void Exchange::teardown() {
         sharedToken_.reset();
     }
     releaseFetch();
+    giveTunnelSlot();
+    if (step_ == Step::Tunnel)
+        logExchange(); // closed by the client, the idle timeout or the drain: logged once
     stale_.reset();
     buffered_.reset();
     setStep(Step::Closed);

@@ -73,6 +73,8 @@ public:
     void onClientDrained();
     // Step::Tunnel: bytes from the client, relayed to the upstream as they came.
     void onTunnelData(std::string_view data);
+    // Step::Tunnel: the client half-closed; the upstream is told once what it sent is out.
+    void onTunnelClientEof();
     // The response must close the connection (half-close, shutdown).
     void noKeepAlive() { req_.keepAlive = false; }
     // The connection closes: stop waiting, leave the fetch (which may finish alone).
@@ -104,6 +106,7 @@ private:
     void pageFields(const cache::PageView &v, const cache::PageRepresentation &rep,
                     CacheStatus status, bool notModified, std::string_view key);
     void deliverError(int status, const char *reason);
+    void giveTunnelSlot();
     void responseFinished();
     void finish();
     void logExchange();
@@ -134,8 +137,9 @@ private:
         bool chunked = false;
         bool complete = false; // the whole request body arrived (runs beside the steps)
         bool expectContinue = false;
-        bool tunnel = false;  // a WebSocket handshake (http::isWebSocketUpgrade), server.websockets
-        int rejectStatus = 0; // refused before anything else happened (onHead)
+        bool tunnel = false; // a WebSocket handshake (http::isWebSocketUpgrade), server.websockets
+        bool tunnelSlot = false; // holds one of the worker's server.max_tunnels
+        int rejectStatus = 0;    // refused before anything else happened (onHead)
         const char *rejectReason = nullptr;
         // Where it came from (server.trusted_proxies, the PROXY protocol).
         bool trustedPeer = false; // the peer is a trusted proxy: its X-Forwarded-* are believed

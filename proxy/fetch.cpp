@@ -170,6 +170,11 @@ std::size_t Fetch::pendingUpstream() const {
     return upstream_ ? upstream_->writeQueueSize() : earlyBody_.size();
 }
 
+void Fetch::shutdownUpstream() {
+    if (upstream_ && step_ != FetchStep::Queued)
+        upstream_->shutdownWrite();
+}
+
 void Fetch::pauseReading() {
     paused_ = true;
     if (upstream_)

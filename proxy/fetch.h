@@ -112,6 +112,8 @@ public:
     void pauseReading();
     void resumeReading();
     bool readingPaused() const { return paused_; }
+    // A tunnel's client half-closed: FIN to the upstream once what was relayed has gone.
+    void shutdownUpstream();
     // The subscriber leaves (its client went away, or its exchange is over).
     void unsubscribe();
     // Worker shutdown: gives a background refresh up (the stale copy stays).

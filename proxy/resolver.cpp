@@ -53,7 +53,7 @@ LookupAnswer lookupNow(const std::string &host, std::uint16_t port, const std::s
     LookupAnswer a;
     ares_channel ch = nullptr;
     ares_options opts{};
-    opts.timeout = timeoutMs;
+    opts.timeout = std::min(timeoutMs, 500);
     opts.tries = 2;
     if (int rc = ares_init_options(&ch, &opts, ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES);
         rc != ARES_SUCCESS) {
@@ -246,6 +246,9 @@ void Resolver::lookup(Group &g) {
     if (closed_ || g.looking)
         return;
     g.looking = true;
+    if (busy_)
+        return; // lookupNext() starts it when the one in flight ends
+    busy_ = true;
     auto *l = new Lookup;
     l->req.data = l;
     l->owner = this;
@@ -270,15 +273,30 @@ void Resolver::lookup(Group &g) {
     if (rc < 0) {
         delete l;
         g.looking = false;
+        busy_ = false;
         schedule(g, kRetryMaxMs);
     }
 }
 
+// The next name waiting for its turn (its timer fired while another lookup ran).
+void Resolver::lookupNext() {
+    busy_ = false;
+    for (auto &g : groups_)
+        if (g->looking) {
+            g->looking = false;
+            lookup(*g);
+            return;
+        }
+}
+
 void Resolver::answered(std::size_t groupId, Lookup &l) {
     Group *g = find(groupId);
+    if (g)
+        g->looking = false;
+    if (!closed_)
+        lookupNext();
     if (closed_ || !g)
         return; // the server was removed by a reload meanwhile
-    g->looking = false;
     const std::int64_t now = nowMs();
     const LookupAnswer &a = l.answer;
     if (!a.error.empty()) {
@@ -298,6 +316,14 @@ void Resolver::answered(std::size_t groupId, Lookup &l) {
         bool known = false;
         for (std::size_t s : g->slots)
             known = known || sameAddress(balancer_.target(s).addr, addr);
+        // Back in the answer before it was retired (a flapping record): it simply stays.
+        for (auto it = retiring_.begin(); !known && it != retiring_.end(); ++it)
+            if (it->group == g->id && sameAddress(balancer_.target(it->slot).addr, addr)) {
+                g->slots.push_back(it->slot);
+                retiring_.erase(it);
+                known = true;
+                break;
+            }
         if (!known)
             addAddress(*g, addr);
     }
@@ -312,9 +338,9 @@ void Resolver::answered(std::size_t groupId, Lookup &l) {
         } else if (balancer_.phase(s) == Balancer::Phase::Warming) {
             balancer_.retire(s, now); // never in rotation: nothing to wait for
         } else {
-            FC_INFO("upstream %s: %s no longer in its answer; draining it", g->server.url.c_str(),
-                    numeric(balancer_.target(s).addr).c_str());
-            retiring_.push_back(s);
+            FC_INFO("upstream %s: %s no longer in its answer; draining it once another serves",
+                    g->server.url.c_str(), numeric(balancer_.target(s).addr).c_str());
+            retiring_.push_back({s, g->id});
         }
     }
     g->slots = std::move(kept);
@@ -350,16 +376,31 @@ void Resolver::addAddress(Group &g, const sockaddr_storage &addr) {
 void Resolver::retirePending() {
     if (retiring_.empty())
         return;
-    bool other = false;
-    for (std::size_t i = 0; i < balancer_.size() && !other; ++i)
-        other = balancer_.phase(i) == Balancer::Phase::Live &&
-                std::find(retiring_.begin(), retiring_.end(), i) == retiring_.end();
-    if (!other)
-        return; // the old addresses serve until a new one has passed its check
-    for (std::size_t s : retiring_)
-        balancer_.retire(s, nowMs());
-    retiring_.clear();
-    health_.sync();
+    auto pending = [&](std::size_t slot) {
+        return std::any_of(retiring_.begin(), retiring_.end(),
+                           [&](const Retiring &r) { return r.slot == slot; });
+    };
+    // A replacement serves: Live, up (not left out by a check or failures), not itself leaving.
+    auto serves = [&](std::size_t group) {
+        for (std::size_t i = 0; i < balancer_.size(); ++i) {
+            if (balancer_.phase(i) != Balancer::Phase::Live || !balancer_.up(i) || pending(i))
+                continue;
+            const UpstreamTarget &t = balancer_.target(i);
+            if (group == kRemoved ? !t.backup : t.group == group)
+                return true;
+        }
+        return false;
+    };
+    bool changed = false;
+    std::erase_if(retiring_, [&](const Retiring &r) {
+        if (!serves(r.group))
+            return false; // the old address serves until a new one has passed its check
+        balancer_.retire(r.slot, nowMs());
+        changed = true;
+        return true;
+    });
+    if (changed)
+        health_.sync();
 }
 
 void Resolver::onPromoted(std::size_t) {
@@ -372,8 +413,11 @@ void Resolver::dropGroup(std::size_t index) {
         if (balancer_.phase(s) == Balancer::Phase::Warming)
             balancer_.retire(s, nowMs());
         else
-            retiring_.push_back(s);
+            retiring_.push_back({s, kRemoved});
     }
+    for (auto &r : retiring_) // what the group was already replacing goes with it
+        if (r.group == g.id)
+            r.group = kRemoved;
     if (g.timer)
         uv_close(reinterpret_cast<uv_handle_t *>(g.timer),
                  [](uv_handle_t *h) noexcept { delete reinterpret_cast<uv_timer_t *>(h); });

@@ -15,9 +15,10 @@
 //     set stays, and the name is tried again within resolve_min_ttl..5 s.
 // Address literals and Unix sockets are never looked up.
 //
-// Threading: the main loop's thread; the lookups block a thread-pool thread each (one channel
-// per lookup, nothing shared with the loop). Ownership: owns its timers and lookups in flight
-// (a lookup that ends after close() is dropped).
+// Threading: the main loop's thread; a lookup blocks one thread of libuv's pool (one channel per
+// lookup, nothing shared with the loop), one lookup at a time and each bounded (500 ms per try,
+// two tries per DNS server) so the pool the workers share is never held by DNS for long. Ownership:
+// owns its timers and lookups in flight (a lookup that ends after close() is dropped).
 #pragma once
 
 #include <sys/socket.h>
@@ -82,6 +83,7 @@ private:
     friend struct Lookup;
     void schedule(Group &g, std::int64_t ms);
     void lookup(Group &g);
+    void lookupNext();
     void answered(std::size_t groupId, Lookup &l);
     Group *find(std::size_t id);
     Group &addGroup(const config::UpstreamServer &s);
@@ -94,7 +96,16 @@ private:
     HealthChecker &health_;
     config::UpstreamConfig cfg_;
     std::vector<std::unique_ptr<Group>> groups_;
-    std::vector<std::size_t> retiring_; // slots to retire once another one is in rotation
+    // Slots to retire once a replacement serves: `group` — an address gone from its name's
+    // answer — once a slot of the same server is Live and up; kRemoved — a server removed on
+    // reload — once any non-backup server left is.
+    struct Retiring {
+        std::size_t slot;
+        std::size_t group;
+    };
+    static constexpr std::size_t kRemoved = static_cast<std::size_t>(-1);
+    std::vector<Retiring> retiring_;
+    bool busy_ = false; // one lookup at a time: the thread pool is shared with the workers
     std::size_t nextId_ = 0;
     bool closed_ = false;
 };

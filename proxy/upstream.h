@@ -158,7 +158,7 @@ private:
     std::vector<UpstreamConnection *> all_; // every open connection (shutdown closes them)
     std::deque<Waiter> queue_;
     uv_timer_t *queueTimer_; // heap-allocated: freed in its close callback
-    size_t total_ = 0; // open connections but tunnels (upstream.max_connections per worker)
+    size_t total_ = 0;       // open connections but tunnels (upstream.max_connections per worker)
     bool shutdown_ = false;
 };
 
@@ -183,6 +183,8 @@ public:
     bool quiet();
     void pauseReading();
     void resumeReading();
+    // A tunnel's client half-closed: FIN once the queued writes are out; reading goes on.
+    void shutdownWrite();
     size_t writeQueueSize() const;
     bool reused() const { return reused_; }
     int server() const { return server_; } // index in the balancer
@@ -219,6 +221,8 @@ private:
     UpstreamHandle h_;        // owned: closed by close()
     uv_timer_t timer_;
     uv_connect_t connectReq_;
+    uv_shutdown_t shutdownReq_;
+    bool shutdownSent_ = false;
     http::ResponseParser parser_{*this, 64 * 1024};
     UpstreamUser *user_ = nullptr;
     State state_ = State::Connecting;

@@ -75,6 +75,16 @@ public:
     char *readBuffer() { return readBuf_.get(); }
     size_t readBufferSize() const { return kReadBufSize; }
     bool draining() const { return draining_; }
+    // server.max_tunnels: a WebSocket handshake takes a slot before it goes upstream (so a burst
+    // of handshakes cannot overshoot while they wait for their 101) and gives it back when its
+    // exchange ends — as an ordinary answer, or when the tunnel it became closes.
+    bool takeTunnelSlot(unsigned max) {
+        if (tunnelSlots_ >= max)
+            return false;
+        ++tunnelSlots_;
+        return true;
+    }
+    void giveTunnelSlot() { --tunnelSlots_; }
     void track(ClientConnection *c);
     void untrack(ClientConnection *c);
     void trackMemcache(MemcacheConnection *c);
@@ -138,6 +148,7 @@ private:
     std::shared_ptr<const config::Config> inboxConfig_;
     CacheContext inboxCache_;
     bool draining_ = false;
+    unsigned tunnelSlots_ = 0;
     bool finished_ = false;
     bool loopInit_ = false;
     std::uint32_t requestIdPrefix_ = 0; // random per process and worker

@@ -86,7 +86,7 @@ class MovingUpstream(unittest.TestCase):
         self.dns.answer({"app.test": "127.0.0.2"})
         self.url = "http://app.test:%d" % self.old.port
         self.fc = Frontcache(self.url, {
-            "upstream": {"resolver": "127.0.0.1:%d" % self.dns.port, "resolve_min_ttl": "200ms",
+            "upstream": {"resolver": "127.0.0.1:%d" % self.dns.port, "resolve_min_ttl": "1s",
                          "max_fails": 1, "fail_timeout": "60s"},
             "admin": {"listen": "127.0.0.1:0"},
             "cache": {"bypass_paths": ["/"]}}, workers=2)
@@ -120,8 +120,8 @@ class MovingUpstream(unittest.TestCase):
         self.assertEqual(set(statuses), {200}, [s for s in statuses if s != 200][:5])
         label = 'server="%s"' % self.url
         self.assertLess(metric(self.fc, "upstream_resolve_age_seconds", label), 5)
-        self.assertGreater(metric(self.fc, "upstream_resolutions_total", label + ',result="ok"'),
-                           1)
+        self.assertGreaterEqual(
+            metric(self.fc, "upstream_resolutions_total", label + ',result="ok"'), 1)
         self.assertEqual(metric(self.fc, "upstream_resolve_addresses", label), 1)
 
     def test_a_dns_server_that_stops_answering_changes_nothing(self):

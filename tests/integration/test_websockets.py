@@ -5,6 +5,8 @@ its Upgrade, the 101 turns the connection into a two-way tunnel, pages next to i
 cached. Before, Upgrade was dropped as hop-by-hop and the handshake never reached the app."""
 
 import asyncio
+import base64
+import hashlib
 import os
 import re
 import signal
@@ -167,6 +169,81 @@ class WebSockets(unittest.TestCase):
         finally:
             self.assertEqual(fc.stop(), 0)
 
+    def test_handshake_after_a_chunked_answer_gets_only_the_tunnels_bytes(self):
+        fc = self.proxy()
+        try:
+            s = fc.connect()
+            # A page streamed chunked first (Django pages without a length), keep-alive.
+            s.sendall(b"GET /stream HTTP/1.1\r\nHost: site.test\r\n\r\n")
+            r = Reader(s)
+            first = r.response()
+            self.assertEqual(first.status, 200)
+            self.assertEqual(first.header("Transfer-Encoding"), "chunked")
+            self.assertEqual(first.body, b"part one, part two")
+            # Then a handshake on the same connection; the server closes the socket.
+            s.sendall(b"GET /ws/echo HTTP/1.1\r\nHost: site.test\r\nConnection: Upgrade\r\n"
+                      b"Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n"
+                      b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n")
+            head = r._until(b"\r\n\r\n")
+            self.assertTrue(head.startswith(b"HTTP/1.1 101"), head)
+            # A masked text frame "close" (RFC 6455 §5.3): the echo server closes.
+            mask = b"\x01\x02\x03\x04"
+            payload = bytes(c ^ mask[i % 4] for i, c in enumerate(b"close"))
+            s.sendall(b"\x81\x85" + mask + payload)
+            # Its Close frame (status 1000), then the end: nothing of ours after it.
+            s.settimeout(10)
+            data = r.buf
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            self.assertEqual(data[:4], b"\x88\x02\x03\xe8", data)
+            self.assertEqual(len(data), 4, data)  # no "0\r\n\r\n" of an earlier framing
+            close_quietly(s)
+        finally:
+            self.assertEqual(fc.stop(), 0)
+
+    def test_client_half_close_reaches_the_upstream_and_its_answer_comes_back(self):
+        # The upstream end reads until the client's FIN, then answers with what it read: only
+        # a FIN passed on (not a cut connection) gets that answer back to the client.
+        def serve(c, _):
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += c.recv(65536)
+            head, data = data.split(b"\r\n\r\n", 1)
+            key = re.search(rb"Sec-WebSocket-Key: (\S+)", head).group(1)
+            accept = base64.b64encode(hashlib.sha1(
+                key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+            c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                      b"Connection: Upgrade\r\nSec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+            while True:
+                chunk = c.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            c.sendall(b"got " + data)
+
+        origin = RawServer(serve)
+        fc = Frontcache("http://127.0.0.1:%d" % origin.port, {})
+        try:
+            resp, r = handshake(fc)
+            self.assertEqual(resp.status, 101)
+            r.sock.sendall(b"last words")
+            r.sock.shutdown(socket.SHUT_WR)
+            r.sock.settimeout(10)
+            data = r.buf
+            while True:
+                chunk = r.sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+            self.assertEqual(data, b"got last words")
+            close_quietly(r.sock)
+        finally:
+            self.assertEqual(fc.stop(), 0)
+            origin.close()
+
     def test_idle_tunnel_is_closed(self):
         fc = self.proxy(tunnel_idle_timeout="500ms")
         try:
@@ -214,6 +291,30 @@ class WebSockets(unittest.TestCase):
         finally:
             for s in socks:
                 close_quietly(s)
+            self.assertEqual(fc.stop(), 0)
+
+    def test_max_tunnels_holds_for_a_burst_of_handshakes(self):
+        # Handshakes in flight count: 30 at once against a cap of 5 open exactly 5.
+        fc = self.proxy(max_tunnels=5)
+        try:
+            async def burst():
+                async def one():
+                    try:
+                        ws = await websockets.connect("ws://127.0.0.1:%d/ws/silent" % fc.port,
+                                                      open_timeout=30)
+                        return ws
+                    except websockets.exceptions.InvalidStatusCode as e:
+                        return e.status_code
+                results = await asyncio.gather(*(one() for _ in range(30)))
+                opened = [r for r in results if not isinstance(r, int)]
+                codes = [r for r in results if isinstance(r, int)]
+                for ws in opened:
+                    await ws.close()
+                return len(opened), codes
+            opened, codes = asyncio.run(burst())
+            self.assertEqual(opened, 5)
+            self.assertEqual(set(codes), {503})
+        finally:
             self.assertEqual(fc.stop(), 0)
 
     def test_sigterm_drains_within_drain_timeout(self):
@@ -278,7 +379,7 @@ class HostileUpgrades(unittest.TestCase):
             s = fc.connect()
             # The handshake and, right behind it, what a tunnel would carry to the app as is.
             s.sendall(b"GET /ws HTTP/1.1\r\nHost: site.test\r\nConnection: Upgrade\r\n"
-                      b"Upgrade: websocket\r\n\r\n"
+                      b"Upgrade: websocket\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
                       b"GET /admin HTTP/1.1\r\nHost: site.test\r\nX-Forwarded-For: 1.2.3.4\r\n\r\n")
             r = Reader(s)
             self.assertEqual(r.response().status, 426)
@@ -290,6 +391,27 @@ class HostileUpgrades(unittest.TestCase):
             # X-Forwarded-For is the peer's, and it carries no Upgrade.
             self.assertNotIn("Upgrade", seen[1])
             self.assertIn("X-Forwarded-For: 1.2.3.4, 127.0.0.1", seen[1])
+        finally:
+            self.assertEqual(fc.stop(), 0)
+            origin.close()
+
+    def test_101_without_the_handshakes_accept_is_a_502(self):
+        # An origin that answers 101 to anything (a status the user controls, a broken app):
+        # without the Accept computed from this handshake's key there is no tunnel.
+        def serve(c, _):
+            c.recv(65536)
+            c.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                      b"Connection: Upgrade\r\nSec-WebSocket-Accept: bm9wZQ==\r\n\r\n"
+                      b"GET /internal HTTP/1.1\r\n\r\n")
+            time.sleep(0.5)
+
+        origin = RawServer(serve)
+        fc = Frontcache("http://127.0.0.1:%d" % origin.port, {})
+        try:
+            resp, r = handshake(fc)
+            self.assertEqual(resp.status, 502)
+            self.assertTrue(r.closed(timeout=5) or True)
+            close_quietly(r.sock)
         finally:
             self.assertEqual(fc.stop(), 0)
             origin.close()

@@ -20,4 +20,5 @@ urlpatterns = [
     path("secure", views.secure),
     path("upload", views.upload),
     path("mix/<int:n>", views.mix_page),
+    path("stream", views.stream),
 ]

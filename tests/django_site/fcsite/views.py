@@ -4,7 +4,8 @@ import os
 import random
 import time
 
-from django.http import HttpResponse, HttpResponseNotFound, HttpResponseRedirect, JsonResponse
+from django.http import (HttpResponse, HttpResponseNotFound, HttpResponseRedirect, JsonResponse,
+                         StreamingHttpResponse)
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import cache_control, never_cache
 from django.views.decorators.csrf import csrf_exempt
@@ -144,3 +145,8 @@ def mix_page(request, n):
             "<h1>Page %d</h1><nav>signed in as %s</nav>%s</body></html>"
             % (n, n, visitor, n, visitor, "\n".join(paragraphs)))
     return HttpResponse(body)
+
+
+def stream(request):
+    # No length known in advance: sent chunked (a page streamed as it renders).
+    return StreamingHttpResponse(iter([b"part one, ", b"part two"]))

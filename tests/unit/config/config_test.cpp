@@ -474,3 +474,34 @@ TEST_CASE("upstream.unavailable_page: read with the config, typed by its extensi
     std::remove(txt.c_str());
     rmdir(dir);
 }
+
+TEST_CASE("WebSocket tunnels and upstream resolution: defaults, bounds, errors naming the key") {
+    auto d = loadConfigString("", "test.toml");
+    REQUIRE(d.config);
+    CHECK(d.config->server.websockets);
+    CHECK(d.config->server.tunnelIdleTimeout == Millis(300000));
+    CHECK(d.config->server.maxTunnels == 4096);
+    CHECK(d.config->upstream.resolver.empty()); // the system's
+    CHECK(d.config->upstream.resolveMinTtl == Millis(1000));
+    CHECK(d.config->upstream.resolveMaxTtl == Millis(300000));
+    auto r = loadConfigString("[server]\nwebsockets = false\ntunnel_idle_timeout = \"90s\"\n"
+                              "max_tunnels = 10\n[upstream]\nresolver = \"127.0.0.1:5353, ::1, "
+                              "[::1]:53, 10.0.0.2\"\nresolve_min_ttl = \"5s\"\n"
+                              "resolve_max_ttl = \"1m\"\n",
+                              "test.toml");
+    INFO((r.errors.empty() ? "" : r.errors[0]));
+    REQUIRE(r.config);
+    CHECK_FALSE(r.config->server.websockets);
+    CHECK(r.config->server.tunnelIdleTimeout == Millis(90000));
+    CHECK(r.config->server.maxTunnels == 10);
+    CHECK(r.config->upstream.resolveMinTtl == Millis(5000));
+    CHECK(contains(onlyError("[upstream]\nresolver = \"dns.example\"\n"), "upstream.resolver"));
+    CHECK(contains(onlyError("[upstream]\nresolver = \"127.0.0.1:99999\"\n"), "test.toml:2:"));
+    CHECK(contains(onlyError("[server]\nmax_tunnels = 0\n"), "server.max_tunnels"));
+    // A lookup at most every second (a TTL of 0 would otherwise be a lookup per millisecond),
+    // and the bounds in order whichever of them is written.
+    CHECK(contains(onlyError("[upstream]\nresolve_min_ttl = \"100ms\"\n"), "resolve_min_ttl"));
+    CHECK(contains(onlyError("[upstream]\nresolve_min_ttl = \"10m\"\n"), "resolve_min_ttl"));
+    CHECK(contains(onlyError("[upstream]\nresolve_max_ttl = \"1s\"\nresolve_min_ttl = \"2s\"\n"),
+                   "upstream.resolve_max_ttl"));
+}

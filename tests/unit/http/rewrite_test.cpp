@@ -274,7 +274,7 @@ TEST_CASE("the overriding fields are listed once: removed from strangers, keyed 
 
 TEST_CASE("a WebSocket handshake is recognised, and only that upgrade is forwarded") {
     auto ws = [](const char *method, int minor, const char *connection, const char *upgrade) {
-        RequestHead r = request(method, "/ws", {{"Host", "h"}});
+        RequestHead r = request(method, "/ws", {{"Host", "h"}, {"Sec-WebSocket-Key", "k"}});
         r.versionMajor = 1;
         r.versionMinor = minor;
         if (connection)
@@ -293,6 +293,13 @@ TEST_CASE("a WebSocket handshake is recognised, and only that upgrade is forward
     RequestHead body = request("GET", "/ws", {{"Host", "h"}, {"Connection", "Upgrade"}});
     body.versionMajor = body.versionMinor = 1;
     body.headers.add("Upgrade", "websocket");
+    CHECK_FALSE(isWebSocketUpgrade(body)); // no Sec-WebSocket-Key (RFC 6455 §4.1)
+    body.headers.add("Sec-WebSocket-Key", "a");
+    CHECK(isWebSocketUpgrade(body));
+    body.headers.add("Sec-WebSocket-Key", "b");
+    CHECK_FALSE(isWebSocketUpgrade(body)); // two of them
+    body.headers.remove("sec-websocket-key");
+    body.headers.add("Sec-WebSocket-Key", "a");
     body.contentLength = 5;
     CHECK_FALSE(isWebSocketUpgrade(body));
 
@@ -330,4 +337,20 @@ TEST_CASE("a WebSocket handshake is recognised, and only that upgrade is forward
                  "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"
                  "Via: 1.1 frontcache\r\n"
                  "Connection: upgrade\r\nUpgrade: websocket\r\n\r\n");
+}
+
+TEST_CASE("the 101 must carry the Sec-WebSocket-Accept of the handshake (RFC 6455 section 4.2.2)") {
+    HeaderList req, resp;
+    req.add("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==");
+    CHECK_FALSE(webSocketAcceptMatches(req, resp));                   // none
+    resp.add("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="); // the RFC's own example
+    CHECK(webSocketAcceptMatches(req, resp));
+    HeaderList other;
+    other.add("Sec-WebSocket-Key", "AQIDBAUGBwgJCgsMDQ4PEA==");
+    CHECK_FALSE(webSocketAcceptMatches(other, resp)); // another handshake's
+    HeaderList two;
+    two.add("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    two.add("Sec-WebSocket-Accept", "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    CHECK_FALSE(webSocketAcceptMatches(req, two));
+    CHECK_FALSE(webSocketAcceptMatches(HeaderList(), resp)); // no key asked
 }
