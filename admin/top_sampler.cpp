@@ -30,6 +30,8 @@ std::string TopSampler::text() {
         out += "miss " + std::to_string(n) + " " + uri + "\n";
     for (const auto &[n, uri] : topHits_)
         out += "hit " + std::to_string(n) + " " + uri + "\n";
+    for (const auto &[n, client] : topLimited_) // not sampled: every request over [limits]
+        out += "limited " + std::to_string(n) + " " + client + "\n";
     return out;
 }
 
@@ -39,9 +41,13 @@ void TopSampler::tick() {
     const std::uint64_t now = uv_now(loop_);
     window_.clear();
     for (proxy::UrlSampler *s : samplers_)
-        s->drain([&](std::string_view uri, bool hit) {
-            auto &c = window_[std::string(uri)];
-            (hit ? c.second : c.first) += 1;
+        s->drain([&](std::string_view text, proxy::UrlSampler::Kind kind) {
+            if (kind == proxy::UrlSampler::Kind::Limited) {
+                ++limitedWindow_[std::string(text)];
+                return;
+            }
+            auto &c = window_[std::string(text)];
+            (kind == proxy::UrlSampler::Kind::Hit ? c.second : c.first) += 1;
         });
     lastInterval_ = static_cast<double>(now - lastTickMs_) / 1000.0;
     lastTickMs_ = now;
@@ -60,12 +66,22 @@ void TopSampler::tick() {
     topMisses_ = top(false);
     topHits_ = top(true);
     window_.clear();
+    topLimited_.clear();
+    for (const auto &[client, n] : limitedWindow_)
+        topLimited_.emplace_back(n, client);
+    std::sort(topLimited_.begin(), topLimited_.end(), [](const auto &a, const auto &b) {
+        return a.first != b.first ? a.first > b.first : a.second < b.second;
+    });
+    if (topLimited_.size() > 10)
+        topLimited_.resize(10);
+    limitedWindow_.clear();
     if (now - lastAskMs_ > 10000) { // nobody looks any more: the request path stops paying
         uv_timer_stop(&timer_);
         for (proxy::UrlSampler *s : samplers_)
             s->active.store(false, std::memory_order_relaxed);
         topMisses_.clear();
         topHits_.clear();
+        topLimited_.clear();
     }
 }
 

@@ -29,7 +29,8 @@ public:
 
     // The answer to GET /top (and the ask that keeps sampling on): text, one per line:
     // "interval SECONDS", "stride N", "dropped N" (samples a full ring turned away since start),
-    // then "miss COUNT URI" and "hit COUNT URI", COUNT sampled, ten of each at most.
+    // then "miss COUNT URI" and "hit COUNT URI", COUNT sampled, ten of each at most, and
+    // "limited COUNT CLIENT CLASS": the clients over their [limits] budget, every request counted.
     std::string text();
     void close();
 
@@ -44,7 +45,8 @@ private:
     std::uint64_t lastTickMs_ = 0;
     double lastInterval_ = 0;
     std::map<std::string, std::pair<std::uint64_t, std::uint64_t>> window_; // uri -> (miss, hit)
-    std::vector<std::pair<std::uint64_t, std::string>> topMisses_, topHits_;
+    std::map<std::string, std::uint64_t> limitedWindow_; // "client class" -> requests over
+    std::vector<std::pair<std::uint64_t, std::string>> topMisses_, topHits_, topLimited_;
 };
 
 } // namespace fc::admin

@@ -212,6 +212,32 @@ struct LogConfig {
     Format format = Format::Text; // of the access log: one text line, or one JSON object
 };
 
+// [limits]: a budget for what reaches the application (proxy/limits.h). Each real client (its
+// address as trusted proxies and the PROXY protocol say; IPv6 by /64) may send `rate` misses and
+// bypasses per second, `burst` at once; hits never count. Over it: a stale copy when the store
+// has one, else 429 with Retry-After (mode "dry_run": only counted and logged).
+struct LimitClass {
+    std::string name;
+    std::vector<std::string> userAgents; // '*' globs, matched in lower case; first class wins
+    double rate = 0;                     // per second; 0 = unlimited
+    unsigned burst = 10;
+};
+struct LimitsConfig {
+    static constexpr std::size_t kMaxClasses = 15;
+    double rate = 0; // every client not in a class; 0 = off
+    unsigned burst = 20;
+    bool dryRun = false;
+    std::vector<std::string> allowText; // never limited (addresses and CIDR blocks)
+    std::vector<AddressBlock> allow;
+    std::vector<LimitClass> classes;
+    bool enabled() const {
+        bool any = rate > 0;
+        for (const auto &c : classes)
+            any = any || c.rate > 0;
+        return any;
+    }
+};
+
 struct Config {
     std::string sourceFile; // where it was loaded from ("" for strings)
     ServerConfig server;
@@ -220,6 +246,7 @@ struct Config {
     MemcachedConfig memcached;
     AdminConfig admin;
     LogConfig log;
+    LimitsConfig limits;
 };
 
 // Outcome of loading: either a config, or every error found, each formatted as

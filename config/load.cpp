@@ -37,8 +37,8 @@ constexpr std::int64_t kCountMax = 1 << 30;
 LoadResult Loader::load(const toml::table &root) {
     Config c;
     c.sourceFile = file_;
-    static const std::vector<std::string> kSections = {"server",    "upstream", "cache",
-                                                       "memcached", "admin",    "log"};
+    static const std::vector<std::string> kSections = {"server", "upstream", "cache", "memcached",
+                                                       "admin",  "log",      "limits"};
     for (auto &&[k, v] : root) {
         bool known = false;
         for (auto &s : kSections)
@@ -46,7 +46,7 @@ LoadResult Loader::load(const toml::table &root) {
         if (!known)
             error(k.source(), k.str(),
                   "unknown section (expected one of [server], [upstream], "
-                  "[cache], [memcached], [admin], [log])");
+                  "[cache], [memcached], [admin], [log], [limits])");
     }
     loadServer(root, c.server);
     loadUpstream(root, c.upstream);
@@ -54,6 +54,7 @@ LoadResult Loader::load(const toml::table &root) {
     loadMemcached(root, c.memcached);
     loadAdmin(root, c.admin);
     loadLog(root, c.log);
+    loadLimits(root, c.limits);
     checkAcrossFields(root, c);
 
     LoadResult r;
@@ -75,20 +76,7 @@ void Loader::loadServer(const toml::table &root, ServerConfig &c) {
              {"max_uri_size", size(c.maxUriSize, 256)},
              {"max_body", size(c.maxBody)},
              {"max_client_connections", integer(c.maxClientConnections, 0, kCountMax)},
-             {"trusted_proxies",
-              [&](const toml::node &n, const std::string &key) {
-                  stringList(c.trustedProxiesText)(n, key);
-                  c.trustedProxies.clear();
-                  for (const auto &t : c.trustedProxiesText) {
-                      if (auto b = AddressBlock::parse(t))
-                          c.trustedProxies.push_back(*b);
-                      else
-                          error(n.source(), key,
-                                "\"" + t +
-                                    "\" is not an address or CIDR block (e.g. \"10.0.0.0/8\", "
-                                    "\"::1\")");
-                  }
-              }},
+             {"trusted_proxies", addressBlocks(c.trustedProxiesText, c.trustedProxies)},
              {"proxy_protocol", boolean(c.proxyProtocol)},
              {"underscores_in_headers", boolean(c.underscoresInHeaders)},
              {"temp_dir", string(c.tempDir)},

@@ -52,6 +52,8 @@ public:
     Handler boolean(bool &out);
     Handler address(std::optional<SocketAddress> &out);
     Handler addressList(std::vector<SocketAddress> &out);
+    // Addresses and CIDR blocks ("10.0.0.0/8", "::1"): the text and the parsed blocks.
+    Handler addressBlocks(std::vector<std::string> &text, std::vector<AddressBlock> &out);
     // A list of non-empty strings, none containing a character of `forbidden`; the two messages
     // say what was expected of the list and of an item.
     Handler stringList(std::vector<std::string> &out,
@@ -109,6 +111,9 @@ private:
     void loadMemcached(const toml::table &root, MemcachedConfig &c);
     void loadAdmin(const toml::table &root, AdminConfig &c);
     void loadLog(const toml::table &root, LogConfig &c);
+    void loadLimits(const toml::table &root, LimitsConfig &c); // limits.cpp
+    // A request rate: a number per second, or "N/s", "N/m", "N/h".
+    Handler rate(double &out);
     // What no one key can check alone: limits that must not exceed another key, either-or keys.
     void checkAcrossFields(const toml::table &root, const Config &c);
 

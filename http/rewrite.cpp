@@ -463,6 +463,8 @@ std::string_view reasonPhrase(int status) {
         return "URI Too Long";
     case 417:
         return "Expectation Failed";
+    case 429:
+        return "Too Many Requests";
     case 431:
         return "Request Header Fields Too Large";
     case 500:
@@ -495,7 +497,7 @@ std::string cannedResponse(int status, std::string_view contentType, std::string
     out.append("\r\nContent-Length: ");
     appendNumber(out, body.size());
     out.append("\r\n");
-    if (status == 503) {
+    if (status == 503 || status == 429) { // RFC 9110 §10.2.3, RFC 6585 §4
         out.append("Retry-After: ");
         appendNumber(out, static_cast<std::uint64_t>(retryAfter > 0 ? retryAfter : 0));
         out.append("\r\n");

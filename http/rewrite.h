@@ -131,6 +131,7 @@ std::string_view reasonPhrase(int status);
 // port's pages, upstream.unavailable_page): status line, Content-Type, Content-Length,
 // Retry-After (`retryAfter` seconds) for a 503, Connection: close when `close`, then `body`. The
 // one place such responses are written.
+// A 503 or a 429 says Retry-After: `retryAfter` seconds.
 std::string cannedResponse(int status, std::string_view contentType, std::string_view body,
                            bool close, std::int64_t retryAfter = 1);
 

@@ -20,6 +20,7 @@
 namespace fc::proxy {
 
 class Balancer;
+class ClientBudget;
 class PurgeForwarding;
 class UpstreamLimiter;
 class Worker;
@@ -33,6 +34,7 @@ struct CacheContext {
     Balancer *balancer = nullptr;                   // the upstream servers and their health
     cache::MemcachedCluster *shared = nullptr;      // cache.shared_servers (null = none)
     PurgeForwarding *peers = nullptr;               // admin.peers (null = none)
+    ClientBudget *budget = nullptr;                 // [limits] (the table; its rules: the config)
     cache::PolicyConfig policy;
     std::string statusHeader;    // "X-Cache" (empty = off)
     bool cacheStatus = true;     // RFC 9211 Cache-Status

@@ -42,7 +42,7 @@ namespace fc::proxy {
         "Requests answered, by cache status.")                                                     \
     ONE(misses, "requests_total", "cache=\"miss\"", "counter", "misses", "")                       \
     SUM("requests_total", "cache=\"stale\"", "counter", "",                                        \
-        load(c.staleServed) + load(c.staleOnError))                                                \
+        load(c.staleServed) + load(c.staleOnError) + load(c.staleLimited))                         \
     ONE(revalidatedServed, "requests_total", "cache=\"revalidated\"", "counter", "", "")           \
     ONE(notModified, "requests_total", "cache=\"not_modified\"", "counter", "not_modified", "")    \
     SUM("requests_total", "cache=\"bypass\"", "counter", "",                                       \
@@ -58,6 +58,12 @@ namespace fc::proxy {
     ONE(staleServed, "stale_served_total", "reason=\"grace\"", "counter", "",                      \
         "Requests answered from a stale copy, by why.")                                            \
     ONE(staleOnError, "stale_served_total", "reason=\"error\"", "counter", "", "")                 \
+    ONE(staleLimited, "stale_served_total", "reason=\"limit\"", "counter", "", "")                 \
+    ONE(limitedRefused, "limited_total", "action=\"refused\"", "counter", "",                      \
+        "Requests over their client's [limits] budget, by what was done: answered 429, from a "    \
+        "stale copy, or only counted (mode = dry_run).")                                           \
+    SUM("limited_total", "action=\"stale\"", "counter", "", load(c.staleLimited))                  \
+    ONE(limitedDryRun, "limited_total", "action=\"dry_run\"", "counter", "", "")                   \
     ONE(coalescedWaits, "coalesced_waits_total", "", "counter", "",                                \
         "Misses that waited for another request's fetch of the same page.")                        \
     ONE(coalescedWakeHits, "coalesced_wake_hits_total", "", "counter", "",                         \

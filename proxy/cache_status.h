@@ -27,6 +27,8 @@ enum class CacheStatus : std::uint8_t {
     StaleIfError,         // expired page instead of an upstream error (RFC 5861 §4)
     Revalidated,          // expired page the upstream confirmed with a 304 (RFC 9111 §4.3.3)
     Purge,                // a PURGE on the public port
+    StaleLimited,         // expired page instead of going upstream: the client is over [limits]
+    Limited,              // 429: the client is over [limits] and no stale copy exists
 };
 
 // The names of RFC 9211 Cache-Status (§2), written by appendCacheStatusFields and read by
@@ -69,6 +71,8 @@ inline constexpr CacheStatusInfo kCacheStatusTable[] = {
     {"STALE", true, "", 0, "stale-if-error", &CacheCounters::staleOnError, true},
     {"REVALIDATED", false, "stale", 304, "revalidated", &CacheCounters::revalidatedServed, true},
     {"PURGE", false, "", 0, "", nullptr, false},
+    {"STALE", true, "", 0, "over-budget", &CacheCounters::staleLimited, true},
+    {"LIMITED", false, "", 0, "", &CacheCounters::limitedRefused, false},
 };
 inline constexpr std::size_t kCacheStatusCount = std::size(kCacheStatusTable);
 

@@ -187,6 +187,8 @@ void Exchange::begin() { // Step::Begin
     }
     req_.cacheStatus = CacheStatus::Bypass;
     worker_.counters().inc(worker_.counters().bypass[static_cast<int>(req_.bypass)]);
+    if (overBudget())
+        return; // [limits]: 429
     if (req_.chunked && worker_.config().upstream.bufferChunkedBodies) {
         setStep(Step::Buffer);
         buffered_ = std::make_unique<BodyBuffer>(worker_.config().server.tempDir);
@@ -209,6 +211,8 @@ void Exchange::beginTunnel() {
     req_.bypass = cache::Bypass::Upgrade;
     req_.cacheStatus = CacheStatus::Bypass;
     counters.inc(counters.bypass[static_cast<int>(req_.bypass)]);
+    if (overBudget())
+        return;
     if (worker_.draining()) {
         deliverError(503, "shutting down: no new WebSocket tunnel");
         return;

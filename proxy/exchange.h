@@ -106,6 +106,7 @@ private:
     void pageFields(const cache::PageView &v, const cache::PageRepresentation &rep,
                     CacheStatus status, bool notModified, std::string_view key);
     void deliverError(int status, const char *reason);
+    bool overBudget();
     void giveTunnelSlot();
     void responseFinished();
     void finish();

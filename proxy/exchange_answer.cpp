@@ -9,6 +9,7 @@
 #include "http/range.h"
 #include "proxy/client.h"
 #include "proxy/exchange.h"
+#include "proxy/limits.h"
 #include "proxy/purge.h"
 #include "proxy/worker.h"
 
@@ -50,6 +51,48 @@ void Exchange::deliverError(int status, const char *reason) {
     setStep(Step::Deliver);
     conn_.write(http::errorResponse(status, !req_.keepAlive, reason));
     responseFinished();
+}
+
+// [limits]: asked on the way to the upstream (misses and bypasses; hits never count). Over the
+// client's budget: a stale copy when the lookup found one, else 429 with Retry-After; in dry-run
+// mode only counted. True when the request was answered here.
+bool Exchange::overBudget() {
+    const config::LimitsConfig &l = worker_.config().limits;
+    ClientBudget *budget = worker_.cache().budget;
+    if (!budget || !l.enabled())
+        return false;
+    const auto ua = head().headers.get("user-agent");
+    const ClientBudget::Verdict v = budget->check(l, req_.client, ua ? *ua : std::string_view(),
+                                                  static_cast<std::int64_t>(uv_hrtime() / 1000));
+    if (!v.over)
+        return false;
+    auto &counters = worker_.counters();
+    const std::string_view cls = ClientBudget::className(l, v.cls);
+    char who[128];
+    const int n = std::snprintf(who, sizeof who, "%.*s %.*s", static_cast<int>(req_.client.size()),
+                                req_.client.data(), static_cast<int>(cls.size()), cls.data());
+    worker_.urlSampler().recordLimited({who, static_cast<std::size_t>(std::max(n, 0))});
+    if (l.dryRun) {
+        counters.inc(counters.limitedDryRun);
+        FC_DEBUG("client %s over its [limits] budget (%s; dry run)", who, cls.data());
+        return false;
+    }
+    if (stale_) {
+        cache::ItemRef page = std::move(stale_);
+        deliverPage(std::move(page), CacheStatus::StaleLimited);
+        return true;
+    }
+    if (!req_.complete && req_.hasBody)
+        req_.keepAlive = false; // the rest of the body is not read
+    req_.status = 429;
+    req_.cacheStatus = CacheStatus::Limited;
+    counters.inc(counters.limitedRefused);
+    setStep(Step::Deliver);
+    conn_.write(http::cannedResponse(429, "text/plain; charset=utf-8",
+                                     "Too many requests from this client: over its budget.\n",
+                                     !req_.keepAlive, (v.retryAfterMs + 999) / 1000));
+    responseFinished();
+    return true;
 }
 
 // upstream.unavailable_page: the app cannot be reached and no stale copy stands in (the fetch

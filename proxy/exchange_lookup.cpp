@@ -113,6 +113,8 @@ void Exchange::missed(bool clientWantsValidation) {
             return;
         }
     }
+    if (overBudget())
+        return; // [limits]: answered from the stale copy, or 429
     if (!cc.coalesce || req_.waitedForFill) {
         startFetch(false);
         return;

@@ -21,29 +21,26 @@ public:
     static constexpr std::size_t kUriMax = 118;
     static constexpr std::uint64_t kStride = 4; // one request in four
 
+    enum class Kind : std::uint8_t { Miss, Hit, Limited };
     // Worker thread.
     void record(std::string_view uri, bool hit) {
         if (!active.load(std::memory_order_relaxed) || ++seen_ % kStride != 0)
             return;
-        const std::uint64_t h = head_.load(std::memory_order_relaxed);
-        if (h - tail_.load(std::memory_order_acquire) >= kSlots) {
-            dropped.fetch_add(1, std::memory_order_relaxed);
-            return;
-        }
-        Slot &s = slots_[h % kSlots];
-        s.hit = hit;
-        s.len = static_cast<std::uint8_t>(uri.size() < kUriMax ? uri.size() : kUriMax);
-        std::memcpy(s.uri, uri.data(), s.len);
-        head_.store(h + 1, std::memory_order_release);
+        put(uri, hit ? Kind::Hit : Kind::Miss);
+    }
+    // A client over its [limits] budget ("ADDRESS CLASS"): every one, not one in kStride.
+    void recordLimited(std::string_view clientAndClass) {
+        if (active.load(std::memory_order_relaxed))
+            put(clientAndClass, Kind::Limited);
     }
 
-    // Admin thread: f(uri, hit) for every sample since the last drain.
+    // Admin thread: f(text, kind) for every sample since the last drain.
     template <typename F> void drain(F &&f) {
         const std::uint64_t t = tail_.load(std::memory_order_relaxed);
         const std::uint64_t h = head_.load(std::memory_order_acquire);
         for (std::uint64_t i = t; i < h; ++i) {
             const Slot &s = slots_[i % kSlots];
-            f(std::string_view(s.uri, s.len), s.hit);
+            f(std::string_view(s.uri, s.len), s.kind);
         }
         tail_.store(h, std::memory_order_release);
     }
@@ -52,8 +49,21 @@ public:
     std::atomic<std::uint64_t> dropped{0};
 
 private:
+    void put(std::string_view uri, Kind kind) {
+        const std::uint64_t h = head_.load(std::memory_order_relaxed);
+        if (h - tail_.load(std::memory_order_acquire) >= kSlots) {
+            dropped.fetch_add(1, std::memory_order_relaxed);
+            return;
+        }
+        Slot &s = slots_[h % kSlots];
+        s.kind = kind;
+        s.len = static_cast<std::uint8_t>(uri.size() < kUriMax ? uri.size() : kUriMax);
+        std::memcpy(s.uri, uri.data(), s.len);
+        head_.store(h + 1, std::memory_order_release);
+    }
+
     struct Slot {
-        bool hit;
+        Kind kind;
         std::uint8_t len;
         char uri[kUriMax];
     };

@@ -24,6 +24,7 @@
 #include "io/listener.h"
 #include "proxy/balancer.h"
 #include "proxy/health_check.h"
+#include "proxy/limits.h"
 #include "proxy/resolver.h"
 #include "proxy/worker.h"
 #include "server/setup.h"
@@ -68,8 +69,9 @@ private:
     unsigned workers_ = 1;
     unsigned long nofile_ = 0;
     std::optional<proxy::Balancer> balancer_;
-    std::vector<proxy::WorkerSockets> fds_; // one set per worker, handed to it
-    std::vector<std::string> listening_;    // for the "frontcache listening on" lines
+    std::optional<proxy::ClientBudget> budget_; // [limits]: made always (a reload may turn it on)
+    std::vector<proxy::WorkerSockets> fds_;     // one set per worker, handed to it
+    std::vector<std::string> listening_;        // for the "frontcache listening on" lines
     std::unique_ptr<cache::Clock> clock_;
     std::optional<cache::Store> store_; // shared by every worker
     std::optional<cache::ProtocolContext> mc_;
@@ -218,6 +220,8 @@ bool Process::buildCacheContext() {
     cacheCtx_.workers = &workerPtrs_;
     cacheCtx_.limiter = &*limiter_;
     cacheCtx_.balancer = &*balancer_;
+    budget_.emplace();
+    cacheCtx_.budget = &*budget_;
     if (!c_.cache.sharedServers.empty()) {
         std::vector<cache::MemcachedCluster::Server> list;
         for (const auto &a : c_.cache.sharedServers)

@@ -505,3 +505,37 @@ TEST_CASE("WebSocket tunnels and upstream resolution: defaults, bounds, errors n
     CHECK(contains(onlyError("[upstream]\nresolve_max_ttl = \"1s\"\nresolve_min_ttl = \"2s\"\n"),
                    "upstream.resolve_max_ttl"));
 }
+
+TEST_CASE("[limits]: off by default; rates per second, minute or hour; classes; errors") {
+    auto d = loadConfigString("", "test.toml");
+    REQUIRE(d.config);
+    CHECK_FALSE(d.config->limits.enabled());
+    auto r = loadConfigString("[limits]\nrate = 5\nburst = 30\nmode = \"dry_run\"\n"
+                              "allow = [\"10.0.0.0/8\", \"::1\"]\n"
+                              "[[limits.classes]]\nname = \"crawlers\"\n"
+                              "user_agent = [\"*Bot*\", \"*spider*\"]\nrate = \"30/m\"\nburst = 5\n"
+                              "[[limits.classes]]\nname = \"feeds\"\nuser_agent = [\"*feed*\"]\n"
+                              "rate = 0.5\n",
+                              "test.toml");
+    INFO((r.errors.empty() ? "" : r.errors[0]));
+    REQUIRE(r.config);
+    const auto &l = r.config->limits;
+    CHECK(l.enabled());
+    CHECK(l.rate == 5);
+    CHECK(l.burst == 30);
+    CHECK(l.dryRun);
+    CHECK(l.allow.size() == 2);
+    REQUIRE(l.classes.size() == 2);
+    CHECK(l.classes[0].name == "crawlers");
+    CHECK(l.classes[0].userAgents[0] == "*bot*"); // matched in lower case
+    CHECK(l.classes[0].rate == doctest::Approx(0.5));
+    CHECK(l.classes[0].burst == 5);
+    CHECK(l.classes[1].rate == doctest::Approx(0.5));
+    CHECK(contains(onlyError("[limits]\nrate = \"fast\"\n"), "limits.rate"));
+    CHECK(contains(onlyError("[limits]\nrate = -1\n"), "test.toml:2:"));
+    CHECK(contains(onlyError("[limits]\nmode = \"block\"\n"), "limits.mode"));
+    CHECK(contains(onlyError("[limits]\nallow = [\"nobody\"]\n"), "limits.allow"));
+    CHECK(contains(onlyError("[[limits.classes]]\nname = \"x\"\n"), "user_agent"));
+    CHECK(contains(onlyError("[[limits.classes]]\nname = \"x\"\nuser_agent = [\"a\"]\nspeed = 1\n"),
+                   "unknown key \"speed\""));
+}
