@@ -41,8 +41,10 @@ Loader::Handler Loader::rate(double &out) {
             if (end != t.c_str() && seconds > 0 && std::isdigit(static_cast<unsigned char>(t[0])))
                 v = count / seconds;
         }
-        if (!(v >= 0) || v > 1e6)
-            return error(n.source(), key, expected);
+        // 0 (unlimited), or from one a day to a million a second.
+        if (!(v == 0 || (v >= 1.0 / 86400 && v <= 1e6)))
+            return error(n.source(), key,
+                         std::string(expected) + "; at least 1 a day (\"1/h\"...)");
         out = v;
     };
 }
@@ -80,15 +82,28 @@ void Loader::loadLimits(const toml::table &root, LimitsConfig &c) {
                                            "unknown key \"" + std::string(k.str()) +
                                                "\" (expected name, user_agent, rate, burst)");
                       }
-                      if (one.name.empty() || one.userAgents.empty())
+                      if (one.name.empty() || one.userAgents.empty() || !t->get("rate"))
                           return error(e.source(), key,
-                                       "each class needs a name and user_agent patterns");
+                                       "each class needs a name, user_agent patterns and a rate "
+                                       "(0 = unlimited, said explicitly)");
+                      if (one.name.find_first_of(" \t") != std::string::npos)
+                          return error(e.source(), key, "a class name has no spaces");
                       for (auto &p : one.userAgents)
                           for (char &ch : p)
                               ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
                       c.classes.push_back(std::move(one));
                   }
               }}});
+    // A bucket holds at most a year of requests: `burst` at `rate` (GCRA's clock has 48 bits).
+    auto tooLong = [](double rate, unsigned burst) {
+        return rate > 0 && burst / rate > 365.0 * 86400;
+    };
+    bool bad = tooLong(c.rate, c.burst);
+    for (const auto &cl : c.classes)
+        bad = bad || tooLong(cl.rate, cl.burst);
+    if (bad)
+        if (auto *t = root.get("limits"))
+            error(t->source(), "limits", "burst / rate is more than a year: lower the burst");
 }
 
 } // namespace fc::config

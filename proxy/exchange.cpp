@@ -454,7 +454,7 @@ void Exchange::responseFinished() {
     if (req_.cacheStatus == CacheStatus::Miss)
         worker_.urlSampler().record(uri_, false);
     else if (req_.cacheStatus != CacheStatus::None && req_.cacheStatus != CacheStatus::Bypass &&
-             req_.cacheStatus != CacheStatus::Purge)
+             req_.cacheStatus != CacheStatus::Purge && req_.cacheStatus != CacheStatus::Limited)
         worker_.urlSampler().record(uri_, true); // answered from the store
     if (req_.complete) {
         finish();

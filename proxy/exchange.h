@@ -140,6 +140,7 @@ private:
         bool expectContinue = false;
         bool tunnel = false; // a WebSocket handshake (http::isWebSocketUpgrade), server.websockets
         bool tunnelSlot = false; // holds one of the worker's server.max_tunnels
+        bool budgetChecked = false; // [limits] asked once per request (a waiter looks twice)
         int rejectStatus = 0;    // refused before anything else happened (onHead)
         const char *rejectReason = nullptr;
         // Where it came from (server.trusted_proxies, the PROXY protocol).

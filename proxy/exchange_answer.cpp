@@ -59,8 +59,9 @@ void Exchange::deliverError(int status, const char *reason) {
 bool Exchange::overBudget() {
     const config::LimitsConfig &l = worker_.config().limits;
     ClientBudget *budget = worker_.cache().budget;
-    if (!budget || !l.enabled())
+    if (!budget || !l.enabled() || req_.budgetChecked)
         return false;
+    req_.budgetChecked = true;
     const auto ua = head().headers.get("user-agent");
     const ClientBudget::Verdict v = budget->check(l, req_.client, ua ? *ua : std::string_view(),
                                                   static_cast<std::int64_t>(uv_hrtime() / 1000));
@@ -71,13 +72,19 @@ bool Exchange::overBudget() {
     char who[128];
     const int n = std::snprintf(who, sizeof who, "%.*s %.*s", static_cast<int>(req_.client.size()),
                                 req_.client.data(), static_cast<int>(cls.size()), cls.data());
-    worker_.urlSampler().recordLimited({who, static_cast<std::size_t>(std::max(n, 0))});
+    worker_.urlSampler().recordLimited(
+        {who, std::min(static_cast<std::size_t>(std::max(n, 0)), sizeof who - 1)});
     if (l.dryRun) {
         counters.inc(counters.limitedDryRun);
         FC_DEBUG("client %s over its [limits] budget (%s; dry run)", who, cls.data());
         return false;
     }
-    if (stale_) {
+    // A stale copy within the window it may be served at all (grace or stale-if-error): not one
+    // kept only to be revalidated (must-revalidate, no-cache: RFC 9111 §4.2.4).
+    cache::PageView view;
+    const std::int64_t now = worker_.cache().clock->now();
+    if (stale_ && cache::decodePage(stale_->value(), view) &&
+        (view.inGrace(now) || view.usableOnError(now))) {
         cache::ItemRef page = std::move(stale_);
         deliverPage(std::move(page), CacheStatus::StaleLimited);
         return true;
@@ -88,9 +95,13 @@ bool Exchange::overBudget() {
     req_.cacheStatus = CacheStatus::Limited;
     counters.inc(counters.limitedRefused);
     setStep(Step::Deliver);
-    conn_.write(http::cannedResponse(429, "text/plain; charset=utf-8",
-                                     "Too many requests from this client: over its budget.\n",
-                                     !req_.keepAlive, (v.retryAfterMs + 999) / 1000));
+    static constexpr std::string_view kBody =
+        "Too many requests from this client: over its budget.\n";
+    std::string out = http::cannedResponse(429, "text/plain; charset=utf-8", kBody, !req_.keepAlive,
+                                           (v.retryAfterMs + 999) / 1000);
+    if (req_.isHead)
+        out.resize(out.size() - kBody.size()); // the length a GET would get, no body
+    conn_.write(out);
     responseFinished();
     return true;
 }

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cmath>
 #include <cstring>
 #include <random>
 
@@ -23,26 +24,48 @@ std::string_view ClientBudget::className(const config::LimitsConfig &cfg, int cl
     return cfg.classes[static_cast<std::size_t>(cls) - 1].name;
 }
 
-// The client's cell: its own (same tag), else an empty or idle one taken over, else the one idle
-// longest of the four probed.
-ClientBudget::Cell &ClientBudget::cellFor(std::uint64_t hash, std::int64_t nowUs) {
+namespace {
+constexpr std::uint64_t kTimeMax = (std::uint64_t{1} << 48) - 1; // µs: 8.9 years of uptime
+std::uint16_t fingerprint(std::uint64_t hash) {
+    return static_cast<std::uint16_t>((hash >> 48) | 1);
+}
+std::uint64_t pack(std::uint64_t us, std::uint16_t fp) {
+    return (std::min(us, kTimeMax) << 16) | fp;
+}
+std::uint64_t timeOf(std::uint64_t word) {
+    return word >> 16;
+}
+} // namespace
+
+// The client's cell: its own (same tag and fingerprint), else an empty or idle one taken over,
+// else the one idle longest of the four probed. Taking over sets the word first (time and
+// fingerprint in one store), then the tag.
+ClientBudget::Cell &ClientBudget::cellFor(std::uint64_t hash, std::uint64_t nowUs) {
     const std::uint64_t tag = hash | 1; // 0 marks an empty cell
-    Cell *oldest = nullptr;
+    const std::uint16_t fp = fingerprint(hash);
     for (std::size_t k = 0; k < 4; ++k) {
         Cell &c = cells_[(hash + k) & (kCells - 1)];
-        std::uint64_t t = c.tag.load(std::memory_order_acquire);
-        if (t == tag)
+        if (c.tag.load(std::memory_order_acquire) == tag &&
+            (c.word.load(std::memory_order_acquire) & 0xffff) == fp)
             return c;
-        const std::int64_t tat = c.tat.load(std::memory_order_relaxed);
-        if ((t == 0 || tat <= nowUs) && c.tag.compare_exchange_strong(t, tag)) {
-            c.tat.store(nowUs, std::memory_order_relaxed); // a full bucket
+    }
+    Cell *oldest = nullptr;
+    std::uint64_t oldestTime = ~std::uint64_t{0};
+    for (std::size_t k = 0; k < 4; ++k) {
+        Cell &c = cells_[(hash + k) & (kCells - 1)];
+        std::uint64_t w = c.word.load(std::memory_order_acquire);
+        if ((c.tag.load(std::memory_order_relaxed) == 0 || timeOf(w) <= nowUs) &&
+            c.word.compare_exchange_strong(w, pack(nowUs, fp), std::memory_order_acq_rel)) {
+            c.tag.store(tag, std::memory_order_release);
             return c;
         }
-        if (!oldest || tat < oldest->tat.load(std::memory_order_relaxed))
+        if (timeOf(w) < oldestTime) {
             oldest = &c;
+            oldestTime = timeOf(w);
+        }
     }
+    oldest->word.store(pack(nowUs, fp), std::memory_order_release);
     oldest->tag.store(tag, std::memory_order_release);
-    oldest->tat.store(nowUs, std::memory_order_relaxed);
     return *oldest;
 }
 
@@ -56,7 +79,7 @@ ClientBudget::Verdict ClientBudget::check(const config::LimitsConfig &cfg, std::
     double rate = cfg.rate;
     unsigned burst = cfg.burst;
     if (!cfg.classes.empty() && !userAgent.empty()) {
-        char lower[256];
+        char lower[512];
         const std::size_t n = std::min(userAgent.size(), sizeof lower);
         for (std::size_t i = 0; i < n; ++i)
             lower[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(userAgent[i])));
@@ -73,31 +96,51 @@ ClientBudget::Verdict ClientBudget::check(const config::LimitsConfig &cfg, std::
     if (rate <= 0)
         return v;
     v.cls = cls;
-    // The key: the class, then the address's bytes (IPv6: its /64), or its text.
+    // The key: the class, then the address's bytes (IPv6: its /64; IPv4-mapped: the IPv4
+    // address), or its text.
     unsigned char key[1 + 16];
     std::size_t len = 1;
     key[0] = static_cast<unsigned char>(cls);
-    const std::string addr(client);
-    if (inet_pton(AF_INET, addr.c_str(), key + 1) == 1)
+    char addr[64];
+    const std::size_t alen = std::min(client.size(), sizeof addr - 1);
+    std::memcpy(addr, client.data(), alen);
+    addr[alen] = '\0';
+    static constexpr unsigned char kMapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    if (inet_pton(AF_INET, addr, key + 1) == 1) {
         len += 4;
-    else if (inet_pton(AF_INET6, addr.c_str(), key + 1) == 1)
-        len += 8;
-    std::uint64_t hash = len > 1 ? XXH3_64bits_withSeed(key, len, seed_)
-                                 : XXH3_64bits_withSeed(client.data(), client.size(), seed_ ^ cls);
-    Cell &cell = cellFor(hash, nowUs);
-    const auto interval = static_cast<std::int64_t>(1e6 / rate);
-    const std::int64_t tolerance = interval * static_cast<std::int64_t>(burst);
-    std::int64_t tat = cell.tat.load(std::memory_order_relaxed);
-    for (;;) {
-        const std::int64_t next = std::max(tat, nowUs) + interval;
-        if (next - nowUs > tolerance) {
-            v.over = true;
-            v.retryAfterMs = (next - nowUs - tolerance + 999) / 1000;
-            return v;
+    } else if (inet_pton(AF_INET6, addr, key + 1) == 1) {
+        if (std::memcmp(key + 1, kMapped, sizeof kMapped) == 0) {
+            std::memmove(key + 1, key + 13, 4);
+            len += 4;
+        } else {
+            len += 8;
         }
-        if (cell.tat.compare_exchange_weak(tat, next, std::memory_order_relaxed))
-            return v;
     }
+    const std::uint64_t hash =
+        len > 1 ? XXH3_64bits_withSeed(key, len, seed_)
+                : XXH3_64bits_withSeed(client.data(), client.size(), seed_ ^ std::uint64_t(cls));
+    const std::uint64_t now = static_cast<std::uint64_t>(std::max<std::int64_t>(nowUs, 0));
+    const auto interval = static_cast<std::uint64_t>(std::llround(1e6 / rate));
+    const std::uint64_t tolerance = interval * burst; // the loader bounds both (a year at most)
+    if (now + tolerance + interval >= kTimeMax)
+        return v; // past 8.9 years of uptime: fail open rather than misread the clock
+    const std::uint16_t fp = fingerprint(hash);
+    for (int attempt = 0; attempt < 4; ++attempt) {
+        Cell &cell = cellFor(hash, now);
+        std::uint64_t w = cell.word.load(std::memory_order_acquire);
+        while ((w & 0xffff) == fp) {
+            const std::uint64_t next = std::max(timeOf(w), now) + interval;
+            if (next - now > tolerance) {
+                v.over = true;
+                v.retryAfterMs = static_cast<std::int64_t>((next - now - tolerance + 999) / 1000);
+                return v;
+            }
+            if (cell.word.compare_exchange_weak(w, pack(next, fp), std::memory_order_acq_rel))
+                return v;
+        }
+        // Taken over by another client between the lookup and the charge: look again.
+    }
+    return v; // a storm of takeovers: fail open
 }
 
 } // namespace fc::proxy

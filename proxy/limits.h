@@ -9,10 +9,14 @@
 // worker with no lock, and a client's cell is touched only by that client's requests.
 //
 // Cells: a fixed table (kCells, 1 MiB) indexed by a keyed hash of class and client (XXH3 with a
-// seed drawn at start-up, so nobody can aim at another client's cell); four cells are probed, an
-// idle one (its bucket full again) is taken over, and when none is idle the one idle longest is:
-// a flood of addresses can only make the limiter forget (fail open), never limit a stranger.
-// IPv6 clients are counted by /64, the block one subscriber gets.
+// seed drawn at start-up, so nobody can aim at another client's cell). A cell holds the client's
+// 64-bit tag and one word: its arrival time (µs, 48 bits) with 16 bits of the tag, so the
+// compare-and-swap that spends the budget also proves the cell is still this client's — a cell
+// taken over meanwhile is never charged to, or read for, the wrong client. Four cells are
+// probed: the client's own first, then an empty or idle one (its bucket full again) is taken
+// over, and when none is idle the one idle longest is: a flood of addresses can only make the
+// limiter forget (fail open), never limit a stranger. IPv6 clients are counted by /64, the block
+// one subscriber gets; IPv4-mapped addresses as IPv4.
 //
 // Threading: check() from any worker, concurrently. Ownership: owns its table.
 #pragma once
@@ -47,9 +51,9 @@ public:
 private:
     struct alignas(16) Cell {
         std::atomic<std::uint64_t> tag{0};
-        std::atomic<std::int64_t> tat{0}; // µs
+        std::atomic<std::uint64_t> word{0}; // (arrival time in µs) << 16 | 16 bits of the tag
     };
-    Cell &cellFor(std::uint64_t hash, std::int64_t nowUs);
+    Cell &cellFor(std::uint64_t hash, std::uint64_t nowUs);
 
     std::unique_ptr<Cell[]> cells_;
     std::uint64_t seed_;

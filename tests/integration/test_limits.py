@@ -12,7 +12,7 @@ import tempfile
 import time
 import unittest
 
-from harness import Frontcache, Origin, admin_request, get, wait_for
+from harness import Frontcache, Origin, admin_request, get, request, wait_for
 
 
 def metric(fc, name, labels=""):
@@ -59,15 +59,22 @@ class Limits(unittest.TestCase):
         self.assertEqual(refused.status, 429)
         self.assertEqual(refused.header("Retry-After"), "1")
         self.assertEqual(len([r for r in self.origin.requests if "/echo" in r[1]]), 2)
+        # A HEAD over the budget: 429 without a body (the connection stays usable).
+        head, r = request(self.fc, "HEAD /echo?head HTTP/1.1\r\nHost: test\r\n\r\n",
+                          head_request=True)
+        self.assertEqual(head.status, 429)
+        r.sock.sendall(b"GET /r/cc=max-age=300 HTTP/1.1\r\nHost: test\r\n\r\n")
+        self.assertEqual(r.response().header("X-Cache"), "HIT")
+        r.sock.close()
         # Hits still flow while the client is over its budget.
         self.assertEqual(get(self.fc, page).header("X-Cache"), "HIT")
         # A second later, one more request is allowed (1 per second).
         time.sleep(1.1)
         self.assertEqual(get(self.fc, "/echo?later").status, 200)
-        self.assertEqual(metric(self.fc, "limited_total", 'action="refused"'), 5)
+        self.assertEqual(metric(self.fc, "limited_total", 'action="refused"'), 6)
         entries = self.access_log()
         limited = [e for e in entries if e.get("status") == 429]
-        self.assertEqual(len(limited), 5)
+        self.assertEqual(len(limited), 6)
         self.assertTrue(all(e.get("cache") == "LIMITED" for e in limited), limited[0])
 
     def test_over_the_budget_a_stale_copy_answers(self):

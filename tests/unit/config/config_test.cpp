@@ -534,6 +534,11 @@ TEST_CASE("[limits]: off by default; rates per second, minute or hour; classes; 
     CHECK(contains(onlyError("[limits]\nrate = \"fast\"\n"), "limits.rate"));
     CHECK(contains(onlyError("[limits]\nrate = -1\n"), "test.toml:2:"));
     CHECK(contains(onlyError("[limits]\nmode = \"block\"\n"), "limits.mode"));
+    CHECK(contains(onlyError("[limits]\nrate = \"1/s\"\nburst = 100000000\n"), "limits.burst"));
+    CHECK(contains(onlyError("[limits]\nrate = 0.000001\n"), "at least 1 a day"));
+    CHECK(contains(onlyError("[limits]\nrate = \"1/h\"\nburst = 10000\n"), "more than a year"));
+    CHECK(
+        contains(onlyError("[[limits.classes]]\nname = \"x\"\nuser_agent = [\"a\"]\n"), "a rate"));
     CHECK(contains(onlyError("[limits]\nallow = [\"nobody\"]\n"), "limits.allow"));
     CHECK(contains(onlyError("[[limits.classes]]\nname = \"x\"\n"), "user_agent"));
     CHECK(contains(onlyError("[[limits.classes]]\nname = \"x\"\nuser_agent = [\"a\"]\nspeed = 1\n"),

@@ -109,3 +109,31 @@ TEST_CASE("a flood of addresses makes the table forget, never limit a stranger")
     // A client never seen before still gets its whole burst.
     CHECK(allowed(b, c, "198.51.100.1", 3, t0) == 3);
 }
+
+TEST_CASE("IPv4-mapped addresses are their IPv4 address, not one shared /64") {
+    ClientBudget b;
+    const auto c = limits(1, 2);
+    const std::int64_t t0 = 1000 * kSecond;
+    CHECK(allowed(b, c, "::ffff:198.51.100.1", 5, t0) == 2);
+    CHECK(allowed(b, c, "198.51.100.1", 5, t0) == 0);        // the same client
+    CHECK(allowed(b, c, "::ffff:198.51.100.2", 5, t0) == 2); // another one
+}
+
+TEST_CASE("a limited client keeps its bucket when a cell before it frees up") {
+    // Many clients at once fill neighbourhoods; as the others go idle, a limited client must
+    // not find a fresh bucket in a freed cell ahead of its own.
+    ClientBudget b;
+    const auto c = limits(1, 2);
+    std::int64_t t = 1000 * kSecond;
+    for (int i = 0; i < 200000; ++i)
+        b.check(c,
+                "10." + std::to_string(i >> 16) + "." + std::to_string((i >> 8) & 255) + "." +
+                    std::to_string(i & 255),
+                {}, t);
+    CHECK(allowed(b, c, "203.0.113.5", 2, t) == 2);
+    // Half a second later: still spent.
+    CHECK(allowed(b, c, "203.0.113.5", 5, t + kSecond / 2) == 0);
+    // A second and a half later every other client's bucket is full again (idle cells all
+    // around); this one has earned exactly one request back, not a fresh burst.
+    CHECK(allowed(b, c, "203.0.113.5", 5, t + kSecond * 3 / 2) == 1);
+}
