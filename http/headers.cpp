@@ -150,6 +150,7 @@ void RequestHead::clear() {
     keepAlive = true;
     chunked = false;
     contentLength = -1;
+    upgradeAsked = false;
 }
 
 void ResponseHead::clear() {

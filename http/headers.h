@@ -167,6 +167,9 @@ struct RequestHead {
     bool keepAlive = true;           // the client's wish per RFC 9112 §9.3 (from llhttp)
     bool chunked = false;            // Transfer-Encoding: chunked body follows
     std::int64_t contentLength = -1; // -1 when absent
+    // llhttp saw an Upgrade field and "upgrade" in Connection: the request may be a handshake
+    // (http::isWebSocketUpgrade checks the rest), so no other request pays for that check.
+    bool upgradeAsked = false;
 
     void clear();
     bool hasBody() const { return chunked || contentLength > 0; }

@@ -198,7 +198,9 @@ int RequestParser::onHeadersComplete(llhttp_t *p) {
             return reject(400, "Content-Length too large"); // only with a max_body that large
         h.contentLength = static_cast<std::int64_t>(p->content_length);
     }
-    // Upgrade/h2c is hop-by-hop and not forwarded: parse what follows as HTTP/1.1.
+    h.upgradeAsked = (p->flags & F_UPGRADE) && (p->flags & F_CONNECTION_UPGRADE);
+    // What follows is parsed as HTTP/1.1 whatever the Upgrade: a tunnel starts only once the
+    // upstream has answered 101 (proxy/), and then the connection no longer parses at all.
     p->upgrade = 0;
     if (!s.sink_.onRequestHead(h)) {
         s.errorStatus_ = 0;

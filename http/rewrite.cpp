@@ -265,7 +265,8 @@ Refusal prepareForwarding(RequestHead &req, const ForwardRules &rules) {
 }
 
 bool isWebSocketUpgrade(const RequestHead &req) {
-    if (req.method != "GET" || req.versionMajor != 1 || req.versionMinor < 1 || req.hasBody())
+    if (!req.upgradeAsked || req.method != "GET" || req.versionMajor != 1 || req.versionMinor < 1 ||
+        req.hasBody())
         return false;
     bool connection = false, websocket = false;
     req.headers.forEach([&](std::string_view n, std::string_view v) {

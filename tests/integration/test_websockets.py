@@ -111,7 +111,9 @@ class WebSockets(unittest.TestCase):
         cls.app.stop()
 
     def proxy(self, **server):
-        return Frontcache(self.app.url, {"server": server, "admin": {"listen": "127.0.0.1:0"}})
+        fc = Frontcache(self.app.url, {"server": server, "admin": {"listen": "127.0.0.1:0"}})
+        self.addCleanup(fc.stop)  # also when an assertion fails before the test's own stop
+        return fc
 
     def test_sockets_echo_next_to_cached_pages(self):
         fc = self.proxy(workers=2)

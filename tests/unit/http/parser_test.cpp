@@ -250,6 +250,31 @@ TEST_CASE("limits give 413, 414, 431, 405, 505") {
     CHECK(parseEveryWay("GET / HTTP/2.0\r\nHost: a\r\n\r\n").status != 0);
 }
 
+TEST_CASE("llhttp's upgrade flags are kept on the head, and nothing else changes") {
+    struct Sink : RequestParser::Sink {
+        std::vector<bool> asked;
+        bool onRequestHead(RequestHead &h) override {
+            asked.push_back(h.upgradeAsked);
+            return true;
+        }
+        void onRequestBody(std::string_view) override {}
+        void onRequestComplete() override {}
+    } sink;
+    RequestParser p(sink, {});
+    const std::string in = "GET /a HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, Upgrade\r\n"
+                           "Upgrade: websocket\r\n\r\n"
+                           "GET /b HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\n\r\n"
+                           "GET /c HTTP/1.1\r\nHost: a\r\n\r\n";
+    std::size_t at = 0;
+    while (at < in.size()) {
+        auto r = p.feed(in.data() + at, in.size() - at);
+        REQUIRE(r.status != ParseStatus::Error);
+        at += r.consumed;
+        p.resume();
+    }
+    CHECK(sink.asked == std::vector<bool>{true, false, false});
+}
+
 TEST_CASE("Upgrade requests are parsed as plain HTTP/1.1") {
     auto o = parseEveryWay("GET /ws HTTP/1.1\r\nHost: a\r\nConnection: Upgrade\r\n"
                            "Upgrade: websocket\r\n\r\nGET /next HTTP/1.1\r\nHost: a\r\n\r\n");
