@@ -134,9 +134,10 @@ struct CacheConfig {
     Millis heuristicMax = std::chrono::hours(24); // http mode: cap of a heuristic lifetime
     bool honorClientNoCache = true; // http mode: request no-cache / max-age / Pragma obeyed
     std::string targetedField = "CDN-Cache-Control"; // http mode: RFC 9213 ("" = none)
-    bool cacheStatusKey = false; // Cache-Status carries key="..." (for debugging)
-    std::int64_t seconds = 600;  // CACHE_MIDDLEWARE_SECONDS
-    std::string keyPrefix;       // CACHE_MIDDLEWARE_KEY_PREFIX
+    bool forwardTargetedField = false; // http mode: pass the targeted field on (default: used up)
+    bool cacheStatusKey = false;       // Cache-Status carries key="..." (for debugging)
+    std::int64_t seconds = 600;        // CACHE_MIDDLEWARE_SECONDS
+    std::string keyPrefix;             // CACHE_MIDDLEWARE_KEY_PREFIX
     QueryStrings queryStrings = QueryStrings::Bypass;
     std::uint64_t memory = 64ull << 20;
     std::uint64_t maxObjectSize = 1ull << 20;

@@ -164,6 +164,7 @@ void Loader::loadCache(const toml::table &root, CacheConfig &c) {
                       return error(n.source(), key,
                                    "expected a field name such as \"CDN-Cache-Control\"");
           }},
+         {"forward_targeted_cache_control", boolean(c.forwardTargetedField)},
          {"key_prefix", string(c.keyPrefix)},
          {"query_strings", choice(c.queryStrings, {{"bypass", CacheConfig::QueryStrings::Bypass},
                                                    {"key", CacheConfig::QueryStrings::Key}})},

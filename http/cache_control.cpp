@@ -47,8 +47,142 @@ void deltaSeconds(std::string_view val, std::optional<std::int64_t> &out, bool &
 }
 } // namespace
 
+namespace {
+// RFC 8941's grammar, one piece per function; each returns the position after what it read, or
+// npos when the bytes at `i` are not one.
+constexpr std::size_t kBad = std::string_view::npos;
+bool lcalpha(char c) {
+    return c >= 'a' && c <= 'z';
+}
+bool digit(char c) {
+    return c >= '0' && c <= '9';
+}
+bool alpha(char c) {
+    return lcalpha(c) || (c >= 'A' && c <= 'Z');
+}
+bool tchar(char c) {
+    return alpha(c) || digit(c) || std::string_view("!#$%&'*+-.^_`|~").find(c) != kBad;
+}
+std::size_t sfKey(std::string_view s, std::size_t i) { // §3.1.2
+    if (i >= s.size() || !(lcalpha(s[i]) || s[i] == '*'))
+        return kBad;
+    while (++i < s.size() &&
+           (lcalpha(s[i]) || digit(s[i]) || std::string_view("_-.*").find(s[i]) != kBad)) {
+    }
+    return i;
+}
+std::size_t sfNumber(std::string_view s, std::size_t i) { // §3.3.1, §3.3.2
+    if (s[i] == '-')
+        ++i;
+    std::size_t start = i;
+    while (i < s.size() && digit(s[i]))
+        ++i;
+    const std::size_t whole = i - start;
+    if (whole == 0 || whole > 15)
+        return kBad;
+    if (i < s.size() && s[i] == '.') {
+        std::size_t frac = ++i;
+        while (i < s.size() && digit(s[i]))
+            ++i;
+        if (whole > 12 || i == frac || i - frac > 3)
+            return kBad;
+    }
+    return i;
+}
+std::size_t sfBareItem(std::string_view s, std::size_t i) { // §3.3
+    if (i >= s.size())
+        return kBad;
+    const char c = s[i];
+    if (c == '-' || digit(c))
+        return sfNumber(s, i);
+    if (c == '"') { // §3.3.3: visible ASCII and space; \ escapes only " and \ .
+        for (++i; i < s.size(); ++i) {
+            if (s[i] == '\\') {
+                if (++i >= s.size() || (s[i] != '"' && s[i] != '\\'))
+                    return kBad;
+            } else if (s[i] == '"') {
+                return i + 1;
+            } else if (s[i] < 0x20 || s[i] > 0x7e) {
+                return kBad;
+            }
+        }
+        return kBad;
+    }
+    if (c == '*' || alpha(c)) { // §3.3.4
+        while (++i < s.size() && (tchar(s[i]) || s[i] == ':' || s[i] == '/')) {
+        }
+        return i;
+    }
+    if (c == ':') { // §3.3.5
+        while (++i < s.size() && s[i] != ':')
+            if (!(alpha(s[i]) || digit(s[i]) || s[i] == '+' || s[i] == '/' || s[i] == '='))
+                return kBad;
+        return i < s.size() ? i + 1 : kBad;
+    }
+    if (c == '?') // §3.3.6
+        return i + 1 < s.size() && (s[i + 1] == '0' || s[i + 1] == '1') ? i + 2 : kBad;
+    return kBad;
+}
+std::size_t sfParameters(std::string_view s, std::size_t i) { // §3.1.2
+    while (i != kBad && i < s.size() && s[i] == ';') {
+        ++i;
+        while (i < s.size() && s[i] == ' ')
+            ++i;
+        i = sfKey(s, i);
+        if (i != kBad && i < s.size() && s[i] == '=')
+            i = sfBareItem(s, i + 1);
+    }
+    return i;
+}
+std::size_t sfItemOrInnerList(std::string_view s, std::size_t i) { // §3.1.1
+    if (i >= s.size() || s[i] != '(')
+        return sfParameters(s, sfBareItem(s, i));
+    ++i;
+    for (;;) {
+        while (i < s.size() && s[i] == ' ')
+            ++i;
+        if (i >= s.size())
+            return kBad;
+        if (s[i] == ')')
+            return sfParameters(s, i + 1);
+        i = sfParameters(s, sfBareItem(s, i));
+        if (i == kBad || i >= s.size() || (s[i] != ' ' && s[i] != ')'))
+            return kBad;
+    }
+}
+} // namespace
+
+bool isStructuredDictionary(std::string_view s) {
+    std::size_t i = 0;
+    auto ows = [&] {
+        while (i < s.size() && (s[i] == ' ' || s[i] == '\t'))
+            ++i;
+    };
+    ows();
+    while (i < s.size()) {
+        i = sfKey(s, i);
+        if (i != kBad && i < s.size() && s[i] == '=')
+            i = sfItemOrInnerList(s, i + 1);
+        else
+            i = sfParameters(s, i); // a key alone is true
+        if (i == kBad)
+            return false;
+        ows();
+        if (i >= s.size())
+            return true;
+        if (s[i] != ',')
+            return false;
+        ++i;
+        ows();
+        if (i >= s.size())
+            return false; // a trailing comma
+    }
+    return true;
+}
+
 CacheControl parseCacheControl(const HeaderList &headers, std::string_view field) {
     CacheControl cc;
+    const bool targeted = !equalsIgnoreCase(field, "cache-control");
     headers.forEach([&](std::string_view n, std::string_view v) {
         if (!equalsIgnoreCase(n, field))
             return;
@@ -59,6 +193,12 @@ CacheControl parseCacheControl(const HeaderList &headers, std::string_view field
             std::size_t eq = item.find('=');
             std::string_view name = trimOws(item.substr(0, eq));
             std::string_view val = eq == std::string_view::npos ? "" : trimOws(item.substr(eq + 1));
+            // A targeted field is a Structured Field Dictionary: a member's parameters
+            // (";name=value" after its value) say nothing RFC 9213 reads.
+            if (targeted && !val.empty() && val.front() != '"')
+                val = trimOws(val.substr(0, val.find(';')));
+            if (targeted && eq == std::string_view::npos)
+                name = trimOws(name.substr(0, name.find(';')));
             if (equalsIgnoreCase(name, "private")) {
                 cc.isPrivate = true;
                 cc.privateFields = trimOws(unquote(val));

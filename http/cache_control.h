@@ -40,6 +40,12 @@ struct CacheControl {
 // contain commas. The views point into `headers`.
 CacheControl parseCacheControl(const HeaderList &headers, std::string_view field = "cache-control");
 
+// RFC 8941 §4.2.2: is `value` a valid Structured Field Dictionary? (RFC 9213 §2.1: a targeted
+// field such as CDN-Cache-Control that is not one is ignored, Cache-Control applies.) Keys are
+// lower case; values integers, decimals, strings, tokens, byte sequences, booleans or inner
+// lists, each with parameters.
+bool isStructuredDictionary(std::string_view value);
+
 // Calls f(name) for each field name listed by the message's Vary fields.
 template <typename F> void forEachVary(const HeaderList &headers, F &&f) {
     headers.forEach([&](std::string_view n, std::string_view v) {

@@ -15,6 +15,7 @@ void applyCacheSettings(const config::Config &c, CacheContext &ctx) {
     for (char ch : c.cache.targetedField)
         ctx.policy.targetedField.push_back(
             static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
+    ctx.policy.forwardTargetedField = c.cache.forwardTargetedField;
     ctx.policy.defaultTtl = c.cache.seconds;
     ctx.policy.keyPrefix = c.cache.keyPrefix;
     // RFC 9111 keys the whole target, query included.

@@ -1,5 +1,6 @@
 #include "cache/policy/facts.h"
 
+#include <algorithm>
 #include <charconv>
 
 #include "cache/policy/http.h"
@@ -22,13 +23,28 @@ std::int64_t ageValue(const http::HeaderList &h) {
     std::optional<std::string_view> v = h.get("age");
     if (!v)
         return 0;
-    std::string_view s = http::trimOws(*v);
+    std::string_view s = http::trimOws(v->substr(0, v->find(',')));
     std::int64_t x = 0;
     auto r = std::from_chars(s.data(), s.data() + s.size(), x);
-    if (r.ec != std::errc() || r.ptr != s.data() + s.size() || x < 0)
+    if (r.ptr != s.data() + s.size() || s.empty() || s.front() == '-' || s.front() == '+')
         return 0;
-    return x;
+    if (r.ec == std::errc::result_out_of_range)
+        return std::int64_t{1} << 31;
+    if (r.ec != std::errc())
+        return 0;
+    return std::min<std::int64_t>(x, std::int64_t{1} << 31);
 }
+
+namespace {
+// RFC 9213 §2.1: a targeted field that is not a valid Structured Field Dictionary is ignored.
+bool validTargeted(const http::HeaderList &h, std::string_view field) {
+    bool ok = true;
+    h.forEach([&](std::string_view n, std::string_view v) {
+        ok = ok && (!http::equalsIgnoreCase(n, field) || http::isStructuredDictionary(v));
+    });
+    return ok;
+}
+} // namespace
 
 ResponseFacts responseFacts(int status, std::int64_t contentLength, const http::HeaderList &resp,
                             const PolicyConfig &cfg) {
@@ -39,7 +55,7 @@ ResponseFacts responseFacts(int status, std::int64_t contentLength, const http::
     f.directives = f.cacheControl;
     if (cfg.mode == Mode::Http && !cfg.targetedField.empty()) {
         http::CacheControl targeted = http::parseCacheControl(resp, cfg.targetedField);
-        if (targeted.present)
+        if (targeted.present && validTargeted(resp, cfg.targetedField))
             f.directives = targeted;
     }
     f.setCookie = resp.has("set-cookie");

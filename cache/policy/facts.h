@@ -48,7 +48,8 @@ ResponseFacts responseFacts(int status, std::int64_t contentLength, const http::
 // The first `name` field as an HTTP date; `count` (when given) receives how many there are.
 std::optional<std::int64_t> firstDate(const http::HeaderList &h, std::string_view name,
                                       std::size_t *count = nullptr);
-// §5.1: Age is a non-negative integer; anything else is ignored (treated as absent: 0).
+// §5.1: Age is a non-negative integer, read from the first member of a list ("7200, 0" is 7200:
+// stale for max-age=3600); too large: 2^31 (§1.2.2); anything else is ignored (0).
 std::int64_t ageValue(const http::HeaderList &h);
 
 } // namespace fc::cache

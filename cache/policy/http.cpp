@@ -260,7 +260,7 @@ bool answersRequest(const PolicyConfig &cfg, const PageView &page, const Request
 }
 
 void removeTargetedField(const PolicyConfig &cfg, http::HeaderList &headers) {
-    if (cfg.mode == Mode::Http && !cfg.targetedField.empty())
+    if (cfg.mode == Mode::Http && !cfg.targetedField.empty() && !cfg.forwardTargetedField)
         headers.remove(cfg.targetedField);
 }
 

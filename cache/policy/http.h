@@ -75,9 +75,10 @@ inline bool headFreshens(const PolicyConfig &cfg, const PageView &page,
     return cfg.mode == Mode::Http && headDescribes(page, head, contentLength);
 }
 
-// RFC 9213 §2.2: the targeted field (cache.targeted_field, CDN-Cache-Control) is for this cache,
-// not for caches downstream: removed from what is passed on and stored, in http mode (django mode
-// does not read it and passes it on).
+// RFC 9213 §2.2: the targeted field (cache.targeted_cache_control, CDN-Cache-Control) is for
+// this cache: removed from what is passed on and stored, in http mode, unless
+// cache.forward_targeted_cache_control (a CDN behind frontcache that reads it too). Django mode
+// does not read it and passes it on; a field not targeted at frontcache always passes.
 void removeTargetedField(const PolicyConfig &cfg, http::HeaderList &headers);
 
 // §4.4: a response to an unsafe request invalidates what the cache holds for the target URI

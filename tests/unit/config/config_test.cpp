@@ -544,3 +544,14 @@ TEST_CASE("[limits]: off by default; rates per second, minute or hour; classes; 
     CHECK(contains(onlyError("[[limits.classes]]\nname = \"x\"\nuser_agent = [\"a\"]\nspeed = 1\n"),
                    "unknown key \"speed\""));
 }
+
+TEST_CASE("cache.forward_targeted_cache_control: off by default") {
+    auto d = loadConfigString("", "test.toml");
+    REQUIRE(d.config);
+    CHECK_FALSE(d.config->cache.forwardTargetedField);
+    auto r = loadConfigString("[cache]\nforward_targeted_cache_control = true\n", "test.toml");
+    REQUIRE(r.config);
+    CHECK(r.config->cache.forwardTargetedField);
+    CHECK(contains(onlyError("[cache]\nforward_targeted_cache_control = 1\n"),
+                   "cache.forward_targeted_cache_control"));
+}

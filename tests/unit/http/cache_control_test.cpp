@@ -42,3 +42,13 @@ TEST_CASE("Vary and If-None-Match") {
     CHECK_FALSE(ifNoneMatchMatches("\"b\"", "\"a\""));
     CHECK_FALSE(ifNoneMatchMatches("\"a\"", ""));
 }
+
+TEST_CASE("Structured Field Dictionaries (RFC 8941 section 4.2.2)") {
+    for (const char *ok : {"", "a", "a=1", "a=1, b=2", "a=-1.5", "a=\"x y\"", "a=tok/en:1", "a=?0",
+                           "a=:YWJj:", "a=(1 \"b\" c);p=1, d", "*k=1", "a;x;y=2", "a=1 , b=2"})
+        CHECK_MESSAGE(isStructuredDictionary(ok), ok);
+    for (const char *bad :
+         {"A=1", "a=", "a=1,", ",a", "a=1 b", "a=\"unterminated", "a=\"\\x\"", "a=1234567890123456",
+          "a=1.2345", "a=(1", "a=?2", "a=:YW*:", "1a=1", "a=1;B=2", "a=\"\x01\""})
+        CHECK_MESSAGE(!isStructuredDictionary(bad), bad);
+}

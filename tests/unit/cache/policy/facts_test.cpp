@@ -68,3 +68,38 @@ TEST_CASE("the targeted field is what http mode obeys, Cache-Control what django
     CHECK(f.varyUnderscore);
     CHECK(responseFacts(200, -1, h, PolicyConfig{}).directives.maxAge == 60);
 }
+
+TEST_CASE("Age: the first member of a list; too large is 2^31; unusable is none") {
+    auto age = [](std::initializer_list<std::pair<const char *, const char *>> h) {
+        return ageValue(headers(h));
+    };
+    CHECK(age({{"Age", "7200"}}) == 7200);
+    CHECK(age({{"Age", "7200, 0"}}) == 7200); // "old, 0": stale for max-age=3600
+    CHECK(age({{"Age", "7200,0"}}) == 7200);
+    CHECK(age({{"Age", "0, 7200"}}) == 0);
+    CHECK(age({{"Age", "7200"}, {"Age", "0"}}) == 7200); // the first field
+    CHECK(age({{"Age", "99999999999999999999999"}}) == (std::int64_t{1} << 31));
+    CHECK(age({{"Age", "abc"}}) == 0);
+    CHECK(age({{"Age", "-7200"}}) == 0);
+    CHECK(age({{"Age", "+7200"}}) == 0);
+    CHECK(age({{"Age", "7200.0"}}) == 0);
+    CHECK(age({{"Age", ""}}) == 0);
+}
+
+TEST_CASE("a targeted field that is not a Structured Field Dictionary is ignored (RFC 9213)") {
+    PolicyConfig http;
+    http.mode = Mode::Http;
+    for (const char *bad : {"max-age=60, private=\"", "Max-Age=600", "max-age=600,", "max-age=6 0",
+                            "max-age=(1", "max-age=600; Q=1", "max-age=1.2345"}) {
+        INFO(bad);
+        const HeaderList h = headers({{"Cache-Control", "max-age=60"}, {"CDN-Cache-Control", bad}});
+        CHECK(responseFacts(200, -1, h, http).directives.maxAge == 60);
+    }
+    for (const char *good : {"max-age=600", "max-age=600, stale-if-error=30", "public, max-age=600",
+                             "max-age=600;x=?1", "max-age=600, a=\"q\\\"\", b=:aGk=:, c=(1 2)"}) {
+        INFO(good);
+        const HeaderList h =
+            headers({{"Cache-Control", "max-age=60"}, {"CDN-Cache-Control", good}});
+        CHECK(responseFacts(200, -1, h, http).directives.maxAge == 600);
+    }
+}

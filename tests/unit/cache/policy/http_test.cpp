@@ -170,6 +170,10 @@ TEST_CASE("the mode's rules answer for django mode too") {
             headers({{"CDN-Cache-Control", "max-age=60"}, {"Cache-Control", "no-cache"}});
         removeTargetedField(django, h);
         CHECK(h.has("cdn-cache-control"));
+        PolicyConfig forward = http;
+        forward.forwardTargetedField = true; // cache.forward_targeted_cache_control
+        removeTargetedField(forward, h);
+        CHECK(h.has("cdn-cache-control"));
         removeTargetedField(http, h);
         CHECK_FALSE(h.has("cdn-cache-control"));
         CHECK(h.has("cache-control"));
