@@ -17,7 +17,8 @@
 //     HEAD, a 204 or a 304, and a Content-Length body is exactly that long;
 //   - an accepted head has a status in 200-599, a reason without control characters, field
 //     names that are tokens and values without CR, LF or NUL;
-//   - after whatever came before, start() and a plain response parse normally.
+//   - after whatever came before, start() and a plain response parse normally;
+//   - every accepted field value goes through isStructuredDictionary (RFC 8941) too.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "fuzz_check.h"
+#include "http/cache_control.h"
 #include "http/parser.h"
 
 using namespace fc::http;
@@ -42,6 +44,10 @@ void appendHead(std::string &log, const ResponseHead &h) {
     h.headers.forEach([&](std::string_view n, std::string_view v) {
         CHECK(token(n));
         CHECK(v.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos);
+        // Every field value through the Structured Field grammar (RFC 8941), as a targeted
+        // CDN-Cache-Control is: it reads only within the value, whatever the bytes.
+        if (isStructuredDictionary(v))
+            log.append("|sf");
         log.append("|").append(n).append(":").append(v);
     });
 }
