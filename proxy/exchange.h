@@ -106,6 +106,7 @@ private:
     void pageFields(const cache::PageView &v, const cache::PageRepresentation &rep,
                     CacheStatus status, bool notModified, std::string_view key);
     void deliverError(int status, const char *reason);
+    void writeCanned(int status, std::string out);
     bool overBudget();
     void giveTunnelSlot();
     void responseFinished();
@@ -139,9 +140,9 @@ private:
         bool complete = false; // the whole request body arrived (runs beside the steps)
         bool expectContinue = false;
         bool tunnel = false; // a WebSocket handshake (http::isWebSocketUpgrade), server.websockets
-        bool tunnelSlot = false; // holds one of the worker's server.max_tunnels
+        bool tunnelSlot = false;    // holds one of the worker's server.max_tunnels
         bool budgetChecked = false; // [limits] asked once per request (a waiter looks twice)
-        int rejectStatus = 0;    // refused before anything else happened (onHead)
+        int rejectStatus = 0;       // refused before anything else happened (onHead)
         const char *rejectReason = nullptr;
         // Where it came from (server.trusted_proxies, the PROXY protocol).
         bool trustedPeer = false; // the peer is a trusted proxy: its X-Forwarded-* are believed

@@ -44,13 +44,22 @@ std::string_view Exchange::requestId() {
 
 // --- answers from memory ----------------------------------------------------------------------
 
+// One of frontcache's own answers (http::cannedResponse), whole: to a HEAD without its body — the
+// head says the length a GET would get (RFC 9110 §9.3.2), and a body after it would be read as
+// the next response on a kept-alive connection.
+void Exchange::writeCanned(int status, std::string out) {
+    req_.status = status;
+    setStep(Step::Deliver);
+    if (req_.isHead)
+        out.resize(out.find("\r\n\r\n") + 4);
+    conn_.write(out);
+    responseFinished();
+}
+
 void Exchange::deliverError(int status, const char *reason) {
     if (!req_.complete && req_.hasBody)
         req_.keepAlive = false;
-    req_.status = status;
-    setStep(Step::Deliver);
-    conn_.write(http::errorResponse(status, !req_.keepAlive, reason));
-    responseFinished();
+    writeCanned(status, http::errorResponse(status, !req_.keepAlive, reason));
 }
 
 // [limits]: asked on the way to the upstream (misses and bypasses; hits never count). Over the
@@ -91,18 +100,11 @@ bool Exchange::overBudget() {
     }
     if (!req_.complete && req_.hasBody)
         req_.keepAlive = false; // the rest of the body is not read
-    req_.status = 429;
     req_.cacheStatus = CacheStatus::Limited;
     counters.inc(counters.limitedRefused);
-    setStep(Step::Deliver);
-    static constexpr std::string_view kBody =
-        "Too many requests from this client: over its budget.\n";
-    std::string out = http::cannedResponse(429, "text/plain; charset=utf-8", kBody, !req_.keepAlive,
-                                           (v.retryAfterMs + 999) / 1000);
-    if (req_.isHead)
-        out.resize(out.size() - kBody.size()); // the length a GET would get, no body
-    conn_.write(out);
-    responseFinished();
+    writeCanned(429, http::cannedResponse(429, "text/plain; charset=utf-8",
+                                          "Too many requests from this client: over its budget.\n",
+                                          !req_.keepAlive, (v.retryAfterMs + 999) / 1000));
     return true;
 }
 
@@ -112,16 +114,9 @@ void Exchange::deliverUnavailable() {
     const config::UpstreamConfig &u = worker_.config().upstream;
     if (!req_.complete && req_.hasBody)
         req_.keepAlive = false;
-    req_.status = 503;
-    setStep(Step::Deliver);
     worker_.counters().inc(worker_.counters().unavailablePages);
-    const std::string &body = *u.unavailableBody;
-    std::string out = http::cannedResponse(503, u.unavailableType, body, !req_.keepAlive,
-                                           u.unavailableRetryAfter.count() / 1000);
-    if (req_.isHead)
-        out.resize(out.size() - body.size()); // the length of what a GET would get, no body
-    conn_.write(out);
-    responseFinished();
+    writeCanned(503, http::cannedResponse(503, u.unavailableType, *u.unavailableBody,
+                                          !req_.keepAlive, u.unavailableRetryAfter.count() / 1000));
 }
 
 // The representation a client gets of a page in several codings (cache/page/compress.h), counted.

@@ -125,6 +125,25 @@ class UpstreamFailures(unittest.TestCase):
         finally:
             self.assertEqual(fc.stop(), 0)
 
+    def test_errors_to_head_have_no_body_and_keep_the_connection(self):
+        # A HEAD's 502 says the length a GET's would have, and sends no body: the next response
+        # on the connection is read where it starts (before, the body was sent and read as the
+        # start of the next response).
+        fc = Frontcache("http://127.0.0.1:%d" % free_port_closed())
+        try:
+            s = fc.connect()
+            s.sendall(b"HEAD /x HTTP/1.1\r\nHost: t\r\n\r\nGET /y HTTP/1.1\r\nHost: t\r\n\r\n")
+            r = Reader(s)
+            head = r.response(head_request=True)
+            self.assertEqual(head.status, 502)
+            self.assertGreater(int(head.header("Content-Length")), 0)
+            get_after = r.response()
+            self.assertEqual(get_after.status, 502)
+            self.assertIn(b"refused", get_after.body)
+            s.close()
+        finally:
+            self.assertEqual(fc.stop(), 0)
+
     def test_504_connect_timeout(self):
         with UnacceptingListener() as port:
             fc = Frontcache("http://127.0.0.1:%d" % port,
