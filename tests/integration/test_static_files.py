@@ -13,7 +13,7 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import Frontcache, request
+from harness import Frontcache, request, wait_for
 from test_django_passthrough import SITE, Gunicorn
 
 
@@ -56,6 +56,12 @@ class StaticFiles(unittest.TestCase):
         r.sock.close()
         return resp
 
+    def app_requests_settled(self, path, expected):
+        """How many requests for `path` reached the app, once gunicorn has written the line of
+        the last one (it logs after sending the response, so a moment after frontcache has it)."""
+        wait_for(lambda: self.app_requests(path) >= expected, timeout=5)
+        return self.app_requests(path)
+
     def app_requests(self, path):
         with open(self.access_log) as f:
             return sum(1 for line in f if '"GET %s HTTP' % path in line)
@@ -84,7 +90,7 @@ class StaticFiles(unittest.TestCase):
                     self.assertGreater(ttl, 365 * 86400 - 10)  # seconds pass as the test runs
                     self.assertLessEqual(ttl, 365 * 86400)
                     self.assertIn("max-age=315360000", again.header("Cache-Control"))
-                self.assertEqual(self.app_requests(path), 1)
+                self.assertEqual(self.app_requests_settled(path, 1), 1)
 
     def test_unhashed_names_keep_whitenoise_s_short_lifetime(self):
         path = "/static/site/app.css"
@@ -95,7 +101,7 @@ class StaticFiles(unittest.TestCase):
         self.fc.advance(60 + 60 + 1)  # past its TTL and cache.grace: asked again, with its
         # validators (WhiteNoise sends ETag and Last-Modified), and renewed by the app's 304
         self.assertEqual(self.get(path, "gzip").header("X-Cache"), "REVALIDATED")
-        self.assertEqual(self.app_requests(path), 2)
+        self.assertEqual(self.app_requests_settled(path, 2), 2)
 
 
 if __name__ == "__main__":
