@@ -46,7 +46,7 @@ struct PolicyConfig {
     std::int64_t heuristicMax = 86400;               // seconds
     bool honorClientNoCache = true;                  // request no-cache, max-age, Pragma
     std::string targetedField = "cdn-cache-control"; // RFC 9213, lower case ("" = none)
-    bool forwardTargetedField = false; // kept in what is passed on and stored
+    bool forwardTargetedField = false;               // kept in what is passed on and stored
 };
 
 // Why a fetched response was not stored.
