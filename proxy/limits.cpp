@@ -39,33 +39,52 @@ std::uint64_t timeOf(std::uint64_t word) {
 
 // The client's cell: its own (same tag and fingerprint), else an empty or idle one taken over,
 // else the one idle longest of the four probed. Taking over sets the word first (time and
-// fingerprint in one store), then the tag.
+// fingerprint in one compare-and-swap), then the tag. Two threads of one client may look at once:
+// a word that already carries this client's fingerprint (claimed a moment ago, its tag about to
+// follow) is taken as its own, so a client never ends up with two cells and two budgets.
 ClientBudget::Cell &ClientBudget::cellFor(std::uint64_t hash, std::uint64_t nowUs) {
     const std::uint64_t tag = hash | 1; // 0 marks an empty cell
     const std::uint16_t fp = fingerprint(hash);
+    const auto ours = [&](Cell &c, std::uint64_t w) {
+        const std::uint64_t t = c.tag.load(std::memory_order_acquire);
+        return w != 0 && (w & 0xffff) == fp && (t == tag || t == 0);
+    };
     for (std::size_t k = 0; k < 4; ++k) {
         Cell &c = cells_[(hash + k) & (kCells - 1)];
-        if (c.tag.load(std::memory_order_acquire) == tag &&
-            (c.word.load(std::memory_order_acquire) & 0xffff) == fp)
+        if (ours(c, c.word.load(std::memory_order_acquire)))
             return c;
     }
+    // Claims `c` from its observed word `w`; false when `c` turned out to be someone else's and
+    // `mayTake` no longer holds for it.
+    const auto claim = [&](Cell &c, std::uint64_t w, auto mayTake) {
+        for (;;) {
+            if (ours(c, w))
+                return true;
+            if (!mayTake(c, w))
+                return false;
+            if (c.word.compare_exchange_weak(w, pack(nowUs, fp), std::memory_order_acq_rel)) {
+                c.tag.store(tag, std::memory_order_release);
+                return true;
+            }
+        }
+    };
+    const auto idle = [&](Cell &c, std::uint64_t w) {
+        return c.tag.load(std::memory_order_relaxed) == 0 || timeOf(w) <= nowUs;
+    };
     Cell *oldest = nullptr;
     std::uint64_t oldestTime = ~std::uint64_t{0};
     for (std::size_t k = 0; k < 4; ++k) {
         Cell &c = cells_[(hash + k) & (kCells - 1)];
-        std::uint64_t w = c.word.load(std::memory_order_acquire);
-        if ((c.tag.load(std::memory_order_relaxed) == 0 || timeOf(w) <= nowUs) &&
-            c.word.compare_exchange_strong(w, pack(nowUs, fp), std::memory_order_acq_rel)) {
-            c.tag.store(tag, std::memory_order_release);
+        const std::uint64_t w = c.word.load(std::memory_order_acquire);
+        if (claim(c, w, idle))
             return c;
-        }
         if (timeOf(w) < oldestTime) {
             oldest = &c;
             oldestTime = timeOf(w);
         }
     }
-    oldest->word.store(pack(nowUs, fp), std::memory_order_release);
-    oldest->tag.store(tag, std::memory_order_release);
+    claim(*oldest, oldest->word.load(std::memory_order_acquire),
+          [](Cell &, std::uint64_t) { return true; });
     return *oldest;
 }
 
