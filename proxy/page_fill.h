@@ -51,6 +51,9 @@ public:
 
     // The absolute URI the page is stored for (set at lookup).
     std::string &uri() { return uri_; }
+    // The page's cache groups (cache::takeGroups' form, "a\nb\n"), set at the response head;
+    // a renewal without groups of its own keeps the stored page's.
+    std::string &groups() { return groups_; }
 
     // At the response head of a looked-up GET/HEAD: decides, patches `resp` for the client and the
     // store, and starts accumulating. Not storable: the lock is released (marked pass when the
@@ -99,8 +102,9 @@ private:
     cache::StoreDecision decision_;
     std::int64_t lastModified_ = 0;
     std::string uri_;
-    std::string vary_; // the response's Vary list, Django's form
-    std::string head_; // the head to store (without Content-Length until commit)
+    std::string groups_; // RFC 9875 cache groups, stored in the page (cache/groups.h)
+    std::string vary_;   // the response's Vary list, Django's form
+    std::string head_;   // the head to store (without Content-Length until commit)
     std::string etag_;
     std::string body_;
     bool isHead_ = false;

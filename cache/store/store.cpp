@@ -163,6 +163,8 @@ void Store::link(Shard &s, Item *it, std::uint64_t hash) {
     used_.fetch_add(sz, std::memory_order_relaxed);
     if (s.count > s.buckets.size())
         s.grow();
+    if (observer_ && observer_->linked(*it))
+        it->bits |= Item::kObserved;
 }
 
 // Unlinks an item from index and queue and drops the store's reference (shard lock held).
@@ -175,7 +177,9 @@ void Store::unlink(Shard &s, Item *it, std::uint64_t hash) {
     it->hnext = nullptr;
     std::size_t sz = footprintOf(it);
     (it->bits & Item::kMain ? s.main : s.small).remove(it, sz);
-    it->bits &= static_cast<std::uint8_t>(~(Item::kLinked | Item::kMain));
+    if (it->bits & Item::kObserved)
+        observer_->unlinked(*it);
+    it->bits &= static_cast<std::uint8_t>(~(Item::kLinked | Item::kMain | Item::kObserved));
     --s.count;
     used_.fetch_sub(sz, std::memory_order_relaxed);
     releaseItem(it);
