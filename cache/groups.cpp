@@ -49,15 +49,17 @@ private:
     std::vector<std::string> seen_;
 };
 
-// Every line of `name`, joined as RFC 9110 §5.3 combines them.
-std::string joinedLines(const http::HeaderList &headers, std::string_view name, bool &present) {
+// Every line of `name`, joined as RFC 9110 §5.3 combines them (a list field: with ", "; the
+// space-separated aliases: with a space).
+std::string joinedLines(const http::HeaderList &headers, std::string_view name, bool &present,
+                        std::string_view sep = ", ") {
     std::string joined;
     present = false;
     headers.forEach([&](std::string_view n, std::string_view v) {
         if (!http::equalsIgnoreCase(n, name))
             return;
         if (present)
-            joined += ", ";
+            joined += sep;
         joined.append(v);
         present = true;
     });
@@ -123,7 +125,9 @@ void takeGroups(const GroupFieldsConfig &cfg, http::HeaderList &headers, std::st
     Collector c(groups, tally);
     for (GroupField f : cfg.fields) {
         bool present = false;
-        const std::string value = joinedLines(headers, groupFieldName(f), present);
+        const bool spaces = f == GroupField::SurrogateKey || f == GroupField::Xkey;
+        const std::string value =
+            joinedLines(headers, groupFieldName(f), present, spaces ? " " : ", ");
         if (!present)
             continue;
         if (f == GroupField::CacheGroups)
