@@ -245,7 +245,7 @@ class GroupsHttpMode(Groups):
 
 
 class ForwardedAliases(unittest.TestCase):
-    def test_aliases_kept_when_asked_and_not_read_when_not_listed(self):
+    def test_aliases_kept_when_asked_not_read_when_not_listed_and_public_purge_refused(self):
         origin = group_origin()
         fc = Frontcache(origin.url, {
             "cache": {"query_strings": "key", "forward_group_aliases": True,
@@ -258,6 +258,10 @@ class ForwardedAliases(unittest.TestCase):
                 self.assertEqual(r.header("Surrogate-Key"), "k1")
                 self.assertEqual(r.header("Cache-Tag"), "k2")
             self.assertEqual(purge_groups(fc, "k2"), {"purged": 0})  # Cache-Tag not listed
+            # No admin.allow_purge_from here: a public PURGE is refused, nothing purged.
+            r = send(fc, "PURGE", "/", extra='Cache-Group-Invalidation: "k1"\r\n')
+            self.assertEqual(r.status, 405)
+            self.assertEqual(status_of(fc, t), "HIT")
             self.assertEqual(purge_groups(fc, "k1"), {"purged": 1})
         finally:
             fc.stop()
