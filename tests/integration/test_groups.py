@@ -17,6 +17,7 @@ import urllib.parse
 
 from harness import Frontcache, Origin, Reader, admin_request, free_port_closed, wait_for
 from test_memcached_port import RealMemcached
+from test_peers import mc_stats
 from test_shared import mc_get
 
 FIELDS = {"cg": "Cache-Groups", "sk": "Surrogate-Key", "ct": "Cache-Tag", "xk": "xkey",
@@ -291,11 +292,14 @@ class GroupsInAFleet(unittest.TestCase):
             for fc in fleet:
                 for t in (a, b):
                     self.assertEqual(status_of(fc, t), "HIT")
-            before = send(fleet[1], "GET", a).body
+            old_body = send(fleet[1], "GET", a).body
             listing = json.loads(admin(fleet[0], "GET", "/groups?group=fleet").body)
             keys = [k for u in listing["groups"][0]["uris"] for k in u["keys"]]
             self.assertEqual(len(keys), 2)
             self.assertTrue(wait_for(lambda: all(mc_get(mc.port, k) for k in keys), timeout=5))
+            self.assertTrue(wait_for(lambda: int(mc_stats(mc.port)["cmd_set"]) >= 4, timeout=5))
+            time.sleep(0.3)  # the stores run off the loops, after the answers
+            before = mc_stats(mc.port)
             self.assertEqual(purge_groups(fleet[0], "fleet"), {"purged": 2})
             for fc in fleet[1:]:
                 self.assertTrue(wait_for(lambda: stats(fc)["group_purged_pages_total"] == 2,
@@ -303,10 +307,16 @@ class GroupsInAFleet(unittest.TestCase):
                 self.assertIn("(forwarded by a peer)", fc.log())
             self.assertTrue(wait_for(lambda: not any(mc_get(mc.port, k) for k in keys),
                                      timeout=5))
+            time.sleep(0.5)  # a peer deleting the keys again would show by now
+            after = mc_stats(mc.port)
+            deletes = sum(int(after[k]) - int(before[k]) for k in ("delete_hits", "delete_misses"))
+            # The two pages and their header keys, deleted by the first instance only: the
+            # forwarded purge named them.
+            self.assertEqual(deletes, 4)
             # No instance answers the purged render again (the first refetches; the others may
             # find its new copy in the cluster).
             for fc in fleet:
-                self.assertNotEqual(send(fc, "GET", a).body, before)
+                self.assertNotEqual(send(fc, "GET", a).body, old_body)
             # A public PURGE with the header, soft, from the last instance.
             self.assertTrue(wait_for(lambda: all(mc_get(mc.port, k) for k in keys[:1]), timeout=5))
             for fc in fleet:

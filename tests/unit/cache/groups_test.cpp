@@ -367,6 +367,44 @@ TEST_CASE("a restore from a snapshot rebuilds the index") {
     CHECK(count(index, "all") == 25);
 }
 
+namespace {
+// Counts what the store tells its observer.
+struct Counting final : LinkObserver {
+    int links = 0, unlinks = 0, flushes = 0;
+    bool linked(Item &) noexcept override {
+        ++links;
+        return true;
+    }
+    void unlinked(Item &) noexcept override { ++unlinks; }
+    void flushed() noexcept override { ++flushes; }
+};
+} // namespace
+
+TEST_CASE("a hit never reaches the observer; every link and unlink does") {
+    ManualClock clock;
+    Counting seen;
+    Store s(smallStore(), clock);
+    s.setObserver(&seen);
+    putPage(s, "k", "http://h/p", "g\n");
+    CHECK(seen.links == 1);
+    for (int i = 0; i < 100; ++i) // hits, gets without a bump, a touch
+        CHECK(s.get("k"));
+    Store::GetOptions quiet;
+    quiet.bump = false;
+    CHECK(s.lookup("k", quiet));
+    CHECK(s.touch("k", 600) == TouchStatus::Touched);
+    CHECK(s.get("missing").get() == nullptr);
+    CHECK(seen.links == 1);
+    CHECK(seen.unlinks == 0);
+    putPage(s, "k", "http://h/p", "g\n"); // replaced: the old one unlinked, the new linked
+    CHECK(seen.links == 2);
+    CHECK(seen.unlinks == 1);
+    s.flushAll(0);
+    CHECK(seen.flushes == 1);
+    CHECK_FALSE(s.get("k")); // found dead: unlinked
+    CHECK(seen.unlinks == 2);
+}
+
 TEST_CASE("top lists the largest groups first") {
     Fixture f;
     for (int i = 0; i < 5; ++i)
