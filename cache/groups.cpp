@@ -179,30 +179,37 @@ std::string_view pageHost(std::string_view uri) {
 
 // --- the index -------------------------------------------------------------------------------
 
-bool GroupIndex::linked(Item &it) noexcept {
+std::size_t GroupIndex::linked(Item &it) noexcept {
     const std::string_view v = it.value();
     if (v.size() < 4 || v.compare(0, 4, "FCP4") != 0) // only FCP4 pages have groups
-        return false;
+        return 0;
     PageView page;
     if (!decodePage(v, page) || page.groups.empty())
-        return false;
+        return 0;
     const std::string_view host = pageHost(page.uri);
+    std::size_t charge = 0;
     forEachGroup(page.groups, [&](std::string_view g) {
-        if (!g.empty())
-            add(g, host, &it);
+        if (g.empty())
+            return;
+        add(g, host, &it);
+        charge += kEntryBytes + g.size() + host.size();
     });
-    return true;
+    return charge;
 }
 
-void GroupIndex::unlinked(Item &it) noexcept {
+std::size_t GroupIndex::unlinked(Item &it) noexcept {
     PageView page;
     if (!decodePage(it.value(), page))
-        return;
+        return 0; // not reached: linked() decoded the same bytes
     const std::string_view host = pageHost(page.uri);
+    std::size_t charge = 0;
     forEachGroup(page.groups, [&](std::string_view g) {
-        if (!g.empty())
-            drop(g, host, &it);
+        if (g.empty())
+            return;
+        drop(g, host, &it);
+        charge += kEntryBytes + g.size() + host.size();
     });
+    return charge;
 }
 
 void GroupIndex::flushed() noexcept {

@@ -13,7 +13,9 @@
 // (replacement, delete, eviction, expiry found on access or reclaimed, flush), and a restore from
 // a snapshot links every page again, so the index is rebuilt from the restored pages. A hit links
 // nothing and never touches it. A purge by group costs the pages of the group, not a walk of the
-// store. Memory: one entry per (page, group) of the linked pages, at most kMaxGroups per page.
+// store. Memory: one entry per (page, group) of the linked pages, at most kMaxGroups per page,
+// each counted against the store's memory limit (cache.memory), so the index is bounded with the
+// store and shrinks as it evicts.
 //
 // Threading: every function is safe from any thread. The index is split into shards by group,
 // each with its own mutex, taken after a store shard's lock (from the observer calls) and never
@@ -110,10 +112,13 @@ public:
     GroupIndex(const GroupIndex &) = delete;
     GroupIndex &operator=(const GroupIndex &) = delete;
 
-    // LinkObserver (under the item's store shard lock).
-    bool linked(Item &it) noexcept override;
-    void unlinked(Item &it) noexcept override;
+    // LinkObserver (under the item's store shard lock). The bytes charged to the store for a
+    // page: kEntryBytes plus the group and host lengths per group (what one entry costs here,
+    // measured: benchmarks/group_purge.py).
+    std::size_t linked(Item &it) noexcept override;
+    std::size_t unlinked(Item &it) noexcept override;
     void flushed() noexcept override;
+    static constexpr std::size_t kEntryBytes = 64;
 
     // The items of `group` on `host` ("" = every host), each referenced: still linked when the
     // index was read, possibly expired or replaced since (Store::removeExact tells).

@@ -60,11 +60,15 @@ enum class EvictionPolicy { S3Fifo, Lru };
 // no I/O. It must outlive the store's last link or unlink.
 class LinkObserver {
 public:
-    // `it` was just linked (its value is complete). True: tell me when it is unlinked (the item
-    // is marked Item::kObserved); false: never again for this item.
-    virtual bool linked(Item &it) noexcept = 0;
-    // An item linked() wanted is being unlinked; its memory stays valid until the call returns.
-    virtual void unlinked(Item &it) noexcept = 0;
+    // `it` was just linked (its value is complete). Returns the bytes the observer keeps for it
+    // (its index entries), which the store counts against its memory limit beside the item's
+    // own, so that what the index holds is bounded by cache.memory and evicted with the items;
+    // > 0 also asks to be told when it is unlinked (the item is marked Item::kObserved). 0:
+    // never again for this item.
+    virtual std::size_t linked(Item &it) noexcept = 0;
+    // An item linked() charged for is being unlinked; returns the same bytes linked() did (a
+    // function of the item's immutable value). Its memory stays valid until the call returns.
+    virtual std::size_t unlinked(Item &it) noexcept = 0;
     // flush_all without delay: every item is dead at once (they are unlinked later, lazily).
     virtual void flushed() noexcept = 0;
 

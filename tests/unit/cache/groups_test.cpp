@@ -371,11 +371,14 @@ namespace {
 // Counts what the store tells its observer.
 struct Counting final : LinkObserver {
     int links = 0, unlinks = 0, flushes = 0;
-    bool linked(Item &) noexcept override {
+    std::size_t linked(Item &) noexcept override {
         ++links;
-        return true;
+        return 100;
     }
-    void unlinked(Item &) noexcept override { ++unlinks; }
+    std::size_t unlinked(Item &) noexcept override {
+        ++unlinks;
+        return 100;
+    }
     void flushed() noexcept override { ++flushes; }
 };
 } // namespace
@@ -385,8 +388,11 @@ TEST_CASE("a hit never reaches the observer; every link and unlink does") {
     Counting seen;
     Store s(smallStore(), clock);
     s.setObserver(&seen);
+    const std::uint64_t empty = s.memoryUsed();
     putPage(s, "k", "http://h/p", "g\n");
     CHECK(seen.links == 1);
+    const std::uint64_t one = s.memoryUsed();
+    CHECK(one == empty + Store::itemFootprint(1, s.get("k")->valueLen) + 100); // charged
     for (int i = 0; i < 100; ++i) // hits, gets without a bump, a touch
         CHECK(s.get("k"));
     Store::GetOptions quiet;
@@ -403,6 +409,25 @@ TEST_CASE("a hit never reaches the observer; every link and unlink does") {
     CHECK(seen.flushes == 1);
     CHECK_FALSE(s.get("k")); // found dead: unlinked
     CHECK(seen.unlinks == 2);
+    CHECK(s.memoryUsed() == empty); // every charge given back
+}
+
+TEST_CASE("the index counts against the store's memory: a hostile origin cannot outgrow it") {
+    ManualClock clock;
+    GroupIndex index;
+    Store store(smallStore(4ull << 20), clock);
+    store.setObserver(&index);
+    // Small pages with 128 long groups each: the index would be many times the pages' size.
+    std::string groups;
+    for (std::size_t g = 0; g < kMaxGroups; ++g)
+        groups += "group-" + std::string(200, 'x') + std::to_string(g) + "\n";
+    for (int i = 0; i < 2000; ++i)
+        putPage(store, "k" + std::to_string(i), "http://h/" + std::to_string(i), groups);
+    CHECK(store.stats().evictions > 0);
+    CHECK(store.memoryUsed() <= 4ull << 20);
+    const std::size_t pages = store.stats().currItems;
+    CHECK(index.entries() == pages * kMaxGroups);
+    CHECK(count(index, "group-" + std::string(200, 'x') + "7") == pages);
 }
 
 TEST_CASE("top lists the largest groups first") {
