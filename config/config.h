@@ -239,6 +239,52 @@ struct LimitsConfig {
     }
 };
 
+// [[rules]] (docs/rules.md): what an operator says per route. Rules are tried in order; the first
+// that matches decides, unless it says `continue`, when the later ones that match add to it (a
+// later rule's action replaces an earlier one's, lists of edits add up). Matching and the
+// actions: proxy/rules.h.
+struct RuleField {
+    std::string name; // a field name (request or response), as written
+    std::string value;
+};
+struct Rule {
+    static constexpr std::size_t kMaxRules = 64; // a request's matches are one 64-bit mask
+    std::string name;
+    std::string where; // "FILE:LINE", for frontcache explain
+    // Match: every condition given must hold; a list holds when any of its items does. None
+    // given: every request.
+    std::vector<std::string> hosts;        // '*' globs, lower case, matched without the port
+    std::vector<std::string> paths;        // '*' globs over the path (no query)
+    std::vector<std::string> pathPrefixes; // plain prefixes of the path
+    std::vector<std::string> methods;      // upper case
+    std::vector<std::string> extensions;   // of the path's last segment, lower case, no '.'
+    std::vector<std::string> queryParams;  // a query parameter of this name is present
+    std::vector<std::string> cookies;      // a cookie of this name is present
+    std::vector<std::string> headers;      // a request field of this name is present
+    std::vector<RuleField> headerEquals;   // every one of these fields has this value
+    bool continueAfter = false;
+    // Actions.
+    enum class Cache { Default, Cache, Bypass };
+    Cache cache = Cache::Default;
+    enum class Ttl { None, Respect, Override, Floor, Ceiling };
+    Ttl ttlMode = Ttl::None; // ttl given: Respect unless ttl_mode says otherwise
+    std::int64_t ttl = 0;    // seconds
+    // status_ttl: a status (or a class, 1..5 for "1xx".."5xx") and its TTL in seconds; 0 = never
+    // stored.
+    std::vector<std::pair<int, std::int64_t>> statusTtl;
+    std::optional<std::int64_t> grace, staleIfError; // seconds
+    std::vector<std::string> queryAllow, queryDeny;  // name patterns; the key and the request
+    bool querySort = false;
+    std::vector<std::string> keyHeaders, keyCookies; // their values join the page's key
+    bool stripCookies = false;                       // the request's Cookie removed
+    bool stripSetCookie = false;                     // the response's Set-Cookie removed
+    std::vector<RuleField> requestSet, responseSet;
+    std::vector<std::string> requestRemove, responseRemove;
+    // respond: a fixed answer, the upstream never asked (0 = none).
+    int respondStatus = 0;
+    std::string respondBody, respondType;
+};
+
 struct Config {
     std::string sourceFile; // where it was loaded from ("" for strings)
     ServerConfig server;
@@ -248,6 +294,7 @@ struct Config {
     AdminConfig admin;
     LogConfig log;
     LimitsConfig limits;
+    std::vector<Rule> rules;
 };
 
 // Outcome of loading: either a config, or every error found, each formatted as

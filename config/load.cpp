@@ -38,7 +38,7 @@ LoadResult Loader::load(const toml::table &root) {
     Config c;
     c.sourceFile = file_;
     static const std::vector<std::string> kSections = {"server", "upstream", "cache", "memcached",
-                                                       "admin",  "log",      "limits"};
+                                                       "admin",  "log",      "limits", "rules"};
     for (auto &&[k, v] : root) {
         bool known = false;
         for (auto &s : kSections)
@@ -46,7 +46,7 @@ LoadResult Loader::load(const toml::table &root) {
         if (!known)
             error(k.source(), k.str(),
                   "unknown section (expected one of [server], [upstream], "
-                  "[cache], [memcached], [admin], [log], [limits])");
+                  "[cache], [memcached], [admin], [log], [limits], [[rules]])");
     }
     loadServer(root, c.server);
     loadUpstream(root, c.upstream);
@@ -55,6 +55,7 @@ LoadResult Loader::load(const toml::table &root) {
     loadAdmin(root, c.admin);
     loadLog(root, c.log);
     loadLimits(root, c.limits);
+    loadRules(root, c.rules);
     checkAcrossFields(root, c);
 
     LoadResult r;

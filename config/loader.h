@@ -111,7 +111,13 @@ private:
     void loadMemcached(const toml::table &root, MemcachedConfig &c);
     void loadAdmin(const toml::table &root, AdminConfig &c);
     void loadLog(const toml::table &root, LogConfig &c);
-    void loadLimits(const toml::table &root, LimitsConfig &c); // limits.cpp
+    void loadLimits(const toml::table &root, LimitsConfig &c);            // limits.cpp
+    void loadRules(const toml::table &root, std::vector<Rule> &out);      // rules.cpp
+    bool loadRule(const toml::table &t, const std::string &key, Rule &r); // rules.cpp
+    void ruleMatchKey(std::string_view k, const toml::node &v, const std::string &sub, Rule &r);
+    void ruleActionKey(std::string_view k, const toml::node &v, const std::string &sub, Rule &r);
+    void ruleStatusTtl(const toml::node &v, const std::string &sub, Rule &r);
+    Handler fieldTable(std::vector<RuleField> &out); // { "Name" = "value", ... }
     // A request rate: a number per second, or "N/s", "N/m", "N/h".
     Handler rate(double &out);
     // What no one key can check alone: limits that must not exceed another key, either-or keys.

@@ -90,6 +90,10 @@ public:
         // delivered as the head (onFetchHead), then the upstream's bytes as they come
         // (onFetchBody) until it closes (onFetchComplete); sendBody() relays the client's.
         bool upgrade = false;
+        // [[rules]] the request matched (response edits, lifetimes) and what they add to its
+        // page key.
+        RuleSet rules;
+        std::string keyExtra;
     };
     // A fetch for `sub`, which holds the returned reference until unsubscribe(). The fill's URI
     // and coalescing lock are set on fill() before go().
@@ -98,7 +102,8 @@ public:
     // another fetch of that key runs already. Returns whether one was started.
     static bool startRefresh(Worker &worker, const http::RequestHead &req, std::string_view uri,
                              std::string_view lockKey, cache::ItemRef stale,
-                             const http::ForwardInfo &fwd);
+                             const http::ForwardInfo &fwd, RuleSet rules = {},
+                             std::string_view keyExtra = {});
 
     // Queues for an upstream connection. Subscriber callbacks may run before it returns (a full
     // queue, no server available).

@@ -27,6 +27,7 @@
 #include "cache/policy/policy.h"
 #include "cache/store/item.h"
 #include "http/headers.h"
+#include "proxy/rules.h"
 
 namespace fc::proxy {
 
@@ -51,6 +52,13 @@ public:
 
     // The absolute URI the page is stored for (set at lookup).
     std::string &uri() { return uri_; }
+    // What [[rules]] add to the page key (ruleKeyExtra), and the rules the request matched:
+    // their lifetimes decide with the mode's rules (adjustDecision), set before the response.
+    std::string &keyExtra() { return keyExtra_; }
+    RuleSet &rules() { return rules_; }
+    // The rule that changed the store decision at the last plan() or renew(), or null. Valid
+    // while rules() holds its config.
+    const config::Rule *changedBy() const { return changedBy_; }
 
     // At the response head of a looked-up GET/HEAD: decides, patches `resp` for the client and the
     // store, and starts accumulating. Not storable: the lock is released (marked pass when the
@@ -99,6 +107,9 @@ private:
     cache::StoreDecision decision_;
     std::int64_t lastModified_ = 0;
     std::string uri_;
+    std::string keyExtra_;
+    RuleSet rules_;
+    const config::Rule *changedBy_ = nullptr;
     std::string vary_; // the response's Vary list, Django's form
     std::string head_; // the head to store (without Content-Length until commit)
     std::string etag_;
