@@ -73,6 +73,16 @@ struct UpstreamServer {
     std::string path;               // Unix: socket path
     unsigned weight = 1;            // share of requests relative to the other servers
     bool backup = false;            // used only while every non-backup server is left out
+    // The upstream group it serves (0: upstream.url/servers; k: upstream.groups[k - 1]). A
+    // request goes to its group's servers only ([[rules]] upstream = "NAME").
+    std::size_t pool = 0;
+};
+
+// [[upstream.groups]]: another set of servers, chosen per route by [[rules]] (e.g. /ws/ to an
+// ASGI server, /api/ to another pool). Their servers are in UpstreamConfig::servers, each with
+// `pool` naming its group; the balancing, health and timeout settings are upstream's.
+struct UpstreamGroup {
+    std::string name;
 };
 
 struct UpstreamConfig {
@@ -83,6 +93,8 @@ struct UpstreamConfig {
     // upstream.url (one server) or upstream.servers (several); never empty, and at least one
     // server is not a backup.
     std::vector<UpstreamServer> servers{UpstreamServer{}};
+    std::vector<UpstreamGroup> groups; // [[upstream.groups]], in order (pool 1, 2...)
+    static constexpr std::size_t kMaxGroups = 15;
     Balance balance = Balance::RoundRobin;
     // Passive health, with two or more servers: a server that fails this many exchanges in a row
     // (refused, connect or read timeout, reset, malformed response) is left out for fail_timeout;
@@ -250,7 +262,9 @@ struct RuleField {
 struct Rule {
     static constexpr std::size_t kMaxRules = 64; // a request's matches are one 64-bit mask
     std::string name;
-    std::string where; // "FILE:LINE", for frontcache explain
+    std::string where;    // "FILE:LINE", for frontcache explain
+    std::string upstream; // upstream = "NAME" of an [[upstream.groups]] ("" = unchanged)
+    std::size_t pool = 0; // ... as UpstreamServer::pool
     // Match: every condition given must hold; a list holds when any of its items does. None
     // given: every request.
     std::vector<std::string> hosts;        // '*' globs, lower case, matched without the port

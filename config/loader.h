@@ -111,9 +111,14 @@ private:
     void loadMemcached(const toml::table &root, MemcachedConfig &c);
     void loadAdmin(const toml::table &root, AdminConfig &c);
     void loadLog(const toml::table &root, LogConfig &c);
-    void loadLimits(const toml::table &root, LimitsConfig &c);            // limits.cpp
-    void loadRules(const toml::table &root, std::vector<Rule> &out);      // rules.cpp
-    bool loadRule(const toml::table &t, const std::string &key, Rule &r); // rules.cpp
+    void loadLimits(const toml::table &root, LimitsConfig &c); // limits.cpp
+    // rules.cpp: [[rules]], and [[upstream.groups]] (whose names the rules' `upstream` names).
+    void loadRules(const toml::table &root, std::vector<Rule> &out,
+                   const std::vector<UpstreamGroup> &groups);
+    bool loadRule(const toml::table &t, const std::string &key, Rule &r,
+                  const std::vector<UpstreamGroup> &groups);
+    void upstreamGroups(const toml::node &n, const std::string &key,
+                        std::vector<UpstreamServer> &servers, std::vector<UpstreamGroup> &groups);
     void ruleMatchKey(std::string_view k, const toml::node &v, const std::string &sub, Rule &r);
     void ruleActionKey(std::string_view k, const toml::node &v, const std::string &sub, Rule &r);
     void ruleStatusTtl(const toml::node &v, const std::string &sub, Rule &r);

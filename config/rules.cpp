@@ -193,7 +193,8 @@ void Loader::ruleActionKey(std::string_view k, const toml::node &v, const std::s
     }
 }
 
-bool Loader::loadRule(const toml::table &t, const std::string &key, Rule &r) {
+bool Loader::loadRule(const toml::table &t, const std::string &key, Rule &r,
+                      const std::vector<UpstreamGroup> &groups) {
     static const std::vector<std::string_view> kMatch = {"host",   "path",      "path_prefix",
                                                          "method", "extension", "query_param",
                                                          "cookie", "header",    "header_equals"};
@@ -209,6 +210,16 @@ bool Loader::loadRule(const toml::table &t, const std::string &key, Rule &r) {
                 }))
                 error(v.source(), sub,
                       "expected a name of letters, digits, '-', '_' or '.' (at most 64)");
+        } else if (k.str() == "upstream") {
+            string(r.upstream)(v, sub);
+            for (std::size_t g = 0; g < groups.size(); ++g)
+                if (groups[g].name == r.upstream)
+                    r.pool = g + 1;
+            if (r.pool == 0)
+                error(v.source(), sub,
+                      "\"" + r.upstream +
+                          "\" names no [[upstream.groups]] (give it a group "
+                          "with that name and its servers)");
         } else if (k.str() == "continue") {
             boolean(r.continueAfter)(v, sub);
         } else if (k.str() == "respond") {
@@ -252,7 +263,56 @@ bool Loader::loadRule(const toml::table &t, const std::string &key, Rule &r) {
     return errors_.size() == before;
 }
 
-void Loader::loadRules(const toml::table &root, std::vector<Rule> &out) {
+void Loader::upstreamGroups(const toml::node &n, const std::string &key,
+                            std::vector<UpstreamServer> &servers,
+                            std::vector<UpstreamGroup> &groups) {
+    const toml::array *arr = n.as_array();
+    if (!arr || arr->size() > UpstreamConfig::kMaxGroups)
+        return error(n.source(), key,
+                     "expected at most 15 tables [[upstream.groups]], each with a name and its "
+                     "url or servers");
+    for (std::size_t i = 0; i < arr->size(); ++i) {
+        const std::string sub = key + "[" + std::to_string(i) + "]";
+        const toml::table *t = (*arr)[i].as_table();
+        if (!t)
+            return error((*arr)[i].source(), sub, "each group is a table [[upstream.groups]]");
+        UpstreamGroup g;
+        UpstreamConfig mine;
+        mine.servers.clear();
+        for (auto &&[k, v] : *t) {
+            const std::string field = sub + "." + std::string(k.str());
+            if (k.str() == "name") {
+                string(g.name)(v, field);
+            } else if (k.str() == "url") {
+                UpstreamServer one;
+                if (upstreamUrl(v, field, one))
+                    mine.servers = {one};
+            } else if (k.str() == "servers") {
+                upstreamServers(v, field, mine);
+            } else {
+                error(k.source(), field, "unknown key (name, url, servers)");
+            }
+        }
+        if (g.name.empty())
+            error(t->source(), sub + ".name", "every group needs a name (rules choose it by it)");
+        if (mine.servers.empty())
+            error(t->source(), sub + ".servers", "a group needs url or servers");
+        for (const auto &other : groups)
+            if (other.name == g.name)
+                error(t->source(), sub + ".name", "\"" + g.name + "\" names an earlier group");
+        groups.push_back(g);
+        for (auto &s : mine.servers) {
+            for (const auto &other : servers)
+                if (other.url == s.url)
+                    error(t->source(), sub, "\"" + s.url + "\" is in two groups");
+            s.pool = groups.size();
+            servers.push_back(std::move(s));
+        }
+    }
+}
+
+void Loader::loadRules(const toml::table &root, std::vector<Rule> &out,
+                       const std::vector<UpstreamGroup> &groups) {
     const toml::node *n = root.get("rules");
     if (!n)
         return;
@@ -270,7 +330,7 @@ void Loader::loadRules(const toml::table &root, std::vector<Rule> &out) {
             continue;
         }
         Rule r;
-        if (!loadRule(*t, key, r))
+        if (!loadRule(*t, key, r, groups))
             continue;
         for (const auto &o : out)
             if (o.name == r.name)

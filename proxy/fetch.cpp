@@ -76,6 +76,8 @@ Fetch *Fetch::create(Worker &worker, FetchSubscriber &sub, Request r) {
     f->upgrade_ = r.upgrade;
     f->fill_.rules() = std::move(r.rules);
     f->fill_.keyExtra() = std::move(r.keyExtra);
+    if (const RuleSet &rs = f->fill_.rules())
+        f->upstreamPool_ = ruleUpstreamPool(rs.rules(), rs.mask);
     r.fwd.upgrade = r.upgrade;
     http::writeUpstreamRequest(*r.head, r.fwd, f->upstreamHead_);
     // An expired copy with validators is revalidated (RFC 9111 §4.3.1) unless the client sent
@@ -107,6 +109,8 @@ bool Fetch::startRefresh(Worker &worker, const http::RequestHead &req, std::stri
     f->fill_.uri().assign(uri);
     f->fill_.rules() = std::move(rules);
     f->fill_.keyExtra().assign(keyExtra);
+    if (const RuleSet &rs = f->fill_.rules())
+        f->upstreamPool_ = ruleUpstreamPool(rs.rules(), rs.mask);
     f->ownReq_ = req;
     f->ownReq_.method = "GET";
     f->ownReq_.contentLength = -1;

@@ -154,6 +154,7 @@ private:
                          UpstreamFailure kind) override;
     void onUpstreamWritable() override;
     void onUpstreamReadDone() override;
+    std::size_t upstreamPool() const override { return upstreamPool_; }
 
     Worker &worker_;
     FetchSubscriber *sub_;
@@ -166,7 +167,8 @@ private:
     bool hasBody_ = false;
     bool isHead_ = false;
     bool idempotent_ = false;
-    bool upgrade_ = false; // a WebSocket handshake (Request::upgrade)
+    bool upgrade_ = false;         // a WebSocket handshake (Request::upgrade)
+    std::size_t upstreamPool_ = 0; // the upstream group ([[rules]] upstream)
     // Beside the steps: the request body, the client's backpressure, and what happened once.
     bool bodyDone_ = false;
     bool paused_ = false;  // the subscriber paused reading (client backpressure)

@@ -195,6 +195,7 @@ RuleRequest ruleRequest(const std::vector<config::Rule> &rules, RuleMask m) {
             out.cache = r.cache;
             out.decisive = &r;
         }
+
         out.editsRequest |= editsRequest(r);
         out.keyed |= !r.keyHeaders.empty() || !r.keyCookies.empty();
     });
@@ -263,6 +264,15 @@ void ruleKeyExtra(const std::vector<config::Rule> &rules, RuleMask m, const http
             out.push_back('\n');
         }
     });
+}
+
+std::size_t ruleUpstreamPool(const std::vector<config::Rule> &rules, RuleMask m) {
+    std::size_t pool = 0;
+    forEachMatched(rules, m, [&](const Rule &r) {
+        if (!r.upstream.empty())
+            pool = r.pool;
+    });
+    return pool;
 }
 
 void applyResponseEdits(const std::vector<config::Rule> &rules, RuleMask m, http::HeaderList &h) {

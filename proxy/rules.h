@@ -58,6 +58,10 @@ cache::Bypass classifyWithRules(const http::RequestHead &req, const cache::Polic
 void ruleKeyExtra(const std::vector<config::Rule> &rules, RuleMask m, const http::RequestHead &req,
                   std::string &out);
 
+// The upstream group the matched rules send the request to (the last `upstream` given; 0 = the
+// default servers).
+std::size_t ruleUpstreamPool(const std::vector<config::Rule> &rules, RuleMask m);
+
 // A fetch's hold on the rules it matched: the config they belong to stays alive with it.
 struct RuleSet {
     std::shared_ptr<const config::Config> config;

@@ -256,3 +256,52 @@ class RulesConfig(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+def prefixed(origin, prefix):
+    return len([r for r in origin.requests if r[1].startswith(prefix)])
+
+
+class RulesUpstreamGroups(unittest.TestCase):
+    """[[upstream.groups]]: a rule sends a route to another set of servers."""
+
+    def setUp(self):
+        self.app = Origin()
+        self.api = [Origin(), Origin()]
+        for o in [self.app] + self.api:
+            self.addCleanup(o.close)
+        self.fc = Frontcache(None, {
+            "upstream": {"url": self.app.url,
+                         "groups": [{"name": "api", "servers": [o.url for o in self.api]}]},
+            "rules": [{"name": "api", "path_prefix": "/api/", "upstream": "api"},
+                      {"name": "api-cached", "path_prefix": "/r/api", "upstream": "api"}]})
+        self.addCleanup(self.fc.stop)
+
+    def test_a_route_goes_to_its_group_only(self):
+        for i in range(6):
+            self.assertEqual(get(self.fc, "/api/x?n=%d" % i).status, 404)
+            self.assertEqual(get(self.fc, "/hello").status, 200)
+        self.assertEqual(prefixed(self.app, "/api/x"), 0)
+        self.assertEqual([prefixed(o, "/api/x") for o in self.api], [3, 3])  # balanced in it
+        self.assertEqual(sum(prefixed(o, "/hello") for o in self.api), 0)
+        # Stored pages come from the group too; a hit asks nobody.
+        self.assertEqual(get(self.fc, "/r/api;cc=max-age=60").header("X-Cache"), "MISS")
+        self.assertEqual(get(self.fc, "/r/api;cc=max-age=60").header("X-Cache"), "HIT")
+        self.assertEqual(sum(o.renders for o in self.api if hasattr(o, "renders")), 1)
+        self.assertFalse(hasattr(self.app, "renders"))
+
+    def test_a_group_that_is_down_is_not_replaced_by_another(self):
+        for o in self.api:
+            o.close()
+        self.assertEqual(get(self.fc, "/api/x").status, 502)
+        self.assertEqual(get(self.fc, "/hello").status, 200)
+        self.assertEqual(prefixed(self.app, "/api/x"), 0)
+
+    def test_config_names_the_group(self):
+        path = os.path.join(self.fc.tmp.name, "bad.toml")
+        write_config(path, {"upstream": {"url": self.app.url},
+                            "rules": [{"name": "x", "path": "/x", "upstream": "nope"}]})
+        out = subprocess.run([BIN, "--check-config", path], capture_output=True, text=True,
+                             timeout=20)
+        self.assertEqual(out.returncode, 1)
+        self.assertRegex(out.stderr, r"bad\.toml:\d+:\d+: rules\[0\]\.upstream: \"nope\" names no")
