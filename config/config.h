@@ -300,7 +300,8 @@ struct Rule {
 };
 
 struct Config {
-    std::string sourceFile; // where it was loaded from ("" for strings)
+    std::string sourceFile;       // where it was loaded from ("" for strings)
+    std::uint64_t generation = 0; // a number no other load in this process had
     ServerConfig server;
     UpstreamConfig upstream;
     CacheConfig cache;

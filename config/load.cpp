@@ -1,4 +1,5 @@
 #include "config/loader.h"
+#include <atomic>
 
 #include <arpa/inet.h>
 
@@ -37,6 +38,8 @@ constexpr std::int64_t kCountMax = 1 << 30;
 LoadResult Loader::load(const toml::table &root) {
     Config c;
     c.sourceFile = file_;
+    static std::atomic<std::uint64_t> loaded{0}; // each load its own generation
+    c.generation = ++loaded;
     static const std::vector<std::string> kSections = {"server", "upstream", "cache",  "memcached",
                                                        "admin",  "log",      "limits", "rules"};
     for (auto &&[k, v] : root) {

@@ -122,7 +122,8 @@ private:
     void ruleMatchKey(std::string_view k, const toml::node &v, const std::string &sub, Rule &r);
     void ruleActionKey(std::string_view k, const toml::node &v, const std::string &sub, Rule &r);
     void ruleStatusTtl(const toml::node &v, const std::string &sub, Rule &r);
-    Handler fieldTable(std::vector<RuleField> &out); // { "Name" = "value", ... }
+    enum class FieldUse { Match, Request, Response };
+    Handler fieldTable(std::vector<RuleField> &out, FieldUse use); // { "Name" = "value" }
     // A request rate: a number per second, or "N/s", "N/m", "N/h".
     Handler rate(double &out);
     // What no one key can check alone: limits that must not exceed another key, either-or keys.

@@ -28,19 +28,54 @@ std::string lower(std::string s) {
         c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return s;
 }
-// Fields a rule may not set or remove: the framing and the connection are frontcache's own.
+// Request fields a rule may not set or remove: the framing, the connection and what frontcache
+// itself writes or believes (http/rewrite.cpp's own list: X-Forwarded-*, Forwarded, Via...).
+// Read as WSGI reads names ('_' is '-').
 bool reservedField(std::string_view name) {
+    std::string n = lower(std::string(name));
+    for (char &c : n)
+        c = c == '_' ? '-' : c;
+    for (const char *f :
+         {"content-length", "transfer-encoding", "connection", "upgrade", "te", "trailer",
+          "keep-alive", "host", "expect", "via", "forwarded", "x-request-id", "x-real-ip",
+          "x-http-method-override", "x-method-override", "x-http-method"})
+        if (n == f)
+            return true;
+    return n.starts_with("x-forwarded-") || n.starts_with("proxy-");
+}
+// Response fields a rule may not set or remove: what decides whether and how a response is
+// stored and reused (a rule's lifetime actions say that), and the framing.
+bool decidingField(std::string_view name) {
     const std::string n = lower(std::string(name));
-    for (const char *f : {"content-length", "transfer-encoding", "connection", "upgrade", "te",
-                          "trailer", "keep-alive", "host"})
+    for (const char *f : {"content-length",
+                          "transfer-encoding",
+                          "connection",
+                          "upgrade",
+                          "te",
+                          "trailer",
+                          "keep-alive",
+                          "cache-control",
+                          "cdn-cache-control",
+                          "surrogate-control",
+                          "vary",
+                          "expires",
+                          "pragma",
+                          "age",
+                          "date",
+                          "etag",
+                          "last-modified",
+                          "content-encoding",
+                          "content-range",
+                          "set-cookie"})
         if (n == f)
             return true;
     return false;
 }
 } // namespace
 
-Loader::Handler Loader::fieldTable(std::vector<RuleField> &out) {
-    return [this, &out](const toml::node &n, const std::string &key) {
+Loader::Handler Loader::fieldTable(std::vector<RuleField> &out, FieldUse use) {
+    const bool response = use == FieldUse::Response;
+    return [this, &out, use, response](const toml::node &n, const std::string &key) {
         const toml::table *t = n.as_table();
         if (!t)
             return error(n.source(), key, "expected a table of fields, e.g. { \"X-A\" = \"1\" }");
@@ -48,10 +83,15 @@ Loader::Handler Loader::fieldTable(std::vector<RuleField> &out) {
         for (auto &&[k, v] : *t) {
             const std::string sub = key + "." + std::string(k.str());
             auto s = v.as_string();
-            if (!isToken(k.str()) || reservedField(k.str()))
+            if (!isToken(k.str()) || (use != FieldUse::Match &&
+                                      (response ? decidingField(k.str()) : reservedField(k.str()))))
                 return error(k.source(), sub,
-                             "not a field name a rule may set (a token; not Host, Content-Length, "
-                             "Transfer-Encoding or a hop-by-hop field)");
+                             response ? "not a response field a rule may set (a token; not one "
+                                        "that decides storing — Cache-Control, Vary, Expires, "
+                                        "Set-Cookie...: use ttl, strip_set_cookie — nor framing)"
+                                      : "not a request field a rule may set (a token; not Host, "
+                                        "framing, hop-by-hop, X-Forwarded-*, Forwarded, Via or "
+                                        "another field frontcache writes)");
             if (!s || !isFieldValue(s->get()))
                 return error(v.source(), sub,
                              "expected a field value (a string of visible characters and "
@@ -95,13 +135,19 @@ void Loader::ruleMatchKey(std::string_view k, const toml::node &v, const std::st
     else if (k == "header")
         list(r.headers, true, false);
     else if (k == "header_equals")
-        fieldTable(r.headerEquals)(v, sub);
+        fieldTable(r.headerEquals, FieldUse::Match)(v, sub);
     for (auto &e : r.extensions)
         if (!e.empty() && e.front() == '.')
             e.erase(0, 1);
     for (const auto &p : r.paths)
-        if (p.front() != '/' && p.front() != '*')
+        if (p.empty() || (p.front() != '/' && p.front() != '*'))
             return error(v.source(), sub, "a path pattern starts with '/' or '*'");
+    for (const auto &p : r.pathPrefixes)
+        if (p.empty() || p.front() != '/')
+            return error(v.source(), sub, "a path prefix starts with '/'");
+    for (const auto &h : r.hosts)
+        if (h.find(':') != std::string::npos)
+            return error(v.source(), sub, "host patterns are matched without the port");
 }
 
 void Loader::ruleStatusTtl(const toml::node &v, const std::string &sub, Rule &r) {
@@ -178,14 +224,15 @@ void Loader::ruleActionKey(std::string_view k, const toml::node &v, const std::s
     } else if (k == "strip_set_cookie") {
         boolean(r.stripSetCookie)(v, sub);
     } else if (k == "request_set") {
-        fieldTable(r.requestSet)(v, sub);
+        fieldTable(r.requestSet, FieldUse::Request)(v, sub);
     } else if (k == "response_set") {
-        fieldTable(r.responseSet)(v, sub);
+        fieldTable(r.responseSet, FieldUse::Response)(v, sub);
     } else if (k == "request_remove" || k == "response_remove") {
-        auto &out = k == "request_remove" ? r.requestRemove : r.responseRemove;
+        const bool response = k == "response_remove";
+        auto &out = response ? r.responseRemove : r.requestRemove;
         stringList(out)(v, sub);
         for (auto &h : out)
-            if (!isToken(h) || reservedField(h))
+            if (!isToken(h) || (response ? decidingField(h) : reservedField(h)))
                 return error(v.source(), sub,
                              "\"" + h + "\" is not a field name a rule may remove");
     } else {
@@ -229,9 +276,14 @@ bool Loader::loadRule(const toml::table &t, const std::string &key, Rule &r,
                             "expected { status = 200, body = \"...\", content_type = \"...\" }");
             for (auto &&[rk, rv] : *rt) {
                 const std::string rsub = sub + "." + std::string(rk.str());
-                if (rk.str() == "status")
+                if (rk.str() == "status") {
                     integer(r.respondStatus, 200, 599)(rv, rsub);
-                else if (rk.str() == "body")
+                    // No body may follow these (RFC 9110 §15.3.5, §15.3.6, §15.4.5).
+                    if (r.respondStatus == 204 || r.respondStatus == 205 || r.respondStatus == 304)
+                        error(rv.source(), rsub,
+                              "a fixed response has a body: not 204, 205 "
+                              "or 304");
+                } else if (rk.str() == "body")
                     string(r.respondBody)(rv, rsub);
                 else if (rk.str() == "content_type") {
                     string(r.respondType)(rv, rsub);
@@ -256,9 +308,8 @@ bool Loader::loadRule(const toml::table &t, const std::string &key, Rule &r,
               "and Cache-Status)");
     if (r.respondStatus && (r.cache != Rule::Cache::Default || r.ttlMode != Rule::Ttl::None))
         error(t.source(), key + ".respond", "a rule that responds neither caches nor bypasses");
-    if (r.ttlMode != Rule::Ttl::None && r.ttlMode != Rule::Ttl::Respect && r.ttl <= 0 &&
-        !t.get("ttl"))
-        error(t.source(), key + ".ttl_mode", "needs a ttl");
+    if (r.ttlMode != Rule::Ttl::None && r.ttl <= 0)
+        error(t.source(), key + ".ttl", "ttl_mode needs a ttl of at least one second");
     r.where = file_ + ":" + std::to_string(t.source().begin.line);
     return errors_.size() == before;
 }

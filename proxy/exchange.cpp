@@ -45,6 +45,7 @@ bool Exchange::onHead(http::RequestHead &h) {
     req_.startUs = nowUs();
     stale_.reset();
     earlyBody_.clear();
+    keyExtra_.clear();
     buffered_.reset();
     // A trusted proxy's word on the client and its scheme (nginx real_ip_recursive; Django's
     // SECURE_PROXY_SSL_HEADER compares X-Forwarded-Proto with "https" exactly); nobody else's.
@@ -152,6 +153,9 @@ void Exchange::finishBuffering() {
 
 void Exchange::begin() { // Step::Begin
     http::RequestHead &h = head();
+    // A rule's fixed answer first: a body it will not read is not invited (100 Continue).
+    if (h.method != "PURGE" && applyRules(h))
+        return;
     if (req_.expectContinue) {
         conn_.write("HTTP/1.1 100 Continue\r\n\r\n");
         if (step_ == Step::Closed)
@@ -161,8 +165,6 @@ void Exchange::begin() { // Step::Begin
         purge(h);
         return;
     }
-    if (applyRules(h))
-        return; // a rule's fixed answer
     if (req_.tunnel) {
         beginTunnel();
         return;
@@ -177,7 +179,10 @@ void Exchange::begin() { // Step::Begin
     } else {
         const auto &rules = worker_.config().rules;
         const RuleRequest rr = ruleRequest(rules, req_.rules);
-        req_.bypass = classifyWithRules(h, worker_.cache().policy, rr, &req_.queryInKey);
+        bool changed = false;
+        req_.bypass = classifyWithRules(h, worker_.cache().policy, rr, &req_.queryInKey, &changed);
+        if (changed && rr.decisive)
+            noteRule(*rr.decisive);
         if (rr.keyed)
             ruleKeyExtra(rules, req_.rules, h, keyExtra_);
     }
@@ -217,16 +222,14 @@ void Exchange::begin() { // Step::Begin
 // [[rules]] (proxy/rules.h): which match, their request edits, a fixed answer. True when
 // answered here.
 bool Exchange::applyRules(http::RequestHead &h) {
-    keyExtra_.clear();
     const auto &rules = worker_.config().rules;
     req_.rules = matchRules(rules, h);
     if (req_.rules == 0)
         return false;
-    req_.rulesFrom = &worker_.config();
+    req_.rulesFrom = worker_.config().generation;
     const RuleRequest rr = ruleRequest(rules, req_.rules);
-    if (rr.decisive)
-        noteRule(*rr.decisive);
     if (rr.respond) {
+        noteRule(*rr.respond);
         req_.cacheStatus = CacheStatus::Bypass;
         req_.bypass = cache::Bypass::Rule;
         if (!req_.complete && req_.hasBody)
@@ -256,7 +259,7 @@ RuleSet Exchange::ruleSet() {
     if (req_.rules == 0)
         return {};
     RuleSet s{worker_.configPtr(), req_.rules};
-    if (s.config.get() != req_.rulesFrom)
+    if (s.config->generation != req_.rulesFrom)
         s.mask = matchRules(s.config->rules, head());
     return s;
 }

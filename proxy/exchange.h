@@ -161,7 +161,7 @@ private:
         // [[rules]]: which matched (of rulesFrom's list), whether the query is keyed for this
         // request, and the length of "rule:NAME" in ruleDetail_ when a rule changed the outcome.
         RuleMask rules = 0;
-        const config::Config *rulesFrom = nullptr;
+        std::uint64_t rulesFrom = 0; // the generation of the config they are from
         bool queryInKey = false;
         std::uint8_t ruleDetailLen = 0;
         // The response.

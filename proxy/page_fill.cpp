@@ -266,10 +266,15 @@ cache::ItemRef PageFill::renew(const http::RequestHead &req, const cache::PageVi
     cache::StoreDecision d = cache::renewStoredHead(stale.head, notModified, req, cc.policy,
                                                     cc.clock->now(), head_, vary_);
     changedBy_ = nullptr;
-    if (rules_ && d.reason == cache::NotStored::None) // the rules' lifetimes hold for renewals
+    if (rules_ && d.reason == cache::NotStored::None) {
+        // The rules' lifetimes hold for renewals, decided from the renewed head as a whole.
+        http::HeaderList merged;
+        http::forEachHeadField(head_, [&](std::string_view n, std::string_view v,
+                                          std::string_view) { merged.add(n, v); });
         changedBy_ = adjustDecision(ruleTtl(rules_.rules(), rules_.mask, d.status),
-                                    cache::responseFacts(d.status, -1, notModified, cc.policy), d,
+                                    cache::responseFacts(d.status, -1, merged, cc.policy), d,
                                     [&](int) { return d; });
+    }
     cache::ItemRef page;
     if (d.reason == cache::NotStored::None) {
         decision_ = d;

@@ -50,23 +50,80 @@ std::string_view hostOf(const http::RequestHead &req, char (&buf)[256]) {
     } else if (const std::size_t colon = h.rfind(':'); colon != std::string_view::npos) {
         h = h.substr(0, colon);
     }
+    if (h.ends_with('.')) // "example.com." is example.com (Django's split_domain_port)
+        h.remove_suffix(1);
     const std::size_t n = std::min(h.size(), sizeof buf);
     for (std::size_t i = 0; i < n; ++i)
         buf[i] = static_cast<char>(h[i] >= 'A' && h[i] <= 'Z' ? h[i] + 32 : h[i]);
     return {buf, n};
 }
 
+// A cookie's name as Django reads it: parse_cookie strips what Python's str.strip() strips,
+// which is more than HTTP's whitespace (\x0b, \x0c, \x1c-\x1f, and in Latin-1 \x85, \xa0).
+std::string_view cookieName(std::string_view n) {
+    auto space = [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return u == ' ' || (u >= 0x09 && u <= 0x0d) || (u >= 0x1c && u <= 0x1f) || u == 0x85 ||
+               u == 0xa0;
+    };
+    while (!n.empty() && space(n.front()))
+        n.remove_prefix(1);
+    while (!n.empty() && space(n.back()))
+        n.remove_suffix(1);
+    return n;
+}
+
+template <typename F> void forEachCookie(const http::HeaderList &h, F &&f) {
+    h.forEach([&](std::string_view n, std::string_view v) {
+        if (http::equalsIgnoreCase(n, "cookie"))
+            cache::forEachCookiePair(v, [&](std::string_view name, std::string_view pair) {
+                f(cookieName(name), pair);
+                return true;
+            });
+    });
+}
+
 bool hasCookie(const http::HeaderList &h, const std::vector<std::string> &names) {
     bool found = false;
+    forEachCookie(
+        h, [&](std::string_view name, std::string_view) { found = found || anyGlob(names, name); });
+    return found;
+}
+
+// The field's values as the application reads them: every field of that name (WSGI joins them
+// with ','; '_' and '-' spell one name there).
+bool fieldValues(const http::HeaderList &h, std::string_view want, std::string &out) {
+    bool found = false;
     h.forEach([&](std::string_view n, std::string_view v) {
-        if (found || !http::equalsIgnoreCase(n, "cookie"))
+        if (n.size() != want.size())
             return;
-        cache::forEachCookiePair(v, [&](std::string_view name, std::string_view) {
-            found = anyGlob(names, name);
-            return !found;
-        });
+        for (std::size_t i = 0; i < n.size(); ++i) {
+            const char a = n[i] == '_' ? '-' : n[i], b = want[i] == '_' ? '-' : want[i];
+            if (std::tolower(static_cast<unsigned char>(a)) !=
+                std::tolower(static_cast<unsigned char>(b)))
+                return;
+        }
+        if (found)
+            out.push_back(',');
+        out.append(v);
+        found = true;
     });
     return found;
+}
+
+// A matcher that reads a request field the key may not hold: a rule that changes anything
+// with one must put what it decided into the key, or one client's outcome would be stored for
+// everyone.
+bool readsUnkeyed(const Rule &r) {
+    return !r.headers.empty() || !r.headerEquals.empty() || !r.cookies.empty() ||
+           !r.queryParams.empty();
+}
+bool changesWhatIsStored(const Rule &r) {
+    return r.cache == Rule::Cache::Cache || r.ttlMode != Rule::Ttl::None || !r.statusTtl.empty() ||
+           r.grace || r.staleIfError || r.stripCookies || r.stripSetCookie ||
+           !r.requestSet.empty() || !r.requestRemove.empty() || !r.responseSet.empty() ||
+           !r.responseRemove.empty() || !r.queryAllow.empty() || !r.queryDeny.empty() ||
+           r.querySort || !r.upstream.empty();
 }
 
 bool hasQueryParam(std::string_view query, const std::vector<std::string> &names,
@@ -130,6 +187,32 @@ template <typename F> void forEachMatched(const std::vector<Rule> &rules, RuleMa
     for (std::size_t i = 0; m != 0 && i < rules.size(); ++i, m >>= 1)
         if (m & 1)
             f(rules[i]);
+}
+
+// A client's Connection field may name a field as hop-by-hop, and the upstream head then leaves
+// it out (http::writeUpstreamRequest): a field a rule sets is no longer one of its options, so
+// what is keyed is what is sent.
+void dropConnectionOption(http::HeaderList &h, std::string_view name) {
+    std::string kept;
+    bool named = false;
+    h.forEach([&](std::string_view n, std::string_view v) {
+        if (!http::equalsIgnoreCase(n, "connection"))
+            return;
+        http::forEachListMember(v, [&](std::string_view option) {
+            if (http::equalsIgnoreCase(option, name)) {
+                named = true;
+                return;
+            }
+            if (!kept.empty())
+                kept.append(", ");
+            kept.append(option);
+        });
+    });
+    if (!named)
+        return;
+    h.remove("connection");
+    if (!kept.empty())
+        h.add("Connection", kept);
 }
 
 // The query edited in place: parameters named by `deny`, or not by `allow`, removed; then sorted
@@ -197,7 +280,9 @@ RuleRequest ruleRequest(const std::vector<config::Rule> &rules, RuleMask m) {
         }
 
         out.editsRequest |= editsRequest(r);
-        out.keyed |= !r.keyHeaders.empty() || !r.keyCookies.empty();
+        out.keyed |= !r.keyHeaders.empty() || !r.keyCookies.empty() ||
+                     (readsUnkeyed(r) && changesWhatIsStored(r));
+        out.stripsCookies |= r.stripCookies;
     });
     return out;
 }
@@ -211,6 +296,7 @@ void applyRequestEdits(const std::vector<config::Rule> &rules, RuleMask m, http:
         for (const auto &f : r.requestSet) {
             req.headers.remove(f.name);
             req.headers.add(f.name, f.value);
+            dropConnectionOption(req.headers, f.name);
         }
         if (!r.queryAllow.empty() || !r.queryDeny.empty() || r.querySort)
             editQuery(req.target, r);
@@ -218,16 +304,24 @@ void applyRequestEdits(const std::vector<config::Rule> &rules, RuleMask m, http:
 }
 
 cache::Bypass classifyWithRules(const http::RequestHead &req, const cache::PolicyConfig &cfg,
-                                const RuleRequest &r, bool *queryInKey) {
+                                const RuleRequest &r, bool *queryInKey, bool *changed) {
     *queryInKey = cfg.queryInKey;
+    bool ignored = false;
+    bool &outcome = changed ? *changed : ignored;
+    outcome = false;
     const cache::Bypass b = cache::classify(req, cfg);
-    if (r.cache == Rule::Cache::Bypass)
-        return b == cache::Bypass::None ? cache::Bypass::Rule : b;
+    if (r.cache == Rule::Cache::Bypass) {
+        outcome = b == cache::Bypass::None;
+        return outcome ? cache::Bypass::Rule : b;
+    }
+    // Never over a method, a body or a handshake; over cache.bypass_cookies only when the rules
+    // take the cookies out (they are there because the app does not say Vary: Cookie).
     if (r.cache != Rule::Cache::Cache || b == cache::Bypass::Method || b == cache::Bypass::Body ||
-        b == cache::Bypass::Upgrade)
+        b == cache::Bypass::Upgrade || (b == cache::Bypass::Cookie && !r.stripsCookies))
         return b;
     // The rule caches what the defaults pass: with a query, the query is part of the key.
     *queryInKey = true;
+    outcome = b != cache::Bypass::None;
     return cache::Bypass::None;
 }
 
@@ -238,32 +332,37 @@ void ruleKeyExtra(const std::vector<config::Rule> &rules, RuleMask m, const http
         for (const auto &name : r.keyHeaders) {
             out.push_back('\x03');
             out.append(name);
-            if (auto v = req.headers.get(name)) {
-                out.push_back('=');
-                out.append(*v);
-            } else {
-                out.push_back('-');
-            }
+            const std::size_t at = out.size();
+            out.push_back('=');
+            if (!fieldValues(req.headers, name, out))
+                out[at] = '-'; // absent is not empty
             out.push_back('\n');
         }
+        // Every cookie the pattern names, each occurrence (a value never holds ';').
         for (const auto &pattern : r.keyCookies) {
             out.append("\x03cookie:");
             out.append(pattern);
             out.push_back('=');
-            req.headers.forEach([&](std::string_view n, std::string_view v) {
-                if (!http::equalsIgnoreCase(n, "cookie"))
-                    return;
-                cache::forEachCookiePair(v, [&](std::string_view name, std::string_view pair) {
-                    if (cache::globMatch(pattern, name)) {
-                        out.append(pair);
-                        out.push_back(';');
-                    }
-                    return true;
-                });
+            forEachCookie(req.headers, [&](std::string_view name, std::string_view pair) {
+                if (cache::globMatch(pattern, name)) {
+                    out.append(pair);
+                    out.push_back(';');
+                }
             });
             out.push_back('\n');
         }
     });
+    // Which rules matched, when one decided from a field the key may not hold (readsUnkeyed).
+    bool unkeyed = false;
+    forEachMatched(rules, m, [&](const Rule &r) {
+        unkeyed = unkeyed || (readsUnkeyed(r) && changesWhatIsStored(r));
+    });
+    if (unkeyed) {
+        char mask[32];
+        const int n = std::snprintf(mask, sizeof mask, "\x03rules=%llx\n",
+                                    static_cast<unsigned long long>(m));
+        out.append(mask, static_cast<std::size_t>(n));
+    }
 }
 
 std::size_t ruleUpstreamPool(const std::vector<config::Rule> &rules, RuleMask m) {
@@ -291,11 +390,18 @@ void applyResponseEdits(const std::vector<config::Rule> &rules, RuleMask m, http
 RuleTtl ruleTtl(const std::vector<config::Rule> &rules, RuleMask m, int status) {
     RuleTtl t;
     forEachMatched(rules, m, [&](const Rule &r) {
-        for (const auto &[code, ttl] : r.statusTtl)
-            if (code == status || (code < 6 && code == status / 100)) {
-                t.statusTtl = ttl;
-                t.from = &r;
-            }
+        // Within a rule the code beats its class ({404 = "30s", "4xx" = "0s"} stores a 404).
+        std::optional<std::int64_t> exact, byClass;
+        for (const auto &[code, ttl] : r.statusTtl) {
+            if (code == status)
+                exact = ttl;
+            else if (code < 6 && code == status / 100)
+                byClass = ttl;
+        }
+        if (exact || byClass) {
+            t.statusTtl = exact ? exact : byClass;
+            t.statusFrom = &r;
+        }
         if (r.ttlMode != Rule::Ttl::None) {
             t.mode = r.ttlMode;
             t.ttl = r.ttl;
@@ -313,47 +419,80 @@ bool hasExplicitLifetime(const cache::ResponseFacts &f) {
     return f.directives.maxAge || f.directives.sMaxAge || f.expires;
 }
 
+namespace {
+// Statuses no rule ever stores: interim, partial, not-modified answers (often to one client's
+// own validators or range) describe no page anyone else may be given.
+bool neverStored(int status) {
+    return status < 200 || status == 206 || status == 304;
+}
+// RFC 9110 §15.1: cacheable by default. A plain ttl may store these when the app gave no
+// lifetime; any other status only when status_ttl names it.
+bool heuristicallyCacheable(int status) {
+    for (int s : {200, 203, 204, 300, 301, 308, 404, 405, 410, 414, 501})
+        if (s == status)
+            return true;
+    return false;
+}
+// RFC 9111 §5.2.2.2, .8, .10 and §5.2.2.4: what may never be served stale by a shared cache.
+bool staleForbidden(const cache::ResponseFacts &f, const cache::StoreDecision &d) {
+    for (const http::CacheControl *cc : {&f.cacheControl, &f.directives})
+        if (cc->mustRevalidate || cc->proxyRevalidate || cc->sMaxAge || cc->sMaxAgeInvalid)
+            return true;
+    return d.revalidate;
+}
+} // namespace
+
 const config::Rule *adjustDecision(const RuleTtl &t, const cache::ResponseFacts &facts,
                                    cache::StoreDecision &d,
                                    const std::function<cache::StoreDecision(int)> &redecide) {
     using cache::NotStored;
-    const bool lifetimeOnly = d.reason == NotStored::Status || d.reason == NotStored::ZeroTtl;
-    const bool mustRevalidate = facts.directives.mustRevalidate || d.revalidate;
-    const config::Rule *changed = nullptr;
-    if (t.statusTtl && *t.statusTtl <= 0) {
-        if (d.reason == NotStored::None) {
-            d.reason = NotStored::Status;
-            changed = t.from;
-        }
-        return changed;
+    const int status = facts.status;
+    if (neverStored(status))
+        return nullptr;
+    if (t.statusTtl && *t.statusTtl <= 0) { // status_ttl = 0: never stored
+        if (d.reason != NotStored::None)
+            return nullptr;
+        d.reason = NotStored::Status;
+        return t.statusFrom;
     }
+    // The lifetime the rules give, from what is left of the response's own (its age on arrival
+    // counted once), and whether it may lift a refusal.
+    const std::int64_t age = std::max<std::int64_t>(d.initialAge, 0);
+    const bool stored = d.reason == NotStored::None;
+    const std::int64_t left = stored ? std::max<std::int64_t>(d.ttl - age, 0) : 0;
     std::optional<std::int64_t> ttl;
+    bool mayLift = false; // a refusal for the status or for no lifetime
+    const config::Rule *by = t.from;
     if (t.statusTtl) {
         ttl = t.statusTtl;
+        by = t.statusFrom;
+        mayLift = d.reason == NotStored::Status || d.reason == NotStored::ZeroTtl;
     } else if (t.mode == config::Rule::Ttl::Override ||
                (t.mode == config::Rule::Ttl::Respect && !hasExplicitLifetime(facts))) {
         ttl = t.ttl;
     } else if (t.mode == config::Rule::Ttl::Floor) {
-        ttl = std::max(d.reason == NotStored::None ? d.ttl : 0, t.ttl);
-    } else if (t.mode == config::Rule::Ttl::Ceiling && d.reason == NotStored::None) {
-        ttl = std::min(d.ttl, t.ttl);
+        ttl = std::max(left, t.ttl);
+    } else if (t.mode == config::Rule::Ttl::Ceiling && stored) {
+        ttl = std::min(left, t.ttl);
     }
-    if (ttl && *ttl > 0 && (d.reason == NotStored::None || lifetimeOnly)) {
+    if (!t.statusTtl && t.mode != config::Rule::Ttl::Ceiling)
+        mayLift = d.reason == NotStored::ZeroTtl && heuristicallyCacheable(status);
+    const config::Rule *changed = nullptr;
+    if (ttl && *ttl > 0 && (stored || mayLift)) {
         if (d.reason == NotStored::Status) {
             // Decided again as the one status the mode stores without being told, so every
             // other refusal (private, Set-Cookie...) still holds; the status stays the response's.
             cache::StoreDecision again = redecide(200);
             if (again.reason != NotStored::None && again.reason != NotStored::ZeroTtl)
                 return nullptr;
-            again.reason = NotStored::None;
-            again.status = facts.status;
+            again.status = status;
             d = again;
         }
         d.reason = NotStored::None;
-        d.ttl = *ttl + (d.initialAge > 0 ? d.initialAge : 0); // fresh for ttl from now
-        changed = t.from;
+        d.ttl = *ttl + std::max<std::int64_t>(d.initialAge, 0); // fresh for ttl from now
+        changed = by;
     }
-    if (d.reason == NotStored::None && !mustRevalidate) {
+    if (d.reason == NotStored::None && !staleForbidden(facts, d)) {
         if (t.grace)
             d.grace = *t.grace;
         if (t.staleIfError)

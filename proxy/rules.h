@@ -38,7 +38,8 @@ struct RuleRequest {
     const config::Rule *respond = nullptr;  // answer with this rule's fixed response
     const config::Rule *decisive = nullptr; // the last matched rule that changed an outcome
     bool editsRequest = false;              // request_set/remove, strip_cookies, query edits
-    bool keyed = false;                     // key_headers / key_cookies
+    bool keyed = false;         // key_headers / key_cookies, or an outcome from unkeyed fields
+    bool stripsCookies = false; // strip_cookies (so bypass_cookies may be overridden)
 };
 RuleRequest ruleRequest(const std::vector<config::Rule> &rules, RuleMask m);
 
@@ -50,11 +51,15 @@ void applyRequestEdits(const std::vector<config::Rule> &rules, RuleMask m, http:
 // The classification with the rules: `cache = "bypass"` passes any request; `cache = "cache"`
 // looks up a GET/HEAD without a body that only the configured defaults would pass (a query
 // string, bypass_paths, bypass_cookies). Methods and bodies are never overridden.
+// `changed` (when given): whether the rules changed the outcome.
 cache::Bypass classifyWithRules(const http::RequestHead &req, const cache::PolicyConfig &cfg,
-                                const RuleRequest &r, bool *queryInKey);
+                                const RuleRequest &r, bool *queryInKey, bool *changed = nullptr);
 
 // key_headers / key_cookies: what the page key adds for this request ("" when no rule keys):
-// each "\x03name=value\n" or "\x03name-\n" when absent (a byte no other key element starts with).
+// each "\x03name=value\n" or "\x03name-\n" when absent (a byte no other key element starts with),
+// values as the application reads them (repeated fields joined; every cookie of the name); and
+// the mask of matched rules when one of them decided something stored from a request field the
+// key may not hold (a header, cookie or query parameter matcher).
 void ruleKeyExtra(const std::vector<config::Rule> &rules, RuleMask m, const http::RequestHead &req,
                   std::string &out);
 
@@ -75,17 +80,21 @@ struct RuleSet {
 void applyResponseEdits(const std::vector<config::Rule> &rules, RuleMask m, http::HeaderList &h);
 
 // The store's decision with the rules' lifetimes: status_ttl (0: never stored), ttl by ttl_mode
-// (respect: the lifetime of a response that gives none; override; floor; ceiling), grace and
-// stale_if_error. A lifetime lifts only a refusal for the status or for a missing/zero lifetime;
-// never private, no-store, Set-Cookie, Authorization or Vary: *. `redecide(status)` decides the
-// same response as if it had that status (rules may store a 404 that Django's rules would not).
+// (respect: the lifetime of a response that gives none; override; floor; ceiling — of what is
+// left of the response's lifetime, its age on arrival counted once), grace and stale_if_error
+// (never where RFC 9111 forbids serving stale). What a lifetime may lift: a refusal for the
+// status only when status_ttl names it; for a missing or zero lifetime, of a status cacheable
+// by default (RFC 9110 §15.1) or named by status_ttl. Never private, no-store, Set-Cookie,
+// Authorization, Vary: *, and never a 1xx, 206 or 304. `redecide(status)` decides the same
+// response as if it had that status (rules may store a 404 that Django's rules would not).
 // Returns the rule that changed the decision, or null.
 struct RuleTtl {
-    std::optional<std::int64_t> statusTtl; // for this status
+    std::optional<std::int64_t> statusTtl; // for this status (the code beats its class)
+    const config::Rule *statusFrom = nullptr;
     config::Rule::Ttl mode = config::Rule::Ttl::None;
     std::int64_t ttl = 0;
+    const config::Rule *from = nullptr; // the rule that gave ttl / ttl_mode
     std::optional<std::int64_t> grace, staleIfError;
-    const config::Rule *from = nullptr; // the rule that gave the lifetime
 };
 RuleTtl ruleTtl(const std::vector<config::Rule> &rules, RuleMask m, int status);
 const config::Rule *adjustDecision(const RuleTtl &t, const cache::ResponseFacts &facts,

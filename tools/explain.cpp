@@ -140,6 +140,7 @@ int runExplain(const config::Config &cfg, const ExplainOptions &o, std::string &
         out += "refused: " + std::to_string(r.status) + " (" + r.reason + ")\n";
         return 0;
     }
+    req.headers.remove("expect"); // answered by frontcache itself, never forwarded or matched
     out += "request: " + req.method + " " + req.target + "\n";
     const proxy::RuleMask m = proxy::matchRules(cfg.rules, req);
     listRules(cfg, m, out);
@@ -154,18 +155,18 @@ int runExplain(const config::Config &cfg, const ExplainOptions &o, std::string &
     if ((req.method == "GET" || req.method == "HEAD") && !req.hasBody())
         cache::normalizeCacheableRequest(req, policy);
     bool queryInKey = policy.queryInKey;
-    const cache::Bypass b = proxy::classifyWithRules(req, policy, rr, &queryInKey);
+    bool changed = false;
+    const cache::Bypass b = proxy::classifyWithRules(req, policy, rr, &queryInKey, &changed);
     out += "forwarded as: " + req.method + " " + req.target + "\n";
     req.headers.forEach([&](std::string_view n, std::string_view v) {
         out += "  " + std::string(n) + ": " + std::string(v) + "\n";
     });
     if (b != cache::Bypass::None) {
         out += std::string("decision: bypass (") + cache::bypassName(b) + ")";
-        out +=
-            rr.decisive && b == cache::Bypass::Rule ? ", rule " + rr.decisive->name + "\n" : "\n";
+        out += changed && rr.decisive ? ", rule " + rr.decisive->name + "\n" : "\n";
     } else {
         out += "decision: look up, store on a miss";
-        out += rr.decisive ? " (rule " + rr.decisive->name + ")\n" : "\n";
+        out += changed && rr.decisive ? " (rule " + rr.decisive->name + ")\n" : "\n";
         std::string uri, extra, key;
         cache::absoluteUri(req, policy, uri, https ? "https" : "http", queryInKey);
         if (rr.keyed)

@@ -255,3 +255,168 @@ respond = { body = "ok\n" }
     CHECK(r.find("Content-Type: text/plain; charset=utf-8\r\n") != std::string::npos);
     CHECK(r.ends_with("\r\n\r\nok\n"));
 }
+
+namespace {
+// The store decision for a response under `rules` (all matched), in `mode`.
+fc::cache::StoreDecision decideWith(const std::vector<Rule> &rules, fc::cache::Mode mode,
+                                    int status,
+                                    std::vector<std::pair<std::string, std::string>> fields,
+                                    const Rule **by = nullptr) {
+    fc::cache::PolicyConfig cfg;
+    cfg.mode = mode;
+    cfg.queryInKey = mode == fc::cache::Mode::Http;
+    fc::http::HeaderList h;
+    for (auto &[n, v] : fields)
+        h.add(n, v);
+    auto facts = fc::cache::responseFacts(status, -1, h, cfg);
+    auto r = req("/");
+    auto d = fc::cache::decideStore(r, facts, cfg, {1000, 1000});
+    const RuleMask all = (RuleMask{1} << rules.size()) - 1;
+    const Rule *b =
+        fc::proxy::adjustDecision(fc::proxy::ruleTtl(rules, all, status), facts, d, [&](int s) {
+            auto as = facts;
+            as.status = s;
+            return fc::cache::decideStore(r, as, cfg, {1000, 1000});
+        });
+    if (by)
+        *by = b;
+    return d;
+}
+} // namespace
+
+TEST_CASE("rules: no lifetime ever stores a 304, a 206 or a status no one named") {
+    using fc::cache::Mode;
+    using fc::cache::NotStored;
+    auto rules = load("[[rules]]\nname = \"t\"\nttl = \"10m\"\nttl_mode = \"override\"\n"
+                      "status_ttl = { \"3xx\" = \"1h\", \"2xx\" = \"1h\" }\n");
+    for (Mode mode : {Mode::Django, Mode::Http}) {
+        // One client's own validators or range are answered 304 / 206: never stored for all.
+        CHECK(decideWith(rules, mode, 304, {{"ETag", "\"x\""}}).reason != NotStored::None);
+        CHECK(decideWith(rules, mode, 206, {{"Content-Range", "bytes 0-1/10"}}).reason !=
+              NotStored::None);
+    }
+    auto plain = load("[[rules]]\nname = \"t\"\nttl = \"10m\"\nttl_mode = \"override\"\n");
+    for (Mode mode : {Mode::Django, Mode::Http}) {
+        CHECK(decideWith(plain, mode, 500, {}).reason != NotStored::None);
+        CHECK(decideWith(plain, mode, 302, {{"Location", "/x"}}).reason != NotStored::None);
+        CHECK(decideWith(plain, mode, 403, {}).reason != NotStored::None);
+        CHECK(decideWith(plain, mode, 200, {}).reason == NotStored::None);
+    }
+}
+
+TEST_CASE("rules: floor and ceiling count the age a response arrived with once (http mode)") {
+    using fc::cache::Mode;
+    auto rules = load("[[rules]]\nname = \"c\"\nttl = \"1h\"\nttl_mode = \"ceiling\"\n"
+                      "[[rules]]\nname = \"f\"\nttl = \"60s\"\nttl_mode = \"floor\"\n");
+    auto only = [&](std::size_t i) { return std::vector<Rule>{rules[i]}; };
+    auto left = [](const fc::cache::StoreDecision &d) { return d.ttl - d.initialAge; };
+    auto c = decideWith(only(0), Mode::Http, 200, {{"Cache-Control", "max-age=60"}, {"Age", "50"}});
+    CHECK(left(c) == 10);
+    auto stale =
+        decideWith(only(0), Mode::Http, 200, {{"Cache-Control", "max-age=60"}, {"Age", "500"}});
+    CHECK(left(stale) <= 0); // a ceiling never makes a stale response fresh
+    auto f =
+        decideWith(only(1), Mode::Http, 200, {{"Cache-Control", "max-age=3600"}, {"Age", "3000"}});
+    CHECK(left(f) == 600);
+    auto lifted =
+        decideWith(only(1), Mode::Http, 200, {{"Cache-Control", "max-age=10"}, {"Age", "30"}});
+    CHECK(left(lifted) == 60);
+}
+
+TEST_CASE("rules: a status code beats its class; grace never where stale is forbidden") {
+    using fc::cache::Mode;
+    auto rules = load("[[rules]]\nname = \"s\"\nstatus_ttl = { 404 = \"30s\", \"4xx\" = \"0s\" }\n"
+                      "grace = \"1h\"\nstale_if_error = \"1d\"\n");
+    auto d = decideWith(rules, Mode::Django, 404, {});
+    CHECK(d.reason == fc::cache::NotStored::None);
+    CHECK(d.ttl == 30);
+    CHECK(decideWith(rules, Mode::Django, 410, {}).reason != fc::cache::NotStored::None);
+    for (const char *cc : {"max-age=60, must-revalidate", "max-age=60, proxy-revalidate",
+                           "max-age=60, s-maxage=60"}) {
+        auto h = decideWith(rules, Mode::Http, 200, {{"Cache-Control", cc}});
+        CHECK(h.reason == fc::cache::NotStored::None);
+        CHECK(h.grace == 0);
+        CHECK(h.staleIfError == 0);
+    }
+    auto ok = decideWith(rules, Mode::Http, 200, {{"Cache-Control", "max-age=60"}});
+    CHECK(ok.grace == 3600);
+}
+
+TEST_CASE("rules: key elements are what the application reads") {
+    auto rules = load("[[rules]]\nname = \"k\"\nkey_headers = [\"X-Tenant\"]\n"
+                      "key_cookies = [\"lang\"]\n");
+    std::string one, two, a, b;
+    // Repeated fields are joined (WSGI), not the first one only.
+    fc::proxy::ruleKeyExtra(rules, 1, req("/", {{"X-Tenant", "a"}}), one);
+    fc::proxy::ruleKeyExtra(rules, 1, req("/", {{"X-Tenant", "a"}, {"x-tenant", "evil"}}), two);
+    CHECK(one != two);
+    // A cookie name Django strips to "lang" is "lang" here too.
+    fc::proxy::ruleKeyExtra(rules, 1, req("/", {{"Cookie", "lang=de"}}), a);
+    fc::proxy::ruleKeyExtra(rules, 1, req("/", {{"Cookie", "lang=de; \xa0lang=evil"}}), b);
+    CHECK(a != b);
+}
+
+TEST_CASE("rules: an outcome decided from an unkeyed field is part of the key") {
+    auto rules = load(R"(
+[[rules]]
+name = "internal"
+header_equals = { "X-Internal" = "1" }
+request_set = { "X-Show-Drafts" = "1" }
+continue = true
+[[rules]]
+name = "all"
+path_prefix = "/"
+)");
+    auto inside = req("/", {{"X-Internal", "1"}});
+    auto outside = req("/");
+    const RuleMask mi = fc::proxy::matchRules(rules, inside);
+    const RuleMask mo = fc::proxy::matchRules(rules, outside);
+    CHECK(fc::proxy::ruleRequest(rules, mi).keyed);
+    std::string ki, ko;
+    fc::proxy::ruleKeyExtra(rules, mi, inside, ki);
+    fc::proxy::ruleKeyExtra(rules, mo, outside, ko);
+    CHECK(ki != ko);
+    CHECK(ko.empty()); // a rule that only matched on the path changes no key
+}
+
+TEST_CASE("rules: a field a rule sets is no longer a Connection option of the client's") {
+    auto rules = load("[[rules]]\nname = \"d\"\nrequest_set = { \"X-Device\" = \"desktop\" }\n");
+    auto r = req("/", {{"Connection", "keep-alive, X-Device"}, {"X-Device", "phone"}});
+    fc::proxy::applyRequestEdits(rules, 1, r);
+    CHECK(r.headers.get("x-device") == "desktop");
+    CHECK(r.headers.get("connection") == "keep-alive");
+}
+
+TEST_CASE("rules: cache = \"cache\" passes over bypass_cookies only when the cookies go") {
+    auto keep = load("[[rules]]\nname = \"c\"\ncache = \"cache\"\n");
+    auto strip = load("[[rules]]\nname = \"c\"\ncache = \"cache\"\nstrip_cookies = true\n");
+    fc::cache::PolicyConfig cfg;
+    cfg.bypassCookies = {"sessionid"};
+    bool q = false;
+    auto r = req("/blog/a", {{"Cookie", "sessionid=victim"}});
+    CHECK(fc::proxy::classifyWithRules(r, cfg, fc::proxy::ruleRequest(keep, 1), &q) ==
+          fc::cache::Bypass::Cookie);
+    CHECK(fc::proxy::classifyWithRules(r, cfg, fc::proxy::ruleRequest(strip, 1), &q) ==
+          fc::cache::Bypass::None);
+}
+
+TEST_CASE("rules: hosts match without a trailing dot; config refuses what would break framing") {
+    auto rules = load("[[rules]]\nname = \"h\"\nhost = \"admin.example.com\"\n");
+    fc::http::RequestHead r;
+    r.method = "GET";
+    r.target = "/";
+    r.headers.add("Host", "ADMIN.example.com.:443");
+    CHECK(fc::proxy::matchRules(rules, r) == 1);
+    for (const char *bad :
+         {"[[rules]]\nname = \"a\"\nrespond = { status = 204 }\n",
+          "[[rules]]\nname = \"a\"\nresponse_remove = [\"Vary\"]\n",
+          "[[rules]]\nname = \"a\"\nresponse_set = { \"Cache-Control\" = \"public\" }\n",
+          "[[rules]]\nname = \"a\"\nrequest_set = { \"X-Forwarded-For\" = \"1.2.3.4\" }\n",
+          "[[rules]]\nname = \"a\"\nrequest_remove = [\"Via\"]\n",
+          "[[rules]]\nname = \"a\"\npath = \"\"\n",
+          "[[rules]]\nname = \"a\"\npath_prefix = \"static\"\n",
+          "[[rules]]\nname = \"a\"\nttl_mode = \"override\"\n"}) {
+        auto res = fc::config::loadConfigString(bad, "bad.toml");
+        CHECK_MESSAGE(!res.config, bad);
+    }
+}
