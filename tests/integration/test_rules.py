@@ -47,7 +47,8 @@ class RulesBase:
         self.origin.scripts["/r/static/app.css"] = lambda m, t, h: (
             200, [("Set-Cookie", "track=1"), ("X-Powered-By", "php"),
                   ("Cache-Control", "max-age=60")], b"body{}" + str(len(self.origin.requests)).encode())
-        self.fc = Frontcache(self.origin.url, {"cache": {"mode": self.MODE, "grace": "0s"},
+        self.fc = Frontcache(self.origin.url, {"cache": {"mode": self.MODE, "grace": "0s",
+                                                         "cache_status_key": True},
                                                "rules": RULES})
         self.addCleanup(self.fc.stop)
 
@@ -176,17 +177,33 @@ class RulesBase:
         self.assertIn("tagged", out)
 
     def test_explain_agrees_with_the_server(self):
-        cases = [("/hello", []), ("/r/private;cc=max-age=60", []), ("/echo?q=z", []),
-                 ("/echo?x=1", []), ("/echo?q=z", ["X-Api: 1"]), ("/r/static/app.css", [])]
-        for path, fields in cases:
+        # (path, request fields, the fields the origin answers with)
+        cc60 = ["Cache-Control: max-age=60"]
+        cases = [("/r/plain;cc=max-age=60", [], cc60), ("/r/private;cc=max-age=60", [], cc60),
+                 ("/echo?q=z", [], []), ("/echo?x=1", [], []), ("/echo?q=z", ["X-Api: 1"], []),
+                 ("/r/static/app.css", [], cc60 + ["Set-Cookie: track=1"]),
+                 ("/echo?page=3&q=z&utm_source=x", ["X-Country: NL"], []),
+                 ("/echo?q=y", ["Cookie: beta=7"], []),
+                 ("/r/floor;cc=max-age=10", [], ["Cache-Control: max-age=10"]), ("/hello", [], [])]
+        for path, fields, answer in cases:
             extra = "".join(f + "\r\n" for f in fields)
-            served = get(self.fc, path, extra).header("X-Cache")
-            args = []
+            served = get(self.fc, path, extra)
+            args = ["--status", "200"]
             for f in fields:
                 args += ["-H", f]
-            said = self.explain("http://t" + path, *args)
+            for f in answer:
+                args += ["-R", f]
+            said = self.explain("http://test" + path, *args)
             bypass = "decision: bypass" in said
-            self.assertEqual(bypass, served == "BYPASS", (path, fields, served, said))
+            self.assertEqual(bypass, served.header("X-Cache") == "BYPASS", (path, fields, said))
+            if bypass:
+                continue
+            again = get(self.fc, path, extra)
+            stored = "response 200: stored" in said
+            self.assertEqual(again.header("X-Cache"), "HIT" if stored else "MISS", (path, said))
+            if stored:  # the key the server stored under (Cache-Status key=) is explain's
+                key = re.search(r'key="([^"]*)"', again.header("Cache-Status")).group(1)
+                self.assertIn("page key (a response without Vary): %s\n" % key, said, path)
 
 
 class RulesDjango(RulesBase, unittest.TestCase):
