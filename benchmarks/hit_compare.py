@@ -33,6 +33,9 @@ def main():
     ap.add_argument("--sizes", default="200,28000")
     ap.add_argument("--ab", metavar="OLD_BIN", help="a second frontcache build to compare")
     ap.add_argument("--no-peers", action="store_true", help="frontcache build(s) only")
+    ap.add_argument("--extra-config", metavar="FILE",
+                    help="TOML appended to the config of --bin only (e.g. benchmarks/rules20.toml:"
+                         " with --ab of the same binary, the cost of those rules on hits)")
     ap.add_argument("--http-mode", action="store_true",
                     help='also frontcache with cache.mode = "http" (the origin then sends '
                          "Cache-Control: max-age=3600, which both modes store)")
@@ -80,6 +83,9 @@ def main():
                 f.write('[server]\nlisten = "127.0.0.1:%d"\nworkers = 1\n[upstream]\n'
                         'url = "http://127.0.0.1:%d"\n[cache]\nmemory = "256MiB"\nmode = "%s"\n'
                         '[log]\nlevel = "error"\n' % (port, ports["origin"], mode))
+                if args.extra_config and name == "frontcache":
+                    with open(args.extra_config) as extra:
+                        f.write(extra.read())
             procs.append(subprocess.Popen(pin(0) + [binary, "-c", conf],
                                           stdout=subprocess.DEVNULL))
             pids[name] = procs[-1].pid

@@ -73,6 +73,16 @@ struct UpstreamServer {
     std::string path;               // Unix: socket path
     unsigned weight = 1;            // share of requests relative to the other servers
     bool backup = false;            // used only while every non-backup server is left out
+    // The upstream group it serves (0: upstream.url/servers; k: upstream.groups[k - 1]). A
+    // request goes to its group's servers only ([[rules]] upstream = "NAME").
+    std::size_t pool = 0;
+};
+
+// [[upstream.groups]]: another set of servers, chosen per route by [[rules]] (e.g. /ws/ to an
+// ASGI server, /api/ to another pool). Their servers are in UpstreamConfig::servers, each with
+// `pool` naming its group; the balancing, health and timeout settings are upstream's.
+struct UpstreamGroup {
+    std::string name;
 };
 
 struct UpstreamConfig {
@@ -83,6 +93,8 @@ struct UpstreamConfig {
     // upstream.url (one server) or upstream.servers (several); never empty, and at least one
     // server is not a backup.
     std::vector<UpstreamServer> servers{UpstreamServer{}};
+    std::vector<UpstreamGroup> groups; // [[upstream.groups]], in order (pool 1, 2...)
+    static constexpr std::size_t kMaxGroups = 15;
     Balance balance = Balance::RoundRobin;
     // Passive health, with two or more servers: a server that fails this many exchanges in a row
     // (refused, connect or read timeout, reset, malformed response) is left out for fail_timeout;
@@ -243,8 +255,57 @@ struct LimitsConfig {
     }
 };
 
+// [[rules]] (docs/rules.md): what an operator says per route. Rules are tried in order; the first
+// that matches decides, unless it says `continue`, when the later ones that match add to it (a
+// later rule's action replaces an earlier one's, lists of edits add up). Matching and the
+// actions: proxy/rules.h.
+struct RuleField {
+    std::string name; // a field name (request or response), as written
+    std::string value;
+};
+struct Rule {
+    static constexpr std::size_t kMaxRules = 64; // a request's matches are one 64-bit mask
+    std::string name;
+    std::string where;    // "FILE:LINE", for frontcache explain
+    std::string upstream; // upstream = "NAME" of an [[upstream.groups]] ("" = unchanged)
+    std::size_t pool = 0; // ... as UpstreamServer::pool
+    // Match: every condition given must hold; a list holds when any of its items does. None
+    // given: every request.
+    std::vector<std::string> hosts;        // '*' globs, lower case, matched without the port
+    std::vector<std::string> paths;        // '*' globs over the path (no query)
+    std::vector<std::string> pathPrefixes; // plain prefixes of the path
+    std::vector<std::string> methods;      // upper case
+    std::vector<std::string> extensions;   // of the path's last segment, lower case, no '.'
+    std::vector<std::string> queryParams;  // a query parameter of this name is present
+    std::vector<std::string> cookies;      // a cookie of this name is present
+    std::vector<std::string> headers;      // a request field of this name is present
+    std::vector<RuleField> headerEquals;   // every one of these fields has this value
+    bool continueAfter = false;
+    // Actions.
+    enum class Cache { Default, Cache, Bypass };
+    Cache cache = Cache::Default;
+    enum class Ttl { None, Respect, Override, Floor, Ceiling };
+    Ttl ttlMode = Ttl::None; // ttl given: Respect unless ttl_mode says otherwise
+    std::int64_t ttl = 0;    // seconds
+    // status_ttl: a status (or a class, 1..5 for "1xx".."5xx") and its TTL in seconds; 0 = never
+    // stored.
+    std::vector<std::pair<int, std::int64_t>> statusTtl;
+    std::optional<std::int64_t> grace, staleIfError; // seconds
+    std::vector<std::string> queryAllow, queryDeny;  // name patterns; the key and the request
+    bool querySort = false;
+    std::vector<std::string> keyHeaders, keyCookies; // their values join the page's key
+    bool stripCookies = false;                       // the request's Cookie removed
+    bool stripSetCookie = false;                     // the response's Set-Cookie removed
+    std::vector<RuleField> requestSet, responseSet;
+    std::vector<std::string> requestRemove, responseRemove;
+    // respond: a fixed answer, the upstream never asked (0 = none).
+    int respondStatus = 0;
+    std::string respondBody, respondType;
+};
+
 struct Config {
-    std::string sourceFile; // where it was loaded from ("" for strings)
+    std::string sourceFile;       // where it was loaded from ("" for strings)
+    std::uint64_t generation = 0; // a number no other load in this process had
     ServerConfig server;
     UpstreamConfig upstream;
     CacheConfig cache;
@@ -252,6 +313,7 @@ struct Config {
     AdminConfig admin;
     LogConfig log;
     LimitsConfig limits;
+    std::vector<Rule> rules;
 };
 
 // Outcome of loading: either a config, or every error found, each formatted as

@@ -1,4 +1,5 @@
 #include "config/loader.h"
+#include <atomic>
 
 #include <arpa/inet.h>
 
@@ -37,8 +38,10 @@ constexpr std::int64_t kCountMax = 1 << 30;
 LoadResult Loader::load(const toml::table &root) {
     Config c;
     c.sourceFile = file_;
-    static const std::vector<std::string> kSections = {"server", "upstream", "cache", "memcached",
-                                                       "admin",  "log",      "limits"};
+    static std::atomic<std::uint64_t> loaded{0}; // each load its own generation
+    c.generation = ++loaded;
+    static const std::vector<std::string> kSections = {"server", "upstream", "cache",  "memcached",
+                                                       "admin",  "log",      "limits", "rules"};
     for (auto &&[k, v] : root) {
         bool known = false;
         for (auto &s : kSections)
@@ -46,7 +49,7 @@ LoadResult Loader::load(const toml::table &root) {
         if (!known)
             error(k.source(), k.str(),
                   "unknown section (expected one of [server], [upstream], "
-                  "[cache], [memcached], [admin], [log], [limits])");
+                  "[cache], [memcached], [admin], [log], [limits], [[rules]])");
     }
     loadServer(root, c.server);
     loadUpstream(root, c.upstream);
@@ -55,6 +58,7 @@ LoadResult Loader::load(const toml::table &root) {
     loadAdmin(root, c.admin);
     loadLog(root, c.log);
     loadLimits(root, c.limits);
+    loadRules(root, c.rules, c.upstream.groups);
     checkAcrossFields(root, c);
 
     LoadResult r;
@@ -86,6 +90,7 @@ void Loader::loadServer(const toml::table &root, ServerConfig &c) {
 }
 
 void Loader::loadUpstream(const toml::table &root, UpstreamConfig &c) {
+    std::vector<UpstreamServer> groupServers; // [[upstream.groups]]' servers, tagged
     section(
         root, "upstream",
         {{"url",
@@ -138,7 +143,22 @@ void Loader::loadUpstream(const toml::table &root, UpstreamConfig &c) {
               c.unavailableBody = std::make_shared<const std::string>(std::move(*body));
               c.unavailableType = mediaTypeOfFile(c.unavailablePage);
           }},
-         {"unavailable_retry_after", duration(c.unavailableRetryAfter, Millis(1000))}});
+         {"unavailable_retry_after", duration(c.unavailableRetryAfter, Millis(1000))},
+         {"groups", [&](const toml::node &n, const std::string &key) {
+              upstreamGroups(n, key, groupServers, c.groups);
+          }}});
+    // The groups' servers follow the default ones, each tagged with its group.
+    for (auto &s : groupServers) {
+        for (const auto &other : c.servers)
+            if (other.url == s.url)
+                error(root.get("upstream")->source(), "upstream.groups",
+                      "\"" + s.url + "\" is a server of two groups (give each group its own)");
+        c.servers.push_back(std::move(s));
+    }
+    if (c.servers.size() > UpstreamConfig::kMaxServers)
+        error(root.get("upstream")->source(), "upstream.groups",
+              "at most " + std::to_string(UpstreamConfig::kMaxServers) +
+                  " servers in all groups together");
 }
 
 void Loader::loadCache(const toml::table &root, CacheConfig &c) {

@@ -115,6 +115,18 @@ private:
     void loadAdmin(const toml::table &root, AdminConfig &c);
     void loadLog(const toml::table &root, LogConfig &c);
     void loadLimits(const toml::table &root, LimitsConfig &c); // limits.cpp
+    // rules.cpp: [[rules]], and [[upstream.groups]] (whose names the rules' `upstream` names).
+    void loadRules(const toml::table &root, std::vector<Rule> &out,
+                   const std::vector<UpstreamGroup> &groups);
+    bool loadRule(const toml::table &t, const std::string &key, Rule &r,
+                  const std::vector<UpstreamGroup> &groups);
+    void upstreamGroups(const toml::node &n, const std::string &key,
+                        std::vector<UpstreamServer> &servers, std::vector<UpstreamGroup> &groups);
+    void ruleMatchKey(std::string_view k, const toml::node &v, const std::string &sub, Rule &r);
+    void ruleActionKey(std::string_view k, const toml::node &v, const std::string &sub, Rule &r);
+    void ruleStatusTtl(const toml::node &v, const std::string &sub, Rule &r);
+    enum class FieldUse { Match, Request, Response };
+    Handler fieldTable(std::vector<RuleField> &out, FieldUse use); // { "Name" = "value" }
     // A request rate: a number per second, or "N/s", "N/m", "N/h".
     Handler rate(double &out);
     // What no one key can check alone: limits that must not exceed another key, either-or keys.

@@ -1,5 +1,6 @@
 #include "proxy/balancer.h"
 
+#include <arpa/inet.h>
 #include <netdb.h>
 
 #include <algorithm>
@@ -12,6 +13,38 @@ namespace fc::proxy {
 namespace {
 constexpr std::uint32_t kMaxBackoffDoublings = 4; // 16 x fail_timeout
 } // namespace
+
+UpstreamTarget targetFor(const config::UpstreamServer &s, std::size_t group) {
+    UpstreamTarget t;
+    t.kind = s.kind;
+    t.weight = s.weight;
+    t.backup = s.backup;
+    t.group = group;
+    t.pool = s.pool;
+    t.display = s.url;
+    if (s.kind == config::UpstreamServer::Kind::Unix) {
+        t.path = s.path;
+        t.hostField = "localhost";
+        return t;
+    }
+    const bool v6 = s.host.find(':') != std::string::npos;
+    t.hostField = (v6 ? "[" + s.host + "]" : s.host) + ":" + std::to_string(s.port);
+    // A numeric host is its own address; a name is resolved by the caller.
+    if (v6) {
+        auto *a = reinterpret_cast<sockaddr_in6 *>(&t.addr);
+        if (inet_pton(AF_INET6, s.host.c_str(), &a->sin6_addr) == 1) {
+            a->sin6_family = AF_INET6;
+            a->sin6_port = htons(s.port);
+        }
+    } else {
+        auto *a = reinterpret_cast<sockaddr_in *>(&t.addr);
+        if (inet_pton(AF_INET, s.host.c_str(), &a->sin_addr) == 1) {
+            a->sin_family = AF_INET;
+            a->sin_port = htons(s.port);
+        }
+    }
+    return t;
+}
 
 std::vector<UpstreamTarget> targetsFor(const UpstreamTarget &base, const std::string &url,
                                        const addrinfo *addresses) {
@@ -126,31 +159,37 @@ void Balancer::rebuildWheel(std::int64_t nowMs) {
     collect(nowMs);
     auto w = std::make_unique<Wheel>();
     const std::size_t n = size();
-    std::vector<std::int64_t> current(n, 0);
-    std::int64_t total = 0;
-    int last = -1;
-    for (std::size_t i = 0; i < n; ++i) {
-        if (phase(i) != Phase::Live)
-            continue;
-        ++w->live;
-        last = static_cast<int>(i);
-        if (!target(i).backup) {
-            total += target(i).weight;
-            ++w->servers;
-        }
-    }
-    w->only = w->live == 1 ? last : -1;
-    for (std::int64_t step = 0; step < total; ++step) {
-        int best = -1;
+    for (std::size_t pool = 0; pool < kPools; ++pool) {
+        Wheel::Pool &p = w->pools[pool];
+        auto inPool = [&](std::size_t i) {
+            return phase(i) == Phase::Live && target(i).pool == pool;
+        };
+        std::vector<std::int64_t> current(n, 0);
+        std::int64_t total = 0;
+        int last = -1;
         for (std::size_t i = 0; i < n; ++i) {
-            if (phase(i) != Phase::Live || target(i).backup)
+            if (!inPool(i))
                 continue;
-            current[i] += target(i).weight;
-            if (best < 0 || current[i] > current[static_cast<std::size_t>(best)])
-                best = static_cast<int>(i);
+            ++p.live;
+            last = static_cast<int>(i);
+            if (!target(i).backup) {
+                total += target(i).weight;
+                ++p.servers;
+            }
         }
-        current[static_cast<std::size_t>(best)] -= total;
-        w->order.push_back(best);
+        p.only = p.live == 1 ? last : -1;
+        for (std::int64_t step = 0; step < total; ++step) {
+            int best = -1;
+            for (std::size_t i = 0; i < n; ++i) {
+                if (!inPool(i) || target(i).backup)
+                    continue;
+                current[i] += target(i).weight;
+                if (best < 0 || current[i] > current[static_cast<std::size_t>(best)])
+                    best = static_cast<int>(i);
+            }
+            current[static_cast<std::size_t>(best)] -= total;
+            p.order.push_back(best);
+        }
     }
     if (const Wheel *old = wheel_.exchange(w.release(), std::memory_order_acq_rel))
         oldWheels_.emplace_back(nowMs, old);
@@ -191,8 +230,8 @@ int Balancer::fewestActive(const int *avail, std::size_t count, std::size_t firs
     return best;
 }
 
-Balancer::Pick Balancer::pick(std::int64_t nowMs, std::uint64_t exclude) {
-    const Wheel &w = *wheel_.load(std::memory_order_acquire);
+Balancer::Pick Balancer::pick(std::int64_t nowMs, std::uint64_t exclude, std::size_t pool) {
+    const Wheel::Pool &w = wheel_.load(std::memory_order_acquire)->pools[pool];
     // One server: no turn to take (no shared counter written). The wheel is published after the
     // phases it was made from: a slot retired since falls through to the general walk.
     if (w.only >= 0 && phase(static_cast<std::size_t>(w.only)) == Phase::Live) {
@@ -206,8 +245,9 @@ Balancer::Pick Balancer::pick(std::int64_t nowMs, std::uint64_t exclude) {
     // Whose turn it is rotates, so round-robin takes turns and least-connections breaks ties
     // evenly. A retry (something excluded) does not take a turn: otherwise, with one server
     // down, every retry would shift the rotation so the next request lands on it again.
-    const std::uint64_t turn = exclude ? next_.load(std::memory_order_relaxed)
-                                       : next_.fetch_add(1, std::memory_order_relaxed);
+    std::atomic<std::uint64_t> &next = turns_[pool].next;
+    const std::uint64_t turn = exclude ? next.load(std::memory_order_relaxed)
+                                       : next.fetch_add(1, std::memory_order_relaxed);
     for (std::size_t attempt = 0; attempt < n; ++attempt) {
         // The servers available now: the non-backup ones, or the backups when none is.
         int avail[kSlots];
@@ -216,8 +256,9 @@ Balancer::Pick Balancer::pick(std::int64_t nowMs, std::uint64_t exclude) {
         for (int tier = 0; tier < 2 && count == 0; ++tier) {
             for (std::size_t i = 0; i < n; ++i) {
                 const State &s = slots_[i].state;
-                if (phase(i) != Phase::Live || target(i).backup != (tier == 1) ||
-                    (exclude >> i) & 1 || s.checkDown.load(std::memory_order_relaxed))
+                if (phase(i) != Phase::Live || target(i).pool != pool ||
+                    target(i).backup != (tier == 1) || (exclude >> i) & 1 ||
+                    s.checkDown.load(std::memory_order_relaxed))
                     continue;
                 std::int64_t d = s.downUntil.load(std::memory_order_relaxed);
                 if (d == 0 || d <= nowMs) {
@@ -294,7 +335,7 @@ void Balancer::succeeded(std::size_t i) {
 void Balancer::failed(std::size_t i, std::int64_t nowMs, bool trial, const char *reason) {
     State &s = slots_[i].state;
     s.failures.fetch_add(1, std::memory_order_relaxed);
-    if (!passive())
+    if (!passive(i))
         return;
     std::uint32_t f = s.fails.fetch_add(1, std::memory_order_relaxed) + 1;
     if (trial) {

@@ -60,7 +60,13 @@ struct UpstreamTarget {
     unsigned weight = 1;   // upstream.servers' weight
     bool backup = false;   // used only while no other server is available
     std::size_t group = 0; // the upstream.servers entry it came from (proxy/resolver.h)
+    std::size_t pool = 0;  // the upstream group it serves (config::UpstreamServer::pool)
 };
+
+// A configured server as a target, without its address (set by the caller once resolved, or by
+// this function for a numeric host): kind, weight, backup, pool, display, Host field. `group` is
+// its upstream.servers entry. The one place a target is made from a server.
+UpstreamTarget targetFor(const config::UpstreamServer &s, std::size_t group);
 
 // The targets of one server whose host name resolved to `addresses` (getaddrinfo's list): one per
 // distinct address, each a copy of `base` (weight, backup, Host field) with its address; with
@@ -104,8 +110,11 @@ public:
         return *slots_[i].target.load(std::memory_order_acquire);
     }
     Phase phase(std::size_t i) const { return slots_[i].phase.load(std::memory_order_acquire); }
-    // Servers in rotation now.
-    std::size_t liveCount() const { return wheel_.load(std::memory_order_acquire)->live; }
+    // Servers in rotation now (of one upstream group, `pool`).
+    std::size_t liveCount(std::size_t pool = 0) const {
+        return wheel_.load(std::memory_order_acquire)->pools[pool].live;
+    }
+    static constexpr std::size_t kPools = config::UpstreamConfig::kMaxGroups + 1;
 
     // --- membership (one thread at a time) ---
     // A new target in an Empty slot (or a Retired one that has drained), Live at once or
@@ -120,9 +129,11 @@ public:
     void hold(std::size_t i) { slots_[i].refs.fetch_add(1, std::memory_order_relaxed); }
     void unhold(std::size_t i) { slots_[i].refs.fetch_sub(1, std::memory_order_relaxed); }
 
-    // Chooses the server for a new exchange, skipping servers in `exclude` (bit i = server i,
-    // those already tried for this request).
-    Pick pick(std::int64_t nowMs, std::uint64_t exclude = 0);
+    // Chooses the server of upstream group `pool` for a new exchange, skipping servers in
+    // `exclude` (bit i = server i, those already tried for this request). Each group balances
+    // among its own servers (its own rotation, backups and one-server rule). Precondition:
+    // pool < kPools (the config allows no more groups).
+    Pick pick(std::int64_t nowMs, std::uint64_t exclude = 0, std::size_t pool = 0);
 
     // An exchange holds server i (least-connections counts these, across workers).
     void begin(std::size_t i);
@@ -158,13 +169,17 @@ private:
     // The rotation: nginx's smooth weighted round-robin over the Live non-backup servers,
     // unrolled once, and what picks need to know about the Live set. Rebuilt on each change.
     struct Wheel {
-        std::vector<int> order;
-        std::size_t servers = 0; // Live non-backup servers (those `order` holds)
-        std::size_t live = 0;    // Live servers, backups too
-        int only = -1;           // the one Live server when there is exactly one
+        struct Pool {
+            std::vector<int> order;
+            std::size_t servers = 0; // Live non-backup servers (those `order` holds)
+            std::size_t live = 0;    // Live servers, backups too
+            int only = -1;           // the one Live server when there is exactly one
+        };
+        Pool pools[kPools]; // one rotation per upstream group
     };
-    bool passive() const {
-        return liveCount() > 1 && maxFails_.load(std::memory_order_relaxed) > 0;
+    // The passive rule for server i: on while its group has another server to turn to.
+    bool passive(std::size_t i) const {
+        return liveCount(target(i).pool) > 1 && maxFails_.load(std::memory_order_relaxed) > 0;
     }
     std::int64_t backoff(std::uint32_t retries) const;
     // least_connections: the server of avail[0..count) to pick, avail[first]'s turn.
@@ -180,7 +195,12 @@ private:
     static constexpr std::int64_t kGraceMs = 3'600'000;
     std::vector<std::pair<std::int64_t, std::unique_ptr<const UpstreamTarget>>> oldTargets_;
     std::vector<std::pair<std::int64_t, std::unique_ptr<const Wheel>>> oldWheels_;
-    std::atomic<std::uint64_t> next_{0}; // round-robin position
+    // Each group's round-robin position (its own: interleaved picks of two groups must not
+    // skew either one's rotation), one cache line each.
+    struct alignas(64) Turn {
+        std::atomic<std::uint64_t> next{0};
+    };
+    Turn turns_[kPools];
     std::atomic<bool> leastConnections_{false};
     std::atomic<std::uint32_t> maxFails_{3};
     std::atomic<std::int64_t> failTimeoutMs_{10000};

@@ -46,9 +46,9 @@ namespace fc::proxy {
     ONE(revalidatedServed, "requests_total", "cache=\"revalidated\"", "counter", "", "")           \
     ONE(notModified, "requests_total", "cache=\"not_modified\"", "counter", "not_modified", "")    \
     SUM("requests_total", "cache=\"bypass\"", "counter", "",                                       \
-        load(c.bypass, 1, int(cache::Bypass::Upgrade)))                                            \
-    MANY(bypass, 8, "bypass_total", "reason", 1, int(cache::Bypass::Upgrade), bypassLabel,         \
-         "counter", "bypass_", "Requests not looked up, by reason.")                               \
+        load(c.bypass, 1, int(cache::Bypass::Rule)))                                               \
+    MANY(bypass, 8, "bypass_total", "reason", 1, int(cache::Bypass::Rule), bypassLabel, "counter", \
+         "bypass_", "Requests not looked up, by reason.")                                          \
     ONE(stored, "stores_total", "", "counter", "stored", "Pages written to the store.")            \
     MANY(notStored, 16, "not_stored_total", "reason", 1, int(cache::kLastNotStored),               \
          notStoredLabel, "counter", "not_stored_", "Fetched responses not stored, by reason.")     \

@@ -45,6 +45,7 @@ bool Exchange::onHead(http::RequestHead &h) {
     req_.startUs = nowUs();
     stale_.reset();
     earlyBody_.clear();
+    keyExtra_.clear();
     buffered_.reset();
     // A trusted proxy's word on the client and its scheme (nginx real_ip_recursive; Django's
     // SECURE_PROXY_SSL_HEADER compares X-Forwarded-Proto with "https" exactly); nobody else's.
@@ -152,6 +153,9 @@ void Exchange::finishBuffering() {
 
 void Exchange::begin() { // Step::Begin
     http::RequestHead &h = head();
+    // A rule's fixed answer first: a body it will not read is not invited (100 Continue).
+    if (h.method != "PURGE" && applyRules(h))
+        return;
     if (req_.expectContinue) {
         conn_.write("HTTP/1.1 100 Continue\r\n\r\n");
         if (step_ == Step::Closed)
@@ -170,7 +174,18 @@ void Exchange::begin() { // Step::Begin
     if ((h.method == "GET" || h.method == "HEAD") && !h.hasBody())
         cache::normalizeCacheableRequest(h, worker_.cache().policy);
     // FetchFromCacheMiddleware: look the page up before troubling the application.
-    req_.bypass = cache::classify(h, worker_.cache().policy);
+    if (req_.rules == 0) {
+        req_.bypass = cache::classify(h, worker_.cache().policy);
+    } else {
+        const auto &rules = worker_.config().rules;
+        const RuleRequest rr = ruleRequest(rules, req_.rules);
+        bool changed = false;
+        req_.bypass = classifyWithRules(h, worker_.cache().policy, rr, &req_.queryInKey, &changed);
+        if (changed && rr.decisive)
+            noteRule(*rr.decisive);
+        if (rr.keyed)
+            ruleKeyExtra(rules, req_.rules, h, keyExtra_);
+    }
     if (req_.bypass == cache::Bypass::None) {
         // Ranges are answered from the stored page (RFC 9110 §14): the upstream is asked for the
         // whole page, so a miss stores it and a 206 never marks the page not storable.
@@ -202,6 +217,51 @@ void Exchange::begin() { // Step::Begin
         return;
     }
     startFetch(false);
+}
+
+// [[rules]] (proxy/rules.h): which match, their request edits, a fixed answer. True when
+// answered here.
+bool Exchange::applyRules(http::RequestHead &h) {
+    const auto &rules = worker_.config().rules;
+    req_.rules = matchRules(rules, h);
+    if (req_.rules == 0)
+        return false;
+    req_.rulesFrom = worker_.config().generation;
+    const RuleRequest rr = ruleRequest(rules, req_.rules);
+    if (rr.respond) {
+        noteRule(*rr.respond);
+        req_.cacheStatus = CacheStatus::Bypass;
+        req_.bypass = cache::Bypass::Rule;
+        if (!req_.complete && req_.hasBody)
+            req_.keepAlive = false; // the body is not read
+        std::string out = ruleResponse(*rr.respond, !req_.keepAlive);
+        std::string fields;
+        const CacheContext &cc = worker_.cache();
+        appendCacheStatusFields(fields, CacheStatus::Bypass, ruleDetail(), cc.statusHeader,
+                                cc.cacheStatus);
+        out.insert(out.find("\r\n") + 2, fields);
+        writeCanned(rr.respond->respondStatus, std::move(out));
+        return true;
+    }
+    if (rr.editsRequest)
+        applyRequestEdits(rules, req_.rules, h);
+    return false;
+}
+
+void Exchange::noteRule(const config::Rule &r) {
+    const int n = std::snprintf(ruleDetail_, sizeof ruleDetail_, "rule:%s", r.name.c_str());
+    req_.ruleDetailLen = static_cast<std::uint8_t>(std::clamp(n, 0, int(sizeof ruleDetail_) - 1));
+}
+
+// The rules for a fetch, held with their config (a reload while the request waited: matched
+// again against the rules now in force).
+RuleSet Exchange::ruleSet() {
+    if (req_.rules == 0)
+        return {};
+    RuleSet s{worker_.configPtr(), req_.rules};
+    if (s.config->generation != req_.rulesFrom)
+        s.mask = matchRules(s.config->rules, head());
+    return s;
 }
 
 // A WebSocket handshake: never looked up, stored or coalesced; straight to the upstream, with a
@@ -283,6 +343,8 @@ void Exchange::startFetch(bool ownsLock) {
     r.stale = std::move(stale_);
     r.holdUntilStored = req_.wantsRange && storesPage; // the range is cut from the stored page
     r.upgrade = req_.tunnel;
+    r.rules = ruleSet();
+    r.keyExtra = keyExtra_;
     if (req_.chunked) { // what arrived with the head, framed for upstream
         http::appendChunk(r.body, earlyBody_);
         if (req_.complete)
@@ -348,10 +410,13 @@ void Exchange::onFetchHead(http::ResponseHead &resp, cache::NotStored notStored,
     proxy::invalidateGroups(worker_.loop(), cc, req, resp.status, resp.headers, worker_.counters());
     cache::removeTargetedField(cc.policy, resp.headers);
     std::string extra;
+    if (fetch_ && fetch_->fill().changedBy())
+        noteRule(*fetch_->fill().changedBy()); // a rule's lifetime decided the store
     std::string_view detail =
-        req_.cacheStatus == CacheStatus::Bypass ? cache::bypassName(req_.bypass)
-        : notStored == cache::NotStored::None   ? std::string_view()
-                                                : cache::notStoredName(notStored);
+        req_.ruleDetailLen > 0                    ? ruleDetail()
+        : req_.cacheStatus == CacheStatus::Bypass ? cache::bypassName(req_.bypass)
+        : notStored == cache::NotStored::None     ? std::string_view()
+                                                  : cache::notStoredName(notStored);
     CacheStatusParams params;
     if (req_.cacheStatus == CacheStatus::Miss) {
         params.fwd = req_.fwdReason;

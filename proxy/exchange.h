@@ -33,6 +33,7 @@
 #include "proxy/cache_status.h"
 #include "proxy/exchange_step.h"
 #include "proxy/fetch.h"
+#include "proxy/rules.h"
 
 namespace fc::proxy {
 
@@ -83,6 +84,10 @@ public:
 private:
     void setStep(Step next);
     void begin();
+    bool applyRules(http::RequestHead &h);
+    RuleSet ruleSet();
+    void noteRule(const config::Rule &r);
+    std::string_view ruleDetail() const { return {ruleDetail_, req_.ruleDetailLen}; }
     void beginTunnel();
     void openTunnel(http::ResponseHead &resp);
     void finishBuffering();
@@ -153,6 +158,12 @@ private:
         bool wantsRange = false;   // a GET's Range kept aside (range_, ifRange_)
         bool bufferFailed = false; // Step::Buffer: the body could not be kept
         std::uint8_t requestIdLen = 0;
+        // [[rules]]: which matched (of rulesFrom's list), whether the query is keyed for this
+        // request, and the length of "rule:NAME" in ruleDetail_ when a rule changed the outcome.
+        RuleMask rules = 0;
+        std::uint64_t rulesFrom = 0; // the generation of the config they are from
+        bool queryInKey = false;
+        std::uint8_t ruleDetailLen = 0;
         // The response.
         bool keepAlive = true;
         int status = 0;
@@ -173,6 +184,8 @@ private:
     char clientBuf_[64];
     std::unique_ptr<BodyBuffer> buffered_; // Step::Buffer: the chunked body read whole
     char requestId_[64];
+    char ruleDetail_[72];  // "rule:NAME" (Cache-Status detail)
+    std::string keyExtra_; // what the rules add to the page key (kept: no allocation per hit)
     http::BodyFraming framing_ = http::BodyFraming::None;
     std::string uri_;      // the absolute URI the page is stored for
     std::string key_;      // scratch for cache keys (kept: no allocation per hit)

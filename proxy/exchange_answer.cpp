@@ -200,7 +200,8 @@ void Exchange::pageFields(const cache::PageView &v, const cache::PageRepresentat
     params.collapsed = req_.waitedForFill;
     if (cc.cacheStatusKey)
         params.key = key;
-    appendCacheStatusFields(dynHead_, status, {}, cc.statusHeader, cc.cacheStatus, params);
+    appendCacheStatusFields(dynHead_, status, ruleDetail(), cc.statusHeader, cc.cacheStatus,
+                            params);
     if (!req_.keepAlive)
         dynHead_.append("Connection: close\r\n");
     else if (head().versionMinor == 0)

@@ -60,11 +60,11 @@ void Exchange::lookup() {
     const CacheContext &cc = worker_.cache();
     http::RequestHead &h = head();
     uri_.clear();
-    cache::absoluteUri(h, cc.policy, uri_, req_.https ? "https" : "http");
+    cache::absoluteUri(h, cc.policy, uri_, req_.https ? "https" : "http", req_.queryInKey);
     // Http mode: what the request says about reusing a stored response (§5.2.1).
     const cache::RequestDirectives rd = cache::requestDirectives(h.headers, cc.policy);
     StoreSource src{cc, cc.clock->now(), rd, req_.waitedForFill, waitStartedAt_, {}, {}, {}};
-    auto vary = cache::lookupChain(cc.policy, uri_, h.headers, req_.isHead, key_, src);
+    auto vary = cache::lookupChain(cc.policy, uri_, h.headers, req_.isHead, key_, src, keyExtra_);
     stale_ = std::move(src.stale);
     if (src.hit) {
         if (req_.waitedForFill)
@@ -85,7 +85,7 @@ void Exchange::lookup() {
         return;
     }
     // Not served fresh (computed only now, so that hits copy no key).
-    cache::coalescingKey(cc.policy, uri_, vary, h.headers, lockKey_);
+    cache::coalescingKey(cc.policy, uri_, vary, h.headers, lockKey_, keyExtra_);
     src.varyItem.reset();
     // A client that asked for validation (no-cache, max-age, min-fresh) is not given a stale
     // copy while the refresh runs.
@@ -107,7 +107,8 @@ void Exchange::missed(bool clientWantsValidation) {
     if (stale_ && !clientWantsValidation) {
         cache::PageView view;
         if (cache::decodePage(stale_->value(), view) && view.inGrace(cc.clock->now())) {
-            Fetch::startRefresh(worker_, head(), uri_, lockKey_, stale_.share(), forwardInfo());
+            Fetch::startRefresh(worker_, head(), uri_, lockKey_, stale_.share(), forwardInfo(),
+                                ruleSet(), keyExtra_);
             cache::ItemRef page = std::move(stale_);
             deliverPage(std::move(page), CacheStatus::StaleWhileRevalidate);
             return;
@@ -143,7 +144,7 @@ void Exchange::askShared() {
     stale_.reset();
     setStep(Step::SharedLookup);
     sharedToken_ = std::make_shared<Exchange *>(this);
-    sharedLookup(worker_.loop(), *cc.shared, cc.policy, uri_, head().headers,
+    sharedLookup(worker_.loop(), *cc.shared, cc.policy, uri_, head().headers, keyExtra_,
                  [token = sharedToken_](SharedLookupResult &r) {
                      if (*token) // null once the connection closed
                          (*token)->onSharedLookup(r);

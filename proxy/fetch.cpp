@@ -75,6 +75,10 @@ Fetch *Fetch::create(Worker &worker, FetchSubscriber &sub, Request r) {
     f->declaredLength_ = r.head->chunked ? -1 : std::max<std::int64_t>(r.head->contentLength, 0);
     f->bodyBytes_ = f->earlyBody_.size();
     f->upgrade_ = r.upgrade;
+    f->fill_.rules() = std::move(r.rules);
+    f->fill_.keyExtra() = std::move(r.keyExtra);
+    if (const RuleSet &rs = f->fill_.rules())
+        f->upstreamPool_ = ruleUpstreamPool(rs.rules(), rs.mask);
     r.fwd.upgrade = r.upgrade;
     http::writeUpstreamRequest(*r.head, r.fwd, f->upstreamHead_);
     // An expired copy with validators is revalidated (RFC 9111 §4.3.1) unless the client sent
@@ -90,7 +94,7 @@ Fetch *Fetch::create(Worker &worker, FetchSubscriber &sub, Request r) {
 
 bool Fetch::startRefresh(Worker &worker, const http::RequestHead &req, std::string_view uri,
                          std::string_view lockKey, cache::ItemRef stale,
-                         const http::ForwardInfo &fwd) {
+                         const http::ForwardInfo &fwd, RuleSet rules, std::string_view keyExtra) {
     if (worker.draining())
         return false;
     cache::PageView view;
@@ -104,6 +108,10 @@ bool Fetch::startRefresh(Worker &worker, const http::RequestHead &req, std::stri
     worker.trackRefresh(f);
     f->fill_.adoptLock(lockKey);
     f->fill_.uri().assign(uri);
+    f->fill_.rules() = std::move(rules);
+    f->fill_.keyExtra().assign(keyExtra);
+    if (const RuleSet &rs = f->fill_.rules())
+        f->upstreamPool_ = ruleUpstreamPool(rs.rules(), rs.mask);
     f->ownReq_ = req;
     f->ownReq_.method = "GET";
     f->ownReq_.contentLength = -1;
@@ -232,6 +240,8 @@ bool Fetch::onUpstreamHead(http::ResponseHead &resp) {
     upstreamUs_ = static_cast<std::int64_t>(nowUs() - startUs_);
     worker_.counters().observeUpstream(static_cast<std::uint64_t>(upstreamUs_));
     const http::RequestHead &req = *req_;
+    if (const RuleSet &rules = fill_.rules(); rules && resp.status != 101)
+        applyResponseEdits(rules.rules(), rules.mask, resp.headers); // before anything reads it
     // RFC 9875: the groups the response declares, for the stored copy; the aliases (Surrogate-Key,
     // Cache-Tag, xkey) leave the head before anything stores or sends it.
     cache::GroupTally tally;

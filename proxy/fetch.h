@@ -90,6 +90,10 @@ public:
         // delivered as the head (onFetchHead), then the upstream's bytes as they come
         // (onFetchBody) until it closes (onFetchComplete); sendBody() relays the client's.
         bool upgrade = false;
+        // [[rules]] the request matched (response edits, lifetimes) and what they add to its
+        // page key.
+        RuleSet rules;
+        std::string keyExtra;
     };
     // A fetch for `sub`, which holds the returned reference until unsubscribe(). The fill's URI
     // and coalescing lock are set on fill() before go().
@@ -98,7 +102,8 @@ public:
     // another fetch of that key runs already. Returns whether one was started.
     static bool startRefresh(Worker &worker, const http::RequestHead &req, std::string_view uri,
                              std::string_view lockKey, cache::ItemRef stale,
-                             const http::ForwardInfo &fwd);
+                             const http::ForwardInfo &fwd, RuleSet rules = {},
+                             std::string_view keyExtra = {});
 
     // Queues for an upstream connection. Subscriber callbacks may run before it returns (a full
     // queue, no server available).
@@ -149,6 +154,7 @@ private:
                          UpstreamFailure kind) override;
     void onUpstreamWritable() override;
     void onUpstreamReadDone() override;
+    std::size_t upstreamPool() const override { return upstreamPool_; }
 
     Worker &worker_;
     FetchSubscriber *sub_;
@@ -161,7 +167,8 @@ private:
     bool hasBody_ = false;
     bool isHead_ = false;
     bool idempotent_ = false;
-    bool upgrade_ = false; // a WebSocket handshake (Request::upgrade)
+    bool upgrade_ = false;         // a WebSocket handshake (Request::upgrade)
+    std::size_t upstreamPool_ = 0; // the upstream group ([[rules]] upstream)
     // Beside the steps: the request body, the client's backpressure, and what happened once.
     bool bodyDone_ = false;
     bool paused_ = false;  // the subscriber paused reading (client backpressure)

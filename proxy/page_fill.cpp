@@ -128,8 +128,16 @@ bool PageFill::plan(const http::RequestHead &req, http::ResponseHead &resp,
     const CacheContext &cc = worker_.cache();
     storing_ = false;
     const std::int64_t now = cc.clock->now();
-    cache::StoreDecision d =
-        cache::decideStore(req, facts, cc.policy, {requestedAt ? requestedAt : now, now});
+    const cache::ExchangeTimes times{requestedAt ? requestedAt : now, now};
+    cache::StoreDecision d = cache::decideStore(req, facts, cc.policy, times);
+    changedBy_ = nullptr;
+    if (rules_) // [[rules]]: status_ttl, ttl, grace, stale_if_error
+        changedBy_ = adjustDecision(ruleTtl(rules_.rules(), rules_.mask, resp.status), facts, d,
+                                    [&](int status) {
+                                        cache::ResponseFacts as = facts;
+                                        as.status = status;
+                                        return cache::decideStore(req, as, cc.policy, times);
+                                    });
     vary_.assign(facts.varyList); // decideStore refused Vary: * already
     if (d.reason == cache::NotStored::None && resp.contentLength >= 0 && !isHead &&
         static_cast<std::uint64_t>(resp.contentLength) > cc.policy.maxObjectSize)
@@ -258,6 +266,16 @@ cache::ItemRef PageFill::renew(const http::RequestHead &req, const cache::PageVi
     storing_ = false;
     cache::StoreDecision d = cache::renewStoredHead(stale.head, notModified, req, cc.policy,
                                                     cc.clock->now(), head_, vary_);
+    changedBy_ = nullptr;
+    if (rules_ && d.reason == cache::NotStored::None) {
+        // The rules' lifetimes hold for renewals, decided from the renewed head as a whole.
+        http::HeaderList merged;
+        http::forEachHeadField(head_, [&](std::string_view n, std::string_view v,
+                                          std::string_view) { merged.add(n, v); });
+        changedBy_ = adjustDecision(ruleTtl(rules_.rules(), rules_.mask, d.status),
+                                    cache::responseFacts(d.status, -1, merged, cc.policy), d,
+                                    [&](int) { return d; });
+    }
     cache::ItemRef page;
     if (d.reason == cache::NotStored::None) {
         decision_ = d;
@@ -308,7 +326,7 @@ std::unique_ptr<PageFill::Pending> PageFill::prepare(const http::RequestHead &re
     p->vary = vary_;
     cache::variedValues(vary_, req.headers, p->varied); // what separates this variant
     p->baseHead = head_;
-    cache::pageKey(cc.policy, method, uri_, vary_, req.headers, p->pageKey);
+    cache::pageKey(cc.policy, method, uri_, vary_, req.headers, p->pageKey, keyExtra_);
     cache::headerKey(cc.policy, uri_, p->headerKey);
     p->keep = d.keepFor();
     return p;

@@ -27,6 +27,7 @@
 #include "cache/policy/policy.h"
 #include "cache/store/item.h"
 #include "http/headers.h"
+#include "proxy/rules.h"
 
 namespace fc::proxy {
 
@@ -51,6 +52,13 @@ public:
 
     // The absolute URI the page is stored for (set at lookup).
     std::string &uri() { return uri_; }
+    // What [[rules]] add to the page key (ruleKeyExtra), and the rules the request matched:
+    // their lifetimes decide with the mode's rules (adjustDecision), set before the response.
+    std::string &keyExtra() { return keyExtra_; }
+    RuleSet &rules() { return rules_; }
+    // The rule that changed the store decision at the last plan() or renew(), or null. Valid
+    // while rules() holds its config.
+    const config::Rule *changedBy() const { return changedBy_; }
     // The page's cache groups (cache::takeGroups' form, "a\nb\n"), set at the response head;
     // a renewal without groups of its own keeps the stored page's.
     std::string &groups() { return groups_; }
@@ -102,6 +110,9 @@ private:
     cache::StoreDecision decision_;
     std::int64_t lastModified_ = 0;
     std::string uri_;
+    std::string keyExtra_;
+    RuleSet rules_;
+    const config::Rule *changedBy_ = nullptr;
     std::string groups_; // RFC 9875 cache groups, stored in the page (cache/groups.h)
     std::string vary_;   // the response's Vary list, Django's form
     std::string head_;   // the head to store (without Content-Length until commit)

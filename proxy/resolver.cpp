@@ -351,15 +351,8 @@ void Resolver::answered(std::size_t groupId, Lookup &l) {
 }
 
 void Resolver::addAddress(Group &g, const sockaddr_storage &addr) {
-    UpstreamTarget t;
-    t.kind = g.server.kind;
+    UpstreamTarget t = targetFor(g.server, g.id);
     t.addr = addr;
-    t.weight = g.server.weight;
-    t.backup = g.server.backup;
-    t.group = g.id;
-    const bool v6 = g.server.host.find(':') != std::string::npos;
-    t.hostField =
-        (v6 ? "[" + g.server.host + "]" : g.server.host) + ":" + std::to_string(g.server.port);
     t.display = g.server.url + " (" + numeric(addr) + ")";
     const int slot = balancer_.add(std::move(t), false, nowMs());
     if (slot < 0) {
@@ -439,11 +432,13 @@ void Resolver::configure(const config::UpstreamConfig &cfg) {
             continue;
         }
         kept[at] = true;
-        if (it->weight != g.server.weight || it->backup != g.server.backup) {
+        if (it->weight != g.server.weight || it->backup != g.server.backup ||
+            it->pool != g.server.pool) {
             for (std::size_t s : g.slots) {
                 UpstreamTarget t = balancer_.target(s);
                 t.weight = it->weight;
                 t.backup = it->backup;
+                t.pool = it->pool;
                 balancer_.update(s, std::move(t), now);
             }
         }
@@ -459,26 +454,7 @@ void Resolver::configure(const config::UpstreamConfig &cfg) {
             schedule(g, 0);
             continue;
         }
-        UpstreamTarget t;
-        t.kind = g.server.kind;
-        t.weight = g.server.weight;
-        t.backup = g.server.backup;
-        t.group = g.id;
-        t.display = g.server.url;
-        if (g.server.kind == config::UpstreamServer::Kind::Unix) {
-            t.path = g.server.path;
-            t.hostField = "localhost";
-        } else {
-            const bool v6 = g.server.host.find(':') != std::string::npos;
-            t.hostField = (v6 ? "[" + g.server.host + "]" : g.server.host) + ":" +
-                          std::to_string(g.server.port);
-            if (v6)
-                uv_ip6_addr(g.server.host.c_str(), g.server.port,
-                            reinterpret_cast<sockaddr_in6 *>(&t.addr));
-            else
-                uv_ip4_addr(g.server.host.c_str(), g.server.port,
-                            reinterpret_cast<sockaddr_in *>(&t.addr));
-        }
+        UpstreamTarget t = targetFor(g.server, g.id); // numeric here: names were scheduled
         const int slot = balancer_.add(std::move(t), false, now);
         if (slot < 0)
             FC_WARN("reload: no room for upstream %s (at most %zu addresses, draining ones "

@@ -38,11 +38,12 @@ void queue(uv_loop_t *loop, std::function<void()> work, std::function<void()> af
 
 void sharedLookup(uv_loop_t *loop, cache::MemcachedCluster &cluster,
                   const cache::PolicyConfig &policy, std::string uri, http::HeaderList headers,
-                  std::function<void(SharedLookupResult &)> done) {
+                  std::string keyExtra, std::function<void(SharedLookupResult &)> done) {
     auto result = std::make_shared<SharedLookupResult>();
     queue(
         loop,
-        [&cluster, policy, uri = std::move(uri), headers = std::move(headers), result] {
+        [&cluster, policy, uri = std::move(uri), headers = std::move(headers),
+         keyExtra = std::move(keyExtra), result] {
             // The same chain as the in-process lookup (cache/policy/lookup.h), GET variant only.
             SharedLookupResult &r = *result;
             using R = cache::MemcachedCluster::Result;
@@ -66,7 +67,7 @@ void sharedLookup(uv_loop_t *loop, cache::MemcachedCluster &cluster,
                 }
             } src{cluster, r};
             std::string key;
-            cache::lookupChain(policy, uri, headers, false, key, src);
+            cache::lookupChain(policy, uri, headers, false, key, src, keyExtra);
         },
         [result, done = std::move(done)] { done(*result); });
 }

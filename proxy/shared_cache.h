@@ -37,7 +37,7 @@ struct SharedLookupResult {
 // `headers` is a copy of the request's fields (the request may change while this runs).
 void sharedLookup(uv_loop_t *loop, cache::MemcachedCluster &cluster,
                   const cache::PolicyConfig &policy, std::string uri, http::HeaderList headers,
-                  std::function<void(SharedLookupResult &)> done);
+                  std::string keyExtra, std::function<void(SharedLookupResult &)> done);
 
 // Stores a page (held, not copied) and its header key in the cluster; the outcome is counted.
 void sharedStore(uv_loop_t *loop, cache::MemcachedCluster &cluster, std::string headerKey,

@@ -299,7 +299,10 @@ void UpstreamConnection::fail(int status, const char *reason) {
     user_ = nullptr;
     const bool staleKeepAlive = reused_ && !gotBytes_;
     const bool retryable =
-        staleKeepAlive || (!gotBytes_ && status == 502 && pool_.balancer().liveCount() > 1);
+        staleKeepAlive ||
+        (!gotBytes_ && status == 502 &&
+         pool_.balancer().liveCount(
+             pool_.balancer().target(static_cast<std::size_t>(server_)).pool) > 1);
     // A stale keep-alive connection closed by the server says nothing about its health, and
     // neither does our own shutdown.
     // Nor does a tunnel cut after its 101 (the far end of a WebSocket going away).
@@ -322,7 +325,7 @@ void UpstreamConnection::failConnect(int status, const char *reason) {
         return;
     }
     b.failed(static_cast<size_t>(server_), pool_.nowMs(), trial_, reason);
-    Balancer::Pick next = b.pick(pool_.nowMs(), tried_);
+    Balancer::Pick next = b.pick(pool_.nowMs(), tried_, u->upstreamPool());
     if (next.server < 0) {
         user_ = nullptr;
         close();

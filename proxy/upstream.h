@@ -89,6 +89,9 @@ public:
     // Everything from one read of the upstream socket has been delivered: a good moment to flush
     // what the user batched for its client (one write per read, not one per piece).
     virtual void onUpstreamReadDone() = 0;
+    // The upstream group whose servers this user's exchange goes to (0: upstream.url/servers;
+    // [[rules]] upstream = "NAME" chooses another).
+    virtual std::size_t upstreamPool() const { return 0; }
 };
 
 class UpstreamPool {

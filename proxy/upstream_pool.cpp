@@ -44,9 +44,10 @@ void UpstreamPool::acquire(UpstreamUser &user, bool fresh, std::uint64_t avoid) 
 // With a slot taken: the balancer picks the server, then an idle connection to it is reused or
 // a new one opened (closing the least recently used idle one when the pool is full).
 void UpstreamPool::start(UpstreamUser &user, bool fresh, std::uint64_t avoid) {
-    Balancer::Pick p = balancer_.pick(nowMs(), avoid);
+    const std::size_t pool = user.upstreamPool();
+    Balancer::Pick p = balancer_.pick(nowMs(), avoid, pool);
     if (p.server < 0 && avoid != 0)
-        p = balancer_.pick(nowMs()); // nothing else: the server that failed is better than none
+        p = balancer_.pick(nowMs(), 0, pool); // nothing else: the one that failed beats none
     if (p.server < 0) {
         limiter_.release();
         user.onUpstreamError(502, "no upstream server is available (every one is marked down)",

@@ -63,6 +63,7 @@ public:
     uv_loop_t *loop() { return &loop_; }
     UpstreamPool &pool() { return *pool_; }
     const config::Config &config() const { return *cfg_; }
+    std::shared_ptr<const config::Config> configPtr() const { return cfg_; }
     const CacheContext &cache() const { return cache_; }
     std::uint32_t index() const { return static_cast<std::uint32_t>(index_); }
     CacheCounters &counters() { return counters_; }

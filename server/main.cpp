@@ -11,6 +11,7 @@
 #include "config/config.h"
 #include "http/headers.h"
 #include "server/server.h"
+#include "tools/explain.h"
 #include "tools/top.h"
 #include "tools/warm.h"
 
@@ -118,7 +119,29 @@ int main(int argc, char **argv) {
     fc::tools::WarmOptions warm;
     std::string encodings;
     CLI::App *warmCmd = addWarmCommand(app, warm, encodings);
+    fc::tools::ExplainOptions explain;
+    std::string explainConfig = "frontcache.toml";
+    CLI::App *explainCmd = app.add_subcommand(
+        "explain", "What frontcache would do with one request: rules, keys, lifetime (nothing "
+                   "is sent)");
+    explainCmd->add_option("url", explain.url, "http://host/path?query, or /path")->required();
+    explainCmd->add_option("-c,--config", explainConfig, "the config file (frontcache.toml)");
+    explainCmd->add_option("-X,--method", explain.method, "the request method (GET)");
+    explainCmd->add_option("-H,--header", explain.headers, "a request field, 'Name: value'");
+    explainCmd->add_option("--status", explain.status,
+                           "a response status to decide on (with -R for its fields)");
+    explainCmd->add_option("-R,--response-header", explain.respHeaders,
+                           "a response field, 'Name: value'");
     CLI11_PARSE(app, argc, argv);
+    if (explainCmd->parsed()) {
+        fc::config::LoadResult r;
+        if (!loadConfig(explainConfig, r))
+            return 1;
+        std::string out;
+        const int rc = fc::tools::runExplain(*r.config, explain, out);
+        std::fputs(out.c_str(), rc == 0 ? stdout : stderr);
+        return rc;
+    }
     if (top->parsed())
         return fc::tools::runTop(topArgs.admin, topArgs.once, topArgs.token);
     if (warmCmd->parsed()) {

@@ -29,19 +29,11 @@ unsigned long raiseFileLimit() {
 
 bool resolveUpstream(const config::UpstreamServer &up, const std::string &resolver,
                      std::vector<proxy::UpstreamTarget> &out, std::string &err) {
-    proxy::UpstreamTarget t;
-    t.kind = up.kind;
-    t.display = up.url;
-    t.weight = up.weight;
-    t.backup = up.backup;
+    proxy::UpstreamTarget t = proxy::targetFor(up, 0); // the caller sets its group
     if (up.kind == config::UpstreamConfig::Kind::Unix) {
-        t.path = up.path;
-        t.hostField = "localhost";
         out.push_back(std::move(t));
         return true;
     }
-    bool v6 = up.host.find(':') != std::string::npos;
-    t.hostField = (v6 ? "[" + up.host + "]" : up.host) + ":" + std::to_string(up.port);
     addrinfo hints{};
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;

@@ -60,7 +60,7 @@ bool metaValue(const http::HeaderList &h, std::string_view metaName, std::string
 } // namespace
 
 void absoluteUri(const http::RequestHead &req, const PolicyConfig &cfg, std::string &out,
-                 std::string_view scheme) {
+                 std::string_view scheme, bool queryInKey) {
     std::string_view t = req.target;
     if (http::splitTarget(t).absolute()) {
         out.append(t);
@@ -71,7 +71,8 @@ void absoluteUri(const http::RequestHead &req, const PolicyConfig &cfg, std::str
             out.append(*host);
         out.append(t);
     }
-    if (!cfg.queryInKey) { // bypass mode: an empty "?" does not make a different page
+    if (!cfg.queryInKey &&
+        !queryInKey) { // bypass mode: an empty "?" does not make a different page
         std::size_t q = out.find('?');
         if (q != std::string::npos)
             out.resize(q);
@@ -94,7 +95,8 @@ constexpr std::string_view kNegotiatedCoding = "\x01negotiated,";
 } // namespace
 
 void pageKey(const PolicyConfig &cfg, std::string_view method, std::string_view uri,
-             std::string_view headerList, const http::HeaderList &req, std::string &out) {
+             std::string_view headerList, const http::HeaderList &req, std::string &out,
+             std::string_view extra) {
     // The varied values, each one unambiguous: "=" value "\n" when present (a value never holds
     // a LF: the parser refuses one), "-\n" when absent. Django concatenates the bare values, so
     // two headers can trade bytes: "Accept-Language: fr-" with "Cookie: ," hashes like
@@ -137,6 +139,7 @@ void pageKey(const PolicyConfig &cfg, std::string_view method, std::string_view 
         values.append(v);
         values.push_back('\n');
     });
+    values.append(extra);
     out.append("views.decorators.cache.cache_page.");
     out.append(cfg.keyPrefix);
     out.push_back('.');

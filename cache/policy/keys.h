@@ -17,8 +17,10 @@ namespace fc::cache {
 // query is part of the key]. `scheme` is the one the request arrived with: "https" when a
 // trusted proxy says so (Django's request.scheme under SECURE_PROXY_SSL_HEADER) or the PROXY
 // protocol reports TLS. Absolute-form targets are used as sent. X-Forwarded-Host is never used.
+// `queryInKey`: the query is kept whatever cache.query_strings says (a rule caches pages with
+// queries in bypass mode: each query is then its own page).
 void absoluteUri(const http::RequestHead &req, const PolicyConfig &cfg, std::string &out,
-                 std::string_view scheme = "http");
+                 std::string_view scheme = "http", bool queryInKey = false);
 
 // views.decorators.cache.cache_header.<prefix>.<md5(uri)>
 void headerKey(const PolicyConfig &cfg, std::string_view uri, std::string &out);
@@ -31,8 +33,11 @@ void headerKey(const PolicyConfig &cfg, std::string_view uri, std::string &out);
 // a key an attacker could collide). Accept-Encoding contributes
 // the same constant for every request (spec §5): each stored copy carries every coding it can be
 // served in, identity included, and the coding is chosen per request.
+// `extra`: what operator rules add to this request's key (proxy/rules.h, ruleKeyExtra), each
+// element starting with "\x03"; "" leaves the key as Django's.
 void pageKey(const PolicyConfig &cfg, std::string_view method, std::string_view uri,
-             std::string_view headerList, const http::HeaderList &req, std::string &out);
+             std::string_view headerList, const http::HeaderList &req, std::string &out,
+             std::string_view extra = {});
 
 // What separates a variant, for the admin port's GET /variants: one "META_NAME: value" line per
 // name in `headerList` ("(absent)" when the request had none). Cookie values are not shown, only

@@ -23,9 +23,9 @@ namespace fc::cache {
 // stop (a page was found and used). `key` is scratch. Returns the Vary list when the header key
 // was found (a view into what source.vary returned), nullopt otherwise.
 template <typename Source>
-std::optional<std::string_view> lookupChain(const PolicyConfig &cfg, std::string_view uri,
-                                            const http::HeaderList &req, bool isHead,
-                                            std::string &key, Source &&source) {
+std::optional<std::string_view>
+lookupChain(const PolicyConfig &cfg, std::string_view uri, const http::HeaderList &req, bool isHead,
+            std::string &key, Source &&source, std::string_view extra = {}) {
     key.clear();
     headerKey(cfg, uri, key);
     std::optional<std::string_view> vary = source.vary(std::string_view(key));
@@ -35,7 +35,7 @@ std::optional<std::string_view> lookupChain(const PolicyConfig &cfg, std::string
         if (method == "HEAD" && !isHead)
             break;
         key.clear();
-        pageKey(cfg, method, uri, *vary, req, key);
+        pageKey(cfg, method, uri, *vary, req, key, extra);
         if (source.page(method, std::string_view(key)))
             break;
     }
@@ -47,10 +47,10 @@ std::optional<std::string_view> lookupChain(const PolicyConfig &cfg, std::string
 // fetch, and misses before any Vary list is known share one per URI.
 inline void coalescingKey(const PolicyConfig &cfg, std::string_view uri,
                           std::optional<std::string_view> vary, const http::HeaderList &req,
-                          std::string &out) {
+                          std::string &out, std::string_view extra = {}) {
     out.clear();
     if (vary)
-        pageKey(cfg, "GET", uri, *vary, req, out);
+        pageKey(cfg, "GET", uri, *vary, req, out, extra);
     else
         headerKey(cfg, uri, out);
 }

@@ -29,6 +29,8 @@ const char *bypassName(Bypass b) {
         return "body";
     case Bypass::Upgrade:
         return "upgrade";
+    case Bypass::Rule:
+        return "rule";
     }
     return "?";
 }

@@ -39,7 +39,7 @@ bool globMatch(std::string_view pattern, std::string_view name);
 bool normalizeCacheableRequest(http::RequestHead &req, const PolicyConfig &cfg);
 
 // Why a request is not looked up (BYPASS).
-enum class Bypass { None, Method, QueryString, Path, Cookie, Body, Upgrade };
+enum class Bypass { None, Method, QueryString, Path, Cookie, Body, Upgrade, Rule };
 const char *bypassName(Bypass b);
 
 // Fetch phase, rules 1-2 and the configured bypass rules.

@@ -47,16 +47,24 @@ def toml_value(v):
     """A TOML value for a config: JSON's scalars and arrays are TOML too; dicts become inline
     tables ({ key = value, ... })."""
     if isinstance(v, dict):
-        return "{ %s }" % ", ".join("%s = %s" % (k, toml_value(x)) for k, x in v.items())
+        return "{ %s }" % ", ".join("%s = %s" % (json.dumps(k), toml_value(x))
+                                    for k, x in v.items())
     if isinstance(v, list):
         return "[%s]" % ", ".join(toml_value(x) for x in v)
     return json.dumps(v)
 
 
 def write_config(path, cfg):
-    """Writes a frontcache config file from {section: {key: value}}."""
+    """Writes a frontcache config file from {section: {key: value}}; a section given as a list
+    of tables is an array of tables ([[rules]])."""
     with open(path, "w") as f:
         for sec, kv in cfg.items():
+            if isinstance(kv, list):
+                for table in kv:
+                    f.write("[[%s]]\n" % sec)
+                    for k, v in table.items():
+                        f.write("%s = %s\n" % (k, toml_value(v)))
+                continue
             f.write("[%s]\n" % sec)
             for k, v in kv.items():
                 f.write("%s = %s\n" % (k, toml_value(v)))
@@ -106,7 +114,10 @@ class Frontcache:
             "log": {"level": "warn"},
         }
         for sec, kv in (sections or {}).items():
-            cfg.setdefault(sec, {}).update(kv)
+            if isinstance(kv, list):
+                cfg[sec] = kv
+            else:
+                cfg.setdefault(sec, {}).update(kv)
         self.config_path = os.path.join(self.tmp.name, "frontcache.toml")
         write_config(self.config_path, cfg)
         self.stderr_path = os.path.join(self.tmp.name, "stderr.log")

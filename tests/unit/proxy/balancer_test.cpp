@@ -378,3 +378,28 @@ TEST_CASE("every slot taken: add says so") {
     CHECK(b.add(t, true, 1) == -1); // draining: not yet reusable
     CHECK(b.add(t, true, Balancer::kReuseAfterMs) == 5);
 }
+
+TEST_CASE("upstream groups: each balances among its own servers, never another's") {
+    auto t = targets(5);
+    t[2].pool = 1;
+    t[3].pool = 1;
+    t[4].pool = 2;
+    t[3].backup = true;
+    Balancer b(t, config());
+    std::map<int, int> g0, g1;
+    for (int i = 0; i < 40; ++i) {
+        ++g0[b.pick(0, 0, 0).server];
+        ++g1[b.pick(0, 0, 1).server];
+    }
+    CHECK(g0 == std::map<int, int>{{0, 20}, {1, 20}});
+    CHECK(g1 == std::map<int, int>{{2, 40}}); // the group's backup only when 2 is out
+    CHECK(b.liveCount(1) == 2);
+    CHECK(b.pick(0, 1u << 2, 1).server == 3); // 2 tried: its group's backup, not group 0
+    CHECK(b.pick(0, 0, 2).server == 4);
+    CHECK(b.pick(0, 1u << 4, 2).server == -1); // the only server tried: none, not another group's
+    CHECK(b.pick(0, 0, 3).server == -1);       // a group with no server
+    // One server in its group: the passive rule leaves it in, whatever the others.
+    for (int i = 0; i < 10; ++i)
+        b.failed(4, 0, false, "test");
+    CHECK(b.up(4));
+}
