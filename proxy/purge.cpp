@@ -67,31 +67,56 @@ PeerMessage peerPurge(const std::vector<std::string> &paths, std::string_view ho
     return m;
 }
 
-// A purge by group for admin.peers: POST /purge?group=G&group=H (percent-encoded: a group may
-// hold any visible character), the same host and softness; the body only the keys done.
-PeerMessage peerGroupPurge(const std::vector<std::string> &groups, std::string_view host, bool soft,
-                           const std::vector<std::uint64_t> &sharedDone) {
-    PeerMessage m;
-    m.method = "POST";
-    m.target = "/purge";
+// Purges by group for admin.peers: POST /purge?group=G&group=H (percent-encoded: a group may
+// hold any visible character), the same host and softness; the body only the keys done. The
+// admin port reads targets of up to 8 KiB, so a long list of groups is sent in several messages
+// of at most kMaxPeerTarget bytes, each with the whole list of keys done.
+constexpr std::size_t kMaxPeerTarget = 4096;
+
+std::vector<PeerMessage> peerGroupPurges(const std::vector<std::string> &groups,
+                                         std::string_view host, bool soft,
+                                         const std::vector<std::uint64_t> &sharedDone) {
     static constexpr char kHex[] = "0123456789ABCDEF";
+    std::vector<PeerMessage> out;
+    std::size_t inMessage = 0;
+    auto finish = [&] {
+        PeerMessage &m = out.back();
+        appendSoftAndHost(m.target, host, soft);
+        appendSharedDone(m.body, sharedDone);
+        m.what = std::string(soft ? "soft purge" : "purge") + " of " + std::to_string(inMessage) +
+                 " group(s)";
+    };
     for (const auto &g : groups) {
-        m.target += m.target.size() == 6 ? "?group=" : "&group=";
+        std::string encoded;
         for (unsigned char c : g) {
             if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-                m.target += static_cast<char>(c);
+                encoded += static_cast<char>(c);
             } else {
-                m.target += '%';
-                m.target += kHex[c >> 4];
-                m.target += kHex[c & 15];
+                encoded += '%';
+                encoded += kHex[c >> 4];
+                encoded += kHex[c & 15];
             }
         }
+        if (!out.empty() && out.back().target.size() + encoded.size() + 7 > kMaxPeerTarget) {
+            finish();
+            out.emplace_back();
+        } else if (out.empty()) {
+            out.emplace_back();
+        }
+        PeerMessage &m = out.back();
+        if (m.target.empty()) {
+            m.method = "POST";
+            m.target = "/purge?group=";
+            inMessage = 0;
+        } else {
+            m.target += "&group=";
+        }
+        m.target += encoded;
+        ++inMessage;
     }
-    appendSoftAndHost(m.target, host, soft);
-    appendSharedDone(m.body, sharedDone);
-    m.what = std::string(soft ? "soft purge" : "purge") + " of " + std::to_string(groups.size()) +
-             " group(s)";
-    return m;
+    if (!out.empty())
+        finish();
+    return out;
 }
 
 // What every purge does after its own store: the same keys deleted from the shared cluster
@@ -178,7 +203,8 @@ PurgeOutcome purgeGroups(uv_loop_t *loop, const CacheContext &cc,
     counters.inc(counters.groupPurges);
     counters.inc(counters.groupPurgedPages, o.removed + o.expired);
     if (cc.peers && !fromPeer)
-        cc.peers->submit(peerGroupPurge(groups, host, soft, sharedDone));
+        for (PeerMessage &m : peerGroupPurges(groups, host, soft, sharedDone))
+            cc.peers->submit(std::move(m));
     return o;
 }
 

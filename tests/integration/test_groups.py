@@ -30,7 +30,7 @@ SWR = "max-age=600, stale-while-revalidate=60"
 
 def group_origin():
     """An origin whose /g answers carry the fields its query names (cg=, sk=, ct=, xk=, cgi=;
-    percent-encoded), cacheable for 10 minutes unless cc= says otherwise, status= for another
+    percent-encoded; or a request's X-Cgi as Cache-Group-Invalidation), cacheable for 10 minutes unless cc= says otherwise, status= for another
     status; each answer's body counts the renders."""
     origin = Origin()
     renders = [0]
@@ -42,6 +42,9 @@ def group_origin():
         for short, name in FIELDS.items():
             for v in q.get(short, []):
                 fields.append((name, v))
+        for n, v in headers:  # a long list comes in a request field (a target is limited)
+            if n.lower() == "x-cgi":
+                fields.append(("Cache-Group-Invalidation", v))
         status = int(q.get("status", ["200"])[0])
         return status, fields, ("%s render %d" % (method, renders[0])).encode()
     origin.scripts["/g"] = answer
@@ -331,6 +334,48 @@ class GroupsInAFleet(unittest.TestCase):
                 fc.stop()
             origin.close()
             mc.stop()
+
+
+class LongGroupListsReachPeers(unittest.TestCase):
+    def test_a_purge_of_many_long_groups_is_forwarded_in_pieces(self):
+        origin = group_origin()
+        ports = [free_port_closed() for _ in range(2)]
+        fleet = []
+        try:
+            for port in ports:
+                fleet.append(Frontcache(origin.url, {
+                    "server": {"max_header_size": "64KiB"},
+                    "cache": {"query_strings": "key"},
+                    "admin": {"listen": "127.0.0.1:%d" % port,
+                              "peers": ["127.0.0.1:%d" % p for p in ports if p != port]}}))
+            groups = ["g%02d-" % i + "x" * 246 for i in range(30)]  # 7.5 KB of query
+            last = page('"%s"' % groups[-1], name="last")
+            first = page('"%s"' % groups[0], name="first")
+            for t in (first, last):
+                send(fleet[1], "GET", t)
+                self.assertEqual(status_of(fleet[1], t), "HIT")
+            self.assertEqual(purge_groups(fleet[0], *groups), {"purged": 0})
+            # More than the admin port reads in one target: sent as two messages, both applied.
+            self.assertTrue(wait_for(lambda: stats(fleet[1])["group_purges_total"] == 2,
+                                     timeout=5))
+            self.assertEqual(stats(fleet[1])["group_purged_pages_total"], 2)
+            self.assertEqual(status_of(fleet[1], first), "MISS")
+            self.assertEqual(status_of(fleet[1], last), "MISS")
+            # The application's own list can be longer than any one admin request: 100 groups,
+            # 25 KB, in a Cache-Group-Invalidation relayed by the first instance.
+            many = ["h%03d-" % i + "y" * 245 for i in range(100)]
+            tail = page('"%s"' % many[-1], name="tail")
+            send(fleet[1], "GET", tail)
+            self.assertEqual(status_of(fleet[1], tail), "HIT")
+            cgi = ", ".join('"%s"' % g for g in many)
+            self.assertEqual(send(fleet[0], "POST", "/g?n=inv", extra="X-Cgi: %s\r\n" % cgi)
+                             .status, 200)
+            self.assertTrue(wait_for(lambda: status_of(fleet[1], tail) == "MISS", timeout=5))
+            self.assertNotIn("not forwarded", fleet[0].log())
+        finally:
+            for fc in fleet:
+                fc.stop()
+            origin.close()
 
 
 class GroupsAfterAWarmRestart(unittest.TestCase):
