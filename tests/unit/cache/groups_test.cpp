@@ -80,25 +80,6 @@ struct Fixture {
 
 } // namespace
 
-TEST_CASE("Structured Field Lists of Strings (RFC 8941 §4.2.1)") {
-    std::vector<std::string> s;
-    std::size_t others = 0;
-    CHECK(http::parseStringList(R"("a", "b c",  "d\"e\\f")", s, others));
-    CHECK(s == std::vector<std::string>{"a", "b c", "d\"e\\f"});
-    CHECK(others == 0);
-    CHECK(http::parseStringList(R"("a";p=1, tok, 12, ("x" "y"), ?1, "b")", s, others));
-    CHECK(s == std::vector<std::string>{"a", "b"});
-    CHECK(others == 4);
-    CHECK(http::parseStringList("", s, others));
-    CHECK(s.empty());
-    for (const char *bad : {R"("a",)", R"("a" "b")", R"("unterminated)", R"("a\x")", "(", ",",
-                            R"("a", , "b")", "\"\x01\"", R"("a";)", "tok en"}) {
-        CAPTURE(bad);
-        CHECK_FALSE(http::parseStringList(bad, s, others));
-        CHECK(s.empty());
-    }
-}
-
 TEST_CASE("Cache-Groups and the aliases are read, each by its own syntax") {
     CHECK(groupsOf({{"Cache-Groups", R"("a", "b")"}}) == "a\nb\n");
     CHECK(groupsOf({{"Cache-Groups", R"("a")"}, {"cache-groups", R"("b")"}}) == "a\nb\n");
