@@ -249,12 +249,19 @@ void editQuery(std::string &target, const Rule &r) {
 RuleMask matchRules(const std::vector<config::Rule> &rules, const http::RequestHead &req) {
     if (rules.empty())
         return 0;
-    thread_local std::string path, scratch; // reused: no allocation per request once warm
+    thread_local std::string decoded, scratch; // reused: no allocation per request once warm
+    // The host only when a rule asks for it; the path decoded only when it has an escape.
     char hostBuf[256];
-    const std::string_view host = hostOf(req, hostBuf);
+    std::string_view host;
+    if (std::any_of(rules.begin(), rules.end(), [](const Rule &r) { return !r.hosts.empty(); }))
+        host = hostOf(req, hostBuf);
     const std::string_view target = http::splitTarget(req.target).originPath();
     const std::size_t q = target.find('?');
-    percentDecode(target.substr(0, q), path);
+    std::string_view path = target.substr(0, q);
+    if (path.find('%') != std::string_view::npos) {
+        percentDecode(path, decoded);
+        path = decoded;
+    }
     const std::string_view query = q == std::string_view::npos ? "" : target.substr(q + 1);
     RuleMask m = 0;
     for (std::size_t i = 0; i < rules.size() && i < config::Rule::kMaxRules; ++i) {
