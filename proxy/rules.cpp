@@ -139,12 +139,25 @@ bool hasQueryParam(std::string_view query, const std::vector<std::string> &names
     return false;
 }
 
-bool matches(const Rule &r, const http::RequestHead &req, std::string_view host,
-             std::string_view path, std::string_view query, std::string &scratch) {
+// What the rules read of a request, each part read once and only when a rule asks for it.
+struct Probe {
+    const http::RequestHead &req;
+    std::string_view path, query;
+    std::string &scratch;
+    std::optional<std::string_view> host;
+    char hostBuf[256];
+    std::string_view hostName() {
+        if (!host)
+            host = hostOf(req, hostBuf);
+        return *host;
+    }
+};
+
+bool matches(const Rule &r, Probe &p) {
+    const http::RequestHead &req = p.req;
+    const std::string_view path = p.path;
     if (!r.methods.empty() &&
         std::find(r.methods.begin(), r.methods.end(), req.method) == r.methods.end())
-        return false;
-    if (!r.hosts.empty() && !anyGlob(r.hosts, host))
         return false;
     if (!r.pathPrefixes.empty() &&
         std::none_of(r.pathPrefixes.begin(), r.pathPrefixes.end(),
@@ -162,7 +175,9 @@ bool matches(const Rule &r, const http::RequestHead &req, std::string_view host,
                          [&](const std::string &e) { return http::equalsIgnoreCase(e, ext); }))
             return false;
     }
-    if (!r.queryParams.empty() && !hasQueryParam(query, r.queryParams, scratch))
+    if (!r.hosts.empty() && !anyGlob(r.hosts, p.hostName()))
+        return false;
+    if (!r.queryParams.empty() && !hasQueryParam(p.query, r.queryParams, p.scratch))
         return false;
     if (!r.cookies.empty() && !hasCookie(req.headers, r.cookies))
         return false;
@@ -249,16 +264,20 @@ void editQuery(std::string &target, const Rule &r) {
 RuleMask matchRules(const std::vector<config::Rule> &rules, const http::RequestHead &req) {
     if (rules.empty())
         return 0;
-    thread_local std::string path, scratch; // reused: no allocation per request once warm
-    char hostBuf[256];
-    const std::string_view host = hostOf(req, hostBuf);
+    thread_local std::string decoded, scratch; // reused: no allocation per request once warm
+    // The path decoded only when it has an escape; the host only when a rule asks for it.
     const std::string_view target = http::splitTarget(req.target).originPath();
     const std::size_t q = target.find('?');
-    percentDecode(target.substr(0, q), path);
+    std::string_view path = target.substr(0, q);
+    if (path.find('%') != std::string_view::npos) {
+        percentDecode(path, decoded);
+        path = decoded;
+    }
     const std::string_view query = q == std::string_view::npos ? "" : target.substr(q + 1);
+    Probe probe{req, path, query, scratch, std::nullopt, {}};
     RuleMask m = 0;
     for (std::size_t i = 0; i < rules.size() && i < config::Rule::kMaxRules; ++i) {
-        if (!matches(rules[i], req, host, path, query, scratch))
+        if (!matches(rules[i], probe))
             continue;
         m |= RuleMask{1} << i;
         if (!rules[i].continueAfter)

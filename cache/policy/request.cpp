@@ -36,6 +36,15 @@ const char *bypassName(Bypass b) {
 }
 
 bool globMatch(std::string_view p, std::string_view s) {
+    // The usual shapes without a walk: a name, "prefix*", "*suffix".
+    if (const std::size_t only = p.find('*'); only == std::string_view::npos) {
+        return p == s;
+    } else if (p.find('*', only + 1) == std::string_view::npos) {
+        if (only + 1 == p.size())
+            return s.starts_with(p.substr(0, only));
+        if (only == 0)
+            return s.ends_with(p.substr(1));
+    }
     // Iterative wildcard matching with one backtrack point (the last '*').
     std::size_t pi = 0, si = 0, star = std::string_view::npos, mark = 0;
     while (si < s.size()) {

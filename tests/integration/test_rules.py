@@ -23,6 +23,10 @@ RULES = [
      "ttl": "1h", "ttl_mode": "override", "strip_cookies": True, "strip_set_cookie": True,
      "response_set": {"X-Static": "yes"}, "response_remove": ["X-Powered-By"]},
     {"name": "floor", "path": "/r/floor*", "ttl": "120s", "ttl_mode": "floor"},
+    {"name": "stale", "path_prefix": "/r/stale", "grace": "1h", "stale_if_error": "1d"},
+    {"name": "host", "host": "*.example.org", "path_prefix": "/r/host", "cache": "bypass"},
+    {"name": "deny", "path": "/echo", "query_param": "id", "cache": "cache", "ttl": "60s",
+     "query_deny": ["sort", "debug_*"]},
     {"name": "ceiling", "path": "/r/ceiling*", "ttl": "5s", "ttl_mode": "ceiling"},
     {"name": "errors", "path_prefix": "/status", "cache": "cache",
      "status_ttl": {"404": "30s", "5xx": "0s"}},
@@ -120,6 +124,30 @@ class RulesBase:
         self.assertEqual(self.origin.renders, 3)
         self.assertIn("fresh for 120 s", self.explain(
             "http://t/r/floor;cc=max-age=10", "--status", "200", "-R", "Cache-Control: max-age=10"))
+
+    def test_grace_and_stale_if_error(self):
+        first = get(self.fc, "/r/stale;cc=max-age=10")
+        self.fc.advance(60)  # past its 10 s; cache.grace is 0 here, the rule's is an hour
+        stale = get(self.fc, "/r/stale;cc=max-age=10")
+        self.assertEqual(stale.header("X-Cache"), "STALE")
+        self.assertEqual(stale.body, first.body)
+        wait_for(lambda: self.origin.renders == 2)  # one background refresh
+        self.fc.advance(7200)  # past the grace: the app fails, the copy stands in (a day)
+        self.origin.faults["/r/stale;cc=max-age=10"] = "500"
+        saved = get(self.fc, "/r/stale;cc=max-age=10")
+        self.assertEqual(saved.status, 200)
+        self.assertTrue(saved.body.startswith(b"render 2"), saved.body)
+
+    def test_host_and_query_deny(self):
+        self.assertEqual(get(self.fc, "/r/host;cc=max-age=60").header("X-Cache"), "MISS")
+        resp, rd = request(self.fc, "GET /r/host;cc=max-age=60 HTTP/1.1\r\n"
+                                    "Host: Shop.Example.org.\r\n\r\n")
+        rd.sock.close()
+        self.assertEqual(resp.header("X-Cache"), "BYPASS")
+        a = get(self.fc, "/echo?id=1&sort=asc&debug_x=1")
+        self.assertEqual(json.loads(a.body)["target"], "/echo?id=1")
+        self.assertEqual(get(self.fc, "/echo?sort=desc&id=1").header("X-Cache"), "HIT")
+        self.assertEqual(get(self.fc, "/echo?id=2").header("X-Cache"), "MISS")
 
     def test_status_ttl_stores_a_404_and_never_a_5xx(self):
         self.assertEqual(get(self.fc, "/status?code=404").status, 404)

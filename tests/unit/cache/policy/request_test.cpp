@@ -42,6 +42,19 @@ TEST_CASE("glob patterns") {
     CHECK_FALSE(globMatch("a*b*c", "aXXbYY"));
     CHECK(globMatch("gclid", "gclid"));
     CHECK_FALSE(globMatch("gclid", "gclid2"));
+    // The shapes matched without a walk agree with the walk.
+    CHECK(globMatch("*.css", "/a/b.css"));
+    CHECK_FALSE(globMatch("*.css", "/a/b.css.map"));
+    CHECK(globMatch("*", ""));
+    CHECK(globMatch("*x", "x"));
+    CHECK_FALSE(globMatch("*x", ""));
+    CHECK(globMatch("/old/*", "/old/"));
+    CHECK_FALSE(globMatch("/old/*", "/old"));
+    CHECK(globMatch("", ""));
+    CHECK_FALSE(globMatch("", "a"));
+    CHECK(globMatch("*/feed/", "/blog/feed/"));
+    CHECK(globMatch("/a*b", "/ab"));
+    CHECK_FALSE(globMatch("/a*b", "/a"));
 }
 
 TEST_CASE("campaign parameters leave the target; what is left keeps its order and bytes") {
