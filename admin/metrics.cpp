@@ -11,6 +11,7 @@
 #include "fleet/peer_forward.h"
 #include "fleet/snapshot.h"
 #include "proxy/balancer.h"
+#include "proxy/cache_context.h"
 #include "proxy/resolver.h"
 
 namespace fc::admin {
@@ -233,9 +234,13 @@ std::vector<Sample> collect(const AdminContext &ctx) {
     appendCounterSamples(
         ctx.counters,
         [&](std::string_view family) {
-            // The one Outside row: fetches_in_flight, the coalescing locks held.
-            return family == "fetches_in_flight" ? static_cast<double>(ctx.locks->heldCount())
-                                                 : 0.0;
+            // The Outside rows: fetches_in_flight, the coalescing locks held; cache_groups,
+            // the (group, host) pairs the group index holds.
+            if (family == "fetches_in_flight")
+                return static_cast<double>(ctx.locks->heldCount());
+            if (family == "cache_groups" && ctx.cache && ctx.cache->groups)
+                return static_cast<double>(ctx.cache->groups->groups());
+            return 0.0;
         },
         out);
     appendVariantSamples(ctx, out);

@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "admin/admin_server.h"
+#include "admin/groups.h"
 #include "admin/metrics.h"
 #include "admin/request_parse.h"
 #include "admin/variants.h"
@@ -10,6 +11,7 @@
 #include "cache/store/store.h"
 #include "common/log.h"
 #include "fleet/peer_forward.h"
+#include "proxy/cache_context.h"
 #include "proxy/purge.h"
 
 namespace fc::admin {
@@ -42,6 +44,19 @@ Reply flush(AdminContext &ctx, bool fromPeer) {
     return {200, "application/json", "{\"flushed\": true}\n"};
 }
 
+// POST /purge?group=G[&group=H] (cache/groups.h): the pages of those groups, on `host` or every
+// host; the body is not read (but for a peer's list of the shared-cluster keys it deleted).
+Reply groupPurge(AdminServer &server, const std::vector<std::string> &groups,
+                 const std::string &host, bool soft, const proxy::PeerOrigin *origin) {
+    AdminContext &ctx = server.context();
+    proxy::PurgeOutcome o =
+        proxy::purgeGroups(server.loop(), *ctx.cache, groups, host, soft, *ctx.ownCounters, origin);
+    FC_INFO("admin: %spurged %zu page(s) for %zu group(s)%s%s%s", soft ? "soft-" : "",
+            o.removed + o.expired, groups.size(), host.empty() ? "" : " on host ", host.c_str(),
+            origin ? " (forwarded by a peer)" : "");
+    return {200, "application/json", proxy::purgeAnswer(o, soft)};
+}
+
 // PURGE /path (any path: the page's) or POST /purge (a list in the body).
 Reply purgeRequest(AdminServer &server, const http::RequestHead &req, std::string &body,
                    std::string_view query, bool fromPeer) {
@@ -56,6 +71,8 @@ Reply purgeRequest(AdminServer &server, const http::RequestHead &req, std::strin
         soft = softRequested(query);
         if (fromPeer)
             proxy::takeSharedDone(body, origin);
+        if (std::vector<std::string> groups = groupParams(query); !groups.empty())
+            return groupPurge(server, groups, host, soft, fromPeer ? &origin : nullptr);
         if (!parsePathList(body, paths))
             return {400, "text/plain", "expected one path per line, or a JSON array of strings\n"};
     }
@@ -91,6 +108,8 @@ Reply route(AdminServer &server, const http::RequestHead &req, std::string &body
         return {200, "text/plain", server.topText()};
     if (get && path == "/variants")
         return variantsReply(*ctx.store, ctx.clock->now(), query);
+    if (get && path == "/groups" && ctx.cache && ctx.cache->groups)
+        return groupsReply(*ctx.cache->groups, ctx.clock->now(), query);
     if (get && path == "/health")
         return {200, "text/plain", "ok\n"};
     if (req.method == "POST" && path == "/flush")
@@ -99,7 +118,7 @@ Reply route(AdminServer &server, const http::RequestHead &req, std::string &body
         return purgeRequest(server, req, body, query, fromPeer);
     return {404, "text/plain",
             "admin endpoints: GET /metrics, GET /stats, GET /top, GET /variants, "
-            "GET /health, PURGE /path, POST /purge, POST /flush\n"};
+            "GET /groups, GET /health, PURGE /path, POST /purge, POST /flush\n"};
 }
 
 } // namespace fc::admin

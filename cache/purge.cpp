@@ -68,26 +68,30 @@ SoftPurgeResult softPurgePaths(Store &store, const std::vector<std::string> &pat
         toExpire.emplace_back(key);
         return false;
     });
-    for (const auto &key : toExpire) {
-        ItemRef old = store.get(key);
-        PageView v;
-        if (!old || !decodePage(old->value(), v))
-            continue; // evicted or replaced meanwhile
-        ++r.expired;
-        if (!v.fresh(now))
-            continue; // already past its freshness
-        // Fresh until now, then its grace and stale-if-error windows as they were.
-        v.ttl = static_cast<std::uint32_t>(std::max<std::int64_t>(0, v.age(now)));
-        const std::int64_t keep = std::max(v.grace, v.staleIfError);
-        ItemRef fresh = store.allocate(key, old->flags, Lifetime{std::max<std::int64_t>(keep, 1)},
-                                       static_cast<std::uint32_t>(encodedPageSize(v)));
-        if (!fresh)
-            continue;
-        encodePage(fresh->valueData(), v);
-        // A CAS on the old item: a page stored meanwhile is newer and stays.
-        store.store(StoreMode::Set, fresh, old->cas.load(std::memory_order_relaxed));
-    }
+    for (const auto &key : toExpire)
+        if (softExpire(store, store.get(key), now))
+            ++r.expired;
     return r;
+}
+
+bool softExpire(Store &store, const ItemRef &old, std::int64_t now) {
+    PageView v;
+    if (!old || !decodePage(old->value(), v))
+        return false; // evicted or replaced meanwhile
+    if (!v.fresh(now))
+        return true; // already past its freshness
+    // Fresh until now, then its grace and stale-if-error windows as they were.
+    v.ttl = static_cast<std::uint32_t>(std::max<std::int64_t>(0, v.age(now)));
+    const std::int64_t keep = std::max(v.grace, v.staleIfError);
+    ItemRef fresh =
+        store.allocate(old->key(), old->flags, Lifetime{std::max<std::int64_t>(keep, 1)},
+                       static_cast<std::uint32_t>(encodedPageSize(v)));
+    if (!fresh)
+        return true;
+    encodePage(fresh->valueData(), v);
+    // A CAS on the old item: a page stored meanwhile is newer and stays.
+    store.store(StoreMode::Set, fresh, old->cas.load(std::memory_order_relaxed));
+    return true;
 }
 
 } // namespace fc::cache

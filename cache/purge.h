@@ -40,4 +40,9 @@ SoftPurgeResult softPurgePaths(Store &store, const std::vector<std::string> &pat
                                std::string_view host, std::int64_t now,
                                std::vector<std::string> *touchedKeys = nullptr);
 
+// One page of a soft purge: `old` (a page item) rewritten expired as of `now`, keeping its grace
+// and stale-if-error windows, unless it is past its freshness already or was replaced meanwhile
+// (a compare-and-swap on its CAS). False when `old` is empty or not a page.
+bool softExpire(Store &store, const ItemRef &old, std::int64_t now);
+
 } // namespace fc::cache

@@ -193,6 +193,10 @@ struct CacheConfig {
     std::vector<std::string> compressTypes{"text/*", "application/json", "application/javascript",
                                            "application/xml", "image/svg+xml"};
     std::uint64_t compressMinSize = 256;
+    // Cache groups (RFC 9875, cache/groups.h; read in config/groups.cpp): the response fields
+    // groups are read from, and whether the aliases (all but Cache-Groups) reach clients.
+    std::vector<std::string> groupFields{"Cache-Groups", "Surrogate-Key", "Cache-Tag", "xkey"};
+    bool forwardGroupAliases = false;
 };
 
 struct MemcachedConfig {

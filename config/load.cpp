@@ -218,6 +218,9 @@ void Loader::loadCache(const toml::table &root, CacheConfig &c) {
          {"compress", codingList(c.compress)},
          {"compress_types", mediaTypeList(c.compressTypes)},
          {"compress_min_size", size(c.compressMinSize)},
+         // cache groups (config/groups.cpp)
+         {"group_fields", groupFieldList(c.groupFields)},
+         {"forward_group_aliases", boolean(c.forwardGroupAliases)},
          {"snapshot_interval", duration(c.snapshotInterval)}});
 }
 

@@ -66,6 +66,9 @@ public:
     Handler codingList(std::vector<std::string> &out);
     // cache.compress_types: media types (type/subtype), kept in lower case.
     Handler mediaTypeList(std::vector<std::string> &out);
+    // cache.group_fields: names of the fields cache groups are read from, each once, among
+    // Cache-Groups, Surrogate-Key, Cache-Tag and xkey (config/groups.cpp).
+    Handler groupFieldList(std::vector<std::string> &out);
 
     template <typename Int> Handler integer(Int &out, std::int64_t min, std::int64_t max) {
         return [this, &out, min, max](const toml::node &n, const std::string &key) {

@@ -180,6 +180,47 @@ bool isStructuredDictionary(std::string_view s) {
     return true;
 }
 
+bool parseStringList(std::string_view s, std::vector<std::string> &strings, std::size_t &others) {
+    strings.clear();
+    others = 0;
+    std::size_t i = 0;
+    auto ows = [&] {
+        while (i < s.size() && (s[i] == ' ' || s[i] == '\t'))
+            ++i;
+    };
+    ows();
+    while (i < s.size()) {
+        const std::size_t start = i;
+        i = sfItemOrInnerList(s, i);
+        if (i == kBad) {
+            strings.clear();
+            return false;
+        }
+        if (s[start] == '"') { // the string's own end: the first unescaped quote after it
+            std::string v;
+            for (std::size_t j = start + 1; s[j] != '"'; ++j)
+                v.push_back(s[j] == '\\' ? s[++j] : s[j]);
+            strings.push_back(std::move(v));
+        } else {
+            ++others;
+        }
+        ows();
+        if (i >= s.size())
+            return true;
+        if (s[i] != ',') {
+            strings.clear();
+            return false;
+        }
+        ++i;
+        ows();
+        if (i >= s.size()) { // a trailing comma
+            strings.clear();
+            return false;
+        }
+    }
+    return true;
+}
+
 CacheControl parseCacheControl(const HeaderList &headers, std::string_view field) {
     CacheControl cc;
     const bool targeted = !equalsIgnoreCase(field, "cache-control");

@@ -45,6 +45,13 @@ void applyCacheSettings(const config::Config &c, CacheContext &ctx) {
     ctx.lockTimeout = c.cache.lockTimeout;
     ctx.hitForMissSeconds = secs(c.cache.hitForMiss);
     ctx.allowPurgeFrom = c.admin.allowPurgeFrom;
+    ctx.groupFields.fields.clear();
+    for (const auto &name : c.cache.groupFields) {
+        cache::GroupField f;
+        if (cache::groupFieldByName(name, f)) // the loader accepted only these
+            ctx.groupFields.fields.push_back(f);
+    }
+    ctx.groupFields.forwardAliases = c.cache.forwardGroupAliases;
 }
 
 } // namespace fc::proxy

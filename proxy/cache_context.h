@@ -13,6 +13,7 @@
 
 #include "cache/backend/memcached_cluster.h"
 #include "cache/fetch_locks.h"
+#include "cache/groups.h"
 #include "cache/policy/policy.h"
 #include "cache/store/store.h"
 #include "config/config.h"
@@ -35,6 +36,7 @@ struct CacheContext {
     cache::MemcachedCluster *shared = nullptr;      // cache.shared_servers (null = none)
     PurgeForwarding *peers = nullptr;               // admin.peers (null = none)
     ClientBudget *budget = nullptr;                 // [limits] (the table; its rules: the config)
+    cache::GroupIndex *groups = nullptr;            // pages by cache group (the store's observer)
     cache::PolicyConfig policy;
     std::string statusHeader;    // "X-Cache" (empty = off)
     bool cacheStatus = true;     // RFC 9211 Cache-Status
@@ -44,6 +46,7 @@ struct CacheContext {
     std::int64_t hitForMissSeconds = 10;
     std::vector<std::string> allowPurgeFrom; // admin.allow_purge_from: peers allowed to PURGE
     int accessLogFd = -1;                    // -1 = no access log
+    cache::GroupFieldsConfig groupFields;    // cache.group_fields, cache.forward_group_aliases
 };
 
 // The cache settings of a Config (everything but the shared pointers and the log descriptor).

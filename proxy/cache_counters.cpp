@@ -1,5 +1,6 @@
 #include "proxy/cache_counters.h"
 
+#include "cache/groups.h"
 #include "cache/policy/request.h"
 namespace fc::proxy {
 
@@ -18,6 +19,10 @@ std::string_view codingLabel(int cell) {
 std::string_view statusLabel(int cell) {
     static constexpr std::string_view kStatus[] = {"502", "503", "504"};
     return kStatus[cell];
+}
+
+std::string_view groupIgnoredLabel(int cell) {
+    return cache::groupIgnoredName(cell);
 }
 
 namespace {

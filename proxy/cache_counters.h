@@ -97,6 +97,17 @@ namespace fc::proxy {
     ONE(purged, "purged_total", "", "counter", "", "Pages removed by purges.")                     \
     ONE(softPurged, "soft_purged_total", "", "counter", "",                                        \
         "Pages a soft purge marked expired (served stale while one fetch renews each).")           \
+    /* Cache groups (RFC 9875, cache/groups.h). */                                                 \
+    ONE(groupPurges, "group_purges_total", "", "counter", "",                                      \
+        "Purges by cache group: admin, public PURGE, Cache-Group-Invalidation, from peers.")       \
+    ONE(groupPurgedPages, "group_purged_pages_total", "", "counter", "",                           \
+        "Pages those purges removed or (soft) marked expired.")                                    \
+    MANY(groupFieldsIgnored, 3, "group_fields_ignored_total", "reason", 0, 2, groupIgnoredLabel,   \
+         "counter", "",                                                                            \
+         "Group fields or groups ignored: invalid (not a Structured Field List, a member not a "   \
+         "String, a token not visible ASCII), too_many (past 128 a response), too_long (past "     \
+         "256 bytes).")                                                                            \
+    OUTSIDE("cache_groups", "gauge", "Cache groups indexed: (group, host) pairs with pages.")      \
     ONE(proxyProtocolRejected, "proxy_protocol_rejected_total", "", "counter", "",                 \
         "Connections closed for a missing or invalid PROXY protocol header.")                      \
     ONE(unavailablePages, "unavailable_pages_total", "", "counter", "",                            \
@@ -131,10 +142,11 @@ namespace fc::proxy {
               "Coalesced waiters: from the fill to the answer written, seconds.")
 
 // The label values of the MANY rows, by cell.
-std::string_view bypassLabel(int cell);    // cache::bypassName
-std::string_view notStoredLabel(int cell); // cache::notStoredName
-std::string_view codingLabel(int cell);    // http::codingName
-std::string_view statusLabel(int cell);    // "502", "503", "504"
+std::string_view bypassLabel(int cell);       // cache::bypassName
+std::string_view notStoredLabel(int cell);    // cache::notStoredName
+std::string_view codingLabel(int cell);       // http::codingName
+std::string_view statusLabel(int cell);       // "502", "503", "504"
+std::string_view groupIgnoredLabel(int cell); // cache::groupIgnoredName
 
 struct CacheCounters {
     using C = std::atomic<std::uint64_t>;

@@ -406,6 +406,8 @@ void Exchange::onFetchHead(http::ResponseHead &resp, cache::NotStored notStored,
         *cc.store, cc.policy, req, resp.status, resp.headers, req_.https, host);
     if (!paths.empty())
         proxy::purge(worker_.loop(), cc, paths, host, false, worker_.counters());
+    // RFC 9875 §3 (both modes): Cache-Group-Invalidation on such an answer purges its groups.
+    proxy::invalidateGroups(worker_.loop(), cc, req, resp.status, resp.headers, worker_.counters());
     cache::removeTargetedField(cc.policy, resp.headers);
     std::string extra;
     if (fetch_ && fetch_->fill().changedBy())

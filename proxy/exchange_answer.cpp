@@ -287,8 +287,24 @@ void Exchange::purge(const http::RequestHead &h) {
     // Soft-Purge: 1 marks the pages expired instead (served stale while one fetch renews each).
     auto softHeader = h.headers.get("soft-purge");
     const bool soft = softHeader && http::trimOws(*softHeader) == "1";
-    PurgeOutcome o = proxy::purge(worker_.loop(), cc, {std::string(t.originPath())}, host, soft,
-                                  worker_.counters());
+    PurgeOutcome o;
+    if (h.headers.has("cache-group-invalidation")) { // by group, on this host (cache/groups.h)
+        std::vector<std::string> groups;
+        cache::GroupTally tally;
+        if (host.empty() || // never every host from the public port
+            !cache::invalidationGroups(h.headers, "cache-group-invalidation", groups, tally) ||
+            groups.empty()) {
+            req_.status = 400;
+            conn_.write(http::errorResponse(
+                400, !req_.keepAlive, "Cache-Group-Invalidation: expected a list of strings"));
+            responseFinished();
+            return;
+        }
+        o = proxy::purgeGroups(worker_.loop(), cc, groups, host, soft, worker_.counters());
+    } else {
+        o = proxy::purge(worker_.loop(), cc, {std::string(t.originPath())}, host, soft,
+                         worker_.counters());
+    }
     req_.status = 200;
     conn_.write(
         http::cannedResponse(200, "application/json", purgeAnswer(o, soft), !req_.keepAlive));

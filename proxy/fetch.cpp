@@ -6,6 +6,7 @@
 #include "cache/policy/reuse.h"
 #include "common/log.h"
 #include "http/rewrite.h"
+#include "proxy/purge.h"
 #include "proxy/worker.h"
 
 namespace fc::proxy {
@@ -241,6 +242,11 @@ bool Fetch::onUpstreamHead(http::ResponseHead &resp) {
     const http::RequestHead &req = *req_;
     if (const RuleSet &rules = fill_.rules(); rules && resp.status != 101)
         applyResponseEdits(rules.rules(), rules.mask, resp.headers); // before anything reads it
+    // RFC 9875: the groups the response declares, for the stored copy; the aliases (Surrogate-Key,
+    // Cache-Tag, xkey) leave the head before anything stores or sends it.
+    cache::GroupTally tally;
+    cache::takeGroups(worker_.cache().groupFields, resp.headers, fill_.groups(), tally);
+    countGroupTally(tally, worker_.counters());
     bool stores = false;
     if (storesPage_) {
         const CacheContext &cc = worker_.cache();

@@ -47,7 +47,7 @@ struct PageFill::Pending {
     Worker *worker = nullptr;
     cache::Store *store = nullptr;
     cache::PageView meta; // the scalar fields
-    std::string etag, uri, varied, vary, baseHead, pageKey, headerKey;
+    std::string etag, uri, varied, groups, vary, baseHead, pageKey, headerKey;
     std::int64_t keep = 0;
     // Either the origin's body and what to make of it...
     bool transform = false;
@@ -90,6 +90,7 @@ void PageFill::Pending::build() {
     f.etag = etag;
     f.uri = uri;
     f.varied = varied;
+    f.groups = groups;
     auto encodeAs = [&](std::size_t n) {
         f.repCount = static_cast<std::uint8_t>(n);
         for (std::size_t i = 0; i < n; ++i) {
@@ -283,6 +284,8 @@ cache::ItemRef PageFill::renew(const http::RequestHead &req, const cache::PageVi
         auto lm = notModified.get("last-modified");
         auto lmt = lm ? http::parseHttpDate(*lm) : std::nullopt;
         lastModified_ = lmt ? *lmt : stale.lastModified;
+        if (groups_.empty()) // the 304 declared none: the page keeps its groups
+            groups_.assign(stale.groups);
         std::unique_ptr<Pending> p = prepare(req, "GET");
         // The stored bodies, each coding kept; their heads are derived from the renewed one.
         p->givenCount = stale.repCount;
@@ -319,6 +322,7 @@ std::unique_ptr<PageFill::Pending> PageFill::prepare(const http::RequestHead &re
     p->meta.staleIfError = static_cast<std::uint32_t>(d.staleIfError);
     p->etag = etag_;
     p->uri = uri_;
+    p->groups = groups_;
     p->vary = vary_;
     cache::variedValues(vary_, req.headers, p->varied); // what separates this variant
     p->baseHead = head_;

@@ -59,6 +59,9 @@ public:
     // The rule that changed the store decision at the last plan() or renew(), or null. Valid
     // while rules() holds its config.
     const config::Rule *changedBy() const { return changedBy_; }
+    // The page's cache groups (cache::takeGroups' form, "a\nb\n"), set at the response head;
+    // a renewal without groups of its own keeps the stored page's.
+    std::string &groups() { return groups_; }
 
     // At the response head of a looked-up GET/HEAD: decides, patches `resp` for the client and the
     // store, and starts accumulating. Not storable: the lock is released (marked pass when the
@@ -110,8 +113,9 @@ private:
     std::string keyExtra_;
     RuleSet rules_;
     const config::Rule *changedBy_ = nullptr;
-    std::string vary_; // the response's Vary list, Django's form
-    std::string head_; // the head to store (without Content-Length until commit)
+    std::string groups_; // RFC 9875 cache groups, stored in the page (cache/groups.h)
+    std::string vary_;   // the response's Vary list, Django's form
+    std::string head_;   // the head to store (without Content-Length until commit)
     std::string etag_;
     std::string body_;
     bool isHead_ = false;

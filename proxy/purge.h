@@ -15,6 +15,8 @@
 #include <unordered_set>
 #include <vector>
 
+#include "cache/groups.h"
+#include "http/headers.h"
 #include "proxy/cache_counters.h"
 
 namespace fc::proxy {
@@ -43,6 +45,23 @@ std::uint64_t sharedKeyHash(std::string_view key);
 PurgeOutcome purge(uv_loop_t *loop, const CacheContext &cc, const std::vector<std::string> &paths,
                    std::string_view host, bool soft, CacheCounters &counters,
                    const PeerOrigin *fromPeer = nullptr);
+
+// Purge by cache group (RFC 9875, cache/groups.h): the pages of `groups` on `host` ("" = every
+// host), hard or soft exactly as purge() does paths, through the group index (cost: the pages of
+// the groups). The same keys leave the shared cluster, and the purge goes to admin.peers as
+// POST /purge?group=...; counts purged_total / soft_purged_total and the group_* counters.
+PurgeOutcome purgeGroups(uv_loop_t *loop, const CacheContext &cc,
+                         const std::vector<std::string> &groups, std::string_view host, bool soft,
+                         CacheCounters &counters, const PeerOrigin *fromPeer = nullptr);
+
+// RFC 9875 §3: a response carrying Cache-Group-Invalidation to an unsafe method with a non-error
+// status purges those groups on the request's host (a hard purge, through purgeGroups: the
+// shared cluster and the peers too). Anything else: nothing.
+void invalidateGroups(uv_loop_t *loop, const CacheContext &cc, const http::RequestHead &req,
+                      int status, const http::HeaderList &resp, CacheCounters &counters);
+
+// Adds what reading groups ignored to group_fields_ignored_total{reason}.
+void countGroupTally(const cache::GroupTally &t, CacheCounters &counters);
 
 // Splits a forwarded purge's body: the paths, one per line, then a line "# shared-done" and the
 // hashes of the keys the sender deleted from the shared cluster. Bodies without that line are

@@ -16,6 +16,7 @@
 
 #include "admin/admin_server.h"
 #include "cache/fetch_locks.h"
+#include "cache/groups.h"
 #include "cache/memcache/session.h"
 #include "cache/store/store.h"
 #include "common/log.h"
@@ -73,6 +74,7 @@ private:
     std::vector<proxy::WorkerSockets> fds_;     // one set per worker, handed to it
     std::vector<std::string> listening_;        // for the "frontcache listening on" lines
     std::unique_ptr<cache::Clock> clock_;
+    cache::GroupIndex groups_;          // the store's observer: declared first, outlives it
     std::optional<cache::Store> store_; // shared by every worker
     std::optional<cache::ProtocolContext> mc_;
     std::uint64_t restoredItems_ = 0;
@@ -176,6 +178,7 @@ void Process::openStore() {
     storeCfg.memoryLimit = c_.cache.memory;
     storeCfg.itemSizeMax = static_cast<std::uint32_t>(c_.cache.maxObjectSize);
     store_.emplace(storeCfg, *clock_);
+    store_->setObserver(&groups_); // before the snapshot is restored: it rebuilds the index
     mc_.emplace(*store_, *clock_, std::string("1.6.18-frontcache-") + FC_VERSION_STRING);
     mc_->threads = workers_;
     mc_->maxConnections = static_cast<unsigned>(nofile_);
@@ -222,6 +225,7 @@ bool Process::buildCacheContext() {
     cacheCtx_.balancer = &*balancer_;
     budget_.emplace();
     cacheCtx_.budget = &*budget_;
+    cacheCtx_.groups = &groups_;
     if (!c_.cache.sharedServers.empty()) {
         std::vector<cache::MemcachedCluster::Server> list;
         for (const auto &a : c_.cache.sharedServers)

@@ -34,6 +34,8 @@ std::size_t encodedPageSize(const PageView &f) {
     PageRepresentation reps[kMaxRepresentations];
     std::size_t n = repsOf(f, reps);
     std::size_t size = kPageHeaderSize + f.etag.size() + f.uri.size() + f.varied.size();
+    if (!f.groups.empty())
+        size += 4 + f.groups.size(); // FCP4
     for (std::size_t i = 0; i < n; ++i)
         size += kRepEntrySize + reps[i].head.size() + reps[i].body.size();
     return size;
@@ -42,7 +44,8 @@ std::size_t encodedPageSize(const PageView &f) {
 void encodePage(char *out, const PageView &f) {
     PageRepresentation reps[kMaxRepresentations];
     std::size_t n = repsOf(f, reps);
-    std::memcpy(out, "FCP3", 4);
+    const bool v4 = !f.groups.empty();
+    std::memcpy(out, v4 ? "FCP4" : "FCP3", 4);
     putLe<std::uint16_t>(out + 4, static_cast<std::uint16_t>(f.status));
     putLe<std::uint16_t>(out + 6, static_cast<std::uint16_t>(f.etag.size()));
     putLe<std::int64_t>(out + 8, f.storedAt);
@@ -55,6 +58,10 @@ void encodePage(char *out, const PageView &f) {
     putLe<std::uint16_t>(out + 42, static_cast<std::uint16_t>(f.varied.size()));
     putLe<std::uint32_t>(out + 44, f.initialAge);
     char *p = out + kPageHeaderSize;
+    if (v4) {
+        putLe<std::uint32_t>(p, static_cast<std::uint32_t>(f.groups.size()));
+        p += 4;
+    }
     auto put = [&p](std::string_view part) {
         if (!part.empty())
             std::memcpy(p, part.data(), part.size());
@@ -63,6 +70,7 @@ void encodePage(char *out, const PageView &f) {
     put(f.etag);
     put(f.uri);
     put(f.varied);
+    put(f.groups);
     for (std::size_t i = 0; i < n; ++i) {
         std::memset(p, 0, kRepEntrySize);
         p[0] = static_cast<char>(reps[i].coding);
@@ -81,7 +89,10 @@ bool decodePage(std::string_view v, PageView &out) {
     if (v.size() < kV2HeaderSize)
         return false;
     const bool v2 = std::memcmp(v.data(), "FCP2", 4) == 0;
-    if (!v2 && (std::memcmp(v.data(), "FCP3", 4) != 0 || v.size() < kPageHeaderSize))
+    const bool v4 = std::memcmp(v.data(), "FCP4", 4) == 0;
+    if (!v2 && !v4 && std::memcmp(v.data(), "FCP3", 4) != 0)
+        return false;
+    if (!v2 && v.size() < kPageHeaderSize + (v4 ? 4 : 0))
         return false;
     const char *p = v.data();
     out.status = getLe<std::uint16_t>(p + 4);
@@ -96,7 +107,12 @@ bool decodePage(std::string_view v, PageView &out) {
     std::size_t variedLen = getLe<std::uint16_t>(p + 42);
     out.initialAge = v2 ? 0 : getLe<std::uint32_t>(p + 44);
     std::size_t at = v2 ? kV2HeaderSize : kPageHeaderSize;
-    if (v.size() - at < etagLen + uriLen + variedLen)
+    std::size_t groupsLen = 0;
+    if (v4) {
+        groupsLen = getLe<std::uint32_t>(p + at);
+        at += 4;
+    }
+    if (v.size() - at < etagLen + uriLen + variedLen + groupsLen)
         return false;
     out.etag = v.substr(at, etagLen);
     at += etagLen;
@@ -104,6 +120,8 @@ bool decodePage(std::string_view v, PageView &out) {
     at += uriLen;
     out.varied = v.substr(at, variedLen);
     at += variedLen;
+    out.groups = v.substr(at, groupsLen);
+    at += groupsLen;
     if (v2) { // one representation: head (its length at 28), then the body to the end
         if (v.size() - at < word28)
             return false;

@@ -2,7 +2,9 @@
 // in-process store and in an external memcached, so switching backends changes nothing else.
 //
 // Layout (integers little-endian):
-//   0   4  magic "FCP3" (format version 3; "FCP2" pages, one representation, are still read)
+//   0   4  magic "FCP3" (format version 3; "FCP2" pages, one representation, are still read),
+//          or "FCP4": the same with the cache groups (below); written only for a page that has
+//          groups, so a page without them is byte for byte what it was
 //   4   2  status code
 //   6   2  etag length E
 //   8   8  stored-at, Unix seconds
@@ -17,11 +19,14 @@
 //   42  2  varied length V
 //   44  4  age when stored, seconds (RFC 9111 §4.2.3 corrected_initial_age; 0 in django mode):
 //          the page's Age is this plus the time since stored-at. FCP2 pages: none (0)
+//   48  4  FCP4 only: groups length G; the offsets below then start at 52, not 48
 //   48  E  the origin's ETag value, as sent (for If-None-Match without re-parsing the head)
 //   48+E U the absolute URI the page was stored for ("http://host/path?query"): purging by path
 //          finds every variant and every Host without a separate index
 //   ...  V what separates this variant from the others: one "META_NAME: value" line per field
 //          its Vary names (cache::variedValues), for GET /variants on the admin port
+//   ...  G  FCP4 only: the page's cache groups (RFC 9875, cache/groups.h), one per line, each
+//          ending in LF: what a purge by group finds the page by (for the host of its URI)
 //   ...  R x 12: per representation: coding (http::Coding, 1 byte), 3 reserved bytes, head
 //          length (4), body length (4)
 //   ...    per representation, in order: its head as it is sent — status line and header
@@ -65,6 +70,7 @@ struct PageView {
     std::string_view etag;
     std::string_view uri;
     std::string_view varied; // may be empty
+    std::string_view groups; // cache groups, each followed by '\n' (cache/groups.h); may be empty
     std::string_view head;
     std::string_view body;
     PageRepresentation reps[kMaxRepresentations];
@@ -80,7 +86,7 @@ struct PageView {
     bool usableOnError(std::int64_t now) const { return now < freshUntil() + staleIfError; }
 };
 
-constexpr std::size_t kPageHeaderSize = 48; // FCP3; FCP2's was 44
+constexpr std::size_t kPageHeaderSize = 48; // FCP3; FCP2's was 44, FCP4's is 52
 
 std::size_t encodedPageSize(const PageView &f);
 // Writes the page into `out` (exactly encodedPageSize(f) bytes).

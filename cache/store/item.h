@@ -26,7 +26,8 @@ struct Item {
     std::uint32_t lastAccess;             // store-relative seconds (shard lock)
     std::uint8_t keyLen;
     std::atomic<std::uint8_t> freq; // S3-FIFO access counter (0..3), bumped without the lock
-    std::uint8_t bits; // kLinked | kFetched | kStale | kWonSent | kMain | kBinaryKey | kActive
+    std::uint8_t bits; // kLinked | kFetched | kStale | kWonSent | kMain | kBinaryKey | kActive |
+                       // kObserved
     // The key bytes, then the value bytes, follow the header in the same allocation.
 
     static constexpr std::uint8_t kLinked = 1, kFetched = 2, kStale = 4, kWonSent = 8, kMain = 16;
@@ -36,6 +37,9 @@ struct Item {
     // memcached's ITEM_ACTIVE: fetched twice. Its segmented LRU moves an item's last-access time
     // only on the fetch that makes it active (then never again), which mg l and me la show.
     static constexpr std::uint8_t kActive = 64;
+    // The store's LinkObserver asked to hear of this item's unlink (cache/store/store.h): it
+    // indexed the item when it was linked (a page with cache groups, cache/groups.h).
+    static constexpr std::uint8_t kObserved = 128;
 
     char *data() { return reinterpret_cast<char *>(this + 1); }
     const char *data() const { return reinterpret_cast<const char *>(this + 1); }

@@ -65,7 +65,20 @@ void Store::flushAll(std::int64_t delaySeconds) {
         flushAt_.store(0, std::memory_order_relaxed);
         flushCas_.store(nextCas_.fetch_add(1, std::memory_order_relaxed),
                         std::memory_order_relaxed);
+        if (observer_)
+            observer_->flushed();
     }
+}
+
+bool Store::removeExact(Item &it) {
+    const std::uint64_t h = hashKey(it.key());
+    Shard &s = shardFor(h);
+    std::lock_guard lock(s.mu);
+    if (!(it.bits & Item::kLinked) || !isLive(it, relNow()))
+        return false;
+    ++s.st.deleteHits;
+    unlink(s, &it, h);
+    return true;
 }
 
 void Store::bump(Item &it) {

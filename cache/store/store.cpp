@@ -163,6 +163,12 @@ void Store::link(Shard &s, Item *it, std::uint64_t hash) {
     used_.fetch_add(sz, std::memory_order_relaxed);
     if (s.count > s.buckets.size())
         s.grow();
+    if (observer_) {
+        if (const std::size_t charge = observer_->linked(*it)) {
+            it->bits |= Item::kObserved;
+            used_.fetch_add(charge, std::memory_order_relaxed);
+        }
+    }
 }
 
 // Unlinks an item from index and queue and drops the store's reference (shard lock held).
@@ -175,9 +181,10 @@ void Store::unlink(Shard &s, Item *it, std::uint64_t hash) {
     it->hnext = nullptr;
     std::size_t sz = footprintOf(it);
     (it->bits & Item::kMain ? s.main : s.small).remove(it, sz);
-    it->bits &= static_cast<std::uint8_t>(~(Item::kLinked | Item::kMain));
+    const std::size_t charge = it->bits & Item::kObserved ? observer_->unlinked(*it) : 0;
+    it->bits &= static_cast<std::uint8_t>(~(Item::kLinked | Item::kMain | Item::kObserved));
     --s.count;
-    used_.fetch_sub(sz, std::memory_order_relaxed);
+    used_.fetch_sub(sz + charge, std::memory_order_relaxed);
     releaseItem(it);
 }
 
@@ -410,8 +417,9 @@ StoreStatus Store::store(StoreMode mode, ItemRef &item, std::uint64_t casIn, std
     if (casOut)
         *casOut = cas;
     outcome(StoreStatus::Stored);
+    const bool charged = it->bits & Item::kObserved; // its index entries count too
     lock.unlock();
-    if (concat)
+    if (concat || charged)
         ensureRoom(0);
     return StoreStatus::Stored;
 }

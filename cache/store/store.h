@@ -50,6 +50,32 @@ bool validKey(std::string_view key);
 
 enum class EvictionPolicy { S3Fifo, Lru };
 
+// Told of items as they are linked into and unlinked from the store, whatever the cause (a
+// store, a replacement, delete, eviction, expiry or flush found on access, a restore from a
+// snapshot), so that an index kept beside the store (cache/groups.h: pages by cache group) is
+// never out of step with it. A hit never calls it: lookups do not link.
+//
+// Threading: called under the item's shard lock, from any thread; an implementation takes only
+// its own locks (after the shard's: never call back into the store while holding them) and does
+// no I/O. It must outlive the store's last link or unlink.
+class LinkObserver {
+public:
+    // `it` was just linked (its value is complete). Returns the bytes the observer keeps for it
+    // (its index entries), which the store counts against its memory limit beside the item's
+    // own, so that what the index holds is bounded by cache.memory and evicted with the items;
+    // > 0 also asks to be told when it is unlinked (the item is marked Item::kObserved). 0:
+    // never again for this item.
+    virtual std::size_t linked(Item &it) noexcept = 0;
+    // An item linked() charged for is being unlinked; returns the same bytes linked() did (a
+    // function of the item's immutable value). Its memory stays valid until the call returns.
+    virtual std::size_t unlinked(Item &it) noexcept = 0;
+    // flush_all without delay: every item is dead at once (they are unlinked later, lazily).
+    virtual void flushed() noexcept = 0;
+
+protected:
+    ~LinkObserver() = default;
+};
+
 struct StoreConfig {
     std::uint64_t memoryLimit = 64ull << 20;
     std::uint32_t itemSizeMax = 1u << 20; // largest value accepted
@@ -178,6 +204,12 @@ public:
     void forEachLive(const std::function<void(std::vector<ItemRef> &)> &visit);
     // Unix time at which `it` expires, 0 when it never does (a snapshot keeps absolute expiry).
     std::int64_t absoluteExpiry(const Item &it) const;
+    // Unlinks this very item if it is still linked and live (not a newer one under its key):
+    // what a purge from an index of items (cache/groups.h) removes. True when it did.
+    bool removeExact(Item &it);
+    // The observer told of links and unlinks (null = none). Set before any other thread uses the
+    // store (at start, before a snapshot is restored into it).
+    void setObserver(LinkObserver *o) { observer_ = o; }
     // Changes the memory limit (memcached's cache_memlimit); evicts if now over it.
     void setMemoryLimit(std::uint64_t bytes);
 
@@ -247,6 +279,7 @@ private:
     std::atomic<std::uint32_t> flushAt_{0};
     std::atomic<std::uint64_t> flushCas_{0};
     WatchLog watch_;
+    LinkObserver *observer_ = nullptr;
 };
 
 } // namespace fc::cache

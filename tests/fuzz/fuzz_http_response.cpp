@@ -18,7 +18,8 @@
 //   - an accepted head has a status in 200-599, a reason without control characters, field
 //     names that are tokens and values without CR, LF or NUL;
 //   - after whatever came before, start() and a plain response parse normally;
-//   - every accepted field value goes through isStructuredDictionary (RFC 8941) too.
+//   - every accepted field value goes through isStructuredDictionary (RFC 8941) too, and
+//     parseStringList (its strings are visible ASCII).
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -48,6 +49,13 @@ void appendHead(std::string &log, const ResponseHead &h) {
         // CDN-Cache-Control is: it reads only within the value, whatever the bytes.
         if (isStructuredDictionary(v))
             log.append("|sf");
+        // And as a List of Strings (RFC 9875 Cache-Groups): each string is visible ASCII.
+        std::vector<std::string> strings;
+        std::size_t others = 0;
+        if (parseStringList(v, strings, others))
+            for (const auto &s : strings)
+                for (char c : s)
+                    CHECK(c >= 0x20 && c < 0x7f);
         log.append("|").append(n).append(":").append(v);
     });
 }
