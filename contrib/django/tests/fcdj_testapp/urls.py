@@ -1,0 +1,16 @@
+from django.urls import path
+
+from . import views
+
+urlpatterns = [
+    path("a/<int:pk>", views.article),
+    path("t/<str:slug>", views.tag),
+    path("bad/<int:pk>", views.bad_spec),
+    path("own", views.own_header),
+    path("list", views.listing),
+    path("list-tr", views.listing_tr),
+    path("list-dec", views.listing_decorated),
+    path("many", views.many),
+    path("update/<int:pk>", views.update),
+    path("wrong", views.wrong_invalidation),
+]
