@@ -19,6 +19,7 @@ rendered before."""
 
 import json
 import os
+import socket
 import subprocess
 import tempfile
 import unittest
@@ -54,7 +55,6 @@ DECLARED = {
 
 def direct(port, method, path, body=""):
     """One request straight to the app (or to a frontcache public port)."""
-    import socket
     s = socket.create_connection(("127.0.0.1", port), 20)
     head = "%s %s HTTP/1.1\r\nHost: site.test\r\nConnection: close\r\n" % (method, path)
     if method == "POST":

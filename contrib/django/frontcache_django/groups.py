@@ -2,6 +2,7 @@
 for a view (the @cache_groups decorator), or on the request while it is being answered
 (request.cache_groups, a list that views, templates and tags append to; see middleware.py)."""
 
+import asyncio
 import functools
 
 from .headers import CACHE_GROUP_INVALIDATION, CACHE_GROUPS, flatten, logger, merge_into
@@ -87,17 +88,26 @@ def cache_groups(*specs):
     its template appended to request.cache_groups, before any middleware sees it: Django's
     cache middleware, wherever it is listed, stores the page with its groups.
     """
+    def finish(request, response, args, kwargs):
+        if response is None:
+            return response
+        declared = []
+        for spec in specs:
+            declared.extend(_format(spec, request, args, kwargs))
+        return _after_render(request, response, declared)
+
     def decorate(view):
+        if asyncio.iscoroutinefunction(view):
+            @functools.wraps(view)
+            async def wrapped_async(request, *args, **kwargs):
+                request_groups(request)
+                return finish(request, await view(request, *args, **kwargs), args, kwargs)
+            return wrapped_async
+
         @functools.wraps(view)
         def wrapped(request, *args, **kwargs):
             request_groups(request)
-            response = view(request, *args, **kwargs)
-            if response is None:
-                return response
-            declared = []
-            for spec in specs:
-                declared.extend(_format(spec, request, args, kwargs))
-            return _after_render(request, response, declared)
+            return finish(request, view(request, *args, **kwargs), args, kwargs)
         return wrapped
 
     return decorate

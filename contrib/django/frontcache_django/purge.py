@@ -32,9 +32,11 @@ DEFAULT_TIMEOUT = 2.0
 # request head is bounded like the public port's).
 MAX_QUERY = 6000
 
-# Purge calls go straight to the admin port, never through an HTTP proxy named in the
-# environment (http_proxy is often set for a site's outgoing calls).
-_opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+def _opener():
+    # Straight to the admin port, never through an HTTP proxy named in the environment
+    # (http_proxy is often set for a site's outgoing calls).
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 class PurgeResult(NamedTuple):
@@ -92,7 +94,7 @@ def _call(url, groups, token, timeout):
         req.add_header("Authorization", "Bearer " + token)
     status = None
     try:
-        with _opener.open(req, timeout=timeout) as resp:
+        with _opener().open(req, timeout=timeout) as resp:
             status = resp.status
             body = resp.read(65536)
     except urllib.error.HTTPError as e:
@@ -150,7 +152,8 @@ def send_purges(groups, soft=False, host=None, urls=None, token=None, timeout=No
 
 
 # Groups waiting for the commit of the transaction that changed them: per thread (a database
-# connection is per thread), per (database alias, soft, host, urls).
+# connection is per thread), per (database alias, soft, host, urls, token, timeout,
+# raise_errors).
 _pending = threading.local()
 
 
@@ -161,11 +164,11 @@ def _pending_map():
     return m
 
 
-def _flush(key, token, timeout, raise_errors):
+def _flush(key):
     groups = _pending_map().pop(key, None)
     if not groups:
         return
-    _, soft, host, urls = key
+    _, soft, host, urls, token, timeout, raise_errors = key
     results = send_purges(list(groups), soft, host, list(urls) if urls is not None else None,
                           token, timeout)
     if raise_errors and any(not r.ok for r in results):
@@ -180,14 +183,15 @@ def defer_purge(groups, soft=False, host=None, using=None, urls=None, token=None
     from django.db import DEFAULT_DB_ALIAS, transaction
 
     using = using or DEFAULT_DB_ALIAS
-    key = (using, bool(soft), host, tuple(_setting_urls(urls)) if urls is not None else None)
+    key = (using, bool(soft), host, tuple(_setting_urls(urls)) if urls is not None else None,
+           token, timeout, bool(raise_errors))
     pending = _pending_map().setdefault(key, {})
     for g in clean(groups, "purge_groups"):
         pending[g] = True
     # One callback per call: the first to run sends everything pending, the others find
     # nothing. Groups of a transaction that was rolled back stay pending until the next
     # commit sends them (a purge too many, never one too few).
-    transaction.on_commit(lambda: _flush(key, token, timeout, raise_errors), using=using)
+    transaction.on_commit(lambda: _flush(key), using=using)
 
 
 def purge_groups(groups, soft=False, host=None, *, raise_errors=False, on_commit=False,

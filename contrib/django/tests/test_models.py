@@ -109,6 +109,15 @@ class PurgeOnSave(Base):
         self.assertEqual(sorted(map(sorted, self.sent())),
                          [sorted(["article:%d" % a.pk, "topic:py", "article:%d" % b.pk])])
 
+    def test_a_delete_purges_the_groups_its_links_gave_it(self):
+        py = Topic.objects.create(name="py")
+        a = Article.objects.create(title="a", tags="x")
+        a.topics.add(py)
+        self.sent()
+        pk = a.pk
+        a.delete()  # its links to topics go before post_delete
+        self.assertEqual(self.sent(), [["article:%d" % pk, "tag:x", "topic:py"]])
+
     def test_a_save_through_a_view_purges_after_the_response_is_built(self):
         a = Article.objects.create(title="t", tags="old")
         self.sent()

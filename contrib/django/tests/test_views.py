@@ -45,6 +45,10 @@ class Decorator(Base):
         self.assertTrue(any("'article:{missing}' could not be filled" in m
                             for m in log.messages()), log.messages())
 
+    def test_async_views(self):
+        r = Client().get("/async/9")
+        self.assertEqual(groups_of(r), ["async:9", "async-list"])
+
     def test_without_the_middleware_the_decorator_still_writes_the_field(self):
         with override_settings(MIDDLEWARE=[]):
             self.assertEqual(Client().get("/a/5")["Cache-Groups"], '"article:5", "index"')

@@ -13,4 +13,5 @@ urlpatterns = [
     path("many", views.many),
     path("update/<int:pk>", views.update),
     path("wrong", views.wrong_invalidation),
+    path("async/<int:pk>", views.async_view),
 ]

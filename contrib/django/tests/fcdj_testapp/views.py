@@ -80,3 +80,9 @@ def wrong_invalidation(request):
     response = HttpResponse("get")
     invalidate_groups(response, "x")
     return response
+
+
+@cache_groups("async:{pk}")
+async def async_view(request, pk):
+    request.cache_groups.append("async-list")
+    return HttpResponse("async")
