@@ -4,7 +4,6 @@ happens when an instance is down, refuses or hangs."""
 
 import time
 import unittest
-import urllib.parse
 
 import support  # noqa: F401
 from django.db import transaction

@@ -4,7 +4,7 @@ chain in each order."""
 
 import unittest
 
-import support
+import support  # noqa: F401  (Django configured)
 from django.core.cache import cache
 from django.test import Client, override_settings
 
