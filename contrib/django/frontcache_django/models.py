@@ -11,7 +11,6 @@ groups of its cache_groups() method."""
 
 import logging
 
-from django.db import models
 from django.db.models import signals
 
 from .headers import flatten
@@ -52,8 +51,9 @@ class _Receivers:
     def before_save(self, sender, instance, raw=False, using=None, update_fields=None, **kw):
         old = []
         pk = instance.pk
-        if pk is not None and not instance._state.adding:
-            # The row as it is in the database, before this save changes it.
+        if pk is not None:
+            # The row as it is in the database, before this save changes it (none for a new
+            # instance; one with a primary key set by hand may replace a row).
             try:
                 row = sender._base_manager.using(using).filter(pk=pk).first()
             except Exception:
@@ -165,4 +165,4 @@ def _on_class_prepared(sender, **kwargs):
 signals.class_prepared.connect(_on_class_prepared, weak=False,
                                dispatch_uid="frontcache_django:class_prepared")
 
-__all__ = ["purge_on_save", "CacheGroupsModelMixin", "models"]
+__all__ = ["purge_on_save", "CacheGroupsModelMixin"]

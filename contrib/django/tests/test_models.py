@@ -8,7 +8,7 @@ import support  # noqa: F401
 from django.db import transaction
 from django.test import Client, override_settings
 
-from fcdj_testapp.models import Article, Note, Plain, Topic
+from fcdj_testapp.models import Article, Note, NoteProxy, Plain, Topic
 from frontcache_django import purge as purge_module
 from frontcache_django import purge_on_save
 from support import AdminStub, LogCapture
@@ -66,6 +66,12 @@ class PurgeOnSave(Base):
         stale.tags = "go"
         stale.save()
         self.assertEqual(self.sent(), [["article:%d" % a.pk, "tag:rust", "tag:go"]])
+
+    def test_a_primary_key_set_by_hand_replacing_a_row(self):
+        a = Article.objects.create(title="t", tags="old")
+        self.sent()
+        Article(pk=a.pk, title="t", tags="new").save()
+        self.assertEqual(self.sent(), [["article:%d" % a.pk, "tag:old", "tag:new"]])
 
     def test_deferred_to_the_commit_and_sent_once_per_transaction(self):
         with transaction.atomic():
@@ -160,6 +166,10 @@ class Mixin(Base):
         pk = n.pk
         n.delete()
         self.assertEqual(self.sent(), [["note:%d" % pk, "note-text:bye"]])
+
+    def test_a_proxy_model_too(self):
+        n = NoteProxy.objects.create(text="p")
+        self.assertEqual(self.sent(), [["note:%d" % n.pk, "note-text:p"]])
 
     def test_default_groups(self):
         p = Plain.objects.create(text="x")

@@ -32,3 +32,10 @@ class Note(CacheGroupsModelMixin, models.Model):
 class Plain(CacheGroupsModelMixin, models.Model):
     """The mixin's default groups."""
     text = models.CharField(max_length=100)
+
+
+class NoteProxy(Note):
+    """Saved through a proxy, the signals name the proxy: the mixin connects it too."""
+
+    class Meta:
+        proxy = True
