@@ -45,6 +45,10 @@ class Decorator(Base):
         self.assertTrue(any("'article:{missing}' could not be filled" in m
                             for m in log.messages()), log.messages())
 
+    def test_class_based_views(self):
+        self.assertEqual(groups_of(Client().get("/cbv/4")), ["cbv:4"])
+        self.assertEqual(groups_of(Client().get("/cbv-method/5")), ["cbv-method:5"])
+
     def test_async_views(self):
         r = Client().get("/async/9")
         self.assertEqual(groups_of(r), ["async:9", "async-list"])

@@ -1,5 +1,7 @@
 from django.urls import path
 
+from frontcache_django import cache_groups
+
 from . import views
 
 urlpatterns = [
@@ -14,4 +16,6 @@ urlpatterns = [
     path("update/<int:pk>", views.update),
     path("wrong", views.wrong_invalidation),
     path("async/<int:pk>", views.async_view),
+    path("cbv/<int:pk>", cache_groups("cbv:{pk}")(views.ArticleView.as_view())),
+    path("cbv-method/<int:pk>", views.DecoratedView.as_view()),
 ]

@@ -1,6 +1,8 @@
 from django.http import HttpResponse
 from django.shortcuts import render
 from django.template.response import TemplateResponse
+from django.utils.decorators import method_decorator
+from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 
 from frontcache_django import add_cache_groups, cache_groups, invalidate_groups
@@ -86,3 +88,14 @@ def wrong_invalidation(request):
 async def async_view(request, pk):
     request.cache_groups.append("async-list")
     return HttpResponse("async")
+
+
+class ArticleView(View):
+    def get(self, request, pk):
+        return HttpResponse("cbv %d" % pk)
+
+
+@method_decorator(cache_groups("cbv-method:{pk}"), name="dispatch")
+class DecoratedView(View):
+    def get(self, request, pk):
+        return HttpResponse("cbv %d" % pk)
