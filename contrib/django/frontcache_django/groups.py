@@ -97,6 +97,11 @@ def cache_groups(*specs):
         return _after_render(request, response, declared)
 
     def decorate(view):
+        if not callable(view):
+            # @cache_groups without parentheses: the view became a spec, and the request
+            # arrives here.
+            raise TypeError("cache_groups takes group names and returns the decorator: write "
+                            "@cache_groups(\"name\", ...), with parentheses")
         if asyncio.iscoroutinefunction(view):
             @functools.wraps(view)
             async def wrapped_async(request, *args, **kwargs):

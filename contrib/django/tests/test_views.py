@@ -45,6 +45,16 @@ class Decorator(Base):
         self.assertTrue(any("'article:{missing}' could not be filled" in m
                             for m in log.messages()), log.messages())
 
+    def test_the_decorator_without_parentheses_says_so(self):
+        from django.test import RequestFactory
+        from frontcache_django import cache_groups
+
+        @cache_groups
+        def view(request):
+            pass
+        with self.assertRaisesRegex(TypeError, "with parentheses"):
+            view(RequestFactory().get("/"))
+
     def test_class_based_views(self):
         self.assertEqual(groups_of(Client().get("/cbv/4")), ["cbv:4"])
         self.assertEqual(groups_of(Client().get("/cbv-method/5")), ["cbv-method:5"])
