@@ -52,3 +52,18 @@ if os.environ.get("FCSITE_DJANGO_CACHE") == "1":
     }}
     CACHE_MIDDLEWARE_SECONDS = 600
     CACHE_MIDDLEWARE_KEY_PREFIX = ""
+
+if os.environ.get("FCSITE_DB"):
+    # Articles whose pages declare cache groups and are purged by group when one is saved
+    # (test_django_groups), through frontcache_django (contrib/django, on PYTHONPATH): SQLite at
+    # FCSITE_DB (made by `python3 -m django seed_articles`), purges sent to the admin URLs in
+    # FCSITE_FRONTCACHE_ADMIN (comma-separated) with the token FCSITE_FRONTCACHE_TOKEN.
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3",
+                             "NAME": os.environ["FCSITE_DB"]}}
+    INSTALLED_APPS = INSTALLED_APPS + ["frontcache_django", "fcsite.articles"]
+    MIDDLEWARE = MIDDLEWARE + ["frontcache_django.middleware.CacheGroupsMiddleware"]
+    TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates",
+                  "APP_DIRS": True}]
+    FRONTCACHE_ADMIN_URLS = [u for u in os.environ.get("FCSITE_FRONTCACHE_ADMIN", "").split(",")
+                             if u]
+    FRONTCACHE_ADMIN_TOKEN = os.environ.get("FCSITE_FRONTCACHE_TOKEN", "")

@@ -1,4 +1,5 @@
-from django.urls import path
+from django.conf import settings
+from django.urls import include, path
 
 from . import views
 
@@ -22,3 +23,6 @@ urlpatterns = [
     path("mix/<int:n>", views.mix_page),
     path("stream", views.stream),
 ]
+
+if "fcsite.articles" in settings.INSTALLED_APPS:  # with FCSITE_DB (test_django_groups)
+    urlpatterns.append(path("articles/", include("fcsite.articles.urls")))
