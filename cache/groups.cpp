@@ -6,6 +6,7 @@
 #include "cache/purge.h"
 #include "http/cache_control.h"
 #include "http/rewrite.h"
+#include "http/structured_field.h"
 
 namespace fc::cache {
 
@@ -71,7 +72,7 @@ std::string joinedLines(const http::HeaderList &headers, std::string_view name, 
 void readStringList(std::string_view value, Collector &c, GroupTally &tally) {
     std::vector<std::string> strings;
     std::size_t others = 0;
-    if (!http::parseStringList(value, strings, others))
+    if (!http::sf::parseStringList(value, strings, others))
         return tally.add(GroupIgnored::Invalid);
     tally.add(GroupIgnored::Invalid, others);
     for (const auto &s : strings)
@@ -149,7 +150,7 @@ bool invalidationGroups(const http::HeaderList &headers, std::string_view field,
         return false;
     std::vector<std::string> strings;
     std::size_t others = 0;
-    if (!http::parseStringList(value, strings, others)) {
+    if (!http::sf::parseStringList(value, strings, others)) {
         tally.add(GroupIgnored::Invalid);
         return false;
     }

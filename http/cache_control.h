@@ -42,21 +42,6 @@ struct CacheControl {
 // contain commas. The views point into `headers`.
 CacheControl parseCacheControl(const HeaderList &headers, std::string_view field = "cache-control");
 
-// RFC 8941 §4.2.2: is `value` a valid Structured Field Dictionary? (RFC 9213 §2.1: a targeted
-// field such as CDN-Cache-Control that is not one is ignored, Cache-Control applies.) Keys are
-// lower case; values integers, decimals, strings, tokens, byte sequences, booleans or inner
-// lists, each with parameters.
-bool isStructuredDictionary(std::string_view value);
-
-// RFC 8941 §4.2.1: parses `value` (a field's lines joined with ", ", §4.2) as a Structured Field
-// List. False when it is not one — the field is then ignored whole, and `strings` is left empty.
-// Otherwise `strings` receives each member that is a String, unescaped (§4.2.5), in order, and
-// `others` counts the members of any other type (tokens, numbers, inner lists...). Parameters are
-// checked by the grammar and dropped. Used for RFC 9875's Cache-Groups and
-// Cache-Group-Invalidation (cache/groups.h).
-bool parseStringList(std::string_view value, std::vector<std::string> &strings,
-                     std::size_t &others);
-
 // Calls f(name) for each field name listed by the message's Vary fields.
 template <typename F> void forEachVary(const HeaderList &headers, F &&f) {
     headers.forEach([&](std::string_view n, std::string_view v) {

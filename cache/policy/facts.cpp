@@ -6,6 +6,7 @@
 #include "cache/policy/http.h"
 #include "cache/policy/keys.h"
 #include "http/date.h"
+#include "http/structured_field.h"
 
 namespace fc::cache {
 
@@ -40,7 +41,7 @@ namespace {
 bool validTargeted(const http::HeaderList &h, std::string_view field) {
     bool ok = true;
     h.forEach([&](std::string_view n, std::string_view v) {
-        ok = ok && (!http::equalsIgnoreCase(n, field) || http::isStructuredDictionary(v));
+        ok = ok && (!http::equalsIgnoreCase(n, field) || http::sf::isDictionary(v));
     });
     return ok;
 }

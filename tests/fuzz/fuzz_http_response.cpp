@@ -18,8 +18,8 @@
 //   - an accepted head has a status in 200-599, a reason without control characters, field
 //     names that are tokens and values without CR, LF or NUL;
 //   - after whatever came before, start() and a plain response parse normally;
-//   - every accepted field value goes through isStructuredDictionary (RFC 8941) too, and
-//     parseStringList (its strings are visible ASCII).
+//   - every accepted field value goes through http::sf::isDictionary (RFC 8941) too, and
+//     http::sf::parseStringList (its strings are visible ASCII).
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -29,6 +29,7 @@
 #include "fuzz_check.h"
 #include "http/cache_control.h"
 #include "http/parser.h"
+#include "http/structured_field.h"
 
 using namespace fc::http;
 using fc::fuzz::heapCopy;
@@ -47,12 +48,12 @@ void appendHead(std::string &log, const ResponseHead &h) {
         CHECK(v.find_first_of(std::string_view("\r\n\0", 3)) == std::string_view::npos);
         // Every field value through the Structured Field grammar (RFC 8941), as a targeted
         // CDN-Cache-Control is: it reads only within the value, whatever the bytes.
-        if (isStructuredDictionary(v))
+        if (fc::http::sf::isDictionary(v))
             log.append("|sf");
         // And as a List of Strings (RFC 9875 Cache-Groups): each string is visible ASCII.
         std::vector<std::string> strings;
         std::size_t others = 0;
-        if (parseStringList(v, strings, others))
+        if (fc::http::sf::parseStringList(v, strings, others))
             for (const auto &s : strings)
                 for (char c : s)
                     CHECK(c >= 0x20 && c < 0x7f);

@@ -12,6 +12,7 @@
 #include "cache/store/clock.h"
 #include "cache/store/snapshot.h"
 #include "http/cache_control.h"
+#include "http/structured_field.h"
 
 using namespace fc;
 using namespace fc::cache;
@@ -143,7 +144,7 @@ TEST_CASE("hostile origins: bounded count and length, counted") {
     for (std::size_t cut = 0; cut <= field.size(); ++cut) {
         std::vector<std::string> s;
         std::size_t others = 0;
-        http::parseStringList(field.substr(0, cut), s, others);
+        http::sf::parseStringList(field.substr(0, cut), s, others);
     }
 }
 

@@ -43,32 +43,3 @@ TEST_CASE("Vary and If-None-Match") {
     CHECK_FALSE(ifNoneMatchMatches("\"b\"", "\"a\""));
     CHECK_FALSE(ifNoneMatchMatches("\"a\"", ""));
 }
-
-TEST_CASE("Structured Field Dictionaries (RFC 8941 section 4.2.2)") {
-    for (const char *ok : {"", "a", "a=1", "a=1, b=2", "a=-1.5", "a=\"x y\"", "a=tok/en:1", "a=?0",
-                           "a=:YWJj:", "a=(1 \"b\" c);p=1, d", "*k=1", "a;x;y=2", "a=1 , b=2"})
-        CHECK_MESSAGE(isStructuredDictionary(ok), ok);
-    for (const char *bad :
-         {"A=1", "a=", "a=1,", ",a", "a=1 b", "a=\"unterminated", "a=\"\\x\"", "a=1234567890123456",
-          "a=1.2345", "a=(1", "a=?2", "a=:YW*:", "1a=1", "a=1;B=2", "a=\"\x01\""})
-        CHECK_MESSAGE(!isStructuredDictionary(bad), bad);
-}
-
-TEST_CASE("Structured Field Lists of Strings (RFC 8941 §4.2.1)") {
-    std::vector<std::string> s;
-    std::size_t others = 0;
-    CHECK(parseStringList(R"("a", "b c",  "d\"e\\f")", s, others));
-    CHECK(s == std::vector<std::string>{"a", "b c", "d\"e\\f"});
-    CHECK(others == 0);
-    CHECK(parseStringList(R"("a";p=1, tok, 12, ("x" "y"), ?1, "b")", s, others));
-    CHECK(s == std::vector<std::string>{"a", "b"});
-    CHECK(others == 4);
-    CHECK(parseStringList("", s, others));
-    CHECK(s.empty());
-    for (const char *bad : {R"("a",)", R"("a" "b")", R"("unterminated)", R"("a\x")", "(", ",",
-                            R"("a", , "b")", "\"\x01\"", R"("a";)", "tok en"}) {
-        CAPTURE(bad);
-        CHECK_FALSE(parseStringList(bad, s, others));
-        CHECK(s.empty());
-    }
-}
