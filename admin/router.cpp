@@ -18,22 +18,28 @@ namespace fc::admin {
 
 namespace {
 
-// ?host=H wins; a Host header narrows only when it is not the admin address itself.
+// ?host=H (percent-decoded) wins. Else a Host header narrows the purge to that site — unless
+// it names the admin port itself (its bound address, or any name with the admin port's port:
+// "localhost:9090", a service name), and never for a peer's forwarded purge, which says its
+// host in the query or means every host.
 std::string hostFilter(const http::RequestHead &req, std::string_view query,
-                       const std::string &selfAddress) {
+                       const std::string &selfAddress, bool fromPeer) {
     std::optional<std::string> param;
     forEachParam(query, [&](std::string_view kv) {
         if (kv.rfind("host=", 0) != 0)
             return true;
-        param = std::string(kv.substr(5));
+        param = percentDecode(kv.substr(5));
         return false;
     });
     if (param)
         return *param;
     auto h = req.headers.get("host");
-    if (h && *h != selfAddress && !h->empty())
-        return std::string(*h);
-    return {};
+    if (fromPeer || !h || h->empty() || *h == selfAddress)
+        return {};
+    const std::size_t colon = selfAddress.rfind(':');
+    if (colon != std::string::npos && h->ends_with(std::string_view(selfAddress).substr(colon)))
+        return {}; // the admin port by another name
+    return std::string(*h);
 }
 
 Reply flush(AdminContext &ctx, bool fromPeer) {
@@ -63,7 +69,7 @@ Reply purgeRequest(AdminServer &server, const http::RequestHead &req, std::strin
     AdminContext &ctx = server.context();
     std::vector<std::string> paths;
     proxy::PeerOrigin origin;
-    std::string host = hostFilter(req, query, ctx.selfAddress);
+    std::string host = hostFilter(req, query, ctx.selfAddress, fromPeer);
     bool soft = false;
     if (req.method == "PURGE") {
         paths.push_back(purgePath(req.target, soft));

@@ -178,6 +178,25 @@ std::string_view pageHost(std::string_view uri) {
     return t.absolute() ? t.authority : std::string_view();
 }
 
+namespace {
+// Hosts are indexed and matched in lower case (DNS names are case-insensitive), at most
+// kMaxHostLength bytes: a page whose Host is longer is not indexed (a client-chosen Host cannot
+// multiply what one page costs the index).
+constexpr std::size_t kMaxHostLength = kMaxIndexedHost;
+struct LowerHost {
+    char buf[kMaxHostLength];
+    std::size_t len = 0;
+    bool ok = true;
+    explicit LowerHost(std::string_view h) {
+        ok = h.size() <= kMaxHostLength;
+        len = ok ? h.size() : 0;
+        for (std::size_t i = 0; i < len; ++i)
+            buf[i] = static_cast<char>(std::tolower(static_cast<unsigned char>(h[i])));
+    }
+    std::string_view view() const { return {buf, len}; }
+};
+} // namespace
+
 // --- the index -------------------------------------------------------------------------------
 
 std::size_t GroupIndex::linked(Item &it) noexcept {
@@ -187,7 +206,10 @@ std::size_t GroupIndex::linked(Item &it) noexcept {
     PageView page;
     if (!decodePage(v, page) || page.groups.empty())
         return 0;
-    const std::string_view host = pageHost(page.uri);
+    const LowerHost lower(pageHost(page.uri));
+    if (!lower.ok)
+        return 0;
+    const std::string_view host = lower.view();
     std::size_t charge = 0;
     forEachGroup(page.groups, [&](std::string_view g) {
         if (g.empty())
@@ -202,7 +224,10 @@ std::size_t GroupIndex::unlinked(Item &it) noexcept {
     PageView page;
     if (!decodePage(it.value(), page))
         return 0; // not reached: linked() decoded the same bytes
-    const std::string_view host = pageHost(page.uri);
+    const LowerHost lower(pageHost(page.uri));
+    if (!lower.ok)
+        return 0; // not reached: linked() refused the same bytes
+    const std::string_view host = lower.view();
     std::size_t charge = 0;
     forEachGroup(page.groups, [&](std::string_view g) {
         if (g.empty())
@@ -213,15 +238,24 @@ std::size_t GroupIndex::unlinked(Item &it) noexcept {
     return charge;
 }
 
-void GroupIndex::flushed() noexcept {
+void GroupIndex::flushed(std::uint64_t flushCas) noexcept {
     for (Shard &s : shards_) {
         std::lock_guard lock(s.mu);
-        for (auto &[group, hosts] : s.groups)
-            for (auto &m : hosts) {
-                entries_.fetch_sub(m.items.size(), std::memory_order_relaxed);
-                pairs_.fetch_sub(1, std::memory_order_relaxed);
+        for (auto g = s.groups.begin(); g != s.groups.end();) {
+            for (auto h = g->second.begin(); h != g->second.end();) {
+                const std::size_t dead = std::erase_if(h->second, [&](const Item *it) {
+                    return it->cas.load(std::memory_order_relaxed) < flushCas;
+                });
+                entries_.fetch_sub(dead, std::memory_order_relaxed);
+                if (h->second.empty()) {
+                    h = g->second.erase(h);
+                    pairs_.fetch_sub(1, std::memory_order_relaxed);
+                } else {
+                    ++h;
+                }
             }
-        s.groups.clear();
+            g = g->second.empty() ? s.groups.erase(g) : std::next(g);
+        }
     }
 }
 
@@ -230,15 +264,13 @@ void GroupIndex::add(std::string_view group, std::string_view host, Item *it) {
     std::lock_guard lock(s.mu);
     auto g = s.groups.find(group);
     if (g == s.groups.end())
-        g = s.groups.emplace(std::string(group), std::vector<Members>()).first;
-    auto m = std::find_if(g->second.begin(), g->second.end(),
-                          [&](const Members &x) { return x.host == host; });
-    if (m == g->second.end()) {
-        g->second.push_back(Members{std::string(host), {}});
-        m = g->second.end() - 1;
+        g = s.groups.emplace(std::string(group), Shard::Hosts()).first;
+    auto h = g->second.find(host);
+    if (h == g->second.end()) {
+        h = g->second.emplace(std::string(host), std::unordered_set<Item *>()).first;
         pairs_.fetch_add(1, std::memory_order_relaxed);
     }
-    if (m->items.insert(it).second)
+    if (h->second.insert(it).second)
         entries_.fetch_add(1, std::memory_order_relaxed);
 }
 
@@ -248,14 +280,13 @@ void GroupIndex::drop(std::string_view group, std::string_view host, Item *it) {
     auto g = s.groups.find(group);
     if (g == s.groups.end())
         return; // flushed since
-    auto m = std::find_if(g->second.begin(), g->second.end(),
-                          [&](const Members &x) { return x.host == host; });
-    if (m == g->second.end() || m->items.erase(it) == 0)
+    auto h = g->second.find(host);
+    if (h == g->second.end() || h->second.erase(it) == 0)
         return;
     entries_.fetch_sub(1, std::memory_order_relaxed);
-    if (!m->items.empty())
+    if (!h->second.empty())
         return;
-    g->second.erase(m);
+    g->second.erase(h);
     pairs_.fetch_sub(1, std::memory_order_relaxed);
     if (g->second.empty())
         s.groups.erase(g);
@@ -263,21 +294,28 @@ void GroupIndex::drop(std::string_view group, std::string_view host, Item *it) {
 
 std::vector<ItemRef> GroupIndex::pages(std::string_view group, std::string_view host) const {
     std::vector<ItemRef> out;
+    const LowerHost lower(host);
+    if (!lower.ok)
+        return out; // no page is indexed under such a host
     Shard &s = shardOf(group);
     std::lock_guard lock(s.mu);
     auto g = s.groups.find(group);
     if (g == s.groups.end())
         return out;
-    for (const Members &m : g->second) {
-        if (!host.empty() && m.host != host)
-            continue;
-        out.reserve(out.size() + m.items.size());
-        // Linked items: the store's reference keeps them alive while their entry is here (an
-        // unlink drops the entry under this lock before the store lets go).
-        for (Item *it : m.items) {
+    // Linked items: the store's reference keeps them alive while their entry is here (an unlink
+    // drops the entry under this lock before the store lets go).
+    auto take = [&](const std::unordered_set<Item *> &items) {
+        out.reserve(out.size() + items.size());
+        for (Item *it : items) {
             retainItem(it);
             out.emplace_back(it);
         }
+    };
+    if (host.empty()) {
+        for (const auto &[name, items] : g->second)
+            take(items);
+    } else if (auto h = g->second.find(lower.view()); h != g->second.end()) {
+        take(h->second);
     }
     return out;
 }
@@ -287,8 +325,8 @@ std::vector<GroupIndex::GroupCount> GroupIndex::top(std::size_t n) const {
     for (const Shard &s : shards_) {
         std::lock_guard lock(s.mu);
         for (const auto &[group, hosts] : s.groups)
-            for (const Members &m : hosts)
-                all.push_back({group, m.host, m.items.size()});
+            for (const auto &[host, items] : hosts)
+                all.push_back({group, host, items.size()});
     }
     auto most = [](const GroupCount &a, const GroupCount &b) {
         return a.pages != b.pages ? a.pages > b.pages
@@ -312,25 +350,29 @@ GroupPurgeResult purgeGroups(Store &store, const GroupIndex &index, const Policy
     GroupPurgeResult r;
     std::unordered_set<std::string> uris;  // of the pages removed: their header keys go too (hard)
     std::unordered_set<const Item *> seen; // a page in two of the groups is purged once
+    std::vector<ItemRef> held; // ... each held to the end, so no address in `seen` is reused
     for (const auto &group : groups) {
         for (ItemRef &ref : index.pages(group, host)) {
             PageView v;
             if (!seen.insert(ref.get()).second || !decodePage(ref->value(), v))
                 continue;
             if (soft && v.grace > 0) {
-                if (removedKeys)
-                    removedKeys->emplace_back(ref->key());
-                if (softExpire(store, ref, now))
+                if (softExpire(store, ref, now)) { // a page replaced meanwhile is left alone
                     ++r.expired;
+                    if (removedKeys)
+                        removedKeys->emplace_back(ref->key());
+                }
+                held.push_back(std::move(ref));
                 continue;
             }
-            if (!store.removeExact(*ref))
-                continue; // expired, replaced or purged by an earlier group of the list
-            ++r.removed;
-            if (removedKeys)
-                removedKeys->emplace_back(ref->key());
-            if (!soft)
-                uris.emplace(v.uri);
+            if (store.removeExact(*ref)) { // not expired, replaced or purged already
+                ++r.removed;
+                if (removedKeys)
+                    removedKeys->emplace_back(ref->key());
+                if (!soft)
+                    uris.emplace(v.uri);
+            }
+            held.push_back(std::move(ref));
         }
     }
     std::string key;

@@ -42,6 +42,7 @@ namespace fc::cache {
 // Hostile origins: beyond these, groups are ignored (and counted).
 constexpr std::size_t kMaxGroups = 128;      // per response
 constexpr std::size_t kMaxGroupLength = 256; // bytes, per group
+constexpr std::size_t kMaxIndexedHost = 255; // a page whose host is longer is not indexed
 
 // The fields a response may declare its groups in.
 enum class GroupField : std::uint8_t {
@@ -117,7 +118,7 @@ public:
     // measured: benchmarks/group_purge.py).
     std::size_t linked(Item &it) noexcept override;
     std::size_t unlinked(Item &it) noexcept override;
-    void flushed() noexcept override;
+    void flushed(std::uint64_t flushCas) noexcept override;
     static constexpr std::size_t kEntryBytes = 64;
 
     // The items of `group` on `host` ("" = every host), each referenced: still linked when the
@@ -134,10 +135,6 @@ public:
     std::size_t entries() const { return entries_.load(std::memory_order_relaxed); }
 
 private:
-    struct Members {
-        std::string host;
-        std::unordered_set<Item *> items;
-    };
     struct Hash {
         using is_transparent = void;
         std::size_t operator()(std::string_view s) const noexcept {
@@ -146,7 +143,11 @@ private:
     };
     struct Shard {
         mutable std::mutex mu;
-        std::unordered_map<std::string, std::vector<Members>, Hash, std::equal_to<>> groups;
+        // group -> host -> its linked pages: a lookup by host is a hash, whatever the number of
+        // hosts a client made up for one group.
+        using Hosts =
+            std::unordered_map<std::string, std::unordered_set<Item *>, Hash, std::equal_to<>>;
+        std::unordered_map<std::string, Hosts, Hash, std::equal_to<>> groups;
     };
     static constexpr std::size_t kShards = 16;
     Shard &shardOf(std::string_view group) const { return shards_[Hash()(group) % kShards]; }

@@ -34,6 +34,21 @@ void appendSharedDone(std::string &body, const std::vector<std::uint64_t> &share
     }
 }
 
+// A query value percent-encoded (RFC 3986 §2.1: all but unreserved): a group may hold any
+// visible character, a client's Host '&' or '=', and neither may make another parameter.
+void appendQueryValue(std::string &out, std::string_view v) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    for (unsigned char c : v) {
+        if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+            out += static_cast<char>(c);
+        } else {
+            out += '%';
+            out += kHex[c >> 4];
+            out += kHex[c & 15];
+        }
+    }
+}
+
 // "?soft=1&host=H" after what `target` holds already.
 void appendSoftAndHost(std::string &target, std::string_view host, bool soft) {
     char sep = target.find('?') == std::string::npos ? '?' : '&';
@@ -45,7 +60,7 @@ void appendSoftAndHost(std::string &target, std::string_view host, bool soft) {
     if (!host.empty()) {
         target += sep;
         target += "host=";
-        target += host;
+        appendQueryValue(target, host);
     }
 }
 
@@ -76,8 +91,9 @@ constexpr std::size_t kMaxPeerTarget = 4096;
 std::vector<PeerMessage> peerGroupPurges(const std::vector<std::string> &groups,
                                          std::string_view host, bool soft,
                                          const std::vector<std::uint64_t> &sharedDone) {
-    static constexpr char kHex[] = "0123456789ABCDEF";
     std::vector<PeerMessage> out;
+    if (host.size() > cache::kMaxIndexedHost)
+        return out; // no instance indexes a page under such a host: nothing to purge there
     std::size_t inMessage = 0;
     auto finish = [&] {
         PeerMessage &m = out.back();
@@ -88,16 +104,10 @@ std::vector<PeerMessage> peerGroupPurges(const std::vector<std::string> &groups,
     };
     for (const auto &g : groups) {
         std::string encoded;
-        for (unsigned char c : g) {
-            if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-                encoded += static_cast<char>(c);
-            } else {
-                encoded += '%';
-                encoded += kHex[c >> 4];
-                encoded += kHex[c & 15];
-            }
-        }
-        if (!out.empty() && out.back().target.size() + encoded.size() + 7 > kMaxPeerTarget) {
+        appendQueryValue(encoded, g);
+        // Room for the tail finish() adds: "&soft=1&host=" and the encoded host (at most 3x).
+        const std::size_t tail = 32 + 3 * host.size();
+        if (!out.empty() && out.back().target.size() + encoded.size() + 7 + tail > kMaxPeerTarget) {
             finish();
             out.emplace_back();
         } else if (out.empty()) {

@@ -63,10 +63,10 @@ void Store::flushAll(std::int64_t delaySeconds) {
         flushAt_.store(relativeExpiry(delaySeconds), std::memory_order_relaxed);
     } else {
         flushAt_.store(0, std::memory_order_relaxed);
-        flushCas_.store(nextCas_.fetch_add(1, std::memory_order_relaxed),
-                        std::memory_order_relaxed);
+        const std::uint64_t cas = nextCas_.fetch_add(1, std::memory_order_relaxed);
+        flushCas_.store(cas, std::memory_order_relaxed);
         if (observer_)
-            observer_->flushed();
+            observer_->flushed(cas);
     }
 }
 

@@ -69,8 +69,10 @@ public:
     // An item linked() charged for is being unlinked; returns the same bytes linked() did (a
     // function of the item's immutable value). Its memory stays valid until the call returns.
     virtual std::size_t unlinked(Item &it) noexcept = 0;
-    // flush_all without delay: every item is dead at once (they are unlinked later, lazily).
-    virtual void flushed() noexcept = 0;
+    // flush_all without delay: every item whose CAS is below `flushCas` is dead at once (they are
+    // unlinked later, lazily); one linked meanwhile on another thread has a CAS at or above it
+    // and lives.
+    virtual void flushed(std::uint64_t flushCas) noexcept = 0;
 
 protected:
     ~LinkObserver() = default;

@@ -410,3 +410,38 @@ class GroupsAfterAWarmRestart(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class HostileHostsInAFleet(unittest.TestCase):
+    """A client's Host travels to the peers as a value, never as more of the query; a purge of
+    every host stays one on each peer, whatever name the admin port is reached by."""
+
+    def test_a_host_with_ampersands_purges_no_other_group_on_the_peers(self):
+        origin = group_origin()
+        ports = [free_port_closed() for _ in range(2)]
+        fleet = []
+        try:
+            for port in ports:
+                fleet.append(Frontcache(origin.url, {
+                    "cache": {"query_strings": "key"},
+                    "admin": {"listen": "127.0.0.1:%d" % port,
+                              "peers": ["127.0.0.1:%d" % p for p in ports if p != port]}}))
+            home = page('"home"', name="home")
+            send(fleet[1], "GET", home)
+            self.assertEqual(status_of(fleet[1], home), "HIT")
+            # The app invalidates its own group "x" for a Host the client made up.
+            resp = send(fleet[0], "POST", "/g?n=inv&cgi=%22x%22", host="&group=home")
+            self.assertEqual(resp.status, 200)
+            self.assertTrue(wait_for(lambda: stats(fleet[1])["group_purges_total"] >= 1,
+                                     timeout=5))
+            self.assertEqual(status_of(fleet[1], home), "HIT")
+            # An every-host purge sent to the admin port by another name than it was bound to.
+            with socket.create_connection(("127.0.0.1", ports[0])) as s:
+                s.sendall(("POST /purge?group=home HTTP/1.1\r\nHost: localhost:%d\r\n"
+                           "Content-Length: 0\r\nConnection: close\r\n\r\n" % ports[0]).encode())
+                self.assertIn(b'"purged": 0', s.recv(4096))  # none here; one on the peer
+            self.assertTrue(wait_for(lambda: status_of(fleet[1], home) == "MISS", timeout=5))
+        finally:
+            for fc in fleet:
+                fc.stop()
+            origin.close()

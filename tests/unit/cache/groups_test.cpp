@@ -361,7 +361,7 @@ struct Counting final : LinkObserver {
         ++unlinks;
         return 100;
     }
-    void flushed() noexcept override { ++flushes; }
+    void flushed(std::uint64_t) noexcept override { ++flushes; }
 };
 } // namespace
 
@@ -450,4 +450,60 @@ TEST_CASE("stores, evictions and purges from several threads keep the index true
     CHECK(store.stats().currItems == 0);
     CHECK(index.entries() == 0);
     CHECK(index.groups() == 0);
+}
+
+TEST_CASE("hosts: matched in lower case; many made-up hosts are each one lookup; a long one is not "
+          "indexed") {
+    Fixture f;
+    putPage(f.store, "a", "http://Shop.Example.COM/a", "g\n");
+    CHECK(count(f.index, "g", "shop.example.com") == 1);
+    CHECK(count(f.index, "g", "SHOP.example.com") == 1);
+    for (int i = 0; i < 2000; ++i) // a client inventing Hosts for one popular group
+        putPage(f.store, "x" + std::to_string(i),
+                "http://shop.example.com:" + std::to_string(i) + "/a", "g\n");
+    CHECK(count(f.index, "g", "shop.example.com:77") == 1);
+    CHECK(f.index.groups() == 2001);
+    const std::string longHost(300, 'h');
+    putPage(f.store, "long", "http://" + longHost + "/a", "g\n");
+    CHECK(f.store.get("long"));
+    CHECK(count(f.index, "g", longHost) == 0);
+    CHECK(f.index.groups() == 2001);
+    CHECK(f.purge({"g"}, "shop.example.com") == 1);
+}
+
+namespace {
+// Links a page from inside flush_all's notification, as another thread storing at that moment
+// would: it comes after the flush, so it lives and must stay indexed.
+struct StoreDuringFlush final : LinkObserver {
+    GroupIndex &index;
+    Store *store = nullptr;
+    bool storing = false;
+    explicit StoreDuringFlush(GroupIndex &ix) : index(ix) {}
+    std::size_t linked(Item &it) noexcept override { return index.linked(it); }
+    std::size_t unlinked(Item &it) noexcept override { return index.unlinked(it); }
+    void flushed(std::uint64_t cas) noexcept override {
+        if (!storing) {
+            storing = true;
+            putPage(*store, "late", "http://h/late", "g\n");
+        }
+        index.flushed(cas);
+    }
+};
+} // namespace
+
+TEST_CASE("flush_all racing a store keeps the page stored after it in the index") {
+    ManualClock clock;
+    GroupIndex index;
+    StoreDuringFlush observer(index);
+    Store store{smallStore(), clock};
+    observer.store = &store;
+    store.setObserver(&observer);
+    putPage(store, "early", "http://h/early", "g\n");
+    store.flushAll(0);
+    CHECK(store.get("late"));
+    CHECK_FALSE(store.get("early"));
+    CHECK(count(index, "g") == 1);
+    PolicyConfig policy;
+    CHECK(purgeGroups(store, index, policy, {"g"}, {}, false, clock.now()).removed == 1);
+    CHECK_FALSE(store.get("late"));
 }
