@@ -2,11 +2,16 @@
 List (RFC 8941) of Strings. This module checks group names, serialises them and reads back a
 field a view may have set itself, so that what goes out is always one field frontcache accepts.
 
-A group is kept when it is printable ASCII (0x20-0x7E), not empty and at most MAX_GROUP_BYTES
-long; at most MAX_GROUPS are kept per field. Anything else is dropped with a logged warning:
-frontcache ignores a field it cannot parse as a whole, so one bad name must not cost the page
-all its groups."""
+A group name is sent as it is when it is printable ASCII (0x20-0x7E) and at most
+MAX_GROUP_BYTES long. Any other name is sent as its wire name (wire_name): characters outside
+printable ASCII percent-encoded as UTF-8, and a name still too long replaced by "sha256:" and the
+hex digest of its UTF-8 — the same function on the page that declares a group and on the purge
+that names it, so a Unicode slug or a long name is never a page that no purge can reach. Empty
+names and values that are not names are dropped with a logged warning; at most MAX_GROUPS are
+kept per field (frontcache ignores a field it cannot parse as a whole, so one bad name must not
+cost the page all its groups)."""
 
+import hashlib
 import logging
 
 logger = logging.getLogger("frontcache_django")
@@ -18,17 +23,26 @@ MAX_GROUPS = 128
 
 
 def problem(group):
-    """Why `group` cannot be sent (a short phrase), or None when it can."""
+    """Why `group` cannot be sent at all (a short phrase), or None when it can."""
     if not isinstance(group, str):
         return "not a string (%s)" % type(group).__name__
     if not group:
         return "empty"
-    for ch in group:
-        if not " " <= ch <= "~":
-            return "not printable ASCII (%r)" % ch
-    if len(group) > MAX_GROUP_BYTES:  # ASCII here: one byte a character
-        return "longer than %d bytes (%d)" % (MAX_GROUP_BYTES, len(group))
     return None
+
+
+def wire_name(group):
+    """The name frontcache is given for `group` (a non-empty str): itself when it is printable
+    ASCII of at most MAX_GROUP_BYTES; else non-printable characters as %XX of their UTF-8, and
+    when that is still too long, "sha256:" + the hex digest of the name's UTF-8."""
+    if all(" " <= ch <= "~" for ch in group) and len(group) <= MAX_GROUP_BYTES:
+        return group
+    encoded = "".join(ch if " " <= ch <= "~" else
+                      "".join("%%%02X" % b for b in ch.encode("utf-8", "surrogatepass"))
+                      for ch in group)
+    if len(encoded) <= MAX_GROUP_BYTES:
+        return encoded
+    return "sha256:" + hashlib.sha256(group.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _as_text(group):
@@ -44,7 +58,7 @@ def flatten(groups):
     non-string iterable of names (one level)."""
     out = []
     for g in groups:
-        if isinstance(g, (str, int)) or g is None:
+        if isinstance(g, (str, int, bytes, bytearray)) or g is None:
             out.append(_as_text(g))
         else:
             try:
@@ -64,6 +78,7 @@ def clean(groups, field=CACHE_GROUPS):
         if why:
             logger.warning("%s: group %r dropped: %s", field, g, why)
             continue
+        g = wire_name(g)
         if g in seen:
             continue
         seen.add(g)

@@ -33,10 +33,18 @@ DEFAULT_TIMEOUT = 2.0
 MAX_QUERY = 6000
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is an error: urllib would send the Authorization header (the admin token) on
+    to wherever it points."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
 def _opener():
     # Straight to the admin port, never through an HTTP proxy named in the environment
-    # (http_proxy is often set for a site's outgoing calls).
-    return urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    # (http_proxy is often set for a site's outgoing calls), and never on to a redirect.
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects())
 
 
 class PurgeResult(NamedTuple):

@@ -9,6 +9,7 @@ import support  # noqa: F401
 from django.db import transaction
 from django.test import override_settings
 
+from frontcache_django.headers import clean
 from frontcache_django import PurgeError, purge_groups
 from frontcache_django import purge as purge_module
 from support import AdminStub, LogCapture, SilentServer, closed_port_url
@@ -62,13 +63,15 @@ class Purge(unittest.TestCase):
         self.assertEqual(sorted(r.url.split("/purge")[0] for r in results),
                          sorted([self.stub.url, other.url]))
 
-    def test_invalid_groups_are_not_sent_and_nothing_is_sent_for_none(self):
+    def test_groups_are_purged_by_the_wire_names_pages_declare(self):
         with override_settings(FRONTCACHE_ADMIN_URLS=[self.stub.url]), LogCapture() as log:
             purge_groups(["ok", "caf\u00e9", "", "x" * 300, "ok"])
             self.assertEqual(purge_groups([]), [])
-            self.assertEqual(purge_groups(["\n"]), [])
-        self.assertEqual([r["groups"] for r in self.stub.requests], [["ok"]])
-        self.assertEqual(len(log.messages()), 4)
+            self.assertEqual(purge_groups([""]), [])
+        self.assertEqual([r["groups"] for r in self.stub.requests],
+                         [clean(["ok", "caf\u00e9", "x" * 300])])
+        self.assertEqual(self.stub.requests[0]["groups"][1], "caf%C3%A9")
+        self.assertEqual(len(log.messages()), 2)  # the two empty names
 
     def test_no_urls_configured_sends_nothing(self):
         with override_settings(FRONTCACHE_ADMIN_URLS=[]):
@@ -199,3 +202,40 @@ class OnCommit(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class NoRedirects(unittest.TestCase):
+    def test_a_redirect_is_an_error_and_the_token_goes_nowhere_else(self):
+        import http.server
+        import threading
+        elsewhere = []
+
+        class Redirecting(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                if self.path.startswith("/purge"):
+                    self.send_response(303)  # urllib would follow it with a GET
+                    self.send_header("Location", "http://127.0.0.1:%d/stolen" %
+                                     self.server.server_address[1])
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+
+            def do_GET(self):
+                elsewhere.append(self.headers.get("Authorization"))
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args):
+                pass
+
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirecting)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.addCleanup(server.server_close)
+        self.addCleanup(server.shutdown)
+        url = "http://127.0.0.1:%d" % server.server_address[1]
+        with override_settings(FRONTCACHE_ADMIN_URLS=[url], FRONTCACHE_ADMIN_TOKEN="secret"), \
+                LogCapture():
+            results = purge_groups(["a"])
+        self.assertFalse(results[0].ok)
+        self.assertEqual(elsewhere, [])
