@@ -79,6 +79,32 @@ std::size_t bareItem(std::string_view s, std::size_t i) {
     }
     if (c == '?') // §3.3.6
         return i + 1 < s.size() && (s[i + 1] == '0' || s[i + 1] == '1') ? i + 2 : kBad;
+    // RFC 9651 (which obsoletes RFC 8941) adds two types; a field carrying one is valid.
+    if (c == '@') { // §3.3.7 Date: an Integer
+        if (i + 1 >= s.size() || !(s[i + 1] == '-' || digit(s[i + 1])))
+            return kBad;
+        const std::size_t end = number(s, i + 1);
+        if (end == kBad || s.substr(i + 1, end - i - 1).find('.') != std::string_view::npos)
+            return kBad;
+        return end;
+    }
+    if (c == '%') { // §3.3.8 Display String: %"...", non-ASCII as lower-case %xx
+        if (i + 1 >= s.size() || s[i + 1] != '"')
+            return kBad;
+        auto lowerHex = [](char h) { return digit(h) || (h >= 'a' && h <= 'f'); };
+        for (i += 2; i < s.size(); ++i) {
+            if (s[i] == '"')
+                return i + 1;
+            if (s[i] == '%') {
+                if (i + 2 >= s.size() || !lowerHex(s[i + 1]) || !lowerHex(s[i + 2]))
+                    return kBad;
+                i += 2;
+            } else if (s[i] < 0x20 || s[i] > 0x7e) {
+                return kBad;
+            }
+        }
+        return kBad;
+    }
     return kBad;
 }
 
@@ -131,6 +157,11 @@ Item readItem(std::string_view s, std::size_t from, std::size_t to) {
             out.text.push_back(v[j] == '\\' ? v[++j] : v[j]);
     } else if (c == ':') {
         out.type = Item::Type::ByteSequence;
+    } else if (c == '@') {
+        out.type = Item::Type::Date;
+        std::from_chars(v.data() + 1, v.data() + v.size(), out.integer);
+    } else if (c == '%') {
+        out.type = Item::Type::DisplayString; // its text is not needed here
     } else if (c == '?') {
         out.type = Item::Type::Boolean;
         out.boolean = v.size() > 1 && v[1] == '1';

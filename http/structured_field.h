@@ -18,14 +18,14 @@ namespace fc::http::sf {
 
 constexpr std::size_t kBad = std::string_view::npos;
 
-std::size_t key(std::string_view s, std::size_t i);             // §3.1.2
-std::size_t bareItem(std::string_view s, std::size_t i);        // §3.3
-std::size_t parameters(std::string_view s, std::size_t i);      // §3.1.2: *( ";" key ["=" item] )
+std::size_t key(std::string_view s, std::size_t i);        // §3.1.2
+std::size_t bareItem(std::string_view s, std::size_t i);   // §3.3, and RFC 9651's Date, Display
+std::size_t parameters(std::string_view s, std::size_t i); // §3.1.2: *( ";" key ["=" item] )
 std::size_t itemOrInnerList(std::string_view s, std::size_t i); // §3.1.1, with parameters
 
 // A bare item read back: `bareItem` accepted s[from, to).
 struct Item {
-    enum class Type { Integer, Decimal, String, Token, ByteSequence, Boolean };
+    enum class Type { Integer, Decimal, String, Token, ByteSequence, Boolean, Date, DisplayString };
     Type type = Type::Boolean;
     std::int64_t integer = 0; // Integer (and a Decimal's integer part)
     bool boolean = true;      // Boolean (a parameter without a value is true)

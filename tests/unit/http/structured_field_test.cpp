@@ -63,6 +63,15 @@ TEST_CASE("Structured Field items and parameters read back") {
     CHECK(readItem("12.5", 0, 4).type == Item::Type::Decimal);
     CHECK(readItem("?0", 0, 2).boolean == false);
     CHECK(readItem("*tok/en:1", 0, 9).text == "*tok/en:1");
+    // RFC 9651's Date and Display String are members like any other (not strings).
+    std::vector<std::string> strings;
+    std::size_t others = 0;
+    CHECK(parseStringList(R"("a", @1659578233, %"caf%c3%a9", "b")", strings, others));
+    CHECK(strings == std::vector<std::string>{"a", "b"});
+    CHECK(others == 2);
+    CHECK(readItem("@-5", 0, 3).integer == -5);
+    for (const char *bad : {"@1.5", "@", "%\"x", "%\"%C3\"", "%x"})
+        CHECK_MESSAGE(!parseStringList(bad, strings, others), bad);
     // Every split of a valid list is either not a list or a list of fewer members.
     for (std::size_t cut = 0; cut < s.size(); ++cut) {
         std::size_t members = 0;
