@@ -296,8 +296,13 @@ bool Fetch::onUpstreamHead(http::ResponseHead &resp) {
 
 void Fetch::onUpstreamEarlyHints(http::ResponseHead &hints) {
     FetchKeep keep(this);
-    if (sub_ && step_ == FetchStep::Sent)
-        sub_->onFetchEarlyHints(hints);
+    if (!sub_ || step_ != FetchStep::Sent)
+        return;
+    // A 103 leaves with the group aliases taken out, as the final response does.
+    std::string groups;
+    cache::GroupTally tally;
+    cache::takeGroups(worker_.cache().groupFields, hints.headers, groups, tally);
+    sub_->onFetchEarlyHints(hints);
 }
 
 // The held response is sent after all: what was held, then the rest as it streams (and is still

@@ -391,6 +391,13 @@ ROWS = [
     # RFC 8297 §2: a 103 with its Link fields goes to an HTTP/1.1 client before the final head.
     Row("early_hints_then_200", [b"HTTP/1.1 103 Early Hints\r\n" + LINK + b"\r\n", 0.05, FINAL],
         "ok", stored=True, reuse=True, body=b"final", interim=[103]),
+    # A 103 loses the cache-group aliases as the final head does (they name the origin's
+    # purge groups, not hints for a browser).
+    Row("early_hints_without_group_aliases",
+        [b"HTTP/1.1 103 Early Hints\r\n" + LINK +
+         b"xkey: leakedgroup\r\nSurrogate-Key: leakedgroup\r\nCache-Tag: leakedgroup\r\n\r\n",
+         0.05, FINAL],
+        "ok", stored=True, reuse=True, body=b"final", interim=[103], forbid=[b"leakedgroup"]),
     # RFC 9110 §15.2: no 1xx to an HTTP/1.0 client.
     Row("early_hints_to_http10_client",
         [b"HTTP/1.1 103 Early Hints\r\n" + LINK + b"\r\n", 0.05, FINAL],
