@@ -352,3 +352,30 @@ class RulesUpstreamGroups(unittest.TestCase):
                              timeout=20)
         self.assertEqual(out.returncode, 1)
         self.assertRegex(out.stderr, r"bad\.toml:\d+:\d+: rules\[0\]\.upstream: \"nope\" names no")
+
+
+class RulesUpstreamGroupsReload(unittest.TestCase):
+    def test_sighup_adds_a_group_and_its_route(self):
+        app, api = Origin(), Origin()
+        for o in (app, api):
+            self.addCleanup(o.close)
+        fc = Frontcache(app.url, {})
+        self.addCleanup(fc.stop)
+        self.assertEqual(get(fc, "/api/x").status, 404)
+        self.assertEqual(prefixed(app, "/api/x"), 1)
+        with open(fc.config_path) as f:
+            cfg = f.read()
+        with open(fc.config_path, "w") as f:
+            f.write(cfg + '\n[[upstream.groups]]\nname = "api"\nurl = "%s"\n\n'
+                          '[[rules]]\nname = "api"\npath_prefix = "/api/"\nupstream = "api"\n'
+                    % api.url)
+        fc.proc.send_signal(signal.SIGHUP)
+        # The new server is checked (a connect) before it takes requests.
+        self.assertTrue(wait_for(lambda: get(fc, "/api/y").status == 404 and
+                                 prefixed(api, "/api/") > 0, timeout=10))
+        before = prefixed(app, "/api/")
+        for _ in range(5):
+            self.assertEqual(get(fc, "/api/z").status, 404)
+        self.assertEqual(prefixed(app, "/api/"), before)
+        self.assertEqual(get(fc, "/hello").status, 200)
+        self.assertEqual(prefixed(api, "/hello"), 0)
