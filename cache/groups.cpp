@@ -342,9 +342,52 @@ std::vector<GroupIndex::GroupCount> GroupIndex::top(std::size_t n) const {
     return all;
 }
 
+void GroupIndex::notePurged(std::string_view group, std::string_view host, std::int64_t now) {
+    const LowerHost lower(host);
+    if (!lower.ok)
+        return; // no page is indexed, nor taken from the cluster as indexed, under such a host
+    std::string key(lower.view());
+    key.push_back('\n');
+    key.append(group);
+    std::lock_guard lock(tombMu_);
+    if (tombstones_.size() >= kMaxTombstones && !tombstones_.contains(key)) {
+        for (const auto &[k, when] : tombstones_)
+            forgottenBefore_ = std::max(forgottenBefore_, when);
+        tombstones_.clear();
+    }
+    std::int64_t &when = tombstones_[key];
+    when = std::max(when, now);
+}
+
+bool GroupIndex::purgedSince(std::string_view groups, std::string_view uri,
+                             std::int64_t storedAt) const {
+    if (groups.empty())
+        return false;
+    const LowerHost lower(pageHost(uri));
+    std::lock_guard lock(tombMu_);
+    if (storedAt <= forgottenBefore_)
+        return true;
+    if (tombstones_.empty())
+        return false;
+    bool purged = false;
+    std::string key;
+    forEachGroup(groups, [&](std::string_view g) {
+        for (std::string_view host : {std::string_view(), lower.view()}) {
+            if (purged || (!host.empty() && !lower.ok))
+                continue;
+            key.assign(host);
+            key.push_back('\n');
+            key.append(g);
+            auto it = tombstones_.find(key);
+            purged = it != tombstones_.end() && storedAt <= it->second;
+        }
+    });
+    return purged;
+}
+
 // --- the purge -------------------------------------------------------------------------------
 
-GroupPurgeResult purgeGroups(Store &store, const GroupIndex &index, const PolicyConfig &cfg,
+GroupPurgeResult purgeGroups(Store &store, GroupIndex &index, const PolicyConfig &cfg,
                              const std::vector<std::string> &groups, std::string_view host,
                              bool soft, std::int64_t now, std::vector<std::string> *removedKeys) {
     GroupPurgeResult r;
@@ -352,6 +395,7 @@ GroupPurgeResult purgeGroups(Store &store, const GroupIndex &index, const Policy
     std::unordered_set<const Item *> seen; // a page in two of the groups is purged once
     std::vector<ItemRef> held; // ... each held to the end, so no address in `seen` is reused
     for (const auto &group : groups) {
+        index.notePurged(group, host, now);
         for (ItemRef &ref : index.pages(group, host)) {
             PageView v;
             if (!seen.insert(ref.get()).second || !decodePage(ref->value(), v))

@@ -125,6 +125,15 @@ public:
     // index was read, possibly expired or replaced since (Store::removeExact tells).
     std::vector<ItemRef> pages(std::string_view group, std::string_view host) const;
 
+    // Purges remembered for the shared cluster, which has no index: a page found there that is
+    // in a group purged (on its host, or every host) at or after the page was stored is not
+    // taken (Exchange::onSharedLookup), so a copy only the cluster still held is not served
+    // after its purge. At most kMaxTombstones are kept; past that they are forgotten for one
+    // time before which every page with groups counts as purged (never stale, at worst a miss).
+    void notePurged(std::string_view group, std::string_view host, std::int64_t now);
+    bool purgedSince(std::string_view groups, std::string_view uri, std::int64_t storedAt) const;
+    static constexpr std::size_t kMaxTombstones = 65536;
+
     struct GroupCount {
         std::string group, host;
         std::size_t pages = 0;
@@ -155,6 +164,9 @@ private:
     void drop(std::string_view group, std::string_view host, Item *it);
 
     mutable std::array<Shard, kShards> shards_;
+    mutable std::mutex tombMu_;
+    std::unordered_map<std::string, std::int64_t> tombstones_; // host '\n' group -> when
+    std::int64_t forgottenBefore_ = -1;   // every page with groups stored at or before: purged
     std::atomic<std::size_t> pairs_{0};   // (group, host) pairs
     std::atomic<std::size_t> entries_{0}; // (page, group) entries
 };
@@ -168,7 +180,7 @@ struct GroupPurgeResult {
 // (cache/purge.h): hard — every page removed, and the header keys of their URIs; soft — pages
 // with a grace window marked expired as of `now`, the others removed. `removedKeys`, when
 // given, receives the keys removed or rewritten (for the shared cluster).
-GroupPurgeResult purgeGroups(Store &store, const GroupIndex &index, const PolicyConfig &cfg,
+GroupPurgeResult purgeGroups(Store &store, GroupIndex &index, const PolicyConfig &cfg,
                              const std::vector<std::string> &groups, std::string_view host,
                              bool soft, std::int64_t now,
                              std::vector<std::string> *removedKeys = nullptr);

@@ -162,7 +162,8 @@ void Exchange::onSharedLookup(SharedLookupResult &r) {
     if (r.error) {
         counters.inc(counters.sharedErrors);
         FC_DEBUG("shared cache: lookup failed: %s", cc.shared->lastError().c_str());
-    } else if (r.found && cache::decodePage(r.page, remote)) {
+    } else if (r.found && cache::decodePage(r.page, remote) &&
+               !(cc.groups && cc.groups->purgedSince(remote.groups, remote.uri, remote.storedAt))) {
         const std::int64_t now = cc.clock->now();
         const std::int64_t keep =
             remote.freshUntil() + std::max(remote.grace, remote.staleIfError) - now;

@@ -445,3 +445,30 @@ class HostileHostsInAFleet(unittest.TestCase):
             for fc in fleet:
                 fc.stop()
             origin.close()
+
+
+class PagesOnlyTheClusterHolds(unittest.TestCase):
+    """A page stored in the shared cluster by one instance and held by no other: a purge by its
+    group on another instance keeps that instance from taking the cluster's copy afterwards."""
+
+    def test_a_purged_group_is_not_taken_from_the_cluster(self):
+        mc = RealMemcached()
+        self.addCleanup(mc.stop)
+        origin = group_origin()
+        self.addCleanup(origin.close)
+        fleet = [Frontcache(origin.url, {
+            "cache": {"query_strings": "key", "shared_servers": ["127.0.0.1:%d" % mc.port]},
+            "admin": {"listen": "127.0.0.1:0"}}) for _ in range(2)]
+        for fc in fleet:
+            self.addCleanup(fc.stop)
+        t = page('"article:1"', name="one")
+        other = page('"article:2"', name="two")
+        first = send(fleet[0], "GET", t)
+        send(fleet[0], "GET", other)
+        fleet[1].advance(2)  # the purge comes a while after the page was stored
+        self.assertEqual(purge_groups(fleet[1], "article:1"), {"purged": 0})  # none here
+        again = send(fleet[1], "GET", t)
+        self.assertEqual(again.header("X-Cache"), "MISS")
+        self.assertNotEqual(again.body, first.body)  # a new render, not the cluster's old copy
+        # Another group's page is still taken from the cluster.
+        self.assertEqual(send(fleet[1], "GET", other).header("X-Cache"), "HIT")

@@ -507,3 +507,22 @@ TEST_CASE("flush_all racing a store keeps the page stored after it in the index"
     CHECK(purgeGroups(store, index, policy, {"g"}, {}, false, clock.now()).removed == 1);
     CHECK_FALSE(store.get("late"));
 }
+
+TEST_CASE(
+    "purges are remembered for the cluster's copies: by host, every host, and when forgotten") {
+    GroupIndex ix;
+    CHECK_FALSE(ix.purgedSince("a\n", "http://h/x", 100));
+    ix.notePurged("a", "H", 100); // hosts in lower case
+    CHECK(ix.purgedSince("b\na\n", "http://h/x", 100));
+    CHECK_FALSE(ix.purgedSince("a\n", "http://h/x", 101)); // stored after the purge
+    CHECK_FALSE(ix.purgedSince("a\n", "http://other/x", 50));
+    CHECK_FALSE(ix.purgedSince("ab\n", "http://h/x", 50)); // exact names
+    CHECK_FALSE(ix.purgedSince("", "http://h/x", 50));     // no groups, nothing to say
+    ix.notePurged("b", "", 200);                           // every host
+    CHECK(ix.purgedSince("b\n", "http://other/x", 150));
+    // Past the cap, forgotten for one time: every page with groups stored before it is purged.
+    for (std::size_t i = 0; i <= GroupIndex::kMaxTombstones; ++i)
+        ix.notePurged("g" + std::to_string(i), "h", 300);
+    CHECK(ix.purgedSince("unrelated\n", "http://h/x", 299));
+    CHECK_FALSE(ix.purgedSince("unrelated\n", "http://h/x", 301));
+}
