@@ -365,7 +365,7 @@ bool GroupIndex::purgedSince(std::string_view groups, std::string_view uri,
         return false;
     const LowerHost lower(pageHost(uri));
     std::lock_guard lock(tombMu_);
-    if (storedAt <= forgottenBefore_)
+    if (storedAt < forgottenBefore_)
         return true;
     if (tombstones_.empty())
         return false;
@@ -379,7 +379,7 @@ bool GroupIndex::purgedSince(std::string_view groups, std::string_view uri,
             key.push_back('\n');
             key.append(g);
             auto it = tombstones_.find(key);
-            purged = it != tombstones_.end() && storedAt <= it->second;
+            purged = it != tombstones_.end() && storedAt < it->second;
         }
     });
     return purged;

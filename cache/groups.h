@@ -126,10 +126,13 @@ public:
     std::vector<ItemRef> pages(std::string_view group, std::string_view host) const;
 
     // Purges remembered for the shared cluster, which has no index: a page found there that is
-    // in a group purged (on its host, or every host) at or after the page was stored is not
+    // in a group purged (on its host, or every host) after the second it was stored is not
     // taken (Exchange::onSharedLookup), so a copy only the cluster still held is not served
-    // after its purge. At most kMaxTombstones are kept; past that they are forgotten for one
-    // time before which every page with groups counts as purged (never stale, at worst a miss).
+    // after its purge. (A copy stored in the purge's own second is taken: it is still in the
+    // store of the instance that stored it, whose purge deletes it from the cluster — and the
+    // new copy stored right after a purge must be.) At most kMaxTombstones are kept; past that
+    // they are forgotten for one time before which every page with groups counts as purged
+    // (never stale, at worst a miss).
     void notePurged(std::string_view group, std::string_view host, std::int64_t now);
     bool purgedSince(std::string_view groups, std::string_view uri, std::int64_t storedAt) const;
     static constexpr std::size_t kMaxTombstones = 65536;
