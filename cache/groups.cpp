@@ -419,14 +419,7 @@ GroupPurgeResult purgeGroups(Store &store, GroupIndex &index, const PolicyConfig
             held.push_back(std::move(ref));
         }
     }
-    std::string key;
-    for (const auto &uri : uris) {
-        key.clear();
-        headerKey(cfg, uri, key);
-        store.remove(key);
-        if (removedKeys)
-            removedKeys->push_back(key);
-    }
+    removeHeaderKeys(store, cfg, std::vector<std::string>(uris.begin(), uris.end()), removedKeys);
     return r;
 }
 

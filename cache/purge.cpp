@@ -1,6 +1,7 @@
 #include "cache/purge.h"
 
 #include <algorithm>
+#include <unordered_set>
 
 #include "cache/page/page.h"
 #include "cache/policy/keys.h"
@@ -30,17 +31,24 @@ bool uriMatches(std::string_view uri, const std::vector<std::string> &paths,
 
 std::size_t purgePaths(Store &store, const PolicyConfig &cfg, const std::vector<std::string> &paths,
                        std::string_view host, std::vector<std::string> *removedKeys) {
-    std::vector<std::string> uris; // every absolute URI a removed page was stored for
+    std::vector<std::string> uris; // every absolute URI a removed page was stored for, once
+    std::unordered_set<std::string> seen;
     std::size_t removed = store.removeIf([&](std::string_view key, std::string_view value) {
         PageView v;
         if (!decodePage(value, v) || !uriMatches(v.uri, paths, host))
             return false;
         if (removedKeys)
             removedKeys->emplace_back(key);
-        if (std::find(uris.begin(), uris.end(), v.uri) == uris.end())
+        if (seen.emplace(v.uri).second)
             uris.emplace_back(v.uri);
         return true;
     });
+    removeHeaderKeys(store, cfg, uris, removedKeys);
+    return removed;
+}
+
+void removeHeaderKeys(Store &store, const PolicyConfig &cfg, const std::vector<std::string> &uris,
+                      std::vector<std::string> *removedKeys) {
     std::string key;
     for (const auto &uri : uris) {
         key.clear();
@@ -49,7 +57,6 @@ std::size_t purgePaths(Store &store, const PolicyConfig &cfg, const std::vector<
         if (removedKeys)
             removedKeys->push_back(key);
     }
-    return removed;
 }
 
 SoftPurgeResult softPurgePaths(Store &store, const std::vector<std::string> &paths,

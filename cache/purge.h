@@ -25,6 +25,11 @@ namespace fc::cache {
 std::size_t purgePaths(Store &store, const PolicyConfig &cfg, const std::vector<std::string> &paths,
                        std::string_view host, std::vector<std::string> *removedKeys = nullptr);
 
+// A hard purge's last step, for path and group purges alike: the header keys of the URIs whose
+// pages went (their Vary lists), removed and reported in `removedKeys` when given.
+void removeHeaderKeys(Store &store, const PolicyConfig &cfg, const std::vector<std::string> &uris,
+                      std::vector<std::string> *removedKeys);
+
 // Soft purge (as Fastly made popular): the same pages, but each one that may be served stale —
 // it has a grace window, so not must-revalidate and not no-cache — is marked expired as of
 // `now` instead of removed: the next request is answered from it (STALE) while exactly one

@@ -173,31 +173,12 @@ Item readItem(std::string_view s, std::size_t from, std::size_t to) {
 }
 
 bool isDictionary(std::string_view s) {
-    std::size_t i = 0;
-    auto ows = [&] {
-        while (i < s.size() && (s[i] == ' ' || s[i] == '\t'))
-            ++i;
-    };
-    ows();
-    while (i < s.size()) {
+    return forEachMember(s, [&](std::size_t i) {
         i = key(s, i);
         if (i != kBad && i < s.size() && s[i] == '=')
-            i = itemOrInnerList(s, i + 1);
-        else
-            i = parameters(s, i); // a key alone is true
-        if (i == kBad)
-            return false;
-        ows();
-        if (i >= s.size())
-            return true;
-        if (s[i] != ',')
-            return false;
-        ++i;
-        ows();
-        if (i >= s.size())
-            return false; // a trailing comma
-    }
-    return true;
+            return itemOrInnerList(s, i + 1);
+        return parameters(s, i); // a key alone is true
+    });
 }
 
 bool parseStringList(std::string_view s, std::vector<std::string> &strings, std::size_t &others) {

@@ -53,10 +53,10 @@ template <typename F> void forEachParameter(std::string_view s, std::size_t from
     }
 }
 
-// §4.2.1: calls f(start, bareEnd, end) for each member of a List — s[start, bareEnd) its bare
-// item (bareEnd == start for an inner list), s[bareEnd, end) its parameters. Returns false, having
-// called f for the members before, when `s` is not a List (the field is then ignored whole).
-template <typename F> bool forEachListMember(std::string_view s, F &&f) {
+// §4.2.1 and §4.2.2 share their outer walk: OWS, members separated by "," and OWS, no trailing
+// comma. `member(i)` reads one member at i and returns the position after it, or kBad. True when
+// every member read and the separators hold.
+template <typename M> bool forEachMember(std::string_view s, M &&member) {
     std::size_t i = 0;
     auto ows = [&] {
         while (i < s.size() && (s[i] == ' ' || s[i] == '\t'))
@@ -64,12 +64,9 @@ template <typename F> bool forEachListMember(std::string_view s, F &&f) {
     };
     ows();
     while (i < s.size()) {
-        const std::size_t start = i;
-        const std::size_t bareEnd = s[i] == '(' ? start : bareItem(s, i);
-        i = bareEnd == start ? itemOrInnerList(s, i) : parameters(s, bareEnd);
-        if (bareEnd == kBad || i == kBad)
+        i = member(i);
+        if (i == kBad)
             return false;
-        f(start, bareEnd, i);
         ows();
         if (i >= s.size())
             return true;
@@ -81,6 +78,21 @@ template <typename F> bool forEachListMember(std::string_view s, F &&f) {
             return false; // a trailing comma
     }
     return true;
+}
+
+// §4.2.1: calls f(start, bareEnd, end) for each member of a List — s[start, bareEnd) its bare
+// item (bareEnd == start for an inner list), s[bareEnd, end) its parameters. Returns false, having
+// called f for the members before, when `s` is not a List (the field is then ignored whole).
+template <typename F> bool forEachListMember(std::string_view s, F &&f) {
+    return forEachMember(s, [&](std::size_t start) {
+        const std::size_t bareEnd = s[start] == '(' ? start : bareItem(s, start);
+        const std::size_t end =
+            bareEnd == start ? itemOrInnerList(s, start) : parameters(s, bareEnd);
+        if (bareEnd == kBad || end == kBad)
+            return kBad;
+        f(start, bareEnd, end);
+        return end;
+    });
 }
 
 // §4.2.2: is `value` a valid Dictionary? (RFC 9213 §2.1: a targeted field such as
