@@ -379,3 +379,23 @@ class RulesUpstreamGroupsReload(unittest.TestCase):
         self.assertEqual(prefixed(app, "/api/"), before)
         self.assertEqual(get(fc, "/hello").status, 200)
         self.assertEqual(prefixed(api, "/hello"), 0)
+
+
+class RulesNeverPoison(unittest.TestCase):
+    """A rule that decides from a request field the key does not hold (here X-Internal, sent by
+    anyone) changes what the app is sent: that page is stored apart from everyone else's."""
+
+    def test_an_unkeyed_field_that_changes_the_request_splits_the_key(self):
+        origin = Origin()
+        self.addCleanup(origin.close)
+        fc = Frontcache(origin.url, {"rules": [
+            {"name": "internal", "header_equals": {"X-Internal": "1"},
+             "request_set": {"X-Show-Drafts": "1"}, "continue": True}]})
+        self.addCleanup(fc.stop)
+        inside = get(fc, "/echo", "X-Internal: 1\r\n")
+        self.assertIn("x-show-drafts", {n.lower() for n, _ in json.loads(inside.body)["headers"]})
+        self.assertEqual(get(fc, "/echo", "X-Internal: 1\r\n").header("X-Cache"), "HIT")
+        outside = get(fc, "/echo")
+        self.assertEqual(outside.header("X-Cache"), "MISS")
+        self.assertNotIn("x-show-drafts",
+                         {n.lower() for n, _ in json.loads(outside.body)["headers"]})
